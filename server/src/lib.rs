@@ -1,0 +1,21 @@
+//! Vireo: a Redis-compatible in-memory data-structure server.
+
+pub mod client;
+pub mod clock;
+pub mod cmd;
+pub mod config;
+pub mod cron;
+pub mod error;
+pub mod keyspace;
+pub mod net;
+pub mod propagate;
+pub mod resp;
+pub mod server;
+pub mod stats;
+pub mod types;
+pub mod util;
+
+pub use server::Server;
+
+/// The Redis version Vireo reports (INFO, HELLO): clients gate features on it.
+pub const REDIS_VERSION: &str = "7.0.15";

@@ -1,0 +1,89 @@
+//! `vireo-server [/path/to/vireo.conf] [--directive value ...]`, as redis-server.
+
+use std::sync::Arc;
+
+use vireo_server::{config, cron, net, Server};
+
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (cfg, file) = match config::load_from_args(&args) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VIREO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level_for(&cfg.loglevel)));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+
+    // One worker per core the process may run on (a taskset to one core gets a single-threaded
+    // runtime, which is cheaper than a work-stealing one with one worker).
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let rt = if cores == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(cores).enable_all().build()
+    }
+    .expect("tokio runtime");
+    let code = rt.block_on(async move {
+        let server = Server::new(cfg, file);
+        match run(server).await {
+            Ok(()) => 0,
+            Err(e) => {
+                tracing::error!("{e}");
+                1
+            }
+        }
+    });
+    std::process::exit(code);
+}
+
+fn level_for(loglevel: &str) -> &'static str {
+    match loglevel {
+        "debug" => "debug",
+        "verbose" => "info",
+        "warning" => "warn",
+        "nothing" => "off",
+        _ => "info",
+    }
+}
+
+async fn run(server: Arc<Server>) -> std::io::Result<()> {
+    let (listeners, unix) = net::bind_all(&server).await?;
+    let port = server.tcp_port.load(std::sync::atomic::Ordering::Relaxed);
+    tracing::info!("Vireo {} started, pid={}, port={}", env!("CARGO_PKG_VERSION"), std::process::id(), port);
+    for l in listeners {
+        tokio::spawn(net::accept_tcp(server.clone(), l));
+    }
+    if let Some(u) = unix {
+        let path = server.core.lock().cfg.unixsocket.clone().unwrap_or_default();
+        tokio::spawn(net::accept_unix(server.clone(), u, path));
+    }
+    tokio::spawn(cron::run(server.clone()));
+    let srv = server.clone();
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("signal handler");
+        let mut int = signal(SignalKind::interrupt()).expect("signal handler");
+        tokio::select! {
+            _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+            _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+        }
+        srv.request_shutdown();
+    });
+    loop {
+        // A Notified future sees notify_waiters() from its creation on, so create it first.
+        let stop = server.shutdown.notified();
+        if server.is_shutting_down() {
+            break;
+        }
+        stop.await;
+    }
+    tracing::warn!("User requested shutdown...");
+    tracing::warn!("Vireo is now ready to exit, bye bye...");
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! Listeners and the connection loop.
+//!
+//! A connection task reads whatever the socket has, parses every complete command in it, takes
+//! the core lock once for the whole batch, runs the commands, releases the lock and writes all the
+//! replies with one write. Pipelined clients therefore pay one lock and one syscall pair per read,
+//! not per command.
+
+use std::io;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::mpsc;
+
+use crate::client::{Client, ClientShared};
+use crate::cmd::{self, Flow};
+use crate::resp::{parse_command, parse::unquote_inline, Limits, Parsed};
+use crate::server::Server;
+
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Binds every configured address. Like Redis, an address prefixed with `-` is optional: failing
+/// to bind it (e.g. no IPv6) is not an error.
+pub async fn bind_all(server: &Arc<Server>) -> io::Result<(Vec<TcpListener>, Option<UnixListener>)> {
+    let (binds, port, unixsocket, perm) = {
+        let core = server.core.lock();
+        (
+            core.cfg.bind.clone(),
+            core.cfg.port,
+            core.cfg.unixsocket.clone(),
+            core.cfg.unixsocketperm,
+        )
+    };
+    let mut listeners = Vec::new();
+    if port != 0 {
+        for b in &binds {
+            let (optional, addr) = match b.strip_prefix('-') {
+                Some(a) => (true, a),
+                None => (false, b.as_str()),
+            };
+            let addr = if addr == "*" { "0.0.0.0" } else { addr };
+            let sa = if addr.contains(':') { format!("[{addr}]:{port}") } else { format!("{addr}:{port}") };
+            match TcpListener::bind(&sa).await {
+                Ok(l) => listeners.push(l),
+                Err(e) if optional => tracing::debug!("skipping optional bind {sa}: {e}"),
+                Err(e) => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("Could not create server TCP listening socket {sa}: {e}"),
+                    ))
+                }
+            }
+        }
+        if let Some(l) = listeners.first() {
+            if let Ok(a) = l.local_addr() {
+                server.tcp_port.store(a.port() as u64, Ordering::Relaxed);
+            }
+        }
+    }
+    let unix = match unixsocket {
+        Some(path) if !path.is_empty() => {
+            let _ = std::fs::remove_file(&path);
+            let l = UnixListener::bind(&path).map_err(|e| {
+                io::Error::new(e.kind(), format!("Failed opening Unix socket {path}: {e}"))
+            })?;
+            if perm != 0 {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(perm))?;
+            }
+            Some(l)
+        }
+        _ => None,
+    };
+    Ok((listeners, unix))
+}
+
+pub async fn accept_tcp(server: Arc<Server>, listener: TcpListener) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("Accepting client connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = server.shutdown.notified() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let keepalive = server.core.lock().cfg.tcp_keepalive;
+        if keepalive > 0 {
+            let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive as u64));
+            let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
+        }
+        let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+        let srv = server.clone();
+        tokio::spawn(async move {
+            serve(srv, stream, peer.to_string(), laddr, fd, false, Some(peer)).await;
+        });
+    }
+}
+
+pub async fn accept_unix(server: Arc<Server>, listener: UnixListener, path: String) {
+    loop {
+        let stream = tokio::select! {
+            r = listener.accept() => match r {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    tracing::warn!("Accepting client connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = server.shutdown.notified() => return,
+        };
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+        let srv = server.clone();
+        let laddr = path.clone();
+        tokio::spawn(async move {
+            serve(srv, stream, format!("{laddr}:0"), laddr, fd, true, None).await;
+        });
+    }
+}
+
+fn is_loopback(peer: Option<SocketAddr>) -> bool {
+    peer.map(|p| p.ip().is_loopback()).unwrap_or(true)
+}
+
+/// Serves one connection until it closes, is killed, or the server shuts down.
+pub async fn serve<S>(
+    server: Arc<Server>,
+    mut stream: S,
+    addr: String,
+    laddr: String,
+    fd: i32,
+    unix: bool,
+    peer: Option<SocketAddr>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let id = server.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let shared = Arc::new(ClientShared::new(id, addr, laddr, fd, unix));
+    let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Bytes>();
+    let (authenticated, refuse) = {
+        let mut core = server.core.lock();
+        core.stats.total_connections_received += 1;
+        let connected = server.connected.load(Ordering::Relaxed);
+        let refuse = if connected >= core.cfg.maxclients as u64 {
+            core.stats.rejected_connections += 1;
+            Some("-ERR max number of clients reached\r\n".to_string())
+        } else if core.cfg.protected_mode
+            && core.cfg.requirepass.is_none()
+            && !core.cfg.bind_explicit
+            && !is_loopback(peer)
+        {
+            core.stats.rejected_connections += 1;
+            Some(PROTECTED_MODE_MSG.to_string())
+        } else {
+            None
+        };
+        if refuse.is_none() {
+            core.clients.insert(id, shared.clone());
+        }
+        (core.cfg.requirepass.is_none(), refuse)
+    };
+    if let Some(msg) = refuse {
+        let _ = stream.write_all(msg.as_bytes()).await;
+        return;
+    }
+    server.connected.fetch_add(1, Ordering::Relaxed);
+    let mut client = Client::new(id, shared.clone(), authenticated, push_tx);
+    let _ = connection_loop(&server, &mut stream, &mut client, &mut push_rx).await;
+    let _ = stream.shutdown().await;
+    server.connected.fetch_sub(1, Ordering::Relaxed);
+    let mut core = server.core.lock();
+    core.clients.remove(&id);
+    core.monitors.retain(|(cid, _)| *cid != id);
+}
+
+const PROTECTED_MODE_MSG: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Parsed commands of one read, argument bytes shared with the read buffer.
+struct Batch {
+    ranges: Vec<Range<usize>>,
+    /// (first range index, argc, inline) per command.
+    cmds: Vec<(usize, usize, bool)>,
+    argv: Vec<Bytes>,
+}
+
+async fn connection_loop<S>(
+    server: &Arc<Server>,
+    stream: &mut S,
+    client: &mut Client,
+    push_rx: &mut mpsc::UnboundedReceiver<Bytes>,
+) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let shared = client.shared.clone();
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut batch = Batch { ranges: Vec::new(), cmds: Vec::new(), argv: Vec::new() };
+    // Commands parsed but not yet run (a CLIENT PAUSE stopped the batch).
+    let mut pending: Vec<Vec<Bytes>> = Vec::new();
+    loop {
+        if shared.is_killed() || server.is_shutting_down() {
+            return Ok(());
+        }
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
+            rbuf.reserve(READ_CHUNK);
+        }
+        let n = tokio::select! {
+            biased;
+            _ = shared.kill_notify.notified() => return Ok(()),
+            msg = push_rx.recv() => {
+                if let Some(m) = msg {
+                    stream.write_all(&m).await?;
+                }
+                continue;
+            }
+            r = stream.read_buf(&mut rbuf) => r?,
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        let (max_bulk, qbuf_limit) = {
+            // Read without the lock: these two are plain integers updated by CONFIG SET.
+            let core = server.core.lock();
+            (core.cfg.proto_max_bulk_len, core.cfg.client_query_buffer_limit)
+        };
+        let limits = Limits { max_bulk_len: max_bulk, authenticated: client.authenticated };
+
+        // Parse every complete command in the buffer.
+        batch.ranges.clear();
+        batch.cmds.clear();
+        let mut consumed = 0;
+        let mut proto_err = None;
+        loop {
+            let start = batch.ranges.len();
+            let inline = rbuf.get(consumed) != Some(&b'*');
+            match parse_command(&rbuf[consumed..], limits, &mut batch.ranges) {
+                Ok(Parsed::Incomplete) => break,
+                Ok(Parsed::Empty { consumed: c }) => consumed += c,
+                Ok(Parsed::Command { consumed: c, argc }) => {
+                    for r in &mut batch.ranges[start..] {
+                        *r = r.start + consumed..r.end + consumed;
+                    }
+                    batch.cmds.push((start, argc, inline));
+                    consumed += c;
+                }
+                Err(e) => {
+                    proto_err = Some(e);
+                    break;
+                }
+            }
+            // An unauthenticated client may send only one command per read before AUTH takes
+            // effect; later limits are re-evaluated on the next read.
+            if !client.authenticated {
+                break;
+            }
+        }
+        let frame = rbuf.split_to(consumed).freeze();
+        let mut cmds: Vec<Vec<Bytes>> = std::mem::take(&mut pending);
+        for &(start, argc, inline) in &batch.cmds {
+            batch.argv.clear();
+            for r in &batch.ranges[start..start + argc] {
+                // Inline commands may quote arguments; those are unescaped into fresh buffers.
+                match inline.then(|| unquote_inline(&frame[r.clone()])).flatten() {
+                    Some(v) => batch.argv.push(Bytes::from(v)),
+                    None => batch.argv.push(frame.slice(r.clone())),
+                }
+            }
+            cmds.push(batch.argv.clone());
+        }
+
+        let mut idx = 0;
+        while idx < cmds.len() {
+            let mut paused = false;
+            {
+                let mut core = server.core.lock();
+                core.stats.total_net_input_bytes += n as u64;
+                while idx < cmds.len() {
+                    match cmd::execute(server, &mut core, client, &cmds[idx], &mut out) {
+                        Flow::Continue => idx += 1,
+                        Flow::Paused => {
+                            paused = true;
+                            break;
+                        }
+                    }
+                    if client.close_after_reply {
+                        break;
+                    }
+                }
+                core.stats.total_net_output_bytes += out.len() as u64;
+                let mut m = shared.meta.lock();
+                m.db = client.db;
+                m.resp = client.resp;
+                m.name = client.name.clone();
+                m.last_interaction_ms = crate::clock::mstime();
+                m.tot_cmds += idx as u64;
+                m.qbuf = rbuf.len();
+                m.flags = client.flags;
+                if let Some(id) = client.last_cmd {
+                    m.last_cmd = id;
+                }
+            }
+            if !out.is_empty() {
+                stream.write_all(&out).await?;
+                out.clear();
+            }
+            if client.close_after_reply {
+                return Ok(());
+            }
+            if paused {
+                // Wait outside the lock, then try the same command again.
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+                    _ = shared.kill_notify.notified() => return Ok(()),
+                }
+                if shared.is_killed() {
+                    return Ok(());
+                }
+            }
+            if out.capacity() > 4 * READ_CHUNK {
+                out = Vec::with_capacity(READ_CHUNK);
+            }
+        }
+        if let Some(e) = proto_err {
+            let msg = format!("-ERR Protocol error: {}\r\n", e.0);
+            tracing::debug!("Protocol error ({}) from client: id={}", e.0, client.id);
+            stream.write_all(msg.as_bytes()).await?;
+            return Ok(());
+        }
+        if rbuf.len() as u64 > qbuf_limit {
+            tracing::warn!(
+                "Closing client that reached max query buffer length: id={} qbuf={}",
+                client.id,
+                rbuf.len()
+            );
+            server.core.lock().stats.client_query_buffer_limit_disconnections += 1;
+            return Ok(());
+        }
+    }
+}

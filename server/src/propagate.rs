@@ -1,0 +1,98 @@
+//! The write stream that AOF and replicas consume.
+//!
+//! Every command that changed the dataset is fed here after it ran, in execution order, as the
+//! command that reproduces its effect: relative expiries become absolute ones, INCRBYFLOAT becomes
+//! SET with KEEPTTL, lazily expired keys become DEL. A SELECT is inserted whenever the database
+//! changes, as in Redis's replication stream. Consumers (the AOF writer, replica links) register a
+//! sink; with none registered nothing is encoded.
+
+use bytes::Bytes;
+
+/// Receives the encoded stream, RESP multibulk commands back to back.
+pub trait Sink: Send {
+    fn write(&mut self, bytes: &[u8]);
+}
+
+#[derive(Default)]
+pub struct Propagator {
+    sinks: Vec<Box<dyn Sink>>,
+    /// The database the stream last SELECTed; `None` forces a SELECT before the next command.
+    selected: Option<usize>,
+    scratch: Vec<u8>,
+}
+
+impl Propagator {
+    pub fn add_sink(&mut self, s: Box<dyn Sink>) {
+        self.sinks.push(s);
+        self.selected = None;
+    }
+
+    pub fn has_sinks(&self) -> bool {
+        !self.sinks.is_empty()
+    }
+
+    /// Feeds one command that ran against database `db`.
+    pub fn feed(&mut self, db: usize, argv: &[Bytes]) {
+        if self.sinks.is_empty() {
+            return;
+        }
+        self.scratch.clear();
+        if self.selected != Some(db) {
+            let n = db.to_string();
+            encode(&mut self.scratch, &[b"SELECT".as_slice(), n.as_bytes()]);
+            self.selected = Some(db);
+        }
+        encode(&mut self.scratch, argv);
+        for s in &mut self.sinks {
+            s.write(&self.scratch);
+        }
+    }
+}
+
+/// Encodes a command as a RESP multibulk.
+pub fn encode<T: AsRef<[u8]>>(out: &mut Vec<u8>, argv: &[T]) {
+    let mut b = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(b.format(argv.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for a in argv {
+        let a = a.as_ref();
+        out.push(b'$');
+        out.extend_from_slice(b.format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// A sink that keeps everything in memory, shared with whoever reads it (tests, DEBUG).
+#[derive(Clone, Default)]
+pub struct MemorySink(pub std::sync::Arc<parking_lot::Mutex<Vec<u8>>>);
+
+impl Sink for MemorySink {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.lock().extend_from_slice(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selects_on_db_change_only() {
+        let mut p = Propagator::default();
+        let sink = MemorySink::default();
+        p.add_sink(Box::new(sink.clone()));
+        p.feed(0, &[Bytes::from("SET"), Bytes::from("a"), Bytes::from("1")]);
+        p.feed(0, &[Bytes::from("DEL"), Bytes::from("a")]);
+        p.feed(3, &[Bytes::from("DEL"), Bytes::from("b")]);
+        let got = sink.0.lock().clone();
+        assert_eq!(
+            got,
+            b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n\
+*2\r\n$3\r\nDEL\r\n$1\r\na\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n*2\r\n$3\r\nDEL\r\n$1\r\nb\r\n"
+                .to_vec()
+        );
+    }
+}
