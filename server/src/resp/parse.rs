@@ -262,6 +262,9 @@ fn split_inline(line: &[u8], args: &mut Vec<Range<usize>>) -> bool {
 /// redis-cli and Redis's inline parser do (`\n \r \t \b \a \\ \" \xHH` in double quotes, `\'` in
 /// single quotes). Returns `None` if the span is not quoted (use it as it is).
 pub fn unquote_inline(span: &[u8]) -> Option<Vec<u8>> {
+    if span.len() < 2 {
+        return None;
+    }
     match span.first() {
         Some(b'"') => {
             let inner = &span[1..span.len() - 1];
@@ -384,5 +387,68 @@ mod tests {
     fn empty_multibulk() {
         assert_eq!(parse(b"*0\r\n").unwrap().0, Parsed::Empty { consumed: 4 });
         assert_eq!(parse(b"*-1\r\n").unwrap().0, Parsed::Empty { consumed: 5 });
+    }
+
+    mod prop {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn encode(argv: &[Vec<u8>]) -> Vec<u8> {
+            let mut out = format!("*{}\r\n", argv.len()).into_bytes();
+            for a in argv {
+                out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+                out.extend_from_slice(a);
+                out.extend_from_slice(b"\r\n");
+            }
+            out
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+                let mut ranges = Vec::new();
+                let mut pos = 0;
+                while pos < data.len() {
+                    ranges.clear();
+                    match parse_command(&data[pos..], Limits::default(), &mut ranges) {
+                        Ok(Parsed::Command { consumed, argc }) => {
+                            prop_assert!(consumed > 0 && pos + consumed <= data.len());
+                            prop_assert_eq!(argc, ranges.len());
+                            for r in &ranges {
+                                prop_assert!(r.end <= consumed);
+                                let _ = unquote_inline(&data[pos..][r.clone()]);
+                            }
+                            pos += consumed;
+                        }
+                        Ok(Parsed::Empty { consumed }) => pos += consumed,
+                        _ => break,
+                    }
+                }
+            }
+
+            #[test]
+            fn frames_round_trip(
+                cmds in proptest::collection::vec(
+                    proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..6),
+                    1..5,
+                )
+            ) {
+                let mut wire = Vec::new();
+                for c in &cmds {
+                    wire.extend_from_slice(&encode(c));
+                }
+                let mut pos = 0;
+                for c in &cmds {
+                    let mut ranges = Vec::new();
+                    let p = parse_command(&wire[pos..], Limits::default(), &mut ranges).unwrap();
+                    let Parsed::Command { consumed, argc } = p else { panic!("{p:?}") };
+                    prop_assert_eq!(argc, c.len());
+                    let got: Vec<Vec<u8>> = ranges.iter().map(|r| wire[pos..][r.clone()].to_vec()).collect();
+                    prop_assert_eq!(&got, c);
+                    pos += consumed;
+                }
+                prop_assert_eq!(pos, wire.len());
+            }
+        }
     }
 }

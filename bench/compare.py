@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmarks of Vireo and a reference Redis.
+
+    bench/compare.py throughput [--rounds 3] [--requests 200000]
+    bench/compare.py memory [--keys 1000000]
+
+Both servers run in turn on the same core (taskset -c 0) with redis-benchmark on the other
+(taskset -c 1), so neither competes with the load generator. Each figure is the median of
+`--rounds` alternating runs. The reference server is $VIREO_REFERENCE_REDIS or `redis-server`
+on PATH; Vireo is target/release/vireo-server (built if missing).
+"""
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VIREO = os.path.join(ROOT, "target", "release", "vireo-server")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def reference_bin():
+    b = os.environ.get("VIREO_REFERENCE_REDIS") or shutil.which("redis-server")
+    if not b:
+        sys.exit("no reference redis-server: set VIREO_REFERENCE_REDIS or put redis-server on PATH")
+    return b
+
+
+def tool(name):
+    ref = reference_bin()
+    cand = os.path.join(os.path.dirname(ref), name)
+    return cand if os.path.exists(cand) else (shutil.which(name) or sys.exit(f"{name} not found"))
+
+
+class ServerProc:
+    def __init__(self, kind, port, cpu="0"):
+        self.kind, self.port = kind, port
+        if kind == "vireo":
+            cmd = [VIREO, "--port", str(port), "--save", "", "--appendonly", "no"]
+        else:
+            cmd = [reference_bin(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                   "--appendonly", "no", "--daemonize", "no"]
+        self.proc = subprocess.Popen(["taskset", "-c", cpu] + cmd, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{kind} did not start")
+
+    def cmd(self, *args):
+        out = subprocess.run([tool("redis-cli"), "-p", str(self.port)] + list(args),
+                             capture_output=True, text=True, check=True)
+        return out.stdout
+
+    def info(self, section):
+        fields = {}
+        for line in self.cmd("info", section).splitlines():
+            if ":" in line and not line.startswith("#"):
+                k, v = line.split(":", 1)
+                fields[k] = v.strip()
+        return fields
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def ensure_vireo():
+    subprocess.run(["cargo", "build", "--release", "-p", "vireo-server", "--bin", "vireo-server"],
+                   cwd=ROOT, check=True)
+
+
+def run_benchmark(port, test, pipeline, requests, clients):
+    args = ["taskset", "-c", "1", tool("redis-benchmark"), "-p", str(port), "-c", str(clients),
+            "-n", str(requests), "-P", str(pipeline), "-r", "100000", "--csv"]
+    if test == "mset":
+        args += ["-t", "mset"]
+    else:
+        args += ["-t", test]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        cols = [c.strip('"') for c in line.split(",")]
+        if cols[0].lower().startswith(test if test != "mset" else "mset"):
+            rps, p50 = float(cols[1]), float(cols[4])
+            return rps, p50
+    raise RuntimeError(f"no result for {test}: {out}")
+
+
+def throughput(a):
+    ensure_vireo()
+    tests = ["set", "get", "incr", "mset"]
+    results = {}
+    for r in range(a.rounds):
+        for kind in ("vireo", "redis"):
+            port = free_port()
+            srv = ServerProc(kind, port)
+            try:
+                for t in tests:
+                    for p in (1, 16):
+                        rps, p50 = run_benchmark(port, t, p, a.requests if p == 1 else a.requests * 5,
+                                                 a.clients)
+                        results.setdefault((t, p, kind), []).append((rps, p50))
+            finally:
+                srv.stop()
+        print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
+    print(f"{'test':<8}{'P':>4}{'vireo ops/s':>14}{'redis ops/s':>14}{'ratio':>8}"
+          f"{'vireo p50':>11}{'redis p50':>11}{'p50 ratio':>11}")
+    for t in tests:
+        for p in (1, 16):
+            v = results[(t, p, "vireo")]
+            rd = results[(t, p, "redis")]
+            vr, rr = statistics.median(x[0] for x in v), statistics.median(x[0] for x in rd)
+            vl, rl = statistics.median(x[1] for x in v), statistics.median(x[1] for x in rd)
+            print(f"{t:<8}{p:>4}{vr:>14.0f}{rr:>14.0f}{vr / rr:>8.2f}{vl:>11.3f}{rl:>11.3f}"
+                  f"{(vl / rl if rl else float('nan')):>11.2f}")
+
+
+def load_keys(port, n, ttl):
+    """Loads n keys of 10-byte names and 10-byte values through redis-cli --pipe."""
+    def gen():
+        for i in range(n):
+            k = b"k:%08d" % i
+            v = b"v:%08d" % i
+            if ttl:
+                yield b"*5\r\n$3\r\nSET\r\n$10\r\n%s\r\n$10\r\n%s\r\n$2\r\nEX\r\n$6\r\n100000\r\n" % (k, v)
+            else:
+                yield b"*3\r\n$3\r\nSET\r\n$10\r\n%s\r\n$10\r\n%s\r\n" % (k, v)
+    p = subprocess.Popen([tool("redis-cli"), "-p", str(port), "--pipe"], stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL)
+    buf = bytearray()
+    for cmd in gen():
+        buf += cmd
+        if len(buf) > 1 << 20:
+            p.stdin.write(buf)
+            buf.clear()
+    p.stdin.write(buf)
+    p.stdin.close()
+    p.wait()
+
+
+def memory(a):
+    ensure_vireo()
+    rows = []
+    for kind in ("vireo", "redis"):
+        per = {}
+        for ttl in (False, True):
+            port = free_port()
+            srv = ServerProc(kind, port)
+            try:
+                time.sleep(0.3)
+                before = int(srv.info("memory")["used_memory"])
+                load_keys(port, a.keys, ttl)
+                time.sleep(0.5)
+                dbsize = int(srv.cmd("dbsize").strip())
+                assert dbsize == a.keys, f"{kind}: dbsize {dbsize}"
+                m = srv.info("memory")
+                per[ttl] = ((int(m["used_memory"]) - before) / a.keys, int(m["used_memory_rss"]))
+            finally:
+                srv.stop()
+        rows.append((kind, per))
+    print(f"{a.keys} keys, 10-byte names, 10-byte values")
+    print(f"{'server':<8}{'bytes/key':>11}{'TTL adds':>10}{'RSS MiB':>10}{'RSS+TTL MiB':>13}")
+    for kind, per in rows:
+        print(f"{kind:<8}{per[False][0]:>11.1f}{per[True][0] - per[False][0]:>10.1f}"
+              f"{per[False][1] / 2**20:>10.1f}{per[True][1] / 2**20:>13.1f}")
+    (vk, v), (rk, r) = rows
+    print(f"ratio vireo/redis: bytes/key {v[False][0] / r[False][0]:.2f}, "
+          f"RSS {v[False][1] / r[False][1]:.2f}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="what", required=True)
+    t = sub.add_parser("throughput")
+    t.add_argument("--rounds", type=int, default=3)
+    t.add_argument("--requests", type=int, default=200000)
+    t.add_argument("--clients", type=int, default=50)
+    m = sub.add_parser("memory")
+    m.add_argument("--keys", type=int, default=1000000)
+    a = ap.parse_args()
+    {"throughput": throughput, "memory": memory}[a.what](a)
+
+
+if __name__ == "__main__":
+    main()

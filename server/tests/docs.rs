@@ -1,0 +1,68 @@
+//! Keeps docs/compatibility.md in step with the command table: the table is rendered from
+//! server/commands/*.json (every Redis 7.0 command) and the handlers Vireo has. When a handler
+//! is added the test fails until the doc is regenerated with `VIREO_BLESS=1 cargo test --test docs`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use vireo_server::cmd::Commands;
+
+fn render() -> String {
+    let cmds = Commands::build();
+    let mut groups: BTreeMap<&str, Vec<(String, &str, &str)>> = BTreeMap::new();
+    let mut total = 0;
+    let mut done = 0;
+    for c in cmds.iter() {
+        let mut rows = Vec::new();
+        if c.is_container() {
+            for s in c.subcommands.values() {
+                rows.push(s);
+            }
+        } else {
+            rows.push(c);
+        }
+        for r in rows {
+            total += 1;
+            let status = if r.handler.is_some() {
+                done += 1;
+                "yes"
+            } else {
+                "not yet"
+            };
+            let name = r.fullname.replace('|', " ").to_ascii_uppercase();
+            groups.entry(r.spec.group).or_default().push((name, r.spec.since, status));
+        }
+    }
+    let mut out = String::new();
+    out.push_str("# Command compatibility\n\n");
+    out.push_str(
+        "Every command of Redis 7.0, and whether Vireo implements it. A command marked \
+         \"not yet\" answers `ERR command '<name>' is not implemented in Vireo yet`.\n\
+         Generated from `server/commands/*.json` and the handler tables by `server/tests/docs.rs` \
+         (`VIREO_BLESS=1 cargo test --test docs` rewrites it).\n\n",
+    );
+    out.push_str(&format!("Implemented: {done} of {total}.\n"));
+    for (group, mut rows) in groups {
+        rows.sort();
+        out.push_str(&format!("\n## {group}\n\n| command | since | implemented |\n|---|---|---|\n"));
+        for (name, since, status) in rows {
+            out.push_str(&format!("| {name} | {since} | {status} |\n"));
+        }
+    }
+    out
+}
+
+#[test]
+fn compatibility_table_is_current() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/compatibility.md");
+    let want = render();
+    if std::env::var_os("VIREO_BLESS").is_some() {
+        std::fs::write(&path, &want).unwrap();
+        return;
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == want,
+        "docs/compatibility.md is stale: run `VIREO_BLESS=1 cargo test --test docs`"
+    );
+}
