@@ -2,18 +2,189 @@
 //!
 //! An expired key is never visible: every lookup checks the record's expiry and deletes the key
 //! when it has passed (lazy expiry); the server cron also walks each table with a cursor and
-//! reclaims expired keys nobody reads (active expiry, see `expire.rs`).
+//! reclaims expired keys nobody reads (active expiry, `cron::active_expire_cycle`).
+//!
+//! Lookups come in two kinds, as Redis's `lookupKey*` do: [`Db::lookup`] is an access (it
+//! updates the key's LRU/LFU field as its [`Access`] says), [`Db::peek`] is not (EXISTS, TYPE,
+//! TTL, OBJECT). Both do lazy expiry and cost one hash lookup.
 
-pub mod expire;
 pub mod record;
 pub mod table;
 
+use std::borrow::Cow;
+
+use crate::client::Client;
+use crate::server::Core;
 use crate::types::Object;
 
 pub type Entry = record::Entry<Object>;
-pub type Value = record::Value<Object>;
+pub type Value<'a> = record::Value<'a, Object>;
 pub type ValueRef<'a> = record::ValueRef<'a, Object>;
 pub type Table = table::Table<Object>;
+
+/// Record tag bit (see [`record::Entry::tag`]): the string is what Redis calls `raw`, because
+/// APPEND or SETRANGE changed it in place. Strings longer than [`EMBSTR_MAX`] are raw anyway.
+pub const TAG_RAW: u8 = 1;
+/// Record tag bit: an integer value Redis would not share (COPY duplicates shared integers
+/// into private objects), so OBJECT REFCOUNT says 1 for it.
+pub const TAG_UNSHARED: u8 = 2;
+/// Longest string Redis stores as `embstr`.
+pub const EMBSTR_MAX: usize = 44;
+/// Integers in `0..SHARED_INTEGERS` are shared objects in Redis (OBJECT REFCOUNT 2147483647).
+pub const SHARED_INTEGERS: i64 = 10000;
+/// The refcount Redis reports for shared objects.
+pub const SHARED_REFCOUNT: i64 = i32::MAX as i64;
+/// LFU counter of a new key (Redis's LFU_INIT_VAL).
+pub const LFU_INIT_VAL: u32 = 5;
+
+/// How the LRU/LFU field of a key is kept, from `maxmemory-policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lru {
+    /// LRU clock (24-bit seconds): the field holds the last access time.
+    Clock(u32),
+    /// LFU: the field holds 16 bits of minutes of the last decrement and an 8-bit log counter.
+    Lfu { minutes: u16, log_factor: u32, decay_time: u32 },
+}
+
+/// What an access to a key does to its LRU/LFU field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Access {
+    pub lru: Lru,
+    /// False for clients in CLIENT NO-TOUCH mode: reads leave the field alone.
+    pub touch: bool,
+}
+
+impl Access {
+    /// An LRU-clock access at `clock`.
+    pub fn lru(clock: u32) -> Access {
+        Access { lru: Lru::Clock(clock), touch: true }
+    }
+
+    /// The access a command of `client` makes, from the server's clock and eviction policy.
+    pub fn of(core: &Core, client: &Client) -> Access {
+        Access { lru: lru_mode(core), touch: !client.flags.no_touch }
+    }
+
+    /// The same access, but one that always touches (TOUCH).
+    pub fn forced(self) -> Access {
+        Access { touch: true, ..self }
+    }
+
+    /// The field of a key created now.
+    pub fn initial(&self) -> u32 {
+        match self.lru {
+            Lru::Clock(c) => c,
+            Lru::Lfu { minutes, .. } => (u32::from(minutes) << 8) | LFU_INIT_VAL,
+        }
+    }
+
+    /// Records an access to `e` (if this access touches).
+    pub fn apply(&self, e: &mut Entry) {
+        if !self.touch {
+            return;
+        }
+        match self.lru {
+            Lru::Clock(c) => e.set_lru(c),
+            Lru::Lfu { minutes, log_factor, decay_time } => {
+                let counter = lfu_decr(e.lru(), minutes, decay_time);
+                let counter = lfu_log_incr(counter, log_factor);
+                e.set_lru((u32::from(minutes) << 8) | counter);
+            }
+        }
+    }
+}
+
+/// The eviction policy's view of the LRU field.
+/// Vireo has no maxmemory-policy setting yet: it is `noeviction`, which keeps the LRU clock.
+fn lru_mode(core: &Core) -> Lru {
+    Lru::Clock(core.lru_clock)
+}
+
+/// Minutes clock of the LFU field (Redis's LFUGetTimeInMinutes).
+pub fn lfu_minutes_now() -> u16 {
+    ((crate::clock::unix_secs() / 60) & 0xffff) as u16
+}
+
+/// The LFU counter of field `lru` decayed to `now` minutes (Redis's LFUDecrAndReturn).
+pub fn lfu_decr(lru: u32, now: u16, decay_time: u32) -> u32 {
+    let ldt = (lru >> 8) as u16;
+    let counter = lru & 0xff;
+    let elapsed = if now >= ldt { u32::from(now - ldt) } else { 65535 - u32::from(ldt) + u32::from(now) };
+    let periods = if decay_time > 0 { elapsed / decay_time } else { 0 };
+    counter.saturating_sub(periods)
+}
+
+/// Logarithmic increment of an LFU counter (Redis's LFULogIncr).
+fn lfu_log_incr(counter: u32, log_factor: u32) -> u32 {
+    if counter >= 255 {
+        return 255;
+    }
+    let r: f64 = rand::random();
+    let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
+    let p = 1.0 / (base * log_factor as f64 + 1.0);
+    if r < p {
+        counter + 1
+    } else {
+        counter
+    }
+}
+
+/// Idle time in ms of a key whose LRU field is `lru`, at LRU clock `clock` (Redis's
+/// estimateObjectIdleTime: the 24-bit clock wraps).
+pub fn idle_ms(lru: u32, clock: u32) -> u64 {
+    let idle = if clock >= lru { clock - lru } else { clock + (record::LRU_MAX - lru) };
+    u64::from(idle) * 1000
+}
+
+/// The bytes of a string value, or None for an object. An integer is formatted into `buf`.
+pub fn str_bytes<'a>(v: ValueRef<'a>, buf: &'a mut itoa::Buffer) -> Option<&'a [u8]> {
+    match v {
+        ValueRef::Str(s) => Some(s),
+        ValueRef::Int(n) => Some(buf.format(n).as_bytes()),
+        ValueRef::Obj(_) => None,
+    }
+}
+
+/// The name OBJECT ENCODING answers for an entry.
+pub fn encoding_name(e: &Entry) -> &'static str {
+    match e.value() {
+        ValueRef::Int(_) => "int",
+        ValueRef::Str(s) if s.len() > EMBSTR_MAX || e.tag() & TAG_RAW != 0 => "raw",
+        ValueRef::Str(_) => "embstr",
+        ValueRef::Obj(o) => o.encoding_name(),
+    }
+}
+
+/// The name TYPE answers for an entry.
+pub fn type_name(e: &Entry) -> &'static str {
+    match e.value() {
+        ValueRef::Obj(o) => o.type_name(),
+        _ => "string",
+    }
+}
+
+/// What OBJECT REFCOUNT answers for an entry.
+pub fn refcount(e: &Entry) -> i64 {
+    match e.value() {
+        ValueRef::Int(n) if (0..SHARED_INTEGERS).contains(&n) && e.tag() & TAG_UNSHARED == 0 => {
+            SHARED_REFCOUNT
+        }
+        _ => 1,
+    }
+}
+
+/// What a write does to the expiry of the key it overwrites.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ttl {
+    /// Keep the key's expiry (KEEPTTL, and the overwrite of INCR and friends).
+    Keep,
+    /// Set this expiry (None: no expiry).
+    Set(Option<i64>),
+}
+
+fn is_expired(e: &Entry, now: i64) -> bool {
+    matches!(e.expire_at(), Some(t) if t <= now)
+}
 
 pub struct Db {
     pub id: usize,
@@ -39,37 +210,111 @@ impl Db {
         self.table.len() == 0
     }
 
-    /// Deletes `key` if it has expired at `now`. Returns true if it was deleted.
-    fn expire_if_needed(&mut self, key: &[u8], now: i64) -> bool {
-        let expired = match self.table.get(key) {
-            Some(e) => matches!(e.expire_at(), Some(t) if t <= now),
-            None => false,
-        };
-        if expired {
-            self.remove(key);
-            self.lazy_expired.push(key.into());
-        }
-        expired
+    /// Removes an expired key and records it for propagation.
+    fn expire_now(&mut self, key: &[u8]) {
+        self.remove(key);
+        self.lazy_expired.push(key.into());
     }
 
-    /// The live entry for `key`, if any.
+    /// The live entry for `key`, if any, without touching it.
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
-        self.expire_if_needed(key, now);
-        self.table.get(key)
+        self.peek(key, now).map(|e| &*e)
     }
 
+    /// The live entry for `key`, mutably, without touching it.
     pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
-        self.expire_if_needed(key, now);
-        self.table.get_mut(key)
+        self.peek(key, now)
+    }
+
+    /// The live entry for `key`, without touching its LRU field (Redis's LOOKUP_NOTOUCH).
+    /// One hash lookup; an expired key is deleted.
+    pub fn peek(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
+        let e: *mut Entry = self.table.get_mut(key)?;
+        // SAFETY: `e` points at a record owned by `self.table`. On the expired path it is not
+        // used again after this read; otherwise nothing touches the table before it is turned
+        // into the returned reference, which borrows `self` mutably for its whole life. (This
+        // is the conditional-return case current borrow checking rejects in safe code.)
+        if is_expired(unsafe { &*e }, now) {
+            self.expire_now(key);
+            return None;
+        }
+        // SAFETY: see above.
+        Some(unsafe { &mut *e })
+    }
+
+    /// The live entry for `key`, recording the access (Redis's lookupKeyRead/Write).
+    pub fn lookup(&mut self, key: &[u8], now: i64, access: Access) -> Option<&mut Entry> {
+        let e = self.peek(key, now)?;
+        access.apply(e);
+        Some(e)
     }
 
     pub fn exists(&mut self, key: &[u8], now: i64) -> bool {
-        self.get(key, now).is_some()
+        self.peek(key, now).is_some()
     }
 
     /// Sets `key` to `value` with the given expiry, replacing any existing key.
-    pub fn set(&mut self, key: &[u8], value: Value, expire_at: Option<i64>) {
+    pub fn set(&mut self, key: &[u8], value: Value<'_>, expire_at: Option<i64>) {
         let e = Entry::new(key, value, expire_at);
+        self.insert(e);
+    }
+
+    /// Writes a string (or any) value as SET does: the key is created or its value replaced;
+    /// `ttl` says what happens to the expiry; the LRU field is set as for a new value and the
+    /// tag to `tag`. Returns true if a live key was overwritten. One hash lookup for an existing
+    /// key.
+    pub fn write(
+        &mut self,
+        key: &[u8],
+        value: Value<'_>,
+        ttl: Ttl,
+        tag: u8,
+        now: i64,
+        access: Access,
+    ) -> bool {
+        if let Some(e) = self.table.get_mut(key) {
+            let expired = is_expired(e, now);
+            if !expired {
+                let old = e.expire_at();
+                let new = match ttl {
+                    Ttl::Keep => old,
+                    Ttl::Set(t) => t,
+                };
+                e.set_value(value);
+                e.set_tag(tag);
+                match access.lru {
+                    // As Redis's dbSetValue: under LFU the new value inherits the counter.
+                    Lru::Lfu { .. } => {}
+                    Lru::Clock(_) => e.set_lru(access.initial()),
+                }
+                if old != new {
+                    e.set_expire(new);
+                    match (old.is_some(), new.is_some()) {
+                        (false, true) => self.expires += 1,
+                        (true, false) => self.expires -= 1,
+                        _ => {}
+                    }
+                }
+                return true;
+            }
+            self.expire_now(key);
+        }
+        let exp = match ttl {
+            Ttl::Keep => None,
+            Ttl::Set(t) => t,
+        };
+        let mut e = Entry::new(key, value, exp);
+        e.set_tag(tag);
+        e.set_lru(access.initial());
+        self.insert(e);
+        false
+    }
+
+    /// Adds a key that the caller knows does not exist (after a lookup said so).
+    pub fn add(&mut self, key: &[u8], value: Value<'_>, expire_at: Option<i64>, tag: u8, access: Access) {
+        let mut e = Entry::new(key, value, expire_at);
+        e.set_tag(tag);
+        e.set_lru(access.initial());
         self.insert(e);
     }
 
@@ -97,9 +342,22 @@ impl Db {
         old
     }
 
-    /// Changes the expiry of an existing live key. Returns false if the key does not exist.
+    /// Deletes `key` as DEL does: returns the live entry removed, or None if there was none
+    /// (an expired key is removed and counted as lazily expired). One hash lookup.
+    pub fn delete(&mut self, key: &[u8], now: i64) -> Option<Entry> {
+        let e = self.remove(key)?;
+        if is_expired(&e, now) {
+            self.lazy_expired.push(key.into());
+            return None;
+        }
+        Some(e)
+    }
+
+    /// Changes the expiry of an existing key. Returns false if the key does not exist.
     pub fn set_expire(&mut self, key: &[u8], at: Option<i64>) -> bool {
-        let Some(e) = self.table.get_mut(key) else { return false };
+        let Some(e) = self.table.get_mut(key) else {
+            return false;
+        };
         let had = e.expire_at().is_some();
         e.set_expire(at);
         match (had, at.is_some()) {
@@ -115,5 +373,113 @@ impl Db {
         self.expires = 0;
         self.expire_cursor = 0;
         self.table.take()
+    }
+
+    /// Exchanges the contents of two databases (SWAPDB); ids and pending propagation stay.
+    pub fn swap_contents(&mut self, other: &mut Db) {
+        std::mem::swap(&mut self.table, &mut other.table);
+        std::mem::swap(&mut self.expires, &mut other.expires);
+        std::mem::swap(&mut self.expire_cursor, &mut other.expire_cursor);
+    }
+}
+
+/// A copy of a string value for another key (COPY): integers Redis shares become private.
+pub fn dup_value(e: &Entry) -> (Value<'static>, u8) {
+    match e.value() {
+        ValueRef::Int(n) => (Value::Int(n), e.tag() | TAG_UNSHARED),
+        ValueRef::Str(s) => (Value::Str(Cow::Owned(s.to_vec())), e.tag()),
+        ValueRef::Obj(o) => match *o {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acc(c: u32) -> Access {
+        Access::lru(c)
+    }
+
+    #[test]
+    fn lookup_expires_and_touches() {
+        let mut db = Db::new(0);
+        db.write(b"a", Value::string(b"1"), Ttl::Set(Some(100)), 0, 0, acc(5));
+        db.write(b"b", Value::string(b"x"), Ttl::Set(None), 0, 0, acc(5));
+        assert_eq!(db.expires, 1);
+        assert_eq!(db.lookup(b"b", 50, acc(9)).unwrap().lru(), 9);
+        assert_eq!(db.peek(b"b", 50).unwrap().lru(), 9);
+        let no_touch = Access { touch: false, ..acc(11) };
+        assert_eq!(db.lookup(b"b", 50, no_touch).unwrap().lru(), 9);
+        assert!(db.lookup(b"a", 99, acc(1)).is_some());
+        assert!(db.lookup(b"a", 100, acc(1)).is_none());
+        assert_eq!(db.lazy_expired, vec![Box::from(&b"a"[..])]);
+        assert_eq!((db.len(), db.expires), (1, 0));
+    }
+
+    #[test]
+    fn write_keeps_or_sets_ttl() {
+        let mut db = Db::new(0);
+        assert!(!db.write(b"k", Value::string(b"v"), Ttl::Set(Some(1000)), TAG_RAW, 0, acc(1)));
+        assert!(db.write(b"k", Value::string(b"w"), Ttl::Keep, 0, 10, acc(2)));
+        let e = db.peek(b"k", 10).unwrap();
+        assert_eq!((e.expire_at(), e.tag(), e.lru()), (Some(1000), 0, 2));
+        assert!(db.write(b"k", Value::string(b"w"), Ttl::Set(None), 0, 10, acc(2)));
+        assert_eq!(db.expires, 0);
+        // An expired key is not overwritten in place: KEEPTTL must not keep its old TTL.
+        db.set_expire(b"k", Some(20));
+        assert!(!db.write(b"k", Value::string(b"z"), Ttl::Keep, 0, 30, acc(2)));
+        assert_eq!(db.peek(b"k", 30).unwrap().expire_at(), None);
+        assert_eq!(db.expires, 0);
+        assert_eq!(db.lazy_expired.len(), 1);
+    }
+
+    #[test]
+    fn delete_counts_live_keys_only() {
+        let mut db = Db::new(0);
+        db.write(b"a", Value::string(b"1"), Ttl::Set(Some(5)), 0, 0, acc(0));
+        db.write(b"b", Value::string(b"1"), Ttl::Set(None), 0, 0, acc(0));
+        assert!(db.delete(b"a", 10).is_none());
+        assert!(db.delete(b"b", 10).is_some());
+        assert!(db.delete(b"c", 10).is_none());
+        assert_eq!((db.len(), db.expires, db.lazy_expired.len()), (0, 0, 1));
+    }
+
+    #[test]
+    fn encodings_and_refcounts() {
+        let mut db = Db::new(0);
+        let mut enc = |v: &[u8], tag: u8| {
+            db.write(b"k", Value::string(v), Ttl::Set(None), tag, 0, acc(0));
+            let e = db.peek(b"k", 0).unwrap();
+            (encoding_name(e), refcount(e))
+        };
+        assert_eq!(enc(b"9999", 0), ("int", SHARED_REFCOUNT));
+        assert_eq!(enc(b"9999", TAG_UNSHARED), ("int", 1));
+        assert_eq!(enc(b"10000", 0), ("int", 1));
+        assert_eq!(enc(b"-1", 0), ("int", 1));
+        assert_eq!(enc(b"007", 0), ("embstr", 1));
+        assert_eq!(enc(&[b'x'; 44], 0), ("embstr", 1));
+        assert_eq!(enc(&[b'x'; 45], 0), ("raw", 1));
+        assert_eq!(enc(b"ab", TAG_RAW), ("raw", 1));
+    }
+
+    #[test]
+    fn lfu_counter() {
+        let lfu = Access { lru: Lru::Lfu { minutes: 100, log_factor: 0, decay_time: 1 }, touch: true };
+        let mut db = Db::new(0);
+        db.write(b"k", Value::string(b"v"), Ttl::Set(None), 0, 0, lfu);
+        assert_eq!(db.peek(b"k", 0).unwrap().lru(), (100 << 8) | LFU_INIT_VAL);
+        // log_factor 0: every access increments.
+        db.lookup(b"k", 0, lfu);
+        assert_eq!(db.peek(b"k", 0).unwrap().lru() & 0xff, LFU_INIT_VAL + 1);
+        // Three minutes later with decay 1/minute: 6 - 3.
+        assert_eq!(lfu_decr(db.peek(b"k", 0).unwrap().lru(), 103, 1), 3);
+        assert_eq!(lfu_decr((65535 << 8) | 10, 2, 1), 7);
+        assert_eq!(lfu_decr((1 << 8) | 10, 100, 0), 10);
+    }
+
+    #[test]
+    fn idle_wraps() {
+        assert_eq!(idle_ms(10, 15), 5000);
+        assert_eq!(idle_ms(record::LRU_MAX - 1, 3), 4000);
     }
 }

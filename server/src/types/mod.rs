@@ -3,6 +3,8 @@
 //! Strings live inline in the key's record (see `keyspace::record`); every other type is an
 //! `Object` behind a pointer in the record.
 
+pub mod string;
+
 /// The collection types. Strings are not here: they are stored inline in the key record.
 /// Lists, hashes, sets, sorted sets and streams arrive with their issues.
 #[derive(Debug)]

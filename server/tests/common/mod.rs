@@ -1,0 +1,275 @@
+//! Shared helpers for the black-box tests: start the real `vireo-server` binary on a free port,
+//! talk to it with the `redis` crate or with raw RESP bytes.
+//!
+//! ```ignore
+//! mod common;
+//! let srv = common::Server::start();
+//! let mut r = srv.raw();
+//! assert_eq!(r.call(&["SET", "k", "v"]), b"+OK\r\n");
+//! r.expect("GET k", b"$1\r\nv\r\n");
+//! ```
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running server, killed (and its directory removed) on drop.
+pub struct Server {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Child,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Server {
+    /// Starts a server with no persistence.
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// Starts a server with extra `--directive value` arguments.
+    pub fn start_with(extra: &[&str]) -> Server {
+        for _ in 0..5 {
+            let port = free_port();
+            let dir = std::env::temp_dir().join(format!("vireo-test-{}-{port}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let child = Command::new(env!("CARGO_BIN_EXE_vireo-server"))
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+                .args(extra)
+                .current_dir(&dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start vireo-server");
+            let mut srv = Server { port, dir, child };
+            if srv.wait_ready() {
+                return srv;
+            }
+            // Lost the port to someone else, or failed to start: try another one.
+        }
+        panic!("vireo-server did not start");
+    }
+
+    fn wait_ready(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    pub fn addr(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A `redis` crate client (sync `get_connection()` or async
+    /// `get_multiplexed_async_connection()`).
+    pub fn client(&self) -> redis::Client {
+        redis::Client::open(self.addr()).unwrap()
+    }
+
+    /// A synchronous `redis` connection.
+    pub fn conn(&self) -> redis::Connection {
+        self.client().get_connection().unwrap()
+    }
+
+    /// A raw RESP connection.
+    pub fn raw(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A connection that sends commands as RESP and returns each reply's exact bytes.
+pub struct Raw {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    pub fn connect(port: u16) -> Raw {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Raw { stream, buf: Vec::new() }
+    }
+
+    /// Sends bytes as they are.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// Sends one command (as a RESP array of bulk strings) without reading its reply.
+    pub fn send_cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+        self.send(&encode(args));
+    }
+
+    /// Sends one command and returns its reply's bytes.
+    pub fn call<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Vec<u8> {
+        self.send_cmd(args);
+        self.read_reply()
+    }
+
+    /// Sends a command written as a line (see [`split_args`]) and returns its reply's bytes.
+    pub fn line(&mut self, line: &str) -> Vec<u8> {
+        self.call(&split_args(line))
+    }
+
+    /// Sends a command line and asserts its reply, byte for byte.
+    #[track_caller]
+    pub fn expect(&mut self, line: &str, reply: &[u8]) {
+        let got = self.line(line);
+        assert_eq!(show(&got), show(reply), "reply to `{line}`");
+    }
+
+    /// Runs a script of (command line, expected reply) pairs; see [`Raw::expect`].
+    #[track_caller]
+    pub fn script(&mut self, steps: &[(&str, &[u8])]) {
+        for (line, reply) in steps {
+            self.expect(line, reply);
+        }
+    }
+
+    /// Reads exactly one complete reply and returns its bytes.
+    pub fn read_reply(&mut self) -> Vec<u8> {
+        loop {
+            if let Some(n) = reply_len(&self.buf) {
+                return self.buf.drain(..n).collect();
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            let n = self.stream.read(&mut chunk).expect("read reply");
+            assert!(n > 0, "connection closed; unparsed: {}", show(&self.buf));
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// An integer reply's value.
+    #[track_caller]
+    pub fn int(&mut self, line: &str) -> i64 {
+        let r = self.line(line);
+        assert_eq!(r.first(), Some(&b':'), "`{line}` answered {}", show(&r));
+        std::str::from_utf8(&r[1..r.len() - 2]).unwrap().parse().unwrap()
+    }
+}
+
+/// Encodes a command as a RESP array of bulk strings.
+pub fn encode<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        let a = a.as_ref();
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Splits a command line on spaces; `"..."` quotes an argument (which may be empty) and
+/// `\xHH`, `\r`, `\n`, `\"` and `\\` are understood inside quotes.
+pub fn split_args(line: &str) -> Vec<Vec<u8>> {
+    let b = line.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b' ' {
+            i += 1;
+            continue;
+        }
+        let mut arg = Vec::new();
+        if b[i] == b'"' {
+            i += 1;
+            while i < b.len() && b[i] != b'"' {
+                if b[i] == b'\\' && i + 1 < b.len() {
+                    i += 1;
+                    match b[i] {
+                        b'n' => arg.push(b'\n'),
+                        b'r' => arg.push(b'\r'),
+                        b'x' => {
+                            let h = std::str::from_utf8(&b[i + 1..i + 3]).unwrap();
+                            arg.push(u8::from_str_radix(h, 16).unwrap());
+                            i += 2;
+                        }
+                        c => arg.push(c),
+                    }
+                } else {
+                    arg.push(b[i]);
+                }
+                i += 1;
+            }
+            i += 1;
+        } else {
+            while i < b.len() && b[i] != b' ' {
+                arg.push(b[i]);
+                i += 1;
+            }
+        }
+        out.push(arg);
+    }
+    out
+}
+
+/// Length of the first complete RESP2/RESP3 reply in `buf`, if it is all there.
+pub fn reply_len(buf: &[u8]) -> Option<usize> {
+    fn line_end(buf: &[u8], from: usize) -> Option<usize> {
+        buf[from..].windows(2).position(|w| w == b"\r\n").map(|p| from + p)
+    }
+    fn num(buf: &[u8], from: usize, end: usize) -> i64 {
+        std::str::from_utf8(&buf[from..end]).unwrap().parse().unwrap()
+    }
+    fn one(buf: &[u8], at: usize) -> Option<usize> {
+        let t = *buf.get(at)?;
+        let end = line_end(buf, at + 1)?;
+        let next = end + 2;
+        match t {
+            b'+' | b'-' | b':' | b'_' | b'#' | b',' | b'(' => Some(next),
+            b'$' | b'=' | b'!' => {
+                let n = num(buf, at + 1, end);
+                if n < 0 {
+                    return Some(next);
+                }
+                let stop = next + n as usize + 2;
+                (buf.len() >= stop).then_some(stop)
+            }
+            b'*' | b'~' | b'>' | b'%' | b'|' => {
+                let n = num(buf, at + 1, end);
+                let items = if t == b'%' || t == b'|' { 2 * n } else { n };
+                let mut pos = next;
+                for _ in 0..items.max(0) {
+                    pos = one(buf, pos)?;
+                }
+                // An attribute is followed by the reply it describes.
+                if t == b'|' {
+                    pos = one(buf, pos)?;
+                }
+                Some(pos)
+            }
+            _ => panic!("not a RESP reply: {}", show(buf)),
+        }
+    }
+    one(buf, 0)
+}
+
+/// Bytes as a readable string (`\r\n` and non-printables escaped) for assertion messages.
+pub fn show(b: &[u8]) -> String {
+    b.iter().flat_map(|&c| std::ascii::escape_default(c)).map(char::from).collect()
+}
