@@ -125,10 +125,10 @@ impl<'a> Reply<'a> {
         let s = fmt_double_resp(d);
         if self.resp3 {
             self.buf.push(b',');
-            self.buf.extend_from_slice(s.as_bytes());
+            self.buf.extend_from_slice(&s);
             self.buf.extend_from_slice(b"\r\n");
         } else {
-            self.bulk(s.as_bytes());
+            self.bulk(&s);
         }
     }
 
