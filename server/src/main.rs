@@ -9,16 +9,23 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (cfg, file) = match config::load_from_args(&args) {
+    let (mut cfg, file) = match config::load_from_args(&args) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("{e}");
             std::process::exit(1);
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("VIREO_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level_for(&cfg.loglevel)));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    // Fork before any thread exists (the logger and the runtime start threads).
+    let background = config::process::should_daemonize(&cfg);
+    if background {
+        config::process::daemonize();
+    }
+    if let Err(e) = config::process::init_logging(&cfg) {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+    let pidfile = config::process::write_pidfile(&mut cfg, background);
 
     // One worker per core the process may run on (a taskset to one core gets a single-threaded
     // runtime, which is cheaper than a work-stealing one with one worker).
@@ -39,17 +46,8 @@ fn main() {
             }
         }
     });
+    config::process::remove_pidfile(&pidfile);
     std::process::exit(code);
-}
-
-fn level_for(loglevel: &str) -> &'static str {
-    match loglevel {
-        "debug" => "debug",
-        "verbose" => "info",
-        "warning" => "warn",
-        "nothing" => "off",
-        _ => "info",
-    }
 }
 
 async fn run(server: Arc<Server>) -> std::io::Result<()> {

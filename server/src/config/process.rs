@@ -1,0 +1,144 @@
+//! Start-up directives that act on the process: `daemonize`, `pidfile`, `logfile` and
+//! `loglevel` (which CONFIG SET can change while running).
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::{reload, EnvFilter, Registry};
+
+use super::{strerror, Config, Supervised};
+
+/// Redis's pid file when daemonized without `pidfile`.
+pub const DEFAULT_PIDFILE: &str = "/var/run/redis.pid";
+
+static LOG_FILTER: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
+
+/// The tracing level for a Redis `loglevel`.
+pub fn level_for(loglevel: &str) -> &'static str {
+    match loglevel {
+        "debug" => "debug",
+        "verbose" => "info",
+        "warning" => "warn",
+        "nothing" => "off",
+        _ => "info",
+    }
+}
+
+/// Installs the logger: to `logfile` (appending) or standard output, at `loglevel` unless the
+/// `VIREO_LOG` environment variable gives a tracing filter. The level can be changed later with
+/// [`set_log_level`].
+pub fn init_logging(cfg: &Config) -> Result<(), String> {
+    let filter = EnvFilter::try_from_env("VIREO_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(level_for(&cfg.loglevel)));
+    let (filter, handle) = reload::Layer::new(filter);
+    let (writer, ansi) = if cfg.logfile.is_empty() {
+        (BoxMakeWriter::new(std::io::stdout), true)
+    } else {
+        let f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&cfg.logfile)
+            .map_err(|e| format!("Can't open the log file: {}", strerror(&e)))?;
+        (BoxMakeWriter::new(std::sync::Mutex::new(f)), false)
+    };
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .with_ansi(ansi)
+        .with_writer(writer);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .try_init()
+        .map_err(|e| e.to_string())?;
+    let _ = LOG_FILTER.set(handle);
+    Ok(())
+}
+
+/// Applies a new `loglevel` to the running logger.
+pub fn set_log_level(loglevel: &str) {
+    if let Some(h) = LOG_FILTER.get() {
+        let _ = h.reload(EnvFilter::new(level_for(loglevel)));
+    }
+}
+
+/// Whether `daemonize yes` forks: not when a supervisor (upstart, systemd, or one detected by
+/// `supervised auto`) runs the process.
+pub fn should_daemonize(cfg: &Config) -> bool {
+    if !cfg.daemonize {
+        return false;
+    }
+    match cfg.supervised {
+        Supervised::No => true,
+        Supervised::Upstart | Supervised::Systemd => false,
+        Supervised::Auto => {
+            std::env::var_os("UPSTART_JOB").is_none() && std::env::var_os("NOTIFY_SOCKET").is_none()
+        }
+    }
+}
+
+/// Forks into the background as Redis does: the parent exits at once; the child starts a new
+/// session with standard input, output and error on `/dev/null`. Must be called before any
+/// other thread exists (before the logger and the runtime start).
+pub fn daemonize() {
+    use std::os::fd::AsRawFd;
+    let devnull = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .ok();
+    let fd = devnull.as_ref().map(|f| f.as_raw_fd());
+    // SAFETY: the process is still single-threaded (no runtime, logger or other thread has been
+    // started), so the child of fork() is a complete copy with no lock held by a vanished
+    // thread. setsid() and dup2() only act on the process's own session and descriptor table;
+    // `fd` is an open descriptor owned by `devnull`, which outlives the calls, and 0, 1 and 2
+    // are the standard descriptors. The parent leaves with _exit() so that nothing buffered or
+    // registered is run twice.
+    unsafe {
+        match libc::fork() {
+            -1 => {
+                eprintln!(
+                    "Can't fork to the background: {}",
+                    std::io::Error::last_os_error()
+                );
+                libc::_exit(1);
+            }
+            0 => {}
+            _ => libc::_exit(0),
+        }
+        libc::setsid();
+        if let Some(fd) = fd {
+            libc::dup2(fd, 0);
+            libc::dup2(fd, 1);
+            libc::dup2(fd, 2);
+        }
+    }
+}
+
+/// Writes the pid file if `pidfile` is set, or to [`DEFAULT_PIDFILE`] when daemonized without
+/// one (which then shows in CONFIG GET pidfile). Returns the absolute path to remove at exit.
+/// Failing to write it is logged, not fatal, as in Redis.
+pub fn write_pidfile(cfg: &mut Config, daemonized: bool) -> Option<PathBuf> {
+    if cfg.pidfile.is_none() {
+        if !daemonized {
+            return None;
+        }
+        cfg.pidfile = Some(DEFAULT_PIDFILE.into());
+    }
+    let path = super::absolute_path(cfg.pidfile.as_deref().unwrap_or(DEFAULT_PIDFILE));
+    match std::fs::write(&path, format!("{}\n", std::process::id())) {
+        Ok(()) => Some(path),
+        Err(e) => {
+            tracing::warn!("Failed to write PID file: {}", strerror(&e));
+            None
+        }
+    }
+}
+
+/// Removes the pid file written at start-up.
+pub fn remove_pidfile(path: &Option<PathBuf>) {
+    if let Some(p) = path {
+        let _ = std::fs::remove_file(p);
+    }
+}
