@@ -7,6 +7,7 @@
 pub mod spec;
 
 pub mod client;
+pub mod config;
 pub mod connection;
 pub mod keys;
 pub mod server_cmds;
@@ -28,8 +29,15 @@ use spec::CommandSpec;
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 
 /// Every handler table, by family. Adding a family means adding its table here.
-fn handler_tables() -> [&'static [(&'static str, Handler)]; 5] {
-    [client::HANDLERS, connection::HANDLERS, keys::HANDLERS, server_cmds::HANDLERS, string::HANDLERS]
+fn handler_tables() -> [&'static [(&'static str, Handler)]; 6] {
+    [
+        client::HANDLERS,
+        config::HANDLERS,
+        connection::HANDLERS,
+        keys::HANDLERS,
+        server_cmds::HANDLERS,
+        string::HANDLERS,
+    ]
 }
 
 /// Command flags the dispatcher acts on, from the spec's `command_flags`.

@@ -1,0 +1,233 @@
+//! CONFIG GET / SET / RESETSTAT / REWRITE / HELP, driven by the directive table
+//! (`config/table.rs`).
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+
+use super::{Ctx, Handler};
+use crate::config::{self, table::HIDDEN, table::PROTECTED, Directive, SetCtx};
+use crate::error::{CmdResult, Error};
+
+pub const HANDLERS: &[(&str, Handler)] = &[
+    ("config|get", get),
+    ("config|set", set),
+    ("config|resetstat", resetstat),
+    ("config|rewrite", rewrite),
+    ("config|help", help),
+];
+
+/// CONFIG GET parameter [parameter ...]
+fn get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    // (name as matched or typed, directive), names compared case-insensitively.
+    let mut matches: Vec<(Cow<'static, str>, &'static Directive)> = Vec::new();
+    let seen = |m: &[(Cow<'static, str>, &Directive)], n: &str| {
+        m.iter().any(|(k, _)| k.eq_ignore_ascii_case(n))
+    };
+    for pat in &argv[2..] {
+        if !pat.iter().any(|c| matches!(c, b'*' | b'?' | b'[')) {
+            let name = String::from_utf8_lossy(pat);
+            if seen(&matches, &name) {
+                continue;
+            }
+            if let Some((d, _)) = config::lookup(pat) {
+                matches.push((Cow::Owned(name.into_owned()), d));
+            }
+            continue;
+        }
+        for d in config::DIRECTIVES {
+            if d.is(HIDDEN) {
+                continue;
+            }
+            for name in std::iter::once(d.name).chain(d.alias) {
+                if !seen(&matches, name)
+                    && crate::util::glob::glob_match(pat, name.as_bytes(), true)
+                {
+                    matches.push((Cow::Borrowed(name), d));
+                }
+            }
+        }
+    }
+    let cfg = &ctx.core.cfg;
+    ctx.out.map(matches.len());
+    for (name, d) in &matches {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.bulk(&d.get(cfg));
+    }
+    Ok(())
+}
+
+fn is_local(ctx: &Ctx) -> bool {
+    ctx.client.flags.unix
+        || ctx
+            .client
+            .shared
+            .addr
+            .parse::<std::net::SocketAddr>()
+            .map(|a| a.ip().is_loopback())
+            .unwrap_or(false)
+}
+
+/// Splits a CONFIG SET value for a multi-argument directive at single spaces, as Redis does
+/// (`""` is no argument at all).
+fn split_value(v: &[u8]) -> Vec<Vec<u8>> {
+    if v.is_empty() {
+        Vec::new()
+    } else {
+        v.split(|&c| c == b' ').map(<[u8]>::to_vec).collect()
+    }
+}
+
+/// CONFIG SET parameter value [parameter value ...]
+///
+/// Every pair is checked before anything changes; if one fails, nothing changes.
+fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len() % 2 == 1 {
+        return Err(Error::SYNTAX);
+    }
+    let fail = |name: &str, why: &str| {
+        Error::err(format_args!(
+            "CONFIG SET failed (possibly related to argument '{name}') - {why}"
+        ))
+    };
+    let protected_ok = ctx.core.cfg.enable_protected_configs.allows(is_local(ctx));
+    // Find every directive first: unknown, immutable and repeated names fail the whole call.
+    let mut targets: Vec<(&'static Directive, &'static str, &Bytes)> = Vec::new();
+    for pair in argv[2..].chunks(2) {
+        let typed = String::from_utf8_lossy(&pair[0]);
+        let Some((d, matched)) = config::lookup(&pair[0]) else {
+            return Err(Error::err(format_args!(
+                "Unknown option or number of arguments for CONFIG SET - '{typed}'"
+            )));
+        };
+        if d.immutable() {
+            return Err(fail(&typed, "can't set immutable config"));
+        }
+        if d.is(PROTECTED) && !protected_ok {
+            return Err(fail(&typed, "can't set protected config"));
+        }
+        if targets.iter().any(|(_, m, _)| *m == matched) {
+            return Err(fail(&typed, "duplicate parameter"));
+        }
+        targets.push((d, matched, &pair[1]));
+    }
+
+    let old = ctx.core.cfg.clone();
+    let old_cwd = std::env::current_dir().ok();
+    let mut sctx = SetCtx {
+        loading: false,
+        live: true,
+        save_loaded: false,
+    };
+    let mut result = Ok(());
+    for (d, matched, value) in &targets {
+        let args = if d.multi_arg() {
+            split_value(value)
+        } else {
+            vec![value.to_vec()]
+        };
+        if let Err(e) = d.set(&mut ctx.core.cfg, &args, &mut sctx) {
+            result = Err(fail(matched, &e));
+            break;
+        }
+    }
+    if let Err(e) = result {
+        ctx.core.cfg = old;
+        if let Some(cwd) = old_cwd {
+            if std::env::current_dir().ok().as_ref() != Some(&cwd) {
+                let _ = std::env::set_current_dir(cwd);
+            }
+        }
+        return Err(e);
+    }
+    apply(&old, &ctx.core.cfg);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Side effects of a successful CONFIG SET beyond the new values, which the rest of the server
+/// reads live.
+fn apply(old: &config::Config, new: &config::Config) {
+    if old.loglevel != new.loglevel {
+        config::process::set_log_level(&new.loglevel);
+    }
+}
+
+/// CONFIG RESETSTAT
+///
+/// Clears INFO's stats, the command and error statistics. The slow log and latency history
+/// stay, as in Redis.
+fn resetstat(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let s = &mut ctx.core.stats;
+    s.total_connections_received = 0;
+    s.total_commands_processed = 0;
+    s.rejected_connections = 0;
+    s.expired_keys = 0;
+    s.expired_stale_perc = 0.0;
+    s.expired_time_cap_reached_count = 0;
+    s.expire_cycle_cpu_milliseconds = 0;
+    s.evicted_keys = 0;
+    s.keyspace_hits = 0;
+    s.keyspace_misses = 0;
+    s.total_net_input_bytes = 0;
+    s.total_net_output_bytes = 0;
+    s.total_error_replies = 0;
+    s.unexpected_error_replies = 0;
+    s.dump_payload_sanitizations = 0;
+    s.total_reads_processed = 0;
+    s.total_writes_processed = 0;
+    s.client_query_buffer_limit_disconnections = 0;
+    s.io_threaded_reads_processed = 0;
+    s.inst_ops = Default::default();
+    s.inst_net_in = Default::default();
+    s.inst_net_out = Default::default();
+    for c in s.cmd.iter_mut() {
+        *c = Default::default();
+    }
+    ctx.core.errorstats.clear();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CONFIG REWRITE
+fn rewrite(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let Some(path) = ctx.server.config_file.as_ref() else {
+        return Err(Error::msg(
+            "ERR The server is running without a config file",
+        ));
+    };
+    match config::rewrite::rewrite(&ctx.core.cfg, path) {
+        Ok(()) => {
+            tracing::warn!("CONFIG REWRITE executed with success.");
+            ctx.out.ok();
+            Ok(())
+        }
+        Err(e) => {
+            let e = config::strerror(&e);
+            tracing::warn!("CONFIG REWRITE failed: {e}");
+            Err(Error::err(format_args!("Rewriting config file: {e}")))
+        }
+    }
+}
+
+/// CONFIG HELP
+fn help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let lines = [
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    Ok(())
+}

@@ -1,0 +1,611 @@
+//! Configuration, black-box: start-up from a redis.conf-style file and the command line, the
+//! FATAL start-up errors, CONFIG GET/SET/RESETSTAT/REWRITE over the wire, daemonize and the pid
+//! file. Also keeps docs/configuration.md in step with the directive table
+//! (`VIREO_BLESS=1 cargo test --test config` rewrites it).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Raw;
+
+const BIN: &str = env!("CARGO_BIN_EXE_vireo-server");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let d = std::env::temp_dir().join(format!("vireo-config-{tag}-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A server started from a config file in its own temporary directory.
+struct FileServer {
+    port: u16,
+    dir: PathBuf,
+    conf: PathBuf,
+    child: Child,
+}
+
+impl FileServer {
+    /// Writes `conf` to `<dir>/vireo.conf` and starts the server with it and `--port <free>`
+    /// plus `extra` after it.
+    fn start(tag: &str, conf: &str, extra: &[&str]) -> FileServer {
+        let dir = temp_dir(tag);
+        let path = dir.join("vireo.conf");
+        std::fs::write(&path, conf).unwrap();
+        Self::start_at(dir, path, extra)
+    }
+
+    fn start_at(dir: PathBuf, conf: PathBuf, extra: &[&str]) -> FileServer {
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new(BIN)
+                .arg(&conf)
+                .args(["--port", &port.to_string()])
+                .args(extra)
+                .current_dir(&dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start vireo-server");
+            let mut s = FileServer {
+                port,
+                dir: dir.clone(),
+                conf: conf.clone(),
+                child,
+            };
+            if wait_port(port, Some(&mut s.child)) {
+                return s;
+            }
+        }
+        panic!("vireo-server did not start with {}", conf.display());
+    }
+
+    fn raw(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+
+    /// Stops the server with SIGTERM and waits for it.
+    fn terminate(&mut self) {
+        signal_term(self.child.id());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn signal_term(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+}
+
+fn wait_port(port: u16, mut child: Option<&mut Child>) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Some(c) = child.as_deref_mut() {
+            if let Ok(Some(_)) = c.try_wait() {
+                return false;
+            }
+        }
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// Runs the server expecting it to fail at start-up; returns (exit code, stderr).
+fn start_failing(dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run vireo-server");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The value of one directive through CONFIG GET (RESP2: a 2-element array).
+fn config_get(r: &mut Raw, name: &str) -> String {
+    let reply = r.call(&["CONFIG", "GET", name]);
+    let s = String::from_utf8_lossy(&reply).into_owned();
+    assert!(s.starts_with("*2\r\n"), "CONFIG GET {name} answered {s:?}");
+    let mut parts = s.split("\r\n");
+    parts.next();
+    parts.next();
+    parts.next();
+    parts.next();
+    parts.next().unwrap().to_string()
+}
+
+/// A redis.conf as distributions ship it (directives and values of Redis 7.0's stock file;
+/// comments are ours), with paths pointing into the test's directory.
+fn stock_conf(dir: &Path) -> String {
+    let d = dir.display();
+    format!(
+        r#"# Vireo test: a stock-style redis.conf.
+#
+# include /path/to/local.conf
+
+################################## NETWORK #####################################
+bind 127.0.0.1 -::1
+protected-mode yes
+port 6379
+tcp-backlog 511
+timeout 0
+tcp-keepalive 300
+
+################################# GENERAL #####################################
+daemonize no
+pidfile {d}/redis-server.pid
+loglevel notice
+logfile {d}/redis-server.log
+databases 16
+always-show-logo no
+set-proc-title yes
+proc-title-template "{{title}} {{listen-addr}} {{server-mode}}"
+
+################################ SNAPSHOTTING  ################################
+# save 3600 1 300 100 60 10000
+stop-writes-on-bgsave-error yes
+rdbcompression yes
+rdbchecksum yes
+dbfilename dump.rdb
+rdb-del-sync-files no
+dir {d}
+
+################################# REPLICATION #################################
+# replicaof <masterip> <masterport>
+replica-serve-stale-data yes
+replica-read-only yes
+repl-diskless-sync yes
+repl-diskless-sync-delay 5
+repl-diskless-sync-max-replicas 0
+repl-diskless-load disabled
+repl-disable-tcp-nodelay no
+replica-priority 100
+
+################################## SECURITY ###################################
+acllog-max-len 128
+# rename-command CONFIG ""
+
+############################# LAZY FREEING ####################################
+lazyfree-lazy-eviction no
+lazyfree-lazy-expire no
+lazyfree-lazy-server-del no
+replica-lazy-flush no
+lazyfree-lazy-user-del no
+lazyfree-lazy-user-flush no
+
+############################ KERNEL OOM CONTROL ##############################
+oom-score-adj no
+oom-score-adj-values 0 200 800
+
+#################### KERNEL transparent hugepage CONTROL ######################
+disable-thp yes
+
+############################## APPEND ONLY MODE ###############################
+appendonly no
+appendfilename "appendonly.aof"
+appenddirname "appendonlydir"
+appendfsync everysec
+no-appendfsync-on-rewrite no
+auto-aof-rewrite-percentage 100
+auto-aof-rewrite-min-size 64mb
+aof-load-truncated yes
+aof-use-rdb-preamble yes
+aof-timestamp-enabled no
+
+################################## SLOW LOG ###################################
+slowlog-log-slower-than 10000
+slowlog-max-len 128
+
+################################ LATENCY MONITOR ##############################
+latency-monitor-threshold 0
+
+############################# EVENT NOTIFICATION ##############################
+notify-keyspace-events ""
+
+############################### ADVANCED CONFIG ###############################
+hash-max-listpack-entries 512
+hash-max-listpack-value 64
+list-max-listpack-size -2
+list-compress-depth 0
+set-max-intset-entries 512
+zset-max-listpack-entries 128
+zset-max-listpack-value 64
+hll-sparse-max-bytes 3000
+stream-node-max-bytes 4096
+stream-node-max-entries 100
+activerehashing yes
+client-output-buffer-limit normal 0 0 0
+client-output-buffer-limit replica 256mb 64mb 60
+client-output-buffer-limit pubsub 32mb 8mb 60
+hz 10
+dynamic-hz yes
+aof-rewrite-incremental-fsync yes
+rdb-save-incremental-fsync yes
+jemalloc-bg-thread yes
+"#
+    )
+}
+
+#[test]
+fn stock_redis_conf_loads() {
+    let dir = temp_dir("stock");
+    let conf = dir.join("redis.conf");
+    std::fs::write(&conf, stock_conf(&dir)).unwrap();
+    let mut srv = FileServer::start_at(
+        dir.clone(),
+        conf,
+        &["--maxmemory", "100mb", "--save", "900 1"],
+    );
+    let mut r = srv.raw();
+    r.expect("PING", b"+PONG\r\n");
+    assert_eq!(config_get(&mut r, "bind"), "127.0.0.1 -::1");
+    assert_eq!(config_get(&mut r, "port"), srv.port.to_string());
+    assert_eq!(config_get(&mut r, "maxmemory"), "104857600");
+    assert_eq!(config_get(&mut r, "save"), "900 1");
+    assert_eq!(config_get(&mut r, "appendonly"), "no");
+    assert_eq!(config_get(&mut r, "auto-aof-rewrite-min-size"), "67108864");
+    assert_eq!(config_get(&mut r, "hash-max-ziplist-entries"), "512");
+    assert_eq!(
+        config_get(&mut r, "client-output-buffer-limit"),
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+    );
+    // `dir` changed the working directory; CONFIG GET shows it.
+    let cwd = config_get(&mut r, "dir");
+    assert_eq!(
+        std::fs::canonicalize(&cwd).unwrap(),
+        std::fs::canonicalize(&dir).unwrap()
+    );
+    // The pid file holds the pid; the log goes to the log file.
+    let pidfile = dir.join("redis-server.pid");
+    assert_eq!(
+        std::fs::read_to_string(&pidfile).unwrap(),
+        format!("{}\n", srv.child.id())
+    );
+    srv.terminate();
+    assert!(!pidfile.exists(), "pid file left behind");
+    let log = std::fs::read_to_string(dir.join("redis-server.log")).unwrap();
+    assert!(!log.is_empty(), "nothing logged to the log file");
+}
+
+#[test]
+fn bad_directive_stops_start_up() {
+    let dir = temp_dir("bad");
+    let conf = dir.join("bad.conf");
+    std::fs::write(&conf, "# ok so far\nport 7001\n  bogus-directive  yes\n").unwrap();
+    let (code, err) = start_failing(&dir, &[conf.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line 3\n\
+         >>> 'bogus-directive  yes'\nBad directive or wrong number of arguments\n"
+    );
+
+    // A bad value from the command line: its line counts after the file's.
+    let (code, err) = start_failing(&dir, &[conf.to_str().unwrap(), "--maxmemory", "lots"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("at line 3\n"), "{err}");
+    std::fs::write(&conf, "port 7001\n").unwrap();
+    let (code, err) = start_failing(&dir, &[conf.to_str().unwrap(), "--maxmemory", "lots"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line 3\n\
+         >>> 'maxmemory \"lots\"'\nargument must be a memory value\n"
+    );
+
+    let (code, err) = start_failing(&dir, &["--port", "70000"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.ends_with(">>> 'port \"70000\"'\nargument must be between 0 and 65535 inclusive\n"),
+        "{err}"
+    );
+
+    let (code, err) = start_failing(&dir, &["missing.conf"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("Fatal error, can't open config file '/"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("missing.conf': No such file or directory\n"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn config_get_patterns_and_resp3_map() {
+    let srv = common::Server::start_with(&["--maxmemory-policy", "allkeys-lru"]);
+    let mut r = srv.raw();
+    r.expect(
+        "CONFIG GET maxmemory-policy",
+        b"*2\r\n$16\r\nmaxmemory-policy\r\n$11\r\nallkeys-lru\r\n",
+    );
+    // The name comes back as asked; each directive once, case-insensitively.
+    r.expect(
+        "CONFIG GET TIMEOUT timeout",
+        b"*2\r\n$7\r\nTIMEOUT\r\n$1\r\n0\r\n",
+    );
+    r.expect("CONFIG GET nosuch", b"*0\r\n");
+    r.expect("CONFIG GET slaveof", b"*2\r\n$7\r\nslaveof\r\n$0\r\n\r\n");
+    // Patterns list aliases too; hidden directives only by exact name.
+    let reply = r.call(&["CONFIG", "GET", "*max*entries*"]);
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    assert!(text.starts_with("*12\r\n"), "{text}");
+    for name in [
+        "hash-max-listpack-entries",
+        "hash-max-ziplist-entries",
+        "set-max-intset-entries",
+    ] {
+        assert!(text.contains(name), "{name} missing: {text}");
+    }
+    let all = r.call(&["CONFIG", "GET", "*"]);
+    assert!(
+        all.starts_with(b"*384\r\n"),
+        "{}",
+        String::from_utf8_lossy(&all[..10])
+    );
+    assert!(!String::from_utf8_lossy(&all).contains("key-load-delay"));
+    r.expect(
+        "CONFIG GET key-load-delay",
+        b"*2\r\n$14\r\nkey-load-delay\r\n$1\r\n0\r\n",
+    );
+    // Several patterns, RESP3 map.
+    r.line("HELLO 3");
+    r.expect(
+        "CONFIG GET maxmemory hz",
+        b"%2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n$2\r\nhz\r\n$2\r\n10\r\n",
+    );
+}
+
+#[test]
+fn config_set_checks_everything_first() {
+    let srv = common::Server::start();
+    let mut r = srv.raw();
+    r.expect(
+        "CONFIG SET maxmemory 1gb maxmemory-policy volatile-lru",
+        b"+OK\r\n",
+    );
+    assert_eq!(config_get(&mut r, "maxmemory"), "1073741824");
+    assert_eq!(config_get(&mut r, "maxmemory-policy"), "volatile-lru");
+    // One bad pair: nothing changes.
+    r.expect(
+        "CONFIG SET hz 50 maxmemory lots",
+        b"-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value\r\n",
+    );
+    assert_eq!(config_get(&mut r, "hz"), "10");
+    r.expect(
+        "CONFIG SET hz 50 nosuch 1",
+        b"-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\r\n",
+    );
+    r.expect("CONFIG SET hz 1 hz", b"-ERR syntax error\r\n");
+    r.expect(
+        "CONFIG SET hz 1 HZ 2",
+        b"-ERR CONFIG SET failed (possibly related to argument 'HZ') - duplicate parameter\r\n",
+    );
+    r.expect(
+        "CONFIG SET daemonize yes",
+        b"-ERR CONFIG SET failed (possibly related to argument 'daemonize') - can't set immutable config\r\n",
+    );
+    r.expect(
+        "CONFIG SET dir /tmp",
+        b"-ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config\r\n",
+    );
+    r.expect(
+        "CONFIG SET slave-priority x",
+        b"-ERR CONFIG SET failed (possibly related to argument 'slave-priority') - argument couldn't be parsed into an integer\r\n",
+    );
+    r.expect(
+        "CONFIG SET appendonly maybe",
+        b"-ERR CONFIG SET failed (possibly related to argument 'appendonly') - argument must be 'yes' or 'no'\r\n",
+    );
+    r.expect(
+        "CONFIG SET maxmemory-policy lots",
+        b"-ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction\r\n",
+    );
+    // Multi-argument values are split at spaces.
+    r.expect(
+        "CONFIG SET save \"100 1 200 2\" client-output-buffer-limit \"pubsub 1mb 2mb 3\"",
+        b"+OK\r\n",
+    );
+    assert_eq!(config_get(&mut r, "save"), "100 1 200 2");
+    assert!(config_get(&mut r, "client-output-buffer-limit").ends_with("pubsub 1048576 2097152 3"));
+    r.expect("CONFIG SET save \"\"", b"+OK\r\n");
+    assert_eq!(config_get(&mut r, "save"), "");
+    // Values the server acts on at once.
+    r.expect("CONFIG SET requirepass s3cret", b"+OK\r\n");
+    let mut other = srv.raw();
+    other.expect("PING", b"-NOAUTH Authentication required.\r\n");
+    other.expect("AUTH s3cret", b"+OK\r\n");
+    r.expect("CONFIG SET requirepass \"\" loglevel warning", b"+OK\r\n");
+    assert_eq!(config_get(&mut r, "loglevel"), "warning");
+}
+
+#[test]
+fn config_resetstat_and_help() {
+    let srv = common::Server::start();
+    let mut r = srv.raw();
+    r.line("SET a 1");
+    r.line("NOSUCHCOMMAND");
+    r.expect("CONFIG RESETSTAT", b"+OK\r\n");
+    let info = r.call(&["INFO", "commandstats"]);
+    assert!(
+        !String::from_utf8_lossy(&info).contains("cmdstat_set"),
+        "{}",
+        String::from_utf8_lossy(&info)
+    );
+    let help = r.call(&["CONFIG", "HELP"]);
+    assert!(help.starts_with(
+        b"*11\r\n+CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"
+    ));
+}
+
+#[test]
+fn config_rewrite_round_trip() {
+    let conf = "# My settings\nport 6379\n\n# memory\nmaxmemory 10mb\nsave 900 1\nsave 300 10\n# the end\n";
+    let mut srv = FileServer::start("rewrite", conf, &[]);
+    let mut r = srv.raw();
+    r.expect(
+        "CONFIG SET maxmemory 20mb timeout 30 save \"60 5\"",
+        b"+OK\r\n",
+    );
+    r.expect("CONFIG REWRITE", b"+OK\r\n");
+    let text = std::fs::read_to_string(&srv.conf).unwrap();
+    let dir = config_get(&mut r, "dir");
+    let port = srv.port;
+    assert_eq!(
+        text,
+        format!(
+            "# My settings\nport {port}\n\n# memory\nmaxmemory 20mb\nsave 60 5\n\n# the end\n\n\
+             # Generated by CONFIG REWRITE\ntimeout 30\ndir \"{dir}\"\nlatency-tracking-info-percentiles 50 99 99.9\n"
+        )
+    );
+    // The rewritten file starts a server with the same settings.
+    srv.terminate();
+    let child = Command::new(BIN)
+        .arg(&srv.conf)
+        .current_dir(&srv.dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    srv.child = child;
+    assert!(
+        wait_port(port, Some(&mut srv.child)),
+        "restart from the rewritten file failed"
+    );
+    let mut r = srv.raw();
+    assert_eq!(config_get(&mut r, "maxmemory"), "20971520");
+    assert_eq!(config_get(&mut r, "timeout"), "30");
+    assert_eq!(config_get(&mut r, "save"), "60 5");
+}
+
+#[test]
+fn config_rewrite_needs_a_file() {
+    let srv = common::Server::start();
+    let mut r = srv.raw();
+    r.expect(
+        "CONFIG REWRITE",
+        b"-ERR The server is running without a config file\r\n",
+    );
+}
+
+#[tokio::test]
+async fn redis_crate_client_sees_settings() {
+    let srv = common::Server::start_with(&["--hash-max-ziplist-value", "1kb"]);
+    let client = redis::Client::open(srv.addr()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let v: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("hash-max-listpack-value")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(
+        v,
+        vec!["hash-max-listpack-value".to_string(), "1024".to_string()]
+    );
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("notify-keyspace-events")
+        .arg("KEA")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let v: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("notify-keyspace-events")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(v[1], "AKE");
+}
+
+#[test]
+fn daemonize_forks_and_writes_pidfile() {
+    let dir = temp_dir("daemon");
+    let port = free_port();
+    let pidfile = dir.join("v.pid");
+    let conf = dir.join("d.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemonize yes\nport {port}\nbind 127.0.0.1\nsave \"\"\npidfile {}\n",
+            pidfile.display()
+        ),
+    )
+    .unwrap();
+    let status = Command::new(BIN)
+        .arg(&conf)
+        .current_dir(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "the foreground process exits 0");
+    assert!(wait_port(port, None), "daemon did not start");
+    let pid: u32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut r = Raw::connect(port);
+    assert_eq!(config_get(&mut r, "daemonize"), "yes");
+    signal_term(pid);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pidfile.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!pidfile.exists(), "pid file not removed at exit");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn configuration_doc_is_current() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md");
+    let want = vireo_server::config::doc::render();
+    if std::env::var_os("VIREO_BLESS").is_some() {
+        std::fs::write(&path, &want).unwrap();
+        return;
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == want,
+        "docs/configuration.md is stale: run `VIREO_BLESS=1 cargo test --test config`"
+    );
+}
