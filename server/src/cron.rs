@@ -30,6 +30,8 @@ pub async fn run(server: Arc<Server>) {
             s.inst_ops.sample(now, s.total_commands_processed);
             s.inst_net_in.sample(now, s.total_net_input_bytes);
             s.inst_net_out.sample(now, s.total_net_output_bytes);
+            let used = crate::info::used_memory();
+            crate::info::track_memory(&mut core, used);
         }
         if let Some(p) = core.pause {
             if p.until_ms <= now {
@@ -65,12 +67,17 @@ pub fn active_expire_cycle(core: &mut Core, hz: u32) {
     let mut total_expired = 0u64;
     let ndbs = core.dbs.len();
     for dbi in 0..ndbs {
+        if core.stats.avg_ttl.len() < ndbs {
+            core.stats.avg_ttl.resize(ndbs, 0);
+        }
         if core.dbs[dbi].expires == 0 {
+            core.stats.avg_ttl[dbi] = 0;
             continue;
         }
         loop {
             let mut checked = 0u64;
             let mut expired_keys: Vec<Box<[u8]>> = Vec::new();
+            let (mut ttl_sum, mut ttl_n) = (0u64, 0u64);
             {
                 let db = &mut core.dbs[dbi];
                 let mut cursor = db.expire_cursor;
@@ -80,7 +87,15 @@ pub fn active_expire_cycle(core: &mut Core, hz: u32) {
                         cursor,
                         |e| {
                             checked += 1;
-                            matches!(e.expire_at(), Some(t) if t <= now)
+                            match e.expire_at() {
+                                Some(t) if t <= now => true,
+                                Some(t) => {
+                                    ttl_sum += (t - now) as u64;
+                                    ttl_n += 1;
+                                    false
+                                }
+                                None => false,
+                            }
                         },
                         |e| expired_keys.push(e.key().into()),
                     );
@@ -92,19 +107,34 @@ pub fn active_expire_cycle(core: &mut Core, hz: u32) {
                 db.expires -= expired_keys.len();
             }
             let n = expired_keys.len() as u64;
+            if let Some(avg) = ttl_sum.checked_div(ttl_n) {
+                // A running average over the samples, as Redis keeps avg_ttl.
+                let old = core.stats.avg_ttl[dbi];
+                core.stats.avg_ttl[dbi] = if old == 0 {
+                    avg
+                } else {
+                    old / 50 * 49 + avg / 50
+                };
+            }
             total_checked += checked;
             total_expired += n;
             core.stats.expired_keys += n;
             core.dirty += n;
             for k in expired_keys {
-                core.prop.feed(dbi, &[bytes::Bytes::from_static(b"DEL"), bytes::Bytes::from(k.into_vec())]);
+                core.prop.feed(
+                    dbi,
+                    &[
+                        bytes::Bytes::from_static(b"DEL"),
+                        bytes::Bytes::from(k.into_vec()),
+                    ],
+                );
             }
             let elapsed = start.elapsed();
             if elapsed >= limit {
                 core.stats.expired_time_cap_reached_count += 1;
                 break;
             }
-            let stale_pct = if checked == 0 { 0 } else { n * 100 / checked };
+            let stale_pct = (n * 100).checked_div(checked).unwrap_or(0);
             if core.dbs[dbi].expires == 0 || core.dbs[dbi].expire_cursor == 0 {
                 break;
             }

@@ -6,6 +6,7 @@ pub mod cmd;
 pub mod config;
 pub mod cron;
 pub mod error;
+pub mod info;
 pub mod keyspace;
 pub mod net;
 pub mod propagate;

@@ -10,6 +10,133 @@ pub struct CmdStat {
     pub usec: u64,
     pub rejected_calls: u64,
     pub failed_calls: u64,
+    /// Per-call latency, for INFO latencystats.
+    pub latency: LatencyHistogram,
+}
+
+/// A log-linear latency histogram in nanoseconds with the resolution Redis's per-command
+/// HdrHistogram has (two significant digits: 256 sub-buckets, the upper 128 of them per power of
+/// two past 256), over 1 ns ..= 1 s. The 128-slot chunks are allocated on first use, so a command
+/// whose calls all take a few microseconds holds two or three chunks (~1.5 KB), not the whole
+/// 24 chunks.
+#[derive(Default, Clone, Debug)]
+pub struct LatencyHistogram {
+    chunks: Vec<Option<Box<[u32; 128]>>>,
+    total: u64,
+}
+
+impl LatencyHistogram {
+    const MAX_NS: u64 = 1_000_000_000;
+
+    /// (chunk, slot) of a value, and the chunk's shift (log2 of its slot width).
+    fn index(v: u64) -> (usize, usize, u32) {
+        if v < 256 {
+            ((v >> 7) as usize, (v & 127) as usize, 0)
+        } else {
+            let b = 63 - v.leading_zeros();
+            let shift = b - 7;
+            ((b - 6) as usize, ((v >> shift) - 128) as usize, shift)
+        }
+    }
+
+    pub fn record(&mut self, ns: u64) {
+        let v = ns.clamp(1, Self::MAX_NS);
+        let (c, s, _) = Self::index(v);
+        if self.chunks.len() <= c {
+            self.chunks.resize(c + 1, None);
+        }
+        let chunk = self.chunks[c].get_or_insert_with(|| Box::new([0; 128]));
+        chunk[s] = chunk[s].saturating_add(1);
+        self.total += 1;
+    }
+
+    pub fn count(&self) -> u64 {
+        self.total
+    }
+
+    /// The value at a percentile (0-100), as HdrHistogram reports it: the highest value
+    /// equivalent to the bucket where the cumulative count reaches the percentile.
+    pub fn value_at_percentile(&self, p: f64) -> u64 {
+        if self.total == 0 {
+            return 0;
+        }
+        let p = p.clamp(0.0, 100.0);
+        let target = ((p / 100.0 * self.total as f64) + 0.5) as u64;
+        let target = target.max(1);
+        let mut seen = 0u64;
+        for (c, chunk) in self.chunks.iter().enumerate() {
+            let Some(chunk) = chunk else { continue };
+            for (s, &n) in chunk.iter().enumerate() {
+                seen += n as u64;
+                if n > 0 && seen >= target {
+                    return Self::highest_equivalent(c, s);
+                }
+            }
+        }
+        Self::MAX_NS
+    }
+
+    /// Number of recorded values below `v` (a bucket boundary).
+    fn count_below(&self, v: u64) -> u64 {
+        let mut n = 0u64;
+        for (c, chunk) in self.chunks.iter().enumerate() {
+            let Some(chunk) = chunk else { continue };
+            for (s, &k) in chunk.iter().enumerate() {
+                if k > 0 && Self::lowest_equivalent(c, s) < v {
+                    n += k as u64;
+                }
+            }
+        }
+        n
+    }
+
+    /// LATENCY HISTOGRAM's cumulative distribution: (bucket in µs, calls up to it) for the
+    /// power-of-two buckets from 1024 ns on, where the count grows, as Redis walks its
+    /// HdrHistogram with a logarithmic iterator (so the buckets read 1, 2, 4, 8, 16, 33, 66...).
+    pub fn cumulative_pow2_usec(&self) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let mut prev = 0u64;
+        let mut level = 1024u64;
+        if self.total == 0 {
+            return out;
+        }
+        loop {
+            let width = level / 128;
+            let cum = self.count_below(level + width);
+            if cum > prev {
+                out.push(((level + width - 1) / 1000, cum));
+            }
+            prev = cum;
+            if cum >= self.total || level > Self::MAX_NS {
+                break;
+            }
+            level *= 2;
+        }
+        out
+    }
+
+    fn lowest_equivalent(chunk: usize, slot: usize) -> u64 {
+        if chunk < 2 {
+            (chunk * 128 + slot) as u64
+        } else {
+            ((slot as u64) + 128) << (chunk as u32 - 1)
+        }
+    }
+
+    fn highest_equivalent(chunk: usize, slot: usize) -> u64 {
+        if chunk < 2 {
+            (chunk * 128 + slot) as u64
+        } else {
+            let shift = chunk as u32 - 1;
+            let lowest = ((slot as u64) + 128) << shift;
+            lowest + (1u64 << shift) - 1
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.chunks.clear();
+        self.total = 0;
+    }
 }
 
 #[derive(Default, Debug)]
@@ -39,6 +166,13 @@ pub struct Stats {
     pub inst_ops: Sampler,
     pub inst_net_in: Sampler,
     pub inst_net_out: Sampler,
+    /// `used_memory` when the server started serving (INFO `used_memory_startup`).
+    pub mem_startup: u64,
+    /// Highest `used_memory` seen by the cron or a memory report.
+    pub mem_peak: u64,
+    /// Per database: the estimated average TTL in ms of keys with an expiry, kept by the active
+    /// expire cycle as Redis keeps it (INFO keyspace `avg_ttl`).
+    pub avg_ttl: Vec<u64>,
 }
 
 /// Redis's instantaneous metric: the average rate over the last 16 samples taken every 100 ms.
@@ -91,7 +225,14 @@ pub struct SlowLog {
 impl SlowLog {
     /// Records a command, trimmed as Redis trims: at most 32 arguments (the last one saying how
     /// many more there were) and at most 128 bytes per argument.
-    pub fn push(&mut self, argv: &[Bytes], duration_us: u64, addr: String, name: Vec<u8>, max_len: usize) {
+    pub fn push(
+        &mut self,
+        argv: &[Bytes],
+        duration_us: u64,
+        addr: String,
+        name: Vec<u8>,
+        max_len: usize,
+    ) {
         if max_len == 0 {
             return;
         }
@@ -101,10 +242,15 @@ impl SlowLog {
         let mut args = Vec::with_capacity(keep);
         for (i, a) in argv.iter().take(keep).enumerate() {
             if keep != argv.len() && i == keep - 1 {
-                args.push(Bytes::from(format!("... ({} more arguments)", argv.len() - keep + 1)));
+                args.push(Bytes::from(format!(
+                    "... ({} more arguments)",
+                    argv.len() - keep + 1
+                )));
             } else if a.len() > MAX_STRING {
                 let mut s = a[..MAX_STRING].to_vec();
-                s.extend_from_slice(format!("... ({} more bytes)", a.len() - MAX_STRING).as_bytes());
+                s.extend_from_slice(
+                    format!("... ({} more bytes)", a.len() - MAX_STRING).as_bytes(),
+                );
                 args.push(Bytes::from(s));
             } else {
                 args.push(a.clone());
@@ -158,6 +304,50 @@ impl LatencyMonitor {
         if ev.samples.len() == 160 {
             ev.samples.pop_front();
         }
-        ev.samples.push_back(LatencySample { time: now, latency_ms });
+        ev.samples.push_back(LatencySample {
+            time: now,
+            latency_ms,
+        });
+    }
+}
+
+#[cfg(test)]
+mod histogram_tests {
+    use super::LatencyHistogram;
+
+    #[test]
+    fn percentiles_as_hdr_reports_them() {
+        let mut h = LatencyHistogram::default();
+        h.record(4000);
+        assert_eq!(h.value_at_percentile(50.0), 4015);
+        let mut h = LatencyHistogram::default();
+        h.record(5000);
+        assert_eq!(h.value_at_percentile(99.9), 5023);
+        let mut h = LatencyHistogram::default();
+        h.record(1000);
+        assert_eq!(h.value_at_percentile(50.0), 1003);
+        h.record(0);
+        assert_eq!(h.value_at_percentile(0.0), 1);
+        let mut h = LatencyHistogram::default();
+        for v in 1..=100u64 {
+            h.record(v * 1000);
+        }
+        assert_eq!(h.count(), 100);
+        assert_eq!(h.value_at_percentile(50.0), 50175);
+        assert_eq!(h.value_at_percentile(100.0), 100351);
+        h.record(5_000_000_000);
+        assert_eq!(h.value_at_percentile(100.0), 1_002_438_655);
+    }
+
+    #[test]
+    fn cumulative_buckets() {
+        let mut h = LatencyHistogram::default();
+        assert!(h.cumulative_pow2_usec().is_empty());
+        for _ in 0..3 {
+            h.record(5000);
+        }
+        h.record(1000);
+        h.record(40_000);
+        assert_eq!(h.cumulative_pow2_usec(), vec![(1, 1), (8, 4), (66, 5)]);
     }
 }

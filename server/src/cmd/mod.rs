@@ -7,7 +7,7 @@
 pub mod spec;
 
 pub mod client;
-pub mod config;
+pub mod command;
 pub mod connection;
 pub mod keys;
 pub mod server_cmds;
@@ -32,7 +32,7 @@ pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 fn handler_tables() -> [&'static [(&'static str, Handler)]; 6] {
     [
         client::HANDLERS,
-        config::HANDLERS,
+        command::HANDLERS,
         connection::HANDLERS,
         keys::HANDLERS,
         server_cmds::HANDLERS,
@@ -397,6 +397,9 @@ fn execute_inner(
     let st = &mut core.stats.cmd[cmd.id];
     st.calls += 1;
     st.usec += duration_us;
+    if core.cfg.latency_tracking {
+        st.latency.record(duration_us * 1000);
+    }
     core.stats.total_commands_processed += 1;
 
     // Keys expired lazily while the command ran are deleted everywhere first.
