@@ -52,6 +52,12 @@ fn int_bytes(n: i64) -> Bytes {
     Bytes::copy_from_slice(itoa::Buffer::new().format(n).as_bytes())
 }
 
+/// The command a deletion is propagated as: UNLINK when the matching `lazyfree-lazy-*` option
+/// is on, else DEL.
+pub(crate) fn del_for(lazy: bool) -> Bytes {
+    b(if lazy { "UNLINK" } else { "DEL" })
+}
+
 const SAME_OBJECT: Error =
     Error(std::borrow::Cow::Borrowed("ERR source and destination objects are the same"));
 
@@ -60,8 +66,9 @@ const SAME_OBJECT: Error =
 fn flush_lazy_expired(core: &mut Core, id: usize) {
     let keys = std::mem::take(&mut core.dbs[id].lazy_expired);
     core.stats.expired_keys += keys.len() as u64;
+    let del = del_for(core.cfg.lazyfree_lazy_expire);
     for k in keys {
-        core.prop.feed(id, &[b("DEL"), Bytes::from(k.into_vec())]);
+        core.prop.feed(id, &[del.clone(), Bytes::from(k.into_vec())]);
     }
 }
 
@@ -322,7 +329,8 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], basetime: i64, seconds: bool) -
     }
     if when <= now {
         db.remove(key);
-        ctx.propagate(vec![b("DEL"), key.clone()]);
+        let del = del_for(ctx.core.cfg.lazyfree_lazy_expire);
+        ctx.propagate(vec![del, key.clone()]);
     } else {
         db.set_expire(key, Some(when));
         if basetime != 0 || seconds {
@@ -501,8 +509,7 @@ fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Whether the eviction policy keeps LFU counters (Vireo has no maxmemory-policy yet: it is
-/// `noeviction`, and the LRU field holds the LRU clock).
+/// The LFU clock and decay time, if the eviction policy keeps LFU counters.
 fn lfu_policy(ctx: &Ctx) -> Option<(u16, u32)> {
     match Access::of(ctx.core, ctx.client).lru {
         Lru::Lfu { minutes, decay_time, .. } => Some((minutes, decay_time)),
@@ -527,7 +534,7 @@ fn object_refcount(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (db, out) = ctx.db_out();
     match db.peek(&argv[2], now) {
         None => out.null(),
-        Some(e) => out.int(keyspace::refcount(e)),
+        Some(e) => out.int(keyspace::refcount(e, true)),
     }
     Ok(())
 }

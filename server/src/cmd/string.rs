@@ -10,9 +10,10 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
+use super::keys::del_for;
 use super::{Ctx, Handler};
 use crate::error::{CmdResult, Error};
-use crate::keyspace::{str_bytes, Access, Ttl, Value, ValueRef, TAG_RAW};
+use crate::keyspace::{new_value_tag, str_bytes, Access, Ttl, Value, ValueRef, TAG_RAW};
 use crate::types::string as strops;
 use crate::util::num::{incr_by_float, parse_i64};
 
@@ -159,7 +160,7 @@ fn set_generic(
         Some((kind, arg)) => Some(expire_ms(ctx, kind, arg)?),
         None => None,
     };
-    let (now, acc) = (ctx.now, access(ctx));
+    let (now, acc, tag) = (ctx.now, access(ctx), new_value_tag(&ctx.core.cfg));
     let (db, out) = ctx.db_out();
     if o.get || o.nx || o.xx {
         let found = match db.lookup(key, now, acc) {
@@ -186,7 +187,7 @@ fn set_generic(
         }
     }
     let ttl = if o.keepttl { Ttl::Keep } else { Ttl::Set(expire) };
-    db.write(key, Value::string(val), ttl, 0, now, acc);
+    db.write(key, Value::string(val), ttl, tag, now, acc);
     ctx.dirty(1);
     if !o.get {
         match how {
@@ -252,7 +253,8 @@ fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     db.remove(&argv[1]);
     ctx.dirty(1);
-    ctx.propagate(vec![b("DEL"), argv[1].clone()]);
+    let del = del_for(ctx.core.cfg.lazyfree_lazy_user_del);
+    ctx.propagate(vec![del, argv[1].clone()]);
     Ok(())
 }
 
@@ -282,7 +284,8 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         Some((ExpKind::ExAt | ExpKind::PxAt, ms)) if ms <= now => {
             db.remove(key);
             ctx.dirty(1);
-            ctx.propagate(vec![b("DEL"), key.clone()]);
+            let del = del_for(ctx.core.cfg.lazyfree_lazy_expire);
+            ctx.propagate(vec![del, key.clone()]);
         }
         Some((_, ms)) => {
             db.set_expire(key, Some(ms));
@@ -301,13 +304,13 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// GETSET key value
 fn getset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let (now, acc) = (ctx.now, access(ctx));
+    let (now, acc, tag) = (ctx.now, access(ctx), new_value_tag(&ctx.core.cfg));
     let (db, out) = ctx.db_out();
     match db.lookup(&argv[1], now, acc) {
         None => out.null(),
         Some(e) => reply_value(out, e.value())?,
     }
-    db.write(&argv[1], Value::string(&argv[2]), Ttl::Set(None), 0, now, acc);
+    db.write(&argv[1], Value::string(&argv[2]), Ttl::Set(None), tag, now, acc);
     ctx.dirty(1);
     ctx.propagate(vec![b("SET"), argv[1].clone(), argv[2].clone()]);
     Ok(())
@@ -365,7 +368,8 @@ fn append(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     let total = match cur_len {
         None => {
-            ctx.db().add(key, Value::string(val), None, 0, acc);
+            let tag = new_value_tag(&ctx.core.cfg);
+            ctx.db().add(key, Value::string(val), None, tag, acc);
             val.len()
         }
         Some(len) => {
@@ -422,7 +426,7 @@ fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn incr_generic(ctx: &mut Ctx, key: &[u8], incr: i64) -> CmdResult {
-    let (now, acc) = (ctx.now, access(ctx));
+    let (now, acc, tag) = (ctx.now, access(ctx), new_value_tag(&ctx.core.cfg));
     let db = ctx.db();
     let new = match db.lookup(key, now, acc) {
         Some(e) => {
@@ -433,11 +437,11 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], incr: i64) -> CmdResult {
             };
             let new = cur.checked_add(incr).ok_or(Error::OVERFLOW)?;
             e.set_value(Value::Int(new));
-            e.set_tag(0);
+            e.set_tag(tag);
             new
         }
         None => {
-            db.add(key, Value::Int(incr), None, 0, acc);
+            db.add(key, Value::Int(incr), None, tag, acc);
             incr
         }
     };
@@ -517,17 +521,17 @@ fn mget(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn mset_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> CmdResult {
-    if argv.len() % 2 == 0 {
+    if argv.len().is_multiple_of(2) {
         return Err(Error::arity(ctx.cmd.fullname));
     }
-    let (now, acc) = (ctx.now, access(ctx));
+    let (now, acc, tag) = (ctx.now, access(ctx), new_value_tag(&ctx.core.cfg));
     let db = ctx.db();
     if nx && argv[1..].chunks(2).any(|kv| db.lookup(&kv[0], now, acc).is_some()) {
         ctx.out.int(0);
         return Ok(());
     }
     for kv in argv[1..].chunks(2) {
-        db.write(&kv[0], Value::string(&kv[1]), Ttl::Set(None), 0, now, acc);
+        db.write(&kv[0], Value::string(&kv[1]), Ttl::Set(None), tag, now, acc);
     }
     ctx.dirty((argv.len() as u64 - 1) / 2);
     if nx {

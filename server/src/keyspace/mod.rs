@@ -14,6 +14,7 @@ pub mod table;
 use std::borrow::Cow;
 
 use crate::client::Client;
+use crate::config::{Config, MaxmemoryPolicy};
 use crate::server::Core;
 use crate::types::Object;
 
@@ -94,10 +95,30 @@ impl Access {
     }
 }
 
-/// The eviction policy's view of the LRU field.
-/// Vireo has no maxmemory-policy setting yet: it is `noeviction`, which keeps the LRU clock.
+/// The eviction policy's view of the LRU field: an LFU `maxmemory-policy` keeps LFU counters,
+/// every other policy the LRU clock.
 fn lru_mode(core: &Core) -> Lru {
-    Lru::Clock(core.lru_clock)
+    if is_lfu(core.cfg.maxmemory_policy) {
+        Lru::Lfu {
+            minutes: lfu_minutes_now(),
+            log_factor: core.cfg.lfu_log_factor,
+            decay_time: core.cfg.lfu_decay_time,
+        }
+    } else {
+        Lru::Clock(core.lru_clock)
+    }
+}
+
+/// Whether a `maxmemory-policy` keeps LFU counters in the LRU field.
+pub fn is_lfu(p: MaxmemoryPolicy) -> bool {
+    matches!(p, MaxmemoryPolicy::VolatileLfu | MaxmemoryPolicy::AllkeysLfu)
+}
+
+/// Whether Redis would share small integer values under this configuration (it does not when
+/// `maxmemory` is set with an LRU or LFU policy, which needs a per-key LRU field).
+pub fn shares_integers(cfg: &Config) -> bool {
+    use MaxmemoryPolicy::*;
+    cfg.maxmemory == 0 || !matches!(cfg.maxmemory_policy, VolatileLru | VolatileLfu | AllkeysLru | AllkeysLfu)
 }
 
 /// Minutes clock of the LFU field (Redis's LFUGetTimeInMinutes).
@@ -110,7 +131,7 @@ pub fn lfu_decr(lru: u32, now: u16, decay_time: u32) -> u32 {
     let ldt = (lru >> 8) as u16;
     let counter = lru & 0xff;
     let elapsed = if now >= ldt { u32::from(now - ldt) } else { 65535 - u32::from(ldt) + u32::from(now) };
-    let periods = if decay_time > 0 { elapsed / decay_time } else { 0 };
+    let periods = elapsed.checked_div(decay_time).unwrap_or(0);
     counter.saturating_sub(periods)
 }
 
@@ -163,13 +184,26 @@ pub fn type_name(e: &Entry) -> &'static str {
     }
 }
 
-/// What OBJECT REFCOUNT answers for an entry.
-pub fn refcount(e: &Entry) -> i64 {
+/// What OBJECT REFCOUNT answers for an entry. Whether an integer is shared was decided when it
+/// was written (see [`new_value_tag`]); `shared_ints` false says 1 regardless.
+pub fn refcount(e: &Entry, shared_ints: bool) -> i64 {
     match e.value() {
-        ValueRef::Int(n) if (0..SHARED_INTEGERS).contains(&n) && e.tag() & TAG_UNSHARED == 0 => {
+        ValueRef::Int(n)
+            if shared_ints && (0..SHARED_INTEGERS).contains(&n) && e.tag() & TAG_UNSHARED == 0 =>
+        {
             SHARED_REFCOUNT
         }
         _ => 1,
+    }
+}
+
+/// The tag of a value written now: Redis decides when it creates an integer value whether it
+/// is a shared object, and keeps it so.
+pub fn new_value_tag(cfg: &Config) -> u8 {
+    if shares_integers(cfg) {
+        0
+    } else {
+        TAG_UNSHARED
     }
 }
 
@@ -450,7 +484,7 @@ mod tests {
         let mut enc = |v: &[u8], tag: u8| {
             db.write(b"k", Value::string(v), Ttl::Set(None), tag, 0, acc(0));
             let e = db.peek(b"k", 0).unwrap();
-            (encoding_name(e), refcount(e))
+            (encoding_name(e), refcount(e, true))
         };
         assert_eq!(enc(b"9999", 0), ("int", SHARED_REFCOUNT));
         assert_eq!(enc(b"9999", TAG_UNSHARED), ("int", 1));
@@ -473,7 +507,8 @@ mod tests {
         assert_eq!(db.peek(b"k", 0).unwrap().lru() & 0xff, LFU_INIT_VAL + 1);
         // Three minutes later with decay 1/minute: 6 - 3.
         assert_eq!(lfu_decr(db.peek(b"k", 0).unwrap().lru(), 103, 1), 3);
-        assert_eq!(lfu_decr((65535 << 8) | 10, 2, 1), 7);
+        // The 16-bit minutes clock wraps (as Redis counts it: 65535 - ldt + now).
+        assert_eq!(lfu_decr((65535 << 8) | 10, 2, 1), 8);
         assert_eq!(lfu_decr((1 << 8) | 10, 100, 0), 10);
     }
 
