@@ -384,6 +384,8 @@ fn debug_populate(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     let prefix: &[u8] = if argv.len() >= 4 { &argv[3] } else { b"key" };
     let now = ctx.now;
+    let access = keyspace::Access::of(ctx.core, ctx.client);
+    let tag = keyspace::new_value_tag(&ctx.core.cfg);
     let db = &mut ctx.core.dbs[ctx.client.db];
     let mut key = Vec::with_capacity(prefix.len() + 21);
     let mut val = Vec::new();
@@ -399,7 +401,7 @@ fn debug_populate(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         if let Some(size) = size {
             val.resize(size, 0);
         }
-        db.set(&key, Value::string(&val), None);
+        db.add(&key, Value::string(&val), None, tag, access);
     }
     ctx.out.ok();
     Ok(())
