@@ -604,6 +604,9 @@ mod tests {
         assert_eq!(get(&cfg, "maxmemory-clients"), "10%");
         assert_eq!(get(&cfg, "notify-keyspace-events"), "AKE");
         assert_eq!(get(&cfg, "replicaof"), "10.0.0.1 6380");
+        // hz is kept within 1..500
+        assert_eq!(get(&load("hz 0").unwrap(), "hz"), "1");
+        assert_eq!(get(&load("hz 1000").unwrap(), "hz"), "500");
     }
 
     #[test]

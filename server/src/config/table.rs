@@ -566,8 +566,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "Largest query buffer of one client."),
     d!(Advanced "proto-max-bulk-len" int proto_max_bulk_len: i64, Memory MB, LONG_MAX; NONE, Live,
         "Largest bulk string in a request."),
-    d!(Advanced "hz" int hz: u32, Plain 0, INT_MAX; NONE, Live,
-        "Background task frequency (clamped to 1..500)."),
+    DIRECTIVE_HZ,
     d!(Advanced "dynamic-hz" bool dynamic_hz; NONE, Stored, "Raise `hz` with many clients."),
     d!(Advanced "lfu-log-factor" int lfu_log_factor: u32, Plain 0, INT_MAX; NONE, Stored, "LFU counter logarithm factor."),
     d!(Advanced "lfu-decay-time" int lfu_decay_time: u32, Plain 0, INT_MAX; NONE, Stored, "LFU counter decay, minutes."),
@@ -626,6 +625,24 @@ const DIRECTIVE_LOGLEVEL: Directive = Directive {
     flags: NONE,
     effect: Live,
     doc: "Log verbosity: debug, verbose, notice or warning.",
+};
+
+/// `hz` accepts any non-negative int but keeps it within 1..500, as Redis does (CONFIG GET shows
+/// the clamped value).
+const DIRECTIVE_HZ: Directive = Directive {
+    name: "hz",
+    alias: None,
+    group: Group::Advanced,
+    kind: Kind::Int {
+        min: 0,
+        max: INT_MAX,
+        unit: Unit::Plain,
+        get: |c| c.hz as i128,
+        set: |c, v| c.hz = v.clamp(1, 500) as u32,
+    },
+    flags: NONE,
+    effect: Live,
+    doc: "Background task frequency per second (kept within 1..500).",
 };
 
 impl Directive {
