@@ -265,6 +265,8 @@ pub struct SavePoint {
 pub struct Config {
     // ---- network
     pub port: u16,
+    /// Redis's default is `* -::*`: every IPv4 address, and every IPv6 one if available (the
+    /// `-` prefix marks an address whose bind may fail).
     pub bind: Vec<String>,
     /// True when `bind` was set by the user (protected mode only guards the default bind).
     pub bind_explicit: bool,
@@ -300,6 +302,7 @@ pub struct Config {
     // ---- general
     pub daemonize: bool,
     pub supervised: Supervised,
+    /// Written at start-up, removed at exit (see `process::write_pidfile`).
     pub pidfile: Option<String>,
     pub loglevel: String,
     pub logfile: String,
@@ -320,6 +323,8 @@ pub struct Config {
     pub sanitize_dump_payload: SanitizeDumpPayload,
     pub dbfilename: String,
     pub rdb_del_sync_files: bool,
+    /// The working directory: the process changes into it when the directive is read, so files
+    /// named relative to it (dbfilename, appenddirname) are relative to the current directory.
     pub dir: String,
     // ---- replication
     pub replicaof: Option<(String, u16)>,

@@ -489,17 +489,17 @@ pub fn load_from_args(args: &[String]) -> Result<(Config, Option<PathBuf>), Stri
 
 fn usage() -> String {
     [
-        "Usage: ./vireo-server [/path/to/redis.conf] [options] [-]",
-        "       ./vireo-server - (read config from stdin)",
-        "       ./vireo-server -v or --version",
-        "       ./vireo-server -h or --help",
+        "vireo-server: a Redis-compatible server.",
         "",
-        "Examples:",
-        "       ./vireo-server (run the server with default conf)",
-        "       ./vireo-server /etc/redis/6379.conf",
-        "       ./vireo-server --port 7777",
-        "       ./vireo-server /etc/myredis.conf --loglevel verbose -",
-        "       ./vireo-server /etc/myredis.conf --loglevel verbose",
+        "  vireo-server [config-file] [--directive value ...] [-]",
+        "",
+        "  config-file           a redis.conf-style file (optional)",
+        "  --directive value     any config directive, applied after the file",
+        "  -                     also read directives from standard input",
+        "  -v, --version         print the version and exit",
+        "  -h, --help            print this text",
+        "",
+        "For instance: vireo-server /etc/redis/redis.conf --port 6380 --loglevel verbose",
     ]
     .join("\n")
 }
