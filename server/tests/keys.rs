@@ -366,6 +366,104 @@ fn keys_and_scan_args() {
     ]);
 }
 
+#[test]
+fn lfu_policy_and_shared_integers() {
+    let srv = Server::start();
+    let mut r = srv.raw();
+    r.script(&[
+        ("set s hello", b"+OK\r\n"),
+        ("object freq s", b"-ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.\r\n"),
+        ("config set maxmemory-policy allkeys-lfu", b"+OK\r\n"),
+        ("set s hello", b"+OK\r\n"),
+        ("object freq s", b":1\r\n"),
+        ("get s", b"$5\r\nhello\r\n"),
+        ("object freq s", b":2\r\n"),
+        ("object idletime s", b"-ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.\r\n"),
+        ("set s2 12345", b"+OK\r\n"),
+        ("object freq s2", b":5\r\n"),
+        ("object freq nokey", b"$-1\r\n"),
+        ("object idletime nokey", b"$-1\r\n"),
+        ("config set maxmemory 100mb", b"+OK\r\n"),
+        ("set g 5", b"+OK\r\n"),
+        ("object refcount g", b":1\r\n"),
+        ("incr g", b":6\r\n"),
+        ("object refcount g", b":1\r\n"),
+        ("config set maxmemory-policy noeviction", b"+OK\r\n"),
+        ("object refcount g", b":1\r\n"),
+        ("set h 5", b"+OK\r\n"),
+        ("object refcount h", b":2147483647\r\n"),
+        ("config set maxmemory 0", b"+OK\r\n"),
+        ("object refcount g", b":1\r\n"),
+        ("object refcount h", b":2147483647\r\n"),
+    ]);
+}
+
+#[test]
+fn lfu_counts_each_access() {
+    let srv = Server::start();
+    let mut r = srv.raw();
+    r.script(&[
+        ("config set maxmemory-policy allkeys-lfu", b"+OK\r\n"),
+        ("config set lfu-log-factor 0", b"+OK\r\n"),
+        ("set a hello", b"+OK\r\n"),
+        ("object freq a", b":5\r\n"),
+        ("get a", b"$5\r\nhello\r\n"),
+        ("object freq a", b":6\r\n"),
+        ("set a x nx", b"$-1\r\n"),
+        ("object freq a", b":7\r\n"),
+        ("set a y xx", b"+OK\r\n"),
+        ("object freq a", b":8\r\n"),
+        ("set a z get", b"$1\r\ny\r\n"),
+        ("object freq a", b":10\r\n"),
+        ("getset a w", b"$1\r\nz\r\n"),
+        ("object freq a", b":12\r\n"),
+        ("append a q", b":2\r\n"),
+        ("object freq a", b":13\r\n"),
+        ("strlen a", b":2\r\n"),
+        ("object freq a", b":14\r\n"),
+        ("getrange a 0 1", b"$2\r\nwq\r\n"),
+        ("object freq a", b":15\r\n"),
+        ("mget a a", b"*2\r\n$2\r\nwq\r\n$2\r\nwq\r\n"),
+        ("object freq a", b":17\r\n"),
+        ("exists a", b":1\r\n"),
+        ("type a", b"+string\r\n"),
+        ("ttl a", b":-1\r\n"),
+        ("object freq a", b":17\r\n"),
+        ("touch a", b":1\r\n"),
+        ("object freq a", b":18\r\n"),
+        ("set n 100000", b"+OK\r\n"),
+        ("incr n", b":100001\r\n"),
+        ("object freq n", b":6\r\n"),
+        ("incrbyfloat n 1.5", b"$8\r\n100002.5\r\n"),
+        ("object freq n", b":7\r\n"),
+        ("mset a 1 n 2", b"+OK\r\n"),
+        ("object freq n", b":8\r\n"),
+        ("getex n", b"$1\r\n2\r\n"),
+        ("object freq n", b":9\r\n"),
+        ("getdel n", b"$1\r\n2\r\n"),
+        ("set m 100000", b"+OK\r\n"),
+        ("expire m 100", b":1\r\n"),
+        ("object freq m", b":6\r\n"),
+        ("persist m", b":1\r\n"),
+        ("object freq m", b":7\r\n"),
+        ("rename m m2", b"+OK\r\n"),
+        ("object freq m2", b":8\r\n"),
+        ("copy m2 m3", b":1\r\n"),
+        ("object freq m3", b":5\r\n"),
+        ("object freq m2", b":9\r\n"),
+        ("move m2 1", b":1\r\n"),
+        ("select 1", b"+OK\r\n"),
+        ("object freq m2", b":10\r\n"),
+        ("select 0", b"+OK\r\n"),
+        ("setrange m3 0 x", b":6\r\n"),
+        ("object freq m3", b":6\r\n"),
+        ("lcs m3 m3", b"$6\r\nx00000\r\n"),
+        ("object freq m3", b":8\r\n"),
+        ("config set lfu-log-factor 10", b"+OK\r\n"),
+        ("config set maxmemory-policy noeviction", b"+OK\r\n"),
+    ]);
+}
+
 /// The keys of an array-of-bulks reply (as from KEYS), as a set.
 fn key_set(reply: &[u8]) -> HashSet<String> {
     let text = String::from_utf8(reply.to_vec()).unwrap();

@@ -39,7 +39,7 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("setnx", setnx),
     ("setrange", setrange),
     ("strlen", strlen),
-    ("substr", getrange),
+    ("substr", substr),
 ];
 
 pub(crate) fn access(ctx: &Ctx) -> Access {
@@ -162,11 +162,15 @@ fn set_generic(
     };
     let (now, acc, tag) = (ctx.now, access(ctx), new_value_tag(&ctx.core.cfg));
     let (db, out) = ctx.db_out();
+    // The write counts as one access to an existing key (Redis looks it up for writing).
+    let mut write_acc = acc;
     if o.get || o.nx || o.xx {
         let found = match db.lookup(key, now, acc) {
             Some(e) => {
                 if o.get {
                     reply_value(out, e.value())?;
+                    // With GET Redis reads the key, then looks it up again for writing.
+                    acc.apply(e);
                 }
                 true
             }
@@ -177,6 +181,7 @@ fn set_generic(
                 false
             }
         };
+        write_acc = Access { touch: false, ..acc };
         if (o.nx && found) || (o.xx && !found) {
             match (o.get, how) {
                 (true, _) => {}
@@ -187,7 +192,7 @@ fn set_generic(
         }
     }
     let ttl = if o.keepttl { Ttl::Keep } else { Ttl::Set(expire) };
-    db.write(key, Value::string(val), ttl, tag, now, acc);
+    db.write(key, Value::string(val), ttl, tag, now, write_acc);
     ctx.dirty(1);
     if !o.get {
         match how {
@@ -330,6 +335,11 @@ fn getrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let s = str_bytes(e.value(), &mut buf).ok_or(Error::WRONG_TYPE)?;
     out.bulk(strops::range(s, start, end));
     Ok(())
+}
+
+/// SUBSTR key start end
+fn substr(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    getrange(ctx, argv)
 }
 
 /// STRLEN key

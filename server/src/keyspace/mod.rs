@@ -294,9 +294,9 @@ impl Db {
     }
 
     /// Writes a string (or any) value as SET does: the key is created or its value replaced;
-    /// `ttl` says what happens to the expiry; the LRU field is set as for a new value and the
-    /// tag to `tag`. Returns true if a live key was overwritten. One hash lookup for an existing
-    /// key.
+    /// `ttl` says what happens to the expiry; the tag is set to `tag`; the LRU field is set as
+    /// for a new value (LRU) or counts one access (LFU). Returns true if a live key was
+    /// overwritten. One hash lookup for an existing key.
     pub fn write(
         &mut self,
         key: &[u8],
@@ -317,8 +317,9 @@ impl Db {
                 e.set_value(value);
                 e.set_tag(tag);
                 match access.lru {
-                    // As Redis's dbSetValue: under LFU the new value inherits the counter.
-                    Lru::Lfu { .. } => {}
+                    // Overwriting is an access (Redis looks the key up for writing first), and
+                    // under LFU the new value inherits the counter (dbSetValue).
+                    Lru::Lfu { .. } => access.apply(e),
                     Lru::Clock(_) => e.set_lru(access.initial()),
                 }
                 if old != new {
