@@ -557,6 +557,17 @@ fn redis_crate_client() {
     assert_eq!(e.detail(), Some("value is not an integer or out of range"));
 }
 
+#[tokio::test]
+async fn redis_crate_async_client() {
+    let srv = Server::start();
+    let mut c = srv.async_conn().await;
+    let () = redis::cmd("SET").arg("k").arg("v").arg("EX").arg(100).query_async(&mut c).await.unwrap();
+    let v: Option<String> = redis::cmd("GETDEL").arg("k").query_async(&mut c).await.unwrap();
+    assert_eq!(v.as_deref(), Some("v"));
+    let n: i64 = redis::cmd("APPEND").arg("k").arg("abc").query_async(&mut c).await.unwrap();
+    assert_eq!(n, 3);
+}
+
 /// A tiny deterministic generator for the model tests.
 struct Rng(u64);
 

@@ -86,6 +86,11 @@ impl Server {
         self.client().get_connection().unwrap()
     }
 
+    /// An asynchronous (tokio) `redis` connection.
+    pub async fn async_conn(&self) -> redis::aio::MultiplexedConnection {
+        self.client().get_multiplexed_async_connection().await.unwrap()
+    }
+
     /// A raw RESP connection.
     pub fn raw(&self) -> Raw {
         Raw::connect(self.port)
