@@ -42,6 +42,93 @@ pub struct ClientMeta {
     pub obuf: usize,
     pub tot_net_in: u64,
     pub tot_net_out: u64,
+    /// Size of the connection's read buffer and the bytes its last read brought (CLIENT LIST
+    /// `rbs=`/`rbp=`).
+    pub rbs: usize,
+    pub rbp: usize,
+    /// Channel and pattern subscriptions (CLIENT LIST `sub=`/`psub=`/`ssub=`).
+    pub sub: usize,
+    pub psub: usize,
+    pub ssub: usize,
+    /// Commands queued by MULTI, or -1 outside a transaction (CLIENT LIST `multi=`).
+    pub multi: i64,
+}
+
+/// The kinds CLIENT LIST TYPE and CLIENT KILL TYPE select by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientKind {
+    Normal,
+    Replica,
+    Master,
+    PubSub,
+}
+
+impl ClientKind {
+    /// Parses a type name as Redis does (`slave` is an alias of `replica`).
+    pub fn from_name(name: &[u8]) -> Option<ClientKind> {
+        let n = name.to_ascii_lowercase();
+        Some(match &n[..] {
+            b"normal" => ClientKind::Normal,
+            b"slave" | b"replica" => ClientKind::Replica,
+            b"master" => ClientKind::Master,
+            b"pubsub" => ClientKind::PubSub,
+            _ => return None,
+        })
+    }
+}
+
+impl ClientMeta {
+    /// The client's kind: a MONITOR client counts as normal, as in Redis.
+    pub fn kind(&self) -> ClientKind {
+        if self.flags.master {
+            ClientKind::Master
+        } else if self.flags.replica {
+            ClientKind::Replica
+        } else if self.sub + self.psub + self.ssub > 0 {
+            ClientKind::PubSub
+        } else {
+            ClientKind::Normal
+        }
+    }
+
+    /// The `flags=` letters of CLIENT LIST, in Redis's order (`N` when none applies).
+    pub fn flag_letters(&self) -> String {
+        let f = &self.flags;
+        let mut s = String::new();
+        if f.monitor {
+            s.push('O');
+        } else if f.replica {
+            s.push('S');
+        }
+        if f.master {
+            s.push('M');
+        }
+        if self.sub + self.psub + self.ssub > 0 {
+            s.push('P');
+        }
+        if self.multi >= 0 {
+            s.push('x');
+        }
+        if f.blocked {
+            s.push('b');
+        }
+        if f.close_after_reply {
+            s.push('c');
+        }
+        if f.unix {
+            s.push('U');
+        }
+        if f.no_evict {
+            s.push('e');
+        }
+        if f.no_touch {
+            s.push('T');
+        }
+        if s.is_empty() {
+            s.push('N');
+        }
+        s
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -50,6 +137,13 @@ pub struct ClientFlags {
     pub no_evict: bool,
     pub no_touch: bool,
     pub unix: bool,
+    /// A replica connected to this server (`S`), or this server's master (`M`).
+    pub replica: bool,
+    pub master: bool,
+    /// Waiting in a blocking command (`b`).
+    pub blocked: bool,
+    /// Closing once its pending replies are written (`c`).
+    pub close_after_reply: bool,
 }
 
 /// The part of a client visible to others.
@@ -97,6 +191,9 @@ pub struct Client {
     pub last_cmd: Option<&'static str>,
     /// Messages pushed to this client from elsewhere (MONITOR lines, later pub/sub).
     pub push_tx: mpsc::UnboundedSender<bytes::Bytes>,
+    /// What CLIENT SETINFO LIB-NAME / LIB-VER said.
+    pub lib_name: Option<Vec<u8>>,
+    pub lib_ver: Option<Vec<u8>>,
 }
 
 impl Client {
@@ -106,6 +203,7 @@ impl Client {
         authenticated: bool,
         push_tx: mpsc::UnboundedSender<bytes::Bytes>,
     ) -> Self {
+        let flags = shared.meta.lock().flags;
         Client {
             id,
             shared,
@@ -115,10 +213,28 @@ impl Client {
             user: "default".into(),
             name: None,
             reply_mode: ReplyMode::On,
-            flags: ClientFlags::default(),
+            flags,
             close_after_reply: false,
             last_cmd: None,
             push_tx,
+            lib_name: None,
+            lib_ver: None,
+        }
+    }
+
+    /// Copies the state other clients may look at into `m` (the connection loop calls it after
+    /// each batch, under the core lock; CLIENT LIST calls it for the caller's own line).
+    pub fn sync_meta(&self, m: &mut ClientMeta) {
+        m.db = self.db;
+        m.resp = self.resp;
+        m.user.clone_from(&self.user);
+        m.name.clone_from(&self.name);
+        m.lib_name.clone_from(&self.lib_name);
+        m.lib_ver.clone_from(&self.lib_ver);
+        m.flags = self.flags;
+        m.flags.close_after_reply |= self.close_after_reply;
+        if let Some(c) = self.last_cmd {
+            m.last_cmd = c;
         }
     }
 }
@@ -141,13 +257,22 @@ impl ClientShared {
                 user: "default".into(),
                 last_cmd: "NULL",
                 last_interaction_ms: now,
-                flags: ClientFlags { unix, ..ClientFlags::default() },
+                flags: ClientFlags {
+                    unix,
+                    ..ClientFlags::default()
+                },
                 tot_cmds: 0,
                 qbuf: 0,
                 qbuf_free: 0,
                 obuf: 0,
                 tot_net_in: 0,
                 tot_net_out: 0,
+                rbs: 0,
+                rbp: 0,
+                sub: 0,
+                psub: 0,
+                ssub: 0,
+                multi: -1,
             }),
             kill: AtomicBool::new(false),
             kill_notify: Notify::new(),

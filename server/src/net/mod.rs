@@ -19,14 +19,16 @@ use tokio::sync::mpsc;
 
 use crate::client::{Client, ClientShared};
 use crate::cmd::{self, Flow};
-use crate::resp::{parse_command, parse::unquote_inline, Limits, Parsed};
+use crate::resp::{parse::unquote_inline, parse_command, Limits, Parsed};
 use crate::server::Server;
 
 const READ_CHUNK: usize = 16 * 1024;
 
 /// Binds every configured address. Like Redis, an address prefixed with `-` is optional: failing
 /// to bind it (e.g. no IPv6) is not an error.
-pub async fn bind_all(server: &Arc<Server>) -> io::Result<(Vec<TcpListener>, Option<UnixListener>)> {
+pub async fn bind_all(
+    server: &Arc<Server>,
+) -> io::Result<(Vec<TcpListener>, Option<UnixListener>)> {
     let (binds, port, unixsocket, perm) = {
         let core = server.core.lock();
         (
@@ -44,7 +46,11 @@ pub async fn bind_all(server: &Arc<Server>) -> io::Result<(Vec<TcpListener>, Opt
                 None => (false, b.as_str()),
             };
             let addr = if addr == "*" { "0.0.0.0" } else { addr };
-            let sa = if addr.contains(':') { format!("[{addr}]:{port}") } else { format!("{addr}:{port}") };
+            let sa = if addr.contains(':') {
+                format!("[{addr}]:{port}")
+            } else {
+                format!("{addr}:{port}")
+            };
             match TcpListener::bind(&sa).await {
                 Ok(l) => listeners.push(l),
                 Err(e) if optional => tracing::debug!("skipping optional bind {sa}: {e}"),
@@ -95,10 +101,13 @@ pub async fn accept_tcp(server: Arc<Server>, listener: TcpListener) {
         let _ = stream.set_nodelay(true);
         let keepalive = server.core.lock().cfg.tcp_keepalive;
         if keepalive > 0 {
-            let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive as u64));
+            let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive));
             let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
         }
-        let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let laddr = stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
         let srv = server.clone();
         tokio::spawn(async move {
@@ -122,9 +131,10 @@ pub async fn accept_unix(server: Arc<Server>, listener: UnixListener, path: Stri
         };
         let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
         let srv = server.clone();
-        let laddr = path.clone();
+        // Redis shows both ends of a Unix-socket connection as `<path>:0`.
+        let addr = format!("{path}:0");
         tokio::spawn(async move {
-            serve(srv, stream, format!("{laddr}:0"), laddr, fd, true, None).await;
+            serve(srv, stream, addr.clone(), addr, fd, true, None).await;
         });
     }
 }
@@ -175,13 +185,18 @@ pub async fn serve<S>(
         return;
     }
     server.connected.fetch_add(1, Ordering::Relaxed);
+    shared.meta.lock().rbs = READ_CHUNK;
     let mut client = Client::new(id, shared.clone(), authenticated, push_tx);
     let _ = connection_loop(&server, &mut stream, &mut client, &mut push_rx).await;
-    let _ = stream.shutdown().await;
+    // Leave the client table before the peer can see the connection close, so that what it
+    // does next (reconnect, CLIENT LIST) never finds this client still there.
+    {
+        let mut core = server.core.lock();
+        core.clients.remove(&id);
+        core.monitors.retain(|(cid, _)| *cid != id);
+    }
     server.connected.fetch_sub(1, Ordering::Relaxed);
-    let mut core = server.core.lock();
-    core.clients.remove(&id);
-    core.monitors.retain(|(cid, _)| *cid != id);
+    let _ = stream.shutdown().await;
 }
 
 const PROTECTED_MODE_MSG: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
@@ -206,7 +221,11 @@ where
     let shared = client.shared.clone();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
-    let mut batch = Batch { ranges: Vec::new(), cmds: Vec::new(), argv: Vec::new() };
+    let mut batch = Batch {
+        ranges: Vec::new(),
+        cmds: Vec::new(),
+        argv: Vec::new(),
+    };
     // Commands parsed but not yet run (a CLIENT PAUSE stopped the batch).
     let mut pending: Vec<Vec<Bytes>> = Vec::new();
     loop {
@@ -233,9 +252,15 @@ where
         let (max_bulk, qbuf_limit) = {
             // Read without the lock: these two are plain integers updated by CONFIG SET.
             let core = server.core.lock();
-            (core.cfg.proto_max_bulk_len, core.cfg.client_query_buffer_limit)
+            (
+                core.cfg.proto_max_bulk_len,
+                core.cfg.client_query_buffer_limit,
+            )
         };
-        let limits = Limits { max_bulk_len: max_bulk, authenticated: client.authenticated };
+        let limits = Limits {
+            max_bulk_len: max_bulk,
+            authenticated: client.authenticated,
+        };
 
         // Parse every complete command in the buffer.
         batch.ranges.clear();
@@ -266,6 +291,7 @@ where
                 break;
             }
         }
+        let rbs = rbuf.capacity();
         let frame = rbuf.split_to(consumed).freeze();
         let mut cmds: Vec<Vec<Bytes>> = std::mem::take(&mut pending);
         for &(start, argc, inline) in &batch.cmds {
@@ -300,16 +326,13 @@ where
                 }
                 core.stats.total_net_output_bytes += out.len() as u64;
                 let mut m = shared.meta.lock();
-                m.db = client.db;
-                m.resp = client.resp;
-                m.name = client.name.clone();
+                client.sync_meta(&mut m);
                 m.last_interaction_ms = crate::clock::mstime();
                 m.tot_cmds += idx as u64;
                 m.qbuf = rbuf.len();
-                m.flags = client.flags;
-                if let Some(id) = client.last_cmd {
-                    m.last_cmd = id;
-                }
+                m.qbuf_free = rbs.saturating_sub(rbuf.len());
+                m.rbs = rbs;
+                m.rbp = n;
             }
             if !out.is_empty() {
                 stream.write_all(&out).await?;
@@ -344,7 +367,11 @@ where
                 client.id,
                 rbuf.len()
             );
-            server.core.lock().stats.client_query_buffer_limit_disconnections += 1;
+            server
+                .core
+                .lock()
+                .stats
+                .client_query_buffer_limit_disconnections += 1;
             return Ok(());
         }
     }
