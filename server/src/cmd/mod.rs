@@ -10,6 +10,7 @@ pub mod client;
 pub mod command;
 pub mod connection;
 pub mod keys;
+pub mod ops;
 pub mod server_cmds;
 pub mod string;
 
@@ -29,12 +30,13 @@ use spec::CommandSpec;
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 
 /// Every handler table, by family. Adding a family means adding its table here.
-fn handler_tables() -> [&'static [(&'static str, Handler)]; 6] {
+fn handler_tables() -> [&'static [(&'static str, Handler)]; 7] {
     [
         client::HANDLERS,
         command::HANDLERS,
         connection::HANDLERS,
         keys::HANDLERS,
+        ops::HANDLERS,
         server_cmds::HANDLERS,
         string::HANDLERS,
     ]
@@ -361,6 +363,13 @@ fn execute_inner(
         reject(core, out, resp3, Some(cmd.id), &e);
         return Flow::Continue;
     };
+    // A MONITOR client is a replica of sorts: it may not touch the keyspace.
+    let touches_keys = cmd.flags.write || cmd.flags.readonly || cmd.flags.may_replicate;
+    if client.flags.monitor && touches_keys {
+        let e = Error::msg("ERR Replica can't interact with the keyspace");
+        reject(core, out, resp3, Some(cmd.id), &e);
+        return Flow::Continue;
+    }
     let now = crate::clock::mstime();
     if let Some(p) = core.pause {
         if p.until_ms <= now {
@@ -428,7 +437,9 @@ fn execute_inner(
     {
         let max = core.cfg.slowlog_max_len;
         let name = client.name.clone().unwrap_or_default();
-        core.slowlog.push(argv, duration_us, client.shared.addr.clone(), name, max);
+        let args = ops::redact(cmd.fullname, argv);
+        let args = args.as_deref().unwrap_or(argv);
+        core.slowlog.push(args, duration_us, client.shared.addr.clone(), name, max);
     }
     let threshold = core.cfg.latency_monitor_threshold;
     if threshold > 0 && duration_us / 1000 >= threshold {
@@ -436,21 +447,9 @@ fn execute_inner(
         core.latency.add(event, duration_us / 1000);
     }
     if !core.monitors.is_empty() && !cmd.flags.skip_monitor && !cmd.flags.admin {
-        feed_monitors(core, client, argv);
+        let origin = ops::monitor_origin(core, client);
+        let args = ops::redact(cmd.fullname, argv);
+        ops::feed_monitors(core, client.db, &origin, args.as_deref().unwrap_or(argv));
     }
     Flow::Continue
-}
-
-/// Sends the command to every MONITOR client, formatted as Redis does:
-/// `+1339518083.107412 [0 127.0.0.1:60866] "keys" "*"`.
-fn feed_monitors(core: &mut Core, client: &Client, argv: &[Bytes]) {
-    let us = crate::clock::ustime();
-    let mut line = format!("+{}.{:06} [{} {}]", us / 1_000_000, us % 1_000_000, client.db, client.shared.addr);
-    for a in argv {
-        line.push(' ');
-        crate::util::repr::quote_into(&mut line, a);
-    }
-    line.push_str("\r\n");
-    let msg = Bytes::from(line);
-    core.monitors.retain(|(_, tx)| tx.send(msg.clone()).is_ok());
 }
