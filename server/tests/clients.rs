@@ -509,6 +509,13 @@ fn pause() {
         b.reply_within(Duration::from_secs(2)).as_deref(),
         Some(&b"+OK\r\n"[..])
     );
+
+    // A paused command still counts as the one CLIENT REPLY SKIP silences.
+    a.expect("client pause 300 write", b"+OK\r\n");
+    b.send("client reply skip");
+    b.send("set k skipped");
+    assert_eq!(b.call("get k"), b"$7\r\nskipped\r\n");
+    assert_eq!(b.reply_within(Duration::from_millis(200)), None);
 }
 
 #[test]

@@ -281,6 +281,10 @@ pub fn execute(
 ) -> Flow {
     let reply_start = out.len();
     let flow = execute_inner(server, core, client, argv, out);
+    if flow == Flow::Paused {
+        // Not run yet: it will be tried again, and only then counts for CLIENT REPLY SKIP.
+        return flow;
+    }
     // CLIENT REPLY OFF/SKIP: the command runs, its reply is dropped.
     match client.reply_mode {
         ReplyMode::On => {}

@@ -307,11 +307,16 @@ where
         }
 
         let mut idx = 0;
+        let mut input_counted = false;
         while idx < cmds.len() {
             let mut paused = false;
+            let first = idx;
             {
                 let mut core = server.core.lock();
-                core.stats.total_net_input_bytes += n as u64;
+                if !input_counted {
+                    core.stats.total_net_input_bytes += n as u64;
+                    input_counted = true;
+                }
                 while idx < cmds.len() {
                     match cmd::execute(server, &mut core, client, &cmds[idx], &mut out) {
                         Flow::Continue => idx += 1,
@@ -328,7 +333,7 @@ where
                 let mut m = shared.meta.lock();
                 client.sync_meta(&mut m);
                 m.last_interaction_ms = crate::clock::mstime();
-                m.tot_cmds += idx as u64;
+                m.tot_cmds += (idx - first) as u64;
                 m.qbuf = rbuf.len();
                 m.qbuf_free = rbs.saturating_sub(rbuf.len());
                 m.rbs = rbs;
