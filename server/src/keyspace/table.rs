@@ -1,0 +1,1146 @@
+//! The keyspace's hash table: chained buckets of [`Entry`] records with incremental rehash.
+//!
+//! Layout: two bucket arrays of `Option<Entry<O>>` (8 bytes per bucket, power-of-two sizes)
+//! and a rehash index, like Redis's dict. The chain link lives inside each record (see
+//! `record.rs`), so the table adds nothing per key beyond its bucket: with a load factor
+//! between 0.5 and 1 that is 8-16 bytes per key (~8.4 at one million keys, 2^20 buckets).
+//! Together with a 48-byte record for a 10-byte key and 10-byte value that is ~56 bytes per key,
+//! with or without a TTL (Redis: ~88).
+//!
+//! Resizing never stops the world: the table grows (to the next power of two above `len`)
+//! when `len >= buckets`, and shrinks when `len < buckets / 10`, by allocating the second array
+//! and moving buckets a few at a time: two per mutating operation (`insert`, `remove`,
+//! `get_mut`), plus whatever the server's cron asks for with [`Table::rehash_step`]. During a
+//! rehash, lookups look in both arrays and inserts go to the new one. Two buckets per
+//! operation means a growth rehash is finished within half the inserts that the next growth
+//! needs, so a table being filled seldom holds two arrays.
+//!
+//! Hashing is foldhash seeded randomly per table (keys come from clients: no fixed seed).
+//!
+//! [`Table::scan`] uses the reverse-binary cursor, so a full scan returns every key present
+//! for its whole duration at least once, whatever resizes happen between calls.
+
+use std::hash::{BuildHasher, Hasher};
+use std::mem;
+
+use rand::Rng;
+
+use super::record::Entry;
+
+type Bucket<O> = Option<Entry<O>>;
+
+/// Smallest non-empty bucket array.
+const MIN_BUCKETS: usize = 4;
+/// Shrink when fewer than 1/SHRINK_RATIO of the buckets are used.
+const SHRINK_RATIO: usize = 10;
+/// Buckets moved per mutating operation while rehashing.
+const STEP_PER_OP: usize = 2;
+/// A rehash step looks at no more than this many empty buckets per bucket it may move.
+const EMPTY_VISITS_PER_BUCKET: usize = 10;
+
+/// A chained hash table of records keyed by their key bytes.
+pub struct Table<O> {
+    /// ht[0] is the table; while rehashing, entries move from ht[0] to ht[1], and when done
+    /// ht[1] becomes ht[0]. Outside a rehash, ht[1] is empty.
+    ht: [Box<[Bucket<O>]>; 2],
+    /// Next ht[0] bucket to move, while rehashing.
+    rehash_idx: Option<usize>,
+    len: usize,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl<O> Default for Table<O> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn empty_buckets<O>(n: usize) -> Box<[Bucket<O>]> {
+    std::iter::repeat_with(|| None).take(n).collect()
+}
+
+/// Finds the slot in a chain that holds `key`, or the empty slot at the chain's end.
+fn chain_find<'a, O>(mut slot: &'a mut Bucket<O>, key: &[u8]) -> &'a mut Bucket<O> {
+    loop {
+        if slot.as_ref().is_none_or(|e| e.key() == key) {
+            return slot;
+        }
+        slot = slot.as_mut().unwrap().next_slot();
+    }
+}
+
+/// Removes from a chain every entry `pred` accepts, handing each to `removed`.
+fn chain_retain<O>(
+    mut slot: &mut Bucket<O>,
+    pred: &mut impl FnMut(&Entry<O>) -> bool,
+    removed: &mut impl FnMut(Entry<O>),
+) -> usize {
+    let mut n = 0;
+    loop {
+        let hit = match slot.as_ref() {
+            None => return n,
+            Some(e) => pred(e),
+        };
+        if hit {
+            let mut e = slot.take().unwrap();
+            *slot = e.take_next();
+            n += 1;
+            removed(e);
+        } else {
+            slot = slot.as_mut().unwrap().next_slot();
+        }
+    }
+}
+
+/// Which of the two tables a scan visits: the smaller or the larger.
+#[derive(Clone, Copy)]
+enum Side {
+    Small,
+    Large,
+}
+
+/// Advances a reverse-binary cursor past the bits of `mask`.
+fn next_cursor(v: u64, mask: u64) -> u64 {
+    // Set the bits above the mask so the increment carries into the reversed high bits.
+    ((v | !mask).reverse_bits().wrapping_add(1)).reverse_bits()
+}
+
+/// One SCAN step over bucket indices: calls `visit` for every bucket the cursor `v` covers and
+/// returns the next cursor (0 when done). With two tables, a bucket of the small one is
+/// visited together with all the buckets of the large one that it expands into.
+fn scan_step(
+    v: u64,
+    small_mask: u64,
+    large_mask: Option<u64>,
+    mut visit: impl FnMut(Side, usize),
+) -> u64 {
+    visit(Side::Small, (v & small_mask) as usize);
+    match large_mask {
+        None => next_cursor(v, small_mask),
+        Some(m1) => {
+            let mut v = v;
+            loop {
+                visit(Side::Large, (v & m1) as usize);
+                v = next_cursor(v, m1);
+                if v & (small_mask ^ m1) == 0 {
+                    return v;
+                }
+            }
+        }
+    }
+}
+
+impl<O> Table<O> {
+    /// An empty table; allocates nothing until the first insert.
+    pub fn new() -> Self {
+        Table {
+            ht: [empty_buckets(0), empty_buckets(0)],
+            rehash_idx: None,
+            len: 0,
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Total buckets in both arrays.
+    pub fn buckets(&self) -> usize {
+        self.ht[0].len() + self.ht[1].len()
+    }
+
+    /// Bytes held by the bucket arrays (for memory accounting).
+    pub fn bucket_bytes(&self) -> usize {
+        self.buckets() * mem::size_of::<Bucket<O>>()
+    }
+
+    pub fn is_rehashing(&self) -> bool {
+        self.rehash_idx.is_some()
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        h.write(key);
+        h.finish()
+    }
+
+    fn tables(&self) -> usize {
+        if self.is_rehashing() {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Index of `h` in table `t` (which must be non-empty).
+    fn index(&self, t: usize, h: u64) -> usize {
+        (h as usize) & (self.ht[t].len() - 1)
+    }
+
+    /// Looks up a key.
+    pub fn get(&self, key: &[u8]) -> Option<&Entry<O>> {
+        if self.len == 0 {
+            return None;
+        }
+        let h = self.hash(key);
+        for t in 0..self.tables() {
+            let mut cur = self.ht[t][self.index(t, h)].as_ref();
+            while let Some(e) = cur {
+                if e.key() == key {
+                    return Some(e);
+                }
+                cur = e.next();
+            }
+        }
+        None
+    }
+
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Finds the slot holding `key` as (table, bucket), without moving anything.
+    fn locate(&self, key: &[u8], h: u64) -> Option<usize> {
+        for t in 0..self.tables() {
+            let mut cur = self.ht[t][self.index(t, h)].as_ref();
+            while let Some(e) = cur {
+                if e.key() == key {
+                    return Some(t);
+                }
+                cur = e.next();
+            }
+        }
+        None
+    }
+
+    /// Looks up a key for modification (helps an ongoing rehash along).
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry<O>> {
+        if self.len == 0 {
+            return None;
+        }
+        self.rehash_tick();
+        let h = self.hash(key);
+        let t = self.locate(key, h)?;
+        let i = self.index(t, h);
+        chain_find(&mut self.ht[t][i], key).as_mut()
+    }
+
+    /// Inserts an entry; if one with the same key exists it is replaced (in place in its
+    /// chain) and returned.
+    pub fn insert(&mut self, mut entry: Entry<O>) -> Option<Entry<O>> {
+        self.rehash_tick();
+        self.grow_if_needed();
+        let h = self.hash(entry.key());
+        if let Some(t) = self.locate(entry.key(), h) {
+            let i = self.index(t, h);
+            let slot = chain_find(&mut self.ht[t][i], entry.key());
+            let mut old = slot.take().unwrap();
+            entry.set_next(old.take_next());
+            *slot = Some(entry);
+            return Some(old);
+        }
+        let t = self.tables() - 1;
+        let i = self.index(t, h);
+        let bucket = &mut self.ht[t][i];
+        entry.set_next(bucket.take());
+        *bucket = Some(entry);
+        self.len += 1;
+        None
+    }
+
+    /// Removes and returns the entry for `key`.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry<O>> {
+        if self.len == 0 {
+            return None;
+        }
+        self.rehash_tick();
+        let h = self.hash(key);
+        let t = self.locate(key, h)?;
+        let i = self.index(t, h);
+        let slot = chain_find(&mut self.ht[t][i], key);
+        let mut e = slot.take().unwrap();
+        *slot = e.take_next();
+        self.len -= 1;
+        self.shrink_if_needed();
+        Some(e)
+    }
+
+    /// Drops every entry and frees the bucket arrays.
+    pub fn clear(&mut self) {
+        drop(self.take());
+    }
+
+    /// Takes every entry out as a table of its own, leaving this one empty (FLUSHALL ASYNC
+    /// drops the returned table on another thread).
+    pub fn take(&mut self) -> Table<O> {
+        mem::take(self)
+    }
+
+    fn rehash_tick(&mut self) {
+        if self.rehash_idx.is_some() {
+            self.rehash_step(STEP_PER_OP);
+        }
+    }
+
+    /// Starts a rehash into a table of `size` buckets (or sets up the first table).
+    fn resize_to(&mut self, size: usize) {
+        debug_assert!(self.rehash_idx.is_none() && size.is_power_of_two());
+        if self.ht[0].is_empty() {
+            self.ht[0] = empty_buckets(size);
+        } else if self.ht[0].len() != size {
+            self.ht[1] = empty_buckets(size);
+            self.rehash_idx = Some(0);
+        }
+    }
+
+    fn grow_if_needed(&mut self) {
+        if self.rehash_idx.is_none() && self.len >= self.ht[0].len() {
+            self.resize_to((self.len + 1).next_power_of_two().max(MIN_BUCKETS));
+        }
+    }
+
+    fn shrink_if_needed(&mut self) {
+        if self.rehash_idx.is_some() {
+            return;
+        }
+        if self.len == 0 {
+            // Nothing to move: just free the array.
+            self.ht[0] = empty_buckets(0);
+        } else if self.ht[0].len() > MIN_BUCKETS && self.len * SHRINK_RATIO < self.ht[0].len() {
+            self.resize_to(self.len.next_power_of_two().max(MIN_BUCKETS));
+        }
+    }
+
+    /// Moves up to `max_buckets` non-empty buckets (looking at no more than ten times as many
+    /// empty ones) from the old array to the new. Returns whether a rehash is still under way.
+    /// Also starts a pending shrink, so the server's cron can call it on idle tables.
+    pub fn rehash_step(&mut self, max_buckets: usize) -> bool {
+        let Some(mut i) = self.rehash_idx else {
+            self.shrink_if_needed();
+            return self.rehash_idx.is_some();
+        };
+        let mut empty_visits = max_buckets.saturating_mul(EMPTY_VISITS_PER_BUCKET).max(1);
+        let mut moved = 0;
+        let [old, new] = &mut self.ht;
+        let mask = new.len() - 1;
+        while moved < max_buckets && i < old.len() {
+            let Some(mut cur) = old[i].take() else {
+                i += 1;
+                empty_visits -= 1;
+                if empty_visits == 0 {
+                    break;
+                }
+                continue;
+            };
+            loop {
+                let rest = cur.take_next();
+                let mut h = self.hasher.build_hasher();
+                h.write(cur.key());
+                let j = (h.finish() as usize) & mask;
+                cur.set_next(new[j].take());
+                new[j] = Some(cur);
+                match rest {
+                    Some(r) => cur = r,
+                    None => break,
+                }
+            }
+            i += 1;
+            moved += 1;
+        }
+        if i >= old.len() {
+            self.ht[0] = mem::replace(&mut self.ht[1], empty_buckets(0));
+            self.rehash_idx = None;
+            false
+        } else {
+            self.rehash_idx = Some(i);
+            true
+        }
+    }
+
+    /// Iterates over all entries (unspecified order).
+    pub fn iter(&self) -> Iter<'_, O> {
+        Iter {
+            table: self,
+            t: 0,
+            idx: 0,
+            cur: None,
+            left: self.len,
+        }
+    }
+
+    fn scan_masks(&self) -> Option<(usize, u64, Option<u64>)> {
+        let (a, b) = (self.ht[0].len(), self.ht[1].len());
+        if a == 0 {
+            return None;
+        }
+        if b == 0 {
+            return Some((0, a as u64 - 1, None));
+        }
+        let small = if a <= b { 0 } else { 1 };
+        let (s, l) = (self.ht[small].len(), self.ht[1 - small].len());
+        Some((small, s as u64 - 1, Some(l as u64 - 1)))
+    }
+
+    /// One SCAN call: calls `f` for the entries in the buckets under `cursor` and returns the
+    /// next cursor (0 when the scan is complete). Start with 0. Every entry present for the
+    /// whole scan is reported at least once; some may be reported more than once.
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&Entry<O>)) -> u64 {
+        let Some((small, m0, m1)) = self.scan_masks() else {
+            return 0;
+        };
+        scan_step(cursor, m0, m1, |side, i| {
+            let t = match side {
+                Side::Small => small,
+                Side::Large => 1 - small,
+            };
+            let mut cur = self.ht[t][i].as_ref();
+            while let Some(e) = cur {
+                f(e);
+                cur = e.next();
+            }
+        })
+    }
+
+    /// Like [`scan`](Self::scan), but removes the entries `pred` accepts, passing each to
+    /// `removed` (the active expire cycle). Same cursor and guarantee as `scan`.
+    pub fn scan_remove(
+        &mut self,
+        cursor: u64,
+        mut pred: impl FnMut(&Entry<O>) -> bool,
+        mut removed: impl FnMut(Entry<O>),
+    ) -> u64 {
+        let Some((small, m0, m1)) = self.scan_masks() else {
+            return 0;
+        };
+        let mut n = 0;
+        let ht = &mut self.ht;
+        let next = scan_step(cursor, m0, m1, |side, i| {
+            let t = match side {
+                Side::Small => small,
+                Side::Large => 1 - small,
+            };
+            n += chain_retain(&mut ht[t][i], &mut pred, &mut removed);
+        });
+        self.len -= n;
+        if n > 0 {
+            self.shrink_if_needed();
+        }
+        next
+    }
+
+    /// Calls `f` for up to `count` entries sampled from a random spot of the table (Redis's
+    /// "get some keys", used for eviction and by [`random`](Self::random)). Entries come from
+    /// consecutive buckets, so they are not independent, and after a jump past a run of empty
+    /// buckets an entry may be reported twice. Returns how many were reported (can be fewer
+    /// than `count` on a sparse table).
+    pub fn sample<'a, R: Rng + ?Sized>(
+        &'a self,
+        count: usize,
+        rng: &mut R,
+        mut f: impl FnMut(&'a Entry<O>),
+    ) -> usize {
+        let count = count.min(self.len);
+        if count == 0 {
+            return 0;
+        }
+        let tables = self.tables();
+        let rehash_idx = self.rehash_idx.unwrap_or(0);
+        let mask = self.ht[0].len().max(self.ht[1].len()) - 1;
+        let mut i = rng.gen::<usize>() & mask;
+        let mut empty_run = 0;
+        let mut stored = 0;
+        let mut steps = count * 10;
+        while stored < count && steps > 0 {
+            steps -= 1;
+            for t in 0..tables {
+                // ht[0] buckets below the rehash index are empty: skip to where entries are.
+                if tables == 2 && t == 0 && i < rehash_idx {
+                    if i >= self.ht[1].len() {
+                        i = rehash_idx;
+                    } else {
+                        continue;
+                    }
+                }
+                if i >= self.ht[t].len() {
+                    continue;
+                }
+                let mut cur = self.ht[t][i].as_ref();
+                if cur.is_none() {
+                    empty_run += 1;
+                    if empty_run >= 5 && empty_run > count {
+                        i = rng.gen::<usize>() & mask;
+                        empty_run = 0;
+                    }
+                    continue;
+                }
+                empty_run = 0;
+                while let Some(e) = cur {
+                    f(e);
+                    stored += 1;
+                    if stored == count {
+                        return stored;
+                    }
+                    cur = e.next();
+                }
+            }
+            i = (i + 1) & mask;
+        }
+        stored
+    }
+
+    /// A random entry, reasonably fair: samples a few buckets' worth of entries and picks one
+    /// of them uniformly, falling back to a random non-empty bucket.
+    pub fn random<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<&Entry<O>> {
+        const N: usize = 15;
+        if self.len == 0 {
+            return None;
+        }
+        let mut got: [Option<&Entry<O>>; N] = [None; N];
+        let mut n = 0;
+        self.sample(N, rng, |e| {
+            got[n] = Some(e);
+            n += 1;
+        });
+        if n > 0 {
+            return got[rng.gen_range(0..n)];
+        }
+        // Pick a random non-empty bucket, then a random member of its chain.
+        let head = loop {
+            let b = match self.rehash_idx {
+                Some(r) => {
+                    let (s0, s1) = (self.ht[0].len(), self.ht[1].len());
+                    let k = r + rng.gen_range(0..s0 + s1 - r);
+                    if k >= s0 {
+                        &self.ht[1][k - s0]
+                    } else {
+                        &self.ht[0][k]
+                    }
+                }
+                None => &self.ht[0][rng.gen::<usize>() & (self.ht[0].len() - 1)],
+            };
+            if let Some(e) = b {
+                break e;
+            }
+        };
+        let mut len = 0;
+        let mut cur = Some(head);
+        while let Some(e) = cur {
+            len += 1;
+            cur = e.next();
+        }
+        let mut e = head;
+        for _ in 0..rng.gen_range(0..len) {
+            e = e.next().unwrap();
+        }
+        Some(e)
+    }
+}
+
+/// Iterator over a table's entries.
+pub struct Iter<'a, O> {
+    table: &'a Table<O>,
+    t: usize,
+    idx: usize,
+    cur: Option<&'a Entry<O>>,
+    left: usize,
+}
+
+impl<'a, O> Iterator for Iter<'a, O> {
+    type Item = &'a Entry<O>;
+
+    fn next(&mut self) -> Option<&'a Entry<O>> {
+        loop {
+            if let Some(e) = self.cur {
+                self.cur = e.next();
+                self.left -= 1;
+                return Some(e);
+            }
+            if self.left == 0 {
+                return None;
+            }
+            let ht = &self.table.ht[self.t];
+            if self.idx >= ht.len() {
+                self.t += 1;
+                self.idx = 0;
+                if self.t == 2 {
+                    return None;
+                }
+                continue;
+            }
+            self.cur = ht[self.idx].as_ref();
+            self.idx += 1;
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<'a, O> IntoIterator for &'a Table<O> {
+    type Item = &'a Entry<O>;
+    type IntoIter = Iter<'a, O>;
+    fn into_iter(self) -> Iter<'a, O> {
+        self.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::record::{Value, ValueRef};
+    use super::*;
+    use rand::rngs::SmallRng;
+    use rand::SeedableRng;
+    use std::borrow::Cow;
+    use std::collections::{HashMap, HashSet};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    struct Tracked(Arc<AtomicUsize>);
+    impl Tracked {
+        fn new(live: &Arc<AtomicUsize>) -> Box<Self> {
+            live.fetch_add(1, Ordering::SeqCst);
+            Box::new(Tracked(live.clone()))
+        }
+    }
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    fn key(i: usize) -> Vec<u8> {
+        format!("key:{i}").into_bytes()
+    }
+
+    fn ent<O>(i: usize) -> Entry<O> {
+        Entry::new(&key(i), Value::Int(i as i64), None)
+    }
+
+    fn int_of<O>(e: &Entry<O>) -> i64 {
+        match e.value() {
+            ValueRef::Int(n) => n,
+            _ => panic!(),
+        }
+    }
+
+    fn big() -> usize {
+        if cfg!(miri) {
+            300
+        } else {
+            50_000
+        }
+    }
+
+    #[test]
+    fn basic_ops_and_growth() {
+        let mut t: Table<()> = Table::new();
+        assert_eq!(t.bucket_bytes(), 0);
+        assert!(t.get(b"x").is_none());
+        let n = big();
+        for i in 0..n {
+            assert!(t.insert(ent(i)).is_none());
+            assert_eq!(t.len(), i + 1);
+        }
+        for i in 0..n {
+            assert_eq!(int_of(t.get(&key(i)).unwrap()), i as i64);
+        }
+        assert!(!t.contains(b"nope"));
+        let old = t.insert(Entry::new(&key(3), Value::Int(-3), None)).unwrap();
+        assert_eq!(int_of(&old), 3);
+        assert_eq!(int_of(t.get(&key(3)).unwrap()), -3);
+        assert_eq!(t.len(), n);
+        t.get_mut(&key(4)).unwrap().set_value(Value::Int(-4));
+        assert_eq!(int_of(t.get(&key(4)).unwrap()), -4);
+        assert_eq!(t.iter().count(), n);
+        let keys: HashSet<Vec<u8>> = t.iter().map(|e| e.key().to_vec()).collect();
+        assert_eq!(keys.len(), n);
+        while t.rehash_step(100) {}
+        assert!(t.buckets().is_power_of_two() && t.buckets() >= n && t.buckets() < 2 * n + 8);
+        for i in 0..n {
+            assert_eq!(
+                int_of(&t.remove(&key(i)).unwrap()),
+                if i == 3 || i == 4 {
+                    -(i as i64)
+                } else {
+                    i as i64
+                }
+            );
+            assert!(t.remove(&key(i)).is_none());
+        }
+        assert_eq!(t.len(), 0);
+        while t.rehash_step(100) {}
+        assert_eq!(t.bucket_bytes(), 0);
+    }
+
+    #[test]
+    fn shrinks_incrementally() {
+        let mut t: Table<()> = Table::new();
+        let n = if cfg!(miri) { 256 } else { 4096 };
+        for i in 0..n {
+            t.insert(ent(i));
+        }
+        while t.rehash_step(1000) {}
+        let full = t.buckets();
+        assert_eq!(full, n);
+        for i in 0..n - 10 {
+            t.remove(&key(i));
+        }
+        while t.rehash_step(1000) {}
+        // shrunk until the 10% fill rule holds again
+        assert!(t.buckets() <= 10 * SHRINK_RATIO, "{}", t.buckets());
+        for i in n - 10..n {
+            assert!(t.contains(&key(i)));
+        }
+        assert_eq!(t.iter().count(), 10);
+    }
+
+    #[test]
+    fn rehash_progress_and_cron_step() {
+        let mut t: Table<()> = Table::new();
+        for i in 0..1024 {
+            t.insert(ent(i));
+        }
+        while t.rehash_step(1) {}
+        // the 1024th insert made 2048 buckets; the next growth is at 2048
+        for i in 1024..2048 {
+            t.insert(ent(i));
+        }
+        assert!(!t.is_rehashing());
+        t.insert(ent(2048));
+        assert!(t.is_rehashing());
+        assert_eq!(t.buckets(), 2048 + 4096);
+        // lookups during the rehash see everything
+        for i in 0..=2048 {
+            assert!(t.contains(&key(i)));
+        }
+        let mut steps = 0;
+        while t.rehash_step(10) {
+            steps += 1;
+            assert_eq!(t.iter().count(), 2049);
+        }
+        assert!(steps > 50 && steps <= 205, "{steps}");
+        assert_eq!(t.buckets(), 4096);
+        // each mutating op moves buckets too
+        let mut t: Table<()> = Table::new();
+        for i in 0..=2048 {
+            t.insert(ent(i));
+        }
+        assert!(t.is_rehashing());
+        let mut ops = 0;
+        while t.is_rehashing() {
+            t.get_mut(&key(ops));
+            ops += 1;
+        }
+        assert!(ops <= 2048 / STEP_PER_OP, "{ops}");
+    }
+
+    #[test]
+    fn no_leaks_and_take() {
+        let live = Arc::new(AtomicUsize::new(0));
+        let mut t: Table<Tracked> = Table::new();
+        let n = big() / 5;
+        for i in 0..n {
+            t.insert(Entry::new(&key(i), Value::Obj(Tracked::new(&live)), None));
+        }
+        for i in 0..n / 2 {
+            drop(t.insert(Entry::new(&key(i), Value::Obj(Tracked::new(&live)), None)));
+        }
+        assert_eq!(live.load(Ordering::SeqCst), n);
+        for i in 0..n / 4 {
+            drop(t.remove(&key(i)));
+        }
+        assert_eq!(live.load(Ordering::SeqCst), n - n / 4);
+        let taken = t.take();
+        assert_eq!(t.len(), 0);
+        assert_eq!(taken.len(), n - n / 4);
+        t.insert(Entry::new(b"x", Value::Obj(Tracked::new(&live)), None));
+        std::thread::spawn(move || drop(taken)).join().unwrap();
+        assert_eq!(live.load(Ordering::SeqCst), 1);
+        t.clear();
+        assert_eq!(live.load(Ordering::SeqCst), 0);
+        assert_eq!(t.bucket_bytes(), 0);
+        // dropping mid-rehash
+        for i in 0..=(if cfg!(miri) { 64 } else { 4096 }) {
+            t.insert(Entry::new(&key(i), Value::Obj(Tracked::new(&live)), None));
+        }
+        assert!(t.is_rehashing());
+        drop(t);
+        assert_eq!(live.load(Ordering::SeqCst), 0);
+    }
+
+    /// Runs a full scan while `mutate` changes the table between rounds (a round, like a SCAN
+    /// call with COUNT 10, runs cursor steps until it has seen 10 entries); checks that every
+    /// key present for the whole scan was returned.
+    /// Returns how many rounds started mid-rehash and how many distinct array sizes were seen.
+    fn scan_with(
+        t: &mut Table<()>,
+        mut mutate: impl FnMut(&mut Table<()>, usize),
+    ) -> (usize, usize) {
+        let mut sizes = HashSet::new();
+        let mut rehashing_rounds = 0;
+        let before: HashSet<Vec<u8>> = t.iter().map(|e| e.key().to_vec()).collect();
+        let mut removed_during = HashSet::new();
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        let mut rounds = 0;
+        loop {
+            let mut got = 0;
+            sizes.insert(t.ht[0].len());
+            sizes.insert(t.ht[1].len());
+            rehashing_rounds += t.is_rehashing() as usize;
+            loop {
+                cursor = t.scan(cursor, |e| {
+                    seen.insert(e.key().to_vec());
+                    got += 1;
+                });
+                if cursor == 0 || got >= 10 {
+                    break;
+                }
+            }
+            rounds += 1;
+            if cursor == 0 {
+                break;
+            }
+            let keys_before: Vec<Vec<u8>> = t.iter().map(|e| e.key().to_vec()).collect();
+            mutate(t, rounds);
+            for k in keys_before {
+                if !t.contains(&k) {
+                    removed_during.insert(k);
+                }
+            }
+            assert!(rounds < 100_000);
+        }
+        for k in before.difference(&removed_during) {
+            assert!(
+                seen.contains(k),
+                "key {:?} missed",
+                String::from_utf8_lossy(k)
+            );
+        }
+        sizes.remove(&0);
+        (rehashing_rounds, sizes.len())
+    }
+
+    #[test]
+    fn scan_guarantee_stable_table() {
+        let mut t: Table<()> = Table::new();
+        assert_eq!(t.scan(0, |_| panic!()), 0);
+        for i in 0..1000 {
+            t.insert(ent(i));
+        }
+        let mut seen = Vec::new();
+        let mut c = 0;
+        loop {
+            c = t.scan(c, |e| seen.push(e.key().to_vec()));
+            if c == 0 {
+                break;
+            }
+        }
+        // No rehash in progress and no changes: each key exactly once.
+        while t.rehash_step(100) {}
+        seen.clear();
+        loop {
+            c = t.scan(c, |e| seen.push(e.key().to_vec()));
+            if c == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 1000);
+        assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 1000);
+    }
+
+    #[test]
+    fn scan_guarantee_with_growth() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut t: Table<()> = Table::new();
+        for i in 0..30 {
+            t.insert(ent(i));
+        }
+        let mut next = 1000;
+        let (rr, sizes) = scan_with(&mut t, |t, round| {
+            // bursts of growth early on, then a trickle so the scan can finish
+            let burst = if round < 10 { 80 } else { 4 };
+            for _ in 0..rng.gen_range(0..burst) {
+                t.insert(ent(next));
+                next += 1;
+            }
+            if rng.gen_bool(0.3) {
+                t.rehash_step(rng.gen_range(1..50));
+            }
+        });
+        assert!(rr > 0 && sizes >= 3, "{rr} {sizes}");
+        // grew at least three times (32 -> 256) during the scan
+        assert!(t.buckets() >= 256, "{} {}", t.len(), t.buckets());
+    }
+
+    #[test]
+    fn scan_guarantee_with_shrink() {
+        let mut rng = SmallRng::seed_from_u64(2);
+        let n = if cfg!(miri) { 600 } else { 5000 };
+        let mut t: Table<()> = Table::new();
+        for i in 0..n {
+            t.insert(ent(i));
+        }
+        while t.rehash_step(1000) {}
+        // keys 0..50 stay; the rest go away while scanning
+        let mut victims: Vec<usize> = (50..n).collect();
+        let (rr, sizes) = scan_with(&mut t, |t, _| {
+            for _ in 0..rng.gen_range(0..100) {
+                if let Some(v) = victims.pop() {
+                    t.remove(&key(v));
+                }
+            }
+            if rng.gen_bool(0.3) {
+                t.rehash_step(rng.gen_range(1..20));
+            }
+        });
+        assert!(rr > 0 && sizes >= 2, "{rr} {sizes}");
+        assert_eq!(t.len(), 50);
+    }
+
+    #[test]
+    fn scan_guarantee_grow_and_shrink_mixed() {
+        for seed in 0..(if cfg!(miri) { 2 } else { 30 }) {
+            let mut rng = SmallRng::seed_from_u64(seed);
+            let mut t: Table<()> = Table::new();
+            let n0 = rng.gen_range(1..if cfg!(miri) { 300 } else { 3000 });
+            for i in 0..n0 {
+                t.insert(ent(i));
+            }
+            let mut next = 100_000;
+            let _ = scan_with(&mut t, |t, _| {
+                let grow = rng.gen_bool(0.5);
+                for _ in 0..rng.gen_range(0..if grow { 10 } else { 40 }) {
+                    if grow {
+                        t.insert(ent(next));
+                        next += 1;
+                    } else {
+                        // remove only keys added during the scan, or random ones
+                        let k = if next > 100_000 && rng.gen_bool(0.5) {
+                            next -= 1;
+                            next
+                        } else {
+                            rng.gen_range(0..n0)
+                        };
+                        t.remove(&key(k));
+                    }
+                }
+                if rng.gen_bool(0.2) {
+                    t.rehash_step(rng.gen_range(1..100));
+                }
+            });
+        }
+    }
+
+    #[test]
+    fn scan_remove_expires() {
+        let mut t: Table<()> = Table::new();
+        let n = if cfg!(miri) { 500 } else { 20_000 };
+        for i in 0..n {
+            let exp = (i % 3 == 0).then_some(i as i64);
+            t.insert(Entry::new(&key(i), Value::Int(i as i64), exp));
+        }
+        let mut removed = Vec::new();
+        let mut seen = HashSet::new();
+        let mut c = 0;
+        loop {
+            c = t.scan_remove(
+                c,
+                |e| {
+                    seen.insert(e.key().to_vec());
+                    e.expire_at().is_some()
+                },
+                |e| removed.push(e),
+            );
+            // mutations between calls
+            t.insert(Entry::new(
+                format!("new:{c}").as_bytes(),
+                Value::Int(0),
+                Some(0),
+            ));
+            if c == 0 {
+                break;
+            }
+        }
+        assert!(removed.iter().all(|e| e.expire_at().is_some()));
+        let removed_keys: HashSet<_> = removed.iter().map(|e| e.key().to_vec()).collect();
+        for i in (0..n).step_by(3) {
+            assert!(removed_keys.contains(&key(i)));
+        }
+        for i in 0..n {
+            assert!(seen.contains(&key(i)));
+            assert_eq!(t.contains(&key(i)), i % 3 != 0);
+        }
+        assert_eq!(t.len(), t.iter().count());
+        assert_eq!(
+            t.len() + removed.len(),
+            n + t.iter().filter(|e| e.key().starts_with(b"new:")).count()
+                + removed_keys
+                    .iter()
+                    .filter(|k| k.starts_with(b"new:"))
+                    .count()
+        );
+    }
+
+    #[test]
+    fn sample_and_random() {
+        let mut rng = SmallRng::seed_from_u64(3);
+        let mut t: Table<()> = Table::new();
+        assert!(t.random(&mut rng).is_none());
+        assert_eq!(t.sample(5, &mut rng, |_| panic!()), 0);
+        t.insert(ent(1));
+        assert_eq!(int_of(t.random(&mut rng).unwrap()), 1);
+        let n = 100;
+        for i in 0..n {
+            t.insert(ent(i));
+        }
+        let mut got = Vec::new();
+        assert_eq!(t.sample(10, &mut rng, |e| got.push(e.key().to_vec())), 10);
+        assert_eq!(got.iter().collect::<HashSet<_>>().len(), 10);
+        // fairness: every key shows up, no key is hugely over-represented
+        let draws = if cfg!(miri) { 500 } else { 100_000 };
+        let mut counts: HashMap<i64, usize> = HashMap::new();
+        for _ in 0..draws {
+            *counts
+                .entry(int_of(t.random(&mut rng).unwrap()))
+                .or_default() += 1;
+        }
+        if !cfg!(miri) {
+            assert_eq!(counts.len(), n);
+            let max = *counts.values().max().unwrap();
+            let min = *counts.values().min().unwrap();
+            assert!(max < draws / n * 3 && min > draws / n / 3, "{min} {max}");
+        }
+        // during a rehash, and on a sparse table
+        let mut t: Table<()> = Table::new();
+        for i in 0..=1024 {
+            t.insert(ent(i));
+        }
+        assert!(t.is_rehashing());
+        for _ in 0..100 {
+            assert!(t.random(&mut rng).is_some());
+        }
+        let mut s = 0;
+        assert!(
+            t.sample(2000, &mut rng, |e| {
+                assert!(int_of(e) <= 1024);
+                s += 1;
+            }) <= 1025
+        );
+        assert!(s <= 1025);
+        for i in 0..1020 {
+            t.remove(&key(i));
+        }
+        for _ in 0..100 {
+            let k = int_of(t.random(&mut rng).unwrap());
+            assert!(k >= 1020);
+        }
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum M {
+        Int(i64),
+        Str(Vec<u8>),
+    }
+
+    #[test]
+    fn random_ops_against_model() {
+        let live = Arc::new(AtomicUsize::new(0));
+        let mut rng = SmallRng::seed_from_u64(99);
+        let mut t: Table<Tracked> = Table::new();
+        let mut m: HashMap<Vec<u8>, (Option<M>, Option<i64>)> = HashMap::new();
+        let steps = if cfg!(miri) { 3_000 } else { 300_000 };
+        let mut keyspace = 50usize;
+        for step in 0..steps {
+            if step % 20_000 == 0 {
+                // vary the population so the table grows and shrinks
+                keyspace = [10, 100, 5000, 20_000, 300][rng.gen_range(0..5)];
+                if cfg!(miri) {
+                    keyspace = keyspace.min(300);
+                }
+            }
+            let k = key(rng.gen_range(0..keyspace));
+            match rng.gen_range(0..10) {
+                0..=3 => {
+                    let exp = rng.gen_bool(0.3).then(|| rng.gen());
+                    let (v, mv) = match rng.gen_range(0..3) {
+                        0 => {
+                            let n = rng.gen();
+                            (Value::Int(n), Some(M::Int(n)))
+                        }
+                        1 => {
+                            let s = format!("v{}", rng.gen::<u32>()).into_bytes();
+                            (Value::Str(Cow::Owned(s.clone())), Some(M::Str(s)))
+                        }
+                        _ => (Value::Obj(Tracked::new(&live)), None),
+                    };
+                    let old = t.insert(Entry::new(&k, v, exp));
+                    assert_eq!(old.is_some(), m.insert(k, (mv, exp)).is_some());
+                }
+                4..=5 => {
+                    let r = t.remove(&k);
+                    assert_eq!(r.is_some(), m.remove(&k).is_some());
+                }
+                6 => {
+                    if let Some(e) = t.get_mut(&k) {
+                        let exp = rng.gen_bool(0.5).then(|| rng.gen());
+                        e.set_expire(exp);
+                        m.get_mut(&k).unwrap().1 = exp;
+                    } else {
+                        assert!(!m.contains_key(&k));
+                    }
+                }
+                7 => {
+                    t.rehash_step(rng.gen_range(0..5));
+                }
+                8 if rng.gen_bool(0.01) => {
+                    // expire cycle: full scan_remove of everything with an expiry < 0
+                    let mut c = 0;
+                    loop {
+                        c = t.scan_remove(c, |e| e.expire_at().is_some_and(|x| x < 0), drop);
+                        if c == 0 {
+                            break;
+                        }
+                    }
+                    m.retain(|_, v| v.1.is_none_or(|x| x >= 0));
+                }
+                _ => {
+                    let got = t.get(&k);
+                    let want = m.get(&k);
+                    assert_eq!(got.is_some(), want.is_some());
+                    if let (Some(e), Some(w)) = (got, want) {
+                        assert_eq!(e.expire_at(), w.1);
+                        match (e.value(), &w.0) {
+                            (ValueRef::Int(a), Some(M::Int(b))) => assert_eq!(a, *b),
+                            (ValueRef::Str(a), Some(M::Str(b))) => assert_eq!(a, &b[..]),
+                            (ValueRef::Obj(_), None) => {}
+                            _ => panic!("value mismatch"),
+                        }
+                    }
+                }
+            }
+            assert_eq!(t.len(), m.len());
+            if step % 5000 == 0 {
+                assert_eq!(t.iter().count(), m.len());
+                let buckets = if t.is_rehashing() { 0 } else { t.buckets() };
+                if buckets > MIN_BUCKETS && !m.is_empty() {
+                    assert!(m.len() * SHRINK_RATIO >= buckets || t.is_rehashing());
+                }
+            }
+        }
+        for e in t.iter() {
+            assert!(m.contains_key(e.key()));
+        }
+        let objs = m.values().filter(|v| v.0.is_none()).count();
+        assert_eq!(live.load(Ordering::SeqCst), objs);
+        drop(t);
+        assert_eq!(live.load(Ordering::SeqCst), 0);
+    }
+}
