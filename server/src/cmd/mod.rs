@@ -8,6 +8,7 @@ pub mod spec;
 
 pub mod client;
 pub mod command;
+pub mod config;
 pub mod connection;
 pub mod keys;
 pub mod ops;
@@ -30,10 +31,11 @@ use spec::CommandSpec;
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 
 /// Every handler table, by family. Adding a family means adding its table here.
-fn handler_tables() -> [&'static [(&'static str, Handler)]; 7] {
+fn handler_tables() -> [&'static [(&'static str, Handler)]; 8] {
     [
         client::HANDLERS,
         command::HANDLERS,
+        config::HANDLERS,
         connection::HANDLERS,
         keys::HANDLERS,
         ops::HANDLERS,
@@ -415,17 +417,20 @@ fn execute_inner(
     }
     core.stats.total_commands_processed += 1;
 
-    // Keys expired lazily while the command ran are deleted everywhere first.
+    // Keys expired lazily while the command ran are deleted everywhere first, then the command
+    // itself if it changed anything (its own dirty count excludes those deletions).
+    let cmd_dirtied = core.dirty != dirty_before;
     let db = &mut core.dbs[db_before];
     if !db.lazy_expired.is_empty() {
         let keys = std::mem::take(&mut db.lazy_expired);
         core.stats.expired_keys += keys.len() as u64;
         core.dirty += keys.len() as u64;
+        let del: &'static [u8] = if core.cfg.lazyfree_lazy_expire { b"UNLINK" } else { b"DEL" };
         for k in keys {
-            core.prop.feed(db_before, &[Bytes::from_static(b"DEL"), Bytes::from(k.into_vec())]);
+            core.prop.feed(db_before, &[Bytes::from_static(del), Bytes::from(k.into_vec())]);
         }
     }
-    if core.dirty != dirty_before {
+    if cmd_dirtied {
         match propagate_as {
             Some(cmds) => {
                 for c in cmds {

@@ -265,8 +265,9 @@ pub struct SavePoint {
 pub struct Config {
     // ---- network
     pub port: u16,
-    /// Redis's default is `* -::*`: every IPv4 address, and every IPv6 one if available (the
-    /// `-` prefix marks an address whose bind may fail).
+    /// `127.0.0.1 -::1`, the default of the redis.conf Redis ships (its compiled-in default,
+    /// `* -::*`, would listen on every interface). The `-` prefix marks an address whose bind
+    /// may fail (no IPv6).
     pub bind: Vec<String>,
     /// True when `bind` was set by the user (protected mode only guards the default bind).
     pub bind_explicit: bool,
@@ -484,7 +485,7 @@ impl Default for Config {
         const MB: u64 = 1024 * 1024;
         Config {
             port: 6379,
-            bind: vec!["*".into(), "-::*".into()],
+            bind: vec!["127.0.0.1".into(), "-::1".into()],
             bind_explicit: false,
             bind_source_addr: None,
             protected_mode: true,
@@ -773,7 +774,8 @@ mod tests {
     use super::*;
 
     /// `CONFIG GET *` of a Redis 7.0.15 started with no arguments (less `dir`, which is the
-    /// working directory), recorded once: name, tab, value.
+    /// working directory), recorded once: name, tab, value. One deliberate difference: `bind`
+    /// defaults to the shipped redis.conf's `127.0.0.1 -::1`, not to every interface.
     const REDIS_7_0_DEFAULTS: &str = "\
 acl-pubsub-default	resetchannels
 aclfile	
@@ -801,7 +803,7 @@ appendonly	no
 auto-aof-rewrite-min-size	67108864
 auto-aof-rewrite-percentage	100
 bgsave_cpulist	
-bind	* -::*
+bind	127.0.0.1 -::1
 bind-source-addr	
 bio_cpulist	
 busy-reply-threshold	5000

@@ -339,7 +339,7 @@ mod tests {
     #[test]
     fn multibulk() {
         let (p, a) = parse(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n").unwrap();
-        assert_eq!(p, Parsed::Command { consumed: 22, argc: 2 });
+        assert_eq!(p, Parsed::Command { consumed: 20, argc: 2 });
         assert_eq!(a, vec![b"GET".to_vec(), b"k".to_vec()]);
     }
 
