@@ -534,6 +534,8 @@ fn monitor_unix_socket_origin() {
     let mut m = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
     m.write_all(&encode(&["monitor"])).unwrap();
     let mut buf = Vec::new();
+    // Monitoring has begun once +OK is back.
+    monitor_line(&mut m, &mut buf, "+OK");
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut u = loop {
         match UnixStream::connect(&path) {
