@@ -121,11 +121,7 @@ fn main() {
         let parent = tops
             .get_mut(&container)
             .unwrap_or_else(|| panic!("{}: no container command {container}", sub.name));
-        assert!(
-            !parent.subs.iter().any(|s| s.name == sub.name),
-            "{container}|{} twice",
-            sub.name
-        );
+        assert!(!parent.subs.iter().any(|s| s.name == sub.name), "{container}|{} twice", sub.name);
         parent.subs.push(sub);
     }
     for cmd in tops.values_mut() {
@@ -140,12 +136,7 @@ fn main() {
          #![allow(clippy::all, clippy::pedantic)]\n\
          use super::*;\n\n",
     );
-    writeln!(
-        out,
-        "pub(super) static COMMANDS: [CommandSpec; {}] = [",
-        cmds.len()
-    )
-    .unwrap();
+    writeln!(out, "pub(super) static COMMANDS: [CommandSpec; {}] = [", cmds.len()).unwrap();
     for cmd in &cmds {
         emit_cmd(&mut out, cmd, 0);
         out.push_str(",\n");
@@ -258,28 +249,20 @@ fn parse_cmd(name: &str, b: &Map<String, Value>) -> Res<Cmd> {
             None => Ok(Vec::new()),
             Some(Value::Array(a)) => a
                 .iter()
-                .map(|x| {
-                    x.as_str()
-                        .map(str::to_string)
-                        .ok_or(format!("{k}: not a string"))
-                })
+                .map(|x| x.as_str().map(str::to_string).ok_or(format!("{k}: not a string")))
                 .collect(),
             Some(_) => Err(format!("{k} is not a list")),
         }
     };
-    let mut flags: Vec<String> = list("command_flags")?
-        .iter()
-        .map(|f| f.to_ascii_lowercase())
-        .collect();
+    let mut flags: Vec<String> =
+        list("command_flags")?.iter().map(|f| f.to_ascii_lowercase()).collect();
     for f in &flags {
         if !FLAG_ORDER.contains(&f.as_str()) || f == "movablekeys" {
             return Err(format!("unknown command flag {f:?}"));
         }
     }
-    let explicit: Vec<String> = list("acl_categories")?
-        .iter()
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
+    let explicit: Vec<String> =
+        list("acl_categories")?.iter().map(|c| c.to_ascii_lowercase()).collect();
     for c in &explicit {
         if !ACL_ORDER.contains(&c.as_str()) {
             return Err(format!("unknown ACL category {c:?}"));
@@ -348,20 +331,11 @@ fn parse_cmd(name: &str, b: &Map<String, Value>) -> Res<Cmd> {
         complexity: s("complexity")?,
         group: req("group")?,
         since: req("since")?,
-        arity: b
-            .get("arity")
-            .and_then(Value::as_i64)
-            .ok_or("no integer arity")?,
+        arity: b.get("arity").and_then(Value::as_i64).ok_or("no integer arity")?,
         flags,
         acl,
-        tips: list("command_tips")?
-            .iter()
-            .map(|t| t.to_ascii_lowercase())
-            .collect(),
-        doc_flags: list("doc_flags")?
-            .iter()
-            .map(|t| t.to_ascii_lowercase())
-            .collect(),
+        tips: list("command_tips")?.iter().map(|t| t.to_ascii_lowercase()).collect(),
+        doc_flags: list("doc_flags")?.iter().map(|t| t.to_ascii_lowercase()).collect(),
         deprecated_since: s("deprecated_since")?,
         replaced_by: s("replaced_by")?,
         history,
@@ -373,18 +347,13 @@ fn parse_cmd(name: &str, b: &Map<String, Value>) -> Res<Cmd> {
 
 fn parse_key_spec(v: &Value) -> Res<Ks> {
     let o = v.as_object().ok_or("key spec is not an object")?;
-    if let Some(k) = o
-        .keys()
-        .find(|k| !["flags", "notes", "begin_search", "find_keys"].contains(&k.as_str()))
+    if let Some(k) =
+        o.keys().find(|k| !["flags", "notes", "begin_search", "find_keys"].contains(&k.as_str()))
     {
         return Err(format!("unknown key spec field {k:?}"));
     }
     let mut flags = Vec::new();
-    for f in o
-        .get("flags")
-        .and_then(Value::as_array)
-        .ok_or("no key spec flags")?
-    {
+    for f in o.get("flags").and_then(Value::as_array).ok_or("no key spec flags")? {
         let f = f.as_str().ok_or("key spec flag is not a string")?;
         let known = KEY_FLAG_ORDER
             .iter()
@@ -393,10 +362,7 @@ fn parse_key_spec(v: &Value) -> Res<Ks> {
         flags.push(known.to_string());
     }
     let one = |k: &str| -> Res<(String, Value)> {
-        let m = o
-            .get(k)
-            .and_then(Value::as_object)
-            .ok_or(format!("no {k}"))?;
+        let m = o.get(k).and_then(Value::as_object).ok_or(format!("no {k}"))?;
         if m.len() != 1 {
             return Err(format!("{k} wants one entry"));
         }
@@ -404,17 +370,12 @@ fn parse_key_spec(v: &Value) -> Res<Ks> {
         Ok((t.clone(), v.clone()))
     };
     let int = |v: &Value, k: &str| -> Res<i64> {
-        v.get(k)
-            .and_then(Value::as_i64)
-            .ok_or(format!("no integer {k}"))
+        v.get(k).and_then(Value::as_i64).ok_or(format!("no integer {k}"))
     };
     let bs = match one("begin_search")? {
         (t, v) if t == "index" => Bs::Index(int(&v, "pos")?),
         (t, v) if t == "keyword" => Bs::Keyword(
-            v.get("keyword")
-                .and_then(Value::as_str)
-                .ok_or("no keyword")?
-                .to_string(),
+            v.get("keyword").and_then(Value::as_str).ok_or("no keyword")?.to_string(),
             int(&v, "startfrom")?,
         ),
         (t, _) if t == "unknown" => Bs::Unknown,
@@ -424,21 +385,14 @@ fn parse_key_spec(v: &Value) -> Res<Ks> {
         (t, v) if t == "range" => {
             Fk::Range(int(&v, "lastkey")?, int(&v, "step")?, int(&v, "limit")?)
         }
-        (t, v) if t == "keynum" => Fk::Keynum(
-            int(&v, "keynumidx")?,
-            int(&v, "firstkey")?,
-            int(&v, "step")?,
-        ),
+        (t, v) if t == "keynum" => {
+            Fk::Keynum(int(&v, "keynumidx")?, int(&v, "firstkey")?, int(&v, "step")?)
+        }
         (t, _) if t == "unknown" => Fk::Unknown,
         (t, _) => return Err(format!("unknown find_keys {t:?}")),
     };
     let notes = o.get("notes").and_then(Value::as_str).map(str::to_string);
-    Ok(Ks {
-        flags,
-        notes,
-        bs,
-        fk,
-    })
+    Ok(Ks { flags, notes, bs, fk })
 }
 
 fn parse_args(v: &Value) -> Res<Vec<ArgJ>> {
@@ -463,10 +417,7 @@ fn parse_args(v: &Value) -> Res<Vec<ArgJ>> {
             if let Some(k) = o.keys().find(|k| !KNOWN.contains(&k.as_str())) {
                 return Err(format!("unknown argument field {k:?}"));
             }
-            let t = o
-                .get("type")
-                .and_then(Value::as_str)
-                .ok_or("argument without type")?;
+            let t = o.get("type").and_then(Value::as_str).ok_or("argument without type")?;
             if !ARG_TYPES.iter().any(|(n, _)| *n == t) {
                 return Err(format!("unknown argument type {t:?}"));
             }
@@ -578,17 +529,9 @@ fn emit_cmd(out: &mut String, c: &Cmd, depth: usize) {
     f(out, "since", lit(&c.since));
     f(out, "arity", c.arity.to_string());
     f(out, "flags", strs(&c.flags));
-    f(
-        out,
-        "flag_bits",
-        format!("CmdFlags({:#x})", bits(&c.flags, FLAG_ORDER)),
-    );
+    f(out, "flag_bits", format!("CmdFlags({:#x})", bits(&c.flags, FLAG_ORDER)));
     f(out, "acl_categories", strs(&acl_names));
-    f(
-        out,
-        "acl_bits",
-        format!("AclCategories({:#x})", bits(&c.acl, ACL_ORDER)),
-    );
+    f(out, "acl_bits", format!("AclCategories({:#x})", bits(&c.acl, ACL_ORDER)));
     f(out, "first_key", first.to_string());
     f(out, "last_key", last.to_string());
     f(out, "key_step", step.to_string());
@@ -599,10 +542,7 @@ fn emit_cmd(out: &mut String, c: &Cmd, depth: usize) {
         f(
             out,
             "key_specs",
-            format!(
-                "&[\n{pad}        {}\n{pad}    ]",
-                specs.join(&format!(",\n{pad}        "))
-            ),
+            format!("&[\n{pad}        {}\n{pad}    ]", specs.join(&format!(",\n{pad}        "))),
         );
     }
     let mut args = String::new();
@@ -623,11 +563,8 @@ fn emit_cmd(out: &mut String, c: &Cmd, depth: usize) {
     f(out, "doc_flags", strs(&c.doc_flags));
     f(out, "deprecated_since", opt(&c.deprecated_since));
     f(out, "replaced_by", opt(&c.replaced_by));
-    let hist: Vec<String> = c
-        .history
-        .iter()
-        .map(|(v, t)| format!("({}, {})", lit(v), lit(t)))
-        .collect();
+    let hist: Vec<String> =
+        c.history.iter().map(|(v, t)| format!("({}, {})", lit(v), lit(t))).collect();
     f(out, "history", format!("&[{}]", hist.join(", ")));
     write!(out, "{pad}}}").unwrap();
 }
@@ -635,10 +572,9 @@ fn emit_cmd(out: &mut String, c: &Cmd, depth: usize) {
 fn key_spec(ks: &Ks) -> String {
     let bs = match &ks.bs {
         Bs::Index(p) => format!("BeginSearch::Index({p})"),
-        Bs::Keyword(k, s) => format!(
-            "BeginSearch::Keyword {{ keyword: {}, startfrom: {s} }}",
-            lit(k)
-        ),
+        Bs::Keyword(k, s) => {
+            format!("BeginSearch::Keyword {{ keyword: {}, startfrom: {s} }}", lit(k))
+        }
         Bs::Unknown => "BeginSearch::Unknown".into(),
     };
     let fk = match &ks.fk {
@@ -667,12 +603,8 @@ fn emit_args(out: &mut String, args: &[ArgJ], depth: usize) {
         let s = |k: &str| o.get(k).and_then(Value::as_str).map(str::to_string);
         let t = s("type").unwrap();
         let variant = ARG_TYPES.iter().find(|(n, _)| *n == t).unwrap().1;
-        write!(
-            out,
-            "{pad}Arg {{ name: {}, typ: ArgType::{variant}",
-            lit(&s("name").unwrap())
-        )
-        .unwrap();
+        write!(out, "{pad}Arg {{ name: {}, typ: ArgType::{variant}", lit(&s("name").unwrap()))
+            .unwrap();
         if let Some(i) = o.get("key_spec_index").and_then(Value::as_i64) {
             write!(out, ", key_spec_index: {i}").unwrap();
         }
@@ -733,11 +665,7 @@ fn emit_hash(out: &mut String, cmds: &[Cmd]) {
     let mut hashes: Vec<u64> = cmds.iter().map(|c| name_hash(c.name.as_bytes())).collect();
     hashes.sort_unstable();
     hashes.dedup();
-    assert_eq!(
-        hashes.len(),
-        n,
-        "two command names hash alike: change spec::name_hash"
-    );
+    assert_eq!(hashes.len(), n, "two command names hash alike: change spec::name_hash");
     'retry: loop {
         let slots_len = 1usize << bits;
         let mut by_bucket: Vec<Vec<(usize, u64)>> = vec![Vec::new(); buckets];
@@ -776,16 +704,8 @@ fn emit_hash(out: &mut String, cmds: &[Cmd]) {
         let longest = cmds.iter().map(|c| c.name.len()).max().unwrap_or(0);
         writeln!(out, "pub(super) const MAX_NAME_LEN: usize = {longest};").unwrap();
         writeln!(out, "pub(super) const HASH_SLOT_BITS: u32 = {bits};").unwrap();
-        writeln!(
-            out,
-            "pub(super) static HASH_DISP: [u32; {buckets}] = {disp:?};"
-        )
-        .unwrap();
-        writeln!(
-            out,
-            "pub(super) static HASH_SLOTS: [u16; {slots_len}] = {slots:?};"
-        )
-        .unwrap();
+        writeln!(out, "pub(super) static HASH_DISP: [u32; {buckets}] = {disp:?};").unwrap();
+        writeln!(out, "pub(super) static HASH_SLOTS: [u16; {slots_len}] = {slots:?};").unwrap();
         return;
     }
 }

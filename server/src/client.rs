@@ -257,10 +257,7 @@ impl ClientShared {
                 user: "default".into(),
                 last_cmd: "NULL",
                 last_interaction_ms: now,
-                flags: ClientFlags {
-                    unix,
-                    ..ClientFlags::default()
-                },
+                flags: ClientFlags { unix, ..ClientFlags::default() },
                 tot_cmds: 0,
                 qbuf: 0,
                 qbuf_free: 0,

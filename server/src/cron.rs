@@ -110,11 +110,7 @@ pub fn active_expire_cycle(core: &mut Core, hz: u32) {
             if let Some(avg) = ttl_sum.checked_div(ttl_n) {
                 // A running average over the samples, as Redis keeps avg_ttl.
                 let old = core.stats.avg_ttl[dbi];
-                core.stats.avg_ttl[dbi] = if old == 0 {
-                    avg
-                } else {
-                    old / 50 * 49 + avg / 50
-                };
+                core.stats.avg_ttl[dbi] = if old == 0 { avg } else { old / 50 * 49 + avg / 50 };
             }
             total_checked += checked;
             total_expired += n;
@@ -123,10 +119,7 @@ pub fn active_expire_cycle(core: &mut Core, hz: u32) {
             for k in expired_keys {
                 core.prop.feed(
                     dbi,
-                    &[
-                        bytes::Bytes::from_static(b"DEL"),
-                        bytes::Bytes::from(k.into_vec()),
-                    ],
+                    &[bytes::Bytes::from_static(b"DEL"), bytes::Bytes::from(k.into_vec())],
                 );
             }
             let elapsed = start.elapsed();

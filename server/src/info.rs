@@ -170,12 +170,8 @@ pub fn generate(server: &Server, core: &mut Core, sections: Sections) -> String 
                 continue;
             }
             let avg_ttl = core.stats.avg_ttl.get(i).copied().unwrap_or(0);
-            let _ = write!(
-                out,
-                "db{i}:keys={},expires={},avg_ttl={avg_ttl}\r\n",
-                db.len(),
-                db.expires
-            );
+            let _ =
+                write!(out, "db{i}:keys={},expires={},avg_ttl={avg_ttl}\r\n", db.len(), db.expires);
         }
     }
     out
@@ -210,12 +206,7 @@ fn server_section(out: &mut String, server: &Server, core: &Core) {
     let config_file = server
         .config_file
         .as_ref()
-        .map(|p| {
-            std::fs::canonicalize(p)
-                .unwrap_or_else(|_| p.clone())
-                .display()
-                .to_string()
-        })
+        .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string())
         .unwrap_or_default();
     field!(out, "config_file", "{config_file}");
     field!(out, "io_threads_active", "0");
@@ -240,9 +231,7 @@ fn os_name() -> String {
             return std::env::consts::OS.to_string();
         }
         let s = |f: &[libc::c_char]| {
-            std::ffi::CStr::from_ptr(f.as_ptr())
-                .to_string_lossy()
-                .into_owned()
+            std::ffi::CStr::from_ptr(f.as_ptr()).to_string_lossy().into_owned()
         };
         format!("{} {} {}", s(&u.sysname), s(&u.release), s(&u.machine))
     }
@@ -304,12 +293,7 @@ fn memory_section(out: &mut String, core: &mut Core) {
     field!(out, "allocator_resident", "{}", m.alloc.resident);
     let total = total_system_memory();
     field!(out, "total_system_memory", "{total}");
-    field!(
-        out,
-        "total_system_memory_human",
-        "{}",
-        bytes_to_human(total)
-    );
+    field!(out, "total_system_memory_human", "{}", bytes_to_human(total));
     // No Lua VM and no functions yet.
     field!(out, "used_memory_lua", "0");
     field!(out, "used_memory_vm_eval", "0");
@@ -326,35 +310,15 @@ fn memory_section(out: &mut String, core: &mut Core) {
     field!(out, "used_memory_scripts_human", "0B");
     field!(out, "maxmemory", "{maxmemory}");
     field!(out, "maxmemory_human", "{}", bytes_to_human(maxmemory));
-    field!(
-        out,
-        "maxmemory_policy",
-        "{}",
-        core.cfg.maxmemory_policy.as_str()
-    );
-    field!(
-        out,
-        "allocator_frag_ratio",
-        "{:.2}",
-        m.allocator_frag_ratio()
-    );
+    field!(out, "maxmemory_policy", "{}", core.cfg.maxmemory_policy.as_str());
+    field!(out, "allocator_frag_ratio", "{:.2}", m.allocator_frag_ratio());
     field!(out, "allocator_frag_bytes", "{}", m.allocator_frag_bytes());
     field!(out, "allocator_rss_ratio", "{:.2}", m.allocator_rss_ratio());
     field!(out, "allocator_rss_bytes", "{}", m.allocator_rss_bytes());
     field!(out, "rss_overhead_ratio", "{:.2}", m.rss_overhead_ratio());
     field!(out, "rss_overhead_bytes", "{}", m.rss_overhead_bytes());
-    field!(
-        out,
-        "mem_fragmentation_ratio",
-        "{:.2}",
-        m.fragmentation_ratio()
-    );
-    field!(
-        out,
-        "mem_fragmentation_bytes",
-        "{}",
-        m.fragmentation_bytes()
-    );
+    field!(out, "mem_fragmentation_ratio", "{:.2}", m.fragmentation_ratio());
+    field!(out, "mem_fragmentation_bytes", "{}", m.fragmentation_bytes());
     field!(out, "mem_not_counted_for_evict", "0");
     field!(out, "mem_replication_backlog", "0");
     field!(out, "mem_total_replication_buffers", "0");
@@ -403,45 +367,15 @@ fn persistence_section(out: &mut String, core: &Core) {
 
 fn stats_section(out: &mut String, core: &Core) {
     let s = &core.stats;
-    field!(
-        out,
-        "total_connections_received",
-        "{}",
-        s.total_connections_received
-    );
-    field!(
-        out,
-        "total_commands_processed",
-        "{}",
-        s.total_commands_processed
-    );
-    field!(
-        out,
-        "instantaneous_ops_per_sec",
-        "{}",
-        s.inst_ops.rate() as i64
-    );
+    field!(out, "total_connections_received", "{}", s.total_connections_received);
+    field!(out, "total_commands_processed", "{}", s.total_commands_processed);
+    field!(out, "instantaneous_ops_per_sec", "{}", s.inst_ops.rate() as i64);
     field!(out, "total_net_input_bytes", "{}", s.total_net_input_bytes);
-    field!(
-        out,
-        "total_net_output_bytes",
-        "{}",
-        s.total_net_output_bytes
-    );
+    field!(out, "total_net_output_bytes", "{}", s.total_net_output_bytes);
     field!(out, "total_net_repl_input_bytes", "0");
     field!(out, "total_net_repl_output_bytes", "0");
-    field!(
-        out,
-        "instantaneous_input_kbps",
-        "{:.2}",
-        s.inst_net_in.rate() / 1024.0
-    );
-    field!(
-        out,
-        "instantaneous_output_kbps",
-        "{:.2}",
-        s.inst_net_out.rate() / 1024.0
-    );
+    field!(out, "instantaneous_input_kbps", "{:.2}", s.inst_net_in.rate() / 1024.0);
+    field!(out, "instantaneous_output_kbps", "{:.2}", s.inst_net_out.rate() / 1024.0);
     field!(out, "instantaneous_input_repl_kbps", "0.00");
     field!(out, "instantaneous_output_repl_kbps", "0.00");
     field!(out, "rejected_connections", "{}", s.rejected_connections);
@@ -449,24 +383,9 @@ fn stats_section(out: &mut String, core: &Core) {
     field!(out, "sync_partial_ok", "0");
     field!(out, "sync_partial_err", "0");
     field!(out, "expired_keys", "{}", s.expired_keys);
-    field!(
-        out,
-        "expired_stale_perc",
-        "{:.2}",
-        s.expired_stale_perc * 100.0
-    );
-    field!(
-        out,
-        "expired_time_cap_reached_count",
-        "{}",
-        s.expired_time_cap_reached_count
-    );
-    field!(
-        out,
-        "expire_cycle_cpu_milliseconds",
-        "{}",
-        s.expire_cycle_cpu_milliseconds
-    );
+    field!(out, "expired_stale_perc", "{:.2}", s.expired_stale_perc * 100.0);
+    field!(out, "expired_time_cap_reached_count", "{}", s.expired_time_cap_reached_count);
+    field!(out, "expire_cycle_cpu_milliseconds", "{}", s.expire_cycle_cpu_milliseconds);
     field!(out, "evicted_keys", "{}", s.evicted_keys);
     field!(out, "evicted_clients", "0");
     field!(out, "total_eviction_exceeded_time", "0");
@@ -489,32 +408,12 @@ fn stats_section(out: &mut String, core: &Core) {
     field!(out, "tracking_total_keys", "0");
     field!(out, "tracking_total_items", "0");
     field!(out, "tracking_total_prefixes", "0");
-    field!(
-        out,
-        "unexpected_error_replies",
-        "{}",
-        s.unexpected_error_replies
-    );
+    field!(out, "unexpected_error_replies", "{}", s.unexpected_error_replies);
     field!(out, "total_error_replies", "{}", s.total_error_replies);
-    field!(
-        out,
-        "dump_payload_sanitizations",
-        "{}",
-        s.dump_payload_sanitizations
-    );
+    field!(out, "dump_payload_sanitizations", "{}", s.dump_payload_sanitizations);
     field!(out, "total_reads_processed", "{}", s.total_reads_processed);
-    field!(
-        out,
-        "total_writes_processed",
-        "{}",
-        s.total_writes_processed
-    );
-    field!(
-        out,
-        "io_threaded_reads_processed",
-        "{}",
-        s.io_threaded_reads_processed
-    );
+    field!(out, "total_writes_processed", "{}", s.total_writes_processed);
+    field!(out, "io_threaded_reads_processed", "{}", s.io_threaded_reads_processed);
     field!(out, "io_threaded_writes_processed", "0");
     field!(out, "reply_buffer_shrinks", "0");
     field!(out, "reply_buffer_expands", "0");
@@ -586,11 +485,7 @@ fn commandstats_section(out: &mut String, server: &Server, core: &Core) {
         if st.calls == 0 && st.failed_calls == 0 && st.rejected_calls == 0 {
             return;
         }
-        let per_call = if st.calls == 0 {
-            0.0
-        } else {
-            st.usec as f64 / st.calls as f64
-        };
+        let per_call = if st.calls == 0 { 0.0 } else { st.usec as f64 / st.calls as f64 };
         let _ = write!(
             out,
             "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
@@ -667,11 +562,7 @@ pub fn rss() -> u64 {
     let Ok(s) = std::fs::read_to_string("/proc/self/statm") else {
         return 0;
     };
-    let pages: u64 = s
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
+    let pages: u64 = s.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
     pages * page_size()
 }
 
@@ -795,10 +686,7 @@ impl MemoryReport {
     }
 
     pub fn bytes_per_key(&self) -> u64 {
-        self.used
-            .saturating_sub(self.startup)
-            .checked_div(self.keys)
-            .unwrap_or(0)
+        self.used.saturating_sub(self.startup).checked_div(self.keys).unwrap_or(0)
     }
 
     pub fn allocator_frag_ratio(&self) -> f64 {
@@ -878,9 +766,7 @@ mod tests {
 
     #[test]
     fn size_classes() {
-        let classes = [
-            8, 16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384,
-        ];
+        let classes = [8, 16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384];
         let mut prev = 0;
         for c in classes {
             for n in prev + 1..=c {

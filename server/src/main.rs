@@ -53,7 +53,12 @@ fn main() {
 async fn run(server: Arc<Server>) -> std::io::Result<()> {
     let (listeners, unix) = net::bind_all(&server).await?;
     let port = server.tcp_port.load(std::sync::atomic::Ordering::Relaxed);
-    tracing::info!("Vireo {} started, pid={}, port={}", env!("CARGO_PKG_VERSION"), std::process::id(), port);
+    tracing::info!(
+        "Vireo {} started, pid={}, port={}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        port
+    );
     for l in listeners {
         tokio::spawn(net::accept_tcp(server.clone(), l));
     }

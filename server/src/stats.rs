@@ -242,10 +242,7 @@ impl SlowLog {
         let mut args = Vec::with_capacity(keep);
         for (i, a) in argv.iter().take(keep).enumerate() {
             if keep != argv.len() && i == keep - 1 {
-                args.push(Bytes::from(format!(
-                    "... ({} more arguments)",
-                    argv.len() - keep + 1
-                )));
+                args.push(Bytes::from(format!("... ({} more arguments)", argv.len() - keep + 1)));
             } else if a.len() > MAX_STRING {
                 let mut s = a[..MAX_STRING].to_vec();
                 s.extend_from_slice(
@@ -304,10 +301,7 @@ impl LatencyMonitor {
         if ev.samples.len() == 160 {
             ev.samples.pop_front();
         }
-        ev.samples.push_back(LatencySample {
-            time: now,
-            latency_ms,
-        });
+        ev.samples.push_back(LatencySample { time: now, latency_ms });
     }
 }
 

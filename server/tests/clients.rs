@@ -30,9 +30,7 @@ impl Conn {
     }
 
     fn send(&mut self, line: &str) {
-        self.s
-            .write_all(&encode(&common::split_args(line)))
-            .unwrap();
+        self.s.write_all(&encode(&common::split_args(line))).unwrap();
     }
 
     /// Reads one reply, or `None` if nothing complete arrives within `wait`.
@@ -58,16 +56,12 @@ impl Conn {
 
     fn call(&mut self, line: &str) -> Vec<u8> {
         self.send(line);
-        self.reply_within(Duration::from_secs(10))
-            .unwrap_or_else(|| panic!("no reply to `{line}`"))
+        self.reply_within(Duration::from_secs(10)).unwrap_or_else(|| panic!("no reply to `{line}`"))
     }
 
     fn int(&mut self, line: &str) -> i64 {
         let r = self.call(line);
-        std::str::from_utf8(&r[1..r.len() - 2])
-            .unwrap()
-            .parse()
-            .unwrap()
+        std::str::from_utf8(&r[1..r.len() - 2]).unwrap().parse().unwrap()
     }
 
     /// Whether the server closes the connection within `wait` (pending bytes are discarded).
@@ -104,9 +98,7 @@ fn body(reply: &[u8]) -> String {
 fn fields(line: &str) -> Vec<(String, String)> {
     line.split(' ')
         .map(|kv| {
-            let (k, v) = kv
-                .split_once('=')
-                .unwrap_or_else(|| panic!("bad field {kv:?} in {line}"));
+            let (k, v) = kv.split_once('=').unwrap_or_else(|| panic!("bad field {kv:?} in {line}"));
             (k.to_string(), v.to_string())
         })
         .collect()
@@ -157,39 +149,17 @@ const FIELDS: &[&str] = &[
 fn check_shape(line: &str) {
     let names: Vec<String> = fields(line).into_iter().map(|(k, _)| k).collect();
     assert_eq!(names, FIELDS, "fields of {line}");
-    for n in [
-        "id",
-        "fd",
-        "age",
-        "idle",
-        "db",
-        "qbuf",
-        "qbuf-free",
-        "argv-mem",
-        "rbs",
-        "rbp",
-        "tot-mem",
-    ] {
-        field(line, n)
-            .parse::<u64>()
-            .unwrap_or_else(|_| panic!("{n} of {line}"));
+    for n in
+        ["id", "fd", "age", "idle", "db", "qbuf", "qbuf-free", "argv-mem", "rbs", "rbp", "tot-mem"]
+    {
+        field(line, n).parse::<u64>().unwrap_or_else(|_| panic!("{n} of {line}"));
     }
-    for (n, v) in [
-        ("sub", "0"),
-        ("psub", "0"),
-        ("ssub", "0"),
-        ("multi", "-1"),
-        ("multi-mem", "0"),
-    ] {
+    for (n, v) in [("sub", "0"), ("psub", "0"), ("ssub", "0"), ("multi", "-1"), ("multi-mem", "0")]
+    {
         assert_eq!(field(line, n), v, "{n} of {line}");
     }
-    for (n, v) in [
-        ("obl", "0"),
-        ("oll", "0"),
-        ("omem", "0"),
-        ("events", "r"),
-        ("user", "default"),
-    ] {
+    for (n, v) in [("obl", "0"), ("oll", "0"), ("omem", "0"), ("events", "r"), ("user", "default")]
+    {
         assert_eq!(field(line, n), v, "{n} of {line}");
     }
     assert_eq!(field(line, "redir"), "-1");
@@ -216,26 +186,11 @@ fn id_and_names() {
         ("client getname", b"$3\r\nfoo\r\n"),
         ("client setname \"\"", b"+OK\r\n"),
         ("client getname", b"$-1\r\n"),
-        (
-            "client id x",
-            b"-ERR wrong number of arguments for 'client|id' command\r\n",
-        ),
-        (
-            "client getname x",
-            b"-ERR wrong number of arguments for 'client|getname' command\r\n",
-        ),
-        (
-            "client setname",
-            b"-ERR wrong number of arguments for 'client|setname' command\r\n",
-        ),
-        (
-            "client",
-            b"-ERR wrong number of arguments for 'client' command\r\n",
-        ),
-        (
-            "client foo",
-            b"-ERR unknown subcommand 'foo'. Try CLIENT HELP.\r\n",
-        ),
+        ("client id x", b"-ERR wrong number of arguments for 'client|id' command\r\n"),
+        ("client getname x", b"-ERR wrong number of arguments for 'client|getname' command\r\n"),
+        ("client setname", b"-ERR wrong number of arguments for 'client|setname' command\r\n"),
+        ("client", b"-ERR wrong number of arguments for 'client' command\r\n"),
+        ("client foo", b"-ERR unknown subcommand 'foo'. Try CLIENT HELP.\r\n"),
     ]);
     // HELLO's SETNAME shares the rule.
     r.expect(
@@ -265,12 +220,7 @@ fn list_and_info() {
         check_shape(l);
     }
     // The caller's own line shows this very command; the other shows its last one.
-    let by_id = |id: i64| {
-        *lines
-            .iter()
-            .find(|l| field(l, "id") == id.to_string())
-            .unwrap()
-    };
+    let by_id = |id: i64| *lines.iter().find(|l| field(l, "id") == id.to_string()).unwrap();
     let (la, lb) = (by_id(ida), by_id(idb));
     // Sorted by id.
     assert!(field(lines[0], "id").parse::<i64>().unwrap() < field(lines[1], "id").parse().unwrap());
@@ -295,11 +245,7 @@ fn list_and_info() {
     assert_eq!(body(&a.call("client list type normal")).lines().count(), 2);
     assert_eq!(body(&a.call("client list TYPE Normal")).lines().count(), 2);
     for t in ["pubsub", "master", "replica", "slave"] {
-        assert_eq!(
-            a.call(&format!("client list type {t}")),
-            b"$0\r\n\r\n",
-            "type {t}"
-        );
+        assert_eq!(a.call(&format!("client list type {t}")), b"$0\r\n\r\n", "type {t}");
     }
     let ordered = body(&a.call(&format!("client list id {idb} {ida} {idb}")));
     let ids: Vec<String> = ordered.lines().map(|l| field(l, "id")).collect();
@@ -308,10 +254,7 @@ fn list_and_info() {
         ("client list id 0", &b"$0\r\n\r\n"[..]),
         ("client list id -1", b"$0\r\n\r\n"),
         ("client list id 99999", b"$0\r\n\r\n"),
-        (
-            "client list type foo",
-            b"-ERR Unknown client type 'foo'\r\n",
-        ),
+        ("client list type foo", b"-ERR Unknown client type 'foo'\r\n"),
         ("client list type", b"-ERR syntax error\r\n"),
         ("client list id", b"-ERR syntax error\r\n"),
         ("client list foo", b"-ERR syntax error\r\n"),
@@ -323,10 +266,7 @@ fn list_and_info() {
 
     // CLIENT INFO: the caller's line alone.
     let info = body(&b.call("client info"));
-    assert!(
-        info.ends_with('\n') && info.lines().count() == 1,
-        "{info:?}"
-    );
+    assert!(info.ends_with('\n') && info.lines().count() == 1, "{info:?}");
     check_shape(info.trim_end());
     assert_eq!(field(&info, "cmd"), "client|info");
     assert_eq!(field(&info, "name"), "bob");
@@ -337,11 +277,7 @@ fn list_and_info() {
     r.line("hello 3");
     r.expect("client list id 0", b"=4\r\ntxt:\r\n");
     let info = r.line("client info");
-    assert!(
-        info.starts_with(b"=") && show(&info).contains("\\r\\ntxt:id="),
-        "{}",
-        show(&info)
-    );
+    assert!(info.starts_with(b"=") && show(&info).contains("\\r\\ntxt:id="), "{}", show(&info));
     assert_eq!(field(&body(&info), "resp"), "3");
 }
 
@@ -350,44 +286,20 @@ fn kill() {
     let srv = Server::start();
     let mut me = Conn::new(srv.port);
     for (line, reply) in [
-        (
-            "client kill",
-            &b"-ERR wrong number of arguments for 'client|kill' command\r\n"[..],
-        ),
+        ("client kill", &b"-ERR wrong number of arguments for 'client|kill' command\r\n"[..]),
         ("client kill 1.2.3.4:5", b"-ERR No such client\r\n"),
         ("client kill addr", b"-ERR No such client\r\n"),
         ("client kill id 999", b":0\r\n"),
-        (
-            "client kill id abc",
-            b"-ERR client-id should be greater than 0\r\n",
-        ),
-        (
-            "client kill id 0",
-            b"-ERR client-id should be greater than 0\r\n",
-        ),
-        (
-            "client kill id -5",
-            b"-ERR client-id should be greater than 0\r\n",
-        ),
+        ("client kill id abc", b"-ERR client-id should be greater than 0\r\n"),
+        ("client kill id 0", b"-ERR client-id should be greater than 0\r\n"),
+        ("client kill id -5", b"-ERR client-id should be greater than 0\r\n"),
         ("client kill foo bar", b"-ERR syntax error\r\n"),
         ("client kill skipme maybe", b"-ERR syntax error\r\n"),
         ("client kill id 1 type", b"-ERR syntax error\r\n"),
-        (
-            "client kill addr 1.2.3.4:5 skipme",
-            b"-ERR syntax error\r\n",
-        ),
-        (
-            "client kill type foo",
-            b"-ERR Unknown client type 'foo'\r\n",
-        ),
-        (
-            "client kill type foo id abc",
-            b"-ERR Unknown client type 'foo'\r\n",
-        ),
-        (
-            "client kill id abc type foo",
-            b"-ERR client-id should be greater than 0\r\n",
-        ),
+        ("client kill addr 1.2.3.4:5 skipme", b"-ERR syntax error\r\n"),
+        ("client kill type foo", b"-ERR Unknown client type 'foo'\r\n"),
+        ("client kill type foo id abc", b"-ERR Unknown client type 'foo'\r\n"),
+        ("client kill id abc type foo", b"-ERR client-id should be greater than 0\r\n"),
         ("client kill user nobody", b"-ERR No such user 'nobody'\r\n"),
         ("client kill type master", b":0\r\n"),
         ("client kill type pubsub", b":0\r\n"),
@@ -403,10 +315,7 @@ fn kill() {
     let mut b = Conn::new(srv.port);
     b.call("ping");
     assert_eq!(me.call(&format!("client kill {}", b.addr())), b"+OK\r\n");
-    assert!(
-        b.closed_within(Duration::from_secs(5)),
-        "killed client still open"
-    );
+    assert!(b.closed_within(Duration::from_secs(5)), "killed client still open");
 
     // New form by ID.
     let mut c = Conn::new(srv.port);
@@ -417,11 +326,7 @@ fn kill() {
     // By ADDR and LADDR, combined with TYPE.
     let mut d = Conn::new(srv.port);
     d.call("ping");
-    let line = format!(
-        "client kill addr {} laddr 127.0.0.1:{} type normal",
-        d.addr(),
-        srv.port
-    );
+    let line = format!("client kill addr {} laddr 127.0.0.1:{} type normal", d.addr(), srv.port);
     assert_eq!(me.call(&line), b":1\r\n");
     assert!(d.closed_within(Duration::from_secs(5)));
 
@@ -440,10 +345,7 @@ fn kill() {
 
     // Killing oneself: the reply comes first, then the connection closes.
     let id = me.int("client id");
-    assert_eq!(
-        me.call(&format!("client kill id {id} skipme no")),
-        b":1\r\n"
-    );
+    assert_eq!(me.call(&format!("client kill id {id} skipme no")), b":1\r\n");
     assert!(me.closed_within(Duration::from_secs(5)));
     let mut g = Conn::new(srv.port);
     let addr = g.addr();
@@ -477,38 +379,23 @@ fn pause() {
     a.expect("client pause 1500 write", b"+OK\r\n");
     let t = Instant::now();
     assert_eq!(b.call("get k"), b"$-1\r\n");
-    assert!(
-        t.elapsed() < Duration::from_millis(700),
-        "read delayed {:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() < Duration::from_millis(700), "read delayed {:?}", t.elapsed());
     let t = Instant::now();
     assert_eq!(b.call("set k v"), b"+OK\r\n");
-    assert!(
-        t.elapsed() >= Duration::from_millis(900),
-        "write not delayed {:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() >= Duration::from_millis(900), "write not delayed {:?}", t.elapsed());
 
     // ALL: reads wait too.
     a.expect("client pause 600 all", b"+OK\r\n");
     let t = Instant::now();
     assert_eq!(b.call("get k"), b"$1\r\nv\r\n");
-    assert!(
-        t.elapsed() >= Duration::from_millis(350),
-        "read not delayed {:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() >= Duration::from_millis(350), "read not delayed {:?}", t.elapsed());
 
     // UNPAUSE releases the waiting client at once.
     a.expect("client pause 20000 write", b"+OK\r\n");
     b.send("set k w");
     assert_eq!(b.reply_within(Duration::from_millis(300)), None);
     a.expect("client unpause", b"+OK\r\n");
-    assert_eq!(
-        b.reply_within(Duration::from_secs(2)).as_deref(),
-        Some(&b"+OK\r\n"[..])
-    );
+    assert_eq!(b.reply_within(Duration::from_secs(2)).as_deref(), Some(&b"+OK\r\n"[..]));
 
     // A paused command still counts as the one CLIENT REPLY SKIP silences.
     a.expect("client pause 300 write", b"+OK\r\n");
@@ -547,10 +434,7 @@ fn no_evict_and_help() {
     let srv = Server::start();
     let mut r = srv.raw();
     r.script(&[
-        (
-            "client no-evict",
-            b"-ERR wrong number of arguments for 'client|no-evict' command\r\n",
-        ),
+        ("client no-evict", b"-ERR wrong number of arguments for 'client|no-evict' command\r\n"),
         ("client no-evict maybe", b"-ERR syntax error\r\n"),
         ("client no-evict on", b"+OK\r\n"),
     ]);
@@ -630,11 +514,7 @@ fn idle_timeout_closes_client() {
         }
     }
     assert!(closed, "idle client not closed");
-    assert!(
-        t.elapsed() >= Duration::from_millis(900),
-        "closed too early: {:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() >= Duration::from_millis(900), "closed too early: {:?}", t.elapsed());
     assert_eq!(busy.call("ping"), b"+PONG\r\n");
 }
 
@@ -713,9 +593,7 @@ fn unix_socket_clients() {
 fn redis72_setinfo_and_no_touch() {
     let srv = Server::start();
     let mut r = srv.raw();
-    if r.line("client setinfo lib-name x")
-        .starts_with(b"-ERR unknown subcommand")
-    {
+    if r.line("client setinfo lib-name x").starts_with(b"-ERR unknown subcommand") {
         eprintln!("skipped: CLIENT SETINFO is not in the command table");
         return;
     }
@@ -729,20 +607,14 @@ fn redis72_setinfo_and_no_touch() {
             "client setinfo LIB-ver \"a b\"",
             b"-ERR LIB-ver cannot contain spaces, newlines or special characters.\r\n",
         ),
-        (
-            "client setinfo foo x",
-            b"-ERR Unrecognized option 'foo'\r\n",
-        ),
+        ("client setinfo foo x", b"-ERR Unrecognized option 'foo'\r\n"),
         (
             "client setinfo lib-name",
             b"-ERR wrong number of arguments for 'client|setinfo' command\r\n",
         ),
         ("client no-touch on", b"+OK\r\n"),
         ("client no-touch x", b"-ERR syntax error\r\n"),
-        (
-            "client no-touch",
-            b"-ERR wrong number of arguments for 'client|no-touch' command\r\n",
-        ),
+        ("client no-touch", b"-ERR wrong number of arguments for 'client|no-touch' command\r\n"),
     ]);
     let info = body(&r.line("client info"));
     assert_eq!(field(&info, "lib-name"), "x");

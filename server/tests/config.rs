@@ -14,18 +14,12 @@ use common::Raw;
 const BIN: &str = env!("CARGO_BIN_EXE_vireo-server");
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
+    let n =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     let d = std::env::temp_dir().join(format!("vireo-config-{tag}-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -62,12 +56,7 @@ impl FileServer {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("start vireo-server");
-            let mut s = FileServer {
-                port,
-                dir: dir.clone(),
-                conf: conf.clone(),
-                child,
-            };
+            let mut s = FileServer { port, dir: dir.clone(), conf: conf.clone(), child };
             if wait_port(port, Some(&mut s.child)) {
                 return s;
             }
@@ -103,9 +92,7 @@ impl Drop for FileServer {
 }
 
 fn signal_term(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
+    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
 }
 
 fn wait_port(port: u16, mut child: Option<&mut Child>) -> bool {
@@ -132,10 +119,7 @@ fn start_failing(dir: &Path, args: &[&str]) -> (i32, String) {
         .stdin(Stdio::null())
         .output()
         .expect("run vireo-server");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// The value of one directive through CONFIG GET (RESP2: a 2-element array).
@@ -268,11 +252,8 @@ fn stock_redis_conf_loads() {
     let dir = temp_dir("stock");
     let conf = dir.join("redis.conf");
     std::fs::write(&conf, stock_conf(&dir)).unwrap();
-    let mut srv = FileServer::start_at(
-        dir.clone(),
-        conf,
-        &["--maxmemory", "100mb", "--save", "900 1"],
-    );
+    let mut srv =
+        FileServer::start_at(dir.clone(), conf, &["--maxmemory", "100mb", "--save", "900 1"]);
     let mut r = srv.raw();
     r.expect("PING", b"+PONG\r\n");
     assert_eq!(config_get(&mut r, "bind"), "127.0.0.1 -::1");
@@ -288,16 +269,10 @@ fn stock_redis_conf_loads() {
     );
     // `dir` changed the working directory; CONFIG GET shows it.
     let cwd = config_get(&mut r, "dir");
-    assert_eq!(
-        std::fs::canonicalize(&cwd).unwrap(),
-        std::fs::canonicalize(&dir).unwrap()
-    );
+    assert_eq!(std::fs::canonicalize(&cwd).unwrap(), std::fs::canonicalize(&dir).unwrap());
     // The pid file holds the pid; the log goes to the log file.
     let pidfile = dir.join("redis-server.pid");
-    assert_eq!(
-        std::fs::read_to_string(&pidfile).unwrap(),
-        format!("{}\n", srv.child.id())
-    );
+    assert_eq!(std::fs::read_to_string(&pidfile).unwrap(), format!("{}\n", srv.child.id()));
     srv.terminate();
     assert!(!pidfile.exists(), "pid file left behind");
     let log = std::fs::read_to_string(dir.join("redis-server.log")).unwrap();
@@ -339,14 +314,8 @@ fn bad_directive_stops_start_up() {
 
     let (code, err) = start_failing(&dir, &["missing.conf"]);
     assert_eq!(code, 1);
-    assert!(
-        err.starts_with("Fatal error, can't open config file '/"),
-        "{err}"
-    );
-    assert!(
-        err.ends_with("missing.conf': No such file or directory\n"),
-        "{err}"
-    );
+    assert!(err.starts_with("Fatal error, can't open config file '/"), "{err}");
+    assert!(err.ends_with("missing.conf': No such file or directory\n"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -359,34 +328,21 @@ fn config_get_patterns_and_resp3_map() {
         b"*2\r\n$16\r\nmaxmemory-policy\r\n$11\r\nallkeys-lru\r\n",
     );
     // The name comes back as asked; each directive once, case-insensitively.
-    r.expect(
-        "CONFIG GET TIMEOUT timeout",
-        b"*2\r\n$7\r\nTIMEOUT\r\n$1\r\n0\r\n",
-    );
+    r.expect("CONFIG GET TIMEOUT timeout", b"*2\r\n$7\r\nTIMEOUT\r\n$1\r\n0\r\n");
     r.expect("CONFIG GET nosuch", b"*0\r\n");
     r.expect("CONFIG GET slaveof", b"*2\r\n$7\r\nslaveof\r\n$0\r\n\r\n");
     // Patterns list aliases too; hidden directives only by exact name.
     let reply = r.call(&["CONFIG", "GET", "*max*entries*"]);
     let text = String::from_utf8_lossy(&reply).into_owned();
     assert!(text.starts_with("*12\r\n"), "{text}");
-    for name in [
-        "hash-max-listpack-entries",
-        "hash-max-ziplist-entries",
-        "set-max-intset-entries",
-    ] {
+    for name in ["hash-max-listpack-entries", "hash-max-ziplist-entries", "set-max-intset-entries"]
+    {
         assert!(text.contains(name), "{name} missing: {text}");
     }
     let all = r.call(&["CONFIG", "GET", "*"]);
-    assert!(
-        all.starts_with(b"*384\r\n"),
-        "{}",
-        String::from_utf8_lossy(&all[..10])
-    );
+    assert!(all.starts_with(b"*384\r\n"), "{}", String::from_utf8_lossy(&all[..10]));
     assert!(!String::from_utf8_lossy(&all).contains("key-load-delay"));
-    r.expect(
-        "CONFIG GET key-load-delay",
-        b"*2\r\n$14\r\nkey-load-delay\r\n$1\r\n0\r\n",
-    );
+    r.expect("CONFIG GET key-load-delay", b"*2\r\n$14\r\nkey-load-delay\r\n$1\r\n0\r\n");
     // Several patterns, RESP3 map.
     r.line("HELLO 3");
     r.expect(
@@ -399,10 +355,7 @@ fn config_get_patterns_and_resp3_map() {
 fn config_set_checks_everything_first() {
     let srv = common::Server::start();
     let mut r = srv.raw();
-    r.expect(
-        "CONFIG SET maxmemory 1gb maxmemory-policy volatile-lru",
-        b"+OK\r\n",
-    );
+    r.expect("CONFIG SET maxmemory 1gb maxmemory-policy volatile-lru", b"+OK\r\n");
     assert_eq!(config_get(&mut r, "maxmemory"), "1073741824");
     assert_eq!(config_get(&mut r, "maxmemory-policy"), "volatile-lru");
     // One bad pair: nothing changes.
@@ -482,10 +435,7 @@ fn config_rewrite_round_trip() {
     let conf = "# My settings\nport 6379\n\n# memory\nmaxmemory 10mb\nsave 900 1\nsave 300 10\n# the end\n";
     let mut srv = FileServer::start("rewrite", conf, &[]);
     let mut r = srv.raw();
-    r.expect(
-        "CONFIG SET maxmemory 20mb timeout 30 save \"60 5\"",
-        b"+OK\r\n",
-    );
+    r.expect("CONFIG SET maxmemory 20mb timeout 30 save \"60 5\"", b"+OK\r\n");
     r.expect("CONFIG REWRITE", b"+OK\r\n");
     let text = std::fs::read_to_string(&srv.conf).unwrap();
     let dir = config_get(&mut r, "dir");
@@ -507,10 +457,7 @@ fn config_rewrite_round_trip() {
         .spawn()
         .unwrap();
     srv.child = child;
-    assert!(
-        wait_port(port, Some(&mut srv.child)),
-        "restart from the rewritten file failed"
-    );
+    assert!(wait_port(port, Some(&mut srv.child)), "restart from the rewritten file failed");
     let mut r = srv.raw();
     assert_eq!(config_get(&mut r, "maxmemory"), "20971520");
     assert_eq!(config_get(&mut r, "timeout"), "30");
@@ -521,10 +468,7 @@ fn config_rewrite_round_trip() {
 fn config_rewrite_needs_a_file() {
     let srv = common::Server::start();
     let mut r = srv.raw();
-    r.expect(
-        "CONFIG REWRITE",
-        b"-ERR The server is running without a config file\r\n",
-    );
+    r.expect("CONFIG REWRITE", b"-ERR The server is running without a config file\r\n");
 }
 
 #[tokio::test]
@@ -538,10 +482,7 @@ async fn redis_crate_client_sees_settings() {
         .query_async(&mut con)
         .await
         .unwrap();
-    assert_eq!(
-        v,
-        vec!["hash-max-listpack-value".to_string(), "1024".to_string()]
-    );
+    assert_eq!(v, vec!["hash-max-listpack-value".to_string(), "1024".to_string()]);
     let _: () = redis::cmd("CONFIG")
         .arg("SET")
         .arg("notify-keyspace-events")
@@ -572,18 +513,10 @@ fn daemonize_forks_and_writes_pidfile() {
         ),
     )
     .unwrap();
-    let status = Command::new(BIN)
-        .arg(&conf)
-        .current_dir(&dir)
-        .status()
-        .unwrap();
+    let status = Command::new(BIN).arg(&conf).current_dir(&dir).status().unwrap();
     assert!(status.success(), "the foreground process exits 0");
     assert!(wait_port(port, None), "daemon did not start");
-    let pid: u32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid: u32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
     let mut r = Raw::connect(port);
     assert_eq!(config_get(&mut r, "daemonize"), "yes");
     signal_term(pid);

@@ -186,8 +186,7 @@ fn scripts_match_reference_redis() {
     let (_r, rport) = start(&redis, &["--bind", "127.0.0.1"]);
     let (_v, vport) = start(&vireo, &[]);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/differential");
-    let mut files: Vec<_> =
-        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.retain(|p| p.extension().is_some_and(|e| e == "txt"));
     files.sort();
     assert!(!files.is_empty());

@@ -44,7 +44,9 @@ fn render() -> String {
     out.push_str(&format!("Implemented: {done} of {total}.\n"));
     for (group, mut rows) in groups {
         rows.sort();
-        out.push_str(&format!("\n## {group}\n\n| command | since | implemented |\n|---|---|---|\n"));
+        out.push_str(&format!(
+            "\n## {group}\n\n| command | since | implemented |\n|---|---|---|\n"
+        ));
         for (name, since, status) in rows {
             out.push_str(&format!("| {name} | {since} | {status} |\n"));
         }

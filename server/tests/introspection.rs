@@ -22,8 +22,7 @@ fn info(r: &mut Raw, args: &str) -> String {
 
 /// `field:value` of an INFO text.
 fn info_field<'a>(text: &'a str, field: &str) -> Option<&'a str> {
-    text.split("\r\n")
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+    text.split("\r\n").find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
 }
 
 fn headers(text: &str) -> Vec<&str> {
@@ -46,14 +45,8 @@ fn command_count_and_all() {
     assert!(all.starts_with(b"*240\r\n"), "{}", show(&all[..20]));
     let info_all = r.line("COMMAND INFO");
     assert_eq!(all, info_all);
-    r.expect(
-        "COMMAND COUNT x",
-        b"-ERR wrong number of arguments for 'command|count' command\r\n",
-    );
-    r.expect(
-        "COMMAND foo",
-        b"-ERR unknown subcommand 'foo'. Try COMMAND HELP.\r\n",
-    );
+    r.expect("COMMAND COUNT x", b"-ERR wrong number of arguments for 'command|count' command\r\n");
+    r.expect("COMMAND foo", b"-ERR unknown subcommand 'foo'. Try COMMAND HELP.\r\n");
 }
 
 const INFO_GET: &[u8] =
@@ -127,10 +120,7 @@ fn command_docs_exact() {
     assert!(all.starts_with(b"*480\r\n"), "{}", show(&all[..20]));
     let list = r.line("COMMAND DOCS client|list");
     let text = String::from_utf8_lossy(&list);
-    assert!(
-        text.contains("$7\r\nhistory\r\n*6\r\n*2\r\n$6\r\n2.8.12\r\n"),
-        "{text}"
-    );
+    assert!(text.contains("$7\r\nhistory\r\n*6\r\n*2\r\n$6\r\n2.8.12\r\n"), "{text}");
     hello3(&mut r);
     r.expect(
         "COMMAND DOCS get",
@@ -243,9 +233,7 @@ const SERVER_FIELDS: &[&str] = &[
 ];
 
 fn field_names(text: &str) -> Vec<&str> {
-    text.split("\r\n")
-        .filter_map(|l| l.split_once(':').map(|(k, _)| k))
-        .collect()
+    text.split("\r\n").filter_map(|l| l.split_once(':').map(|(k, _)| k)).collect()
 }
 
 #[test]
@@ -272,10 +260,7 @@ fn info_sections() {
     assert!(default.ends_with("\r\n") && !default.ends_with("\r\n\r\n"));
     assert!(default.contains("\r\n\r\n# Clients\r\nconnected_clients:"));
     // The readiness probe's connection may not be gone yet.
-    let clients: u64 = info_field(&default, "connected_clients")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let clients: u64 = info_field(&default, "connected_clients").unwrap().parse().unwrap();
     assert!((1..=2).contains(&clients), "{clients}");
     let all = info(&mut r, "all");
     assert_eq!(headers(&all).len(), 13);
@@ -283,43 +268,25 @@ fn info_sections() {
     assert_eq!(headers(&info(&mut r, "everything")), headers(&all));
     assert_eq!(headers(&info(&mut r, "default commandstats")).len(), 12);
     // Several sections at once come out in INFO's own order; names are case-insensitive.
-    assert_eq!(
-        headers(&info(&mut r, "KEYSPACE cpu server")),
-        ["# Server", "# CPU", "# Keyspace"]
-    );
+    assert_eq!(headers(&info(&mut r, "KEYSPACE cpu server")), ["# Server", "# CPU", "# Keyspace"]);
     r.expect("INFO nosuch", b"$0\r\n\r\n");
 
     let server = info(&mut r, "server");
     assert_eq!(field_names(&server), SERVER_FIELDS);
     assert_eq!(info_field(&server, "redis_mode"), Some("standalone"));
-    assert_eq!(
-        info_field(&server, "tcp_port"),
-        Some(s.port.to_string().as_str())
-    );
+    assert_eq!(info_field(&server, "tcp_port"), Some(s.port.to_string().as_str()));
     assert_eq!(info_field(&server, "run_id").unwrap().len(), 40);
-    assert!(info_field(&server, "redis_version")
-        .unwrap()
-        .starts_with("7."));
+    assert!(info_field(&server, "redis_version").unwrap().starts_with("7."));
 
     let mem = info(&mut r, "memory");
     let used: u64 = info_field(&mem, "used_memory").unwrap().parse().unwrap();
     assert!(used > 0);
-    let peak: u64 = info_field(&mem, "used_memory_peak")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let peak: u64 = info_field(&mem, "used_memory_peak").unwrap().parse().unwrap();
     assert!(peak >= used);
-    assert!(info_field(&mem, "mem_allocator")
-        .unwrap()
-        .starts_with("jemalloc-"));
-    assert!(info_field(&mem, "used_memory_human")
-        .unwrap()
-        .ends_with(['B', 'K', 'M', 'G']));
+    assert!(info_field(&mem, "mem_allocator").unwrap().starts_with("jemalloc-"));
+    assert!(info_field(&mem, "used_memory_human").unwrap().ends_with(['B', 'K', 'M', 'G']));
     assert_eq!(info_field(&mem, "maxmemory_policy"), Some("noeviction"));
-    let rss: u64 = info_field(&mem, "used_memory_rss")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let rss: u64 = info_field(&mem, "used_memory_rss").unwrap().parse().unwrap();
     assert!(rss > 0);
 
     let repl = info(&mut r, "replication");
@@ -328,13 +295,8 @@ fn info_sections() {
     let pers = info(&mut r, "persistence");
     assert_eq!(info_field(&pers, "loading"), Some("0"));
     assert_eq!(info_field(&pers, "aof_enabled"), Some("0"));
-    assert!(info_field(&info(&mut r, "cpu"), "used_cpu_user")
-        .unwrap()
-        .contains('.'));
-    assert_eq!(
-        info(&mut r, "cluster"),
-        "# Cluster\r\ncluster_enabled:0\r\n"
-    );
+    assert!(info_field(&info(&mut r, "cpu"), "used_cpu_user").unwrap().contains('.'));
+    assert_eq!(info(&mut r, "cluster"), "# Cluster\r\ncluster_enabled:0\r\n");
     let stats = info(&mut r, "stats");
     assert!(field_names(&stats).contains(&"instantaneous_ops_per_sec"));
     assert_eq!(field_names(&stats).len(), 50);
@@ -355,29 +317,16 @@ fn info_keyspace_and_stats() {
     r.expect("SELECT 3", b"+OK\r\n");
     r.expect("SET c 3", b"+OK\r\n");
     let ks = info(&mut r, "keyspace");
-    assert!(
-        ks.starts_with("# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl="),
-        "{ks}"
-    );
-    assert!(
-        ks.ends_with("\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n"),
-        "{ks}"
-    );
+    assert!(ks.starts_with("# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl="), "{ks}");
+    assert!(ks.ends_with("\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n"), "{ks}");
     let pers = info(&mut r, "persistence");
     assert_eq!(info_field(&pers, "rdb_changes_since_last_save"), Some("3"));
     // The cron estimates avg_ttl as it sweeps keys with an expiry.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let ks = info(&mut r, "keyspace");
-        let avg: u64 = ks
-            .split("avg_ttl=")
-            .nth(1)
-            .unwrap()
-            .split("\r\n")
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let avg: u64 =
+            ks.split("avg_ttl=").nth(1).unwrap().split("\r\n").next().unwrap().parse().unwrap();
         if avg > 0 {
             assert!(avg <= 100_000, "{ks}");
             break;
@@ -394,18 +343,9 @@ fn commandstats_errorstats_latencystats() {
     r.expect("SET k v", b"+OK\r\n");
     r.expect("GET k", b"$1\r\nv\r\n");
     r.expect("GET k", b"$1\r\nv\r\n");
-    r.expect(
-        "INCR k",
-        b"-ERR value is not an integer or out of range\r\n",
-    );
-    r.expect(
-        "GET",
-        b"-ERR wrong number of arguments for 'get' command\r\n",
-    );
-    r.expect(
-        "NOSUCHCMD",
-        b"-ERR unknown command 'NOSUCHCMD', with args beginning with: \r\n",
-    );
+    r.expect("INCR k", b"-ERR value is not an integer or out of range\r\n");
+    r.expect("GET", b"-ERR wrong number of arguments for 'get' command\r\n");
+    r.expect("NOSUCHCMD", b"-ERR unknown command 'NOSUCHCMD', with args beginning with: \r\n");
     r.expect("COMMAND COUNT", b":240\r\n");
     let text = info(&mut r, "commandstats");
     let line = |name: &str| {
@@ -414,23 +354,11 @@ fn commandstats_errorstats_latencystats() {
             .unwrap_or_else(|| panic!("no {name} in {text}"))
             .to_string()
     };
-    assert!(
-        line("get").starts_with("cmdstat_get:calls=2,usec="),
-        "{text}"
-    );
-    assert!(
-        line("get").ends_with(",rejected_calls=1,failed_calls=0"),
-        "{text}"
-    );
+    assert!(line("get").starts_with("cmdstat_get:calls=2,usec="), "{text}");
+    assert!(line("get").ends_with(",rejected_calls=1,failed_calls=0"), "{text}");
     assert!(line("incr").starts_with("cmdstat_incr:calls=1,"), "{text}");
-    assert!(
-        line("incr").ends_with(",rejected_calls=0,failed_calls=1"),
-        "{text}"
-    );
-    assert!(
-        line("command|count").starts_with("cmdstat_command|count:calls=1,"),
-        "{text}"
-    );
+    assert!(line("incr").ends_with(",rejected_calls=0,failed_calls=1"), "{text}");
+    assert!(line("command|count").starts_with("cmdstat_command|count:calls=1,"), "{text}");
     // Commands never called are left out.
     assert!(!text.contains("cmdstat_del:"));
 
@@ -440,10 +368,8 @@ fn commandstats_errorstats_latencystats() {
     assert_eq!(info_field(&stats, "total_error_replies"), Some("3"));
 
     let lat = info(&mut r, "latencystats");
-    let get = lat
-        .split("\r\n")
-        .find(|l| l.starts_with("latency_percentiles_usec_get:"))
-        .expect(&lat);
+    let get =
+        lat.split("\r\n").find(|l| l.starts_with("latency_percentiles_usec_get:")).expect(&lat);
     let values: Vec<&str> = get.split(':').nth(1).unwrap().split(',').collect();
     assert_eq!(values.len(), 3);
     assert!(
@@ -469,32 +395,19 @@ fn memory_commands() {
     r.script(&[
         ("MEMORY USAGE nokey", b"$-1\r\n"),
         ("MEMORY USAGE foo SAMPLES", b"-ERR syntax error\r\n"),
-        (
-            "MEMORY USAGE foo SAMPLES x",
-            b"-ERR value is not an integer or out of range\r\n",
-        ),
+        ("MEMORY USAGE foo SAMPLES x", b"-ERR value is not an integer or out of range\r\n"),
         ("MEMORY USAGE foo SAMPLES -1", b"-ERR syntax error\r\n"),
         ("MEMORY USAGE foo BLAH 1", b"-ERR syntax error\r\n"),
         ("MEMORY PURGE", b"+OK\r\n"),
     ]);
     let stats = String::from_utf8(r.line("MEMORY STATS")).unwrap();
-    assert!(
-        stats.starts_with("*56\r\n$14\r\npeak.allocated\r\n:"),
-        "{stats}"
-    );
+    assert!(stats.starts_with("*56\r\n$14\r\npeak.allocated\r\n:"), "{stats}");
     assert!(stats.contains("$10\r\nkeys.count\r\n:2\r\n"), "{stats}");
-    assert!(
-        stats.contains("$4\r\ndb.0\r\n*6\r\n$23\r\noverhead.hashtable.main\r\n"),
-        "{stats}"
-    );
+    assert!(stats.contains("$4\r\ndb.0\r\n*6\r\n$23\r\noverhead.hashtable.main\r\n"), "{stats}");
     let doctor = r.line("MEMORY DOCTOR");
     assert_eq!(doctor[0], b'$');
     let malloc = bulk_body(&r.line("MEMORY MALLOC-STATS"));
-    assert!(
-        malloc.contains("jemalloc"),
-        "{}",
-        &malloc[..malloc.len().min(200)]
-    );
+    assert!(malloc.contains("jemalloc"), "{}", &malloc[..malloc.len().min(200)]);
     let help = r.line("MEMORY HELP");
     assert!(help.starts_with(
         b"*14\r\n+MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"
@@ -533,22 +446,11 @@ fn debug_commands() {
         assert!(reply.starts_with("+Value at:0x"), "{reply}");
         reply[reply.find(" refcount").unwrap() + 1..reply.find(" lru:").unwrap()].to_string()
     };
-    assert_eq!(
-        obj(&mut r, "n"),
-        "refcount:2147483647 encoding:int serializedlength:2"
-    );
-    assert_eq!(
-        obj(&mut r, "s"),
-        "refcount:1 encoding:embstr serializedlength:6"
-    );
-    assert_eq!(
-        obj(&mut r, "big"),
-        "refcount:1 encoding:int serializedlength:13"
-    );
+    assert_eq!(obj(&mut r, "n"), "refcount:2147483647 encoding:int serializedlength:2");
+    assert_eq!(obj(&mut r, "s"), "refcount:1 encoding:embstr serializedlength:6");
+    assert_eq!(obj(&mut r, "big"), "refcount:1 encoding:int serializedlength:13");
 
-    let before = info_field(&info(&mut r, "replication"), "master_replid")
-        .unwrap()
-        .to_string();
+    let before = info_field(&info(&mut r, "replication"), "master_replid").unwrap().to_string();
     r.expect("DEBUG CHANGE-REPL-ID", b"+OK\r\n");
     let after = info(&mut r, "replication");
     assert_ne!(info_field(&after, "master_replid").unwrap(), before);
@@ -561,10 +463,7 @@ fn debug_commands() {
     r.expect("DEBUG POPULATE 5 p 20", b"+OK\r\n");
     r.expect("GET key:3", b"$7\r\nvalue:3\r\n");
     r.expect("STRLEN p:4", b":20\r\n");
-    r.expect(
-        "DEBUG POPULATE -1",
-        b"-ERR value is out of range, must be positive\r\n",
-    );
+    r.expect("DEBUG POPULATE -1", b"-ERR value is out of range, must be positive\r\n");
     let help = r.line("DEBUG HELP");
     assert!(help.starts_with(b"*"));
 
@@ -574,11 +473,7 @@ fn debug_commands() {
     std::thread::sleep(Duration::from_millis(200));
     let ping = Instant::now();
     other.expect("PING", b"+PONG\r\n");
-    assert!(
-        ping.elapsed() >= Duration::from_millis(400),
-        "{:?}",
-        ping.elapsed()
-    );
+    assert!(ping.elapsed() >= Duration::from_millis(400), "{:?}", ping.elapsed());
     assert_eq!(r.read_reply(), b"+OK\r\n");
 }
 
@@ -586,10 +481,8 @@ fn debug_commands() {
 fn time_and_lastsave() {
     let s = Server::start();
     let mut r = s.raw();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+        as i64;
     let t = r.line("TIME");
     let text = String::from_utf8(t).unwrap();
     let parts: Vec<&str> = text.split("\r\n").collect();
@@ -600,10 +493,7 @@ fn time_and_lastsave() {
     assert!((0..1_000_000).contains(&usecs));
     let last = r.int("LASTSAVE");
     assert!(last <= now + 1 && last > now - 60);
-    r.expect(
-        "TIME x",
-        b"-ERR wrong number of arguments for 'time' command\r\n",
-    );
+    r.expect("TIME x", b"-ERR wrong number of arguments for 'time' command\r\n");
 }
 
 /// A server whose exit status the test can see.
@@ -615,20 +505,10 @@ struct Proc {
 impl Proc {
     fn start() -> Proc {
         for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port =
+                std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
             let mut child = Command::new(env!("CARGO_BIN_EXE_vireo-server"))
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                ])
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
                 .current_dir(std::env::temp_dir())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -679,17 +559,13 @@ fn shutdown_exits_zero() {
         ("SHUTDOWN NOSAVE SAVE", b"-ERR syntax error\r\n"),
         ("SHUTDOWN ABORT NOW", b"-ERR syntax error\r\n"),
         ("SHUTDOWN foo", b"-ERR syntax error\r\n"),
-        (
-            "SHUTDOWN SAVE",
-            b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n",
-        ),
+        ("SHUTDOWN SAVE", b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n"),
         ("PING", b"+PONG\r\n"),
     ]);
     // No reply: the connection just closes.
     let mut c = std::net::TcpStream::connect(("127.0.0.1", p.port)).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    c.write_all(&common::encode(&["SHUTDOWN", "NOSAVE"]))
-        .unwrap();
+    c.write_all(&common::encode(&["SHUTDOWN", "NOSAVE"])).unwrap();
     let mut buf = [0u8; 16];
     let n = c.read(&mut buf).unwrap_or(0);
     assert_eq!(n, 0, "{}", show(&buf[..n]));

@@ -147,10 +147,19 @@ fn expire_options() {
     let mut r = srv.raw();
     r.script(&[
         ("set a 1", b"+OK\r\n"),
-        ("expire a 10 nx xx", b"-ERR NX and XX, GT or LT options at the same time are not compatible\r\n"),
+        (
+            "expire a 10 nx xx",
+            b"-ERR NX and XX, GT or LT options at the same time are not compatible\r\n",
+        ),
         ("expire a 10 gt lt", b"-ERR GT and LT options at the same time are not compatible\r\n"),
-        ("expire a 10 nx gt", b"-ERR NX and XX, GT or LT options at the same time are not compatible\r\n"),
-        ("expire a 10 NX LT", b"-ERR NX and XX, GT or LT options at the same time are not compatible\r\n"),
+        (
+            "expire a 10 nx gt",
+            b"-ERR NX and XX, GT or LT options at the same time are not compatible\r\n",
+        ),
+        (
+            "expire a 10 NX LT",
+            b"-ERR NX and XX, GT or LT options at the same time are not compatible\r\n",
+        ),
         ("expire a 10 foo", b"-ERR Unsupported option foo\r\n"),
         ("expire a 10 xx foo", b"-ERR Unsupported option foo\r\n"),
         ("expire a abc", b"-ERR value is not an integer or out of range\r\n"),

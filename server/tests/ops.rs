@@ -89,10 +89,7 @@ fn strs(v: &V) -> Vec<String> {
 }
 
 fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 const SLOWLOG_HELP: &[u8] = b"*12\r\n\
@@ -158,10 +155,7 @@ fn slowlog_records_commands() {
     let mut c = srv.raw();
     let addr = {
         let info = String::from_utf8(c.line("client info")).unwrap();
-        info.split(' ')
-            .find_map(|f| f.strip_prefix("addr="))
-            .unwrap()
-            .to_string()
+        info.split(' ').find_map(|f| f.strip_prefix("addr=")).unwrap().to_string()
     };
     let before = now_secs();
     c.expect("client setname myname", b"+OK\r\n");
@@ -172,11 +166,7 @@ fn slowlog_records_commands() {
     let (set, setname) = (entries[0].arr(), entries[1].arr());
     assert_eq!(set.len(), 6);
     assert_eq!(set[0].int(), setname[0].int() + 1, "ids grow by one");
-    assert!(
-        (before..=now_secs()).contains(&set[1].int()),
-        "time {:?}",
-        set[1]
-    );
+    assert!((before..=now_secs()).contains(&set[1].int()), "time {:?}", set[1]);
     assert!(set[2].int() >= 0);
     assert_eq!(strs(&set[3]), ["set", "k", "v"]);
     assert_eq!(set[4].str(), addr);
@@ -200,28 +190,14 @@ fn slowlog_records_commands() {
     assert_eq!(del[31], "... (11 more arguments)");
 
     // Secrets never reach the log.
-    c.expect(
-        "auth a b",
-        b"-WRONGPASS invalid username-password pair or user is disabled.\r\n",
-    );
+    c.expect("auth a b", b"-WRONGPASS invalid username-password pair or user is disabled.\r\n");
     let got = parse(&c.line("slowlog get 1"));
-    assert_eq!(
-        strs(&got.arr()[0].arr()[3]),
-        ["auth", "(redacted)", "(redacted)"]
-    );
+    assert_eq!(strs(&got.arr()[0].arr()[3]), ["auth", "(redacted)", "(redacted)"]);
     c.line("hello 2 setname n auth default pw");
     let got = parse(&c.line("slowlog get 1"));
     assert_eq!(
         strs(&got.arr()[0].arr()[3]),
-        [
-            "hello",
-            "2",
-            "setname",
-            "n",
-            "auth",
-            "(redacted)",
-            "(redacted)"
-        ]
+        ["hello", "2", "setname", "n", "auth", "(redacted)", "(redacted)"]
     );
 
     // RESET empties it; the RESET itself is then the first entry.
@@ -262,31 +238,13 @@ fn latency_replies_and_errors() {
         ("latency history foo", b"*0\r\n"),
         ("latency reset", b":0\r\n"),
         ("latency reset a b", b":0\r\n"),
-        (
-            "latency graph command",
-            b"-ERR No samples available for event 'command'\r\n",
-        ),
+        ("latency graph command", b"-ERR No samples available for event 'command'\r\n"),
         ("latency histogram foo", b"*0\r\n"),
-        (
-            "latency history",
-            b"-ERR wrong number of arguments for 'latency|history' command\r\n",
-        ),
-        (
-            "latency graph",
-            b"-ERR wrong number of arguments for 'latency|graph' command\r\n",
-        ),
-        (
-            "latency graph a b",
-            b"-ERR wrong number of arguments for 'latency|graph' command\r\n",
-        ),
-        (
-            "latency latest x",
-            b"-ERR wrong number of arguments for 'latency|latest' command\r\n",
-        ),
-        (
-            "latency foo",
-            b"-ERR unknown subcommand 'foo'. Try LATENCY HELP.\r\n",
-        ),
+        ("latency history", b"-ERR wrong number of arguments for 'latency|history' command\r\n"),
+        ("latency graph", b"-ERR wrong number of arguments for 'latency|graph' command\r\n"),
+        ("latency graph a b", b"-ERR wrong number of arguments for 'latency|graph' command\r\n"),
+        ("latency latest x", b"-ERR wrong number of arguments for 'latency|latest' command\r\n"),
+        ("latency foo", b"-ERR unknown subcommand 'foo'. Try LATENCY HELP.\r\n"),
     ]);
     let doctor = r.line("latency doctor");
     assert!(doctor.starts_with(b"$"), "{}", show(&doctor));
@@ -294,12 +252,8 @@ fn latency_replies_and_errors() {
 
 #[test]
 fn latency_events() {
-    let srv = Server::start_with(&[
-        "--latency-monitor-threshold",
-        "10",
-        "--enable-debug-command",
-        "yes",
-    ]);
+    let srv =
+        Server::start_with(&["--latency-monitor-threshold", "10", "--enable-debug-command", "yes"]);
     let mut r = srv.raw();
     let before = now_secs();
     r.expect("debug sleep 0.05", b"+OK\r\n");
@@ -317,18 +271,12 @@ fn latency_events() {
 
     let graph = parse(&r.line("latency graph command")).str();
     let lines: Vec<&str> = graph.lines().collect();
-    assert_eq!(
-        lines[0],
-        format!("command - high {ms} ms, low {ms} ms (all time high {ms} ms)")
-    );
+    assert_eq!(lines[0], format!("command - high {ms} ms, low {ms} ms (all time high {ms} ms)"));
     assert_eq!(lines[1], "-".repeat(80));
     // One sample is both the lowest and the highest: a bar at the bottom row only.
     assert_eq!(&lines[2..6], [" ", " ", " ", "_"]);
     assert_eq!(lines[6], " ");
-    assert!(
-        lines[7].chars().all(|c| c.is_ascii_digit()) && lines[8] == "s",
-        "{graph}"
-    );
+    assert!(lines[7].chars().all(|c| c.is_ascii_digit()) && lines[8] == "s", "{graph}");
 
     let doctor = parse(&r.line("latency doctor")).str();
     assert!(doctor.contains("command"), "{doctor}");
@@ -354,11 +302,7 @@ fn latency_histogram() {
     assert_eq!(ping[2].str(), "histogram_usec");
     let buckets: Vec<i64> = ping[3].arr().iter().map(V::int).collect();
     assert!(!buckets.is_empty() && buckets.len().is_multiple_of(2));
-    assert_eq!(
-        *buckets.last().unwrap(),
-        3,
-        "cumulative counts end at the number of calls"
-    );
+    assert_eq!(*buckets.last().unwrap(), 3, "cumulative counts end at the number of calls");
     // A container name stands for its subcommands that have run.
     assert_eq!(h[2].str(), "client|id");
     assert_eq!(h[3].arr()[1].int(), 1);
@@ -414,10 +358,7 @@ fn split_monitor_line(line: &str) -> (String, String) {
     let rest = line.strip_prefix('+').unwrap_or_else(|| panic!("{line}"));
     let (ts, rest) = rest.split_once(' ').unwrap();
     let (secs, micros) = ts.split_once('.').unwrap();
-    assert!(
-        (now_secs() - 60..=now_secs()).contains(&secs.parse::<i64>().unwrap()),
-        "{line}"
-    );
+    assert!((now_secs() - 60..=now_secs()).contains(&secs.parse::<i64>().unwrap()), "{line}");
     assert_eq!(micros.len(), 6, "{line}");
     assert!(micros.chars().all(|c| c.is_ascii_digit()), "{line}");
     let rest = rest.strip_prefix('[').unwrap();
@@ -438,11 +379,7 @@ fn monitor_sees_other_clients() {
 
     let mut c = srv.raw();
     let caddr = String::from_utf8(c.line("client info")).unwrap();
-    let caddr = caddr
-        .split(' ')
-        .find_map(|f| f.strip_prefix("addr="))
-        .unwrap()
-        .to_string();
+    let caddr = caddr.split(' ').find_map(|f| f.strip_prefix("addr=")).unwrap().to_string();
     c.expect("set a \"b c\\n\\x01\"", b"+OK\r\n");
     let line = monitor_line(&mut m, &mut buf, "\"set\"");
     assert_eq!(
@@ -461,30 +398,18 @@ fn monitor_sees_other_clients() {
     let l = monitor_line_seen(&mut m, &mut buf, "\"auth\"", &mut seen);
     assert!(l.ends_with(r#"] "auth" "(redacted)" "(redacted)""#), "{l}");
     let l = monitor_line(&mut m, &mut buf, "\"hello\"");
-    assert!(
-        l.ends_with(r#"] "hello" "2" "auth" "(redacted)" "(redacted)""#),
-        "{l}"
-    );
+    assert!(l.ends_with(r#"] "hello" "2" "auth" "(redacted)" "(redacted)""#), "{l}");
     let l = monitor_line(&mut m, &mut buf, "\"select\"");
     assert_eq!(split_monitor_line(&l).0, format!("3 {caddr}"));
     let l = monitor_line(&mut m, &mut buf, "\"get\"");
-    assert_eq!(
-        split_monitor_line(&l),
-        (format!("3 {caddr}"), r#""get" "x""#.into())
-    );
+    assert_eq!(split_monitor_line(&l), (format!("3 {caddr}"), r#""get" "x""#.into()));
     assert!(seen.is_empty(), "admin commands shown: {seen:?}");
 
     // The monitoring connection itself may not touch the keyspace.
     let mut mr = Raw::connect(srv.port);
     mr.expect("monitor", b"+OK\r\n");
-    mr.expect(
-        "get x",
-        b"-ERR Replica can't interact with the keyspace\r\n",
-    );
-    mr.expect(
-        "set x 1",
-        b"-ERR Replica can't interact with the keyspace\r\n",
-    );
+    mr.expect("get x", b"-ERR Replica can't interact with the keyspace\r\n");
+    mr.expect("set x 1", b"-ERR Replica can't interact with the keyspace\r\n");
     // RESET ends monitoring.
     mr.expect("reset", b"+RESET\r\n");
     mr.expect("get x", b"$-1\r\n");
@@ -507,8 +432,7 @@ fn monitor_twice_and_own_commands() {
     // Everything before it: +OK once, then +PONG.
     let mut all = Vec::new();
     let mut m2 = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
-    m2.set_read_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
+    m2.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
     m2.write_all(&encode(&["monitor"])).unwrap();
     m2.write_all(&encode(&["monitor"])).unwrap();
     m2.write_all(&encode(&["ping"])).unwrap();
@@ -550,10 +474,7 @@ fn monitor_unix_socket_origin() {
     let mut ok = [0u8; 5];
     u.read_exact(&mut ok).unwrap();
     let line = monitor_line(&mut m, &mut buf, "\"set\"");
-    assert_eq!(
-        split_monitor_line(&line),
-        (format!("0 unix:{p}"), r#""set" "a" "b""#.into())
-    );
+    assert_eq!(split_monitor_line(&line), (format!("0 unix:{p}"), r#""set" "a" "b""#.into()));
     drop(srv);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -31,7 +31,8 @@ impl Harness {
         let server = vireo_server::Server::new(Config::default(), None);
         let sink = MemorySink::default();
         server.core.lock().prop.add_sink(Box::new(sink.clone()));
-        let shared = Arc::new(ClientShared::new(1, "127.0.0.1:1".into(), "127.0.0.1:2".into(), -1, false));
+        let shared =
+            Arc::new(ClientShared::new(1, "127.0.0.1:1".into(), "127.0.0.1:2".into(), -1, false));
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let client = Client::new(1, shared, true, tx);
         Harness { server, client, sink, _push: rx }
@@ -76,7 +77,9 @@ impl Harness {
             for (ga, wa) in g.iter().zip(w.iter()) {
                 let ok = match wa {
                     Is(s) => ga == s,
-                    NowPlus(d) => ga.parse::<i64>().is_ok_and(|t| (before + d..=after + d).contains(&t)),
+                    NowPlus(d) => {
+                        ga.parse::<i64>().is_ok_and(|t| (before + d..=after + d).contains(&t))
+                    }
                 };
                 if !ok {
                     fail();
@@ -107,7 +110,10 @@ fn set_family() {
     // NX that does not set: nothing.
     h.check("set a v nx ex 100", &[]);
     // Any relative or absolute expiry: SET key value PXAT <ms>, other flags dropped.
-    h.check("set b v nx px 100000 get", &[&[Is("SET"), Is("b"), Is("v"), Is("PXAT"), NowPlus(100000)]]);
+    h.check(
+        "set b v nx px 100000 get",
+        &[&[Is("SET"), Is("b"), Is("v"), Is("PXAT"), NowPlus(100000)]],
+    );
     h.check(
         "set c v exat 99999999999 get",
         &[&[Is("SET"), Is("c"), Is("v"), Is("PXAT"), Is("99999999999000")]],
@@ -167,7 +173,10 @@ fn expire_family() {
     h.check("expire d 200 gt", &[&[Is("PEXPIREAT"), Is("d"), NowPlus(200000), Is("gt")]]);
     h.check("pexpire d 100000 lt", &[&[Is("PEXPIREAT"), Is("d"), NowPlus(100000), Is("lt")]]);
     h.check("pexpire d 900000 LT", &[]);
-    h.check("expireat d 99999999999 xx", &[&[Is("PEXPIREAT"), Is("d"), Is("99999999999000"), Is("xx")]]);
+    h.check(
+        "expireat d 99999999999 xx",
+        &[&[Is("PEXPIREAT"), Is("d"), Is("99999999999000"), Is("xx")]],
+    );
     // PEXPIREAT goes as it was written.
     h.check("pexpireat d 99999999999999", &[&[Is("pexpireat"), Is("d"), Is("99999999999999")]]);
     h.check("persist d", &[&[Is("persist"), Is("d")]]);

@@ -398,8 +398,14 @@ fn setrange_append() {
         ("setrange a -1 x", b"-ERR offset is out of range\r\n"),
         ("setrange a x x", b"-ERR value is not an integer or out of range\r\n"),
         ("setrange a 1.5 x", b"-ERR value is not an integer or out of range\r\n"),
-        ("setrange a 536870912 x", b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"),
-        ("setrange a 536870911 xx", b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"),
+        (
+            "setrange a 536870912 x",
+            b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n",
+        ),
+        (
+            "setrange a 536870911 xx",
+            b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n",
+        ),
         (
             "setrange a 9223372036854775807 x",
             b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n",
@@ -561,7 +567,8 @@ fn redis_crate_client() {
 async fn redis_crate_async_client() {
     let srv = Server::start();
     let mut c = srv.async_conn().await;
-    let () = redis::cmd("SET").arg("k").arg("v").arg("EX").arg(100).query_async(&mut c).await.unwrap();
+    let () =
+        redis::cmd("SET").arg("k").arg("v").arg("EX").arg(100).query_async(&mut c).await.unwrap();
     let v: Option<String> = redis::cmd("GETDEL").arg("k").query_async(&mut c).await.unwrap();
     assert_eq!(v.as_deref(), Some("v"));
     let n: i64 = redis::cmd("APPEND").arg("k").arg("abc").query_async(&mut c).await.unwrap();
@@ -596,7 +603,11 @@ fn append_setrange_getrange_against_model() {
                 let m = model.get_or_insert_with(Vec::new);
                 m.extend_from_slice(&data);
                 let want = format!(":{}\r\n", m.len());
-                assert_eq!(r.call(&[b"APPEND".as_slice(), b"k", &data]), want.as_bytes(), "step {step}");
+                assert_eq!(
+                    r.call(&[b"APPEND".as_slice(), b"k", &data]),
+                    want.as_bytes(),
+                    "step {step}"
+                );
             }
             2 => {
                 let off = rng.below(300) as usize;
@@ -610,13 +621,17 @@ fn append_setrange_getrange_against_model() {
                 }
                 let want = format!(":{}\r\n", model.as_ref().map_or(len, Vec::len));
                 let o = off.to_string();
-                assert_eq!(r.call(&[b"SETRANGE".as_slice(), b"k", o.as_bytes(), &data]), want.as_bytes());
+                assert_eq!(
+                    r.call(&[b"SETRANGE".as_slice(), b"k", o.as_bytes(), &data]),
+                    want.as_bytes()
+                );
             }
             3 => {
                 let (a, b) = (rng.below(400) as i64 - 200, rng.below(400) as i64 - 200);
                 let m = model.clone().unwrap_or_default();
                 let len = m.len() as i64;
-                let (mut s, mut e) = (if a < 0 { len + a } else { a }, if b < 0 { len + b } else { b });
+                let (mut s, mut e) =
+                    (if a < 0 { len + a } else { a }, if b < 0 { len + b } else { b });
                 let want = if a < 0 && b < 0 && a > b {
                     Vec::new()
                 } else {

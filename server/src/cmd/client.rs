@@ -46,10 +46,7 @@ fn is_printable_word(s: &[u8]) -> bool {
 
 /// `ERR unknown subcommand or wrong number of arguments for 'x'. Try CMD HELP.`
 pub fn subcommand_syntax_error(argv: &[Bytes]) -> Error {
-    let sub: String = String::from_utf8_lossy(&argv[1])
-        .chars()
-        .take(128)
-        .collect();
+    let sub: String = String::from_utf8_lossy(&argv[1]).chars().take(128).collect();
     Error(
         format!(
             "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {} HELP.",
@@ -62,9 +59,7 @@ pub fn subcommand_syntax_error(argv: &[Bytes]) -> Error {
 /// Writes a HELP reply: the `<CMD> <subcommand> ...` header, `lines`, and the HELP entry.
 pub fn help_reply(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
     ctx.out.array(lines.len() + 3);
-    ctx.out.simple(&format!(
-        "{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    ));
+    ctx.out.simple(&format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
     for l in lines {
         ctx.out.simple(l);
     }
@@ -90,11 +85,7 @@ fn getname(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 /// CLIENT SETNAME connection-name
 fn setname(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     validate_name(&argv[2])?;
-    ctx.client.name = if argv[2].is_empty() {
-        None
-    } else {
-        Some(argv[2].to_vec())
-    };
+    ctx.client.name = if argv[2].is_empty() { None } else { Some(argv[2].to_vec()) };
     ctx.out.ok();
     Ok(())
 }
@@ -115,11 +106,7 @@ fn setinfo(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             String::from_utf8_lossy(attr)
         )));
     }
-    let v = if argv[3].is_empty() {
-        None
-    } else {
-        Some(argv[3].to_vec())
-    };
+    let v = if argv[3].is_empty() { None } else { Some(argv[3].to_vec()) };
     if is_name {
         ctx.client.lib_name = v;
     } else {
@@ -141,11 +128,7 @@ fn own_meta(ctx: &Ctx) -> ClientMeta {
 /// Size of `argv` as a RESP multibulk request.
 fn request_len(argv: &[Bytes]) -> usize {
     let digits = |n: usize| n.to_string().len();
-    3 + digits(argv.len())
-        + argv
-            .iter()
-            .map(|a| 5 + digits(a.len()) + a.len())
-            .sum::<usize>()
+    3 + digits(argv.len()) + argv.iter().map(|a| 5 + digits(a.len()) + a.len()).sum::<usize>()
 }
 
 /// Approximate memory of a client beyond its buffers (Redis's `sizeof(client)` and friends).
@@ -209,10 +192,7 @@ enum ListFilter {
 }
 
 fn unknown_type(name: &[u8]) -> Error {
-    Error::err(format_args!(
-        "Unknown client type '{}'",
-        String::from_utf8_lossy(name)
-    ))
+    Error::err(format_args!("Unknown client type '{}'", String::from_utf8_lossy(name)))
 }
 
 /// CLIENT LIST [TYPE <NORMAL | MASTER | REPLICA | PUBSUB>] [ID client-id [client-id ...]]
@@ -252,10 +232,7 @@ fn list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ListFilter::Kind(k) => ctx.core.clients.values().for_each(|c| add(c, Some(k))),
         ListFilter::Ids(ids) => {
             for id in ids {
-                if let Some(c) = u64::try_from(id)
-                    .ok()
-                    .and_then(|id| ctx.core.clients.get(&id))
-                {
+                if let Some(c) = u64::try_from(id).ok().and_then(|id| ctx.core.clients.get(&id)) {
                     add(c, None);
                 }
             }
@@ -291,21 +268,10 @@ impl KillFilter {
     fn matches(&self, sh: &ClientShared, m: &ClientMeta, now: i64) -> bool {
         self.id.is_none_or(|id| id == sh.id)
             && self.kind.is_none_or(|k| k == m.kind())
-            && self
-                .addr
-                .as_ref()
-                .is_none_or(|a| a[..] == *sh.addr.as_bytes())
-            && self
-                .laddr
-                .as_ref()
-                .is_none_or(|a| a[..] == *sh.laddr.as_bytes())
-            && self
-                .user
-                .as_ref()
-                .is_none_or(|u| u[..] == *m.user.as_bytes())
-            && self
-                .max_age
-                .is_none_or(|age| (now - sh.created_ms) / 1000 > age)
+            && self.addr.as_ref().is_none_or(|a| a[..] == *sh.addr.as_bytes())
+            && self.laddr.as_ref().is_none_or(|a| a[..] == *sh.laddr.as_bytes())
+            && self.user.as_ref().is_none_or(|u| u[..] == *m.user.as_bytes())
+            && self.max_age.is_none_or(|age| (now - sh.created_ms) / 1000 > age)
     }
 }
 
@@ -320,16 +286,9 @@ fn user_exists(name: &[u8]) -> bool {
 fn kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let old_form = argv.len() == 3;
     let f = if old_form {
-        KillFilter {
-            addr: Some(argv[2].clone()),
-            skipme: false,
-            ..Default::default()
-        }
+        KillFilter { addr: Some(argv[2].clone()), skipme: false, ..Default::default() }
     } else {
-        let mut f = KillFilter {
-            skipme: true,
-            ..Default::default()
-        };
+        let mut f = KillFilter { skipme: true, ..Default::default() };
         let mut i = 2;
         while i < argv.len() {
             let Some(val) = argv.get(i + 1) else {
@@ -435,10 +394,7 @@ fn pause(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         Some(p) if p.until_ms > until => p.until_ms,
         _ => until,
     };
-    ctx.core.pause = Some(Pause {
-        until_ms,
-        writes_only,
-    });
+    ctx.core.pause = Some(Pause { until_ms, writes_only });
     ctx.out.ok();
     Ok(())
 }

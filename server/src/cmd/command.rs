@@ -125,9 +125,7 @@ fn list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             if Ctx::is(&argv[3], "module") {
                 ListFilter::Module
             } else if Ctx::is(&argv[3], "aclcat") {
-                let cat = std::str::from_utf8(arg)
-                    .ok()
-                    .and_then(spec::AclCategories::from_name);
+                let cat = std::str::from_utf8(arg).ok().and_then(spec::AclCategories::from_name);
                 ListFilter::AclCat(cat)
             } else if Ctx::is(&argv[3], "pattern") {
                 ListFilter::Pattern(arg)
@@ -178,9 +176,7 @@ fn get_keys_reply(ctx: &mut Ctx, argv: &[Bytes], with_flags: bool) -> CmdResult 
         return Err(Error::msg("ERR The command has no key arguments"));
     }
     if !target.arity_ok(call.len()) {
-        return Err(Error::msg(
-            "ERR Invalid number of arguments specified for command",
-        ));
+        return Err(Error::msg("ERR Invalid number of arguments specified for command"));
     }
     let args: Vec<&[u8]> = call.iter().map(|a| &a[..]).collect();
     let keys = spec::get_keys(target, &args).unwrap_or_default();
@@ -242,9 +238,7 @@ fn help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 /// all as status replies. `name` is the command as shown, e.g. `COMMAND`, `MEMORY`.
 pub fn reply_help(out: &mut Reply, name: &str, lines: &[&str]) {
     out.array(lines.len() + 3);
-    out.simple(&format!(
-        "{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    ));
+    out.simple(&format!("{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
     for l in lines {
         out.simple(l);
     }
@@ -325,11 +319,7 @@ fn reply_key_spec(out: &mut Reply, ks: &KeySpec) {
     out.map(2);
     out.bulk(b"type");
     match ks.find_keys {
-        FindKeys::Range {
-            lastkey,
-            step,
-            limit,
-        } => {
+        FindKeys::Range { lastkey, step, limit } => {
             out.bulk(b"range");
             out.bulk(b"spec");
             out.map(3);
@@ -340,11 +330,7 @@ fn reply_key_spec(out: &mut Reply, ks: &KeySpec) {
             out.bulk(b"limit");
             out.int(limit as i64);
         }
-        FindKeys::Keynum {
-            keynumidx,
-            firstkey,
-            step,
-        } => {
+        FindKeys::Keynum { keynumidx, firstkey, step } => {
             out.bulk(b"keynum");
             out.bulk(b"spec");
             out.map(3);

@@ -114,18 +114,10 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
     let old = ctx.core.cfg.clone();
     let old_cwd = std::env::current_dir().ok();
-    let mut sctx = SetCtx {
-        loading: false,
-        live: true,
-        save_loaded: false,
-    };
+    let mut sctx = SetCtx { loading: false, live: true, save_loaded: false };
     let mut result = Ok(());
     for (d, matched, value) in &targets {
-        let args = if d.multi_arg() {
-            split_value(value)
-        } else {
-            vec![value.to_vec()]
-        };
+        let args = if d.multi_arg() { split_value(value) } else { vec![value.to_vec()] };
         if let Err(e) = d.set(&mut ctx.core.cfg, &args, &mut sctx) {
             result = Err(fail(matched, &e));
             break;
@@ -192,9 +184,7 @@ fn resetstat(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 /// CONFIG REWRITE
 fn rewrite(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     let Some(path) = ctx.server.config_file.as_ref() else {
-        return Err(Error::msg(
-            "ERR The server is running without a config file",
-        ));
+        return Err(Error::msg("ERR The server is running without a config file"));
     };
     match config::rewrite::rewrite(&ctx.core.cfg, path) {
         Ok(()) => {

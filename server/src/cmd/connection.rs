@@ -88,9 +88,8 @@ fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut ver = None;
     let mut i = 1;
     if argv.len() >= 2 {
-        let v = parse_i64(&argv[1]).ok_or_else(|| {
-            Error::msg("ERR Protocol version is not an integer or out of range")
-        })?;
+        let v = parse_i64(&argv[1])
+            .ok_or_else(|| Error::msg("ERR Protocol version is not an integer or out of range"))?;
         if !(2..=3).contains(&v) {
             return Err(Error::msg("NOPROTO unsupported protocol version"));
         }

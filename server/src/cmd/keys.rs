@@ -75,8 +75,9 @@ fn flush_lazy_expired(core: &mut Core, id: usize) {
 /// An `int` argument as Redis's getIntFromObjectOrReply reads it.
 fn parse_int32(arg: &[u8]) -> Result<i32, Error> {
     let n = parse_i64(arg).ok_or(Error::NOT_INT)?;
-    i32::try_from(n)
-        .map_err(|_| Error::err("value is out of range, value must between -2147483648 and 2147483647"))
+    i32::try_from(n).map_err(|_| {
+        Error::err("value is out of range, value must between -2147483648 and 2147483647")
+    })
 }
 
 /// A database index, or `ERR DB index is out of range`.
@@ -290,7 +291,10 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], basetime: i64, seconds: bool) -
         } else if Ctx::is(a, "lt") {
             lt = true;
         } else {
-            return Err(Error::err(format_args!("Unsupported option {}", String::from_utf8_lossy(a))));
+            return Err(Error::err(format_args!(
+                "Unsupported option {}",
+                String::from_utf8_lossy(a)
+            )));
         }
     }
     if nx && (xx || gt || lt) {

@@ -363,9 +363,8 @@ fn execute_inner(
         return Flow::Continue;
     }
     let Some(handler) = cmd.handler else {
-        let e = Error(
-            format!("ERR command '{}' is not implemented in Vireo yet", cmd.fullname).into(),
-        );
+        let e =
+            Error(format!("ERR command '{}' is not implemented in Vireo yet", cmd.fullname).into());
         reject(core, out, resp3, Some(cmd.id), &e);
         return Flow::Continue;
     };
@@ -389,15 +388,8 @@ fn execute_inner(
     let dirty_before = core.dirty;
     let db_before = client.db;
     let start = Instant::now();
-    let mut ctx = Ctx {
-        core,
-        server,
-        client,
-        out: Reply::new(out, resp3),
-        now,
-        propagate_as: None,
-        cmd,
-    };
+    let mut ctx =
+        Ctx { core, server, client, out: Reply::new(out, resp3), now, propagate_as: None, cmd };
     let result = handler(&mut ctx, argv);
     let propagate_as = ctx.propagate_as.take();
     let duration_us = start.elapsed().as_micros() as u64;
@@ -441,7 +433,8 @@ fn execute_inner(
         }
     }
 
-    if !cmd.flags.skip_slowlog && core.cfg.slowlog_log_slower_than >= 0
+    if !cmd.flags.skip_slowlog
+        && core.cfg.slowlog_log_slower_than >= 0
         && duration_us as i64 >= core.cfg.slowlog_log_slower_than
     {
         let max = core.cfg.slowlog_max_len;

@@ -34,13 +34,8 @@ pub const HANDLERS: &[(&str, Handler)] = &[
 const REDACTED: &[u8] = b"(redacted)";
 
 /// Configuration parameters whose values CONFIG SET hides from the slow log.
-const SENSITIVE_CONFIGS: &[&str] = &[
-    "requirepass",
-    "masterauth",
-    "masteruser",
-    "tls-key-file-pass",
-    "tls-client-key-file-pass",
-];
+const SENSITIVE_CONFIGS: &[&str] =
+    &["requirepass", "masterauth", "masteruser", "tls-key-file-pass", "tls-client-key-file-pass"];
 
 /// `argv` with secrets replaced by `(redacted)`, as the slow log and MONITOR show it, or `None`
 /// when nothing needs hiding: the arguments of AUTH and ACL SETUSER, HELLO's and MIGRATE's
@@ -102,13 +97,7 @@ pub fn redact(fullname: &str, argv: &[Bytes]) -> Option<Vec<Bytes>> {
     Some(
         argv.iter()
             .zip(hide)
-            .map(|(a, h)| {
-                if h {
-                    Bytes::from_static(REDACTED)
-                } else {
-                    a.clone()
-                }
-            })
+            .map(|(a, h)| if h { Bytes::from_static(REDACTED) } else { a.clone() })
             .collect(),
     )
 }
@@ -123,9 +112,7 @@ fn monitor(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     ctx.client.flags.monitor = true;
-    ctx.core
-        .monitors
-        .push((ctx.client.id, ctx.client.push_tx.clone()));
+    ctx.core.monitors.push((ctx.client.id, ctx.client.push_tx.clone()));
     ctx.out.ok();
     Ok(())
 }
@@ -146,13 +133,7 @@ pub fn monitor_origin(core: &Core, client: &Client) -> String {
 /// dropped.
 pub fn feed_monitors(core: &mut Core, db: usize, origin: &str, argv: &[Bytes]) {
     let us = crate::clock::ustime();
-    let mut line = format!(
-        "+{}.{:06} [{} {}]",
-        us / 1_000_000,
-        us % 1_000_000,
-        db,
-        origin
-    );
+    let mut line = format!("+{}.{:06} [{} {}]", us / 1_000_000, us % 1_000_000, db, origin);
     for a in argv {
         line.push(' ');
         crate::util::repr::quote_into(&mut line, a);
@@ -174,19 +155,11 @@ fn slowlog_get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         None => 10,
         Some(a) => match parse_i64(a) {
             Some(n) if n >= -1 => n,
-            _ => {
-                return Err(Error::msg(
-                    "ERR count should be greater than or equal to -1",
-                ))
-            }
+            _ => return Err(Error::msg("ERR count should be greater than or equal to -1")),
         },
     };
     let entries = &ctx.core.slowlog.entries;
-    let n = if count == -1 {
-        entries.len()
-    } else {
-        entries.len().min(count as usize)
-    };
+    let n = if count == -1 { entries.len() } else { entries.len().min(count as usize) };
     let out = &mut ctx.out;
     out.array(n);
     for e in entries.iter().take(n) {
@@ -239,12 +212,7 @@ fn slowlog_help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 
 /// The events, sorted by name (Redis answers in hash order; any order is correct).
 fn sorted_events(core: &Core) -> Vec<(&String, &LatencyEvent)> {
-    let mut v: Vec<_> = core
-        .latency
-        .events
-        .iter()
-        .filter(|(_, e)| !e.samples.is_empty())
-        .collect();
+    let mut v: Vec<_> = core.latency.events.iter().filter(|(_, e)| !e.samples.is_empty()).collect();
     v.sort_by(|a, b| a.0.cmp(b.0));
     v
 }
@@ -344,11 +312,7 @@ fn sparkline(out: &mut String, samples: &[(u64, String)], min: u64, max: u64) {
         out.push('\n');
         let longest = block.iter().map(|(_, l)| l.len()).max().unwrap_or(0);
         for k in 0..longest {
-            out.extend(
-                block
-                    .iter()
-                    .map(|(_, l)| l.as_bytes().get(k).map_or(' ', |&b| b as char)),
-            );
+            out.extend(block.iter().map(|(_, l)| l.as_bytes().get(k).map_or(' ', |&b| b as char)));
             out.push('\n');
         }
     }
@@ -357,29 +321,16 @@ fn sparkline(out: &mut String, samples: &[(u64, String)], min: u64, max: u64) {
 /// LATENCY GRAPH event
 fn latency_graph(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let name = String::from_utf8_lossy(&argv[2]);
-    let Some(ev) = ctx
-        .core
-        .latency
-        .events
-        .get(name.as_ref())
-        .filter(|e| !e.samples.is_empty())
+    let Some(ev) = ctx.core.latency.events.get(name.as_ref()).filter(|e| !e.samples.is_empty())
     else {
-        return Err(Error::err(format_args!(
-            "No samples available for event '{name}'"
-        )));
+        return Err(Error::err(format_args!("No samples available for event '{name}'")));
     };
     let now = crate::clock::unix_secs();
-    let samples: Vec<(u64, String)> = ev
-        .samples
-        .iter()
-        .map(|s| (s.latency_ms, ago_label(now - s.time)))
-        .collect();
+    let samples: Vec<(u64, String)> =
+        ev.samples.iter().map(|s| (s.latency_ms, ago_label(now - s.time))).collect();
     let min = samples.iter().map(|s| s.0).min().unwrap_or(0);
     let max = samples.iter().map(|s| s.0).max().unwrap_or(0);
-    let mut g = format!(
-        "{name} - high {max} ms, low {min} ms (all time high {} ms)\n",
-        ev.max
-    );
+    let mut g = format!("{name} - high {max} ms, low {min} ms (all time high {} ms)\n", ev.max);
     g.push_str(&"-".repeat(GRAPH_COLS));
     g.push('\n');
     sparkline(&mut g, &samples, min, max);
@@ -406,12 +357,7 @@ fn latency_doctor(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         for (i, (name, ev)) in events.iter().enumerate() {
             let n = ev.samples.len() as f64;
             let avg = ev.samples.iter().map(|s| s.latency_ms as f64).sum::<f64>() / n;
-            let mad = ev
-                .samples
-                .iter()
-                .map(|s| (s.latency_ms as f64 - avg).abs())
-                .sum::<f64>()
-                / n;
+            let mad = ev.samples.iter().map(|s| (s.latency_ms as f64 - avg).abs()).sum::<f64>() / n;
             let first = ev.samples.front().map_or(now, |s| s.time);
             let period = (now - first).max(0) as f64 / n;
             let _ = writeln!(
@@ -439,13 +385,8 @@ fn latency_doctor(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 fn latency_histogram(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let commands = ctx.server.commands;
     let mut picked: Vec<&super::Command> = Vec::new();
-    let with_calls = |c: &super::Command| {
-        ctx.core
-            .stats
-            .cmd
-            .get(c.id)
-            .is_some_and(|s| s.latency.count() > 0)
-    };
+    let with_calls =
+        |c: &super::Command| ctx.core.stats.cmd.get(c.id).is_some_and(|s| s.latency.count() > 0);
     let push_tree = |c: &'static super::Command, picked: &mut Vec<&super::Command>| {
         if with_calls(c) {
             picked.push(c);
@@ -523,9 +464,7 @@ mod tests {
     use super::*;
 
     fn b(v: &[&str]) -> Vec<Bytes> {
-        v.iter()
-            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
-            .collect()
+        v.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect()
     }
 
     #[test]
@@ -536,19 +475,8 @@ mod tests {
             Some(b(&["auth", "(redacted)", "(redacted)"]))
         );
         assert_eq!(
-            redact(
-                "hello",
-                &b(&["hello", "3", "setname", "x", "auth", "u", "p"])
-            ),
-            Some(b(&[
-                "hello",
-                "3",
-                "setname",
-                "x",
-                "auth",
-                "(redacted)",
-                "(redacted)"
-            ]))
+            redact("hello", &b(&["hello", "3", "setname", "x", "auth", "u", "p"])),
+            Some(b(&["hello", "3", "setname", "x", "auth", "(redacted)", "(redacted)"]))
         );
         assert_eq!(redact("hello", &b(&["hello", "3"])), None);
         assert_eq!(
@@ -572,29 +500,15 @@ mod tests {
             ]))
         );
         assert_eq!(
-            redact(
-                "config|set",
-                &b(&["config", "set", "maxmemory", "1", "MASTERAUTH", "x"])
-            ),
-            Some(b(&[
-                "config",
-                "set",
-                "maxmemory",
-                "1",
-                "MASTERAUTH",
-                "(redacted)"
-            ]))
+            redact("config|set", &b(&["config", "set", "maxmemory", "1", "MASTERAUTH", "x"])),
+            Some(b(&["config", "set", "maxmemory", "1", "MASTERAUTH", "(redacted)"]))
         );
     }
 
     #[test]
     fn graph_matches_redis() {
         // Samples of 50, 200 and 20 ms taken 5, 3 and 1 seconds ago.
-        let s = vec![
-            (50, "5s".to_string()),
-            (200, "3s".to_string()),
-            (20, "1s".to_string()),
-        ];
+        let s = vec![(50, "5s".to_string()), (200, "3s".to_string()), (20, "1s".to_string())];
         let mut g = String::new();
         sparkline(&mut g, &s, 20, 200);
         assert_eq!(g, " # \n | \n | \n#|_\n   \n531\nsss\n");

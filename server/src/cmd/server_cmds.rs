@@ -218,9 +218,7 @@ fn debug_allowed(ctx: &Ctx) -> bool {
 
 /// Whether a peer address as CLIENT LIST shows it (`127.0.0.1:5000`, `[::1]:5000`) is loopback.
 fn is_loopback_addr(addr: &str) -> bool {
-    addr.parse::<std::net::SocketAddr>()
-        .map(|a| a.ip().is_loopback())
-        .unwrap_or(false)
+    addr.parse::<std::net::SocketAddr>().map(|a| a.ip().is_loopback()).unwrap_or(false)
 }
 
 /// DEBUG subcommand [arg ...]
@@ -266,10 +264,7 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             return Err(Error::msg("ERR DEBUG RELOAD is not supported by Vireo yet"));
         }
         _ => {
-            let name: String = String::from_utf8_lossy(&argv[1])
-                .chars()
-                .take(128)
-                .collect();
+            let name: String = String::from_utf8_lossy(&argv[1]).chars().take(128).collect();
             return Err(Error::err(format_args!(
                 "unknown subcommand or wrong number of arguments for '{name}'. Try DEBUG HELP."
             )));
@@ -377,11 +372,7 @@ fn positive(arg: &[u8]) -> Result<u64, Error> {
 /// DEBUG POPULATE count [prefix] [size]
 fn debug_populate(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let count = positive(&argv[2])?;
-    let size = if argv.len() == 5 {
-        Some(positive(&argv[4])? as usize)
-    } else {
-        None
-    };
+    let size = if argv.len() == 5 { Some(positive(&argv[4])? as usize) } else { None };
     let prefix: &[u8] = if argv.len() >= 4 { &argv[3] } else { b"key" };
     let now = ctx.now;
     let access = keyspace::Access::of(ctx.core, ctx.client);
@@ -495,11 +486,7 @@ fn memory_stats(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     int(out, "allocator.resident", m.alloc.resident as i64);
     out.bulk(b"allocator-fragmentation.ratio");
     out.double(float_ratio(m.allocator_frag_ratio()));
-    int(
-        out,
-        "allocator-fragmentation.bytes",
-        m.allocator_frag_bytes(),
-    );
+    int(out, "allocator-fragmentation.bytes", m.allocator_frag_bytes());
     out.bulk(b"allocator-rss.ratio");
     out.double(float_ratio(m.allocator_rss_ratio()));
     int(out, "allocator-rss.bytes", m.allocator_rss_bytes());

@@ -340,9 +340,7 @@ impl CommandSpec {
     /// Whether some key spec names real keys (not only channels): what `COMMAND GETKEYS` needs
     /// before it answers anything but "The command has no key arguments".
     pub fn has_keys(&self) -> bool {
-        self.key_specs
-            .iter()
-            .any(|ks| !ks.flags.contains(KeyFlags::NOT_KEY))
+        self.key_specs.iter().any(|ks| !ks.flags.contains(KeyFlags::NOT_KEY))
     }
 }
 
@@ -368,10 +366,7 @@ pub fn lookup_bytes(name: &[u8]) -> Option<&'static CommandSpec> {
         return None;
     }
     let spec = &generated::COMMANDS[idx as usize - 1];
-    spec.name
-        .as_bytes()
-        .eq_ignore_ascii_case(name)
-        .then_some(spec)
+    spec.name.as_bytes().eq_ignore_ascii_case(name).then_some(spec)
 }
 
 /// A command or subcommand by its full name: "get", "client|list" (case-insensitive).
@@ -471,10 +466,7 @@ fn keys_of(
 ) -> Result<Vec<KeyRef>, GetKeysError> {
     let usable = |ks: &KeySpec| with_channels || !ks.flags.contains(KeyFlags::NOT_KEY);
     let has_specs = spec.key_specs.iter().any(usable);
-    let variable = spec
-        .key_specs
-        .iter()
-        .any(|ks| ks.flags.contains(KeyFlags::VARIABLE_FLAGS));
+    let variable = spec.key_specs.iter().any(|ks| ks.flags.contains(KeyFlags::VARIABLE_FLAGS));
     if !has_specs {
         return Ok(Vec::new());
     }
@@ -554,11 +546,7 @@ fn eval_specs(
             BeginSearch::Unknown => return Err(BAD),
         };
         let (last, step) = match ks.find_keys {
-            FindKeys::Range {
-                lastkey,
-                step,
-                limit,
-            } => {
+            FindKeys::Range { lastkey, step, limit } => {
                 let lastkey = i64::from(lastkey);
                 let last = if lastkey >= 0 {
                     first + lastkey
@@ -569,11 +557,7 @@ fn eval_specs(
                 };
                 (last, step)
             }
-            FindKeys::Keynum {
-                keynumidx,
-                firstkey,
-                step,
-            } => {
+            FindKeys::Keynum { keynumidx, firstkey, step } => {
                 let keynumidx = i64::from(keynumidx);
                 if keynumidx >= argc - first || first + keynumidx < 0 {
                     return Err(BAD);
@@ -606,9 +590,7 @@ fn find_keyword(argv: &[&[u8]], keyword: &str, startfrom: i32) -> Option<usize> 
     if startfrom == 0 {
         None // Redis's search stops at argv[0] at once
     } else if startfrom > 0 {
-        (i64::from(startfrom)..argc)
-            .find(|&i| matches(i))
-            .map(|i| i as usize)
+        (i64::from(startfrom)..argc).find(|&i| matches(i)).map(|i| i as usize)
     } else {
         let start = (argc + i64::from(startfrom)).min(argc - 1);
         (1..=start).rev().find(|&i| matches(i)).map(|i| i as usize)
@@ -643,11 +625,7 @@ fn parse_lenient(s: &[u8]) -> i64 {
     for &b in rest.iter().take_while(|b| b.is_ascii_digit()) {
         let d = i64::from(b - b'0');
         n = n.saturating_mul(10);
-        n = if neg {
-            n.saturating_sub(d)
-        } else {
-            n.saturating_add(d)
-        };
+        n = if neg { n.saturating_sub(d) } else { n.saturating_add(d) };
     }
     n
 }
@@ -675,9 +653,8 @@ fn numkeys_fallback(
     if count < 1 || count > available {
         return Err(GetKeysError::InvalidArguments);
     }
-    let mut keys: Vec<KeyRef> = (0..count as usize)
-        .map(|i| (count_at + 1 + i, key_flags))
-        .collect();
+    let mut keys: Vec<KeyRef> =
+        (0..count as usize).map(|i| (count_at + 1 + i, key_flags)).collect();
     if let Some(d) = dest {
         keys.push((d, dest_flags));
     }
@@ -811,10 +788,7 @@ mod tests {
         assert!(all().windows(2).all(|w| w[0].name < w[1].name));
         for spec in all() {
             assert!(std::ptr::eq(lookup(spec.name).unwrap(), spec));
-            assert!(std::ptr::eq(
-                lookup(&spec.name.to_ascii_uppercase()).unwrap(),
-                spec
-            ));
+            assert!(std::ptr::eq(lookup(&spec.name.to_ascii_uppercase()).unwrap(), spec));
         }
         assert_eq!(lookup("get").unwrap().full_name, "get");
         assert_eq!(lookup_bytes(b"GeT").unwrap().name, "get");
@@ -865,15 +839,9 @@ mod tests {
         assert_eq!(zu.flags, ["write", "denyoom", "movablekeys"]);
         assert_eq!((zu.first_key, zu.last_key, zu.key_step), (1, 1, 1));
         let xr = lookup("xread").unwrap();
-        assert_eq!(
-            xr.acl_categories,
-            ["@read", "@stream", "@slow", "@blocking"]
-        );
+        assert_eq!(xr.acl_categories, ["@read", "@stream", "@slow", "@blocking"]);
         assert_eq!((xr.first_key, xr.last_key, xr.key_step), (0, 0, 0));
-        assert_eq!(
-            lookup("eval_ro").unwrap().acl_categories,
-            ["@slow", "@scripting"]
-        );
+        assert_eq!(lookup("eval_ro").unwrap().acl_categories, ["@slow", "@scripting"]);
         let migrate = lookup("migrate").unwrap();
         assert!(migrate.has_flag(CmdFlags::MOVABLEKEYS));
         assert_eq!((migrate.first_key, migrate.last_key), (3, 3));
@@ -886,10 +854,7 @@ mod tests {
             ["@write", "@list", "@slow", "@blocking"]
         );
         let keys_cmd = lookup("keys").unwrap();
-        assert_eq!(
-            keys_cmd.tips,
-            ["request_policy:all_shards", "nondeterministic_output_order"]
-        );
+        assert_eq!(keys_cmd.tips, ["request_policy:all_shards", "nondeterministic_output_order"]);
         let rpoplpush = lookup("rpoplpush").unwrap();
         assert_eq!(rpoplpush.doc_flags, ["deprecated"]);
         assert_eq!(rpoplpush.deprecated_since, Some("6.2.0"));
@@ -917,10 +882,7 @@ mod tests {
         }
         all().iter().for_each(check);
         assert_eq!(CmdFlags::from_name("DENYOOM"), Some(CmdFlags::DENYOOM));
-        assert_eq!(
-            format!("{:?}", KeyFlags::RW | KeyFlags::ACCESS),
-            "[\"RW\", \"access\"]"
-        );
+        assert_eq!(format!("{:?}", KeyFlags::RW | KeyFlags::ACCESS), "[\"RW\", \"access\"]");
     }
 
     /// Every `<container>-<sub>.json` file is reachable as a subcommand, and every command file
@@ -959,27 +921,15 @@ mod tests {
     #[test]
     fn keys_from_specs() {
         assert_eq!(names("get", "get k"), Ok(vec!["k".into()]));
-        assert_eq!(
-            names("mset", "mset a 1 b 2"),
-            Ok(vec!["a".into(), "b".into()])
-        );
-        assert_eq!(
-            names("mset", "mset a 1 b"),
-            Ok(vec!["a".into(), "b".into()])
-        );
+        assert_eq!(names("mset", "mset a 1 b 2"), Ok(vec!["a".into(), "b".into()]));
+        assert_eq!(names("mset", "mset a 1 b"), Ok(vec!["a".into(), "b".into()]));
         assert_eq!(names("mget", "mget a b c").unwrap().len(), 3);
         assert_eq!(names("blpop", "blpop a b 0").unwrap(), ["a", "b"]);
         assert_eq!(names("lmove", "lmove a b left right").unwrap(), ["a", "b"]);
-        assert_eq!(
-            names("object|encoding", "object encoding k").unwrap(),
-            ["k"]
-        );
+        assert_eq!(names("object|encoding", "object encoding k").unwrap(), ["k"]);
         assert_eq!(names("xinfo|stream", "xinfo stream k").unwrap(), ["k"]);
         assert_eq!(names("ping", "ping"), Ok(vec![]));
-        assert_eq!(
-            key_flags("rename", "rename a b"),
-            ["a RW access delete", "b OW update"]
-        );
+        assert_eq!(key_flags("rename", "rename a b"), ["a RW access delete", "b OW update"]);
     }
 
     #[test]
@@ -987,89 +937,48 @@ mod tests {
         assert_eq!(names("eval", "eval s 2 a b c").unwrap(), ["a", "b"]);
         assert_eq!(names("eval", "eval s 1 a").unwrap(), ["a"]);
         assert_eq!(names("fcall", "fcall f 1 a").unwrap(), ["a"]);
-        for bad in [
-            "eval s 0",
-            "eval s 2 a",
-            "eval s -1 a",
-            "eval s x a",
-            "eval s 1",
-        ] {
-            assert_eq!(
-                names("eval", bad),
-                Err(GetKeysError::InvalidArguments),
-                "{bad}"
-            );
+        for bad in ["eval s 0", "eval s 2 a", "eval s -1 a", "eval s x a", "eval s 1"] {
+            assert_eq!(names("eval", bad), Err(GetKeysError::InvalidArguments), "{bad}");
         }
         // Redis's fallback reads the count leniently
         for odd in ["eval s 01 a", "eval s +1 a", "eval s 1x a"] {
             assert_eq!(names("eval", odd).unwrap(), ["a"], "{odd}");
         }
-        assert_eq!(
-            names("zunionstore", "zunionstore d 2 a b").unwrap(),
-            ["d", "a", "b"]
-        );
-        assert_eq!(
-            names("zunionstore", "zunionstore d 1 a weights 1").unwrap(),
-            ["d", "a"]
-        );
-        assert_eq!(
-            names("zunionstore", "zunionstore d 1x a").unwrap(),
-            ["a", "d"]
-        );
-        for bad in [
-            "zunionstore d 5 a b",
-            "zunionstore d 0 a b",
-            "zunionstore d -1 a b",
-        ] {
+        assert_eq!(names("zunionstore", "zunionstore d 2 a b").unwrap(), ["d", "a", "b"]);
+        assert_eq!(names("zunionstore", "zunionstore d 1 a weights 1").unwrap(), ["d", "a"]);
+        assert_eq!(names("zunionstore", "zunionstore d 1x a").unwrap(), ["a", "d"]);
+        for bad in ["zunionstore d 5 a b", "zunionstore d 0 a b", "zunionstore d -1 a b"] {
             assert!(names("zunionstore", bad).is_err(), "{bad}");
         }
         assert_eq!(names("zunion", "zunion 2 a b").unwrap(), ["a", "b"]);
         assert!(names("zunion", "zunion 3 a b").is_err());
         assert_eq!(names("lmpop", "lmpop 2 a b left").unwrap(), ["a", "b"]);
-        assert_eq!(
-            names("lmpop", "lmpop 3 a b left").unwrap(),
-            ["a", "b", "left"]
-        );
+        assert_eq!(names("lmpop", "lmpop 3 a b left").unwrap(), ["a", "b", "left"]);
         assert_eq!(names("lmpop", "lmpop 01 a left").unwrap(), ["a"]);
         assert!(names("lmpop", "lmpop 5 a b left").is_err());
         assert_eq!(names("blmpop", "blmpop 0 2 a b left").unwrap(), ["a", "b"]);
         assert_eq!(names("bzmpop", "bzmpop 0 1 a min").unwrap(), ["a"]);
-        assert_eq!(
-            names("sintercard", "sintercard 2 a b limit 1").unwrap(),
-            ["a", "b"]
-        );
+        assert_eq!(names("sintercard", "sintercard 2 a b limit 1").unwrap(), ["a", "b"]);
         // a count past i64 is not a count
         assert!(names("eval", "eval s 9999999999999999999999 a").is_err());
     }
 
     #[test]
     fn keys_keyword() {
-        assert_eq!(
-            names("xread", "xread count 2 streams a b 0 0").unwrap(),
-            ["a", "b"]
-        );
+        assert_eq!(names("xread", "xread count 2 streams a b 0 0").unwrap(), ["a", "b"]);
         assert_eq!(names("xread", "xread streams a b 0").unwrap(), ["a"]);
         assert_eq!(names("xread", "xread streams a b c d").unwrap(), ["a", "b"]);
         assert_eq!(names("xread", "xread STREAMS a streams b").unwrap(), ["a"]);
         assert!(names("xread", "xread a b streams").is_err());
         assert!(names("xread", "xread count 1 streams a").is_err());
-        assert_eq!(
-            names("xreadgroup", "xreadgroup group g c streams a 0").unwrap(),
-            ["a"]
-        );
-        assert_eq!(
-            names("georadius", "georadius k 0 0 1 m store d").unwrap(),
-            ["k", "d"]
-        );
+        assert_eq!(names("xreadgroup", "xreadgroup group g c streams a 0").unwrap(), ["a"]);
+        assert_eq!(names("georadius", "georadius k 0 0 1 m store d").unwrap(), ["k", "d"]);
         assert_eq!(
             names("georadius", "georadius k 0 0 1 m store d storedist e").unwrap(),
             ["k", "d", "e"]
         );
         assert_eq!(names("georadius", "georadius k 0 0 1 m").unwrap(), ["k"]);
-        assert_eq!(
-            names("georadius", "georadius k 0 0 1 m store").unwrap(),
-            ["k"]
-        );
+        assert_eq!(names("georadius", "georadius k 0 0 1 m store").unwrap(), ["k"]);
         assert_eq!(
             names("georadius", "georadius k 0 0 1 m store d storedist").unwrap(),
             ["k", "d"]
@@ -1087,10 +996,7 @@ mod tests {
             ["k RO access", "e OW update"]
         );
         assert_eq!(names("sort", "sort k by store").unwrap(), ["k"]);
-        assert_eq!(
-            names("sort", "sort k get x store y by z store").unwrap(),
-            ["k", "y"]
-        );
+        assert_eq!(names("sort", "sort k get x store y by z store").unwrap(), ["k", "y"]);
         assert_eq!(names("sort_ro", "sort_ro k store d").unwrap(), ["k"]);
 
         assert_eq!(
@@ -1098,45 +1004,21 @@ mod tests {
             ["k1 RW access delete", "k2 RW access delete"]
         );
         assert_eq!(names("migrate", "migrate h p k 0 5000").unwrap(), ["k"]);
-        assert_eq!(
-            names("migrate", "migrate h p k 0 5000 keys").unwrap(),
-            ["k"]
-        );
+        assert_eq!(names("migrate", "migrate h p k 0 5000 keys").unwrap(), ["k"]);
         assert!(names("migrate", "migrate h p k 0 5000 keys a").is_err());
-        assert_eq!(
-            names("migrate", "migrate h p  0 5000 keys keys a").unwrap(),
-            ["keys", "a"]
-        );
-        assert_eq!(
-            names("migrate", "migrate h p  0 5000 auth keys").unwrap(),
-            [""]
-        );
-        assert_eq!(
-            names("migrate", "migrate h p  0 5000 auth2 u keys x").unwrap(),
-            [""]
-        );
-        assert_eq!(
-            names("migrate", "migrate h p  0 5000 auth2 u p keys x").unwrap(),
-            ["x"]
-        );
+        assert_eq!(names("migrate", "migrate h p  0 5000 keys keys a").unwrap(), ["keys", "a"]);
+        assert_eq!(names("migrate", "migrate h p  0 5000 auth keys").unwrap(), [""]);
+        assert_eq!(names("migrate", "migrate h p  0 5000 auth2 u keys x").unwrap(), [""]);
+        assert_eq!(names("migrate", "migrate h p  0 5000 auth2 u p keys x").unwrap(), ["x"]);
 
         assert_eq!(key_flags("set", "set k v get"), ["k RW access update"]);
         assert_eq!(key_flags("set", "set k v nx GET"), ["k RW access update"]);
         assert_eq!(key_flags("set", "set k v px 10"), ["k OW update"]);
         assert_eq!(key_flags("set", "set k get"), ["k OW update"]);
-        assert_eq!(
-            key_flags("bitfield", "bitfield k get u8 0"),
-            ["k RO access"]
-        );
+        assert_eq!(key_flags("bitfield", "bitfield k get u8 0"), ["k RO access"]);
         assert_eq!(key_flags("bitfield", "bitfield k"), ["k RO access"]);
-        assert_eq!(
-            key_flags("bitfield", "bitfield k overflow sat get u8 0"),
-            ["k RO access"]
-        );
-        assert_eq!(
-            key_flags("bitfield", "bitfield k get set 0"),
-            ["k RO access"]
-        );
+        assert_eq!(key_flags("bitfield", "bitfield k overflow sat get u8 0"), ["k RO access"]);
+        assert_eq!(key_flags("bitfield", "bitfield k get set 0"), ["k RO access"]);
         for rw in [
             "bitfield k set u8 0 1",
             "bitfield k get u8",
@@ -1145,10 +1027,7 @@ mod tests {
         ] {
             assert_eq!(key_flags("bitfield", rw), ["k RW access update"], "{rw}");
         }
-        assert_eq!(
-            key_flags("bitfield_ro", "bitfield_ro k get u8 0"),
-            ["k RO access"]
-        );
+        assert_eq!(key_flags("bitfield_ro", "bitfield_ro k get u8 0"), ["k RO access"]);
     }
 
     #[test]

@@ -92,8 +92,9 @@ fn parse_ext(argv: &[Bytes], start: usize, for_set: bool) -> Result<ExtOpts<'_>,
         let a = &argv[j][..];
         let next = argv.get(j + 1);
         let kind = o.expire.map(|(k, _)| k);
-        let exp_ok =
-            |k: ExpKind| !o.keepttl && !o.persist && kind.is_none_or(|cur| cur == k) && next.is_some();
+        let exp_ok = |k: ExpKind| {
+            !o.keepttl && !o.persist && kind.is_none_or(|cur| cur == k) && next.is_some()
+        };
         if for_set && Ctx::is(a, "nx") && !o.xx {
             o.nx = true;
         } else if for_set && Ctx::is(a, "xx") && !o.nx {
@@ -104,12 +105,16 @@ fn parse_ext(argv: &[Bytes], start: usize, for_set: bool) -> Result<ExtOpts<'_>,
             o.keepttl = true;
         } else if !for_set && Ctx::is(a, "persist") && kind.is_none() && !o.keepttl {
             o.persist = true;
-        } else if let Some(k) =
-            [("ex", ExpKind::Ex), ("px", ExpKind::Px), ("exat", ExpKind::ExAt), ("pxat", ExpKind::PxAt)]
-                .into_iter()
-                .find(|(name, _)| Ctx::is(a, name))
-                .map(|(_, k)| k)
-                .filter(|&k| exp_ok(k))
+        } else if let Some(k) = [
+            ("ex", ExpKind::Ex),
+            ("px", ExpKind::Px),
+            ("exat", ExpKind::ExAt),
+            ("pxat", ExpKind::PxAt),
+        ]
+        .into_iter()
+        .find(|(name, _)| Ctx::is(a, name))
+        .map(|(_, k)| k)
+        .filter(|&k| exp_ok(k))
         {
             o.expire = Some((k, &argv[j + 1][..]));
             j += 1;
@@ -203,8 +208,11 @@ fn set_generic(
     if let Some(ms) = expire {
         ctx.propagate(vec![b("SET"), key.clone(), val.clone(), b("PXAT"), int_bytes(ms)]);
     } else if o.get {
-        let kept =
-            argv.iter().enumerate().filter(|(i, a)| *i < 3 || !Ctx::is(a, "get")).map(|(_, a)| a.clone());
+        let kept = argv
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| *i < 3 || !Ctx::is(a, "get"))
+            .map(|(_, a)| a.clone());
         ctx.propagate(kept.collect());
     }
     Ok(())
@@ -606,14 +614,18 @@ fn lcs(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     let cells = (a.len() as u64 + 1) * (bb.len() as u64 + 1);
     if cells.saturating_mul(4) > ctx.core.cfg.proto_max_bulk_len.max(0) as u64 {
-        return Err(Error::err("Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
+        return Err(Error::err(
+            "Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        ));
     }
-    let table = strops::LcsTable::new(a, bb)
-        .ok_or_else(|| Error::err("Insufficient memory, failed allocating transient memory for LCS"))?;
+    let table = strops::LcsTable::new(a, bb).ok_or_else(|| {
+        Error::err("Insufficient memory, failed allocating transient memory for LCS")
+    })?;
     let out = &mut ctx.out;
     if get_idx {
         let (_, ranges) = table.walk(a, bb, false);
-        let shown: Vec<_> = ranges.iter().filter(|r| min_len == 0 || r.len() as i64 >= min_len).collect();
+        let shown: Vec<_> =
+            ranges.iter().filter(|r| min_len == 0 || r.len() as i64 >= min_len).collect();
         out.map(2);
         out.bulk(b"matches");
         out.array(shown.len());

@@ -126,14 +126,8 @@ Generated from the directive table in `server/src/config/table.rs`.\n",
         }
     }
     let total = DIRECTIVES.len();
-    let acting = DIRECTIVES
-        .iter()
-        .filter(|d| d.effect != Effect::Stored)
-        .count();
-    let enums = DIRECTIVES
-        .iter()
-        .filter(|d| matches!(d.kind, Kind::Enum { .. }))
-        .count();
+    let acting = DIRECTIVES.iter().filter(|d| d.effect != Effect::Stored).count();
+    let enums = DIRECTIVES.iter().filter(|d| matches!(d.kind, Kind::Enum { .. })).count();
     out.push_str(&format!(
         "\n{total} directives ({} names with aliases), {enums} of them enumerations; Vireo acts on {acting}.\n\n\
 Also accepted and ignored, as in Redis 7.0: `list-max-ziplist-entries`, `list-max-ziplist-value`,\n\

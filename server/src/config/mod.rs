@@ -149,13 +149,8 @@ pub mod shutdown_flags {
     pub const NOSAVE: u32 = 2;
     pub const NOW: u32 = 4;
     pub const FORCE: u32 = 8;
-    pub const NAMES: &[(&str, i32)] = &[
-        ("default", 0),
-        ("save", 1),
-        ("nosave", 2),
-        ("now", 4),
-        ("force", 8),
-    ];
+    pub const NAMES: &[(&str, i32)] =
+        &[("default", 0), ("save", 1), ("nosave", 2), ("now", 4), ("force", 8)];
 }
 
 /// `notify-keyspace-events` classes, with Redis's bit values (the module API uses them too).
@@ -530,18 +525,9 @@ impl Default for Config {
             set_proc_title: true,
             proc_title_template: "{title} {listen-addr} {server-mode}".into(),
             save: vec![
-                SavePoint {
-                    seconds: 3600,
-                    changes: 1,
-                },
-                SavePoint {
-                    seconds: 300,
-                    changes: 100,
-                },
-                SavePoint {
-                    seconds: 60,
-                    changes: 10000,
-                },
+                SavePoint { seconds: 3600, changes: 1 },
+                SavePoint { seconds: 300, changes: 100 },
+                SavePoint { seconds: 60, changes: 10000 },
             ],
             stop_writes_on_bgsave_error: true,
             rdbcompression: true,
@@ -656,21 +642,9 @@ impl Default for Config {
             stream_node_max_entries: 100,
             activerehashing: true,
             client_output_buffer_limit: [
-                ClientBufferLimit {
-                    hard: 0,
-                    soft: 0,
-                    soft_seconds: 0,
-                },
-                ClientBufferLimit {
-                    hard: 256 * MB,
-                    soft: 64 * MB,
-                    soft_seconds: 60,
-                },
-                ClientBufferLimit {
-                    hard: 32 * MB,
-                    soft: 8 * MB,
-                    soft_seconds: 60,
-                },
+                ClientBufferLimit { hard: 0, soft: 0, soft_seconds: 0 },
+                ClientBufferLimit { hard: 256 * MB, soft: 64 * MB, soft_seconds: 60 },
+                ClientBufferLimit { hard: 32 * MB, soft: 8 * MB, soft_seconds: 60 },
             ],
             client_query_buffer_limit: 1024 * MB,
             proto_max_bulk_len: 512 * 1024 * 1024,
@@ -974,20 +948,13 @@ zset-max-ziplist-value	64
     fn defaults_match_redis_config_get() {
         let cfg = Config::default();
         let mut listed = 0;
-        for d in DIRECTIVES
-            .iter()
-            .filter(|d| !d.is(table::HIDDEN) && d.name != "dir")
-        {
+        for d in DIRECTIVES.iter().filter(|d| !d.is(table::HIDDEN) && d.name != "dir") {
             for name in std::iter::once(d.name).chain(d.alias) {
                 let want = REDIS_7_0_DEFAULTS
                     .lines()
                     .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix('\t')))
                     .unwrap_or_else(|| panic!("{name} is not a Redis 7.0 directive"));
-                assert_eq!(
-                    String::from_utf8(d.get(&cfg)).unwrap(),
-                    want,
-                    "default of {name}"
-                );
+                assert_eq!(String::from_utf8(d.get(&cfg)).unwrap(), want, "default of {name}");
                 listed += 1;
             }
         }
@@ -999,18 +966,10 @@ zset-max-ziplist-value	64
     fn every_value_round_trips_through_set() {
         let mut cfg = Config::default();
         let mut ctx = SetCtx::default();
-        for d in DIRECTIVES
-            .iter()
-            .filter(|d| d.name != "dir" && d.name != "replicaof")
-        {
+        for d in DIRECTIVES.iter().filter(|d| d.name != "dir" && d.name != "replicaof") {
             let v = d.get(&cfg);
-            let args = if d.multi_arg() {
-                parse::split_args(&v).unwrap()
-            } else {
-                vec![v.clone()]
-            };
-            d.set(&mut cfg, &args, &mut ctx)
-                .unwrap_or_else(|e| panic!("{}: {e}", d.name));
+            let args = if d.multi_arg() { parse::split_args(&v).unwrap() } else { vec![v.clone()] };
+            d.set(&mut cfg, &args, &mut ctx).unwrap_or_else(|e| panic!("{}: {e}", d.name));
             assert_eq!(d.get(&cfg), v, "{}", d.name);
         }
     }
@@ -1020,20 +979,12 @@ zset-max-ziplist-value	64
         let (d, m) = lookup(b"SLAVEOF").unwrap();
         assert_eq!((d.name, m), ("replicaof", "slaveof"));
         let (d, m) = lookup(b"hash-max-ziplist-entries").unwrap();
-        assert_eq!(
-            (d.name, m),
-            ("hash-max-listpack-entries", "hash-max-ziplist-entries")
-        );
-        assert_eq!(
-            lookup(b"lua-time-limit").unwrap().0.name,
-            "busy-reply-threshold"
-        );
+        assert_eq!((d.name, m), ("hash-max-listpack-entries", "hash-max-ziplist-entries"));
+        assert_eq!(lookup(b"lua-time-limit").unwrap().0.name, "busy-reply-threshold");
         assert!(lookup(b"nosuch").is_none());
         // names are unique
-        let mut names: Vec<&str> = DIRECTIVES
-            .iter()
-            .flat_map(|d| std::iter::once(d.name).chain(d.alias))
-            .collect();
+        let mut names: Vec<&str> =
+            DIRECTIVES.iter().flat_map(|d| std::iter::once(d.name).chain(d.alias)).collect();
         let n = names.len();
         names.sort();
         names.dedup();
@@ -1045,13 +996,9 @@ zset-max-ziplist-value	64
         let mut cfg = Config::default();
         let mut ctx = SetCtx::default();
         let (d, _) = lookup(b"shutdown-on-sigint").unwrap();
-        d.set(&mut cfg, &[b"now".to_vec(), b"SAVE".to_vec()], &mut ctx)
-            .unwrap();
+        d.set(&mut cfg, &[b"now".to_vec(), b"SAVE".to_vec()], &mut ctx).unwrap();
         assert_eq!(d.get(&cfg), b"save now");
-        assert_eq!(
-            cfg.shutdown_on_sigint,
-            shutdown_flags::SAVE | shutdown_flags::NOW
-        );
+        assert_eq!(cfg.shutdown_on_sigint, shutdown_flags::SAVE | shutdown_flags::NOW);
         let e = d.set(&mut cfg, &[], &mut ctx).unwrap_err();
         assert_eq!(
             e,
@@ -1079,15 +1026,12 @@ zset-max-ziplist-value	64
     fn percentiles_format_like_redis() {
         let mut cfg = Config::default();
         let (d, _) = lookup(b"latency-tracking-info-percentiles").unwrap();
-        let args: Vec<Vec<u8>> = ["0.5", "99.99999", "100", "1e1"]
-            .iter()
-            .map(|s| s.as_bytes().to_vec())
-            .collect();
+        let args: Vec<Vec<u8>> =
+            ["0.5", "99.99999", "100", "1e1"].iter().map(|s| s.as_bytes().to_vec()).collect();
         d.set(&mut cfg, &args, &mut SetCtx::default()).unwrap();
         assert_eq!(d.get(&cfg), b"0.5 99.99999 100 10");
         assert_eq!(
-            d.set(&mut cfg, &[b"x".to_vec()], &mut SetCtx::default())
-                .unwrap_err(),
+            d.set(&mut cfg, &[b"x".to_vec()], &mut SetCtx::default()).unwrap_err(),
             "Invalid latency-tracking-info-percentiles parameters"
         );
     }

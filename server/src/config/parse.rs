@@ -8,11 +8,8 @@ use std::path::PathBuf;
 use super::{absolute_path, lookup, strerror, Config, SetCtx};
 
 /// Directives Redis 7.0 still accepts (and ignores) with exactly one argument.
-const DEPRECATED: &[&str] = &[
-    "list-max-ziplist-entries",
-    "list-max-ziplist-value",
-    "lua-replicate-commands",
-];
+const DEPRECATED: &[&str] =
+    &["list-max-ziplist-entries", "list-max-ziplist-value", "lua-replicate-commands"];
 
 /// Nesting limit for `include` (Redis has none and recurses until it crashes).
 const MAX_INCLUDE_DEPTH: usize = 32;
@@ -153,10 +150,7 @@ pub fn memtoull(s: &[u8]) -> Option<u64> {
     if s.first() == Some(&b'-') {
         return None;
     }
-    let end = s
-        .iter()
-        .position(|c| !c.is_ascii_digit())
-        .unwrap_or(s.len());
+    let end = s.iter().position(|c| !c.is_ascii_digit()).unwrap_or(s.len());
     let (digits, unit) = s.split_at(end);
     let mul: u64 = match unit.to_ascii_lowercase().as_slice() {
         b"" | b"b" => 1,
@@ -195,17 +189,11 @@ fn fatal_at(line_no: usize, line: &[u8], err: &str) -> String {
 }
 
 fn fatal(err: &str) -> String {
-    format!(
-        "\n*** FATAL CONFIG FILE ERROR (Redis {}) ***\n{err}",
-        crate::REDIS_VERSION
-    )
+    format!("\n*** FATAL CONFIG FILE ERROR (Redis {}) ***\n{err}", crate::REDIS_VERSION)
 }
 
 fn cant_open(path: &str, e: &std::io::Error) -> String {
-    format!(
-        "Fatal error, can't open config file '{path}': {}",
-        strerror(e)
-    )
+    format!("Fatal error, can't open config file '{path}': {}", strerror(e))
 }
 
 enum LineError {
@@ -239,11 +227,7 @@ impl Loader {
     pub fn new(live: bool) -> Loader {
         Loader {
             cfg: Config::default(),
-            ctx: SetCtx {
-                loading: true,
-                live,
-                save_loaded: false,
-            },
+            ctx: SetCtx { loading: true, live, save_loaded: false },
             depth: 0,
         }
     }
@@ -256,9 +240,7 @@ impl Loader {
                 continue;
             }
             let result = match split_args(line) {
-                None => Err(LineError::Msg(
-                    "Unbalanced quotes in configuration line".into(),
-                )),
+                None => Err(LineError::Msg("Unbalanced quotes in configuration line".into())),
                 Some(argv) if argv.is_empty() => Ok(()),
                 Some(argv) => self.apply(argv),
             };
@@ -334,11 +316,8 @@ impl Loader {
         if self.depth >= MAX_INCLUDE_DEPTH {
             return Err("include nesting is too deep".into());
         }
-        let files = if path.contains(['*', '?', '[']) {
-            expand_glob(path)
-        } else {
-            vec![path.to_string()]
-        };
+        let files =
+            if path.contains(['*', '?', '[']) { expand_glob(path) } else { vec![path.to_string()] };
         for f in files {
             let text = std::fs::read(&f).map_err(|e| LineError::Complete(cant_open(&f, &e)))?;
             self.depth += 1;
@@ -353,10 +332,7 @@ impl Loader {
     pub fn finish(self) -> Result<Config, String> {
         let cfg = self.cfg;
         if !cfg.logfile.is_empty() && self.ctx.live {
-            if let Err(e) = std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(&cfg.logfile)
+            if let Err(e) = std::fs::OpenOptions::new().append(true).create(true).open(&cfg.logfile)
             {
                 return Err(fatal(&format!("Can't open the log file: {}", strerror(&e))));
             }
@@ -406,9 +382,7 @@ pub fn options_text(args: &[String], first_index: usize) -> (Vec<u8>, bool) {
             }
             out.extend_from_slice(&a.as_bytes()[2..]);
             out.push(b' ');
-            let one_word = split_args(a.as_bytes())
-                .map(|v| v.len() == 1)
-                .unwrap_or(false);
+            let one_word = split_args(a.as_bytes()).map(|v| v.len() == 1).unwrap_or(false);
             if one_word {
                 handled_last = false;
                 let next_is_option = j != last && args[k + 1].starts_with("--");
@@ -463,22 +437,16 @@ pub fn load_from_args(args: &[String]) -> Result<(Config, Option<PathBuf>), Stri
             start = 1;
         }
     }
-    let (options, stdin) = if args.len() > start {
-        options_text(&args[start..], start)
-    } else {
-        (Vec::new(), false)
-    };
+    let (options, stdin) =
+        if args.len() > start { options_text(&args[start..], start) } else { (Vec::new(), false) };
     let mut text = Vec::new();
     if let Some(f) = &file {
         text = std::fs::read(f).map_err(|e| cant_open(&f.display().to_string(), &e))?;
     }
     if stdin {
-        std::io::stdin().read_to_end(&mut text).map_err(|e| {
-            format!(
-                "Fatal error, can't read config from stdin: {}",
-                strerror(&e)
-            )
-        })?;
+        std::io::stdin()
+            .read_to_end(&mut text)
+            .map_err(|e| format!("Fatal error, can't read config from stdin: {}", strerror(&e)))?;
     }
     text.push(b'\n');
     text.extend_from_slice(&options);
@@ -529,18 +497,9 @@ mod tests {
 
     #[test]
     fn splits_quoted_arguments() {
-        assert_eq!(
-            split_args(b"  set  a b ").unwrap(),
-            args(&["set", "a", "b"])
-        );
-        assert_eq!(
-            split_args(br#"a "b c" 'd e'"#).unwrap(),
-            args(&["a", "b c", "d e"])
-        );
-        assert_eq!(
-            split_args(br#""\x41\n\"\\" 'it\'s'"#).unwrap(),
-            args(&["A\n\"\\", "it's"])
-        );
+        assert_eq!(split_args(b"  set  a b ").unwrap(), args(&["set", "a", "b"]));
+        assert_eq!(split_args(br#"a "b c" 'd e'"#).unwrap(), args(&["a", "b c", "d e"]));
+        assert_eq!(split_args(br#""\x41\n\"\\" 'it\'s'"#).unwrap(), args(&["A\n\"\\", "it's"]));
         assert_eq!(split_args(br#""" ''"#).unwrap(), args(&["", ""]));
         // Quotes may open in the middle of an argument.
         assert_eq!(split_args(br#"ab"c d""#).unwrap(), args(&["abc d"]));
@@ -614,16 +573,7 @@ mod tests {
         let cfg = load("save 900 1\nsave 300 10\n").unwrap();
         assert_eq!(
             cfg.save,
-            vec![
-                SavePoint {
-                    seconds: 900,
-                    changes: 1
-                },
-                SavePoint {
-                    seconds: 300,
-                    changes: 10
-                }
-            ]
+            vec![SavePoint { seconds: 900, changes: 1 }, SavePoint { seconds: 300, changes: 10 }]
         );
         assert_eq!(get(&cfg, "save"), "900 1 300 10");
         let cfg = load("save 900 1\nsave \"\"\n").unwrap();
@@ -646,28 +596,16 @@ mod tests {
         assert_eq!(last("port 1 2"), "wrong number of arguments");
         assert_eq!(last("port"), "wrong number of arguments");
         assert_eq!(last("port \"1"), "Unbalanced quotes in configuration line");
-        assert_eq!(
-            last("port x"),
-            "argument couldn't be parsed into an integer"
-        );
-        assert_eq!(
-            last("port 70000"),
-            "argument must be between 0 and 65535 inclusive"
-        );
-        assert_eq!(
-            last("port 01"),
-            "argument couldn't be parsed into an integer"
-        );
+        assert_eq!(last("port x"), "argument couldn't be parsed into an integer");
+        assert_eq!(last("port 70000"), "argument must be between 0 and 65535 inclusive");
+        assert_eq!(last("port 01"), "argument couldn't be parsed into an integer");
         assert_eq!(last("maxmemory 1.5gb"), "argument must be a memory value");
         assert_eq!(last("maxmemory -1"), "argument must be a memory value");
         assert_eq!(
             last("maxmemory-clients 200%"),
             "percentage argument must be less or equal to 100"
         );
-        assert_eq!(
-            last("maxmemory-clients x"),
-            "argument must be a memory or percent value"
-        );
+        assert_eq!(last("maxmemory-clients x"), "argument must be a memory or percent value");
         assert_eq!(
             last("proto-max-bulk-len 1000"),
             "argument must be between 1048576 and 9223372036854775807 inclusive"
@@ -677,18 +615,9 @@ mod tests {
             last("appendfsync sometimes"),
             "argument(s) must be one of the following: everysec, always, no"
         );
-        assert_eq!(
-            last("unixsocketperm 999"),
-            "argument couldn't be parsed as an octal number"
-        );
-        assert_eq!(
-            last("unixsocketperm 1777"),
-            "argument must be between 0 and 777 inclusive"
-        );
-        assert_eq!(
-            last("maxclients -1"),
-            "argument must be between 1 and 4294967295 inclusive"
-        );
+        assert_eq!(last("unixsocketperm 999"), "argument couldn't be parsed as an octal number");
+        assert_eq!(last("unixsocketperm 1777"), "argument must be between 0 and 777 inclusive");
+        assert_eq!(last("maxclients -1"), "argument must be between 1 and 4294967295 inclusive");
         assert_eq!(last("save 1"), "Invalid save parameters");
         assert_eq!(last("save 0 1"), "Invalid save parameters");
         assert_eq!(last("replicaof x"), "wrong number of arguments");
@@ -709,10 +638,7 @@ mod tests {
             last("client-output-buffer-limit normal x 1 1"),
             "Error in hard, soft or soft_seconds setting in buffer limit configuration."
         );
-        assert_eq!(
-            last("oom-score-adj-values 1 2"),
-            "wrong number of arguments"
-        );
+        assert_eq!(last("oom-score-adj-values 1 2"), "wrong number of arguments");
         assert_eq!(
             last("oom-score-adj-values 1 2 3000"),
             "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
@@ -725,22 +651,10 @@ mod tests {
             last("notify-keyspace-events q"),
             "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
         );
-        assert_eq!(
-            last("dbfilename a/b"),
-            "dbfilename can't be a path, just a filename"
-        );
-        assert_eq!(
-            last("include"),
-            "Bad directive or wrong number of arguments"
-        );
-        assert_eq!(
-            last("list-max-ziplist-entries"),
-            "Bad directive or wrong number of arguments"
-        );
-        assert_eq!(
-            last("sentinel monitor x"),
-            "sentinel directive while not in sentinel mode"
-        );
+        assert_eq!(last("dbfilename a/b"), "dbfilename can't be a path, just a filename");
+        assert_eq!(last("include"), "Bad directive or wrong number of arguments");
+        assert_eq!(last("list-max-ziplist-entries"), "Bad directive or wrong number of arguments");
+        assert_eq!(last("sentinel monitor x"), "sentinel directive while not in sentinel mode");
         assert_eq!(last("foo.bar"), "Module config specified without value");
         assert_eq!(
             err_of("cluster-enabled yes\nreplicaof 1.2.3.4 5\n"),
@@ -755,33 +669,21 @@ mod tests {
             load("loadmodule /x/m.so a b\nuser alice on >pw ~* +@all\nfoo.bar 1 2\nsentinel\n")
                 .unwrap();
         assert_eq!(cfg.loadmodule, vec![args(&["/x/m.so", "a", "b"])]);
-        assert_eq!(
-            cfg.users,
-            vec![args(&["alice", "on", ">pw", "~*", "+@all"])]
-        );
-        assert_eq!(
-            cfg.module_configs,
-            vec![("foo.bar".to_string(), b"1 2".to_vec())]
-        );
+        assert_eq!(cfg.users, vec![args(&["alice", "on", ">pw", "~*", "+@all"])]);
+        assert_eq!(cfg.module_configs, vec![("foo.bar".to_string(), b"1 2".to_vec())]);
     }
 
     #[test]
     fn include_files_and_patterns() {
         let dir = std::env::temp_dir().join(format!("vireo-conf-test-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("conf.d")).unwrap();
-        std::fs::write(
-            dir.join("a.conf"),
-            "hz 20\ninclude missing-but-pattern-*.conf\n",
-        )
-        .unwrap();
+        std::fs::write(dir.join("a.conf"), "hz 20\ninclude missing-but-pattern-*.conf\n").unwrap();
         std::fs::write(dir.join("conf.d/1.conf"), "maxclients 50\n").unwrap();
         std::fs::write(dir.join("conf.d/2.conf"), "maxclients 60\n").unwrap();
         std::fs::write(dir.join("bad.conf"), "# x\nhz nope\n").unwrap();
         let d = dir.display();
-        let cfg = load(&format!(
-            "include {d}/a.conf\ninclude {d}/conf.d/*.conf\ntimeout 5\n"
-        ))
-        .unwrap();
+        let cfg =
+            load(&format!("include {d}/a.conf\ninclude {d}/conf.d/*.conf\ntimeout 5\n")).unwrap();
         assert_eq!(cfg.hz, 20);
         assert_eq!(cfg.maxclients, 60);
         assert_eq!(cfg.timeout, 5);
@@ -805,10 +707,7 @@ mod tests {
     fn command_line_options() {
         let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let (t, stdin) = options_text(&a(&["--port", "7000", "--save", "--appendonly", "yes"]), 0);
-        assert_eq!(
-            String::from_utf8(t).unwrap(),
-            "port \"7000\" \nsave \"\"\nappendonly \"yes\" "
-        );
+        assert_eq!(String::from_utf8(t).unwrap(), "port \"7000\" \nsave \"\"\nappendonly \"yes\" ");
         assert!(!stdin);
         let (t, _) = options_text(&a(&["--save"]), 0);
         assert_eq!(String::from_utf8(t).unwrap(), "save \"\"");

@@ -43,15 +43,9 @@ pub fn init_logging(cfg: &Config) -> Result<(), String> {
             .map_err(|e| format!("Can't open the log file: {}", strerror(&e)))?;
         (BoxMakeWriter::new(std::sync::Mutex::new(f)), false)
     };
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_target(false)
-        .with_ansi(ansi)
-        .with_writer(writer);
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt)
-        .try_init()
-        .map_err(|e| e.to_string())?;
+    let fmt =
+        tracing_subscriber::fmt::layer().with_target(false).with_ansi(ansi).with_writer(writer);
+    tracing_subscriber::registry().with(filter).with(fmt).try_init().map_err(|e| e.to_string())?;
     let _ = LOG_FILTER.set(handle);
     Ok(())
 }
@@ -83,11 +77,7 @@ pub fn should_daemonize(cfg: &Config) -> bool {
 /// other thread exists (before the logger and the runtime start).
 pub fn daemonize() {
     use std::os::fd::AsRawFd;
-    let devnull = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-        .ok();
+    let devnull = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").ok();
     let fd = devnull.as_ref().map(|f| f.as_raw_fd());
     // SAFETY: the process is still single-threaded (no runtime, logger or other thread has been
     // started), so the child of fork() is a complete copy with no lock held by a vanished
@@ -98,10 +88,7 @@ pub fn daemonize() {
     unsafe {
         match libc::fork() {
             -1 => {
-                eprintln!(
-                    "Can't fork to the background: {}",
-                    std::io::Error::last_os_error()
-                );
+                eprintln!("Can't fork to the background: {}", std::io::Error::last_os_error());
                 libc::_exit(1);
             }
             0 => {}

@@ -30,11 +30,7 @@ fn none_if_single_empty(args: &[Vec<u8>]) -> &[Vec<u8>] {
 }
 
 fn join<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
-    items
-        .into_iter()
-        .map(|x| x.to_string())
-        .collect::<Vec<_>>()
-        .join(" ")
+    items.into_iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" ")
 }
 
 // ---------------------------------------------------------------------------------- save
@@ -43,22 +39,12 @@ pub static SAVE: SpecialSpec = SpecialSpec {
     multi: true,
     type_doc: "`<seconds> <changes>` pairs",
     set: save_set,
-    get: |c| {
-        join(
-            c.save
-                .iter()
-                .map(|p| format!("{} {}", p.seconds, p.changes)),
-        )
-        .into_bytes()
-    },
+    get: |c| join(c.save.iter().map(|p| format!("{} {}", p.seconds, p.changes))).into_bytes(),
     rewrite: |c, _| {
         if c.save.is_empty() {
             vec![("save \"\"".into(), true)]
         } else {
-            c.save
-                .iter()
-                .map(|p| (format!("save {} {}", p.seconds, p.changes), true))
-                .collect()
+            c.save.iter().map(|p| (format!("save {} {}", p.seconds, p.changes), true)).collect()
         }
     },
 };
@@ -80,10 +66,7 @@ fn save_set(cfg: &mut Config, args: &[Vec<u8>], ctx: &mut SetCtx) -> SetResult {
         if seconds < 1 || changes < 0 {
             return Err(ERR.into());
         }
-        points.push(SavePoint {
-            seconds: seconds as u64,
-            changes: changes as u64,
-        });
+        points.push(SavePoint { seconds: seconds as u64, changes: changes as u64 });
     }
     // Several `save` lines in a file add up; the first one replaces the defaults.
     if !ctx.loading {
@@ -106,10 +89,7 @@ pub static BIND: SpecialSpec = SpecialSpec {
             return Err("Too many bind addresses specified.".into());
         }
         let args = none_if_single_empty(args);
-        cfg.bind = args
-            .iter()
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
+        cfg.bind = args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
         cfg.bind_explicit = true;
         Ok(())
     },
@@ -134,9 +114,7 @@ pub static DIR: SpecialSpec = SpecialSpec {
         let path = String::from_utf8_lossy(&args[0]).into_owned();
         if ctx.live {
             std::env::set_current_dir(&path).map_err(|e| Cow::Owned(super::strerror(&e)))?;
-            cfg.dir = std::env::current_dir()
-                .map(|p| p.display().to_string())
-                .unwrap_or(path);
+            cfg.dir = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or(path);
         } else {
             cfg.dir = path;
         }
@@ -148,9 +126,7 @@ pub static DIR: SpecialSpec = SpecialSpec {
 
 /// CONFIG GET dir prints the working directory, as Redis does.
 fn current_dir(c: &Config) -> String {
-    std::env::current_dir()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| c.dir.clone())
+    std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_else(|_| c.dir.clone())
 }
 
 // ---------------------------------------------------------------------------------- replicaof
@@ -236,12 +212,7 @@ pub static LATENCY_PERCENTILES: SpecialSpec = SpecialSpec {
         Ok(())
     },
     get: |c| {
-        join(
-            c.latency_tracking_info_percentiles
-                .iter()
-                .map(|v| fmt_percentile(*v)),
-        )
-        .into_bytes()
+        join(c.latency_tracking_info_percentiles.iter().map(|v| fmt_percentile(*v))).into_bytes()
     },
     rewrite: |c, _| {
         let v = &c.latency_tracking_info_percentiles;
@@ -301,7 +272,7 @@ pub static CLIENT_OUTPUT_BUFFER_LIMIT: SpecialSpec = SpecialSpec {
                 b"pubsub" => 2,
                 _ => {
                     return Err(
-                        "Invalid client class specified in buffer limit configuration.".into(),
+                        "Invalid client class specified in buffer limit configuration.".into()
                     )
                 }
             };
@@ -310,11 +281,7 @@ pub static CLIENT_OUTPUT_BUFFER_LIMIT: SpecialSpec = SpecialSpec {
             let hard = memtoull(&a[1]).ok_or(ERR)?;
             let soft = memtoull(&a[2]).ok_or(ERR)?;
             let secs = strtoll(&a[3], 10).filter(|s| *s >= 0).ok_or(ERR)?;
-            limits[class] = ClientBufferLimit {
-                hard,
-                soft,
-                soft_seconds: secs as u64,
-            };
+            limits[class] = ClientBufferLimit { hard, soft, soft_seconds: secs as u64 };
         }
         cfg.client_output_buffer_limit = limits;
         Ok(())
@@ -380,10 +347,7 @@ pub fn check_hostname(v: &[u8]) -> Result<(), &'static str> {
     if v.len() >= 256 {
         return Err("Hostnames must be less than 256 characters");
     }
-    if !v
-        .iter()
-        .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'.')
-    {
+    if !v.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'.') {
         return Err("Hostnames may only contain alphanumeric characters, hyphens or dots");
     }
     Ok(())

@@ -151,8 +151,7 @@ impl StrField for String {
         Some(self.as_bytes())
     }
     fn from_bytes(v: Option<Vec<u8>>) -> Self {
-        v.map(|v| String::from_utf8_lossy(&v).into_owned())
-            .unwrap_or_default()
+        v.map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_default()
     }
 }
 
@@ -607,11 +606,7 @@ const DIRECTIVE_LOGLEVEL: Directive = Directive {
         names: LOGLEVEL_NAMES,
         multi: false,
         get: |c| {
-            LOGLEVEL_NAMES
-                .iter()
-                .find(|(n, _)| *n == c.loglevel)
-                .map(|(_, v)| *v)
-                .unwrap_or(2)
+            LOGLEVEL_NAMES.iter().find(|(n, _)| *n == c.loglevel).map(|(_, v)| *v).unwrap_or(2)
         },
         set: |c, v| {
             c.loglevel = LOGLEVEL_NAMES
@@ -682,9 +677,7 @@ impl Directive {
                     _ => v.to_string().into_bytes(),
                 }
             }
-            Kind::Enum {
-                names, multi, get, ..
-            } => enum_name(names, get(cfg), *multi).into_bytes(),
+            Kind::Enum { names, multi, get, .. } => enum_name(names, get(cfg), *multi).into_bytes(),
             Kind::Str { get, .. } => get(cfg).map(<[u8]>::to_vec).unwrap_or_default(),
             Kind::Special(s) => (s.get)(cfg),
         }
@@ -705,40 +698,24 @@ impl Directive {
                 }
                 Ok(())
             }
-            Kind::Int {
-                min,
-                max,
-                unit,
-                set,
-                ..
-            } => {
+            Kind::Int { min, max, unit, set, .. } => {
                 let v = parse_int(&args[0], *unit)?;
                 check_bounds(v, *min, *max, *unit)?;
                 set(cfg, v);
                 Ok(())
             }
-            Kind::Enum {
-                names, multi, set, ..
-            } => match enum_value(names, args, *multi) {
+            Kind::Enum { names, multi, set, .. } => match enum_value(names, args, *multi) {
                 Some(v) => {
                     set(cfg, v);
                     Ok(())
                 }
                 None => {
                     let list: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
-                    Err(format!(
-                        "argument(s) must be one of the following: {}",
-                        list.join(", ")
-                    )
-                    .into())
+                    Err(format!("argument(s) must be one of the following: {}", list.join(", "))
+                        .into())
                 }
             },
-            Kind::Str {
-                null_if_empty,
-                check,
-                set,
-                ..
-            } => {
+            Kind::Str { null_if_empty, check, set, .. } => {
                 let v = &args[0];
                 if let Some(check) = check {
                     check(v).map_err(Cow::Borrowed)?;
@@ -762,10 +739,7 @@ impl Directive {
         match &self.kind {
             Kind::Bool { get, .. } => {
                 let v = get(cfg);
-                vec![(
-                    format!("{name} {}", if v { "yes" } else { "no" }),
-                    v != get(defaults),
-                )]
+                vec![(format!("{name} {}", if v { "yes" } else { "no" }), v != get(defaults))]
             }
             Kind::Int { unit, get, .. } => {
                 let v = get(cfg);
@@ -777,14 +751,9 @@ impl Directive {
                 };
                 vec![(format!("{name} {text}"), v != get(defaults))]
             }
-            Kind::Enum {
-                names, multi, get, ..
-            } => {
+            Kind::Enum { names, multi, get, .. } => {
                 let v = get(cfg);
-                vec![(
-                    format!("{name} {}", enum_name(names, v, *multi)),
-                    v != get(defaults),
-                )]
+                vec![(format!("{name} {}", enum_name(names, v, *multi)), v != get(defaults))]
             }
             Kind::Str { get, .. } => match get(cfg) {
                 None => Vec::new(),
@@ -844,9 +813,9 @@ pub fn parse_int(v: &[u8], unit: Unit) -> Result<i128, Cow<'static, str>> {
         Unit::Plain => crate::util::num::parse_i64(v)
             .map(|n| n as i128)
             .ok_or(Cow::Borrowed("argument couldn't be parsed into an integer")),
-        Unit::Octal => parse::strtoll(v, 8).map(|n| n as i128).ok_or(Cow::Borrowed(
-            "argument couldn't be parsed as an octal number",
-        )),
+        Unit::Octal => parse::strtoll(v, 8)
+            .map(|n| n as i128)
+            .ok_or(Cow::Borrowed("argument couldn't be parsed as an octal number")),
         Unit::Memory => parse::memtoull(v)
             .map(|n| n as i128)
             .ok_or(Cow::Borrowed("argument must be a memory value")),
@@ -906,9 +875,7 @@ pub fn enum_value(names: &[(&str, i32)], args: &[Vec<u8>], multi: bool) -> Optio
     }
     let mut value = 0;
     for a in args {
-        let (_, v) = names
-            .iter()
-            .find(|(n, _)| a.eq_ignore_ascii_case(n.as_bytes()))?;
+        let (_, v) = names.iter().find(|(n, _)| a.eq_ignore_ascii_case(n.as_bytes()))?;
         value |= v;
     }
     Some(value)

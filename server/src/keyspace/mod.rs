@@ -118,7 +118,8 @@ pub fn is_lfu(p: MaxmemoryPolicy) -> bool {
 /// `maxmemory` is set with an LRU or LFU policy, which needs a per-key LRU field).
 pub fn shares_integers(cfg: &Config) -> bool {
     use MaxmemoryPolicy::*;
-    cfg.maxmemory == 0 || !matches!(cfg.maxmemory_policy, VolatileLru | VolatileLfu | AllkeysLru | AllkeysLfu)
+    cfg.maxmemory == 0
+        || !matches!(cfg.maxmemory_policy, VolatileLru | VolatileLfu | AllkeysLru | AllkeysLfu)
 }
 
 /// Minutes clock of the LFU field (Redis's LFUGetTimeInMinutes).
@@ -130,7 +131,8 @@ pub fn lfu_minutes_now() -> u16 {
 pub fn lfu_decr(lru: u32, now: u16, decay_time: u32) -> u32 {
     let ldt = (lru >> 8) as u16;
     let counter = lru & 0xff;
-    let elapsed = if now >= ldt { u32::from(now - ldt) } else { 65535 - u32::from(ldt) + u32::from(now) };
+    let elapsed =
+        if now >= ldt { u32::from(now - ldt) } else { 65535 - u32::from(ldt) + u32::from(now) };
     let periods = elapsed.checked_div(decay_time).unwrap_or(0);
     counter.saturating_sub(periods)
 }
@@ -346,7 +348,14 @@ impl Db {
     }
 
     /// Adds a key that the caller knows does not exist (after a lookup said so).
-    pub fn add(&mut self, key: &[u8], value: Value<'_>, expire_at: Option<i64>, tag: u8, access: Access) {
+    pub fn add(
+        &mut self,
+        key: &[u8],
+        value: Value<'_>,
+        expire_at: Option<i64>,
+        tag: u8,
+        access: Access,
+    ) {
         let mut e = Entry::new(key, value, expire_at);
         e.set_tag(tag);
         e.set_lru(access.initial());
@@ -499,7 +508,8 @@ mod tests {
 
     #[test]
     fn lfu_counter() {
-        let lfu = Access { lru: Lru::Lfu { minutes: 100, log_factor: 0, decay_time: 1 }, touch: true };
+        let lfu =
+            Access { lru: Lru::Lfu { minutes: 100, log_factor: 0, decay_time: 1 }, touch: true };
         let mut db = Db::new(0);
         db.write(b"k", Value::string(b"v"), Ttl::Set(None), 0, 0, lfu);
         assert_eq!(db.peek(b"k", 0).unwrap().lru(), (100 << 8) | LFU_INIT_VAL);

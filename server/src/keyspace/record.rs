@@ -107,10 +107,7 @@ impl<O: fmt::Debug> fmt::Debug for Value<'_, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Int(n) => f.debug_tuple("Int").field(n).finish(),
-            Value::Str(s) => f
-                .debug_tuple("Str")
-                .field(&String::from_utf8_lossy(s))
-                .finish(),
+            Value::Str(s) => f.debug_tuple("Str").field(&String::from_utf8_lossy(s)).finish(),
             Value::Obj(o) => f.debug_tuple("Obj").field(o).finish(),
         }
     }
@@ -357,13 +354,7 @@ impl<O> Entry<O> {
 
     fn write_obj_ptr(&mut self, at: usize, p: *mut O) {
         // SAFETY: `at..at + 8` is the value part of an obj record, inside the allocation.
-        unsafe {
-            self.ptr
-                .as_ptr()
-                .add(at)
-                .cast::<*mut O>()
-                .write_unaligned(p)
-        }
+        unsafe { self.ptr.as_ptr().add(at).cast::<*mut O>().write_unaligned(p) }
     }
 
     fn free_obj(p: *mut O) {
@@ -419,15 +410,7 @@ impl<O> Entry<O> {
             }
             _ => (val_at, 8, val_at + 8),
         };
-        Parts {
-            meta,
-            key_at,
-            key_len,
-            val_at,
-            data_at,
-            data_len,
-            size,
-        }
+        Parts { meta, key_at, key_len, val_at, data_at, data_len, size }
     }
 
     /// Writes `v` at `val_at` (the allocation must already have room) and returns the new
@@ -460,10 +443,7 @@ impl<O> Entry<O> {
         let key_at = HDR + exp_len + kn;
         let val_at = key_at + key.len();
         let size = val_at + value.encoded_len();
-        let mut e = Entry {
-            ptr: Self::alloc(size),
-            _owns: PhantomData,
-        };
+        let mut e = Entry { ptr: Self::alloc(size), _owns: PhantomData };
         // Initialise every byte before anything reads the record (nothing below can panic).
         // SAFETY: offset 0 is inside the fresh allocation, aligned for a pointer; writing
         // (not assigning) does not drop the uninitialised previous contents.
@@ -474,12 +454,7 @@ impl<O> Entry<O> {
         e.put(HDR + exp_len, &kb[..kn]);
         e.put(key_at, key);
         let enc = e.write_value(val_at, value);
-        let meta = enc
-            | if expire_at_ms.is_some() {
-                HAS_EXPIRE
-            } else {
-                0
-            };
+        let meta = enc | if expire_at_ms.is_some() { HAS_EXPIRE } else { 0 };
         e.set_meta(meta);
         e
     }
@@ -494,9 +469,9 @@ impl<O> Entry<O> {
     pub fn value(&self) -> ValueRef<'_, O> {
         let p = self.parts();
         match p.enc() {
-            ENC_INT => ValueRef::Int(i64::from_le_bytes(
-                self.bytes(p.data_at, 8).try_into().unwrap(),
-            )),
+            ENC_INT => {
+                ValueRef::Int(i64::from_le_bytes(self.bytes(p.data_at, 8).try_into().unwrap()))
+            }
             ENC_OBJ => {
                 let o = self.read_obj_ptr(p.data_at);
                 // SAFETY: the pointer came from Box::into_raw and the record owns it; the
@@ -511,9 +486,9 @@ impl<O> Entry<O> {
     pub fn value_mut(&mut self) -> ValueMut<'_, O> {
         let p = self.parts();
         match p.enc() {
-            ENC_INT => ValueMut::Int(i64::from_le_bytes(
-                self.bytes(p.data_at, 8).try_into().unwrap(),
-            )),
+            ENC_INT => {
+                ValueMut::Int(i64::from_le_bytes(self.bytes(p.data_at, 8).try_into().unwrap()))
+            }
             ENC_OBJ => {
                 let o = self.read_obj_ptr(p.data_at);
                 // SAFETY: as in `value`; `&mut self` makes the reference unique.
@@ -562,9 +537,7 @@ impl<O> Entry<O> {
     pub fn take_value(mut self) -> Value<'static, O> {
         let p = self.parts();
         let v = match p.enc() {
-            ENC_INT => Value::Int(i64::from_le_bytes(
-                self.bytes(p.data_at, 8).try_into().unwrap(),
-            )),
+            ENC_INT => Value::Int(i64::from_le_bytes(self.bytes(p.data_at, 8).try_into().unwrap())),
             ENC_OBJ => {
                 let o = self.read_obj_ptr(p.data_at);
                 // The record no longer owns the object: relabel the 8 bytes as an integer so
@@ -589,10 +562,7 @@ impl<O> Entry<O> {
         let val_at = key_at + key.len();
         let val_len = p.size - p.val_at;
         let size = val_at + val_len;
-        let mut e = Entry {
-            ptr: Self::alloc(size),
-            _owns: PhantomData,
-        };
+        let mut e = Entry { ptr: Self::alloc(size), _owns: PhantomData };
         // SAFETY: as in `new`: initialising the next field of a fresh allocation.
         unsafe { e.next_ptr().write(None) };
         // meta + expiry, unchanged.
@@ -811,9 +781,7 @@ impl<O: fmt::Debug> fmt::Debug for Entry<O> {
             ValueRef::Str(s) => d.field("str", &String::from_utf8_lossy(s)),
             ValueRef::Obj(o) => d.field("obj", o),
         };
-        d.field("expire_at", &self.expire_at())
-            .field("lru", &self.lru())
-            .finish()
+        d.field("expire_at", &self.expire_at()).field("lru", &self.lru()).finish()
     }
 }
 
@@ -1132,11 +1100,7 @@ mod tests {
         assert_eq!(live.load(Ordering::SeqCst), 0);
         // take_value drops the chain too
         let mut a: Entry<Tracked> = Entry::new(b"a", Value::Obj(Tracked::new(&live, &[])), None);
-        a.set_next(Some(Entry::new(
-            b"b",
-            Value::Obj(Tracked::new(&live, &[])),
-            None,
-        )));
+        a.set_next(Some(Entry::new(b"b", Value::Obj(Tracked::new(&live, &[])), None)));
         let v = a.take_value();
         assert_eq!(live.load(Ordering::SeqCst), 1);
         drop(v);
@@ -1196,11 +1160,7 @@ mod tests {
         };
         for _ in 0..steps {
             let key = format!("k{}", rng.gen_range(0..40)).into_bytes();
-            let key = if rng.gen_bool(0.05) {
-                [&key[..], &[b'x'; 130][..]].concat()
-            } else {
-                key
-            };
+            let key = if rng.gen_bool(0.05) { [&key[..], &[b'x'; 130][..]].concat() } else { key };
             let op = rng.gen_range(0..12);
             let v: (Value<'static, Tracked>, M) = match rng.gen_range(0..3) {
                 0 => {

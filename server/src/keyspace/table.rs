@@ -365,13 +365,7 @@ impl<O> Table<O> {
 
     /// Iterates over all entries (unspecified order).
     pub fn iter(&self) -> Iter<'_, O> {
-        Iter {
-            table: self,
-            t: 0,
-            idx: 0,
-            cur: None,
-            left: self.len,
-        }
+        Iter { table: self, t: 0, idx: 0, cur: None, left: self.len }
     }
 
     fn scan_masks(&self) -> Option<(usize, u64, Option<u64>)> {
@@ -666,11 +660,7 @@ mod tests {
         for i in 0..n {
             assert_eq!(
                 int_of(&t.remove(&key(i)).unwrap()),
-                if i == 3 || i == 4 {
-                    -(i as i64)
-                } else {
-                    i as i64
-                }
+                if i == 3 || i == 4 { -(i as i64) } else { i as i64 }
             );
             assert!(t.remove(&key(i)).is_none());
         }
@@ -818,11 +808,7 @@ mod tests {
             assert!(rounds < 100_000);
         }
         for k in before.difference(&removed_during) {
-            assert!(
-                seen.contains(k),
-                "key {:?} missed",
-                String::from_utf8_lossy(k)
-            );
+            assert!(seen.contains(k), "key {:?} missed", String::from_utf8_lossy(k));
         }
         sizes.remove(&0);
         (rehashing_rounds, sizes.len())
@@ -960,11 +946,7 @@ mod tests {
                 |e| removed.push(e),
             );
             // mutations between calls
-            t.insert(Entry::new(
-                format!("new:{c}").as_bytes(),
-                Value::Int(0),
-                Some(0),
-            ));
+            t.insert(Entry::new(format!("new:{c}").as_bytes(), Value::Int(0), Some(0)));
             if c == 0 {
                 break;
             }
@@ -982,10 +964,7 @@ mod tests {
         assert_eq!(
             t.len() + removed.len(),
             n + t.iter().filter(|e| e.key().starts_with(b"new:")).count()
-                + removed_keys
-                    .iter()
-                    .filter(|k| k.starts_with(b"new:"))
-                    .count()
+                + removed_keys.iter().filter(|k| k.starts_with(b"new:")).count()
         );
     }
 
@@ -1008,9 +987,7 @@ mod tests {
         let draws = if cfg!(miri) { 500 } else { 100_000 };
         let mut counts: HashMap<i64, usize> = HashMap::new();
         for _ in 0..draws {
-            *counts
-                .entry(int_of(t.random(&mut rng).unwrap()))
-                .or_default() += 1;
+            *counts.entry(int_of(t.random(&mut rng).unwrap())).or_default() += 1;
         }
         if !cfg!(miri) {
             assert_eq!(counts.len(), n);

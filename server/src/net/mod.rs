@@ -31,12 +31,7 @@ pub async fn bind_all(
 ) -> io::Result<(Vec<TcpListener>, Option<UnixListener>)> {
     let (binds, port, unixsocket, perm) = {
         let core = server.core.lock();
-        (
-            core.cfg.bind.clone(),
-            core.cfg.port,
-            core.cfg.unixsocket.clone(),
-            core.cfg.unixsocketperm,
-        )
+        (core.cfg.bind.clone(), core.cfg.port, core.cfg.unixsocket.clone(), core.cfg.unixsocketperm)
     };
     let mut listeners = Vec::new();
     if port != 0 {
@@ -104,10 +99,7 @@ pub async fn accept_tcp(server: Arc<Server>, listener: TcpListener) {
             let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive));
             let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
         }
-        let laddr = stream
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
+        let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
         let srv = server.clone();
         tokio::spawn(async move {
@@ -221,11 +213,7 @@ where
     let shared = client.shared.clone();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
-    let mut batch = Batch {
-        ranges: Vec::new(),
-        cmds: Vec::new(),
-        argv: Vec::new(),
-    };
+    let mut batch = Batch { ranges: Vec::new(), cmds: Vec::new(), argv: Vec::new() };
     // Commands parsed but not yet run (a CLIENT PAUSE stopped the batch).
     let mut pending: Vec<Vec<Bytes>> = Vec::new();
     loop {
@@ -252,15 +240,9 @@ where
         let (max_bulk, qbuf_limit) = {
             // Read without the lock: these two are plain integers updated by CONFIG SET.
             let core = server.core.lock();
-            (
-                core.cfg.proto_max_bulk_len,
-                core.cfg.client_query_buffer_limit,
-            )
+            (core.cfg.proto_max_bulk_len, core.cfg.client_query_buffer_limit)
         };
-        let limits = Limits {
-            max_bulk_len: max_bulk,
-            authenticated: client.authenticated,
-        };
+        let limits = Limits { max_bulk_len: max_bulk, authenticated: client.authenticated };
 
         // Parse every complete command in the buffer.
         batch.ranges.clear();
@@ -372,11 +354,7 @@ where
                 client.id,
                 rbuf.len()
             );
-            server
-                .core
-                .lock()
-                .stats
-                .client_query_buffer_limit_disconnections += 1;
+            server.core.lock().stats.client_query_buffer_limit_disconnections += 1;
             return Ok(());
         }
     }

@@ -129,10 +129,7 @@ fn parse_multibulk(
         }
         if buf[pos] != b'$' {
             args.truncate(start_len);
-            return Err(ProtocolError(format!(
-                "expected '$', got '{}'",
-                buf[pos] as char
-            )));
+            return Err(ProtocolError(format!("expected '$', got '{}'", buf[pos] as char)));
         }
         let Some(cr) = find_crlf(buf, pos + 1) else {
             args.truncate(start_len);

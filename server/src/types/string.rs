@@ -95,7 +95,14 @@ impl LcsTable {
                     out[idx - 1] = a[i - 1];
                 }
                 match &mut cur {
-                    None => cur = Some(Match { a_start: i - 1, a_end: i - 1, b_start: j - 1, b_end: j - 1 }),
+                    None => {
+                        cur = Some(Match {
+                            a_start: i - 1,
+                            a_end: i - 1,
+                            b_start: j - 1,
+                            b_end: j - 1,
+                        })
+                    }
                     Some(m) if m.a_start == i && m.b_start == j => {
                         m.a_start -= 1;
                         m.b_start -= 1;
@@ -151,13 +158,19 @@ mod tests {
         let t = LcsTable::new(a.as_bytes(), b.as_bytes()).unwrap();
         let (s, m) = t.walk(a.as_bytes(), b.as_bytes(), true);
         assert_eq!(s.len(), t.len());
-        (String::from_utf8(s).unwrap(), m.iter().map(|m| (m.a_start, m.a_end, m.b_start, m.b_end)).collect())
+        (
+            String::from_utf8(s).unwrap(),
+            m.iter().map(|m| (m.a_start, m.a_end, m.b_start, m.b_end)).collect(),
+        )
     }
 
     #[test]
     fn lcs_as_redis() {
         // Replies recorded from Redis 7.0.
-        assert_eq!(lcs("ohmytext", "mynewtext"), ("mytext".into(), vec![(4, 7, 5, 8), (2, 3, 0, 1)]));
+        assert_eq!(
+            lcs("ohmytext", "mynewtext"),
+            ("mytext".into(), vec![(4, 7, 5, 8), (2, 3, 0, 1)])
+        );
         assert_eq!(lcs("12345", "2x4"), ("24".into(), vec![(3, 3, 2, 2), (1, 1, 0, 0)]));
         assert_eq!(lcs("", "abc"), ("".into(), vec![]));
         assert_eq!(lcs("abc", "abc"), ("abc".into(), vec![(0, 2, 0, 2)]));

@@ -273,20 +273,12 @@ fn scan(s: &[u8]) -> Option<Scanned<'_>> {
     let starts_ci = |w: &[u8]| rest.len() >= w.len() && rest[..w.len()].eq_ignore_ascii_case(w);
     if starts_ci(b"inf") {
         let n = if starts_ci(b"infinity") { 8 } else { 3 };
-        return Some(Scanned {
-            neg,
-            lit: Literal::Inf,
-            len: i + n,
-        });
+        return Some(Scanned { neg, lit: Literal::Inf, len: i + n });
     }
     if starts_ci(b"nan") {
         // Any NaN is rejected by every caller, so the exact extent of a
         // `nan(chars)` suffix does not matter.
-        return Some(Scanned {
-            neg,
-            lit: Literal::Nan,
-            len: i + 3,
-        });
+        return Some(Scanned { neg, lit: Literal::Nan, len: i + 3 });
     }
     if rest.len() >= 2 && rest[0] == b'0' && (rest[1] | 0x20) == b'x' {
         let a = i + 2;
@@ -300,23 +292,14 @@ fn scan(s: &[u8]) -> Option<Scanned<'_>> {
             let (exp, end) = scan_exp(s, fb, b'p');
             return Some(Scanned {
                 neg,
-                lit: Literal::Hex {
-                    int: &s[a..b],
-                    frac: &s[fa..fb],
-                    exp,
-                },
+                lit: Literal::Hex { int: &s[a..b], frac: &s[fa..fb], exp },
                 len: end,
             });
         }
         // "0x" without hex digits: only the "0" is converted.
         return Some(Scanned {
             neg,
-            lit: Literal::Decimal {
-                text: &s[i..i + 1],
-                int: &s[i..i + 1],
-                frac: &[],
-                exp: 0,
-            },
+            lit: Literal::Decimal { text: &s[i..i + 1], int: &s[i..i + 1], frac: &[], exp: 0 },
             len: i + 1,
         });
     }
@@ -333,12 +316,7 @@ fn scan(s: &[u8]) -> Option<Scanned<'_>> {
     let (exp, end) = scan_exp(s, fb, b'e');
     Some(Scanned {
         neg,
-        lit: Literal::Decimal {
-            text: &s[a..end],
-            int: &s[a..b],
-            frac: &s[fa..fb],
-            exp,
-        },
+        lit: Literal::Decimal { text: &s[a..end], int: &s[a..b], frac: &s[fa..fb], exp },
         len: end,
     })
 }
@@ -361,21 +339,11 @@ struct BinFmt {
     max_dec: i64,
 }
 
-const F64_FMT: BinFmt = BinFmt {
-    prec: 53,
-    min_lsb: -1074,
-    max_msb: 1023,
-    zero_dec: -324,
-    max_dec: 308,
-};
+const F64_FMT: BinFmt =
+    BinFmt { prec: 53, min_lsb: -1074, max_msb: 1023, zero_dec: -324, max_dec: 308 };
 
-const X87_FMT: BinFmt = BinFmt {
-    prec: 64,
-    min_lsb: -16445,
-    max_msb: 16383,
-    zero_dec: -4951,
-    max_dec: 4932,
-};
+const X87_FMT: BinFmt =
+    BinFmt { prec: 64, min_lsb: -16445, max_msb: 16383, zero_dec: -4951, max_dec: 4932 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rounded {
@@ -405,11 +373,7 @@ fn round_bin(q: u128, e2: i64, sticky: bool, fmt: &BinFmt) -> Rounded {
     } else if shift > 128 {
         0
     } else {
-        let (m, rem) = if shift == 128 {
-            (0, q)
-        } else {
-            (q >> shift, q & ((1u128 << shift) - 1))
-        };
+        let (m, rem) = if shift == 128 { (0, q) } else { (q >> shift, q & ((1u128 << shift) - 1)) };
         let half = 1u128 << (shift - 1);
         let up = rem > half || (rem == half && (sticky || m & 1 == 1));
         m + u128::from(up)
@@ -522,10 +486,7 @@ impl Big {
     }
 
     fn cmp(&self, other: &Big) -> Ordering {
-        self.0
-            .len()
-            .cmp(&other.0.len())
-            .then_with(|| self.0.iter().rev().cmp(other.0.iter().rev()))
+        self.0.len().cmp(&other.0.len()).then_with(|| self.0.iter().rev().cmp(other.0.iter().rev()))
     }
 
     /// `self -= other`; requires `self >= other`.
@@ -572,11 +533,7 @@ fn decimal_to_bin(int: &[u8], frac: &[u8], exp: i64, fmt: &BinFmt) -> Rounded {
     digits.extend_from_slice(frac);
     let mut e10 = exp - frac.len() as i64;
     let lead = digits.iter().take_while(|&&c| c == b'0').count();
-    let trail = digits[lead..]
-        .iter()
-        .rev()
-        .take_while(|&&c| c == b'0')
-        .count();
+    let trail = digits[lead..].iter().rev().take_while(|&&c| c == b'0').count();
     let sig = &digits[lead..digits.len() - trail];
     if sig.is_empty() {
         return Rounded::Zero;
@@ -591,9 +548,7 @@ fn decimal_to_bin(int: &[u8], frac: &[u8], exp: i64, fmt: &BinFmt) -> Rounded {
     }
     if sig.len() <= 19 && (-18..=19).contains(&e10) {
         // Fast path: everything fits in u128 with enough guard bits.
-        let d = sig
-            .iter()
-            .fold(0u128, |acc, &c| acc * 10 + u128::from(c - b'0'));
+        let d = sig.iter().fold(0u128, |acc, &c| acc * 10 + u128::from(c - b'0'));
         let p10 = 10u128.pow(e10.unsigned_abs() as u32);
         if e10 >= 0 {
             return round_bin(d * p10, 0, false, fmt);
@@ -781,12 +736,7 @@ fn scanned_to_f64(sc: &Scanned<'_>) -> Conv {
     match sc.lit {
         // The standard library's parser is correctly rounded and fast; it
         // accepts every decimal subject sequence `scan` produces.
-        Literal::Decimal {
-            text,
-            int,
-            frac,
-            exp,
-        } => {
+        Literal::Decimal { text, int, frac, exp } => {
             if int.iter().chain(frac).all(|&c| c == b'0') {
                 return Conv::Value(Rounded::Finite(0, 0));
             }
@@ -809,10 +759,7 @@ fn scanned_to_f64(sc: &Scanned<'_>) -> Conv {
                 let (m, e) = if bits >> 52 == 0 {
                     (bits, -1074)
                 } else {
-                    (
-                        (bits & ((1 << 52) - 1)) | (1 << 52),
-                        ((bits >> 52) as i32) - 1075,
-                    )
+                    ((bits & ((1 << 52) - 1)) | (1 << 52), ((bits >> 52) as i32) - 1075)
                 };
                 Conv::Value(Rounded::Finite(m, e))
             }
@@ -899,24 +846,14 @@ pub struct LongDouble {
 pub const MAX_LONG_DOUBLE_CHARS: usize = 5 * 1024;
 
 impl LongDouble {
-    pub const ZERO: LongDouble = LongDouble {
-        neg: false,
-        kind: Kind::Finite,
-        m: 0,
-        e: -16445,
-    };
+    pub const ZERO: LongDouble = LongDouble { neg: false, kind: Kind::Finite, m: 0, e: -16445 };
 
     fn from_rounded(neg: bool, r: Rounded) -> LongDouble {
         match r {
             Rounded::Zero => LongDouble { neg, ..Self::ZERO },
             Rounded::Overflow => Self::infinity(neg),
             Rounded::Finite(0, _) => LongDouble { neg, ..Self::ZERO },
-            Rounded::Finite(m, e) => LongDouble {
-                neg,
-                kind: Kind::Finite,
-                m,
-                e,
-            },
+            Rounded::Finite(m, e) => LongDouble { neg, kind: Kind::Finite, m, e },
         }
     }
 
@@ -929,21 +866,11 @@ impl LongDouble {
     }
 
     pub fn infinity(neg: bool) -> LongDouble {
-        LongDouble {
-            neg,
-            kind: Kind::Inf,
-            m: 1 << 63,
-            e: 0,
-        }
+        LongDouble { neg, kind: Kind::Inf, m: 1 << 63, e: 0 }
     }
 
     pub fn nan() -> LongDouble {
-        LongDouble {
-            neg: false,
-            kind: Kind::Nan,
-            m: 3 << 62,
-            e: 0,
-        }
+        LongDouble { neg: false, kind: Kind::Nan, m: 3 << 62, e: 0 }
     }
 
     /// Exact conversion.
@@ -964,11 +891,7 @@ impl LongDouble {
         let bits = v.to_bits();
         let exp = ((bits >> 52) & 0x7ff) as i64;
         let frac = bits & ((1 << 52) - 1);
-        let (m, e) = if exp == 0 {
-            (frac, -1074)
-        } else {
-            (frac | (1 << 52), exp - 1075)
-        };
+        let (m, e) = if exp == 0 { (frac, -1074) } else { (frac | (1 << 52), exp - 1075) };
         Self::from_rounded(neg, round_bin(u128::from(m), e, false, &X87_FMT))
     }
 
@@ -1027,10 +950,7 @@ impl LongDouble {
             _ => {}
         }
         if a.m == 0 && b.m == 0 {
-            return LongDouble {
-                neg: a.neg && b.neg,
-                ..Self::ZERO
-            };
+            return LongDouble { neg: a.neg && b.neg, ..Self::ZERO };
         }
         if a.m == 0 {
             return *b;
@@ -1039,19 +959,12 @@ impl LongDouble {
             return *a;
         }
         // Order by magnitude: canonical forms make (e, m) order-preserving.
-        let (big, small) = if (a.e, a.m) >= (b.e, b.m) {
-            (a, b)
-        } else {
-            (b, a)
-        };
+        let (big, small) = if (a.e, a.m) >= (b.e, b.m) { (a, b) } else { (b, a) };
         let d = i64::from(big.e) - i64::from(small.e);
         let x = u128::from(big.m) << 62;
         let y_full = u128::from(small.m) << 62;
-        let (y, sticky) = if d >= 128 {
-            (0, true)
-        } else {
-            (y_full >> d, y_full & ((1u128 << d) - 1) != 0)
-        };
+        let (y, sticky) =
+            if d >= 128 { (0, true) } else { (y_full >> d, y_full & ((1u128 << d) - 1) != 0) };
         let e2 = i64::from(big.e) - 62;
         if big.neg == small.neg {
             Self::from_rounded(big.neg, round_bin(x + y, e2, sticky, &X87_FMT))
@@ -1074,10 +987,7 @@ impl LongDouble {
         if self.kind == Kind::Nan {
             return *self;
         }
-        LongDouble {
-            neg: !self.neg,
-            ..*self
-        }
+        LongDouble { neg: !self.neg, ..*self }
     }
 
     /// `self * other`, rounded to nearest even.
@@ -1337,11 +1247,7 @@ fn round_digits(digits: &[u8], n: usize) -> (Vec<u8>, bool) {
 /// also the text of a RESP3 `,` double). Infinities are `inf`/`-inf`.
 pub fn write_double_resp(out: &mut Vec<u8>, v: f64) {
     if v.is_nan() {
-        out.extend_from_slice(if v.is_sign_negative() {
-            b"-nan"
-        } else {
-            b"nan"
-        });
+        out.extend_from_slice(if v.is_sign_negative() { b"-nan" } else { b"nan" });
         return;
     }
     if v.is_infinite() {
@@ -1388,10 +1294,7 @@ impl std::fmt::Write for StackBuf {
 /// reference the tests compare it with.
 fn digits17(a: f64) -> ([u8; 17], i64) {
     use std::fmt::Write;
-    let mut sb = StackBuf {
-        buf: [0; 40],
-        len: 0,
-    };
+    let mut sb = StackBuf { buf: [0; 40], len: 0 };
     // "d.dddddddddddddddde<exp>"
     write!(sb, "{a:.16e}").expect("fits");
     let text = &sb.buf[..sb.len];
@@ -1403,9 +1306,7 @@ fn digits17(a: f64) -> ([u8; 17], i64) {
         Some((b'-', rest)) => (true, rest),
         _ => (false, exp_text),
     };
-    let x = mag
-        .iter()
-        .fold(0i64, |acc, &c| acc * 10 + i64::from(c - b'0'));
+    let x = mag.iter().fold(0i64, |acc, &c| acc * 10 + i64::from(c - b'0'));
     (digits, if neg { -x } else { x })
 }
 
@@ -1454,11 +1355,7 @@ fn digits17_exact(a: f64) -> ([u8; 17], i64) {
     let bits = a.to_bits();
     let exp = (bits >> 52) as i32;
     let frac = bits & ((1 << 52) - 1);
-    let (m, e) = if exp == 0 {
-        (frac, -1074)
-    } else {
-        (frac | (1 << 52), exp - 1075)
-    };
+    let (m, e) = if exp == 0 { (frac, -1074) } else { (frac | (1 << 52), exp - 1075) };
     let (digits, point) = exact_digits(m, e);
     let (r, carried) = round_digits(&digits, 17);
     let mut out = [b'0'; 17];
@@ -1775,13 +1672,7 @@ mod tests {
     #[test]
     fn incr_by_float_matches_redis() {
         for &(cur, inc, want) in INCR_TABLE {
-            assert_eq!(
-                s(&incr_reply(cur, inc)),
-                s(want),
-                "{:?} + {:?}",
-                s(cur),
-                s(inc)
-            );
+            assert_eq!(s(&incr_reply(cur, inc)), s(want), "{:?} + {:?}", s(cur), s(inc));
         }
     }
 
@@ -1963,15 +1854,7 @@ mod tests {
     fn parse_u64_strict() {
         assert_eq!(parse_u64(b"0"), Some(0));
         assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
-        for bad in [
-            &b""[..],
-            b"-0",
-            b"-1",
-            b"+1",
-            b"01",
-            b" 1",
-            b"18446744073709551616",
-        ] {
+        for bad in [&b""[..], b"-0", b"-1", b"+1", b"01", b" 1", b"18446744073709551616"] {
             assert_eq!(parse_u64(bad), None, "{:?}", s(bad));
         }
     }
@@ -2140,18 +2023,10 @@ mod tests {
         assert_eq!(bits(b"1"), (0x3fff, 1 << 63));
         assert_eq!(bits(b"-2"), (0xc000, 1 << 63));
         assert_eq!(bits(b"0x1p-16445"), (0, 1));
-        let sum = parse_long_double(b"0.1")
-            .unwrap()
-            .add(&parse_long_double(b"0.2").unwrap());
+        let sum = parse_long_double(b"0.1").unwrap().add(&parse_long_double(b"0.2").unwrap());
         assert_eq!(sum.to_x87_parts(), (0x3ffd, 0x9999_9999_9999_999a));
-        assert_eq!(
-            LongDouble::from_f64(0.1).to_x87_parts(),
-            (0x3ffb, 0xcccc_cccc_cccc_d000)
-        );
-        assert_eq!(
-            LongDouble::from_i64(i64::MIN).to_x87_parts(),
-            (0xc03e, 1 << 63)
-        );
+        assert_eq!(LongDouble::from_f64(0.1).to_x87_parts(), (0x3ffb, 0xcccc_cccc_cccc_d000));
+        assert_eq!(LongDouble::from_i64(i64::MIN).to_x87_parts(), (0xc03e, 1 << 63));
         assert_eq!(parse_long_double(b"0.1").unwrap().to_f64(), 0.1);
     }
 
@@ -2163,24 +2038,10 @@ mod tests {
         assert!(ld(b"-0").add(&ld(b"-0")).is_sign_negative());
         assert!(ld(b"inf").add(&ld(b"-inf")).is_nan());
         assert!(ld(b"1e4932").add(&ld(b"1e4932")).is_infinite());
-        assert_eq!(
-            ld(b"1e19").add(&ld(b"0.5")).to_human(),
-            b"10000000000000000000"
-        );
-        assert_eq!(
-            ld(b"2.5").mul(&LongDouble::from_i64(1000)).to_human(),
-            b"2500"
-        );
-        assert_eq!(
-            ld(b"0.0001").mul(&LongDouble::from_i64(1000)).ceil_to_i64(),
-            1
-        );
-        assert_eq!(
-            ld(b"-0.0001")
-                .mul(&LongDouble::from_i64(1000))
-                .ceil_to_i64(),
-            0
-        );
+        assert_eq!(ld(b"1e19").add(&ld(b"0.5")).to_human(), b"10000000000000000000");
+        assert_eq!(ld(b"2.5").mul(&LongDouble::from_i64(1000)).to_human(), b"2500");
+        assert_eq!(ld(b"0.0001").mul(&LongDouble::from_i64(1000)).ceil_to_i64(), 1);
+        assert_eq!(ld(b"-0.0001").mul(&LongDouble::from_i64(1000)).ceil_to_i64(), 0);
         assert_eq!(ld(b"-2.5").ceil_to_i64(), -2);
         assert_eq!(ld(b"2.5").ceil_to_i64(), 3);
         assert_eq!(ld(b"1e20").ceil_to_i64(), i64::MIN);
@@ -2196,19 +2057,10 @@ mod tests {
         assert_eq!(incr_reply(b"-1e-30", b"0"), b"0");
         assert_eq!(incr_reply(b"1e-4940", b"0"), b"0");
         assert_eq!(incr_reply(b"1.5e25", b"0"), b"15000000000000000000000000");
-        assert_eq!(
-            incr_reply(b"123456789012345678", b"0.5"),
-            b"123456789012345678.5"
-        );
+        assert_eq!(incr_reply(b"123456789012345678", b"0.5"), b"123456789012345678.5");
         assert_eq!(incr_reply(b"0x10", b"0"), b"16");
-        assert_eq!(
-            incr_by_float(b"abc", b"1"),
-            Err(IncrFloatError::InvalidCurrent)
-        );
-        assert_eq!(
-            incr_by_float(b"1", b"abc"),
-            Err(IncrFloatError::InvalidIncrement)
-        );
+        assert_eq!(incr_by_float(b"abc", b"1"), Err(IncrFloatError::InvalidCurrent));
+        assert_eq!(incr_by_float(b"1", b"abc"), Err(IncrFloatError::InvalidIncrement));
         for (a, b) in [
             (&b"1"[..], &b"inf"[..]),
             (b"inf", b"0"),
@@ -2229,12 +2081,7 @@ mod tests {
         // (current, length, prefix, suffix) recorded from Redis 7.0.
         type Case<'a> = (&'a [u8], usize, &'a [u8], &'a [u8]);
         let cases: [Case; 4] = [
-            (
-                b"1e4932",
-                4933,
-                b"1000000000000000000006018949387963891323",
-                b"38418113791886622720",
-            ),
+            (b"1e4932", 4933, b"1000000000000000000006018949387963891323", b"38418113791886622720"),
             (
                 b"1.18973149535723176502e4932",
                 4933,
@@ -2247,12 +2094,7 @@ mod tests {
                 b"5948657476786158825428796633140035653817",
                 b"23513645334982033408",
             ),
-            (
-                b"1e300",
-                301,
-                b"1000000000000000000008997324079559193870",
-                b"90089424915104006144",
-            ),
+            (b"1e300", 301, b"1000000000000000000008997324079559193870", b"90089424915104006144"),
         ];
         for (cur, len, prefix, suffix) in cases {
             let inc: &[u8] = if cur == b"1e300" { b"1" } else { b"0" };

@@ -37,7 +37,8 @@ impl Server {
     pub fn start_with(extra: &[&str]) -> Server {
         for _ in 0..5 {
             let port = free_port();
-            let dir = std::env::temp_dir().join(format!("vireo-test-{}-{port}", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("vireo-test-{}-{port}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
             let child = Command::new(env!("CARGO_BIN_EXE_vireo-server"))
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
