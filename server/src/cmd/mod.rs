@@ -30,6 +30,10 @@ use spec::CommandSpec;
 
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 
+/// Command names are looked up once per command: a fast non-cryptographic hash is enough for a
+/// table that never holds client-chosen keys.
+pub type NameMap<V> = HashMap<Box<[u8]>, V, foldhash::fast::FixedState>;
+
 /// Every handler table, by family. Adding a family means adding its table here.
 fn handler_tables() -> [&'static [(&'static str, Handler)]; 8] {
     [
@@ -95,7 +99,7 @@ pub struct Command {
     /// `get`, or `client|list` for a subcommand.
     pub fullname: &'static str,
     pub flags: Flags,
-    pub subcommands: HashMap<Box<[u8]>, Command>,
+    pub subcommands: NameMap<Command>,
 }
 
 impl Command {
@@ -106,7 +110,7 @@ impl Command {
 
 /// The command table: specs joined with handlers, built once at start-up.
 pub struct Commands {
-    map: HashMap<Box<[u8]>, Command>,
+    map: NameMap<Command>,
     /// Full names by id, for stats.
     pub names: Vec<&'static str>,
 }
@@ -123,7 +127,7 @@ impl Commands {
             }
         }
         let mut names = Vec::new();
-        let mut map = HashMap::new();
+        let mut map = NameMap::default();
         for spec in spec::all() {
             let cmd = Self::make(spec, None, &handlers, &mut names);
             map.insert(spec.name.as_bytes().into(), cmd);

@@ -40,7 +40,11 @@ pub async fn bind_all(
                 Some(a) => (true, a),
                 None => (false, b.as_str()),
             };
-            let addr = if addr == "*" { "0.0.0.0" } else { addr };
+            let addr = match addr {
+                "*" => "0.0.0.0",
+                "::*" => "::",
+                a => a,
+            };
             let sa = if addr.contains(':') {
                 format!("[{addr}]:{port}")
             } else {
@@ -193,12 +197,15 @@ pub async fn serve<S>(
 
 const PROTECTED_MODE_MSG: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-/// Parsed commands of one read, argument bytes shared with the read buffer.
+/// Parsed commands of one read, argument bytes shared with the read buffer. Reused across reads.
+#[derive(Default)]
 struct Batch {
     ranges: Vec<Range<usize>>,
     /// (first range index, argc, inline) per command.
-    cmds: Vec<(usize, usize, bool)>,
+    spans: Vec<(usize, usize, bool)>,
+    /// Every command's arguments back to back; `cmds` indexes into it.
     argv: Vec<Bytes>,
+    cmds: Vec<Range<usize>>,
 }
 
 async fn connection_loop<S>(
@@ -213,40 +220,45 @@ where
     let shared = client.shared.clone();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
-    let mut batch = Batch { ranges: Vec::new(), cmds: Vec::new(), argv: Vec::new() };
-    // Commands parsed but not yet run (a CLIENT PAUSE stopped the batch).
-    let mut pending: Vec<Vec<Bytes>> = Vec::new();
+    let mut batch = Batch::default();
+    // Limits read from the configuration while the lock is held, for the next parse.
+    let (mut max_bulk, mut qbuf_limit) = {
+        let core = server.core.lock();
+        (core.cfg.proto_max_bulk_len, core.cfg.client_query_buffer_limit)
+    };
+    // An unauthenticated client's commands are parsed one at a time (AUTH changes the limits);
+    // when more are already buffered the next round parses them without reading.
+    let mut buffered = false;
     loop {
         if shared.is_killed() || server.is_shutting_down() {
             return Ok(());
         }
-        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
-            rbuf.reserve(READ_CHUNK);
-        }
-        let n = tokio::select! {
-            biased;
-            _ = shared.kill_notify.notified() => return Ok(()),
-            msg = push_rx.recv() => {
-                if let Some(m) = msg {
-                    stream.write_all(&m).await?;
-                }
-                continue;
+        let mut n = 0;
+        if !buffered {
+            if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
+                rbuf.reserve(READ_CHUNK);
             }
-            r = stream.read_buf(&mut rbuf) => r?,
-        };
-        if n == 0 {
-            return Ok(());
+            n = tokio::select! {
+                biased;
+                _ = shared.kill_notify.notified() => return Ok(()),
+                msg = push_rx.recv() => {
+                    if let Some(m) = msg {
+                        stream.write_all(&m).await?;
+                    }
+                    continue;
+                }
+                r = stream.read_buf(&mut rbuf) => r?,
+            };
+            if n == 0 {
+                return Ok(());
+            }
         }
-        let (max_bulk, qbuf_limit) = {
-            // Read without the lock: these two are plain integers updated by CONFIG SET.
-            let core = server.core.lock();
-            (core.cfg.proto_max_bulk_len, core.cfg.client_query_buffer_limit)
-        };
+        buffered = false;
         let limits = Limits { max_bulk_len: max_bulk, authenticated: client.authenticated };
 
         // Parse every complete command in the buffer.
         batch.ranges.clear();
-        batch.cmds.clear();
+        batch.spans.clear();
         let mut consumed = 0;
         let mut proto_err = None;
         loop {
@@ -259,25 +271,25 @@ where
                     for r in &mut batch.ranges[start..] {
                         *r = r.start + consumed..r.end + consumed;
                     }
-                    batch.cmds.push((start, argc, inline));
+                    batch.spans.push((start, argc, inline));
                     consumed += c;
+                    if !client.authenticated {
+                        buffered = consumed < rbuf.len();
+                        break;
+                    }
                 }
                 Err(e) => {
                     proto_err = Some(e);
                     break;
                 }
             }
-            // An unauthenticated client may send only one command per read before AUTH takes
-            // effect; later limits are re-evaluated on the next read.
-            if !client.authenticated {
-                break;
-            }
         }
         let rbs = rbuf.capacity();
         let frame = rbuf.split_to(consumed).freeze();
-        let mut cmds: Vec<Vec<Bytes>> = std::mem::take(&mut pending);
-        for &(start, argc, inline) in &batch.cmds {
-            batch.argv.clear();
+        batch.argv.clear();
+        batch.cmds.clear();
+        for &(start, argc, inline) in &batch.spans {
+            let first = batch.argv.len();
             for r in &batch.ranges[start..start + argc] {
                 // Inline commands may quote arguments; those are unescaped into fresh buffers.
                 match inline.then(|| unquote_inline(&frame[r.clone()])).flatten() {
@@ -285,22 +297,24 @@ where
                     None => batch.argv.push(frame.slice(r.clone())),
                 }
             }
-            cmds.push(batch.argv.clone());
+            batch.cmds.push(first..batch.argv.len());
         }
 
         let mut idx = 0;
         let mut input_counted = false;
-        while idx < cmds.len() {
+        while idx < batch.cmds.len() || !input_counted {
             let mut paused = false;
             let first = idx;
             {
                 let mut core = server.core.lock();
                 if !input_counted {
                     core.stats.total_net_input_bytes += n as u64;
+                    core.stats.total_reads_processed += (n > 0) as u64;
                     input_counted = true;
                 }
-                while idx < cmds.len() {
-                    match cmd::execute(server, &mut core, client, &cmds[idx], &mut out) {
+                while idx < batch.cmds.len() {
+                    let argv = &batch.argv[batch.cmds[idx].clone()];
+                    match cmd::execute(server, &mut core, client, argv, &mut out) {
                         Flow::Continue => idx += 1,
                         Flow::Paused => {
                             paused = true;
@@ -311,7 +325,12 @@ where
                         break;
                     }
                 }
-                core.stats.total_net_output_bytes += out.len() as u64;
+                if !out.is_empty() {
+                    core.stats.total_net_output_bytes += out.len() as u64;
+                    core.stats.total_writes_processed += 1;
+                }
+                max_bulk = core.cfg.proto_max_bulk_len;
+                qbuf_limit = core.cfg.client_query_buffer_limit;
                 let mut m = shared.meta.lock();
                 client.sync_meta(&mut m);
                 m.last_interaction_ms = crate::clock::mstime();
@@ -342,6 +361,9 @@ where
                 out = Vec::with_capacity(READ_CHUNK);
             }
         }
+        // Release the read buffer's shared parts so the next reserve can reuse its memory.
+        batch.argv.clear();
+        drop(frame);
         if let Some(e) = proto_err {
             let msg = format!("-ERR Protocol error: {}\r\n", e.0);
             tracing::debug!("Protocol error ({}) from client: id={}", e.0, client.id);
