@@ -21,6 +21,8 @@ Usage:
     REFERENCE_REDIS_PORT=6379 python3 record.py     # use a server that is already running
     python3 record.py                               # start `redis-server` (or $REDIS_SERVER)
     python3 record.py --check                       # compare only; exit 1 if a file would change
+
+The vireo/ subdirectory (commands Vireo adds beyond Redis 7.0, written by hand) is left alone.
 """
 
 import argparse
@@ -401,7 +403,12 @@ def main():
             proc.terminate()
             proc.wait()
 
-    existing = {f for f in os.listdir(args.out) if f.endswith(".json")}
+    # Only the files directly in the output directory: vireo/ (hand-written commands Vireo adds
+    # beyond Redis 7.0) is not the recorder's to write, remove or compare.
+    existing = {
+        f for f in os.listdir(args.out)
+        if f.endswith(".json") and os.path.isfile(os.path.join(args.out, f))
+    }
     changed = []
     for fname, obj in sorted(files.items()):
         text = render(obj)

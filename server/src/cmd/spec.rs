@@ -1,8 +1,9 @@
 //! Command metadata: the static command table.
 //!
 //! `server/build.rs` reads `server/commands/*.json` (recorded from Redis 7.0's `COMMAND INFO` and
-//! `COMMAND DOCS` replies by `server/commands/record.py`) and generates the table included at the
-//! bottom of this file. Everything here is plain `&'static` data: nothing is allocated to look a
+//! `COMMAND DOCS` replies by `server/commands/record.py`) and `server/commands/vireo/*.json`
+//! (hand-written: the later commands Vireo adds, such as Redis 7.2's CLIENT SETINFO) and
+//! generates the table included at the bottom of this file. Everything here is plain `&'static` data: nothing is allocated to look a
 //! command up or to print its metadata.
 //!
 //! Besides what the JSON files hold, the build script derives what Redis itself derives when it
@@ -808,6 +809,29 @@ mod tests {
         assert!(lookup("restore-asking").is_some());
     }
 
+    /// `commands/vireo/` adds Redis 7.2's CLIENT NO-TOUCH and CLIENT SETINFO to the recorded
+    /// CLIENT container, with 7.2's metadata.
+    #[test]
+    fn vireo_additions() {
+        let client = lookup("client").unwrap();
+        assert!(client.subcommands.windows(2).all(|w| w[0].name < w[1].name));
+        let touch = lookup_full("client|no-touch").unwrap();
+        assert_eq!(touch.full_name, "client|no-touch");
+        assert_eq!((touch.arity, touch.since, touch.group), (3, "7.2.0", "connection"));
+        assert_eq!(touch.flags, ["noscript", "loading", "stale"]);
+        assert_eq!(touch.acl_categories, ["@slow", "@connection"]);
+        let setinfo = lookup_full("CLIENT|SETINFO").unwrap();
+        assert_eq!((setinfo.arity, setinfo.since), (4, "7.2.0"));
+        assert_eq!(setinfo.flags, ["noscript", "loading", "stale"]);
+        assert_eq!(setinfo.acl_categories, ["@slow", "@connection"]);
+        let attr = &setinfo.arguments[0];
+        assert_eq!((attr.name, attr.typ), ("attr", ArgType::Oneof));
+        let tokens: Vec<_> = attr.arguments.iter().map(|a| a.token.unwrap()).collect();
+        assert_eq!(tokens, ["LIB-NAME", "LIB-VER"]);
+        // a recorded subcommand next to them is untouched
+        assert_eq!(lookup_full("client|no-evict").unwrap().since, "7.0.0");
+    }
+
     #[test]
     fn metadata() {
         let get = lookup("get").unwrap();
@@ -885,14 +909,16 @@ mod tests {
         assert_eq!(format!("{:?}", KeyFlags::RW | KeyFlags::ACCESS), "[\"RW\", \"access\"]");
     }
 
-    /// Every `<container>-<sub>.json` file is reachable as a subcommand, and every command file
-    /// as a command.
+    /// Every `<container>-<sub>.json` file, recorded or Vireo's own, is reachable as a
+    /// subcommand, and every command file as a command.
     #[test]
     fn every_json_file_is_reachable() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("commands");
+        let entries =
+            std::fs::read_dir(&dir).unwrap().chain(std::fs::read_dir(dir.join("vireo")).unwrap());
         let mut files = 0;
         let mut subs = 0;
-        for entry in std::fs::read_dir(&dir).unwrap() {
+        for entry in entries {
             let path = entry.unwrap().path();
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
                 continue;
