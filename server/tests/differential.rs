@@ -8,9 +8,12 @@
 //! The reference server is `$VIREO_REFERENCE_REDIS`, else `redis-server` on PATH; without one
 //! the test prints that it was skipped.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
+
+use common::{show, split_args, Raw};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -52,127 +55,6 @@ fn start(bin: &Path, extra: &[&str]) -> (Proc, u16) {
     (p, port)
 }
 
-/// Splits a line the way redis-cli does (double quotes with escapes, single quotes).
-fn split_args(line: &str) -> Vec<Vec<u8>> {
-    let b = line.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        while i < b.len() && b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i >= b.len() {
-            break;
-        }
-        let mut cur = Vec::new();
-        if b[i] == b'"' {
-            i += 1;
-            while i < b.len() && b[i] != b'"' {
-                if b[i] == b'\\' && i + 1 < b.len() {
-                    i += 1;
-                    match b[i] {
-                        b'n' => cur.push(b'\n'),
-                        b'r' => cur.push(b'\r'),
-                        b't' => cur.push(b'\t'),
-                        b'x' if i + 2 < b.len() => {
-                            let h = std::str::from_utf8(&b[i + 1..i + 3]).unwrap();
-                            cur.push(u8::from_str_radix(h, 16).unwrap());
-                            i += 2;
-                        }
-                        c => cur.push(c),
-                    }
-                } else {
-                    cur.push(b[i]);
-                }
-                i += 1;
-            }
-            i += 1;
-        } else if b[i] == b'\'' {
-            i += 1;
-            while i < b.len() && b[i] != b'\'' {
-                cur.push(b[i]);
-                i += 1;
-            }
-            i += 1;
-        } else {
-            while i < b.len() && !b[i].is_ascii_whitespace() {
-                cur.push(b[i]);
-                i += 1;
-            }
-        }
-        out.push(cur);
-    }
-    out
-}
-
-fn encode(args: &[Vec<u8>]) -> Vec<u8> {
-    let mut v = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        v.extend_from_slice(a);
-        v.extend_from_slice(b"\r\n");
-    }
-    v
-}
-
-/// Reads exactly one RESP2/RESP3 reply and returns its raw bytes.
-fn read_reply(r: &mut BufReader<TcpStream>, out: &mut Vec<u8>) {
-    let mut line = Vec::new();
-    r.read_until(b'\n', &mut line).expect("read reply");
-    assert!(line.ends_with(b"\r\n"), "truncated reply: {:?}", String::from_utf8_lossy(&line));
-    out.extend_from_slice(&line);
-    let body = &line[1..line.len() - 2];
-    let num = || std::str::from_utf8(body).unwrap().parse::<i64>().unwrap();
-    match line[0] {
-        b'$' | b'=' | b'!' => {
-            let n = num();
-            if n >= 0 {
-                let mut buf = vec![0; n as usize + 2];
-                r.read_exact(&mut buf).unwrap();
-                out.extend_from_slice(&buf);
-            }
-        }
-        b'*' | b'~' | b'>' => {
-            for _ in 0..num().max(0) {
-                read_reply(r, out);
-            }
-        }
-        b'%' | b'|' => {
-            for _ in 0..num() * 2 {
-                read_reply(r, out);
-            }
-            if line[0] == b'|' {
-                read_reply(r, out);
-            }
-        }
-        _ => {}
-    }
-}
-
-struct Conn {
-    w: TcpStream,
-    r: BufReader<TcpStream>,
-}
-
-impl Conn {
-    fn new(port: u16) -> Conn {
-        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        Conn { w: s.try_clone().unwrap(), r: BufReader::new(s) }
-    }
-
-    fn call(&mut self, args: &[Vec<u8>]) -> Vec<u8> {
-        self.w.write_all(&encode(args)).unwrap();
-        let mut out = Vec::new();
-        read_reply(&mut self.r, &mut out);
-        out
-    }
-}
-
-fn show(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).replace("\r\n", "\\r\\n")
-}
-
 #[test]
 fn scripts_match_reference_redis() {
     let Some(redis) = reference_redis() else {
@@ -193,10 +75,10 @@ fn scripts_match_reference_redis() {
     let mut failures = Vec::new();
     let mut compared = 0;
     for file in &files {
-        let mut rc = Conn::new(rport);
-        let mut vc = Conn::new(vport);
+        let mut rc = Raw::connect(rport);
+        let mut vc = Raw::connect(vport);
         for c in [&mut rc, &mut vc] {
-            c.call(&[b"FLUSHALL".to_vec()]);
+            c.call(&["FLUSHALL"]);
         }
         let text = std::fs::read_to_string(file).unwrap();
         for (n, raw) in text.lines().enumerate() {
