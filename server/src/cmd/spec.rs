@@ -445,7 +445,8 @@ pub type KeyRef = (usize, KeyFlags);
 /// per-command key functions do: SORT / SORT_RO (STORE), MIGRATE (KEYS), GEORADIUS[BYMEMBER]
 /// (trailing STORE), SET (GET makes it RW), BITFIELD (read-only sub-operations make it RO), and
 /// the numkeys commands (EVAL/FCALL family, Z*STORE, ZUNION & co, SINTERCARD, [B]LMPOP,
-/// [B]ZMPOP), whose fallback reads the count leniently (as C's strtol: "01", "+1", " 1", "1x").
+/// [B]ZMPOP), whose fallback reads the count leniently (as C's strtol: "01", "+1", " 1", "1x")
+/// and gives the keys it finds no flags.
 /// Any other failure is an error. The fallbacks' results were checked against Redis 7.0.15's
 /// COMMAND GETKEYSANDFLAGS replies.
 pub fn get_keys(spec: &CommandSpec, argv: &[&[u8]]) -> Result<Vec<KeyRef>, GetKeysError> {
@@ -503,15 +504,13 @@ fn keys_of(
             first_key(argv, flags)
         }
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => {
-            numkeys_fallback(argv, 2, None, ks_flags(0), KeyFlags::EMPTY)
+            numkeys_fallback(argv, 2, None)
         }
-        "zunionstore" | "zinterstore" | "zdiffstore" => {
-            numkeys_fallback(argv, 2, Some(1), ks_flags(1), ks_flags(0))
-        }
+        "zunionstore" | "zinterstore" | "zdiffstore" => numkeys_fallback(argv, 2, Some(1)),
         "zunion" | "zinter" | "zdiff" | "zintercard" | "sintercard" | "lmpop" | "zmpop" => {
-            numkeys_fallback(argv, 1, None, ks_flags(0), KeyFlags::EMPTY)
+            numkeys_fallback(argv, 1, None)
         }
-        "blmpop" | "bzmpop" => numkeys_fallback(argv, 2, None, ks_flags(0), KeyFlags::EMPTY),
+        "blmpop" | "bzmpop" => numkeys_fallback(argv, 2, None),
         // Specs whose flags vary but that have no rule of their own: their positions with the
         // declared flags.
         _ if variable => eval_specs(spec, argv, with_channels),
@@ -640,12 +639,14 @@ fn first_key(argv: &[&[u8]], flags: KeyFlags) -> Result<Vec<KeyRef>, GetKeysErro
 
 /// Keys of a numkeys command when its spec could not be used: count at `count_at`, keys right
 /// after it, then the destination (Z*STORE lists it after the sources, as Redis does).
+///
+/// Like Redis 7.0's fallback (`COMMAND GETKEYSANDFLAGS eval s 01 a` answers `a` with no flags),
+/// the keys found this way carry no flags, the destination's included: the rule knows positions,
+/// not how the command uses them.
 fn numkeys_fallback(
     argv: &[&[u8]],
     count_at: usize,
     dest: Option<usize>,
-    key_flags: KeyFlags,
-    dest_flags: KeyFlags,
 ) -> Result<Vec<KeyRef>, GetKeysError> {
     let Some(count) = argv.get(count_at).map(|a| parse_lenient(a)) else {
         return Err(GetKeysError::InvalidArguments);
@@ -655,9 +656,9 @@ fn numkeys_fallback(
         return Err(GetKeysError::InvalidArguments);
     }
     let mut keys: Vec<KeyRef> =
-        (0..count as usize).map(|i| (count_at + 1 + i, key_flags)).collect();
+        (0..count as usize).map(|i| (count_at + 1 + i, KeyFlags::EMPTY)).collect();
     if let Some(d) = dest {
-        keys.push((d, dest_flags));
+        keys.push((d, KeyFlags::EMPTY));
     }
     Ok(keys)
 }
@@ -987,6 +988,36 @@ mod tests {
         assert_eq!(names("sintercard", "sintercard 2 a b limit 1").unwrap(), ["a", "b"]);
         // a count past i64 is not a count
         assert!(names("eval", "eval s 9999999999999999999999 a").is_err());
+    }
+
+    /// Keys found by a spec carry its flags; keys found by the numkeys fallback carry none, as
+    /// in Redis 7.0's COMMAND GETKEYSANDFLAGS.
+    #[test]
+    fn keys_numkeys_fallback_flags() {
+        assert_eq!(key_flags("eval", "eval s 1 a"), ["a RW access update"]);
+        assert_eq!(key_flags("zunionstore", "zunionstore d 1 a"), ["d OW update", "a RO access"]);
+        for (cmd, args, want) in [
+            ("eval", "eval s 01 a", &["a"][..]),
+            ("evalsha", "evalsha s +1 a", &["a"]),
+            ("eval_ro", "eval_ro s 01 a", &["a"]),
+            ("evalsha_ro", "evalsha_ro s 01 a", &["a"]),
+            ("fcall", "fcall f 1x a", &["a"]),
+            ("fcall_ro", "fcall_ro f 01 a", &["a"]),
+            ("zunionstore", "zunionstore d 1x a", &["a", "d"]),
+            ("zinterstore", "zinterstore d 01 a b", &["a", "d"]),
+            ("zdiffstore", "zdiffstore d 01 a", &["a", "d"]),
+            ("zunion", "zunion 01 a", &["a"]),
+            ("zinter", "zinter 01 a", &["a"]),
+            ("zdiff", "zdiff 01 a", &["a"]),
+            ("zintercard", "zintercard 01 a", &["a"]),
+            ("sintercard", "sintercard 01 a", &["a"]),
+            ("lmpop", "lmpop 01 a left", &["a"]),
+            ("zmpop", "zmpop 01 a min", &["a"]),
+            ("blmpop", "blmpop 0 01 a left", &["a"]),
+            ("bzmpop", "bzmpop 0 01 a min", &["a"]),
+        ] {
+            assert_eq!(key_flags(cmd, args), want, "{args}");
+        }
     }
 
     #[test]
