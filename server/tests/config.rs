@@ -542,3 +542,22 @@ fn configuration_doc_is_current() {
         "docs/configuration.md is stale: run `VIREO_BLESS=1 cargo test --test config`"
     );
 }
+
+/// With `cluster-enabled yes` only database 0 can be selected; the argument is still checked
+/// first, as Redis 7.0.15 does (replies recorded from a `--cluster-enabled yes` reference).
+#[test]
+fn cluster_enabled_select() {
+    let srv = common::Server::start_with(&["--cluster-enabled", "yes"]);
+    let mut r = srv.raw();
+    r.script(&[
+        ("SELECT 0", b"+OK\r\n"),
+        ("SELECT 1", b"-ERR SELECT is not allowed in cluster mode\r\n"),
+        ("SELECT 16", b"-ERR SELECT is not allowed in cluster mode\r\n"),
+        ("SELECT -1", b"-ERR SELECT is not allowed in cluster mode\r\n"),
+        ("SELECT x", b"-ERR value is not an integer or out of range\r\n"),
+        (
+            "SELECT 2147483648",
+            b"-ERR value is out of range, value must between -2147483648 and 2147483647\r\n",
+        ),
+    ]);
+}

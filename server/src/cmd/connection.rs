@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use super::keys::{db_index, parse_int32};
 use super::{Ctx, Handler};
 use crate::client::ReplyMode;
 use crate::error::{CmdResult, Error};
@@ -34,12 +35,15 @@ fn echo(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 /// SELECT index
+///
+/// The checks come in Redis's order: an integer at all, then one within C's `int`, then (in
+/// cluster mode) database 0, then an existing database.
 fn select(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let idx = parse_i64(&argv[1]).ok_or(Error::NOT_INT)?;
-    if idx < 0 || idx as usize >= ctx.core.dbs.len() {
-        return Err(Error::DB_INDEX);
+    let id = parse_int32(&argv[1])?;
+    if ctx.core.cfg.cluster_enabled && id != 0 {
+        return Err(Error::msg("ERR SELECT is not allowed in cluster mode"));
     }
-    ctx.client.db = idx as usize;
+    ctx.client.db = db_index(ctx, id)?;
     ctx.out.ok();
     Ok(())
 }

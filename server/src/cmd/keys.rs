@@ -73,7 +73,7 @@ fn flush_lazy_expired(core: &mut Core, id: usize) {
 }
 
 /// An `int` argument as Redis's getIntFromObjectOrReply reads it.
-fn parse_int32(arg: &[u8]) -> Result<i32, Error> {
+pub(super) fn parse_int32(arg: &[u8]) -> Result<i32, Error> {
     let n = parse_i64(arg).ok_or(Error::NOT_INT)?;
     i32::try_from(n).map_err(|_| {
         Error::err("value is out of range, value must between -2147483648 and 2147483647")
@@ -81,7 +81,7 @@ fn parse_int32(arg: &[u8]) -> Result<i32, Error> {
 }
 
 /// A database index, or `ERR DB index is out of range`.
-fn db_index(ctx: &Ctx, n: i32) -> Result<usize, Error> {
+pub(super) fn db_index(ctx: &Ctx, n: i32) -> Result<usize, Error> {
     usize::try_from(n).ok().filter(|&i| i < ctx.core.dbs.len()).ok_or(Error::DB_INDEX)
 }
 
