@@ -175,6 +175,79 @@ pub struct Stats {
     pub avg_ttl: Vec<u64>,
 }
 
+impl Stats {
+    /// What CONFIG RESETSTAT clears: every counter INFO stats shows, the per-command statistics
+    /// (calls, time, rejections, failures, latency histograms) and the instantaneous metrics,
+    /// which start again from now.
+    ///
+    /// Checked against Redis 7.0.15 (and 7.4.1): a RESETSTAT leaves `used_memory_peak`,
+    /// `used_memory_startup` and the keyspace `avg_ttl` as they were, so `mem_startup`,
+    /// `mem_peak` and `avg_ttl` stay. The error statistics live in `Core::errorstats`, the slow
+    /// log and latency history outside this struct (RESETSTAT keeps those two).
+    ///
+    /// The destructuring names every field on purpose: a new field does not compile until it is
+    /// sorted into "reset" or "kept" here.
+    pub fn reset_counters(&mut self) {
+        let Stats {
+            total_connections_received,
+            total_commands_processed,
+            rejected_connections,
+            expired_keys,
+            expired_stale_perc,
+            expired_time_cap_reached_count,
+            expire_cycle_cpu_milliseconds,
+            evicted_keys,
+            keyspace_hits,
+            keyspace_misses,
+            total_net_input_bytes,
+            total_net_output_bytes,
+            total_error_replies,
+            unexpected_error_replies,
+            dump_payload_sanitizations,
+            total_reads_processed,
+            total_writes_processed,
+            client_query_buffer_limit_disconnections,
+            io_threaded_reads_processed,
+            cmd,
+            inst_ops,
+            inst_net_in,
+            inst_net_out,
+            mem_startup: _,
+            mem_peak: _,
+            avg_ttl: _,
+        } = self;
+        for counter in [
+            total_connections_received,
+            total_commands_processed,
+            rejected_connections,
+            expired_keys,
+            expired_time_cap_reached_count,
+            expire_cycle_cpu_milliseconds,
+            evicted_keys,
+            keyspace_hits,
+            keyspace_misses,
+            total_net_input_bytes,
+            total_net_output_bytes,
+            total_error_replies,
+            unexpected_error_replies,
+            dump_payload_sanitizations,
+            total_reads_processed,
+            total_writes_processed,
+            client_query_buffer_limit_disconnections,
+            io_threaded_reads_processed,
+        ] {
+            *counter = 0;
+        }
+        *expired_stale_perc = 0.0;
+        // Reset in place: the vector is indexed by command id and must keep its length.
+        cmd.iter_mut().for_each(|c| *c = CmdStat::default());
+        let now = crate::clock::mstime();
+        for sampler in [inst_ops, inst_net_in, inst_net_out] {
+            sampler.restart(now);
+        }
+    }
+}
+
 /// Redis's instantaneous metric: the average rate over the last 16 samples taken every 100 ms.
 #[derive(Default, Debug, Clone)]
 pub struct Sampler {
@@ -195,6 +268,14 @@ impl Sampler {
         }
         self.last_ms = now_ms;
         self.last_value = value;
+    }
+
+    /// Forgets the samples; the next one measures from `now_ms` and a counter of zero (the
+    /// counters were just reset too), as Redis restarts its metrics on RESETSTAT.
+    pub fn restart(&mut self, now_ms: i64) {
+        self.last_ms = now_ms;
+        self.last_value = 0;
+        self.samples.clear();
     }
 
     pub fn rate(&self) -> f64 {
@@ -302,6 +383,86 @@ impl LatencyMonitor {
             ev.samples.pop_front();
         }
         ev.samples.push_back(LatencySample { time: now, latency_ms });
+    }
+}
+
+#[cfg(test)]
+mod reset_tests {
+    use super::*;
+
+    #[test]
+    fn reset_counters_clears_counters_and_keeps_memory_and_ttl() {
+        let mut s = Stats {
+            total_connections_received: 1,
+            total_commands_processed: 2,
+            rejected_connections: 3,
+            expired_keys: 4,
+            expired_stale_perc: 0.5,
+            expired_time_cap_reached_count: 5,
+            expire_cycle_cpu_milliseconds: 6,
+            evicted_keys: 7,
+            keyspace_hits: 8,
+            keyspace_misses: 9,
+            total_net_input_bytes: 10,
+            total_net_output_bytes: 11,
+            total_error_replies: 12,
+            unexpected_error_replies: 13,
+            dump_payload_sanitizations: 14,
+            total_reads_processed: 15,
+            total_writes_processed: 16,
+            client_query_buffer_limit_disconnections: 17,
+            io_threaded_reads_processed: 18,
+            cmd: vec![CmdStat::default(); 3],
+            mem_startup: 1000,
+            mem_peak: 5000,
+            avg_ttl: vec![42, 0],
+            ..Stats::default()
+        };
+        s.cmd[1].calls = 9;
+        s.cmd[1].usec = 90;
+        s.cmd[1].rejected_calls = 1;
+        s.cmd[1].failed_calls = 2;
+        s.cmd[1].latency.record(4000);
+        s.inst_ops.sample(1000, 0);
+        s.inst_ops.sample(1100, 50);
+        s.inst_net_in.sample(1000, 0);
+        s.inst_net_in.sample(1100, 500);
+        s.inst_net_out.sample(1000, 0);
+        s.inst_net_out.sample(1100, 700);
+        assert!(s.inst_ops.rate() > 0.0);
+
+        s.reset_counters();
+        let expected = Stats {
+            cmd: vec![CmdStat::default(); 3],
+            mem_startup: 1000,
+            mem_peak: 5000,
+            avg_ttl: vec![42, 0],
+            ..Stats::default()
+        };
+        // Everything but the samplers and histograms compares through Debug.
+        let show = |s: &Stats| {
+            format!(
+                "{:?}",
+                Stats {
+                    cmd: s.cmd.clone(),
+                    avg_ttl: s.avg_ttl.clone(),
+                    inst_ops: Sampler::default(),
+                    inst_net_in: Sampler::default(),
+                    inst_net_out: Sampler::default(),
+                    ..*s
+                }
+            )
+        };
+        assert_eq!(show(&s), show(&expected));
+        assert!(s.cmd.iter().all(|c| c.calls == 0 && c.latency.count() == 0));
+        for m in [&s.inst_ops, &s.inst_net_in, &s.inst_net_out] {
+            assert_eq!(m.rate(), 0.0);
+            assert!(m.samples.is_empty() && m.last_value == 0 && m.last_ms > 1100);
+        }
+        // The next sample measures from the reset: 30 commands since then.
+        let t = s.inst_ops.last_ms;
+        s.inst_ops.sample(t + 100, 30);
+        assert_eq!(s.inst_ops.rate(), 300.0);
     }
 }
 

@@ -430,6 +430,72 @@ fn config_resetstat_and_help() {
     ));
 }
 
+/// What RESETSTAT clears and keeps, as Redis 7.0.15 showed it for the same sequence: a fresh
+/// connection's INFO after the reset counts only itself and the RESETSTAT (whose own call and
+/// `+OK` are counted after the reset), no errors, no keyspace hits; the memory peak stays.
+#[test]
+fn config_resetstat_clears_counters_keeps_peak() {
+    fn field(info: &str, name: &str) -> String {
+        let prefix = format!("{name}:");
+        info.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {name} in {info}"))
+            .to_string()
+    }
+    let srv = common::Server::start();
+    let mut a = srv.raw();
+    a.line("SET k v");
+    a.line("GET k");
+    a.line("GET nokey");
+    a.line("NOSUCHCOMMAND");
+    a.line("INCR k");
+    a.line("SET e v PX 1");
+    std::thread::sleep(Duration::from_millis(20));
+    a.line("GET e");
+    for _ in 0..3 {
+        srv.raw().line("PING");
+    }
+    // A peak well above what is used at the reset.
+    a.call(&["SET", "big", &"x".repeat(4 << 20)]);
+    a.call(&["INFO", "memory"]);
+    a.line("DEL big");
+    let before = String::from_utf8(a.call(&["INFO", "memory"])).unwrap();
+    let peak: u64 = field(&before, "used_memory_peak").parse().unwrap();
+    let used: u64 = field(&before, "used_memory").parse().unwrap();
+    assert!(peak > used + (3 << 20), "peak {peak}, used {used}");
+    a.expect("CONFIG RESETSTAT", b"+OK\r\n");
+
+    let mut b = srv.raw();
+    let info = String::from_utf8(b.call(&["INFO", "everything"])).unwrap();
+    for (name, want) in [
+        ("total_connections_received", "1"),
+        ("total_commands_processed", "1"),
+        ("total_net_input_bytes", "31"),
+        ("total_net_output_bytes", "5"),
+        ("rejected_connections", "0"),
+        ("expired_keys", "0"),
+        ("expired_stale_perc", "0.00"),
+        ("evicted_keys", "0"),
+        ("keyspace_hits", "0"),
+        ("keyspace_misses", "0"),
+        ("total_error_replies", "0"),
+        ("unexpected_error_replies", "0"),
+        ("total_reads_processed", "1"),
+        ("total_writes_processed", "1"),
+    ] {
+        assert_eq!(field(&info, name), want, "{name}");
+    }
+    let stats: Vec<&str> = info
+        .lines()
+        .filter(|l| l.starts_with("cmdstat_") || l.starts_with("errorstat_"))
+        .map(|l| l.split(':').next().unwrap())
+        .collect();
+    assert_eq!(stats, ["cmdstat_config|resetstat"]);
+    assert!(info.contains("cmdstat_config|resetstat:calls=1,"), "{info}");
+    let peak_after: u64 = field(&info, "used_memory_peak").parse().unwrap();
+    assert!(peak_after >= peak, "peak {peak} became {peak_after}");
+}
+
 #[test]
 fn config_rewrite_round_trip() {
     let conf = "# My settings\nport 6379\n\n# memory\nmaxmemory 10mb\nsave 900 1\nsave 300 10\n# the end\n";

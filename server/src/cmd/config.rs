@@ -147,35 +147,10 @@ fn apply(old: &config::Config, new: &config::Config) {
 
 /// CONFIG RESETSTAT
 ///
-/// Clears INFO's stats, the command and error statistics. The slow log and latency history
-/// stay, as in Redis.
+/// Clears INFO's stats, the command and error statistics (see `Stats::reset_counters` for what
+/// stays). The slow log and latency history stay, as in Redis.
 fn resetstat(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    let s = &mut ctx.core.stats;
-    s.total_connections_received = 0;
-    s.total_commands_processed = 0;
-    s.rejected_connections = 0;
-    s.expired_keys = 0;
-    s.expired_stale_perc = 0.0;
-    s.expired_time_cap_reached_count = 0;
-    s.expire_cycle_cpu_milliseconds = 0;
-    s.evicted_keys = 0;
-    s.keyspace_hits = 0;
-    s.keyspace_misses = 0;
-    s.total_net_input_bytes = 0;
-    s.total_net_output_bytes = 0;
-    s.total_error_replies = 0;
-    s.unexpected_error_replies = 0;
-    s.dump_payload_sanitizations = 0;
-    s.total_reads_processed = 0;
-    s.total_writes_processed = 0;
-    s.client_query_buffer_limit_disconnections = 0;
-    s.io_threaded_reads_processed = 0;
-    s.inst_ops = Default::default();
-    s.inst_net_in = Default::default();
-    s.inst_net_out = Default::default();
-    for c in s.cmd.iter_mut() {
-        *c = Default::default();
-    }
+    ctx.core.stats.reset_counters();
     ctx.core.errorstats.clear();
     ctx.out.ok();
     Ok(())
