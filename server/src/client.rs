@@ -84,11 +84,18 @@ impl ClientMeta {
             ClientKind::Master
         } else if self.flags.replica {
             ClientKind::Replica
-        } else if self.sub + self.psub + self.ssub > 0 {
+        } else if self.is_pubsub() {
             ClientKind::PubSub
         } else {
             ClientKind::Normal
         }
+    }
+
+    /// In pub/sub mode: subscribed to at least one channel, pattern or shard channel. This is
+    /// Redis's `P` flag, kept as the subscription counts rather than a second flag that could
+    /// disagree with them; the messaging issue keeps `sub`/`psub`/`ssub` up to date.
+    pub fn is_pubsub(&self) -> bool {
+        self.sub + self.psub + self.ssub > 0
     }
 
     /// The `flags=` letters of CLIENT LIST, in Redis's order (`N` when none applies).
@@ -103,7 +110,7 @@ impl ClientMeta {
         if f.master {
             s.push('M');
         }
-        if self.sub + self.psub + self.ssub > 0 {
+        if self.is_pubsub() {
             s.push('P');
         }
         if self.multi >= 0 {
@@ -140,7 +147,9 @@ pub struct ClientFlags {
     /// A replica connected to this server (`S`), or this server's master (`M`).
     pub replica: bool,
     pub master: bool,
-    /// Waiting in a blocking command (`b`).
+    /// Waiting in a blocking command (`b`). Nothing blocks yet: the blocking-commands work
+    /// (BLPOP & co, and the messaging issue's waits) sets it. Pub/sub mode is not a flag here:
+    /// see `ClientMeta::is_pubsub`.
     pub blocked: bool,
     /// Closing once its pending replies are written (`c`).
     pub close_after_reply: bool,

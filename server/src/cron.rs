@@ -2,11 +2,13 @@
 //!
 //! Each tick takes the core lock for a bounded time: it refreshes the LRU clock, samples the
 //! instantaneous metrics, runs the active expire cycle, moves incremental rehashing along, ends
-//! an expired CLIENT PAUSE and closes idle clients (`timeout`).
+//! an expired CLIENT PAUSE and closes idle clients (`timeout`; replicas, monitors, the master,
+//! blocked and pub/sub clients are exempt).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::client::ClientMeta;
 use crate::clock::mstime;
 use crate::server::{lru_clock_now, Core, Server};
 
@@ -144,6 +146,14 @@ pub fn active_expire_cycle(core: &mut Core, hz: u32) {
     }
 }
 
+/// Whether `timeout` applies to a client: as in Redis, never to replicas, monitors, the master
+/// link, clients waiting in a blocking command (their own timeout governs them) or clients in
+/// pub/sub mode (they mostly listen).
+fn obeys_idle_timeout(m: &ClientMeta) -> bool {
+    let f = &m.flags;
+    !(f.monitor || f.replica || f.master || f.blocked || m.is_pubsub())
+}
+
 fn close_idle_clients(core: &mut Core, now: i64) {
     let timeout = core.cfg.timeout;
     if timeout == 0 {
@@ -151,7 +161,7 @@ fn close_idle_clients(core: &mut Core, now: i64) {
     }
     for c in core.clients.values() {
         let m = c.meta.lock();
-        if m.flags.monitor {
+        if !obeys_idle_timeout(&m) {
             continue;
         }
         if now - m.last_interaction_ms > timeout as i64 * 1000 {
@@ -159,5 +169,57 @@ fn close_idle_clients(core: &mut Core, now: i64) {
             tracing::debug!("Closing idle client id={}", c.id);
             c.kill();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::client::{ClientFlags, ClientShared};
+    use crate::config::Config;
+
+    /// Idle clients are closed unless they are replicas, monitors, the master, blocked or in
+    /// pub/sub mode; a client with recent traffic stays.
+    #[test]
+    fn idle_timeout_exemptions() {
+        let mut core = Core::new(Config { timeout: 10, ..Config::default() });
+        let now = mstime();
+        let idle = now - 11_000;
+        let cases: [(&str, ClientFlags, usize, i64, bool); 9] = [
+            ("normal", ClientFlags::default(), 0, idle, true),
+            ("recent", ClientFlags::default(), 0, now - 9_000, false),
+            ("monitor", ClientFlags { monitor: true, ..Default::default() }, 0, idle, false),
+            ("replica", ClientFlags { replica: true, ..Default::default() }, 0, idle, false),
+            ("master", ClientFlags { master: true, ..Default::default() }, 0, idle, false),
+            ("blocked", ClientFlags { blocked: true, ..Default::default() }, 0, idle, false),
+            ("pubsub", ClientFlags::default(), 1, idle, false),
+            ("no-evict", ClientFlags { no_evict: true, ..Default::default() }, 0, idle, true),
+            ("unix", ClientFlags { unix: true, ..Default::default() }, 0, idle, true),
+        ];
+        for (id, (_, flags, subs, last, _)) in cases.iter().enumerate() {
+            let sh =
+                Arc::new(ClientShared::new(id as u64, String::new(), String::new(), -1, false));
+            {
+                let mut m = sh.meta.lock();
+                m.flags = *flags;
+                m.psub = *subs;
+                m.last_interaction_ms = *last;
+            }
+            core.clients.insert(id as u64, sh);
+        }
+        close_idle_clients(&mut core, now);
+        for (id, (name, _, _, _, closed)) in cases.iter().enumerate() {
+            assert_eq!(core.clients[&(id as u64)].is_killed(), *closed, "{name}");
+        }
+
+        // timeout 0: nobody is closed
+        core.cfg.timeout = 0;
+        let sh = Arc::new(ClientShared::new(99, String::new(), String::new(), -1, false));
+        sh.meta.lock().last_interaction_ms = 0;
+        core.clients.insert(99, sh);
+        close_idle_clients(&mut core, now);
+        assert!(!core.clients[&99].is_killed());
     }
 }
