@@ -178,7 +178,9 @@ fn command_list_and_help() {
     let s = Server::start();
     let mut r = s.raw();
     let all = String::from_utf8(r.line("COMMAND LIST")).unwrap();
-    assert!(all.starts_with("*366\r\n"), "{}", &all[..10]);
+    // Redis 7.0's 366 commands and subcommands, and CLIENT NO-TOUCH and SETINFO (7.2).
+    assert!(all.starts_with("*368\r\n"), "{}", &all[..10]);
+    assert!(all.contains("\r\nclient|setinfo\r\n") && all.contains("\r\nclient|no-touch\r\n"));
     assert!(all.contains("\r\nclient|list\r\n") && all.contains("\r\nget\r\n"));
     let listed = String::from_utf8(r.line("COMMAND LIST FILTERBY PATTERN cl*")).unwrap();
     let mut names: Vec<&str> = listed
