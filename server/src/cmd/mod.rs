@@ -26,7 +26,7 @@ use crate::error::{CmdResult, Error};
 use crate::keyspace::Db;
 use crate::resp::Reply;
 use crate::server::{Core, Server};
-use spec::CommandSpec;
+use spec::{CmdFlags, CommandSpec};
 
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 
@@ -48,49 +48,6 @@ fn handler_tables() -> [&'static [(&'static str, Handler)]; 8] {
     ]
 }
 
-/// Command flags the dispatcher acts on, from the spec's `command_flags`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Flags {
-    pub write: bool,
-    pub readonly: bool,
-    pub denyoom: bool,
-    pub admin: bool,
-    pub noscript: bool,
-    pub loading: bool,
-    pub stale: bool,
-    pub skip_monitor: bool,
-    pub skip_slowlog: bool,
-    pub fast: bool,
-    pub no_auth: bool,
-    pub may_replicate: bool,
-    pub blocking: bool,
-}
-
-impl Flags {
-    fn from_spec(spec: &CommandSpec) -> Flags {
-        let mut f = Flags::default();
-        for fl in spec.flags {
-            match *fl {
-                "write" => f.write = true,
-                "readonly" => f.readonly = true,
-                "denyoom" => f.denyoom = true,
-                "admin" => f.admin = true,
-                "noscript" => f.noscript = true,
-                "loading" => f.loading = true,
-                "stale" => f.stale = true,
-                "skip_monitor" => f.skip_monitor = true,
-                "skip_slowlog" => f.skip_slowlog = true,
-                "fast" => f.fast = true,
-                "no_auth" => f.no_auth = true,
-                "may_replicate" => f.may_replicate = true,
-                "blocking" => f.blocking = true,
-                _ => {}
-            }
-        }
-        f
-    }
-}
-
 pub struct Command {
     pub spec: &'static CommandSpec,
     pub handler: Option<Handler>,
@@ -98,7 +55,8 @@ pub struct Command {
     pub id: usize,
     /// `get`, or `client|list` for a subcommand.
     pub fullname: &'static str,
-    pub flags: Flags,
+    /// The spec's `command_flags` as bits (`CmdFlags::WRITE`...).
+    pub flags: CmdFlags,
     pub subcommands: NameMap<Command>,
 }
 
@@ -156,7 +114,7 @@ impl Commands {
             spec,
             handler: handlers.get(fullname).copied(),
             id,
-            flags: Flags::from_spec(spec),
+            flags: spec.flag_bits,
             fullname,
             subcommands,
         }
@@ -362,7 +320,7 @@ fn execute_inner(
         reject(core, out, resp3, Some(cmd.id), &Error::arity(cmd.fullname));
         return Flow::Continue;
     }
-    if !client.authenticated && !cmd.flags.no_auth {
+    if !client.authenticated && !cmd.flags.contains(CmdFlags::NO_AUTH) {
         reject(core, out, resp3, Some(cmd.id), &Error::NOAUTH);
         return Flow::Continue;
     }
@@ -373,7 +331,9 @@ fn execute_inner(
         return Flow::Continue;
     };
     // A MONITOR client is a replica of sorts: it may not touch the keyspace.
-    let touches_keys = cmd.flags.write || cmd.flags.readonly || cmd.flags.may_replicate;
+    let touches_keys = cmd
+        .flags
+        .intersects(CmdFlags::WRITE.union(CmdFlags::READONLY).union(CmdFlags::MAY_REPLICATE));
     if client.flags.monitor && touches_keys {
         let e = Error::msg("ERR Replica can't interact with the keyspace");
         reject(core, out, resp3, Some(cmd.id), &e);
@@ -383,7 +343,9 @@ fn execute_inner(
     if let Some(p) = core.pause {
         if p.until_ms <= now {
             core.pause = None;
-        } else if !p.writes_only || cmd.flags.write || cmd.flags.may_replicate {
+        } else if !p.writes_only
+            || cmd.flags.intersects(CmdFlags::WRITE.union(CmdFlags::MAY_REPLICATE))
+        {
             return Flow::Paused;
         }
     }
@@ -437,7 +399,7 @@ fn execute_inner(
         }
     }
 
-    if !cmd.flags.skip_slowlog
+    if !cmd.flags.contains(CmdFlags::SKIP_SLOWLOG)
         && core.cfg.slowlog_log_slower_than >= 0
         && duration_us as i64 >= core.cfg.slowlog_log_slower_than
     {
@@ -449,10 +411,12 @@ fn execute_inner(
     }
     let threshold = core.cfg.latency_monitor_threshold;
     if threshold > 0 && duration_us / 1000 >= threshold {
-        let event = if cmd.flags.fast { "fast-command" } else { "command" };
+        let event = if cmd.flags.contains(CmdFlags::FAST) { "fast-command" } else { "command" };
         core.latency.add(event, duration_us / 1000);
     }
-    if !core.monitors.is_empty() && !cmd.flags.skip_monitor && !cmd.flags.admin {
+    if !core.monitors.is_empty()
+        && !cmd.flags.intersects(CmdFlags::SKIP_MONITOR.union(CmdFlags::ADMIN))
+    {
         let origin = ops::monitor_origin(core, client);
         let args = ops::redact(cmd.fullname, argv);
         ops::feed_monitors(core, client.db, &origin, args.as_deref().unwrap_or(argv));
