@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 
 use crate::clock::{mstime, unix_secs};
 
@@ -164,14 +164,16 @@ pub struct ClientShared {
     pub created_ms: i64,
     pub meta: Mutex<ClientMeta>,
     kill: AtomicBool,
-    pub kill_notify: Notify,
+    /// The connection's push channel: KILL sends an empty message on it to wake the task. (A
+    /// channel the task polls anyway costs nothing per read; a Notify would take a lock.)
+    wake: mpsc::UnboundedSender<bytes::Bytes>,
 }
 
 impl ClientShared {
     /// Asks the connection to close; it does so before reading or running anything more.
     pub fn kill(&self) {
         self.kill.store(true, Ordering::Release);
-        self.kill_notify.notify_one();
+        let _ = self.wake.send(bytes::Bytes::new());
     }
 
     pub fn is_killed(&self) -> bool {
@@ -249,7 +251,14 @@ impl Client {
 }
 
 impl ClientShared {
-    pub fn new(id: u64, addr: String, laddr: String, fd: i32, unix: bool) -> Self {
+    pub fn new(
+        id: u64,
+        addr: String,
+        laddr: String,
+        fd: i32,
+        unix: bool,
+        wake: mpsc::UnboundedSender<bytes::Bytes>,
+    ) -> Self {
         let now = mstime();
         ClientShared {
             id,
@@ -281,7 +290,7 @@ impl ClientShared {
                 multi: -1,
             }),
             kill: AtomicBool::new(false),
-            kill_notify: Notify::new(),
+            wake,
         }
     }
 }

@@ -199,8 +199,14 @@ mod tests {
             ("unix", ClientFlags { unix: true, ..Default::default() }, 0, idle, true),
         ];
         for (id, (_, flags, subs, last, _)) in cases.iter().enumerate() {
-            let sh =
-                Arc::new(ClientShared::new(id as u64, String::new(), String::new(), -1, false));
+            let sh = Arc::new(ClientShared::new(
+                id as u64,
+                String::new(),
+                String::new(),
+                -1,
+                false,
+                tokio::sync::mpsc::unbounded_channel().0,
+            ));
             {
                 let mut m = sh.meta.lock();
                 m.flags = *flags;
@@ -216,7 +222,14 @@ mod tests {
 
         // timeout 0: nobody is closed
         core.cfg.timeout = 0;
-        let sh = Arc::new(ClientShared::new(99, String::new(), String::new(), -1, false));
+        let sh = Arc::new(ClientShared::new(
+            99,
+            String::new(),
+            String::new(),
+            -1,
+            false,
+            tokio::sync::mpsc::unbounded_channel().0,
+        ));
         sh.meta.lock().last_interaction_ms = 0;
         core.clients.insert(99, sh);
         close_idle_clients(&mut core, now);

@@ -152,8 +152,8 @@ pub async fn serve<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let id = server.next_client_id.fetch_add(1, Ordering::Relaxed);
-    let shared = Arc::new(ClientShared::new(id, addr, laddr, fd, unix));
     let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Bytes>();
+    let shared = Arc::new(ClientShared::new(id, addr, laddr, fd, unix, push_tx.clone()));
     let (authenticated, refuse) = {
         let mut core = server.core.lock();
         core.stats.total_connections_received += 1;
@@ -240,9 +240,9 @@ where
             }
             n = tokio::select! {
                 biased;
-                _ = shared.kill_notify.notified() => return Ok(()),
                 msg = push_rx.recv() => {
-                    if let Some(m) = msg {
+                    // An empty message is CLIENT KILL's wake-up; the loop top sees the flag.
+                    if let Some(m) = msg.filter(|m| !m.is_empty()) {
                         stream.write_all(&m).await?;
                     }
                     continue;
@@ -349,10 +349,7 @@ where
             }
             if paused {
                 // Wait outside the lock, then try the same command again.
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(10)) => {}
-                    _ = shared.kill_notify.notified() => return Ok(()),
-                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
                 if shared.is_killed() {
                     return Ok(());
                 }
