@@ -4,9 +4,10 @@
     bench/compare.py throughput [--rounds 3] [--requests 200000]
     bench/compare.py memory [--keys 1000000]
 
-Both servers run in turn on the same core (taskset -c 0) with redis-benchmark on the other
-(taskset -c 1), so neither competes with the load generator. Each figure is the median of
-`--rounds` alternating runs. The reference server is $VIREO_REFERENCE_REDIS or `redis-server`
+Both servers run on the same core (taskset -c 0) with redis-benchmark on the other
+(taskset -c 1), so neither competes with the load generator; each measurement of one server is
+followed at once by the same measurement of the other. Each figure is the median of `--rounds`
+runs. The reference server is $VIREO_REFERENCE_REDIS or `redis-server`
 on PATH; Vireo is target/release/vireo-server (built if missing).
 """
 
@@ -107,19 +108,23 @@ def throughput(a):
     ensure_vireo()
     tests = ["set", "get", "incr", "mset"]
     results = {}
-    for r in range(a.rounds):
-        for kind in ("vireo", "redis"):
-            port = free_port()
-            srv = ServerProc(kind, port)
-            try:
-                for t in tests:
-                    for p in (1, 16):
-                        rps, p50 = run_benchmark(port, t, p, a.requests if p == 1 else a.requests * 5,
-                                                 a.clients)
+    # Both servers stay up on core 0, idle while the other is measured; each measurement is
+    # followed at once by the same measurement of the other server, so that drift in the
+    # machine's speed hits both sides of every ratio alike.
+    servers = {kind: ServerProc(kind, free_port()) for kind in ("vireo", "redis")}
+    try:
+        for r in range(a.rounds):
+            for t in tests:
+                for p in (1, 16):
+                    order = ("vireo", "redis") if r % 2 == 0 else ("redis", "vireo")
+                    for kind in order:
+                        n = a.requests if p == 1 else a.requests * 5
+                        rps, p50 = run_benchmark(servers[kind].port, t, p, n, a.clients)
                         results.setdefault((t, p, kind), []).append((rps, p50))
-            finally:
-                srv.stop()
-        print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
+            print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
+    finally:
+        for srv in servers.values():
+            srv.stop()
     print(f"{'test':<8}{'P':>4}{'vireo ops/s':>14}{'redis ops/s':>14}{'ratio':>8}"
           f"{'vireo p50':>11}{'redis p50':>11}{'p50 ratio':>11}")
     for t in tests:

@@ -31,9 +31,15 @@ impl Harness {
         let server = vireo_server::Server::new(Config::default(), None);
         let sink = MemorySink::default();
         server.core.lock().prop.add_sink(Box::new(sink.clone()));
-        let shared =
-            Arc::new(ClientShared::new(1, "127.0.0.1:1".into(), "127.0.0.1:2".into(), -1, false));
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let shared = Arc::new(ClientShared::new(
+            1,
+            "127.0.0.1:1".into(),
+            "127.0.0.1:2".into(),
+            -1,
+            false,
+            tx.clone(),
+        ));
         let client = Client::new(1, shared, true, tx);
         Harness { server, client, sink, _push: rx }
     }

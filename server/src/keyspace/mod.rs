@@ -265,17 +265,17 @@ impl Db {
     /// The live entry for `key`, without touching its LRU field (Redis's LOOKUP_NOTOUCH).
     /// One hash lookup; an expired key is deleted.
     pub fn peek(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
-        let e: *mut Entry = self.table.get_mut(key)?;
-        // SAFETY: `e` points at a record owned by `self.table`. On the expired path it is not
-        // used again after this read; otherwise nothing touches the table before it is turned
-        // into the returned reference, which borrows `self` mutably for its whole life. (This
-        // is the conditional-return case current borrow checking rejects in safe code.)
-        if is_expired(unsafe { &*e }, now) {
-            self.expire_now(key);
-            return None;
+        match self.table.probe_mut(key, |e| is_expired(e, now)) {
+            table::Probe::Missing => None,
+            table::Probe::Live(e) => Some(e),
+            table::Probe::Removed(e) => {
+                if e.expire_at().is_some() {
+                    self.expires -= 1;
+                }
+                self.lazy_expired.push(key.into());
+                None
+            }
         }
-        // SAFETY: see above.
-        Some(unsafe { &mut *e })
     }
 
     /// The live entry for `key`, recording the access (Redis's lookupKeyRead/Write).
@@ -432,7 +432,7 @@ pub fn dup_value(e: &Entry) -> (Value<'static>, u8) {
     match e.value() {
         ValueRef::Int(n) => (Value::Int(n), e.tag() | TAG_UNSHARED),
         ValueRef::Str(s) => (Value::Str(Cow::Owned(s.to_vec())), e.tag()),
-        ValueRef::Obj(o) => match *o {},
+        ValueRef::Obj(o) => (Value::Obj(Box::new(o.clone())), e.tag()),
     }
 }
 

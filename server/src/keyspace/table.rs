@@ -59,6 +59,14 @@ fn empty_buckets<O>(n: usize) -> Box<[Bucket<O>]> {
     std::iter::repeat_with(|| None).take(n).collect()
 }
 
+/// What [`Table::probe_mut`] found.
+pub enum Probe<'a, O> {
+    Missing,
+    Live(&'a mut Entry<O>),
+    /// The entry was there and `remove_if` accepted it: it is out of the table now.
+    Removed(Entry<O>),
+}
+
 /// Finds the slot in a chain that holds `key`, or the empty slot at the chain's end.
 fn chain_find<'a, O>(mut slot: &'a mut Bucket<O>, key: &[u8]) -> &'a mut Bucket<O> {
     loop {
@@ -230,6 +238,43 @@ impl<O> Table<O> {
         let t = if self.is_rehashing() { self.locate(key, h)? } else { 0 };
         let i = self.index(t, h);
         chain_find(&mut self.ht[t][i], key).as_mut()
+    }
+
+    /// Looks up a key for modification, removing it instead when `remove_if` says so (lazy
+    /// expiry): one walk of one chain either way.
+    pub fn probe_mut(
+        &mut self,
+        key: &[u8],
+        remove_if: impl FnOnce(&Entry<O>) -> bool,
+    ) -> Probe<'_, O> {
+        if self.len == 0 {
+            return Probe::Missing;
+        }
+        self.rehash_tick();
+        let h = self.hash(key);
+        let t = if self.is_rehashing() {
+            match self.locate(key, h) {
+                Some(t) => t,
+                None => return Probe::Missing,
+            }
+        } else {
+            0
+        };
+        let i = self.index(t, h);
+        // Borrow the bucket arrays and the length separately, so the removal branch can update
+        // the length while the other branch returns a borrow of the chain.
+        let Table { ht, len, .. } = self;
+        let slot = chain_find(&mut ht[t][i], key);
+        match slot.as_ref().map(remove_if) {
+            None => Probe::Missing,
+            Some(false) => Probe::Live(slot.as_mut().expect("slot is occupied")),
+            Some(true) => {
+                let mut e = slot.take().expect("slot is occupied");
+                *slot = e.take_next();
+                *len -= 1;
+                Probe::Removed(e)
+            }
+        }
     }
 
     /// Inserts an entry; if one with the same key exists it is replaced (in place in its

@@ -1,28 +1,68 @@
 //! Value types and their encodings: pure data structures, no protocol.
 //!
 //! Strings live inline in the key's record (see `keyspace::record`); every other type is an
-//! `Object` behind a pointer in the record.
+//! `Object` behind a pointer in the record. Each type lives in its own file with its compact and
+//! full encodings, and answers the same small set of questions (`encoding_name`, `mem_usage`,
+//! `len`) that the generic key commands ask.
 
+pub mod hash;
+pub mod list;
+pub mod set;
 pub mod string;
+pub mod zset;
 
-/// The collection types. Strings are not here: they are stored inline in the key record.
-/// Lists, hashes, sets, sorted sets and streams arrive with their issues.
-#[derive(Debug)]
-pub enum Object {}
+/// The collection types. Streams arrive with the messaging issue.
+#[derive(Debug, Clone)]
+pub enum Object {
+    List(list::List),
+    Hash(hash::Hash),
+    Set(set::Set),
+    ZSet(zset::ZSet),
+}
 
 impl Object {
     /// The name TYPE answers.
     pub fn type_name(&self) -> &'static str {
-        match *self {}
+        match self {
+            Object::List(_) => "list",
+            Object::Hash(_) => "hash",
+            Object::Set(_) => "set",
+            Object::ZSet(_) => "zset",
+        }
     }
 
     /// The name OBJECT ENCODING answers.
     pub fn encoding_name(&self) -> &'static str {
-        match *self {}
+        match self {
+            Object::List(v) => v.encoding_name(),
+            Object::Hash(v) => v.encoding_name(),
+            Object::Set(v) => v.encoding_name(),
+            Object::ZSet(v) => v.encoding_name(),
+        }
     }
 
     /// Bytes held by the object beyond the record (MEMORY USAGE).
     pub fn mem_usage(&self) -> usize {
-        match *self {}
+        match self {
+            Object::List(v) => v.mem_usage(),
+            Object::Hash(v) => v.mem_usage(),
+            Object::Set(v) => v.mem_usage(),
+            Object::ZSet(v) => v.mem_usage(),
+        }
+    }
+
+    /// Number of elements; a collection that becomes empty is deleted by the command that
+    /// emptied it, as in Redis.
+    pub fn len(&self) -> usize {
+        match self {
+            Object::List(v) => v.len(),
+            Object::Hash(v) => v.len(),
+            Object::Set(v) => v.len(),
+            Object::ZSet(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
