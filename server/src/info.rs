@@ -224,17 +224,9 @@ fn build_id() -> String {
 
 /// `uname -s -r -m`, as Redis prints it.
 fn os_name() -> String {
-    // SAFETY: utsname is plain old data; uname fills it with NUL-terminated strings.
-    unsafe {
-        let mut u: libc::utsname = std::mem::zeroed();
-        if libc::uname(&mut u) != 0 {
-            return std::env::consts::OS.to_string();
-        }
-        let s = |f: &[libc::c_char]| {
-            std::ffi::CStr::from_ptr(f.as_ptr()).to_string_lossy().into_owned()
-        };
-        format!("{} {} {}", s(&u.sysname), s(&u.release), s(&u.machine))
-    }
+    let u = rustix::system::uname();
+    let s = |c: &std::ffi::CStr| c.to_string_lossy().into_owned();
+    format!("{} {} {}", s(u.sysname()), s(u.release()), s(u.machine()))
 }
 
 fn multiplexing_api() -> &'static str {
@@ -433,33 +425,29 @@ fn replication_section(out: &mut String, core: &Core) {
     field!(out, "repl_backlog_histlen", "0");
 }
 
-fn rusage(who: libc::c_int) -> (libc::timeval, libc::timeval) {
-    // SAFETY: getrusage fills the zeroed struct.
-    unsafe {
-        let mut r: libc::rusage = std::mem::zeroed();
-        libc::getrusage(who, &mut r);
-        (r.ru_stime, r.ru_utime)
-    }
-}
-
-fn fmt_tv(tv: libc::timeval) -> String {
-    format!("{}.{:06}", tv.tv_sec, tv.tv_usec)
+/// CPU time of a process (or thread) and of its waited-for children, in seconds, as
+/// [sys, user, children sys, children user], from a /proc `stat` file (clock-tick resolution).
+fn cpu_times(stat_path: &str) -> [f64; 4] {
+    let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
+    // The command name (field 2) may hold spaces; the fields after its ')' are space-separated,
+    // starting at field 3: utime is field 14, stime 15, cutime 16, cstime 17.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+    let tick = rustix::param::clock_ticks_per_second() as f64;
+    let get = |i: usize| f.get(i - 3).copied().unwrap_or(0.0) / tick;
+    [get(15), get(14), get(17), get(16)]
 }
 
 fn cpu_section(out: &mut String) {
-    let (sys, user) = rusage(libc::RUSAGE_SELF);
-    let (csys, cuser) = rusage(libc::RUSAGE_CHILDREN);
-    field!(out, "used_cpu_sys", "{}", fmt_tv(sys));
-    field!(out, "used_cpu_user", "{}", fmt_tv(user));
-    field!(out, "used_cpu_sys_children", "{}", fmt_tv(csys));
-    field!(out, "used_cpu_user_children", "{}", fmt_tv(cuser));
+    let [sys, user, csys, cuser] = cpu_times("/proc/self/stat");
+    field!(out, "used_cpu_sys", "{sys:.6}");
+    field!(out, "used_cpu_user", "{user:.6}");
+    field!(out, "used_cpu_sys_children", "{csys:.6}");
+    field!(out, "used_cpu_user_children", "{cuser:.6}");
     // Redis's "main thread" is the one that runs commands: here, the thread running this one.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        let (tsys, tuser) = rusage(libc::RUSAGE_THREAD);
-        field!(out, "used_cpu_sys_main_thread", "{}", fmt_tv(tsys));
-        field!(out, "used_cpu_user_main_thread", "{}", fmt_tv(tuser));
-    }
+    let [tsys, tuser, _, _] = cpu_times("/proc/thread-self/stat");
+    field!(out, "used_cpu_sys_main_thread", "{tsys:.6}");
+    field!(out, "used_cpu_user_main_thread", "{tuser:.6}");
 }
 
 /// Calls `f` with every command and subcommand that has a stats slot, in table order.
@@ -567,23 +555,12 @@ pub fn rss() -> u64 {
 }
 
 fn page_size() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 {
-        p as u64
-    } else {
-        4096
-    }
+    rustix::param::page_size() as u64
 }
 
 pub fn total_system_memory() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
-    if pages > 0 {
-        pages as u64 * page_size()
-    } else {
-        0
-    }
+    let i = rustix::system::sysinfo();
+    i.totalram as u64 * i.mem_unit as u64
 }
 
 /// `jemalloc-5.3.0`, as Redis names its allocator.
