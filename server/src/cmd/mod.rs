@@ -6,6 +6,7 @@
 
 pub mod spec;
 
+pub mod bitmap;
 pub mod client;
 pub mod command;
 pub mod config;
@@ -35,8 +36,9 @@ pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 pub type NameMap<V> = HashMap<Box<[u8]>, V, foldhash::fast::FixedState>;
 
 /// Every handler table, by family. Adding a family means adding its table here.
-fn handler_tables() -> [&'static [(&'static str, Handler)]; 8] {
+fn handler_tables() -> [&'static [(&'static str, Handler)]; 9] {
     [
+        bitmap::HANDLERS,
         client::HANDLERS,
         command::HANDLERS,
         config::HANDLERS,

@@ -5,6 +5,7 @@
 //! full encodings, and answers the same small set of questions (`encoding_name`, `mem_usage`,
 //! `len`) that the generic key commands ask.
 
+pub mod bitmap;
 pub mod hash;
 pub mod list;
 pub mod set;
