@@ -380,8 +380,9 @@ fn stats_section(out: &mut String, core: &Core) {
     field!(out, "expire_cycle_cpu_milliseconds", "{}", s.expire_cycle_cpu_milliseconds);
     field!(out, "evicted_keys", "{}", s.evicted_keys);
     field!(out, "evicted_clients", "0");
-    field!(out, "total_eviction_exceeded_time", "0");
-    field!(out, "current_eviction_exceeded_time", "0");
+    let current_us = s.eviction_exceeded_since.map_or(0, |t| t.elapsed().as_micros() as u64);
+    field!(out, "total_eviction_exceeded_time", "{}", (s.eviction_exceeded_us + current_us) / 1000);
+    field!(out, "current_eviction_exceeded_time", "{}", current_us / 1000);
     field!(out, "keyspace_hits", "{}", s.keyspace_hits);
     field!(out, "keyspace_misses", "{}", s.keyspace_misses);
     field!(out, "pubsub_channels", "0");
@@ -521,8 +522,13 @@ fn latencystats_section(out: &mut String, server: &Server, core: &Core) {
 /// What jemalloc says it holds.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AllocStats {
-    /// Bytes in live allocations (Redis's `used_memory` and `allocator.allocated`).
+    /// Bytes in allocations as jemalloc's arenas see them (`allocator.allocated`): the
+    /// application's plus the free objects cached in threads' tcaches.
     pub allocated: u64,
+    /// Bytes the application holds (`used_memory`, what Redis's own counter says):
+    /// `allocated` less the tcaches' cached objects. This is what the maxmemory meter tracks
+    /// (see `keyspace::evict`): counting the tcaches would make freed memory reappear.
+    pub used: u64,
     /// Bytes in active pages (allocations plus their pages' free space).
     pub active: u64,
     /// Bytes in physically resident pages the allocator maps.
@@ -533,16 +539,25 @@ pub struct AllocStats {
 pub fn alloc_stats() -> AllocStats {
     use tikv_jemalloc_ctl::{epoch, stats};
     let _ = epoch::advance();
-    AllocStats {
-        allocated: stats::allocated::read().unwrap_or(0) as u64,
+    let allocated = stats::allocated::read().unwrap_or(0) as u64;
+    // SAFETY: the name is a NUL-terminated mallctl name whose value is a size_t (4096 is
+    // MALLCTL_ARENAS_ALL, the sum over arenas).
+    let tcache: usize =
+        unsafe { tikv_jemalloc_ctl::raw::read(b"stats.arenas.4096.tcache_bytes\0") }.unwrap_or(0);
+    let s = AllocStats {
+        allocated,
+        used: allocated.saturating_sub(tcache as u64),
         active: stats::active::read().unwrap_or(0) as u64,
         resident: stats::resident::read().unwrap_or(0) as u64,
-    }
+    };
+    // Every fresh reading recalibrates the cheap meter the maxmemory check uses.
+    crate::keyspace::evict::rebase(s.used);
+    s
 }
 
-/// `used_memory`: bytes jemalloc has handed out.
+/// `used_memory`: bytes the application holds.
 pub fn used_memory() -> u64 {
-    alloc_stats().allocated
+    alloc_stats().used
 }
 
 /// The process's resident set size, from `/proc/self/statm`.
@@ -616,7 +631,7 @@ pub struct MemoryReport {
 impl MemoryReport {
     pub fn collect(core: &mut Core) -> MemoryReport {
         let alloc = alloc_stats();
-        let used = track_memory(core, alloc.allocated);
+        let used = track_memory(core, alloc.used);
         let mut clients_normal = 0u64;
         for c in core.clients.values() {
             let m = c.meta.lock();

@@ -173,6 +173,10 @@ pub struct Stats {
     /// Per database: the estimated average TTL in ms of keys with an expiry, kept by the active
     /// expire cycle as Redis keeps it (INFO keyspace `avg_ttl`).
     pub avg_ttl: Vec<u64>,
+    /// Microseconds spent over `maxmemory` in past episodes (INFO
+    /// `total_eviction_exceeded_time`), and the start of the current one, if any.
+    pub eviction_exceeded_us: u64,
+    pub eviction_exceeded_since: Option<std::time::Instant>,
 }
 
 impl Stats {
@@ -215,6 +219,8 @@ impl Stats {
             mem_startup: _,
             mem_peak: _,
             avg_ttl: _,
+            eviction_exceeded_us,
+            eviction_exceeded_since,
         } = self;
         for counter in [
             total_connections_received,
@@ -235,9 +241,12 @@ impl Stats {
             total_writes_processed,
             client_query_buffer_limit_disconnections,
             io_threaded_reads_processed,
+            eviction_exceeded_us,
         ] {
             *counter = 0;
         }
+        // Redis clears the running episode's start too (it begins again at the next check).
+        *eviction_exceeded_since = None;
         *expired_stale_perc = 0.0;
         // Reset in place: the vector is indexed by command id and must keep its length.
         cmd.iter_mut().for_each(|c| *c = CmdStat::default());

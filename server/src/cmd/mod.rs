@@ -11,6 +11,7 @@ pub mod client;
 pub mod command;
 pub mod config;
 pub mod connection;
+pub mod hash;
 pub mod keys;
 pub mod ops;
 pub mod server_cmds;
@@ -36,13 +37,14 @@ pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 pub type NameMap<V> = HashMap<Box<[u8]>, V, foldhash::fast::FixedState>;
 
 /// Every handler table, by family. Adding a family means adding its table here.
-fn handler_tables() -> [&'static [(&'static str, Handler)]; 9] {
+fn handler_tables() -> [&'static [(&'static str, Handler)]; 10] {
     [
         bitmap::HANDLERS,
         client::HANDLERS,
         command::HANDLERS,
         config::HANDLERS,
         connection::HANDLERS,
+        hash::HANDLERS,
         keys::HANDLERS,
         ops::HANDLERS,
         server_cmds::HANDLERS,
