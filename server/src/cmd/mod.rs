@@ -334,6 +334,15 @@ fn execute_inner(
         reject(core, out, resp3, Some(cmd.id), &e);
         return Flow::Continue;
     };
+    // maxmemory, where Redis's processCommand checks it: evict before any command while over
+    // the limit; refuse a command that may grow memory if that did not get under it.
+    if core.cfg.maxmemory > 0
+        && crate::keyspace::evict::perform(server, core) == crate::keyspace::evict::Outcome::Fail
+        && cmd.flags.contains(CmdFlags::DENYOOM)
+    {
+        reject(core, out, resp3, Some(cmd.id), &Error::msg(crate::keyspace::evict::OOM_ERROR));
+        return Flow::Continue;
+    }
     // A MONITOR client is a replica of sorts: it may not touch the keyspace.
     let touches_keys = cmd
         .flags
