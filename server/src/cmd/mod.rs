@@ -15,6 +15,7 @@ pub mod hash;
 pub mod keys;
 pub mod ops;
 pub mod server_cmds;
+pub mod set;
 pub mod string;
 
 use std::collections::HashMap;
@@ -37,7 +38,7 @@ pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 pub type NameMap<V> = HashMap<Box<[u8]>, V, foldhash::fast::FixedState>;
 
 /// Every handler table, by family. Adding a family means adding its table here.
-fn handler_tables() -> [&'static [(&'static str, Handler)]; 10] {
+fn handler_tables() -> [&'static [(&'static str, Handler)]; 11] {
     [
         bitmap::HANDLERS,
         client::HANDLERS,
@@ -48,6 +49,7 @@ fn handler_tables() -> [&'static [(&'static str, Handler)]; 10] {
         keys::HANDLERS,
         ops::HANDLERS,
         server_cmds::HANDLERS,
+        set::HANDLERS,
         string::HANDLERS,
     ]
 }
