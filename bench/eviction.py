@@ -10,8 +10,8 @@ evict) until it has written `--writes-factor` times `maxmemory` worth of data. I
 `used_memory` after every pipeline of 1000 writes and prints, per server: the highest and the
 final used_memory/maxmemory, evicted_keys, the keys left and the OOM errors the writes got.
 
-The reference server is $VIREO_REFERENCE_REDIS or `redis-server` on PATH; Vireo is
-target/release/vireo-server (built if missing). Needs redis-py.
+The reference server is $VIREO_REFERENCE_REDIS or `redis-server` on PATH; Vireo is $VIREO_BIN
+or target/release/vireo-server (built if missing). Needs redis-py.
 """
 
 import argparse
@@ -26,7 +26,7 @@ import time
 import redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VIREO = os.path.join(ROOT, "target", "release", "vireo-server")
+VIREO = os.environ.get("VIREO_BIN") or os.path.join(ROOT, "target", "release", "vireo-server")
 POLICIES = [
     "allkeys-lru",
     "allkeys-lfu",
