@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Hashes: memory of many small hashes and HSET throughput, Vireo beside a reference Redis.
+
+    bench/hashes.py [--hashes 100000] [--fields 10] [--requests 200000] [--rounds 3]
+
+Loads the same hashes (10 short fields each: `field:N` -> `value:NNNNNNNN`) into both servers
+through redis-cli --pipe and prints used_memory per hash and the ratio, then runs
+redis-benchmark's HSET test at -P 1 and -P 16 against both, back to back, and prints the
+medians and ratios. Uses bench/compare.py's helpers (same cores, same reference server).
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import ServerProc, ensure_vireo, free_port, run_benchmark, tool  # noqa: E402
+
+
+def resp(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+def load_hashes(port, n, fields):
+    p = subprocess.Popen([tool("redis-cli"), "-p", str(port), "--pipe"], stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL)
+    buf = bytearray()
+    for i in range(n):
+        args = [b"HSET", b"h:%08d" % i]
+        for f in range(fields):
+            args += [b"field:%d" % f, b"value:%08d" % (i + f)]
+        buf += resp(*args)
+        if len(buf) > 1 << 20:
+            p.stdin.write(buf)
+            buf.clear()
+    p.stdin.write(buf)
+    p.stdin.close()
+    p.wait()
+
+
+def memory(a):
+    rows = {}
+    for kind in ("vireo", "redis"):
+        srv = ServerProc(kind, free_port())
+        try:
+            time.sleep(0.3)
+            before = int(srv.info("memory")["used_memory"])
+            load_hashes(srv.port, a.hashes, a.fields)
+            time.sleep(0.5)
+            assert int(srv.cmd("dbsize").strip()) == a.hashes
+            enc = srv.cmd("object", "encoding", "h:00000000").strip()
+            usage = srv.cmd("memory", "usage", "h:00000000").strip()
+            after = int(srv.info("memory")["used_memory"])
+            rows[kind] = ((after - before) / a.hashes, enc, usage)
+        finally:
+            srv.stop()
+    print(f"{a.hashes} hashes of {a.fields} fields (field:N -> value:NNNNNNNN)")
+    print(f"{'server':<8}{'bytes/hash':>12}{'encoding':>12}{'MEMORY USAGE':>14}")
+    for kind, (per, enc, usage) in rows.items():
+        print(f"{kind:<8}{per:>12.1f}{enc:>12}{usage:>14}")
+    print(f"ratio vireo/redis bytes/hash: {rows['vireo'][0] / rows['redis'][0]:.2f}")
+
+
+def throughput(a):
+    servers = {kind: ServerProc(kind, free_port()) for kind in ("vireo", "redis")}
+    results = {}
+    try:
+        for r in range(a.rounds):
+            for p in (1, 16):
+                order = ("vireo", "redis") if r % 2 == 0 else ("redis", "vireo")
+                for kind in order:
+                    n = a.requests if p == 1 else a.requests * 5
+                    results.setdefault((p, kind), []).append(
+                        run_benchmark(servers[kind].port, "hset", p, n, a.clients))
+    finally:
+        for s in servers.values():
+            s.stop()
+    print(f"{'test':<8}{'P':>4}{'vireo ops/s':>14}{'redis ops/s':>14}{'ratio':>8}"
+          f"{'vireo p50':>11}{'redis p50':>11}")
+    for p in (1, 16):
+        v, rd = results[(p, "vireo")], results[(p, "redis")]
+        vr, rr = statistics.median(x[0] for x in v), statistics.median(x[0] for x in rd)
+        vl, rl = statistics.median(x[1] for x in v), statistics.median(x[1] for x in rd)
+        print(f"{'hset':<8}{p:>4}{vr:>14.0f}{rr:>14.0f}{vr / rr:>8.2f}{vl:>11.3f}{rl:>11.3f}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hashes", type=int, default=100000)
+    ap.add_argument("--fields", type=int, default=10)
+    ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--skip-throughput", action="store_true")
+    a = ap.parse_args()
+    ensure_vireo()
+    memory(a)
+    if not a.skip_throughput:
+        throughput(a)
+
+
+if __name__ == "__main__":
+    main()
