@@ -13,6 +13,7 @@ pub mod config;
 pub mod connection;
 pub mod hash;
 pub mod keys;
+pub mod list;
 pub mod ops;
 pub mod server_cmds;
 pub mod set;
@@ -38,7 +39,7 @@ pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 pub type NameMap<V> = HashMap<Box<[u8]>, V, foldhash::fast::FixedState>;
 
 /// Every handler table, by family. Adding a family means adding its table here.
-fn handler_tables() -> [&'static [(&'static str, Handler)]; 11] {
+fn handler_tables() -> [&'static [(&'static str, Handler)]; 12] {
     [
         bitmap::HANDLERS,
         client::HANDLERS,
@@ -47,6 +48,7 @@ fn handler_tables() -> [&'static [(&'static str, Handler)]; 11] {
         connection::HANDLERS,
         hash::HANDLERS,
         keys::HANDLERS,
+        list::HANDLERS,
         ops::HANDLERS,
         server_cmds::HANDLERS,
         set::HANDLERS,
