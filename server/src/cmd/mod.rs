@@ -12,6 +12,7 @@ pub mod command;
 pub mod config;
 pub mod connection;
 pub mod hash;
+pub mod hll;
 pub mod keys;
 pub mod list;
 pub mod ops;
@@ -39,7 +40,7 @@ pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 pub type NameMap<V> = HashMap<Box<[u8]>, V, foldhash::fast::FixedState>;
 
 /// Every handler table, by family. Adding a family means adding its table here.
-fn handler_tables() -> [&'static [(&'static str, Handler)]; 12] {
+fn handler_tables() -> [&'static [(&'static str, Handler)]; 13] {
     [
         bitmap::HANDLERS,
         client::HANDLERS,
@@ -47,6 +48,7 @@ fn handler_tables() -> [&'static [(&'static str, Handler)]; 12] {
         config::HANDLERS,
         connection::HANDLERS,
         hash::HANDLERS,
+        hll::HANDLERS,
         keys::HANDLERS,
         list::HANDLERS,
         ops::HANDLERS,
