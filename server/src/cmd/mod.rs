@@ -19,6 +19,7 @@ pub mod ops;
 pub mod server_cmds;
 pub mod set;
 pub mod string;
+pub mod zset;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,7 +41,7 @@ pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 pub type NameMap<V> = HashMap<Box<[u8]>, V, foldhash::fast::FixedState>;
 
 /// Every handler table, by family. Adding a family means adding its table here.
-fn handler_tables() -> [&'static [(&'static str, Handler)]; 13] {
+fn handler_tables() -> [&'static [(&'static str, Handler)]; 14] {
     [
         bitmap::HANDLERS,
         client::HANDLERS,
@@ -55,6 +56,7 @@ fn handler_tables() -> [&'static [(&'static str, Handler)]; 13] {
         server_cmds::HANDLERS,
         set::HANDLERS,
         string::HANDLERS,
+        zset::HANDLERS,
     ]
 }
 

@@ -1,22 +1,1032 @@
-//! The zset type (being written: this file is replaced by its implementation).
+//! The sorted set type: members ordered by (score, member bytes), as in Redis.
+//!
+//! Two encodings, named as Redis 7.0 names them for OBJECT ENCODING:
+//!
+//! - `listpack`: one byte buffer holding every (member, score) pair in order, each as a LEB128
+//!   member length, the member bytes, then the score in 1 to 9 bytes (small integers in one
+//!   byte, 16/32-bit integers in 3/5, anything else as the f64's 8 bytes after a tag byte; -0
+//!   is stored as 0, as Redis 7.0's listpack stores it). Operations scan it, as
+//!   Redis does its listpack; it holds at most `zset-max-listpack-entries` members of at most
+//!   `zset-max-listpack-value` bytes.
+//! - `skiplist`: each member is one heap allocation holding its score, its length and its bytes
+//!   ([`MRef`], a thin pointer). A hash set of those pointers answers member -> score; the order
+//!   is a list of sorted chunks of at most [`CHUNK`] pointers with a Fenwick tree over the chunk
+//!   lengths, which gives rank, select and insert in O(log n) (plus a memmove of at most one
+//!   chunk). Member bytes are stored once, and the per-member cost is one small allocation plus
+//!   two pointers, well below a skiplist node plus a dict entry.
 
-#[derive(Debug, Clone, Default)]
-pub struct ZSet {}
+use std::alloc::{alloc, dealloc, Layout};
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::collections::HashSet;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ptr::NonNull;
 
-impl ZSet {
-    pub fn encoding_name(&self) -> &'static str {
-        "listpack"
+/// Most pointers in one chunk of the skiplist encoding's order.
+const CHUNK: usize = 128;
+
+/// Compares two (score, member) pairs in sorted-set order. Scores are never NaN; -0 and 0 are
+/// equal as scores (then the member decides), as with Redis's `<` comparisons.
+#[inline]
+pub fn cmp_pair(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
+    if s1 < s2 {
+        Ordering::Less
+    } else if s1 > s2 {
+        Ordering::Greater
+    } else {
+        m1.cmp(m2)
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Member allocations
+
+/// A thin pointer to one member allocation: `[score f64][len u32][bytes]`.
+struct MRef(NonNull<u8>);
+
+// SAFETY: an MRef owns (through its ZSet) an immutable-bytes allocation; the ZSet is only ever
+// used behind the server's lock, never shared without synchronisation.
+unsafe impl Send for MRef {}
+unsafe impl Sync for MRef {}
+
+const HDR: usize = 12;
+
+impl MRef {
+    fn layout(len: usize) -> Layout {
+        Layout::from_size_align(HDR + len, 8).expect("member layout")
     }
 
+    fn new(member: &[u8], score: f64) -> MRef {
+        let len = u32::try_from(member.len()).expect("member shorter than 4 GiB");
+        // SAFETY: the layout has a non-zero size; the writes stay inside it.
+        unsafe {
+            let p = alloc(Self::layout(member.len()));
+            let p = NonNull::new(p)
+                .unwrap_or_else(|| std::alloc::handle_alloc_error(Self::layout(member.len())));
+            (p.as_ptr() as *mut f64).write(score);
+            (p.as_ptr().add(8) as *mut u32).write(len);
+            std::ptr::copy_nonoverlapping(member.as_ptr(), p.as_ptr().add(HDR), member.len());
+            MRef(p)
+        }
+    }
+
+    #[inline]
+    fn score(&self) -> f64 {
+        // SAFETY: the allocation starts with an aligned f64.
+        unsafe { (self.0.as_ptr() as *const f64).read() }
+    }
+
+    #[inline]
+    fn set_score(&self, s: f64) {
+        // SAFETY: as above; the bytes are owned by the set, mutated only under &mut ZSet.
+        unsafe { (self.0.as_ptr() as *mut f64).write(s) }
+    }
+
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the length and bytes were written at creation.
+        unsafe {
+            let len = (self.0.as_ptr().add(8) as *const u32).read() as usize;
+            std::slice::from_raw_parts(self.0.as_ptr().add(HDR), len)
+        }
+    }
+
+    fn alloc_size(&self) -> usize {
+        crate::info::jemalloc_size_class(HDR + self.bytes().len())
+    }
+
+    /// Frees the allocation. The caller makes sure no copy of the pointer is used afterwards.
+    fn free(self) {
+        let len = self.bytes().len();
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { dealloc(self.0.as_ptr(), Self::layout(len)) }
+    }
+
+    fn copy(&self) -> MRef {
+        MRef(self.0)
+    }
+}
+
+impl Hash for MRef {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.bytes().hash(state)
+    }
+}
+
+impl PartialEq for MRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes() == other.bytes()
+    }
+}
+
+impl Eq for MRef {}
+
+impl Borrow<[u8]> for MRef {
+    fn borrow(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// listpack encoding
+
+fn put_varint(out: &mut Vec<u8>, mut v: usize) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+#[inline]
+fn get_varint(buf: &[u8], mut pos: usize) -> (usize, usize) {
+    let mut v = 0usize;
+    let mut shift = 0;
+    loop {
+        let b = buf[pos];
+        pos += 1;
+        v |= ((b & 0x7f) as usize) << shift;
+        if b & 0x80 == 0 {
+            return (v, pos);
+        }
+        shift += 7;
+    }
+}
+
+const SMALL_BIAS: i64 = 112;
+const TAG_I16: u8 = 0xf0;
+const TAG_I32: u8 = 0xf1;
+const TAG_F64: u8 = 0xf2;
+
+fn put_score(out: &mut Vec<u8>, s: f64) {
+    let i = s as i64;
+    // -0 becomes 0, as in Redis's listpack (it stores the score's integer form).
+    if i as f64 == s && (-(1 << 31)..(1 << 31)).contains(&i) {
+        if (-SMALL_BIAS..240 - SMALL_BIAS).contains(&i) {
+            out.push((i + SMALL_BIAS) as u8);
+        } else if (i16::MIN as i64..=i16::MAX as i64).contains(&i) {
+            out.push(TAG_I16);
+            out.extend_from_slice(&(i as i16).to_le_bytes());
+        } else {
+            out.push(TAG_I32);
+            out.extend_from_slice(&(i as i32).to_le_bytes());
+        }
+    } else {
+        out.push(TAG_F64);
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+}
+
+#[inline]
+fn get_score(buf: &[u8], pos: usize) -> (f64, usize) {
+    let t = buf[pos];
+    match t {
+        TAG_I16 => (i16::from_le_bytes([buf[pos + 1], buf[pos + 2]]) as f64, pos + 3),
+        TAG_I32 => {
+            let b: [u8; 4] = buf[pos + 1..pos + 5].try_into().expect("4 bytes");
+            (i32::from_le_bytes(b) as f64, pos + 5)
+        }
+        TAG_F64 => {
+            let b: [u8; 8] = buf[pos + 1..pos + 9].try_into().expect("8 bytes");
+            (f64::from_le_bytes(b), pos + 9)
+        }
+        _ => ((t as i64 - SMALL_BIAS) as f64, pos + 1),
+    }
+}
+
+/// One decoded listpack entry: its byte span, member and score.
+#[derive(Clone, Copy)]
+struct LpEntry<'a> {
+    start: usize,
+    end: usize,
+    member: &'a [u8],
+    score: f64,
+}
+
+#[inline]
+fn lp_decode(buf: &[u8], start: usize) -> LpEntry<'_> {
+    let (len, p) = get_varint(buf, start);
+    let member = &buf[p..p + len];
+    let (score, end) = get_score(buf, p + len);
+    LpEntry { start, end, member, score }
+}
+
+#[derive(Clone, Default)]
+struct Listpack {
+    buf: Vec<u8>,
+    n: usize,
+}
+
+impl Listpack {
+    fn iter(&self) -> impl Iterator<Item = LpEntry<'_>> + '_ {
+        let mut pos = 0;
+        std::iter::from_fn(move || {
+            if pos >= self.buf.len() {
+                return None;
+            }
+            let e = lp_decode(&self.buf, pos);
+            pos = e.end;
+            Some(e)
+        })
+    }
+
+    fn find(&self, member: &[u8]) -> Option<LpEntry<'_>> {
+        self.iter().find(|e| e.member == member)
+    }
+
+    fn insert(&mut self, member: &[u8], score: f64) {
+        let at = self
+            .iter()
+            .find(|e| cmp_pair(e.score, e.member, score, member) == Ordering::Greater)
+            .map_or(self.buf.len(), |e| e.start);
+        let mut enc = Vec::with_capacity(member.len() + 12);
+        put_varint(&mut enc, member.len());
+        enc.extend_from_slice(member);
+        put_score(&mut enc, score);
+        self.buf.reserve_exact(enc.len());
+        self.buf.splice(at..at, enc);
+        self.n += 1;
+    }
+
+    fn remove_span(&mut self, start: usize, end: usize, count: usize) {
+        self.buf.drain(start..end);
+        self.n -= count;
+        if self.buf.capacity() > self.buf.len() + 64 {
+            self.buf.shrink_to_fit();
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// skiplist encoding
+
+#[derive(Default)]
+struct Big {
+    set: HashSet<MRef, foldhash::fast::RandomState>,
+    chunks: Vec<Vec<MRef>>,
+    /// Fenwick tree over the chunk lengths (1-based; `fen.len() == chunks.len() + 1`).
+    fen: Vec<usize>,
+    len: usize,
+    /// Bytes held by member allocations (jemalloc size classes).
+    heap: usize,
+}
+
+impl Drop for Big {
+    fn drop(&mut self) {
+        self.set.clear();
+        for c in self.chunks.drain(..) {
+            for m in c {
+                m.free();
+            }
+        }
+    }
+}
+
+impl Big {
+    fn rebuild(&mut self) {
+        let m = self.chunks.len();
+        self.fen.clear();
+        self.fen.resize(m + 1, 0);
+        for i in 1..=m {
+            self.fen[i] += self.chunks[i - 1].len();
+            let j = i + (i & i.wrapping_neg());
+            if j <= m {
+                self.fen[j] += self.fen[i];
+            }
+        }
+    }
+
+    fn fen_add(&mut self, ci: usize, delta: isize) {
+        let m = self.chunks.len();
+        let mut i = ci + 1;
+        while i <= m {
+            self.fen[i] = self.fen[i].wrapping_add_signed(delta);
+            i += i & i.wrapping_neg();
+        }
+    }
+
+    /// Elements in chunks `0..ci`.
+    fn prefix(&self, ci: usize) -> usize {
+        let (mut i, mut s) = (ci, 0);
+        while i > 0 {
+            s += self.fen[i];
+            i -= i & i.wrapping_neg();
+        }
+        s
+    }
+
+    /// The chunk and offset of the element at `rank` (< len).
+    fn find(&self, rank: usize) -> (usize, usize) {
+        let m = self.chunks.len();
+        let (mut pos, mut rem) = (0, rank);
+        let mut step = if m == 0 { 0 } else { 1 << (usize::BITS - 1 - m.leading_zeros()) };
+        while step > 0 {
+            if pos + step <= m && self.fen[pos + step] <= rem {
+                pos += step;
+                rem -= self.fen[pos];
+            }
+            step >>= 1;
+        }
+        (pos, rem)
+    }
+
+    fn at(&self, rank: usize) -> &MRef {
+        let (c, o) = self.find(rank);
+        &self.chunks[c][o]
+    }
+
+    /// First position where `pred` is false, `pred` being true then false along the order.
+    fn partition(&self, pred: impl Fn(&[u8], f64) -> bool) -> (usize, usize) {
+        let ci = self.chunks.partition_point(|c| {
+            let last = c.last().expect("no empty chunks");
+            pred(last.bytes(), last.score())
+        });
+        if ci == self.chunks.len() {
+            return (ci, 0);
+        }
+        let off = self.chunks[ci].partition_point(|m| pred(m.bytes(), m.score()));
+        (ci, off)
+    }
+
+    fn rank_of(&self, ci: usize, off: usize) -> usize {
+        self.prefix(ci) + off
+    }
+
+    fn position(&self, member: &[u8], score: f64) -> (usize, usize) {
+        self.partition(|m, s| cmp_pair(s, m, score, member) == Ordering::Less)
+    }
+
+    fn insert_ref(&mut self, r: MRef) {
+        let (ci, off) = self.position(r.bytes(), r.score());
+        self.len += 1;
+        if self.chunks.is_empty() {
+            let mut c = Vec::with_capacity(CHUNK);
+            c.push(r);
+            self.chunks.push(c);
+            self.rebuild();
+            return;
+        }
+        // Past the last chunk: append to it.
+        let (ci, off) =
+            if ci == self.chunks.len() { (ci - 1, self.chunks[ci - 1].len()) } else { (ci, off) };
+        let c = &mut self.chunks[ci];
+        if c.len() < CHUNK {
+            c.insert(off, r);
+            self.fen_add(ci, 1);
+            return;
+        }
+        if off == c.len() {
+            // Appending in order (the usual load): start a new chunk rather than split.
+            let mut n = Vec::with_capacity(CHUNK);
+            n.push(r);
+            self.chunks.insert(ci + 1, n);
+        } else if off == 0 {
+            let mut n = Vec::with_capacity(CHUNK);
+            n.push(r);
+            self.chunks.insert(ci, n);
+        } else {
+            let mut right = Vec::with_capacity(CHUNK);
+            right.extend(c.drain(CHUNK / 2..));
+            if off <= CHUNK / 2 {
+                c.insert(off, r);
+            } else {
+                right.insert(off - CHUNK / 2, r);
+            }
+            self.chunks.insert(ci + 1, right);
+        }
+        self.rebuild();
+    }
+
+    /// Takes the pointer at (ci, off) out of the order (not out of the set).
+    fn take_at(&mut self, ci: usize, off: usize) -> MRef {
+        let r = self.chunks[ci].remove(off);
+        self.len -= 1;
+        let clen = self.chunks[ci].len();
+        if clen == 0 {
+            self.chunks.remove(ci);
+            self.rebuild();
+        } else if clen < CHUNK / 4
+            && ci + 1 < self.chunks.len()
+            && clen + self.chunks[ci + 1].len() <= CHUNK * 3 / 4
+        {
+            let next = self.chunks.remove(ci + 1);
+            self.chunks[ci].extend(next);
+            self.rebuild();
+        } else {
+            self.fen_add(ci, -1);
+        }
+        r
+    }
+
+    fn locate(&self, r: &MRef) -> (usize, usize) {
+        let (ci, off) = self.position(r.bytes(), r.score());
+        debug_assert!(self.chunks[ci][off] == *r);
+        (ci, off)
+    }
+
+    fn add(&mut self, member: &[u8], score: f64) {
+        let r = MRef::new(member, score);
+        self.heap += r.alloc_size();
+        self.set.insert(r.copy());
+        self.insert_ref(r);
+    }
+
+    fn update(&mut self, member: &[u8], score: f64) {
+        let r = self.set.get(member).expect("member present").copy();
+        let (ci, off) = self.locate(&r);
+        let c = &self.chunks[ci];
+        // Stays in place when it still sorts between its neighbours.
+        let after_prev = match off.checked_sub(1).map(|o| &c[o]) {
+            Some(p) => cmp_pair(p.score(), p.bytes(), score, member) == Ordering::Less,
+            None => {
+                ci == 0 || {
+                    let p = self.chunks[ci - 1].last().expect("no empty chunks");
+                    cmp_pair(p.score(), p.bytes(), score, member) == Ordering::Less
+                }
+            }
+        };
+        let before_next = match c.get(off + 1) {
+            Some(n) => cmp_pair(score, member, n.score(), n.bytes()) == Ordering::Less,
+            None => self.chunks.get(ci + 1).is_none_or(|nc| {
+                let n = &nc[0];
+                cmp_pair(score, member, n.score(), n.bytes()) == Ordering::Less
+            }),
+        };
+        if after_prev && before_next {
+            r.set_score(score);
+            return;
+        }
+        let r = self.take_at(ci, off);
+        r.set_score(score);
+        self.insert_ref(r);
+    }
+
+    fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let r = self.set.take(member)?;
+        let (ci, off) = self.locate(&r);
+        let score = r.score();
+        let _ = self.take_at(ci, off);
+        self.heap -= r.alloc_size();
+        r.free();
+        Some(score)
+    }
+
+    fn remove_rank(&mut self, rank: usize) {
+        let (ci, off) = self.find(rank);
+        let r = self.take_at(ci, off);
+        self.set.remove(r.bytes());
+        self.heap -= r.alloc_size();
+        r.free();
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// The sorted set
+
+#[derive(Clone)]
+enum Enc {
+    Lp(Listpack),
+    Sl(Box<Big>),
+}
+
+/// A sorted set.
+#[derive(Clone)]
+pub struct ZSet {
+    enc: Enc,
+}
+
+impl Default for ZSet {
+    fn default() -> Self {
+        ZSet { enc: Enc::Lp(Listpack::default()) }
+    }
+}
+
+impl Clone for Big {
+    fn clone(&self) -> Self {
+        let mut b = Big::default();
+        for c in &self.chunks {
+            for m in c {
+                b.add(m.bytes(), m.score());
+            }
+        }
+        b
+    }
+}
+
+impl fmt::Debug for ZSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut l = f.debug_list();
+        self.for_range(0, self.len(), false, |m, s| {
+            l.entry(&(String::from_utf8_lossy(m), s));
+        });
+        l.finish()
+    }
+}
+
+/// The `zset-max-listpack-*` limits.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub entries: usize,
+    pub value: usize,
+}
+
+/// A lexicographic range bound (`-`, `+`, `[x`, `(x`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lex {
+    NegInf,
+    PosInf,
+    Incl(Vec<u8>),
+    Excl(Vec<u8>),
+}
+
+impl Lex {
+    /// Parses a ZRANGEBYLEX bound; None for anything else.
+    pub fn parse(s: &[u8]) -> Option<Lex> {
+        match s.first() {
+            Some(b'-') if s.len() == 1 => Some(Lex::NegInf),
+            Some(b'+') if s.len() == 1 => Some(Lex::PosInf),
+            Some(b'[') => Some(Lex::Incl(s[1..].to_vec())),
+            Some(b'(') => Some(Lex::Excl(s[1..].to_vec())),
+            _ => None,
+        }
+    }
+
+    /// Whether `m` is below this bound taken as a minimum (so outside the range).
+    fn below_min(&self, m: &[u8]) -> bool {
+        match self {
+            Lex::NegInf => false,
+            Lex::PosInf => true,
+            Lex::Incl(x) => m < &x[..],
+            Lex::Excl(x) => m <= &x[..],
+        }
+    }
+
+    /// Whether `m` is within this bound taken as a maximum.
+    fn within_max(&self, m: &[u8]) -> bool {
+        match self {
+            Lex::NegInf => false,
+            Lex::PosInf => true,
+            Lex::Incl(x) => m <= &x[..],
+            Lex::Excl(x) => m < &x[..],
+        }
+    }
+}
+
+/// A score range bound: the value and whether it is exclusive.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScoreBound {
+    pub value: f64,
+    pub excl: bool,
+}
+
+impl ZSet {
+    pub fn new() -> ZSet {
+        ZSet::default()
+    }
+
+    /// An empty set in the encoding Redis 7.0 gives a new key whose first member is
+    /// `first_len` bytes long.
+    pub fn for_first(first_len: usize, lim: Limits) -> ZSet {
+        if lim.entries == 0 || first_len > lim.value {
+            ZSet { enc: Enc::Sl(Box::default()) }
+        } else {
+            ZSet::default()
+        }
+    }
+
+    pub fn encoding_name(&self) -> &'static str {
+        match self.enc {
+            Enc::Lp(_) => "listpack",
+            Enc::Sl(_) => "skiplist",
+        }
+    }
+
+    pub fn is_listpack(&self) -> bool {
+        matches!(self.enc, Enc::Lp(_))
+    }
+
+    /// Bytes held by the set beyond its record.
     pub fn mem_usage(&self) -> usize {
-        0
+        use crate::info::jemalloc_size_class as sc;
+        let own = sc(std::mem::size_of::<crate::types::Object>());
+        match &self.enc {
+            Enc::Lp(lp) => own + if lp.buf.capacity() == 0 { 0 } else { sc(lp.buf.capacity()) },
+            Enc::Sl(b) => {
+                let set = b.set.capacity() * 8 * 8 / 7 + b.set.capacity() * 8 / 7;
+                let chunks = b.chunks.len() * (sc(CHUNK * 8) + 24);
+                own + sc(std::mem::size_of::<Big>()) + set + chunks + b.heap + sc(b.fen.len() * 8)
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
-        0
+        match &self.enc {
+            Enc::Lp(lp) => lp.n,
+            Enc::Sl(b) => b.len,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        true
+        self.len() == 0
+    }
+
+    /// The score of `member`.
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        match &self.enc {
+            Enc::Lp(lp) => lp.find(member).map(|e| e.score),
+            Enc::Sl(b) => b.set.get(member).map(|r| r.score()),
+        }
+    }
+
+    /// Converts to the skiplist encoding.
+    pub fn convert_to_skiplist(&mut self) {
+        if let Enc::Lp(lp) = &self.enc {
+            let mut b = Big::default();
+            for e in lp.iter() {
+                b.add(e.member, e.score);
+            }
+            self.enc = Enc::Sl(Box::new(b));
+        }
+    }
+
+    /// Converts to a listpack if the set fits the limits (as Redis's store commands do).
+    pub fn shrink_if_fits(&mut self, lim: Limits) {
+        if let Enc::Sl(b) = &self.enc {
+            if b.len <= lim.entries && b.set.iter().all(|m| m.bytes().len() <= lim.value) {
+                let mut lp = Listpack::default();
+                for c in &b.chunks {
+                    for m in c {
+                        put_varint(&mut lp.buf, m.bytes().len());
+                        lp.buf.extend_from_slice(m.bytes());
+                        put_score(&mut lp.buf, m.score());
+                    }
+                }
+                lp.n = b.len;
+                lp.buf.shrink_to_fit();
+                self.enc = Enc::Lp(lp);
+            }
+        }
+    }
+
+    /// Sets the score of `member`, adding it if needed. Returns its previous score.
+    pub fn insert(&mut self, member: &[u8], score: f64, lim: Limits) -> Option<f64> {
+        let old = self.score(member);
+        if let Enc::Lp(lp) = &self.enc {
+            if old.is_none() && (lp.n + 1 > lim.entries || member.len() > lim.value) {
+                self.convert_to_skiplist();
+            }
+        }
+        match &mut self.enc {
+            Enc::Lp(lp) => {
+                if let Some(o) = old {
+                    if o == score {
+                        return old;
+                    }
+                    let e = lp.find(member).expect("present");
+                    let (s, en) = (e.start, e.end);
+                    lp.remove_span(s, en, 1);
+                }
+                lp.insert(member, score);
+            }
+            Enc::Sl(b) => match old {
+                Some(o) if o == score => {}
+                Some(_) => b.update(member, score),
+                None => b.add(member, score),
+            },
+        }
+        old
+    }
+
+    /// Removes `member`, returning its score.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        match &mut self.enc {
+            Enc::Lp(lp) => {
+                let e = lp.find(member)?;
+                let (s, en, score) = (e.start, e.end, e.score);
+                lp.remove_span(s, en, 1);
+                Some(score)
+            }
+            Enc::Sl(b) => b.remove(member),
+        }
+    }
+
+    /// The 0-based ascending rank of `member`, and its score.
+    pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
+        match &self.enc {
+            Enc::Lp(lp) => lp.iter().position(|e| e.member == member).map(|i| {
+                let s = lp.iter().nth(i).expect("found").score;
+                (i, s)
+            }),
+            Enc::Sl(b) => {
+                let r = b.set.get(member)?;
+                let (ci, off) = b.locate(r);
+                Some((b.rank_of(ci, off), r.score()))
+            }
+        }
+    }
+
+    /// Number of elements for which `pred(member, score)` holds, `pred` being true on a
+    /// prefix of the order.
+    pub fn count_prefix(&self, pred: impl Fn(&[u8], f64) -> bool) -> usize {
+        match &self.enc {
+            Enc::Lp(lp) => lp.iter().take_while(|e| pred(e.member, e.score)).count(),
+            Enc::Sl(b) => {
+                let (ci, off) = b.partition(pred);
+                b.rank_of(ci, off)
+            }
+        }
+    }
+
+    /// The rank interval `[lo, hi)` of scores within `min..max`.
+    pub fn score_range(&self, min: ScoreBound, max: ScoreBound) -> (usize, usize) {
+        let lo = self.count_prefix(|_, s| if min.excl { s <= min.value } else { s < min.value });
+        let hi = self.count_prefix(|_, s| if max.excl { s < max.value } else { s <= max.value });
+        (lo, hi.max(lo))
+    }
+
+    /// The rank interval `[lo, hi)` of members within `min..max` (all scores equal).
+    pub fn lex_range(&self, min: &Lex, max: &Lex) -> (usize, usize) {
+        let lo = self.count_prefix(|m, _| min.below_min(m));
+        let hi = self.count_prefix(|m, _| max.within_max(m));
+        (lo, hi.max(lo))
+    }
+
+    /// Calls `f(member, score)` for ranks `lo..hi`, ascending, or descending with `rev`.
+    pub fn for_range(&self, lo: usize, hi: usize, rev: bool, mut f: impl FnMut(&[u8], f64)) {
+        let hi = hi.min(self.len());
+        if lo >= hi {
+            return;
+        }
+        match &self.enc {
+            Enc::Lp(lp) => {
+                if rev {
+                    let v: Vec<LpEntry> = lp.iter().skip(lo).take(hi - lo).collect();
+                    for e in v.iter().rev() {
+                        f(e.member, e.score);
+                    }
+                } else {
+                    for e in lp.iter().skip(lo).take(hi - lo) {
+                        f(e.member, e.score);
+                    }
+                }
+            }
+            Enc::Sl(b) => {
+                if rev {
+                    let (mut ci, mut off) = b.find(hi - 1);
+                    for _ in lo..hi {
+                        let m = &b.chunks[ci][off];
+                        f(m.bytes(), m.score());
+                        if off == 0 {
+                            if ci == 0 {
+                                break;
+                            }
+                            ci -= 1;
+                            off = b.chunks[ci].len() - 1;
+                        } else {
+                            off -= 1;
+                        }
+                    }
+                } else {
+                    let (mut ci, mut off) = b.find(lo);
+                    for _ in lo..hi {
+                        let m = &b.chunks[ci][off];
+                        f(m.bytes(), m.score());
+                        off += 1;
+                        if off == b.chunks[ci].len() {
+                            ci += 1;
+                            off = 0;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The element at `rank`.
+    pub fn at(&self, rank: usize) -> Option<(Vec<u8>, f64)> {
+        if rank >= self.len() {
+            return None;
+        }
+        match &self.enc {
+            Enc::Lp(lp) => lp.iter().nth(rank).map(|e| (e.member.to_vec(), e.score)),
+            Enc::Sl(b) => {
+                let m = b.at(rank);
+                Some((m.bytes().to_vec(), m.score()))
+            }
+        }
+    }
+
+    /// All elements in order.
+    pub fn to_vec(&self) -> Vec<(Vec<u8>, f64)> {
+        let mut v = Vec::with_capacity(self.len());
+        self.for_range(0, self.len(), false, |m, s| v.push((m.to_vec(), s)));
+        v
+    }
+
+    /// Removes ranks `lo..hi`, returning the number removed.
+    pub fn remove_range(&mut self, lo: usize, hi: usize) -> usize {
+        let hi = hi.min(self.len());
+        if lo >= hi {
+            return 0;
+        }
+        match &mut self.enc {
+            Enc::Lp(lp) => {
+                let start = lp.iter().nth(lo).expect("in range").start;
+                let end = lp.iter().nth(hi - 1).expect("in range").end;
+                lp.remove_span(start, end, hi - lo);
+            }
+            Enc::Sl(b) => {
+                for r in (lo..hi).rev() {
+                    b.remove_rank(r);
+                }
+            }
+        }
+        hi - lo
+    }
+
+    /// Builds a set from pairs with distinct members (any order), in the encoding Redis's
+    /// store commands give their result.
+    pub fn from_pairs(mut pairs: Vec<(Vec<u8>, f64)>, lim: Limits) -> ZSet {
+        pairs.sort_by(|a, b| cmp_pair(a.1, &a.0, b.1, &b.0));
+        let fits = pairs.len() <= lim.entries && pairs.iter().all(|p| p.0.len() <= lim.value);
+        if fits {
+            let mut lp = Listpack::default();
+            for (m, s) in &pairs {
+                put_varint(&mut lp.buf, m.len());
+                lp.buf.extend_from_slice(m);
+                put_score(&mut lp.buf, *s);
+            }
+            lp.n = pairs.len();
+            lp.buf.shrink_to_fit();
+            ZSet { enc: Enc::Lp(lp) }
+        } else {
+            let mut b = Big::default();
+            for (m, s) in &pairs {
+                b.add(m, *s);
+            }
+            ZSet { enc: Enc::Sl(Box::new(b)) }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+    use std::collections::HashMap;
+
+    const LIM: Limits = Limits { entries: 128, value: 64 };
+
+    fn model_sorted(m: &HashMap<Vec<u8>, f64>) -> Vec<(Vec<u8>, f64)> {
+        let mut v: Vec<_> = m.iter().map(|(k, s)| (k.clone(), *s)).collect();
+        v.sort_by(|a, b| cmp_pair(a.1, &a.0, b.1, &b.0));
+        v
+    }
+
+    fn check(z: &ZSet, m: &HashMap<Vec<u8>, f64>) {
+        let want = model_sorted(m);
+        assert_eq!(z.len(), want.len());
+        assert_eq!(z.to_vec(), want);
+        if let Enc::Sl(b) = &z.enc {
+            assert_eq!(b.set.len(), b.len);
+            assert!(b.chunks.iter().all(|c| !c.is_empty()));
+            for (i, c) in b.chunks.iter().enumerate() {
+                assert_eq!(b.prefix(i + 1) - b.prefix(i), c.len());
+            }
+        }
+    }
+
+    fn run_model(seed: u64, lim: Limits, ops: usize, universe: u32) {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut z = ZSet::new();
+        let mut m: HashMap<Vec<u8>, f64> = HashMap::new();
+        for i in 0..ops {
+            let member = format!("m{}", rng.gen_range(0..universe)).into_bytes();
+            match rng.gen_range(0..10) {
+                0..=5 => {
+                    let s = match rng.gen_range(0..4) {
+                        0 => rng.gen_range(-5..5) as f64,
+                        1 => rng.gen::<f64>() * 1e6,
+                        2 => -0.0,
+                        _ => rng.gen_range(-100000..100000) as f64,
+                    };
+                    let old = z.insert(&member, s, lim);
+                    let prev = m.get(&member).copied();
+                    if prev != Some(s) {
+                        m.insert(member.clone(), s);
+                    }
+                    assert_eq!(old, prev);
+                }
+                6 | 7 => assert_eq!(z.remove(&member), m.remove(&member)),
+                8 => {
+                    let want = model_sorted(&m);
+                    let r = want.iter().position(|p| p.0 == member);
+                    assert_eq!(z.rank(&member).map(|x| x.0), r);
+                    let lo = rng.gen_range(0..=want.len());
+                    let hi = rng.gen_range(lo..=want.len());
+                    let mut got = Vec::new();
+                    z.for_range(lo, hi, true, |mm, s| got.push((mm.to_vec(), s)));
+                    let mut exp = want[lo..hi].to_vec();
+                    exp.reverse();
+                    assert_eq!(got, exp);
+                    let min = ScoreBound { value: rng.gen_range(-10..10) as f64, excl: rng.gen() };
+                    let max = ScoreBound { value: rng.gen_range(-10..100) as f64, excl: rng.gen() };
+                    let (a, b) = z.score_range(min, max);
+                    let cnt = want
+                        .iter()
+                        .filter(|p| {
+                            (if min.excl { p.1 > min.value } else { p.1 >= min.value })
+                                && (if max.excl { p.1 < max.value } else { p.1 <= max.value })
+                        })
+                        .count();
+                    assert_eq!(b - a, cnt);
+                }
+                _ => {
+                    if i % 50 == 0 && !m.is_empty() {
+                        let want = model_sorted(&m);
+                        let lo = rng.gen_range(0..want.len());
+                        let hi = (lo + rng.gen_range(0..5)).min(want.len());
+                        assert_eq!(z.remove_range(lo, hi), hi - lo);
+                        for p in &want[lo..hi] {
+                            m.remove(&p.0);
+                        }
+                    }
+                }
+            }
+            if i % 97 == 0 {
+                check(&z, &m);
+            }
+        }
+        check(&z, &m);
+        let c = z.clone();
+        check(&c, &m);
+    }
+
+    #[test]
+    fn model_listpack() {
+        run_model(1, Limits { entries: 1000, value: 64 }, 3000, 60);
+    }
+
+    #[test]
+    fn model_skiplist() {
+        run_model(2, Limits { entries: 0, value: 64 }, 20000, 3000);
+        run_model(3, Limits { entries: 16, value: 64 }, 5000, 300);
+    }
+
+    #[test]
+    fn conversion_and_encodings() {
+        let mut z = ZSet::new();
+        for i in 0..128 {
+            z.insert(format!("{i}").as_bytes(), i as f64, LIM);
+        }
+        assert_eq!(z.encoding_name(), "listpack");
+        z.insert(b"x", 1.0, LIM);
+        assert_eq!(z.encoding_name(), "skiplist");
+        let mut y = ZSet::new();
+        y.insert(&[b'a'; 65], 1.0, LIM);
+        assert_eq!(y.encoding_name(), "skiplist");
+        y.remove(&[b'a'; 65]);
+        y.insert(b"a", 1.0, LIM);
+        y.shrink_if_fits(LIM);
+        assert_eq!(y.encoding_name(), "listpack");
+        assert_eq!(y.score(b"a"), Some(1.0));
+    }
+
+    #[test]
+    fn scores_round_trip() {
+        let mut z = ZSet::new();
+        let scores = [0.0, -0.0, 1.5, -112.0, 127.0, 128.0, -40000.0, 3e9, f64::INFINITY, 1e300];
+        for (i, s) in scores.iter().enumerate() {
+            z.insert(format!("m{i}").as_bytes(), *s, LIM);
+        }
+        for (i, s) in scores.iter().enumerate() {
+            let got = z.score(format!("m{i}").as_bytes()).unwrap();
+            assert_eq!(got, *s);
+            assert!(!got.is_sign_negative() || *s != 0.0, "listpack stores -0 as 0");
+        }
+    }
+
+    #[test]
+    fn sequential_big_rank() {
+        let mut z = ZSet::new();
+        let lim = Limits { entries: 0, value: 64 };
+        for i in 0..10000 {
+            z.insert(format!("{i:06}").as_bytes(), i as f64, lim);
+        }
+        assert_eq!(z.rank(b"005000"), Some((5000, 5000.0)));
+        assert_eq!(z.at(9999).unwrap().0, b"009999");
+        let (a, b) = z.score_range(
+            ScoreBound { value: 10.0, excl: true },
+            ScoreBound { value: 20.0, excl: false },
+        );
+        assert_eq!((a, b), (11, 21));
+        let (a, b) = z.lex_range(&Lex::Incl(b"000100".to_vec()), &Lex::Excl(b"000200".to_vec()));
+        assert_eq!((a, b), (100, 200));
     }
 }

@@ -1,0 +1,178 @@
+//! Sorted set commands over TCP: replies, encodings and their conversions, large sets against a
+//! model, and what the writes propagate.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use vireo_server::client::{Client, ClientShared};
+use vireo_server::cmd;
+use vireo_server::config::Config;
+use vireo_server::propagate::MemorySink;
+
+fn bulks(items: &[&str]) -> Vec<u8> {
+    let mut v = format!("*{}\r\n", items.len()).into_bytes();
+    for i in items {
+        v.extend_from_slice(format!("${}\r\n{i}\r\n", i.len()).as_bytes());
+    }
+    v
+}
+
+#[test]
+fn basic_replies() {
+    let srv = common::Server::start();
+    let mut r = srv.raw();
+    r.expect("ZADD z 1 a 2 b 3 c", b":3\r\n");
+    r.expect("ZADD z CH 10 a 2 b 4 d", b":2\r\n");
+    r.expect("ZRANGE z 0 -1", &bulks(&["b", "c", "d", "a"]));
+    r.expect("ZRANGE z 0 0 WITHSCORES", &bulks(&["b", "2"]));
+    r.expect("ZSCORE z a", b"$2\r\n10\r\n");
+    r.expect("ZADD z INCR 0.5 a", b"$4\r\n10.5\r\n");
+    r.expect("ZRANK z a", b":3\r\n");
+    r.expect("ZREVRANK z a", b":0\r\n");
+    r.expect("ZCOUNT z (2 +inf", b":3\r\n");
+    r.expect("ZADD z NX XX 1 a", b"-ERR XX and NX options at the same time are not compatible\r\n");
+    r.expect(
+        "ZADD z GT LT 1 a",
+        b"-ERR GT, LT, and/or NX options at the same time are not compatible\r\n",
+    );
+    r.expect("ZADD z inf x", b":1\r\n");
+    r.expect("ZINCRBY z -inf x", b"-ERR resulting score is not a number (NaN)\r\n");
+    r.expect("ZADD z nan x", b"-ERR value is not a valid float\r\n");
+    r.expect("ZRANGEBYSCORE z x 1", b"-ERR min or max is not a float\r\n");
+    r.expect("ZRANGEBYLEX z x y", b"-ERR min or max not valid string range item\r\n");
+    r.expect("ZREM z a b c d x", b":5\r\n");
+    r.expect("EXISTS z", b":0\r\n");
+    r.expect("SET s v", b"+OK\r\n");
+    r.expect(
+        "ZADD s 1 a",
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    );
+    // RESP3: doubles, and WITHSCORES as pairs.
+    r.line("HELLO 3");
+    r.expect("ZADD y 1.5 m", b":1\r\n");
+    r.expect("ZSCORE y m", b",1.5\r\n");
+    r.expect("ZRANGE y 0 -1 WITHSCORES", b"*1\r\n*2\r\n$1\r\nm\r\n,1.5\r\n");
+    r.expect("ZPOPMIN y", b"*2\r\n$1\r\nm\r\n,1.5\r\n");
+}
+
+#[test]
+fn encodings_convert() {
+    let srv = common::Server::start();
+    let mut r = srv.raw();
+    for i in 0..128 {
+        r.line(&format!("ZADD z {i} m{i}"));
+    }
+    r.expect("OBJECT ENCODING z", b"$8\r\nlistpack\r\n");
+    r.expect("ZADD z 1000 extra", b":1\r\n");
+    r.expect("OBJECT ENCODING z", b"$8\r\nskiplist\r\n");
+    r.expect("ZCARD z", b":129\r\n");
+    r.expect("ZRANGE z 0 1", &bulks(&["m0", "m1"]));
+    let long = "x".repeat(65);
+    r.expect(&format!("ZADD l 1 {long}"), b":1\r\n");
+    r.expect("OBJECT ENCODING l", b"$8\r\nskiplist\r\n");
+    // Store commands give a listpack when the result fits.
+    r.expect("ZRANGESTORE d z 0 9", b":10\r\n");
+    r.expect("OBJECT ENCODING d", b"$8\r\nlistpack\r\n");
+    r.expect("ZUNIONSTORE u 1 z", b":129\r\n");
+    r.expect("OBJECT ENCODING u", b"$8\r\nskiplist\r\n");
+    r.line("CONFIG SET zset-max-listpack-entries 0");
+    r.expect("ZADD e 1 a", b":1\r\n");
+    r.expect("OBJECT ENCODING e", b"$8\r\nskiplist\r\n");
+    // MEMORY USAGE grows with the set.
+    let small = r.int("MEMORY USAGE d");
+    let big = r.int("MEMORY USAGE z");
+    assert!(small > 0 && big > small, "{small} {big}");
+}
+
+/// Random operations on a large (skiplist) set, checked against a model.
+#[test]
+fn big_set_against_model() {
+    let srv = common::Server::start();
+    let mut r = srv.raw();
+    let mut rng = SmallRng::seed_from_u64(42);
+    let mut model: BTreeMap<String, i64> = BTreeMap::new();
+    let sorted = |m: &BTreeMap<String, i64>| {
+        let mut v: Vec<(i64, String)> = m.iter().map(|(k, s)| (*s, k.clone())).collect();
+        v.sort();
+        v
+    };
+    for round in 0..3000 {
+        let member = format!("m{}", rng.gen_range(0..600));
+        match rng.gen_range(0..6) {
+            0..=2 => {
+                let s = rng.gen_range(-50..50);
+                r.line(&format!("ZADD z {s} {member}"));
+                model.insert(member, s);
+            }
+            3 => {
+                let n = r.int(&format!("ZREM z {member}"));
+                assert_eq!(n, model.remove(&member).is_some() as i64);
+            }
+            4 => {
+                let v = sorted(&model);
+                let got = r.line(&format!("ZRANK z {member}"));
+                let want = match v.iter().position(|p| p.1 == member) {
+                    Some(i) => format!(":{i}\r\n").into_bytes(),
+                    None => b"$-1\r\n".to_vec(),
+                };
+                assert_eq!(got, want);
+            }
+            _ => {
+                let (a, b) = (rng.gen_range(-60..60), rng.gen_range(-60..60));
+                let v = sorted(&model);
+                let want: Vec<&str> =
+                    v.iter().filter(|p| p.0 >= a && p.0 <= b).map(|p| &p.1[..]).collect();
+                r.expect(&format!("ZRANGEBYSCORE z {a} {b}"), &bulks(&want));
+            }
+        }
+        if round % 500 == 0 {
+            let v = sorted(&model);
+            let want: Vec<&str> = v.iter().map(|p| &p.1[..]).collect();
+            r.expect("ZRANGE z 0 -1", &bulks(&want));
+        }
+    }
+    r.expect("OBJECT ENCODING z", b"$8\r\nskiplist\r\n");
+}
+
+fn harness() -> (Arc<vireo_server::Server>, Client, MemorySink) {
+    let server = vireo_server::Server::new(Config::default(), None);
+    let sink = MemorySink::default();
+    server.core.lock().prop.add_sink(Box::new(sink.clone()));
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    std::mem::forget(rx);
+    let shared = Arc::new(ClientShared::new(
+        1,
+        "127.0.0.1:1".into(),
+        "127.0.0.1:2".into(),
+        -1,
+        false,
+        tx.clone(),
+    ));
+    (server, Client::new(1, shared, true, tx), sink)
+}
+
+#[test]
+fn propagation() {
+    let (server, mut client, sink) = harness();
+    let mut run = |line: &str| {
+        let argv: Vec<Bytes> = common::split_args(line).into_iter().map(Bytes::from).collect();
+        let mut out = Vec::new();
+        let mut core = server.core.lock();
+        cmd::execute(&server, &mut core, &mut client, &argv, &mut out);
+        let bytes = std::mem::take(&mut *sink.0.lock());
+        String::from_utf8_lossy(&bytes).replace("\r\n", " ")
+    };
+    assert!(run("ZADD z 1 a 2 b").ends_with("*6 $4 ZADD $1 z $1 1 $1 a $1 2 $1 b "));
+    // Nothing changed: nothing propagated.
+    assert_eq!(run("ZADD z 1 a"), "");
+    assert_eq!(run("ZREM z x"), "");
+    assert_eq!(run("ZADD z INCR 1 a"), "*5 $4 ZADD $1 z $4 INCR $1 1 $1 a ");
+    assert_eq!(run("ZMPOP 1 z MIN"), "*3 $7 ZPOPMIN $1 z $1 1 ");
+    assert_eq!(run("ZPOPMAX z 5"), "*3 $7 ZPOPMAX $1 z $1 5 ");
+    assert_eq!(run("ZUNIONSTORE d 1 z"), "");
+}
