@@ -417,17 +417,19 @@ impl List {
         "quicklist"
     }
 
-    /// Bytes held by the list (its nodes and node array, by jemalloc size class).
+    /// Bytes held by the list, by jemalloc size class: the boxed object the key points to, its
+    /// nodes and, for a many-node list, the node array.
     pub fn mem_usage(&self) -> usize {
         use crate::info::jemalloc_size_class as class;
-        match &self.repr {
-            Repr::One(p) => class(p.bytes()),
-            Repr::Many(m) => {
-                class(std::mem::size_of::<Many>())
-                    + class(m.nodes.capacity() * std::mem::size_of::<Pack>())
-                    + m.nodes.iter().map(|p| class(p.bytes())).sum::<usize>()
+        class(std::mem::size_of::<crate::types::Object>())
+            + match &self.repr {
+                Repr::One(p) => class(p.bytes()),
+                Repr::Many(m) => {
+                    class(std::mem::size_of::<Many>())
+                        + class(m.nodes.capacity() * std::mem::size_of::<Pack>())
+                        + m.nodes.iter().map(|p| class(p.bytes())).sum::<usize>()
+                }
             }
-        }
     }
 
     pub fn len(&self) -> usize {
@@ -817,6 +819,7 @@ mod tests {
         }
         // 4-byte header + 20 * (1 + 6 + 1).
         assert_eq!(l.node(0).bytes(), 164);
-        assert_eq!(l.mem_usage(), 192);
+        let boxed = crate::info::jemalloc_size_class(std::mem::size_of::<crate::types::Object>());
+        assert_eq!(l.mem_usage(), boxed + 192);
     }
 }
