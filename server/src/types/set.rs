@@ -2,9 +2,11 @@
 //!
 //! * `intset`: while every member is a canonical decimal integer and there are at most
 //!   `set-max-intset-entries` members, the set is a sorted array of integers of the smallest
-//!   width (2, 4 or 8 bytes) that holds every member, as Redis's intset. It is one exact-sized
-//!   allocation: a width byte followed by the little-endian integers (20 small integers take
-//!   41 bytes, jemalloc's 48-byte class, as Redis's 8-byte header + 40). The width only grows.
+//!   width that holds every member, as Redis's intset, plus a 1-byte width Redis lacks (its
+//!   smallest is 2): members in -128..=127 take one byte each. It is one exact-sized
+//!   allocation: a width byte followed by the little-endian integers (20 members under 128
+//!   take 21 bytes, a 32-byte class, where Redis's 8-byte header + 40 take 48; 20 members under
+//!   32768 take 41 bytes, the same 48-byte class as Redis). The width only grows.
 //! * `hashtable`: members are kept in a dense `Vec<Box<[u8]>>` (16 bytes a member plus the
 //!   member's own exact-sized allocation) indexed by an open-addressing table of `u32` positions
 //!   (linear probing, backward-shift deletion, load at most 3/4). A random member is a random
@@ -224,7 +226,9 @@ pub struct IntSet {
 }
 
 fn width_for(n: i64) -> usize {
-    if i16::try_from(n).is_ok() {
+    if i8::try_from(n).is_ok() {
+        1
+    } else if i16::try_from(n).is_ok() {
         2
     } else if i32::try_from(n).is_ok() {
         4
@@ -234,9 +238,9 @@ fn width_for(n: i64) -> usize {
 }
 
 impl IntSet {
-    /// Bytes per member (2, 4 or 8).
+    /// Bytes per member (1, 2, 4 or 8).
     pub fn width(&self) -> usize {
-        self.data.first().map_or(2, |&w| w as usize)
+        self.data.first().map_or(1, |&w| w as usize)
     }
 
     pub fn len(&self) -> usize {
@@ -265,6 +269,7 @@ impl IntSet {
         let at = 1 + i * w;
         let b = &self.data[at..at + w];
         match w {
+            1 => i64::from(b[0] as i8),
             2 => i64::from(i16::from_le_bytes([b[0], b[1]])),
             4 => i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
             _ => i64::from_le_bytes(b.try_into().unwrap()),
@@ -555,8 +560,11 @@ mod tests {
             assert!(s.insert(n));
         }
         assert!(!s.insert(5));
+        assert_eq!(s.width(), 1);
+        assert_eq!(s.mem_usage(), 8); // 1 + 4 * 1 = 5 bytes
+        assert!(s.insert(-129));
         assert_eq!(s.width(), 2);
-        assert_eq!(s.mem_usage(), 16); // 1 + 4 * 2 = 9 bytes
+        assert!(s.remove(-129));
         assert!(s.insert(70000));
         assert_eq!(s.width(), 4);
         assert!(s.insert(i64::MIN));
@@ -577,13 +585,21 @@ mod tests {
     }
 
     #[test]
-    fn twenty_small_ints_fit_48_bytes() {
+    fn twenty_small_ints_fit_redis_size_classes() {
         let mut s = Set::new();
         for n in 0..20 {
-            s.add(itoa::Buffer::new().format(n * 7).as_bytes(), 512);
+            s.add(itoa::Buffer::new().format(n * 50).as_bytes(), 512);
         }
         match &s {
             Set::Ints(i) => assert_eq!(i.mem_usage(), 48),
+            _ => panic!("not an intset"),
+        }
+        let mut s = Set::new();
+        for n in 0..20 {
+            s.add(itoa::Buffer::new().format(n * 6 - 60).as_bytes(), 512);
+        }
+        match &s {
+            Set::Ints(i) => assert_eq!((i.width(), i.mem_usage()), (1, 32)),
             _ => panic!("not an intset"),
         }
         assert!(std::mem::size_of::<Set>() <= 16);
