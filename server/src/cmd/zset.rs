@@ -914,7 +914,15 @@ fn setop_generic(
     {
         let db = ctx.db();
         for k in &argv[numkeys_idx + 1..numkeys_idx + 1 + setnum] {
-            srcs.push(get_zset(db, k, now, acc)?.map(|z| z.to_vec()));
+            // Plain sets count too, every member with score 1, as in Redis.
+            srcs.push(match db.lookup(k, now, acc) {
+                None => None,
+                Some(e) => match e.obj() {
+                    Some(Object::ZSet(z)) => Some(z.to_vec()),
+                    Some(Object::Set(st)) => Some(st.iter().map(|m| (m.to_vec(), 1.0)).collect()),
+                    _ => return Err(Error::WRONG_TYPE),
+                },
+            });
         }
     }
     let mut weights = vec![1.0f64; setnum];
