@@ -58,6 +58,8 @@ pub const OOM_ERROR: &str = "OOM command not allowed when used memory > 'maxmemo
 // advance plus a `stats.allocated` read costs about 100 times that).
 
 static NET: AtomicI64 = AtomicI64::new(0);
+/// When [`perform`] last checked the meter against jemalloc's own figure.
+static LAST_RESYNC: parking_lot::Mutex<Option<Instant>> = parking_lot::Mutex::new(None);
 static BASE: AtomicU64 = AtomicU64::new(0);
 static NET_AT_BASE: AtomicI64 = AtomicI64::new(0);
 
@@ -171,7 +173,14 @@ pub fn perform(server: &Arc<Server>, core: &mut Core) -> Outcome {
         }
     }
     let max = core.cfg.maxmemory;
-    let used = used_memory();
+    let mut used = used_memory();
+    if max != 0 && used > max && LAST_RESYNC.lock().is_none_or(|t| t.elapsed().as_millis() >= 1) {
+        // Threads publish their counters lazily, so the cheap meter can drift above the truth
+        // and evict far too much. Before evicting, re-read jemalloc's own figure (which rebases
+        // the meter); at most once a millisecond, as it costs microseconds.
+        *LAST_RESYNC.lock() = Some(Instant::now());
+        used = crate::info::used_memory();
+    }
     let result = if max == 0 || used <= max {
         Outcome::Ok
     } else if core.cfg.maxmemory_policy == MaxmemoryPolicy::NoEviction {
