@@ -187,49 +187,10 @@ fn keys(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Parses a SCAN cursor as Redis does (strtoul: an optional sign, decimal digits, nothing else;
-/// a negative number wraps around).
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let (neg, digits) = match arg.first() {
-        Some(b'-') => (true, &arg[1..]),
-        Some(b'+') => (false, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() {
-        // strtoul("") is 0 with nothing left over; a lone sign is not a number.
-        return arg.is_empty().then_some(0);
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 fn scan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let mut cursor = parse_cursor(&argv[1]).ok_or_else(|| Error::err("invalid cursor"))?;
-    let (mut count, mut pat, mut typ): (i64, Option<&[u8]>, Option<&[u8]>) = (10, None, None);
-    let mut i = 2;
-    while i < argv.len() {
-        let more = i + 1 < argv.len();
-        if Ctx::is(&argv[i], "count") && more {
-            count = parse_i64(&argv[i + 1]).ok_or(Error::NOT_INT)?;
-            if count < 1 {
-                return Err(Error::SYNTAX);
-            }
-        } else if Ctx::is(&argv[i], "match") && more {
-            pat = Some(&argv[i + 1][..]).filter(|p| *p != b"*");
-        } else if Ctx::is(&argv[i], "type") && more {
-            typ = Some(&argv[i + 1][..]);
-        } else {
-            return Err(Error::SYNTAX);
-        }
-        i += 2;
-    }
+    let mut cursor = super::parse_cursor(&argv[1]).ok_or_else(|| Error::err("invalid cursor"))?;
+    let super::ScanOpts { count, pattern: pat, typ } = super::parse_scan_opts(&argv[2..], true)?;
     let now = ctx.now;
     let count = count as usize;
     let (db, out) = ctx.db_out();

@@ -221,6 +221,61 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// Parses a SCAN-family cursor as Redis does (strtoul: an optional sign, decimal digits, nothing
+/// else; a negative number wraps around; the empty string is 0).
+pub fn parse_cursor(arg: &[u8]) -> Option<u64> {
+    let (neg, digits) = match arg.first() {
+        Some(b'-') => (true, &arg[1..]),
+        Some(b'+') => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() {
+        // strtoul("") is 0 with nothing left over; a lone sign is not a number.
+        return arg.is_empty().then_some(0);
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+/// The options of SCAN, HSCAN, SSCAN and ZSCAN.
+pub struct ScanOpts<'a> {
+    pub count: i64,
+    /// `None` for no pattern or `*` (which matches everything, the empty key included).
+    pub pattern: Option<&'a [u8]>,
+    /// `TYPE t`, accepted only where `allow_type` (SCAN).
+    pub typ: Option<&'a [u8]>,
+}
+
+/// Parses `[MATCH pattern] [COUNT count]` (and `[TYPE type]` when `allow_type`), as Redis does:
+/// a COUNT below 1 and anything else is a syntax error.
+pub fn parse_scan_opts(args: &[Bytes], allow_type: bool) -> Result<ScanOpts<'_>, Error> {
+    let mut o = ScanOpts { count: 10, pattern: None, typ: None };
+    let mut i = 0;
+    while i < args.len() {
+        let more = i + 1 < args.len();
+        if Ctx::is(&args[i], "count") && more {
+            o.count = crate::util::num::parse_i64(&args[i + 1]).ok_or(Error::NOT_INT)?;
+            if o.count < 1 {
+                return Err(Error::SYNTAX);
+            }
+        } else if Ctx::is(&args[i], "match") && more {
+            o.pattern = Some(&args[i + 1][..]).filter(|p| *p != b"*");
+        } else if allow_type && Ctx::is(&args[i], "type") && more {
+            o.typ = Some(&args[i + 1][..]);
+        } else {
+            return Err(Error::SYNTAX);
+        }
+        i += 2;
+    }
+    Ok(o)
+}
+
 /// Outcome of [`execute`] for the connection loop.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Flow {

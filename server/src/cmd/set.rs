@@ -536,30 +536,9 @@ fn sdiffstore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     union_diff_cmd(ctx, argv, Op::Diff, Some(&argv[1]))
 }
 
-/// Parses a SCAN cursor as Redis does (strtoul: optional sign, decimal digits only; a
-/// negative number wraps around).
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let (neg, digits) = match arg.first() {
-        Some(b'-') => (true, &arg[1..]),
-        Some(b'+') => (false, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() {
-        return arg.is_empty().then_some(0);
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 /// SSCAN key cursor [MATCH pattern] [COUNT count]
 fn sscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let cursor = parse_cursor(&argv[2]).ok_or_else(|| Error::err("invalid cursor"))?;
+    let cursor = super::parse_cursor(&argv[2]).ok_or_else(|| Error::err("invalid cursor"))?;
     let (now, acc) = (ctx.now, access(ctx));
     let (db, out) = ctx.db_out();
     let Some(s) = lookup_set(db, &argv[1], now, acc)? else {
@@ -568,22 +547,7 @@ fn sscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         out.array(0);
         return Ok(());
     };
-    let (mut count, mut pat): (i64, Option<&[u8]>) = (10, None);
-    let mut i = 3;
-    while i < argv.len() {
-        let more = i + 1 < argv.len();
-        if Ctx::is(&argv[i], "count") && more {
-            count = parse_i64(&argv[i + 1]).ok_or(Error::NOT_INT)?;
-            if count < 1 {
-                return Err(Error::SYNTAX);
-            }
-        } else if Ctx::is(&argv[i], "match") && more {
-            pat = Some(&argv[i + 1][..]).filter(|p| *p != b"*");
-        } else {
-            return Err(Error::SYNTAX);
-        }
-        i += 2;
-    }
+    let super::ScanOpts { count, pattern: pat, .. } = super::parse_scan_opts(&argv[3..], false)?;
     let mut found: Vec<Vec<u8>> = Vec::new();
     let mut buf = itoa::Buffer::new();
     let next = s.scan(cursor, count as usize, |m| {
