@@ -5,14 +5,9 @@
 mod common;
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use common::Raw;
-use vireo_server::client::{Client, ClientShared};
-use vireo_server::config::Config;
-use vireo_server::propagate::MemorySink;
 
 // The in-process test measures memory as the server binary does.
 #[global_allocator]
@@ -268,19 +263,8 @@ fn allkeys_random_evicts_any_key() {
 #[test]
 fn eviction_propagates_del_or_unlink() {
     for (lazy, del) in [("no", "DEL"), ("yes", "UNLINK")] {
-        let server = vireo_server::Server::new(Config::default(), None);
-        let sink = MemorySink::default();
-        server.core.lock().prop.add_sink(Box::new(sink.clone()));
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let shared = Arc::new(ClientShared::new(1, "a".into(), "b".into(), -1, false, tx.clone()));
-        let mut client = Client::new(1, shared, true, tx);
-        let mut run = |line: &str| {
-            let argv: Vec<Bytes> = common::split_args(line).into_iter().map(Bytes::from).collect();
-            let mut out = Vec::new();
-            let mut core = server.core.lock();
-            vireo_server::cmd::execute(&server, &mut core, &mut client, &argv, &mut out);
-            out
-        };
+        let mut h = common::InProcess::new();
+        let mut run = |line: &str| h.run(line);
         run("SET a 1");
         run("SET b 2");
         run(&format!("CONFIG SET lazyfree-lazy-eviction {lazy}"));
@@ -289,7 +273,7 @@ fn eviction_propagates_del_or_unlink() {
         // Nothing can get under one byte: both keys go, and the write is refused.
         assert_eq!(run("SET c 3"), OOM);
         assert_eq!(run("DBSIZE"), b":0\r\n");
-        let stream = String::from_utf8(std::mem::take(&mut *sink.0.lock())).unwrap();
+        let stream = String::from_utf8(h.take_raw()).unwrap();
         let tail: String = stream.split("*1\r\n").next().unwrap().to_string();
         for k in ["a", "b"] {
             let cmd = format!("*2\r\n${}\r\n{del}\r\n$1\r\n{k}\r\n", del.len());

@@ -3,14 +3,7 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use bytes::Bytes;
 use common::Server;
-use vireo_server::client::{Client, ClientShared};
-use vireo_server::cmd;
-use vireo_server::config::Config;
-use vireo_server::propagate::MemorySink;
 
 const WRONGTYPE: &[u8] = b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
 
@@ -200,75 +193,27 @@ fn big_lists_and_memory() {
 
 // ----- propagation -----
 
-struct Harness {
-    server: Arc<vireo_server::Server>,
-    client: Client,
-    sink: MemorySink,
-    _push: tokio::sync::mpsc::UnboundedReceiver<Bytes>,
-}
-
-impl Harness {
-    fn new() -> Harness {
-        let server = vireo_server::Server::new(Config::default(), None);
-        let sink = MemorySink::default();
-        server.core.lock().prop.add_sink(Box::new(sink.clone()));
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let shared = Arc::new(ClientShared::new(
-            1,
-            "127.0.0.1:1".into(),
-            "127.0.0.1:2".into(),
-            -1,
-            false,
-            tx.clone(),
-        ));
-        let client = Client::new(1, shared, true, tx);
-        Harness { server, client, sink, _push: rx }
-    }
-
-    fn run(&mut self, line: &str) -> Vec<u8> {
-        let argv: Vec<Bytes> = common::split_args(line).into_iter().map(Bytes::from).collect();
-        let mut out = Vec::new();
-        let mut core = self.server.core.lock();
-        cmd::execute(&self.server, &mut core, &mut self.client, &argv, &mut out);
-        out
-    }
-
-    /// Runs `line`; returns what it propagated, one space-joined command per element (SELECT
-    /// left out).
-    fn prop(&mut self, line: &str) -> Vec<String> {
-        self.run(line);
-        let bytes = std::mem::take(&mut *self.sink.0.lock());
-        let mut cmds = Vec::new();
-        let mut pos = 0;
-        while pos < bytes.len() {
-            let n = common::reply_len(&bytes[pos..]).expect("complete command");
-            let text = String::from_utf8_lossy(&bytes[pos..pos + n]).to_string();
-            let parts: Vec<&str> = text.split("\r\n").collect();
-            let argc: usize = parts[0][1..].parse().unwrap();
-            let args: Vec<&str> = (0..argc).map(|i| parts[2 + 2 * i]).collect();
-            if args[0] != "SELECT" {
-                cmds.push(args.join(" "));
-            }
-            pos += n;
-        }
-        cmds
-    }
+/// Runs `line` in-process; returns what it propagated, one space-joined command per element
+/// (SELECT left out).
+fn prop(h: &mut common::InProcess, line: &str) -> Vec<String> {
+    h.run(line);
+    h.take().into_iter().filter(|c| c[0] != "SELECT").map(|c| c.join(" ")).collect()
 }
 
 #[test]
 fn propagation() {
-    let mut h = Harness::new();
-    assert_eq!(h.prop("rpush l a b c d e"), ["rpush l a b c d e"]);
-    assert_eq!(h.prop("lpushx nokey a"), Vec::<String>::new());
-    assert_eq!(h.prop("lmpop 2 nokey l left count 2"), ["LPOP l 2"]);
-    assert_eq!(h.prop("lmpop 1 l right count 10"), ["RPOP l 3"]);
-    assert_eq!(h.prop("lmpop 1 l right"), Vec::<String>::new());
-    assert_eq!(h.prop("rpush l a b"), ["rpush l a b"]);
-    assert_eq!(h.prop("lmove l m left right"), ["lmove l m left right"]);
-    assert_eq!(h.prop("rpoplpush l m"), ["rpoplpush l m"]);
-    assert_eq!(h.prop("lrem m 0 zz"), Vec::<String>::new());
-    assert_eq!(h.prop("ltrim m 0 -1"), Vec::<String>::new());
-    assert_eq!(h.prop("ltrim m 1 -1"), ["ltrim m 1 -1"]);
-    assert_eq!(h.prop("linsert m before zz a"), Vec::<String>::new());
-    assert_eq!(h.prop("lpop nokey"), Vec::<String>::new());
+    let mut h = common::InProcess::new();
+    assert_eq!(prop(&mut h, "rpush l a b c d e"), ["rpush l a b c d e"]);
+    assert_eq!(prop(&mut h, "lpushx nokey a"), Vec::<String>::new());
+    assert_eq!(prop(&mut h, "lmpop 2 nokey l left count 2"), ["LPOP l 2"]);
+    assert_eq!(prop(&mut h, "lmpop 1 l right count 10"), ["RPOP l 3"]);
+    assert_eq!(prop(&mut h, "lmpop 1 l right"), Vec::<String>::new());
+    assert_eq!(prop(&mut h, "rpush l a b"), ["rpush l a b"]);
+    assert_eq!(prop(&mut h, "lmove l m left right"), ["lmove l m left right"]);
+    assert_eq!(prop(&mut h, "rpoplpush l m"), ["rpoplpush l m"]);
+    assert_eq!(prop(&mut h, "lrem m 0 zz"), Vec::<String>::new());
+    assert_eq!(prop(&mut h, "ltrim m 0 -1"), Vec::<String>::new());
+    assert_eq!(prop(&mut h, "ltrim m 1 -1"), ["ltrim m 1 -1"]);
+    assert_eq!(prop(&mut h, "linsert m before zz a"), Vec::<String>::new());
+    assert_eq!(prop(&mut h, "lpop nokey"), Vec::<String>::new());
 }

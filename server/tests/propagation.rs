@@ -4,20 +4,9 @@
 
 mod common;
 
-use std::sync::Arc;
+use vireo_server::clock;
 
-use bytes::Bytes;
-use vireo_server::client::{Client, ClientShared};
-use vireo_server::config::Config;
-use vireo_server::propagate::MemorySink;
-use vireo_server::{clock, cmd};
-
-struct Harness {
-    server: Arc<vireo_server::Server>,
-    client: Client,
-    sink: MemorySink,
-    _push: tokio::sync::mpsc::UnboundedReceiver<Bytes>,
-}
+struct Harness(common::InProcess);
 
 /// One expected argument: exact bytes, or an absolute time in ms about `now + delta_ms`.
 enum Arg {
@@ -28,41 +17,15 @@ use Arg::{Is, NowPlus};
 
 impl Harness {
     fn new() -> Harness {
-        let server = vireo_server::Server::new(Config::default(), None);
-        let sink = MemorySink::default();
-        server.core.lock().prop.add_sink(Box::new(sink.clone()));
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let shared = Arc::new(ClientShared::new(
-            1,
-            "127.0.0.1:1".into(),
-            "127.0.0.1:2".into(),
-            -1,
-            false,
-            tx.clone(),
-        ));
-        let client = Client::new(1, shared, true, tx);
-        Harness { server, client, sink, _push: rx }
+        Harness(common::InProcess::new())
     }
 
     fn run(&mut self, line: &str) -> Vec<u8> {
-        let argv: Vec<Bytes> = common::split_args(line).into_iter().map(Bytes::from).collect();
-        let mut out = Vec::new();
-        let mut core = self.server.core.lock();
-        cmd::execute(&self.server, &mut core, &mut self.client, &argv, &mut out);
-        out
+        self.0.run(line)
     }
 
-    /// The commands propagated since the last call.
     fn take(&self) -> Vec<Vec<String>> {
-        let bytes = std::mem::take(&mut *self.sink.0.lock());
-        let mut cmds = Vec::new();
-        let mut pos = 0;
-        while pos < bytes.len() {
-            let n = common::reply_len(&bytes[pos..]).expect("complete command");
-            cmds.push(parse_multibulk(&bytes[pos..pos + n]));
-            pos += n;
-        }
-        cmds
+        self.0.take()
     }
 
     /// Runs `line` and checks what it propagated.
@@ -93,18 +56,6 @@ impl Harness {
             }
         }
     }
-}
-
-fn parse_multibulk(b: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(b);
-    let mut lines = text.split("\r\n");
-    let n: usize = lines.next().unwrap()[1..].parse().unwrap();
-    (0..n)
-        .map(|_| {
-            lines.next().unwrap();
-            lines.next().unwrap().to_string()
-        })
-        .collect()
 }
 
 const SELECT0: &[Arg] = &[Is("SELECT"), Is("0")];

@@ -278,49 +278,10 @@ fn algebra_with_hashtables() {
 /// What SPOP and the other set writes feed to the replication/AOF stream, run in-process.
 #[test]
 fn propagation() {
-    use bytes::Bytes;
-    use std::sync::Arc;
-    use vireo_server::client::{Client, ClientShared};
-    use vireo_server::config::Config;
-    use vireo_server::propagate::MemorySink;
-
-    let server = vireo_server::Server::new(Config::default(), None);
-    let sink = MemorySink::default();
-    server.core.lock().prop.add_sink(Box::new(sink.clone()));
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-    let shared = Arc::new(ClientShared::new(
-        1,
-        "127.0.0.1:1".into(),
-        "127.0.0.1:2".into(),
-        -1,
-        false,
-        tx.clone(),
-    ));
-    let mut client = Client::new(1, shared, true, tx);
+    let mut h = common::InProcess::new();
     let mut run = |line: &str| -> Vec<Vec<String>> {
-        let argv: Vec<Bytes> = common::split_args(line).into_iter().map(Bytes::from).collect();
-        let mut out = Vec::new();
-        let mut core = server.core.lock();
-        vireo_server::cmd::execute(&server, &mut core, &mut client, &argv, &mut out);
-        drop(core);
-        let bytes = std::mem::take(&mut *sink.0.lock());
-        let mut cmds = Vec::new();
-        let mut pos = 0;
-        while pos < bytes.len() {
-            let n = common::reply_len(&bytes[pos..]).expect("complete command");
-            let text = String::from_utf8_lossy(&bytes[pos..pos + n]).to_string();
-            let mut lines = text.split("\r\n");
-            let k: usize = lines.next().unwrap()[1..].parse().unwrap();
-            cmds.push(
-                (0..k)
-                    .map(|_| {
-                        lines.next();
-                        lines.next().unwrap().to_string()
-                    })
-                    .collect::<Vec<String>>(),
-            );
-            pos += n;
-        }
+        h.run(line);
+        let mut cmds = h.take();
         cmds.retain(|c| c[0] != "SELECT");
         cmds
     };

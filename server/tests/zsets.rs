@@ -4,15 +4,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use bytes::Bytes;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use vireo_server::client::{Client, ClientShared};
-use vireo_server::cmd;
-use vireo_server::config::Config;
-use vireo_server::propagate::MemorySink;
 
 fn bulks(items: &[&str]) -> Vec<u8> {
     let mut v = format!("*{}\r\n", items.len()).into_bytes();
@@ -139,33 +133,12 @@ fn big_set_against_model() {
     r.expect("OBJECT ENCODING z", b"$8\r\nskiplist\r\n");
 }
 
-fn harness() -> (Arc<vireo_server::Server>, Client, MemorySink) {
-    let server = vireo_server::Server::new(Config::default(), None);
-    let sink = MemorySink::default();
-    server.core.lock().prop.add_sink(Box::new(sink.clone()));
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    std::mem::forget(rx);
-    let shared = Arc::new(ClientShared::new(
-        1,
-        "127.0.0.1:1".into(),
-        "127.0.0.1:2".into(),
-        -1,
-        false,
-        tx.clone(),
-    ));
-    (server, Client::new(1, shared, true, tx), sink)
-}
-
 #[test]
 fn propagation() {
-    let (server, mut client, sink) = harness();
+    let mut h = common::InProcess::new();
     let mut run = |line: &str| {
-        let argv: Vec<Bytes> = common::split_args(line).into_iter().map(Bytes::from).collect();
-        let mut out = Vec::new();
-        let mut core = server.core.lock();
-        cmd::execute(&server, &mut core, &mut client, &argv, &mut out);
-        let bytes = std::mem::take(&mut *sink.0.lock());
-        String::from_utf8_lossy(&bytes).replace("\r\n", " ")
+        h.run(line);
+        String::from_utf8_lossy(&h.take_raw()).replace("\r\n", " ")
     };
     assert!(run("ZADD z 1 a 2 b").ends_with("*6 $4 ZADD $1 z $1 1 $1 a $1 2 $1 b "));
     // Nothing changed: nothing propagated.

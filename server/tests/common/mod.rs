@@ -279,3 +279,68 @@ pub fn reply_len(buf: &[u8]) -> Option<usize> {
 pub fn show(b: &[u8]) -> String {
     b.iter().flat_map(|&c| std::ascii::escape_default(c)).map(char::from).collect()
 }
+
+/// A server driven in-process through `cmd::execute`, with a `MemorySink` on its propagator:
+/// for tests of what commands feed to the AOF/replication stream.
+pub struct InProcess {
+    pub server: std::sync::Arc<vireo_server::Server>,
+    client: vireo_server::client::Client,
+    sink: vireo_server::propagate::MemorySink,
+    _push: tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>,
+}
+
+impl InProcess {
+    pub fn new() -> InProcess {
+        use vireo_server::client::{Client, ClientShared};
+        let server = vireo_server::Server::new(vireo_server::config::Config::default(), None);
+        let sink = vireo_server::propagate::MemorySink::default();
+        server.core.lock().prop.add_sink(Box::new(sink.clone()));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let shared = std::sync::Arc::new(ClientShared::new(
+            1,
+            "127.0.0.1:1".into(),
+            "127.0.0.1:2".into(),
+            -1,
+            false,
+            tx.clone(),
+        ));
+        InProcess { server, client: Client::new(1, shared, true, tx), sink, _push: rx }
+    }
+
+    /// Runs a command line; returns its reply's bytes.
+    pub fn run(&mut self, line: &str) -> Vec<u8> {
+        let argv: Vec<bytes::Bytes> = split_args(line).into_iter().map(Into::into).collect();
+        let mut out = Vec::new();
+        let mut core = self.server.core.lock();
+        vireo_server::cmd::execute(&self.server, &mut core, &mut self.client, &argv, &mut out);
+        out
+    }
+
+    /// The propagated stream's bytes since the last call.
+    pub fn take_raw(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.sink.0.lock())
+    }
+
+    /// The commands propagated since the last call, SELECTs included.
+    pub fn take(&self) -> Vec<Vec<String>> {
+        let bytes = self.take_raw();
+        let mut cmds = Vec::new();
+        let mut pos = 0;
+        while pos < bytes.len() {
+            let n = reply_len(&bytes[pos..]).expect("complete command");
+            let text = String::from_utf8_lossy(&bytes[pos..pos + n]).to_string();
+            let mut lines = text.split("\r\n");
+            let argc: usize = lines.next().unwrap()[1..].parse().unwrap();
+            cmds.push(
+                (0..argc)
+                    .map(|_| {
+                        lines.next();
+                        lines.next().unwrap().to_string()
+                    })
+                    .collect(),
+            );
+            pos += n;
+        }
+        cmds
+    }
+}
