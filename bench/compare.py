@@ -104,28 +104,34 @@ def run_benchmark(port, test, pipeline, requests, clients):
     raise RuntimeError(f"no result for {test}: {out}")
 
 
-def throughput(a):
+def side_by_side(tests, rounds, requests, clients, requests_for=None):
+    """Runs redis-benchmark `tests` at -P 1 and -P 16 on both servers and prints medians.
+
+    Both servers stay up on core 0, idle while the other is measured; each measurement is
+    followed at once by the same measurement of the other server (alternating which goes first),
+    so that drift in the machine's speed hits both sides of every ratio alike.
+    `requests_for(test, n)` may scale the request count of a slow test.
+    """
     ensure_vireo()
-    tests = ["set", "get", "incr", "mset"]
     results = {}
-    # Both servers stay up on core 0, idle while the other is measured; each measurement is
-    # followed at once by the same measurement of the other server, so that drift in the
-    # machine's speed hits both sides of every ratio alike.
     servers = {kind: ServerProc(kind, free_port()) for kind in ("vireo", "redis")}
     try:
-        for r in range(a.rounds):
+        for r in range(rounds):
             for t in tests:
                 for p in (1, 16):
                     order = ("vireo", "redis") if r % 2 == 0 else ("redis", "vireo")
                     for kind in order:
-                        n = a.requests if p == 1 else a.requests * 5
-                        rps, p50 = run_benchmark(servers[kind].port, t, p, n, a.clients)
+                        n = requests if p == 1 else requests * 5
+                        if requests_for:
+                            n = requests_for(t, n)
+                        rps, p50 = run_benchmark(servers[kind].port, t, p, n, clients)
                         results.setdefault((t, p, kind), []).append((rps, p50))
-            print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
+            print(f"round {r + 1}/{rounds} done", file=sys.stderr)
     finally:
         for srv in servers.values():
             srv.stop()
-    print(f"{'test':<8}{'P':>4}{'vireo ops/s':>14}{'redis ops/s':>14}{'ratio':>8}"
+    w = max(8, max(len(t) for t in tests) + 2)
+    print(f"{'test':<{w}}{'P':>4}{'vireo ops/s':>14}{'redis ops/s':>14}{'ratio':>8}"
           f"{'vireo p50':>11}{'redis p50':>11}{'p50 ratio':>11}")
     for t in tests:
         for p in (1, 16):
@@ -133,8 +139,12 @@ def throughput(a):
             rd = results[(t, p, "redis")]
             vr, rr = statistics.median(x[0] for x in v), statistics.median(x[0] for x in rd)
             vl, rl = statistics.median(x[1] for x in v), statistics.median(x[1] for x in rd)
-            print(f"{t:<8}{p:>4}{vr:>14.0f}{rr:>14.0f}{vr / rr:>8.2f}{vl:>11.3f}{rl:>11.3f}"
+            print(f"{t:<{w}}{p:>4}{vr:>14.0f}{rr:>14.0f}{vr / rr:>8.2f}{vl:>11.3f}{rl:>11.3f}"
                   f"{(vl / rl if rl else float('nan')):>11.2f}")
+
+
+def throughput(a):
+    side_by_side(["set", "get", "incr", "mset"], a.rounds, a.requests, a.clients)
 
 
 def load_keys(port, n, ttl):

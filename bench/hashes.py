@@ -11,13 +11,12 @@ medians and ratios. Uses bench/compare.py's helpers (same cores, same reference 
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import ServerProc, ensure_vireo, free_port, run_benchmark, tool  # noqa: E402
+from compare import ServerProc, ensure_vireo, free_port, side_by_side, tool  # noqa: E402
 
 
 def resp(*args):
@@ -68,26 +67,7 @@ def memory(a):
 
 
 def throughput(a):
-    servers = {kind: ServerProc(kind, free_port()) for kind in ("vireo", "redis")}
-    results = {}
-    try:
-        for r in range(a.rounds):
-            for p in (1, 16):
-                order = ("vireo", "redis") if r % 2 == 0 else ("redis", "vireo")
-                for kind in order:
-                    n = a.requests if p == 1 else a.requests * 5
-                    results.setdefault((p, kind), []).append(
-                        run_benchmark(servers[kind].port, "hset", p, n, a.clients))
-    finally:
-        for s in servers.values():
-            s.stop()
-    print(f"{'test':<8}{'P':>4}{'vireo ops/s':>14}{'redis ops/s':>14}{'ratio':>8}"
-          f"{'vireo p50':>11}{'redis p50':>11}")
-    for p in (1, 16):
-        v, rd = results[(p, "vireo")], results[(p, "redis")]
-        vr, rr = statistics.median(x[0] for x in v), statistics.median(x[0] for x in rd)
-        vl, rl = statistics.median(x[1] for x in v), statistics.median(x[1] for x in rd)
-        print(f"{'hset':<8}{p:>4}{vr:>14.0f}{rr:>14.0f}{vr / rr:>8.2f}{vl:>11.3f}{rl:>11.3f}")
+    side_by_side(["hset"], a.rounds, a.requests, a.clients)
 
 
 def main():

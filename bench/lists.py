@@ -14,13 +14,12 @@ and the load generator on core 1 (helpers from bench/compare.py).
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import ServerProc, ensure_vireo, free_port, run_benchmark, tool  # noqa: E402
+from compare import ServerProc, ensure_vireo, free_port, side_by_side, tool  # noqa: E402
 
 
 def bulk(b):
@@ -72,34 +71,8 @@ def memory(a):
 
 
 def throughput(a):
-    ensure_vireo()
-    tests = ["lpush", "rpop", "lrange_100"]
-    results = {}
-    servers = {kind: ServerProc(kind, free_port()) for kind in ("vireo", "redis")}
-    try:
-        for r in range(a.rounds):
-            for t in tests:
-                for p in (1, 16):
-                    order = ("vireo", "redis") if r % 2 == 0 else ("redis", "vireo")
-                    for kind in order:
-                        n = a.requests if p == 1 else a.requests * 5
-                        if t == "lrange_100":
-                            n //= 5
-                        rps, p50 = run_benchmark(servers[kind].port, t, p, n, a.clients)
-                        results.setdefault((t, p, kind), []).append((rps, p50))
-            print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
-    finally:
-        for srv in servers.values():
-            srv.stop()
-    print(f"{'test':<12}{'P':>4}{'vireo ops/s':>14}{'redis ops/s':>14}{'ratio':>8}"
-          f"{'vireo p50':>11}{'redis p50':>11}")
-    for t in tests:
-        for p in (1, 16):
-            v = results[(t, p, "vireo")]
-            rd = results[(t, p, "redis")]
-            vr, rr = statistics.median(x[0] for x in v), statistics.median(x[0] for x in rd)
-            vl, rl = statistics.median(x[1] for x in v), statistics.median(x[1] for x in rd)
-            print(f"{t:<12}{p:>4}{vr:>14.0f}{rr:>14.0f}{vr / rr:>8.2f}{vl:>11.3f}{rl:>11.3f}")
+    side_by_side(["lpush", "rpop", "lrange_100"], a.rounds, a.requests, a.clients,
+                 requests_for=lambda t, n: n // 5 if t == "lrange_100" else n)
 
 
 def main():
