@@ -2,6 +2,7 @@
 """Side-by-side benchmarks of Vireo and a reference Redis.
 
     bench/compare.py throughput [--rounds 3] [--requests 200000]
+    bench/compare.py collections [--rounds 3] [--requests 200000]
     bench/compare.py memory [--keys 1000000]
 
 Both servers run on the same core (taskset -c 0) with redis-benchmark on the other
@@ -13,6 +14,7 @@ on PATH; Vireo is target/release/vireo-server (built if missing).
 
 import argparse
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -88,7 +90,27 @@ def ensure_vireo():
                    cwd=ROOT, check=True)
 
 
-def run_benchmark(port, test, pipeline, requests, clients):
+def cpu_seconds(pid):
+    """User + system CPU time consumed so far by process `pid`."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run_benchmark(port, test, pipeline, requests, clients, server_pid=None):
+    """Returns (ops/s, p50 ms, server CPU µs per op, load generator's CPU share).
+
+    The last two tell whether the figure measures the server: at -P 1 on a small machine
+    redis-benchmark can saturate its own core before the server does, and then both servers
+    show the same ops/s while differing in CPU spent per request.
+    """
+    s0 = cpu_seconds(server_pid) if server_pid else 0.0
+    c0, t0 = children_cpu(), time.monotonic()
     args = ["taskset", "-c", "1", tool("redis-benchmark"), "-p", str(port), "-c", str(clients),
             "-n", str(requests), "-P", str(pipeline), "-r", "100000", "--csv"]
     if test == "mset":
@@ -100,7 +122,10 @@ def run_benchmark(port, test, pipeline, requests, clients):
         cols = [c.strip('"') for c in line.split(",")]
         if cols[0].lower().startswith(test if test != "mset" else "mset"):
             rps, p50 = float(cols[1]), float(cols[4])
-            return rps, p50
+            wall = time.monotonic() - t0
+            client_share = (children_cpu() - c0) / wall
+            srv_us = (cpu_seconds(server_pid) - s0) * 1e6 / requests if server_pid else 0.0
+            return rps, p50, srv_us, client_share
     raise RuntimeError(f"no result for {test}: {out}")
 
 
@@ -124,27 +149,45 @@ def side_by_side(tests, rounds, requests, clients, requests_for=None):
                         n = requests if p == 1 else requests * 5
                         if requests_for:
                             n = requests_for(t, n)
-                        rps, p50 = run_benchmark(servers[kind].port, t, p, n, clients)
-                        results.setdefault((t, p, kind), []).append((rps, p50))
+                        srv = servers[kind]
+                        res = run_benchmark(srv.port, t, p, n, clients, srv.proc.pid)
+                        results.setdefault((t, p, kind), []).append(res)
             print(f"round {r + 1}/{rounds} done", file=sys.stderr)
     finally:
         for srv in servers.values():
             srv.stop()
     w = max(8, max(len(t) for t in tests) + 2)
+    # cpu/op ratio > 1 means Vireo spends less server CPU per request than Redis; `bench cpu`
+    # is redis-benchmark's share of its core (near 100%: the load generator is the limit).
     print(f"{'test':<{w}}{'P':>4}{'vireo ops/s':>14}{'redis ops/s':>14}{'ratio':>8}"
-          f"{'vireo p50':>11}{'redis p50':>11}{'p50 ratio':>11}")
+          f"{'vireo p50':>11}{'redis p50':>11}{'p50 ratio':>11}{'vireo us/op':>13}"
+          f"{'redis us/op':>13}{'cpu ratio':>11}{'bench cpu':>11}")
     for t in tests:
         for p in (1, 16):
             v = results[(t, p, "vireo")]
             rd = results[(t, p, "redis")]
-            vr, rr = statistics.median(x[0] for x in v), statistics.median(x[0] for x in rd)
-            vl, rl = statistics.median(x[1] for x in v), statistics.median(x[1] for x in rd)
+            med = lambda rows, i: statistics.median(x[i] for x in rows)  # noqa: E731
+            vr, rr = med(v, 0), med(rd, 0)
+            vl, rl = med(v, 1), med(rd, 1)
+            vc, rc = med(v, 2), med(rd, 2)
+            bc = med(v + rd, 3)
             print(f"{t:<{w}}{p:>4}{vr:>14.0f}{rr:>14.0f}{vr / rr:>8.2f}{vl:>11.3f}{rl:>11.3f}"
-                  f"{(vl / rl if rl else float('nan')):>11.2f}")
+                  f"{(vl / rl if rl else float('nan')):>11.2f}{vc:>13.2f}{rc:>13.2f}"
+                  f"{(rc / vc if vc else float('nan')):>11.2f}{bc * 100:>10.0f}%")
 
 
 def throughput(a):
     side_by_side(["set", "get", "incr", "mset"], a.rounds, a.requests, a.clients)
+
+
+# The collection commands the collections issue names, as redis-benchmark's tests call them.
+COLLECTION_TESTS = ["lpush", "rpop", "sadd", "hset", "zadd", "spop", "lrange_100"]
+
+
+def collections(a):
+    # LRANGE_100 moves 100 elements per request: fewer requests keep its run as long as others.
+    side_by_side(COLLECTION_TESTS, a.rounds, a.requests, a.clients,
+                 requests_for=lambda t, n: n // 5 if t == "lrange_100" else n)
 
 
 def load_keys(port, n, ttl):
@@ -203,14 +246,15 @@ def memory(a):
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="what", required=True)
-    t = sub.add_parser("throughput")
-    t.add_argument("--rounds", type=int, default=3)
-    t.add_argument("--requests", type=int, default=200000)
-    t.add_argument("--clients", type=int, default=50)
+    for name in ("throughput", "collections"):
+        t = sub.add_parser(name)
+        t.add_argument("--rounds", type=int, default=3)
+        t.add_argument("--requests", type=int, default=200000)
+        t.add_argument("--clients", type=int, default=50)
     m = sub.add_parser("memory")
     m.add_argument("--keys", type=int, default=1000000)
     a = ap.parse_args()
-    {"throughput": throughput, "memory": memory}[a.what](a)
+    {"throughput": throughput, "collections": collections, "memory": memory}[a.what](a)
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ def throughput(servers, a):
             for r in range(a.rounds):
                 order = list(servers) if r % 2 == 0 else list(reversed(list(servers)))
                 for kind in order:
-                    rps, p50 = compare.run_benchmark(servers[kind].port, test, p, a.requests, 50)
+                    rps = compare.run_benchmark(servers[kind].port, test, p, a.requests, 50)[0]
                     figs[kind].append(rps)
             v, rd = statistics.median(figs["vireo"]), statistics.median(figs["redis"])
             print(f"  {test.upper():5} -P {p:<2}  vireo {v:11.0f} rps   redis {rd:11.0f} rps   "
