@@ -205,6 +205,23 @@ pub struct Client {
     /// What CLIENT SETINFO LIB-NAME / LIB-VER said.
     pub lib_name: Option<Vec<u8>>,
     pub lib_ver: Option<Vec<u8>>,
+    /// The transaction being queued, between MULTI and EXEC/DISCARD.
+    pub multi: Option<Multi>,
+    /// Keys this client WATCHes, as (db, key); the registry is `Core::watches`.
+    pub watched: Vec<(usize, Box<[u8]>)>,
+    /// EXEC is running this client's queued commands.
+    pub in_exec: bool,
+}
+
+/// A transaction being queued.
+#[derive(Default)]
+pub struct Multi {
+    pub queued: Vec<Vec<bytes::Bytes>>,
+    /// A command was refused while queueing: EXEC answers EXECABORT.
+    pub aborted: bool,
+    /// Union of the queued commands' flags (EXEC is a write for CLIENT PAUSE and maxmemory if
+    /// any queued command is).
+    pub flags: crate::cmd::spec::CmdFlags,
 }
 
 impl Client {
@@ -230,6 +247,9 @@ impl Client {
             push_tx,
             lib_name: None,
             lib_ver: None,
+            multi: None,
+            watched: Vec::new(),
+            in_exec: false,
         }
     }
 
@@ -243,6 +263,7 @@ impl Client {
         m.lib_name.clone_from(&self.lib_name);
         m.lib_ver.clone_from(&self.lib_ver);
         m.flags = self.flags;
+        m.multi = self.multi.as_ref().map_or(-1, |t| t.queued.len() as i64);
         m.flags.close_after_reply |= self.close_after_reply;
         if let Some(c) = self.last_cmd {
             m.last_cmd = c;

@@ -119,6 +119,7 @@ pub fn active_expire_cycle(core: &mut Core, hz: u32) {
             core.stats.expired_keys += n;
             core.dirty += n;
             for k in expired_keys {
+                core.watches.touch(&core.dbs[dbi], &k);
                 core.prop.feed(
                     dbi,
                     &[bytes::Bytes::from_static(b"DEL"), bytes::Bytes::from(k.into_vec())],

@@ -19,6 +19,8 @@ pub struct Propagator {
     /// The database the stream last SELECTed; `None` forces a SELECT before the next command.
     selected: Option<usize>,
     scratch: Vec<u8>,
+    /// Commands of the transaction EXEC is running, held until it ends.
+    txn: Option<Vec<(usize, Vec<Bytes>)>>,
 }
 
 impl Propagator {
@@ -31,13 +33,46 @@ impl Propagator {
         !self.sinks.is_empty()
     }
 
+    /// Starts holding back what is fed, until [`Propagator::end_transaction`].
+    pub fn begin_transaction(&mut self) {
+        if !self.sinks.is_empty() {
+            self.txn = Some(Vec::new());
+        }
+    }
+
+    /// Sends what was held back since [`Propagator::begin_transaction`]: as it is if it is one
+    /// command, else wrapped in MULTI/EXEC so that AOF and replicas apply it whole (as Redis 7.0:
+    /// the SELECT, if any, goes before the MULTI).
+    pub fn end_transaction(&mut self) {
+        let Some(ops) = self.txn.take() else { return };
+        if ops.len() > 1 {
+            self.emit(Some(ops[0].0), &[Bytes::from_static(b"MULTI")]);
+        }
+        for (db, argv) in &ops {
+            self.emit(Some(*db), argv);
+        }
+        if ops.len() > 1 {
+            self.emit(None, &[Bytes::from_static(b"EXEC")]);
+        }
+    }
+
     /// Feeds one command that ran against database `db`.
     pub fn feed(&mut self, db: usize, argv: &[Bytes]) {
         if self.sinks.is_empty() {
             return;
         }
+        if let Some(t) = &mut self.txn {
+            t.push((db, argv.to_vec()));
+            return;
+        }
+        self.emit(Some(db), argv);
+    }
+
+    /// Encodes one command for the sinks, after a SELECT if it runs against another database
+    /// than the stream's (`db` None: no database of its own, as EXEC).
+    fn emit(&mut self, db: Option<usize>, argv: &[Bytes]) {
         self.scratch.clear();
-        if self.selected != Some(db) {
+        if let Some(db) = db.filter(|&d| self.selected != Some(d)) {
             let n = db.to_string();
             encode(&mut self.scratch, &[b"SELECT".as_slice(), n.as_bytes()]);
             self.selected = Some(db);

@@ -44,6 +44,7 @@ pub struct Core {
     pub lastsave: i64,
     /// Set by SHUTDOWN: the accept loop and the cron stop, connections close.
     pub shutting_down: bool,
+    pub watches: crate::keyspace::watch::Watches,
     pub replid: String,
     pub replid2: String,
 }
@@ -66,6 +67,7 @@ impl Core {
             errorstats: HashMap::new(),
             lastsave: crate::clock::unix_secs(),
             shutting_down: false,
+            watches: Default::default(),
             replid: random_hex40(),
             replid2: "0".repeat(40),
             cfg,

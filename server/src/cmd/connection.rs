@@ -166,6 +166,7 @@ fn reset(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         let id = ctx.client.id;
         ctx.core.monitors.retain(|(c, _)| *c != id);
     }
+    super::multi::discard_transaction(ctx.core, ctx.client);
     ctx.client.authenticated = ctx.core.cfg.requirepass.is_none();
     ctx.out.simple("RESET");
     Ok(())

@@ -68,6 +68,7 @@ fn flush_lazy_expired(core: &mut Core, id: usize) {
     core.stats.expired_keys += keys.len() as u64;
     let del = del_for(core.cfg.lazyfree_lazy_expire);
     for k in keys {
+        core.watches.touch(&core.dbs[id], &k);
         core.prop.feed(id, &[del.clone(), Bytes::from(k.into_vec())]);
     }
 }
@@ -427,6 +428,9 @@ fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ctx.core.dbs[dst_id].remove(newkey);
     }
     ctx.core.dbs[dst_id].add(newkey, value, expire_at, tag, acc);
+    if dst_id != src_id {
+        ctx.core.watches.touch(&ctx.core.dbs[dst_id], newkey);
+    }
     ctx.dirty(1);
     ctx.out.int(1);
     Ok(())
@@ -454,6 +458,7 @@ fn move_(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     let e = ctx.core.dbs[src_id].remove(key).expect("looked up above");
     ctx.core.dbs[dst_id].insert(e);
+    ctx.core.watches.touch(&ctx.core.dbs[dst_id], key);
     ctx.dirty(1);
     ctx.out.int(1);
     Ok(())
@@ -465,6 +470,9 @@ fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let b2 = parse_int32(&argv[2]).map_err(|_| Error::err("invalid second DB index"))?;
     let (a, b2) = (db_index(ctx, a)?, db_index(ctx, b2)?);
     if a != b2 {
+        let (dbs, now) = (&ctx.core.dbs, ctx.now);
+        ctx.core.watches.touch_db(&dbs[a], Some(&dbs[b2]), now);
+        ctx.core.watches.touch_db(&dbs[b2], Some(&dbs[a]), now);
         let (lo, hi) = (a.min(b2), a.max(b2));
         let (left, right) = ctx.core.dbs.split_at_mut(hi);
         left[lo].swap_contents(&mut right[0]);
@@ -592,6 +600,7 @@ fn empty_dbs(dbs: &mut [Db], lazy: bool) -> u64 {
 fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(ctx, argv)?;
     let id = ctx.client.db;
+    ctx.core.watches.touch_db(&ctx.core.dbs[id], None, ctx.now);
     let n = empty_dbs(&mut ctx.core.dbs[id..=id], lazy);
     // Propagated even when the database was empty already, as Redis does.
     ctx.dirty(n.max(1));
@@ -602,6 +611,9 @@ fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// FLUSHALL [ASYNC | SYNC]
 fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(ctx, argv)?;
+    for db in &ctx.core.dbs {
+        ctx.core.watches.touch_db(db, None, ctx.now);
+    }
     let n = empty_dbs(&mut ctx.core.dbs, lazy);
     ctx.dirty(n + 1);
     ctx.out.ok();

@@ -15,6 +15,7 @@ pub mod hash;
 pub mod hll;
 pub mod keys;
 pub mod list;
+pub mod multi;
 pub mod ops;
 pub mod server_cmds;
 pub mod set;
@@ -41,7 +42,7 @@ pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 pub type NameMap<V> = HashMap<Box<[u8]>, V, foldhash::fast::FixedState>;
 
 /// Every handler table, by family. Adding a family means adding its table here.
-fn handler_tables() -> [&'static [(&'static str, Handler)]; 14] {
+fn handler_tables() -> [&'static [(&'static str, Handler)]; 15] {
     [
         bitmap::HANDLERS,
         client::HANDLERS,
@@ -52,6 +53,7 @@ fn handler_tables() -> [&'static [(&'static str, Handler)]; 14] {
         hll::HANDLERS,
         keys::HANDLERS,
         list::HANDLERS,
+        multi::HANDLERS,
         ops::HANDLERS,
         server_cmds::HANDLERS,
         set::HANDLERS,
@@ -329,11 +331,49 @@ pub fn execute(
     flow
 }
 
-fn reject(core: &mut Core, out: &mut Vec<u8>, resp3: bool, id: Option<usize>, e: &Error) {
-    Reply::new(out, resp3).error(&e.0);
+/// Refuses a command before it runs. A command refused while a transaction is being queued
+/// makes its EXEC fail; a refused EXEC discards the transaction, as Redis's rejectCommand.
+fn reject(
+    core: &mut Core,
+    client: &mut Client,
+    out: &mut Vec<u8>,
+    cmd: Option<&Command>,
+    e: &Error,
+) {
+    let resp3 = client.resp == 3;
+    let is_exec = cmd.is_some_and(|c| c.fullname == "exec");
+    match &mut client.multi {
+        Some(_) if is_exec => {
+            multi::discard_transaction(core, client);
+            let msg = e.0.strip_prefix("ERR ").unwrap_or(&e.0);
+            let abort = format!("EXECABORT Transaction discarded because of: {msg}");
+            Reply::new(out, resp3).error(&abort);
+        }
+        Some(m) => {
+            m.aborted = true;
+            Reply::new(out, resp3).error(&e.0);
+        }
+        None => Reply::new(out, resp3).error(&e.0),
+    }
     count_error(core, e);
-    if let Some(id) = id {
-        core.stats.cmd[id].rejected_calls += 1;
+    if let Some(c) = cmd {
+        core.stats.cmd[c.id].rejected_calls += 1;
+    }
+}
+
+/// Invalidates WATCHes on the keys a write command wrote: those its key specs mark as written
+/// (RW, OW, RM) or give no flags. Commands that write elsewhere than the caller's database
+/// (MOVE, COPY ... DB) touch the other database's key themselves.
+fn touch_written_keys(core: &mut Core, cmd: &Command, argv: &[Bytes], db: usize) {
+    let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
+    let Ok(keys) = spec::get_keys(cmd.spec, &args) else {
+        return;
+    };
+    let written = spec::KeyFlags::RW.union(spec::KeyFlags::OW).union(spec::KeyFlags::RM);
+    for (i, f) in keys {
+        if f.intersects(written) || f == spec::KeyFlags::default() {
+            core.watches.touch(&core.dbs[db], &argv[i]);
+        }
     }
 }
 
@@ -365,7 +405,7 @@ fn execute_inner(
     let cmd = match server.commands.resolve(argv) {
         Lookup::Found(c) => c,
         Lookup::Unknown => {
-            reject(core, out, resp3, None, &unknown_command_error(argv));
+            reject(core, client, out, None, &unknown_command_error(argv));
             return Flow::Continue;
         }
         Lookup::UnknownSub => {
@@ -377,33 +417,52 @@ fn execute_inner(
                 )
                 .into(),
             );
-            reject(core, out, resp3, None, &e);
+            reject(core, client, out, None, &e);
             return Flow::Continue;
         }
     };
     let arity = cmd.spec.arity;
     let argc = argv.len() as i32;
     if (arity > 0 && argc != arity) || (arity < 0 && argc < -arity) {
-        reject(core, out, resp3, Some(cmd.id), &Error::arity(cmd.fullname));
+        reject(core, client, out, Some(cmd), &Error::arity(cmd.fullname));
         return Flow::Continue;
     }
     if !client.authenticated && !cmd.flags.contains(CmdFlags::NO_AUTH) {
-        reject(core, out, resp3, Some(cmd.id), &Error::NOAUTH);
+        reject(core, client, out, Some(cmd), &Error::NOAUTH);
         return Flow::Continue;
     }
-    let Some(handler) = cmd.handler else {
+    // Between MULTI and EXEC every command but these few is queued, not run.
+    let queueing = client.multi.is_some()
+        && !matches!(cmd.fullname, "exec" | "discard" | "multi" | "watch" | "quit" | "reset");
+    if queueing && cmd.flags.contains(CmdFlags::NO_MULTI) {
+        let e = Error::msg("ERR Command not allowed inside a transaction");
+        reject(core, client, out, Some(cmd), &e);
+        return Flow::Continue;
+    }
+    if cmd.handler.is_none() {
         let e =
             Error(format!("ERR command '{}' is not implemented in Vireo yet", cmd.fullname).into());
-        reject(core, out, resp3, Some(cmd.id), &e);
+        reject(core, client, out, Some(cmd), &e);
         return Flow::Continue;
+    }
+    // EXEC is as much a write as the commands it will run.
+    let flags = match (&client.multi, cmd.fullname) {
+        (Some(m), "exec") => cmd.flags.union(m.flags),
+        _ => cmd.flags,
     };
+    // Commands run by EXEC were checked when queued and run whole, as Redis's call() does:
+    // no eviction, OOM or pause check between them.
+    if client.in_exec {
+        return run(server, core, client, argv, out, cmd, resp3);
+    }
     // maxmemory, where Redis's processCommand checks it: evict before any command while over
-    // the limit; refuse a command that may grow memory if that did not get under it.
+    // the limit; refuse a command that may grow memory if that did not get under it (while
+    // queueing, any command).
     if core.cfg.maxmemory > 0
         && crate::keyspace::evict::perform(server, core) == crate::keyspace::evict::Outcome::Fail
-        && cmd.flags.contains(CmdFlags::DENYOOM)
+        && (flags.contains(CmdFlags::DENYOOM) || queueing)
     {
-        reject(core, out, resp3, Some(cmd.id), &Error::msg(crate::keyspace::evict::OOM_ERROR));
+        reject(core, client, out, Some(cmd), &Error::msg(crate::keyspace::evict::OOM_ERROR));
         return Flow::Continue;
     }
     // A MONITOR client is a replica of sorts: it may not touch the keyspace.
@@ -412,20 +471,40 @@ fn execute_inner(
         .intersects(CmdFlags::WRITE.union(CmdFlags::READONLY).union(CmdFlags::MAY_REPLICATE));
     if client.flags.monitor && touches_keys {
         let e = Error::msg("ERR Replica can't interact with the keyspace");
-        reject(core, out, resp3, Some(cmd.id), &e);
+        reject(core, client, out, Some(cmd), &e);
         return Flow::Continue;
     }
-    let now = crate::clock::mstime();
     if let Some(p) = core.pause {
-        if p.until_ms <= now {
+        if p.until_ms <= crate::clock::mstime() {
             core.pause = None;
-        } else if !p.writes_only
-            || cmd.flags.intersects(CmdFlags::WRITE.union(CmdFlags::MAY_REPLICATE))
+        } else if !p.writes_only || flags.intersects(CmdFlags::WRITE.union(CmdFlags::MAY_REPLICATE))
         {
             return Flow::Paused;
         }
     }
+    if queueing {
+        let m = client.multi.as_mut().expect("queueing");
+        m.flags = m.flags.union(cmd.flags);
+        m.queued.push(argv.to_vec());
+        Reply::new(out, resp3).simple("QUEUED");
+        return Flow::Continue;
+    }
+    run(server, core, client, argv, out, cmd, resp3)
+}
 
+/// Runs a command that passed every check, and does what follows every call: stats, slow log,
+/// propagation, WATCH invalidation, MONITOR.
+fn run(
+    server: &Arc<Server>,
+    core: &mut Core,
+    client: &mut Client,
+    argv: &[Bytes],
+    out: &mut Vec<u8>,
+    cmd: &Command,
+    resp3: bool,
+) -> Flow {
+    let handler = cmd.handler.expect("execute_inner runs only implemented commands");
+    let now = crate::clock::mstime();
     client.last_cmd = Some(cmd.fullname);
     let dirty_before = core.dirty;
     let db_before = client.db;
@@ -461,8 +540,12 @@ fn execute_inner(
         core.dirty += keys.len() as u64;
         let del: &'static [u8] = if core.cfg.lazyfree_lazy_expire { b"UNLINK" } else { b"DEL" };
         for k in keys {
+            core.watches.touch(&core.dbs[db_before], &k);
             core.prop.feed(db_before, &[Bytes::from_static(del), Bytes::from(k.into_vec())]);
         }
+    }
+    if cmd_dirtied && !core.watches.is_empty() {
+        touch_written_keys(core, cmd, argv, db_before);
     }
     if cmd_dirtied {
         match propagate_as {

@@ -11,6 +11,7 @@
 pub mod evict;
 pub mod record;
 pub mod table;
+pub mod watch;
 
 use std::borrow::Cow;
 

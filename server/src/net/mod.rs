@@ -190,6 +190,7 @@ pub async fn serve<S>(
         let mut core = server.core.lock();
         core.clients.remove(&id);
         core.monitors.retain(|(cid, _)| *cid != id);
+        cmd::multi::unwatch_all(&mut core, &mut client);
     }
     server.connected.fetch_sub(1, Ordering::Relaxed);
     let _ = stream.shutdown().await;
