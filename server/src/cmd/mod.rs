@@ -19,6 +19,7 @@ pub mod multi;
 pub mod ops;
 pub mod server_cmds;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod zset;
 
@@ -42,7 +43,7 @@ pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 pub type NameMap<V> = HashMap<Box<[u8]>, V, foldhash::fast::FixedState>;
 
 /// Every handler table, by family. Adding a family means adding its table here.
-fn handler_tables() -> [&'static [(&'static str, Handler)]; 15] {
+fn handler_tables() -> [&'static [(&'static str, Handler)]; 16] {
     [
         bitmap::HANDLERS,
         client::HANDLERS,
@@ -57,6 +58,7 @@ fn handler_tables() -> [&'static [(&'static str, Handler)]; 15] {
         ops::HANDLERS,
         server_cmds::HANDLERS,
         set::HANDLERS,
+        sort::HANDLERS,
         string::HANDLERS,
         zset::HANDLERS,
     ]

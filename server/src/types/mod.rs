@@ -10,6 +10,7 @@ pub mod hash;
 pub mod hll;
 pub mod list;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod zset;
 

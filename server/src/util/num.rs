@@ -7,6 +7,7 @@
 //! | `string2ull` (stream IDs)        | [`parse_u64_lenient`]                 |
 //! | `string2d` (ZADD scores, GEO...) | [`parse_f64`]                         |
 //! | `strtod` in `zslParseRange`      | [`parse_f64_lenient`]                 |
+//! | `strtod` + `ERANGE` check (SORT) | [`parse_f64_strtod`]                  |
 //! | `string2ld` (INCRBYFLOAT, ...)   | [`parse_long_double`]                 |
 //! | `addReplyDouble` (`%.17g`)       | [`fmt_double_resp`]                   |
 //! | `ld2string(.., LD_STR_HUMAN)`    | [`fmt_double_human`], [`LongDouble::to_human`] |
@@ -817,6 +818,59 @@ pub fn parse_f64_lenient(s: &[u8]) -> Option<f64> {
     }
 }
 
+/// Parses like the `strtod` check of SORT's scores (`eptr[0] != '\0' || errno == ERANGE ||
+/// isnan`): the input ends at its first NUL byte, leading whitespace is skipped and an empty
+/// input is 0, as in [`parse_f64_lenient`]; but NaN, overflow and underflow are rejected, where
+/// glibc's underflow is a result that is zero or subnormal and inexact (`0x1p-1074` is fine,
+/// `5e-324` is not). Infinity literals are accepted.
+pub fn parse_f64_strtod(s: &[u8]) -> Option<f64> {
+    let s = until_nul(s);
+    if s.is_empty() {
+        return Some(0.0);
+    }
+    let start = take_while(s, 0, is_c_space);
+    let sc = scan(&s[start..])?;
+    if start + sc.len != s.len() {
+        return None;
+    }
+    match scanned_to_f64(&sc) {
+        Conv::Nan => None,
+        c if c.out_of_range() => None,
+        Conv::Value(Rounded::Finite(m, e)) if m != 0 && m < 1 << 52 && !is_exact(&sc.lit, m, e) => {
+            None
+        }
+        c => Some(conv_to_f64(sc.neg, c)),
+    }
+}
+
+/// Whether the literal `lit` is exactly `m * 2^e` (for a finite nonzero result).
+fn is_exact(lit: &Literal<'_>, m: u64, e: i32) -> bool {
+    match *lit {
+        Literal::Inf | Literal::Nan => true,
+        Literal::Decimal { int, frac, exp, .. } => {
+            // Both sides as (significant digits without leading/trailing zeros, power of 10).
+            let digits: Vec<u8> = int.iter().chain(frac).copied().collect();
+            let lead = digits.iter().take_while(|&&c| c == b'0').count();
+            let trail = digits[lead..].iter().rev().take_while(|&&c| c == b'0').count();
+            let sig = &digits[lead..digits.len() - trail];
+            let e10 = exp - frac.len() as i64 + trail as i64;
+            let (exact, point) = exact_digits(m, e);
+            let etrail = exact.iter().rev().take_while(|&&c| c == b'0').count();
+            let esig = &exact[..exact.len() - etrail];
+            sig == esig && e10 == point - esig.len() as i64
+        }
+        Literal::Hex { int, frac, exp } => {
+            // The lowest set bit of the literal must be representable.
+            let digits: Vec<u8> = int.iter().chain(frac).copied().collect();
+            let Some(last) = digits.iter().rposition(|&c| c != b'0') else { return true };
+            let d = (digits[last] as char).to_digit(16).unwrap_or(1);
+            let zeros = (digits.len() - 1 - last) as i64;
+            let low = exp - 4 * frac.len() as i64 + 4 * zeros + i64::from(d.trailing_zeros());
+            low >= i64::from(e)
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // x87 extended precision ("long double")
 // ---------------------------------------------------------------------------
@@ -1190,7 +1244,6 @@ fn write_big_decimal(out: &mut Vec<u8>, m: u64, shl: u32) {
     d.write(out);
 }
 
-#[cfg(test)]
 /// Exact decimal digits of `m * 2^e` (m > 0): returns the digits (no leading
 /// zeros) and the position of the decimal point relative to their start.
 fn exact_digits(m: u64, e: i32) -> (Vec<u8>, i64) {
@@ -1968,6 +2021,72 @@ mod tests {
         assert_eq!(parse_f64_lenient(b"+inf"), Some(f64::INFINITY));
         for bad in [&b"1 "[..], b" ", b"-", b"nan", b"x"] {
             assert_eq!(parse_f64_lenient(bad), None, "{:?}", s(bad));
+        }
+    }
+
+    #[test]
+    fn parse_f64_strtod_like_sort() {
+        // Checked against Redis 7.0 (SORT of a one-element list).
+        for (text, v) in [
+            (&b""[..], 0.0),
+            (b"\x00", 0.0),
+            (b"12\x00ab", 12.0),
+            (b" \t\n\x0b\x0c\r3", 3.0),
+            (b"+5", 5.0),
+            (b".5", 0.5),
+            (b"5.", 5.0),
+            (b"00012", 12.0),
+            (b"0x10", 16.0),
+            (b"1e2", 100.0),
+            (b"-0", -0.0),
+            (b"0e-400", 0.0),
+            (b"0x0p-2000", 0.0),
+            (b"1.7976931348623157e308", f64::MAX),
+            (b"2.2250738585072014e-308", f64::MIN_POSITIVE),
+            (b"0x1p-1022", f64::MIN_POSITIVE),
+            (b"0x1p-1074", 5e-324),
+            (b"0x1P-1074", 5e-324),
+            (b"0x0.0000000000001p-1022", 5e-324),
+            (b"0x1.8p-1073", 3.0 * 5e-324),
+            (b"inf", f64::INFINITY),
+            (b"-Infinity", f64::NEG_INFINITY),
+        ] {
+            assert_eq!(parse_f64_strtod(text), Some(v), "{:?}", s(text));
+        }
+        // An exact subnormal written in decimal: 2^-1074 has 751 significant digits.
+        let (digits, point) = exact_digits(1, -1074);
+        let mut text = b"0.".to_vec();
+        text.extend(std::iter::repeat_n(b'0', (-point) as usize));
+        text.extend_from_slice(&digits);
+        assert_eq!(parse_f64_strtod(&text), Some(5e-324));
+        text.push(b'1');
+        assert_eq!(parse_f64_strtod(&text), None);
+        for bad in [
+            &b"5 "[..],
+            b" ",
+            b"-",
+            b"x",
+            b"1e",
+            b"1e+",
+            b"0x",
+            b"0x1p",
+            b"1,5",
+            b"nan",
+            b"nan(123)",
+            b"1e400",
+            b"-1e400",
+            b"1e-400",
+            b"-1e-400",
+            b"1.7976931348623159e308",
+            b"0x1.fffffffffffff8p1023",
+            b"4.9406564584124654e-324",
+            b"2.2250738585072011e-308",
+            b"0x1p-1075",
+            b"0x1.8p-1074",
+            b"1e-4000000000000",
+            b"1e99999999999999999999",
+        ] {
+            assert_eq!(parse_f64_strtod(bad), None, "{:?}", s(bad));
         }
     }
 
