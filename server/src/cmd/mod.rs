@@ -11,6 +11,7 @@ pub mod client;
 pub mod command;
 pub mod config;
 pub mod connection;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod keys;
@@ -41,13 +42,14 @@ pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 pub type NameMap<V> = HashMap<Box<[u8]>, V, foldhash::fast::FixedState>;
 
 /// Every handler table, by family. Adding a family means adding its table here.
-fn handler_tables() -> [&'static [(&'static str, Handler)]; 14] {
+fn handler_tables() -> [&'static [(&'static str, Handler)]; 15] {
     [
         bitmap::HANDLERS,
         client::HANDLERS,
         command::HANDLERS,
         config::HANDLERS,
         connection::HANDLERS,
+        geo::HANDLERS,
         hash::HANDLERS,
         hll::HANDLERS,
         keys::HANDLERS,
