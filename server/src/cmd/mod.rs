@@ -11,6 +11,7 @@ pub mod client;
 pub mod command;
 pub mod config;
 pub mod connection;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod keys;
@@ -43,13 +44,14 @@ pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 pub type NameMap<V> = HashMap<Box<[u8]>, V, foldhash::fast::FixedState>;
 
 /// Every handler table, by family. Adding a family means adding its table here.
-fn handler_tables() -> [&'static [(&'static str, Handler)]; 16] {
-    [
+fn handler_tables() -> &'static [&'static [(&'static str, Handler)]] {
+    &[
         bitmap::HANDLERS,
         client::HANDLERS,
         command::HANDLERS,
         config::HANDLERS,
         connection::HANDLERS,
+        geo::HANDLERS,
         hash::HANDLERS,
         hll::HANDLERS,
         keys::HANDLERS,
@@ -95,7 +97,7 @@ impl Commands {
     pub fn build() -> &'static Commands {
         let mut handlers: HashMap<&'static str, Handler> = HashMap::new();
         for table in handler_tables() {
-            for (name, h) in table {
+            for (name, h) in table.iter() {
                 let prev = handlers.insert(name, *h);
                 assert!(prev.is_none(), "handler {name} registered twice");
             }

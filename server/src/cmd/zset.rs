@@ -73,7 +73,7 @@ fn limits(ctx: &Ctx) -> Limits {
 }
 
 /// The sorted set at `key` (recording an access), None if missing, WRONGTYPE for another type.
-fn get_zset<'a>(
+pub(crate) fn get_zset<'a>(
     db: &'a mut Db,
     key: &[u8],
     now: i64,
@@ -153,7 +153,7 @@ fn reply_vec(out: &mut Reply, v: &[(Vec<u8>, f64)], withscores: bool) {
 
 /// Writes a sorted set `z` as the value of `dst` (replacing it and its TTL), or deletes `dst`
 /// when the result is empty. Returns whether the dataset changed.
-fn store(ctx: &mut Ctx, dst: &[u8], pairs: Vec<(Vec<u8>, f64)>) -> bool {
+pub(crate) fn store(ctx: &mut Ctx, dst: &[u8], pairs: Vec<(Vec<u8>, f64)>) -> bool {
     let (now, acc, lim) = (ctx.now, access(ctx), limits(ctx));
     let db = ctx.db();
     if pairs.is_empty() {
@@ -291,7 +291,7 @@ fn zadd_generic(ctx: &mut Ctx, argv: &[Bytes], zincrby: bool) -> CmdResult {
 }
 
 /// ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]
-fn zadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+pub(crate) fn zadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     zadd_generic(ctx, argv, false)
 }
 

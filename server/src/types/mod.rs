@@ -6,6 +6,7 @@
 //! `len`) that the generic key commands ask.
 
 pub mod bitmap;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod list;
