@@ -176,6 +176,17 @@ impl ClientShared {
         let _ = self.wake.send(bytes::Bytes::new());
     }
 
+    /// Wakes the connection task so that it looks at its state again (a blocked client was
+    /// served or unblocked).
+    pub fn wake(&self) {
+        let _ = self.wake.send(bytes::Bytes::new());
+    }
+
+    /// The connection's push channel, for a `Client` that acts on its behalf.
+    pub fn push_sender(&self) -> mpsc::UnboundedSender<bytes::Bytes> {
+        self.wake.clone()
+    }
+
     pub fn is_killed(&self) -> bool {
         self.kill.load(Ordering::Acquire)
     }
@@ -209,8 +220,11 @@ pub struct Client {
     pub multi: Option<Multi>,
     /// Keys this client WATCHes, as (db, key); the registry is `Core::watches`.
     pub watched: Vec<(usize, Box<[u8]>)>,
-    /// EXEC is running this client's queued commands.
+    /// EXEC is running this client's queued commands, or this is a blocked client's command
+    /// run again to serve it: either way it was checked already and must not block.
     pub in_exec: bool,
+    /// This is a blocked client's command run again to serve it (see `cmd::serve_blocked`).
+    pub serving_blocked: bool,
 }
 
 /// A transaction being queued.
@@ -250,6 +264,7 @@ impl Client {
             multi: None,
             watched: Vec::new(),
             in_exec: false,
+            serving_blocked: false,
         }
     }
 

@@ -261,9 +261,9 @@ fn clients_section(out: &mut String, server: &Server, core: &Core) {
     field!(out, "maxclients", "{}", core.cfg.maxclients);
     field!(out, "client_recent_max_input_buffer", "{max_in}");
     field!(out, "client_recent_max_output_buffer", "{max_out}");
-    field!(out, "blocked_clients", "0");
+    field!(out, "blocked_clients", "{}", core.blocking.len());
     field!(out, "tracking_clients", "0");
-    field!(out, "clients_in_timeout_table", "0");
+    field!(out, "clients_in_timeout_table", "{}", core.blocking.with_timeout());
 }
 
 fn memory_section(out: &mut String, core: &mut Core) {

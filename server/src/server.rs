@@ -45,6 +45,7 @@ pub struct Core {
     /// Set by SHUTDOWN: the accept loop and the cron stop, connections close.
     pub shutting_down: bool,
     pub watches: crate::keyspace::watch::Watches,
+    pub blocking: crate::blocking::Blocking,
     pub replid: String,
     pub replid2: String,
 }
@@ -68,6 +69,7 @@ impl Core {
             lastsave: crate::clock::unix_secs(),
             shutting_down: false,
             watches: Default::default(),
+            blocking: Default::default(),
             replid: random_hex40(),
             replid2: "0".repeat(40),
             cfg,

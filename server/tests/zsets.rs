@@ -146,6 +146,9 @@ fn propagation() {
     assert_eq!(run("ZREM z x"), "");
     assert_eq!(run("ZADD z INCR 1 a"), "*5 $4 ZADD $1 z $4 INCR $1 1 $1 a ");
     assert_eq!(run("ZMPOP 1 z MIN"), "*3 $7 ZPOPMIN $1 z $1 1 ");
+    // The count propagated is the number popped, not the number asked for.
+    run("ZADD z 3 c 4 d");
+    assert_eq!(run("ZMPOP 1 z MAX COUNT 2"), "*3 $7 ZPOPMAX $1 z $1 2 ");
     assert_eq!(run("ZPOPMAX z 5"), "*3 $7 ZPOPMAX $1 z $1 5 ");
     assert_eq!(run("ZUNIONSTORE d 1 z"), "");
 }

@@ -24,6 +24,7 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("client|kill", kill),
     ("client|pause", pause),
     ("client|unpause", unpause),
+    ("client|unblock", unblock),
     ("client|reply", reply),
     ("client|no-evict", no_evict),
     ("client|no-touch", no_touch),
@@ -502,5 +503,33 @@ fn help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
             "    Protect current client connection from eviction.",
         ],
     );
+    Ok(())
+}
+
+/// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]
+fn unblock(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let id = parse_i64(&argv[2]).ok_or(Error::NOT_INT)?;
+    let error = match argv.get(3) {
+        None => false,
+        Some(a) if Ctx::is(a, "timeout") => false,
+        Some(a) if Ctx::is(a, "error") => true,
+        Some(_) => return Err(Error::msg("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+    };
+    if argv.len() > 4 {
+        return Err(Error::SYNTAX);
+    }
+    let core = &mut *ctx.core;
+    let Some(w) = u64::try_from(id).ok().and_then(|id| core.blocking.unblock(&mut core.dbs, id))
+    else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let reply = if error {
+        b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n".to_vec()
+    } else {
+        crate::blocking::timeout_reply(w.resp)
+    };
+    core.blocking.finish(id as u64, &w.shared, reply);
+    ctx.out.int(1);
     Ok(())
 }

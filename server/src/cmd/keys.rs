@@ -7,7 +7,6 @@ use super::string::access;
 use super::{Ctx, Handler};
 use crate::error::{CmdResult, Error};
 use crate::keyspace::{self, dup_value, Access, Db, Lru};
-use crate::server::Core;
 use crate::util::glob::glob_match;
 use crate::util::num::parse_i64;
 
@@ -60,18 +59,6 @@ pub(crate) fn del_for(lazy: bool) -> Bytes {
 
 const SAME_OBJECT: Error =
     Error(std::borrow::Cow::Borrowed("ERR source and destination objects are the same"));
-
-/// Propagates the keys lazily expired in database `id` (one the command used besides its
-/// own: the dispatcher only looks at the client's database).
-fn flush_lazy_expired(core: &mut Core, id: usize) {
-    let keys = std::mem::take(&mut core.dbs[id].lazy_expired);
-    core.stats.expired_keys += keys.len() as u64;
-    let del = del_for(core.cfg.lazyfree_lazy_expire);
-    for k in keys {
-        core.watches.touch(&core.dbs[id], &k);
-        core.prop.feed(id, &[del.clone(), Bytes::from(k.into_vec())]);
-    }
-}
 
 /// An `int` argument as Redis's getIntFromObjectOrReply reads it.
 pub(super) fn parse_int32(arg: &[u8]) -> Result<i32, Error> {
@@ -418,7 +405,7 @@ fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let dst = &mut ctx.core.dbs[dst_id];
     let exists = dst.lookup(newkey, now, acc).is_some();
     if dst_id != src_id {
-        flush_lazy_expired(ctx.core, dst_id);
+        super::propagate_lazy_expired(ctx.core, dst_id);
     }
     if exists {
         if !replace {
@@ -451,7 +438,7 @@ fn move_(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     let taken = ctx.core.dbs[dst_id].lookup(key, now, acc).is_some();
-    flush_lazy_expired(ctx.core, dst_id);
+    super::propagate_lazy_expired(ctx.core, dst_id);
     if taken {
         ctx.out.int(0);
         return Ok(());

@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use super::string::access;
 use super::{Ctx, Handler};
+use crate::blocking::{parse_timeout, Wants};
 use crate::error::{CmdResult, Error};
 use crate::keyspace::{Access, Db, Entry, Value};
 use crate::types::list::{End, List};
@@ -14,6 +15,11 @@ use crate::types::Object;
 use crate::util::num::parse_i64;
 
 pub const HANDLERS: &[(&str, Handler)] = &[
+    ("blmove", blmove),
+    ("blmpop", blmpop),
+    ("blpop", blpop),
+    ("brpop", brpop),
+    ("brpoplpush", brpoplpush),
     ("lindex", lindex),
     ("linsert", linsert),
     ("llen", llen),
@@ -458,10 +464,10 @@ fn rpoplpush(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     lmove_generic(ctx, &argv[1], &argv[2], End::Tail, End::Head)
 }
 
-/// LMPOP numkeys key [key ...] LEFT | RIGHT [COUNT count]
-fn lmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let numkeys = parse_range(&argv[1], 1, "ERR numkeys should be greater than 0")?;
-    let where_idx = usize::try_from(numkeys).ok().and_then(|n| n.checked_add(2));
+/// The arguments of LMPOP and BLMPOP from `numkeys` on: the keys, the end, the count.
+fn parse_mpop(argv: &[Bytes]) -> Result<(&[Bytes], End, usize), Error> {
+    let numkeys = parse_range(&argv[0], 1, "ERR numkeys should be greater than 0")?;
+    let where_idx = usize::try_from(numkeys).ok().and_then(|n| n.checked_add(1));
     let Some(where_idx) = where_idx.filter(|&w| w < argv.len()) else {
         return Err(Error::SYNTAX);
     };
@@ -476,20 +482,114 @@ fn lmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             return Err(Error::SYNTAX);
         }
     }
-    let count = count.unwrap_or(1) as usize;
+    Ok((&argv[1..where_idx], end, count.unwrap_or(1) as usize))
+}
+
+/// Pops up to `count` elements from the first non-empty list of `keys` and answers
+/// `[key, [elements]]`, propagated as `LPOP|RPOP key <popped count>` as Redis 7.0 does. Returns
+/// false, having answered nothing, if every list is empty.
+fn mpop(ctx: &mut Ctx, keys: &[Bytes], end: End, count: usize) -> Result<bool, Error> {
     let (now, acc) = (ctx.now, access(ctx));
-    for key in &argv[2..where_idx] {
+    for key in keys {
         if lookup_list(ctx.db(), key, now, acc)?.is_none() {
             continue;
         }
         ctx.out.array(2);
         ctx.out.bulk(key);
         let n = pop_into_reply(ctx, key, end, count);
-        let cmd = if end == End::Head { "LPOP" } else { "RPOP" };
         let n = Bytes::copy_from_slice(itoa::Buffer::new().format(n).as_bytes());
-        ctx.propagate(vec![Bytes::from_static(cmd.as_bytes()), key.clone(), n]);
+        ctx.propagate(vec![pop_name(end), key.clone(), n]);
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+fn pop_name(end: End) -> Bytes {
+    Bytes::from_static(if end == End::Head { b"LPOP" } else { b"RPOP" })
+}
+
+/// LMPOP numkeys key [key ...] LEFT | RIGHT [COUNT count]
+fn lmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let (keys, end, count) = parse_mpop(&argv[1..])?;
+    if !mpop(ctx, keys, end, count)? {
+        ctx.out.null_array();
+    }
+    Ok(())
+}
+
+/// BLMPOP timeout numkeys key [key ...] LEFT | RIGHT [COUNT count]
+fn blmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let (keys, end, count) = parse_mpop(&argv[2..])?;
+    let deadline = parse_timeout(&argv[1], ctx.now)?;
+    if !mpop(ctx, keys, end, count)? {
+        ctx.block(keys, deadline, Wants::List);
+    }
+    Ok(())
+}
+
+/// BLPOP / BRPOP: one element from the first non-empty list, else block.
+fn bpop(ctx: &mut Ctx, argv: &[Bytes], end: End) -> CmdResult {
+    let deadline = parse_timeout(&argv[argv.len() - 1], ctx.now)?;
+    let keys = &argv[1..argv.len() - 1];
+    let (now, acc) = (ctx.now, access(ctx));
+    for key in keys {
+        let db = ctx.db();
+        let Some(l) = lookup_list(db, key, now, acc)? else { continue };
+        let v = l.pop(end).expect("lists are never empty");
+        if l.is_empty() {
+            db.remove(key);
+        }
+        ctx.dirty(1);
+        ctx.out.array(2);
+        ctx.out.bulk(key);
+        ctx.out.bulk(&v);
+        ctx.propagate(vec![pop_name(end), key.clone()]);
         return Ok(());
     }
-    ctx.out.null_array();
+    ctx.block(keys, deadline, Wants::List);
+    Ok(())
+}
+
+/// BLPOP key [key ...] timeout
+fn blpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    bpop(ctx, argv, End::Head)
+}
+
+/// BRPOP key [key ...] timeout
+fn brpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    bpop(ctx, argv, End::Tail)
+}
+
+/// BLMOVE / BRPOPLPUSH: LMOVE if the source has elements, else block on it. Propagated as
+/// `lmove` (RPOPLPUSH for BRPOPLPUSH), with the ends spelled as Redis 7.0 spells them: as typed
+/// when served at once, in lower case when served after blocking.
+fn bmove(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, ends: (End, End), timeout: &[u8]) -> CmdResult {
+    let deadline = parse_timeout(timeout, ctx.now)?;
+    let (now, acc) = (ctx.now, access(ctx));
+    if lookup_list(ctx.db(), src, now, acc)?.is_none() {
+        ctx.block(std::slice::from_ref(src), deadline, Wants::List);
+        return Ok(());
+    }
+    lmove_generic(ctx, src, dst, ends.0, ends.1)
+}
+
+/// BLMOVE source destination LEFT | RIGHT LEFT | RIGHT timeout
+fn blmove(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let ends = (parse_end(&argv[3])?, parse_end(&argv[4])?);
+    bmove(ctx, &argv[1], &argv[2], ends, &argv[5])?;
+    let word = |e: End| Bytes::from_static(if e == End::Head { b"left" } else { b"right" });
+    let (from, to) = if ctx.client.serving_blocked {
+        (word(ends.0), word(ends.1))
+    } else {
+        (argv[3].clone(), argv[4].clone())
+    };
+    ctx.propagate(vec![Bytes::from_static(b"LMOVE"), argv[1].clone(), argv[2].clone(), from, to]);
+    Ok(())
+}
+
+/// BRPOPLPUSH source destination timeout
+fn brpoplpush(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    bmove(ctx, &argv[1], &argv[2], (End::Tail, End::Head), &argv[3])?;
+    ctx.propagate(vec![Bytes::from_static(b"RPOPLPUSH"), argv[1].clone(), argv[2].clone()]);
     Ok(())
 }

@@ -30,6 +30,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use crate::blocking::{Waiter, Wants};
 use crate::client::{Client, ReplyMode};
 use crate::error::{CmdResult, Error};
 use crate::keyspace::Db;
@@ -199,6 +200,8 @@ pub struct Ctx<'a> {
     /// What to propagate instead of the command's own argv, if it changed the dataset.
     pub propagate_as: Option<Vec<Vec<Bytes>>>,
     pub cmd: &'a Command,
+    /// Set by [`Ctx::block`]: the keys to wait on, the deadline and the type that serves.
+    pub blocked: Option<(Vec<Bytes>, Option<i64>, Wants)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -219,6 +222,17 @@ impl<'a> Ctx<'a> {
     /// Propagates `argv` instead of the command as it was called (may be called several times).
     pub fn propagate(&mut self, argv: Vec<Bytes>) {
         self.propagate_as.get_or_insert_with(Vec::new).push(argv);
+    }
+
+    /// Blocks the client on `keys` until one of them can serve it, or `deadline` (unix ms)
+    /// passes. Inside MULTI/EXEC (and scripts) nothing blocks: the command answers as if it
+    /// had timed out, as in Redis.
+    pub fn block(&mut self, keys: &[Bytes], deadline: Option<i64>, wants: Wants) {
+        if self.client.in_exec && !self.client.serving_blocked {
+            self.out.null_array();
+            return;
+        }
+        self.blocked = Some((keys.to_vec(), deadline, wants));
     }
 
     /// Lower-cased equality for option keywords.
@@ -288,6 +302,8 @@ pub enum Flow {
     Continue,
     /// CLIENT PAUSE is in force for this command: release the lock, wait, and run it again.
     Paused,
+    /// The command blocked (BLPOP & co): its reply comes when it is served or times out.
+    Blocked,
 }
 
 fn unknown_command_error(argv: &[Bytes]) -> Error {
@@ -318,8 +334,13 @@ pub fn execute(
 ) -> Flow {
     let reply_start = out.len();
     let flow = execute_inner(server, core, client, argv, out);
-    if flow == Flow::Paused {
-        // Not run yet: it will be tried again, and only then counts for CLIENT REPLY SKIP.
+    // Keys the command (or the whole EXEC) gave values to may serve blocked clients now.
+    if !client.in_exec && !core.blocking.is_empty() && !core.blocking.serving {
+        serve_blocked(server, core);
+    }
+    if flow != Flow::Continue {
+        // Not run yet (paused) or not answered yet (blocked): only when it is does it count
+        // for CLIENT REPLY SKIP.
         return flow;
     }
     // CLIENT REPLY OFF/SKIP: the command runs, its reply is dropped.
@@ -362,6 +383,79 @@ fn reject(
     count_error(core, e);
     if let Some(c) = cmd {
         core.stats.cmd[c.id].rejected_calls += 1;
+    }
+}
+
+/// Propagates a DEL (or UNLINK) for each key of `db` that expired lazily since the last call, and
+/// counts them.
+pub(crate) fn propagate_lazy_expired(core: &mut Core, db: usize) {
+    if core.dbs[db].lazy_expired.is_empty() {
+        return;
+    }
+    let keys = std::mem::take(&mut core.dbs[db].lazy_expired);
+    core.stats.expired_keys += keys.len() as u64;
+    core.dirty += keys.len() as u64;
+    let del: &'static [u8] = if core.cfg.lazyfree_lazy_expire { b"UNLINK" } else { b"DEL" };
+    for k in keys {
+        core.watches.touch(&core.dbs[db], &k);
+        core.prop.feed(db, &[Bytes::from_static(del), Bytes::from(k.into_vec())]);
+    }
+}
+
+/// Serves clients blocked on keys that received values, oldest waiter first, until no ready key
+/// can serve anyone (a served BLMOVE can make its destination ready in turn).
+fn serve_blocked(server: &Arc<Server>, core: &mut Core) {
+    core.blocking.serving = true;
+    loop {
+        let mut any = false;
+        for dbi in 0..core.dbs.len() {
+            if core.dbs[dbi].ready.is_empty() {
+                continue;
+            }
+            let mut ready = std::mem::take(&mut core.dbs[dbi].ready);
+            let mut seen = std::collections::HashSet::new();
+            ready.retain(|k| seen.insert(k.clone()));
+            for key in ready {
+                any = true;
+                serve_key(server, core, dbi, &key);
+            }
+        }
+        if !any {
+            break;
+        }
+    }
+    core.blocking.serving = false;
+}
+
+fn serve_key(server: &Arc<Server>, core: &mut Core, dbi: usize, key: &[u8]) {
+    use crate::keyspace::ValueRef;
+    use crate::types::Object;
+    while let Some(id) = core.blocking.first(dbi, key) {
+        let w = core.blocking.waiter(id).expect("queued clients are blocked");
+        let (wants, resp, argv, shared) = (w.wants, w.resp, w.argv.clone(), w.shared.clone());
+        let now = crate::clock::mstime();
+        let serves = match core.dbs[dbi].get(key, now).map(|e| e.value()) {
+            Some(ValueRef::Obj(Object::List(_))) => wants == Wants::List,
+            Some(ValueRef::Obj(Object::ZSet(_))) => wants == Wants::ZSet,
+            _ => false,
+        };
+        propagate_lazy_expired(core, dbi);
+        if !serves {
+            return;
+        }
+        let push = shared.push_sender();
+        let mut client = Client::new(id, shared, true, push);
+        client.db = dbi;
+        client.resp = resp;
+        client.in_exec = true;
+        client.serving_blocked = true;
+        let mut out = Vec::new();
+        if execute(server, core, &mut client, &argv, &mut out) == Flow::Blocked {
+            // Nothing for it after all: it keeps its place.
+            return;
+        }
+        let w = core.blocking.unblock(&mut core.dbs, id).expect("blocked above");
+        core.blocking.finish(id, &w.shared, out);
     }
 }
 
@@ -513,10 +607,19 @@ fn run(
     let dirty_before = core.dirty;
     let db_before = client.db;
     let start = Instant::now();
-    let mut ctx =
-        Ctx { core, server, client, out: Reply::new(out, resp3), now, propagate_as: None, cmd };
+    let mut ctx = Ctx {
+        core,
+        server,
+        client,
+        out: Reply::new(out, resp3),
+        now,
+        propagate_as: None,
+        cmd,
+        blocked: None,
+    };
     let result = handler(&mut ctx, argv);
     let propagate_as = ctx.propagate_as.take();
+    let blocked = ctx.blocked.take();
     let duration_us = start.elapsed().as_micros() as u64;
     let Ctx { core, client, out, .. } = ctx;
     let out = out.buf;
@@ -526,6 +629,27 @@ fn run(
         count_error(core, e);
         core.stats.cmd[cmd.id].failed_calls += 1;
     }
+    // Keys expired lazily while the command ran are deleted everywhere first, then the command
+    // itself if it changed anything (its own dirty count excludes those deletions).
+    let cmd_dirtied = core.dirty != dirty_before;
+    propagate_lazy_expired(core, db_before);
+    if let Some((keys, deadline, wants)) = blocked {
+        // Not answered yet: it counts in the stats when it is served.
+        let waiter = Waiter {
+            db: client.db,
+            keys,
+            argv: argv.to_vec(),
+            resp: client.resp,
+            wants,
+            deadline,
+            shared: client.shared.clone(),
+        };
+        if !client.serving_blocked {
+            core.blocking.block(&mut core.dbs, client.id, waiter);
+            client.flags.blocked = true;
+        }
+        return Flow::Blocked;
+    }
     let st = &mut core.stats.cmd[cmd.id];
     st.calls += 1;
     st.usec += duration_us;
@@ -533,21 +657,6 @@ fn run(
         st.latency.record(duration_us * 1000);
     }
     core.stats.total_commands_processed += 1;
-
-    // Keys expired lazily while the command ran are deleted everywhere first, then the command
-    // itself if it changed anything (its own dirty count excludes those deletions).
-    let cmd_dirtied = core.dirty != dirty_before;
-    let db = &mut core.dbs[db_before];
-    if !db.lazy_expired.is_empty() {
-        let keys = std::mem::take(&mut db.lazy_expired);
-        core.stats.expired_keys += keys.len() as u64;
-        core.dirty += keys.len() as u64;
-        let del: &'static [u8] = if core.cfg.lazyfree_lazy_expire { b"UNLINK" } else { b"DEL" };
-        for k in keys {
-            core.watches.touch(&core.dbs[db_before], &k);
-            core.prop.feed(db_before, &[Bytes::from_static(del), Bytes::from(k.into_vec())]);
-        }
-    }
     if cmd_dirtied && !core.watches.is_empty() {
         touch_written_keys(core, cmd, argv, db_before);
     }

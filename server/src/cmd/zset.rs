@@ -11,6 +11,7 @@ use rand::Rng;
 
 use super::string::access;
 use super::{Ctx, Handler};
+use crate::blocking::{parse_timeout, Wants};
 use crate::error::{CmdResult, Error};
 use crate::keyspace::{Access, Db, Ttl, Value};
 use crate::resp::Reply;
@@ -20,6 +21,9 @@ use crate::util::glob::glob_match;
 use crate::util::num::{fmt_double_resp, parse_f64, parse_f64_lenient, parse_i64};
 
 pub const HANDLERS: &[(&str, Handler)] = &[
+    ("bzmpop", bzmpop),
+    ("bzpopmax", bzpopmax),
+    ("bzpopmin", bzpopmin),
     ("zadd", zadd),
     ("zcard", zcard),
     ("zcount", zcount),
@@ -740,10 +744,10 @@ fn range_long(arg: &[u8], min: i64, max: i64, msg: &str) -> Result<i64, Error> {
     }
 }
 
-/// ZMPOP numkeys key [key ...] MIN | MAX [COUNT count]
-fn zmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let numkeys = range_long(&argv[1], 1, i64::MAX, "numkeys should be greater than 0")?;
-    let where_idx = (numkeys as u64).saturating_add(2);
+/// The arguments of ZMPOP and BZMPOP from `numkeys` on: the keys, MAX or not, the count.
+fn parse_mpop(argv: &[Bytes]) -> Result<(&[Bytes], bool, usize), Error> {
+    let numkeys = range_long(&argv[0], 1, i64::MAX, "numkeys should be greater than 0")?;
+    let where_idx = (numkeys as u64).saturating_add(1);
     if where_idx >= argv.len() as u64 {
         return Err(Error::SYNTAX);
     }
@@ -767,13 +771,86 @@ fn zmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         j += 1;
     }
     let count = if count == -1 { 1 } else { count };
-    let keys = &argv[2..where_idx];
-    if let Some((key, _)) = pop_generic(ctx, keys, max, count as usize, true, true)? {
+    Ok((&argv[1..where_idx], max, count as usize))
+}
+
+/// Pops from the first non-empty sorted set of `keys`, answering `[key, [[member, score]...]]`,
+/// propagated as `ZPOPMIN|ZPOPMAX key <popped count>` as Redis 7.0 does. Returns false, having answered nothing, if all are
+/// empty.
+fn mpop(ctx: &mut Ctx, keys: &[Bytes], max: bool, count: usize) -> Result<bool, Error> {
+    let (now, acc) = (ctx.now, access(ctx));
+    let db = ctx.db();
+    let mut any = false;
+    for k in keys {
+        if get_zset(db, k, now, acc)?.is_some() {
+            any = true;
+            break;
+        }
+    }
+    if !any {
+        return Ok(false);
+    }
+    if let Some((key, popped)) = pop_generic(ctx, keys, max, count, true, true)? {
         let cmd = if max { b("ZPOPMAX") } else { b("ZPOPMIN") };
-        let c = Bytes::copy_from_slice(itoa::Buffer::new().format(count).as_bytes());
+        let c = Bytes::copy_from_slice(itoa::Buffer::new().format(popped).as_bytes());
         ctx.propagate(vec![cmd, key, c]);
     }
+    Ok(true)
+}
+
+/// ZMPOP numkeys key [key ...] MIN | MAX [COUNT count]
+fn zmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let (keys, max, count) = parse_mpop(&argv[1..])?;
+    if !mpop(ctx, keys, max, count)? {
+        ctx.out.null_array();
+    }
     Ok(())
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN | MAX [COUNT count]
+fn bzmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let (keys, max, count) = parse_mpop(&argv[2..])?;
+    let deadline = parse_timeout(&argv[1], ctx.now)?;
+    if !mpop(ctx, keys, max, count)? {
+        ctx.block(keys, deadline, Wants::ZSet);
+    }
+    Ok(())
+}
+
+/// BZPOPMIN / BZPOPMAX: `[key, member, score]` from the first non-empty sorted set, else block.
+/// Propagated as ZPOPMIN|ZPOPMAX key.
+fn bzpop(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> CmdResult {
+    let deadline = parse_timeout(&argv[argv.len() - 1], ctx.now)?;
+    let keys = &argv[1..argv.len() - 1];
+    let (now, acc) = (ctx.now, access(ctx));
+    let (db, out) = ctx.db_out();
+    for key in keys {
+        let Some(z) = get_zset(db, key, now, acc)? else { continue };
+        let rank = if max { z.len() - 1 } else { 0 };
+        out.array(3);
+        out.bulk(key);
+        z.for_range(rank, rank + 1, false, |m, sc| {
+            out.bulk(m);
+            out.double(sc);
+        });
+        z.remove_range(rank, rank + 1);
+        drop_if_empty(db, key, now);
+        ctx.dirty(1);
+        ctx.propagate(vec![if max { b("ZPOPMAX") } else { b("ZPOPMIN") }, key.clone()]);
+        return Ok(());
+    }
+    ctx.block(keys, deadline, Wants::ZSet);
+    Ok(())
+}
+
+/// BZPOPMIN key [key ...] timeout
+fn bzpopmin(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    bzpop(ctx, argv, false)
+}
+
+/// BZPOPMAX key [key ...] timeout
+fn bzpopmax(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    bzpop(ctx, argv, true)
 }
 
 // ------------------------------------------------------------------------------------------------

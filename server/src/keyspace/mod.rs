@@ -14,6 +14,7 @@ pub mod table;
 pub mod watch;
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use crate::client::Client;
 use crate::config::{Config, MaxmemoryPolicy};
@@ -233,11 +234,24 @@ pub struct Db {
     pub expire_cursor: u64,
     /// Keys removed by lazy expiry since the dispatcher last looked; it propagates a DEL for each.
     pub lazy_expired: Vec<Box<[u8]>>,
+    /// Keys some client is blocked on (BLPOP & co), kept by `crate::blocking`.
+    pub blocked_on: HashSet<Box<[u8]>>,
+    /// Keys of `blocked_on` that received a value since the dispatcher last served blocked
+    /// clients (Redis's ready_keys).
+    pub ready: Vec<Box<[u8]>>,
 }
 
 impl Db {
     pub fn new(id: usize) -> Self {
-        Db { id, table: Table::new(), expires: 0, expire_cursor: 0, lazy_expired: Vec::new() }
+        Db {
+            id,
+            table: Table::new(),
+            expires: 0,
+            expire_cursor: 0,
+            lazy_expired: Vec::new(),
+            blocked_on: HashSet::new(),
+            ready: Vec::new(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -369,6 +383,11 @@ impl Db {
         if e.expire_at().is_some() {
             self.expires += 1;
         }
+        // Every way a key comes to exist goes through here: a client blocked on it may now be
+        // served. (Nobody blocked: one branch.)
+        if !self.blocked_on.is_empty() && self.blocked_on.contains(e.key()) {
+            self.ready.push(e.key().into());
+        }
         let old = self.table.insert(e);
         if let Some(o) = &old {
             if o.expire_at().is_some() {
@@ -426,6 +445,12 @@ impl Db {
         std::mem::swap(&mut self.table, &mut other.table);
         std::mem::swap(&mut self.expires, &mut other.expires);
         std::mem::swap(&mut self.expire_cursor, &mut other.expire_cursor);
+        // Clients blocked on a database stay with its index; keys they wait for may now exist.
+        for db in [self, other] {
+            let present: Vec<Box<[u8]>> =
+                db.blocked_on.iter().filter(|k| db.table.contains(k)).cloned().collect();
+            db.ready.extend(present);
+        }
     }
 }
 

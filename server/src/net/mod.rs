@@ -191,12 +191,85 @@ pub async fn serve<S>(
         core.clients.remove(&id);
         core.monitors.retain(|(cid, _)| *cid != id);
         cmd::multi::unwatch_all(&mut core, &mut client);
+        let core = &mut *core;
+        core.blocking.forget(&mut core.dbs, id);
     }
     server.connected.fetch_sub(1, Ordering::Relaxed);
     let _ = stream.shutdown().await;
 }
 
 const PROTECTED_MODE_MSG: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Waits, outside the keyspace lock, until the blocked command of `client` is served, times out
+/// or is unblocked, and writes its reply. Meanwhile the socket is still read, so that a client
+/// that goes away stops waiting (and is never served an element nobody receives). Returns false
+/// if the connection must close.
+async fn wait_unblocked<S>(
+    server: &Arc<Server>,
+    stream: &mut S,
+    client: &mut Client,
+    push_rx: &mut mpsc::UnboundedReceiver<Bytes>,
+    rbuf: &mut BytesMut,
+    qbuf_limit: u64,
+) -> io::Result<bool>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let id = client.id;
+    let deadline = server.core.lock().blocking.waiter(id).and_then(|w| w.deadline);
+    let timer = async {
+        match deadline {
+            Some(d) => {
+                let ms = (d - crate::clock::mstime()).max(0) as u64;
+                tokio::time::sleep(Duration::from_millis(ms)).await
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(timer);
+    let mut timed_out = false;
+    loop {
+        if !timed_out {
+            if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
+                rbuf.reserve(READ_CHUNK);
+            }
+            tokio::select! {
+                biased;
+                msg = push_rx.recv() => {
+                    if let Some(m) = msg.filter(|m| !m.is_empty()) {
+                        stream.write_all(&m).await?;
+                    }
+                }
+                r = stream.read_buf(rbuf) => {
+                    if r? == 0 || rbuf.len() as u64 > qbuf_limit {
+                        return Ok(false);
+                    }
+                }
+                _ = &mut timer => timed_out = true,
+            }
+        }
+        if client.shared.is_killed() || server.is_shutting_down() {
+            return Ok(false);
+        }
+        let reply = {
+            let mut guard = server.core.lock();
+            let core = &mut *guard;
+            let reply = match core.blocking.take_done(id) {
+                Some(r) => r,
+                None if timed_out => {
+                    core.blocking.unblock(&mut core.dbs, id);
+                    crate::blocking::timeout_reply(client.resp)
+                }
+                None => continue,
+            };
+            client.flags.blocked = false;
+            client.sync_meta(&mut client.shared.meta.lock());
+            reply
+        };
+        stream.write_all(&reply).await?;
+        return Ok(true);
+    }
+}
 
 /// Parsed commands of one read, argument bytes shared with the read buffer. Reused across reads.
 #[derive(Default)]
@@ -305,6 +378,7 @@ where
         let mut input_counted = false;
         while idx < batch.cmds.len() || !input_counted {
             let mut paused = false;
+            let mut blocked = false;
             let first = idx;
             {
                 let mut core = server.core.lock();
@@ -319,6 +393,12 @@ where
                         Flow::Continue => idx += 1,
                         Flow::Paused => {
                             paused = true;
+                            break;
+                        }
+                        Flow::Blocked => {
+                            // Its reply comes once it is served; the commands after it wait.
+                            blocked = true;
+                            idx += 1;
                             break;
                         }
                     }
@@ -347,6 +427,13 @@ where
             }
             if client.close_after_reply {
                 return Ok(());
+            }
+            if blocked {
+                if !wait_unblocked(server, stream, client, push_rx, &mut rbuf, qbuf_limit).await? {
+                    return Ok(());
+                }
+                // What arrived meanwhile is parsed next, before reading again.
+                buffered = !rbuf.is_empty();
             }
             if paused {
                 // Wait outside the lock, then try the same command again.

@@ -287,24 +287,51 @@ pub struct InProcess {
     client: vireo_server::client::Client,
     sink: vireo_server::propagate::MemorySink,
     _push: tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>,
+    /// More clients, by id, for tests that need several (see [`InProcess::run_as`]).
+    others: Vec<(vireo_server::client::Client, tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>)>,
+}
+
+fn in_process_client(
+    id: u64,
+) -> (vireo_server::client::Client, tokio::sync::mpsc::UnboundedReceiver<bytes::Bytes>) {
+    use vireo_server::client::{Client, ClientShared};
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let shared = std::sync::Arc::new(ClientShared::new(
+        id,
+        format!("127.0.0.1:{id}"),
+        "127.0.0.1:2".into(),
+        -1,
+        false,
+        tx.clone(),
+    ));
+    (Client::new(id, shared, true, tx), rx)
 }
 
 impl InProcess {
     pub fn new() -> InProcess {
-        use vireo_server::client::{Client, ClientShared};
         let server = vireo_server::Server::new(vireo_server::config::Config::default(), None);
         let sink = vireo_server::propagate::MemorySink::default();
         server.core.lock().prop.add_sink(Box::new(sink.clone()));
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let shared = std::sync::Arc::new(ClientShared::new(
-            1,
-            "127.0.0.1:1".into(),
-            "127.0.0.1:2".into(),
-            -1,
-            false,
-            tx.clone(),
-        ));
-        InProcess { server, client: Client::new(1, shared, true, tx), sink, _push: rx }
+        let (client, rx) = in_process_client(1);
+        InProcess { server, client, sink, _push: rx, others: Vec::new() }
+    }
+
+    /// Runs a command line as client `id` (2, 3, ...: created on first use); returns its reply.
+    #[allow(dead_code)]
+    pub fn run_as(&mut self, id: u64, line: &str) -> Vec<u8> {
+        let argv: Vec<bytes::Bytes> = split_args(line).into_iter().map(Into::into).collect();
+        let i = match self.others.iter().position(|(c, _)| c.id == id) {
+            Some(i) => i,
+            None => {
+                self.others.push(in_process_client(id));
+                self.others.len() - 1
+            }
+        };
+        let mut out = Vec::new();
+        let mut core = self.server.core.lock();
+        let client = &mut self.others[i].0;
+        vireo_server::cmd::execute(&self.server, &mut core, client, &argv, &mut out);
+        out
     }
 
     /// Runs a command line; returns its reply's bytes.
