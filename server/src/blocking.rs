@@ -7,7 +7,7 @@
 //! lock, and hands the reply to the waiting connection. So the oldest waiter is served first,
 //! and nothing can slip in between the write and the serving.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -35,10 +35,10 @@ pub struct Waiter {
     pub shared: Arc<ClientShared>,
 }
 
+/// The blocked clients; the per-key queues live in each `Db::blocked_on`.
 #[derive(Default)]
 pub struct Blocking {
     waiters: HashMap<u64, Waiter>,
-    queues: HashMap<(usize, Box<[u8]>), VecDeque<u64>>,
     /// Replies for clients no longer blocked, waiting for their connection to pick them up.
     done: HashMap<u64, Vec<u8>>,
     /// Set while blocked clients are being served, so that serving does not recurse.
@@ -60,24 +60,26 @@ impl Blocking {
         self.waiters.values().filter(|w| w.deadline.is_some()).count()
     }
 
-    pub fn contains(&self, id: u64) -> bool {
-        self.waiters.contains_key(&id)
-    }
-
     pub fn waiter(&self, id: u64) -> Option<&Waiter> {
         self.waiters.get(&id)
+    }
+
+    pub fn waiter_mut(&mut self, id: u64) -> Option<&mut Waiter> {
+        self.waiters.get_mut(&id)
     }
 
     /// Blocks client `id` on `w.keys`, behind the clients already waiting on them.
     pub fn block(&mut self, dbs: &mut [Db], id: u64, w: Waiter) {
         let db = &mut dbs[w.db];
         for k in &w.keys {
-            let q = self.queues.entry((w.db, k[..].into())).or_default();
+            let q = match db.blocked_on.get_mut(&k[..]) {
+                Some(q) => q,
+                None => db.blocked_on.entry(k[..].into()).or_default(),
+            };
             // A key named twice in one call is one place in the queue.
-            if !q.contains(&id) {
+            if q.back() != Some(&id) {
                 q.push_back(id);
             }
-            db.blocked_on.insert(k[..].into());
         }
         self.waiters.insert(id, w);
     }
@@ -85,22 +87,22 @@ impl Blocking {
     /// Unblocks client `id` (served, timed out, CLIENT UNBLOCK, gone) and returns its entry.
     pub fn unblock(&mut self, dbs: &mut [Db], id: u64) -> Option<Waiter> {
         let w = self.waiters.remove(&id)?;
+        let db = &mut dbs[w.db];
         for k in &w.keys {
-            let qk = (w.db, Box::<[u8]>::from(&k[..]));
-            if let Some(q) = self.queues.get_mut(&qk) {
-                q.retain(|&c| c != id);
+            if let Some(q) = db.blocked_on.get_mut(&k[..]) {
+                // Usually the served client is at the front.
+                match q.front() {
+                    Some(&c) if c == id => {
+                        q.pop_front();
+                    }
+                    _ => q.retain(|&c| c != id),
+                }
                 if q.is_empty() {
-                    self.queues.remove(&qk);
-                    dbs[w.db].blocked_on.remove(&k[..]);
+                    db.blocked_on.remove(&k[..]);
                 }
             }
         }
         Some(w)
-    }
-
-    /// The oldest client blocked on `key`.
-    pub fn first(&self, db: usize, key: &[u8]) -> Option<u64> {
-        self.queues.get(&(db, key.into())).and_then(|q| q.front().copied())
     }
 
     /// Leaves `reply` for client `id` and wakes its connection.

@@ -430,9 +430,10 @@ fn serve_blocked(server: &Arc<Server>, core: &mut Core) {
 fn serve_key(server: &Arc<Server>, core: &mut Core, dbi: usize, key: &[u8]) {
     use crate::keyspace::ValueRef;
     use crate::types::Object;
-    while let Some(id) = core.blocking.first(dbi, key) {
-        let w = core.blocking.waiter(id).expect("queued clients are blocked");
-        let (wants, resp, argv, shared) = (w.wants, w.resp, w.argv.clone(), w.shared.clone());
+    while let Some(&id) = core.dbs[dbi].blocked_on.get(key).and_then(|q| q.front()) {
+        let w = core.blocking.waiter_mut(id).expect("queued clients are blocked");
+        let (wants, resp, shared) = (w.wants, w.resp, w.shared.clone());
+        let argv = std::mem::take(&mut w.argv);
         let now = crate::clock::mstime();
         let serves = match core.dbs[dbi].get(key, now).map(|e| e.value()) {
             Some(ValueRef::Obj(Object::List(_))) => wants == Wants::List,
@@ -441,6 +442,7 @@ fn serve_key(server: &Arc<Server>, core: &mut Core, dbi: usize, key: &[u8]) {
         };
         propagate_lazy_expired(core, dbi);
         if !serves {
+            core.blocking.waiter_mut(id).expect("still blocked").argv = argv;
             return;
         }
         let push = shared.push_sender();
@@ -452,6 +454,7 @@ fn serve_key(server: &Arc<Server>, core: &mut Core, dbi: usize, key: &[u8]) {
         let mut out = Vec::new();
         if execute(server, core, &mut client, &argv, &mut out) == Flow::Blocked {
             // Nothing for it after all: it keeps its place.
+            core.blocking.waiter_mut(id).expect("still blocked").argv = argv;
             return;
         }
         let w = core.blocking.unblock(&mut core.dbs, id).expect("blocked above");

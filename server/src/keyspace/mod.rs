@@ -14,7 +14,7 @@ pub mod table;
 pub mod watch;
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, VecDeque};
 
 use crate::client::Client;
 use crate::config::{Config, MaxmemoryPolicy};
@@ -234,8 +234,8 @@ pub struct Db {
     pub expire_cursor: u64,
     /// Keys removed by lazy expiry since the dispatcher last looked; it propagates a DEL for each.
     pub lazy_expired: Vec<Box<[u8]>>,
-    /// Keys some client is blocked on (BLPOP & co), kept by `crate::blocking`.
-    pub blocked_on: HashSet<Box<[u8]>>,
+    /// Clients blocked on each key (BLPOP & co), oldest first; kept by `crate::blocking`.
+    pub blocked_on: HashMap<Box<[u8]>, VecDeque<u64>>,
     /// Keys of `blocked_on` that received a value since the dispatcher last served blocked
     /// clients (Redis's ready_keys).
     pub ready: Vec<Box<[u8]>>,
@@ -249,7 +249,7 @@ impl Db {
             expires: 0,
             expire_cursor: 0,
             lazy_expired: Vec::new(),
-            blocked_on: HashSet::new(),
+            blocked_on: HashMap::new(),
             ready: Vec::new(),
         }
     }
@@ -385,7 +385,7 @@ impl Db {
         }
         // Every way a key comes to exist goes through here: a client blocked on it may now be
         // served. (Nobody blocked: one branch.)
-        if !self.blocked_on.is_empty() && self.blocked_on.contains(e.key()) {
+        if !self.blocked_on.is_empty() && self.blocked_on.contains_key(e.key()) {
             self.ready.push(e.key().into());
         }
         let old = self.table.insert(e);
@@ -448,7 +448,7 @@ impl Db {
         // Clients blocked on a database stay with its index; keys they wait for may now exist.
         for db in [self, other] {
             let present: Vec<Box<[u8]>> =
-                db.blocked_on.iter().filter(|k| db.table.contains(k)).cloned().collect();
+                db.blocked_on.keys().filter(|k| db.table.contains(k)).cloned().collect();
             db.ready.extend(present);
         }
     }
