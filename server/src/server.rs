@@ -45,6 +45,8 @@ pub struct Core {
     /// Set by SHUTDOWN: the accept loop and the cron stop, connections close.
     pub shutting_down: bool,
     pub watches: crate::keyspace::watch::Watches,
+    /// Pub/Sub subscriptions (see `pubsub`).
+    pub pubsub: crate::pubsub::Registry,
     pub replid: String,
     pub replid2: String,
 }
@@ -68,6 +70,7 @@ impl Core {
             lastsave: crate::clock::unix_secs(),
             shutting_down: false,
             watches: Default::default(),
+            pubsub: Default::default(),
             replid: random_hex40(),
             replid2: "0".repeat(40),
             cfg,

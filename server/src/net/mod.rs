@@ -22,6 +22,8 @@ use crate::cmd::{self, Flow};
 use crate::resp::{parse::unquote_inline, parse_command, Limits, Parsed};
 use crate::server::Server;
 
+mod output;
+
 const READ_CHUNK: usize = 16 * 1024;
 
 /// Binds every configured address. Like Redis, an address prefixed with `-` is optional: failing
@@ -191,6 +193,7 @@ pub async fn serve<S>(
         core.clients.remove(&id);
         core.monitors.retain(|(cid, _)| *cid != id);
         cmd::multi::unwatch_all(&mut core, &mut client);
+        crate::pubsub::unsubscribe_all(&mut core, &mut client);
     }
     server.connected.fetch_sub(1, Ordering::Relaxed);
     let _ = stream.shutdown().await;
@@ -239,12 +242,13 @@ where
             if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
                 rbuf.reserve(READ_CHUNK);
             }
+            // Unbiased: a flood of pushes must not keep the client's own commands from being
+            // read (pushes queued before a batch still go out before its replies: see the drain).
             n = tokio::select! {
-                biased;
                 msg = push_rx.recv() => {
                     // An empty message is CLIENT KILL's wake-up; the loop top sees the flag.
-                    if let Some(m) = msg.filter(|m| !m.is_empty()) {
-                        stream.write_all(&m).await?;
+                    if let Some(m) = msg {
+                        output::write_pushes(stream, m, push_rx, &shared, &mut out).await?;
                     }
                     continue;
                 }
@@ -303,11 +307,15 @@ where
 
         let mut idx = 0;
         let mut input_counted = false;
+        // Pushed messages moved into `out` ahead of the batch's replies: (bytes, messages).
+        let mut drained = (0, 0);
         while idx < batch.cmds.len() || !input_counted {
             let mut paused = false;
             let first = idx;
             {
                 let mut core = server.core.lock();
+                let (b, m) = output::drain(push_rx, &mut out);
+                drained = (drained.0 + b, drained.1 + m);
                 if !input_counted {
                     core.stats.total_net_input_bytes += n as u64;
                     core.stats.total_reads_processed += (n > 0) as u64;
@@ -342,8 +350,10 @@ where
                 m.rbp = n;
             }
             if !out.is_empty() {
-                stream.write_all(&out).await?;
+                output::write_all(stream, &out, &shared).await?;
                 out.clear();
+                shared.out.written(drained.0, drained.1);
+                drained = (0, 0);
             }
             if client.close_after_reply {
                 return Ok(());
