@@ -39,14 +39,14 @@ pub struct ClientMeta {
     pub tot_cmds: u64,
     pub qbuf: usize,
     pub qbuf_free: usize,
-    pub obuf: usize,
     pub tot_net_in: u64,
     pub tot_net_out: u64,
     /// Size of the connection's read buffer and the bytes its last read brought (CLIENT LIST
     /// `rbs=`/`rbp=`).
     pub rbs: usize,
     pub rbp: usize,
-    /// Channel and pattern subscriptions (CLIENT LIST `sub=`/`psub=`/`ssub=`).
+    /// Channel and pattern subscriptions (CLIENT LIST `sub=`/`psub=`/`ssub=`), copied from
+    /// `Client::pubsub` by `sync_meta`.
     pub sub: usize,
     pub psub: usize,
     pub ssub: usize,
@@ -93,7 +93,7 @@ impl ClientMeta {
 
     /// In pub/sub mode: subscribed to at least one channel, pattern or shard channel. This is
     /// Redis's `P` flag, kept as the subscription counts rather than a second flag that could
-    /// disagree with them; the messaging issue keeps `sub`/`psub`/`ssub` up to date.
+    /// disagree with them.
     pub fn is_pubsub(&self) -> bool {
         self.sub + self.psub + self.ssub > 0
     }
@@ -167,13 +167,39 @@ pub struct ClientShared {
     /// The connection's push channel: KILL sends an empty message on it to wake the task. (A
     /// channel the task polls anyway costs nothing per read; a Notify would take a lock.)
     wake: mpsc::UnboundedSender<bytes::Bytes>,
+    /// What was pushed and not yet written, and the output buffer limits' state.
+    pub out: crate::outbuf::OutputState,
 }
 
 impl ClientShared {
-    /// Asks the connection to close; it does so before reading or running anything more.
+    /// Asks the connection to close; it does so before reading or running anything more, and
+    /// abandons a write the peer is not reading.
     pub fn kill(&self) {
         self.kill.store(true, Ordering::Release);
         let _ = self.wake.send(bytes::Bytes::new());
+        self.out.killed.notify_one();
+    }
+
+    /// Pushes a message (pub/sub, MONITOR) to the connection, counting it against the client's
+    /// output buffer limits; a client over them is closed as Redis does. False when the client
+    /// is gone or closing: the caller may forget it.
+    pub fn push(&self, msg: bytes::Bytes, limits: &[crate::config::ClientBufferLimit; 3]) -> bool {
+        if self.is_killed() {
+            return false;
+        }
+        let len = msg.len();
+        if self.wake.send(msg).is_err() {
+            return false;
+        }
+        if self.out.add(len, limits) == crate::outbuf::LimitCheck::Exceeded {
+            tracing::warn!(
+                "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                crate::cmd::client::info_line(self)
+            );
+            self.kill();
+            return false;
+        }
+        true
     }
 
     /// Wakes the connection task so that it looks at its state again (a blocked client was
@@ -211,7 +237,8 @@ pub struct Client {
     pub close_after_reply: bool,
     /// Full name of the last command run, for CLIENT LIST `cmd=`.
     pub last_cmd: Option<&'static str>,
-    /// Messages pushed to this client from elsewhere (MONITOR lines, later pub/sub).
+    /// Messages pushed to this client from elsewhere (MONITOR lines, pub/sub); pushes that count
+    /// against the output buffer limits go through `ClientShared::push`.
     pub push_tx: mpsc::UnboundedSender<bytes::Bytes>,
     /// What CLIENT SETINFO LIB-NAME / LIB-VER said.
     pub lib_name: Option<Vec<u8>>,
@@ -225,6 +252,8 @@ pub struct Client {
     pub in_exec: bool,
     /// This is a blocked client's command run again to serve it (see `cmd::serve_blocked`).
     pub serving_blocked: bool,
+    /// Channels, patterns and shard channels this client subscribes to.
+    pub pubsub: crate::pubsub::ClientSubs,
 }
 
 /// A transaction being queued.
@@ -265,6 +294,7 @@ impl Client {
             watched: Vec::new(),
             in_exec: false,
             serving_blocked: false,
+            pubsub: Default::default(),
         }
     }
 
@@ -283,6 +313,8 @@ impl Client {
         if let Some(c) = self.last_cmd {
             m.last_cmd = c;
         }
+        (m.sub, m.psub, m.ssub) = self.pubsub.counts();
+        self.shared.out.set_resp3(self.resp == 3);
     }
 }
 
@@ -315,7 +347,6 @@ impl ClientShared {
                 tot_cmds: 0,
                 qbuf: 0,
                 qbuf_free: 0,
-                obuf: 0,
                 tot_net_in: 0,
                 tot_net_out: 0,
                 rbs: 0,
@@ -327,6 +358,7 @@ impl ClientShared {
             }),
             kill: AtomicBool::new(false),
             wake,
+            out: Default::default(),
         }
     }
 }

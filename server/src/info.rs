@@ -249,7 +249,7 @@ fn clients_section(out: &mut String, server: &Server, core: &Core) {
     for c in core.clients.values() {
         let m = c.meta.lock();
         max_in = max_in.max(m.qbuf);
-        max_out = max_out.max(m.obuf);
+        max_out = max_out.max(c.out.pending_bytes());
     }
     field!(
         out,
@@ -385,9 +385,9 @@ fn stats_section(out: &mut String, core: &Core) {
     field!(out, "current_eviction_exceeded_time", "{}", current_us / 1000);
     field!(out, "keyspace_hits", "{}", s.keyspace_hits);
     field!(out, "keyspace_misses", "{}", s.keyspace_misses);
-    field!(out, "pubsub_channels", "0");
-    field!(out, "pubsub_patterns", "0");
-    field!(out, "pubsubshard_channels", "0");
+    field!(out, "pubsub_channels", "{}", core.pubsub.len(crate::pubsub::Kind::Channel));
+    field!(out, "pubsub_patterns", "{}", core.pubsub.len(crate::pubsub::Kind::Pattern));
+    field!(out, "pubsubshard_channels", "{}", core.pubsub.len(crate::pubsub::Kind::Shard));
     field!(out, "latest_fork_usec", "0");
     field!(out, "total_forks", "0");
     field!(out, "migrate_cached_sockets", "0");
@@ -635,7 +635,7 @@ impl MemoryReport {
         let mut clients_normal = 0u64;
         for c in core.clients.values() {
             let m = c.meta.lock();
-            clients_normal += (m.qbuf + m.qbuf_free + m.obuf) as u64;
+            clients_normal += (m.qbuf + m.qbuf_free + c.out.pending_bytes()) as u64;
         }
         let mut db_overhead = Vec::new();
         let mut keys = 0u64;

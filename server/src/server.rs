@@ -46,6 +46,8 @@ pub struct Core {
     pub shutting_down: bool,
     pub watches: crate::keyspace::watch::Watches,
     pub blocking: crate::blocking::Blocking,
+    /// Pub/Sub subscriptions (see `pubsub`).
+    pub pubsub: crate::pubsub::Registry,
     pub replid: String,
     pub replid2: String,
 }
@@ -70,6 +72,7 @@ impl Core {
             shutting_down: false,
             watches: Default::default(),
             blocking: Default::default(),
+            pubsub: Default::default(),
             replid: random_hex40(),
             replid2: "0".repeat(40),
             cfg,

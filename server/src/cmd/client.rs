@@ -149,13 +149,16 @@ fn write_line(
         None => (m.qbuf, 0),
     };
     let qbuf_free = m.rbs.saturating_sub(qbuf);
-    let tot_mem = CLIENT_BASE_MEM + m.rbs + argv_mem + m.obuf;
+    // Output waiting for the socket: what was pushed and not yet written (replies to the
+    // client's own commands are written before it reads more, so they never wait here).
+    let omem = sh.out.pending_bytes();
+    let tot_mem = CLIENT_BASE_MEM + m.rbs + argv_mem + omem;
     let lossy =
         |v: &Option<Vec<u8>>| String::from_utf8_lossy(v.as_deref().unwrap_or(b"")).into_owned();
     let _ = write!(
         out,
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
-         multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} \
+         multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl=0 oll={} omem={} \
          tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         sh.id,
         sh.addr,
@@ -175,7 +178,8 @@ fn write_line(
         argv_mem,
         m.rbs,
         m.rbp,
-        m.obuf,
+        sh.out.pending_msgs(),
+        omem,
         tot_mem,
         m.last_cmd,
         m.user,
@@ -183,6 +187,14 @@ fn write_line(
         lossy(&m.lib_name),
         lossy(&m.lib_ver),
     );
+}
+
+/// A client's CLIENT LIST line, for log messages (Redis's client info string).
+pub fn info_line(sh: &ClientShared) -> String {
+    let m = sh.meta.lock().clone();
+    let mut s = String::new();
+    write_line(&mut s, sh, &m, crate::clock::mstime(), None);
+    s
 }
 
 /// Which clients CLIENT LIST shows.

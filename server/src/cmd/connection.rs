@@ -20,6 +20,13 @@ pub const HANDLERS: &[(&str, Handler)] = &[
 
 /// PING [message]
 fn ping(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    // A RESP2 client in pub/sub mode gets `["pong", message or ""]`, as a message would come.
+    if ctx.client.resp == 2 && ctx.client.pubsub.is_active() && argv.len() <= 2 {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(argv.get(1).map_or(&b""[..], |m| &m[..]));
+        return Ok(());
+    }
     match argv.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(&argv[1]),
@@ -167,6 +174,7 @@ fn reset(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         ctx.core.monitors.retain(|(c, _)| *c != id);
     }
     super::multi::discard_transaction(ctx.core, ctx.client);
+    crate::pubsub::unsubscribe_all(ctx.core, ctx.client);
     ctx.client.authenticated = ctx.core.cfg.requirepass.is_none();
     ctx.out.simple("RESET");
     Ok(())

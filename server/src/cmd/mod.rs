@@ -18,6 +18,7 @@ pub mod keys;
 pub mod list;
 pub mod multi;
 pub mod ops;
+pub mod pubsub;
 pub mod server_cmds;
 pub mod set;
 pub mod sort;
@@ -59,6 +60,7 @@ fn handler_tables() -> &'static [&'static [(&'static str, Handler)]] {
         list::HANDLERS,
         multi::HANDLERS,
         ops::HANDLERS,
+        pubsub::HANDLERS,
         server_cmds::HANDLERS,
         set::HANDLERS,
         sort::HANDLERS,
@@ -346,10 +348,10 @@ pub fn execute(
     // CLIENT REPLY OFF/SKIP: the command runs, its reply is dropped.
     match client.reply_mode {
         ReplyMode::On => {}
-        ReplyMode::Off => out.truncate(reply_start),
+        ReplyMode::Off => crate::pubsub::drop_reply(client, out, reply_start),
         ReplyMode::SkipNext => client.reply_mode = ReplyMode::Skip,
         ReplyMode::Skip => {
-            out.truncate(reply_start);
+            crate::pubsub::drop_reply(client, out, reply_start);
             client.reply_mode = ReplyMode::On;
         }
     }
@@ -564,6 +566,10 @@ fn execute_inner(
         && (flags.contains(CmdFlags::DENYOOM) || queueing)
     {
         reject(core, client, out, Some(cmd), &Error::msg(crate::keyspace::evict::OOM_ERROR));
+        return Flow::Continue;
+    }
+    if let Some(e) = pubsub::context_error(client, cmd) {
+        reject(core, client, out, Some(cmd), &e);
         return Flow::Continue;
     }
     // A MONITOR client is a replica of sorts: it may not touch the keyspace.

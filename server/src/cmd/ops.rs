@@ -129,8 +129,8 @@ pub fn monitor_origin(core: &Core, client: &Client) -> String {
 }
 
 /// Sends a command to every MONITOR client, formatted as Redis does:
-/// `+1339518083.107412 [0 127.0.0.1:60866] "keys" "*"`. Monitors whose connection is gone are
-/// dropped.
+/// `+1339518083.107412 [0 127.0.0.1:60866] "keys" "*"`. Monitors whose connection is gone (or
+/// closing, e.g. over its output buffer limit) are dropped.
 pub fn feed_monitors(core: &mut Core, db: usize, origin: &str, argv: &[Bytes]) {
     let us = crate::clock::ustime();
     let mut line = format!("+{}.{:06} [{} {}]", us / 1_000_000, us % 1_000_000, db, origin);
@@ -140,7 +140,14 @@ pub fn feed_monitors(core: &mut Core, db: usize, origin: &str, argv: &[Bytes]) {
     }
     line.push_str("\r\n");
     let msg = Bytes::from(line);
-    core.monitors.retain(|(_, tx)| tx.send(msg.clone()).is_ok());
+    // Through the client's accounted push, so a monitor that does not read meets the output
+    // buffer limits of its class.
+    let limits = core.cfg.client_output_buffer_limit;
+    let clients = &core.clients;
+    core.monitors.retain(|(id, tx)| match clients.get(id) {
+        Some(c) => c.push(msg.clone(), &limits),
+        None => tx.send(msg.clone()).is_ok(),
+    });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ use crate::cmd::{self, Flow};
 use crate::resp::{parse::unquote_inline, parse_command, Limits, Parsed};
 use crate::server::Server;
 
+mod output;
+
 const READ_CHUNK: usize = 16 * 1024;
 
 /// Binds every configured address. Like Redis, an address prefixed with `-` is optional: failing
@@ -193,6 +195,7 @@ pub async fn serve<S>(
         cmd::multi::unwatch_all(&mut core, &mut client);
         let core = &mut *core;
         core.blocking.forget(&mut core.dbs, id);
+        crate::pubsub::unsubscribe_all(core, &mut client);
     }
     server.connected.fetch_sub(1, Ordering::Relaxed);
     let _ = stream.shutdown().await;
@@ -216,6 +219,8 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let id = client.id;
+    let shared = client.shared.clone();
+    let mut scratch = Vec::new();
     let deadline = server.core.lock().blocking.waiter(id).and_then(|w| w.deadline);
     let timer = async {
         match deadline {
@@ -236,8 +241,8 @@ where
             tokio::select! {
                 biased;
                 msg = push_rx.recv() => {
-                    if let Some(m) = msg.filter(|m| !m.is_empty()) {
-                        stream.write_all(&m).await?;
+                    if let Some(m) = msg {
+                        output::write_pushes(stream, m, push_rx, &shared, &mut scratch).await?;
                     }
                 }
                 r = stream.read_buf(rbuf) => {
@@ -266,7 +271,7 @@ where
             client.sync_meta(&mut client.shared.meta.lock());
             reply
         };
-        stream.write_all(&reply).await?;
+        output::write_all(stream, &reply, &shared).await?;
         return Ok(true);
     }
 }
@@ -312,12 +317,13 @@ where
             if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
                 rbuf.reserve(READ_CHUNK);
             }
+            // Unbiased: a flood of pushes must not keep the client's own commands from being
+            // read (pushes queued before a batch still go out before its replies: see the drain).
             n = tokio::select! {
-                biased;
                 msg = push_rx.recv() => {
                     // An empty message is CLIENT KILL's wake-up; the loop top sees the flag.
-                    if let Some(m) = msg.filter(|m| !m.is_empty()) {
-                        stream.write_all(&m).await?;
+                    if let Some(m) = msg {
+                        output::write_pushes(stream, m, push_rx, &shared, &mut out).await?;
                     }
                     continue;
                 }
@@ -376,12 +382,16 @@ where
 
         let mut idx = 0;
         let mut input_counted = false;
+        // Pushed messages moved into `out` ahead of the batch's replies: (bytes, messages).
+        let mut drained = (0, 0);
         while idx < batch.cmds.len() || !input_counted {
             let mut paused = false;
             let mut blocked = false;
             let first = idx;
             {
                 let mut core = server.core.lock();
+                let (b, m) = output::drain(push_rx, &mut out);
+                drained = (drained.0 + b, drained.1 + m);
                 if !input_counted {
                     core.stats.total_net_input_bytes += n as u64;
                     core.stats.total_reads_processed += (n > 0) as u64;
@@ -422,8 +432,10 @@ where
                 m.rbp = n;
             }
             if !out.is_empty() {
-                stream.write_all(&out).await?;
+                output::write_all(stream, &out, &shared).await?;
                 out.clear();
+                shared.out.written(drained.0, drained.1);
+                drained = (0, 0);
             }
             if client.close_after_reply {
                 return Ok(());
