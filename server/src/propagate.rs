@@ -56,6 +56,22 @@ impl Propagator {
         }
     }
 
+    /// Feeds what one command propagates instead of itself: several commands (SPOP with a
+    /// count, XREADGROUP...) go wrapped in MULTI/EXEC, as Redis 7.0 does, unless they are part
+    /// of a transaction already.
+    pub fn feed_all(&mut self, db: usize, cmds: &[Vec<Bytes>]) {
+        let wrap = cmds.len() > 1 && self.txn.is_none();
+        if wrap {
+            self.begin_transaction();
+        }
+        for c in cmds {
+            self.feed(db, c);
+        }
+        if wrap {
+            self.end_transaction();
+        }
+    }
+
     /// Feeds one command that ran against database `db`.
     pub fn feed(&mut self, db: usize, argv: &[Bytes]) {
         if self.sinks.is_empty() {

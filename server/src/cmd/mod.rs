@@ -671,11 +671,7 @@ fn run(
     }
     if cmd_dirtied {
         match propagate_as {
-            Some(cmds) => {
-                for c in cmds {
-                    core.prop.feed(db_before, &c);
-                }
-            }
+            Some(cmds) => core.prop.feed_all(db_before, &cmds),
             None => core.prop.feed(db_before, argv),
         }
     }
