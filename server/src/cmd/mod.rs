@@ -18,6 +18,7 @@ pub mod list;
 pub mod ops;
 pub mod server_cmds;
 pub mod set;
+pub mod stream;
 pub mod string;
 pub mod zset;
 
@@ -41,7 +42,7 @@ pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 pub type NameMap<V> = HashMap<Box<[u8]>, V, foldhash::fast::FixedState>;
 
 /// Every handler table, by family. Adding a family means adding its table here.
-fn handler_tables() -> [&'static [(&'static str, Handler)]; 14] {
+fn handler_tables() -> [&'static [(&'static str, Handler)]; 15] {
     [
         bitmap::HANDLERS,
         client::HANDLERS,
@@ -55,6 +56,7 @@ fn handler_tables() -> [&'static [(&'static str, Handler)]; 14] {
         ops::HANDLERS,
         server_cmds::HANDLERS,
         set::HANDLERS,
+        stream::HANDLERS,
         string::HANDLERS,
         zset::HANDLERS,
     ]

@@ -604,7 +604,8 @@ pub enum AddId {
 pub enum AddError {
     /// The id is not greater than the stream's last id (or its sequence is exhausted).
     NotGreater,
-    /// The fields and values are together larger than a listpack may be.
+    /// The fields and values are together larger than a listpack may be (also what Redis 7.0
+    /// reports when `<ms>-*` finds the sequence of `<ms>` exhausted).
     TooLarge,
 }
 
@@ -646,6 +647,12 @@ impl Log {
         self.nodes.len()
     }
 
+    /// The id of the first entry of the first block, deleted or not (Redis's
+    /// streamGetEdgeID without skipping tombstones).
+    pub fn first_node_id(&self) -> Option<StreamId> {
+        self.nodes.keys().next().copied()
+    }
+
     /// Appends an entry of `pairs` (field, value, field, value...). `now_ms` feeds `*`.
     pub fn add(
         &mut self,
@@ -659,7 +666,9 @@ impl Log {
             AddId::Exact(id) => id,
             AddId::AutoSeq(ms) if ms == last.ms => {
                 if last.seq == u64::MAX {
-                    return Err(AddError::NotGreater);
+                    // Redis 7.0 fails here without setting errno, and so reports it as
+                    // "Elements are too large to be stored".
+                    return Err(AddError::TooLarge);
                 }
                 StreamId::new(ms, last.seq + 1)
             }
@@ -1076,6 +1085,17 @@ pub struct ClaimOpts {
     pub justid: bool,
 }
 
+/// The options of XAUTOCLAIM.
+#[derive(Clone, Copy, Debug)]
+pub struct AutoClaimOpts {
+    pub min_idle: i64,
+    /// Where to start in the PEL.
+    pub start: StreamId,
+    /// Most entries to claim (and deleted ones to drop); ten times that are looked at.
+    pub count: u64,
+    pub justid: bool,
+}
+
 impl Group {
     pub fn new(last_id: StreamId, entries_read: i64) -> Group {
         Group { last_id, entries_read, pel: BTreeMap::new(), consumers: BTreeMap::new() }
@@ -1362,15 +1382,13 @@ impl Stream {
         &mut self,
         group: &[u8],
         consumer: &[u8],
-        min_idle: i64,
-        start: StreamId,
-        count: u64,
-        justid: bool,
+        o: AutoClaimOpts,
         now: i64,
     ) -> (Vec<Claim>, StreamId) {
         let Stream { log, groups } = self;
         let Some(g) = groups.get_mut(group) else { return (Vec::new(), StreamId::MIN) };
         let mut out = Vec::new();
+        let AutoClaimOpts { min_idle, start, count, justid } = o;
         let mut attempts = count.saturating_mul(10);
         let mut count = count;
         let mut claimer: Option<Arc<[u8]>> = None;
@@ -1432,7 +1450,9 @@ mod tests {
         StreamId::new(ms, seq)
     }
 
-    fn pairs_of(e: &Entry) -> Vec<(Vec<u8>, Vec<u8>)> {
+    type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
+    fn pairs_of(e: &Entry) -> Fields {
         e.pairs().map(|(f, v)| (f.to_vec(), v.to_vec())).collect()
     }
 
@@ -1522,7 +1542,7 @@ mod tests {
                 max_entries: [0, 1, 3, 100][(round / 4) % 4],
             };
             let mut log = Log::default();
-            let mut model: BTreeMap<StreamId, Vec<(Vec<u8>, Vec<u8>)>> = BTreeMap::new();
+            let mut model: BTreeMap<StreamId, Fields> = BTreeMap::new();
             let mut ms = 0u64;
             for step in 0..400 {
                 match rng.gen_range(0..10) {
@@ -1677,7 +1697,8 @@ mod tests {
         assert_eq!(g.consumers[&b"bob"[..]].pel.len(), 1);
         assert_eq!(g.consumers[&b"alice"[..]].pel.len(), 1);
         s.log.delete(&[id(2, 0)]);
-        let (r, next) = s.autoclaim(b"g", b"carol", 0, StreamId::MIN, 10, true, 300);
+        let o = AutoClaimOpts { min_idle: 0, start: StreamId::MIN, count: 10, justid: true };
+        let (r, next) = s.autoclaim(b"g", b"carol", o, 300);
         assert_eq!(next, StreamId::MIN);
         assert_eq!(r.len(), 2);
         assert!(matches!(&r[1], Claim::Deleted { id: i, .. } if *i == id(2, 0)));
