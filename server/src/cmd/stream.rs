@@ -494,7 +494,7 @@ pub struct ReadRequest {
 
 /// Parses XREAD/XREADGROUP and resolves each id (`$`, `>`) against the keyspace, with Redis
 /// 7.0's errors in its order (options, then per key: type, group, id).
-fn parse_read(ctx: &mut Ctx, argv: &[Bytes], group_cmd: bool) -> Result<ReadRequest, Error> {
+pub fn parse_read(ctx: &mut Ctx, argv: &[Bytes], group_cmd: bool) -> Result<ReadRequest, Error> {
     let mut req = ReadRequest {
         keys: Vec::new(),
         ids: Vec::new(),

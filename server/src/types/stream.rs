@@ -1313,7 +1313,7 @@ impl Stream {
                     emit(id, Some(&e));
                     if let Some(n) = g.pel.get_mut(&id) {
                         n.delivery_time = now;
-                        n.delivery_count += 1;
+                        n.delivery_count = n.delivery_count.wrapping_add(1);
                     }
                 }
                 None => emit(id, None),
@@ -1367,7 +1367,7 @@ impl Stream {
             let count = match o.retry_count {
                 Some(c) => c,
                 None if o.justid => old_count,
-                None => old_count + 1,
+                None => old_count.wrapping_add(1),
             };
             g.reassign(id, &name, o.time, count);
             out.push(Claim::Claimed { id, time: o.time, count });
@@ -1422,7 +1422,7 @@ impl Stream {
                         n
                     }
                 };
-                let dcount = if justid { dcount } else { dcount + 1 };
+                let dcount = if justid { dcount } else { dcount.wrapping_add(1) };
                 g.reassign(id, &name, now, dcount);
                 out.push(Claim::Claimed { id, time: now, count: dcount });
                 count -= 1;
