@@ -9,7 +9,7 @@ Both servers run on the same core (taskset -c 0) with redis-benchmark on the oth
 (taskset -c 1), so neither competes with the load generator; each measurement of one server is
 followed at once by the same measurement of the other. Each figure is the median of `--rounds`
 runs. The reference server is $VIREO_REFERENCE_REDIS or `redis-server`
-on PATH; Vireo is target/release/vireo-server (built if missing).
+on PATH; Vireo is $VIREO_BIN, else target/release/vireo-server (built first).
 """
 
 import argparse
@@ -23,7 +23,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VIREO = os.path.join(ROOT, "target", "release", "vireo-server")
+VIREO = os.environ.get("VIREO_BIN") or os.path.join(ROOT, "target", "release", "vireo-server")
 
 
 def free_port():
@@ -86,6 +86,8 @@ class ServerProc:
 
 
 def ensure_vireo():
+    if os.environ.get("VIREO_BIN"):
+        return
     subprocess.run(["cargo", "build", "--release", "-p", "vireo-server", "--bin", "vireo-server"],
                    cwd=ROOT, check=True)
 
@@ -102,8 +104,11 @@ def children_cpu():
     return r.ru_utime + r.ru_stime
 
 
-def run_benchmark(port, test, pipeline, requests, clients, server_pid=None):
+def run_benchmark(port, test, pipeline, requests, clients, server_pid=None, command=None):
     """Returns (ops/s, p50 ms, server CPU µs per op, load generator's CPU share).
+
+    `command` (an argv list whose first word is `test`) runs redis-benchmark's arbitrary-command
+    form instead of its built-in test `test`.
 
     The last two tell whether the figure measures the server: at -P 1 on a small machine
     redis-benchmark can saturate its own core before the server does, and then both servers
@@ -113,8 +118,8 @@ def run_benchmark(port, test, pipeline, requests, clients, server_pid=None):
     c0, t0 = children_cpu(), time.monotonic()
     args = ["taskset", "-c", "1", tool("redis-benchmark"), "-p", str(port), "-c", str(clients),
             "-n", str(requests), "-P", str(pipeline), "-r", "100000", "--csv"]
-    if test == "mset":
-        args += ["-t", "mset"]
+    if command:
+        args += list(command)
     else:
         args += ["-t", test]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
@@ -129,28 +134,32 @@ def run_benchmark(port, test, pipeline, requests, clients, server_pid=None):
     raise RuntimeError(f"no result for {test}: {out}")
 
 
-def side_by_side(tests, rounds, requests, clients, requests_for=None):
+def side_by_side(tests, rounds, requests, clients, requests_for=None, commands=None,
+                 pipelines=(1, 16)):
     """Runs redis-benchmark `tests` at -P 1 and -P 16 on both servers and prints medians.
 
     Both servers stay up on core 0, idle while the other is measured; each measurement is
     followed at once by the same measurement of the other server (alternating which goes first),
     so that drift in the machine's speed hits both sides of every ratio alike.
-    `requests_for(test, n)` may scale the request count of a slow test.
+    `requests_for(test, n)` may scale the request count of a slow test; `commands` maps a test
+    name to the argv of an arbitrary command to benchmark under that name (see run_benchmark).
     """
+    commands = commands or {}
     ensure_vireo()
     results = {}
     servers = {kind: ServerProc(kind, free_port()) for kind in ("vireo", "redis")}
     try:
         for r in range(rounds):
             for t in tests:
-                for p in (1, 16):
+                for p in pipelines:
                     order = ("vireo", "redis") if r % 2 == 0 else ("redis", "vireo")
                     for kind in order:
                         n = requests if p == 1 else requests * 5
                         if requests_for:
                             n = requests_for(t, n)
                         srv = servers[kind]
-                        res = run_benchmark(srv.port, t, p, n, clients, srv.proc.pid)
+                        res = run_benchmark(srv.port, t, p, n, clients, srv.proc.pid,
+                                            commands.get(t))
                         results.setdefault((t, p, kind), []).append(res)
             print(f"round {r + 1}/{rounds} done", file=sys.stderr)
     finally:
@@ -163,7 +172,7 @@ def side_by_side(tests, rounds, requests, clients, requests_for=None):
           f"{'vireo p50':>11}{'redis p50':>11}{'p50 ratio':>11}{'vireo us/op':>13}"
           f"{'redis us/op':>13}{'cpu ratio':>11}{'bench cpu':>11}")
     for t in tests:
-        for p in (1, 16):
+        for p in pipelines:
             v = results[(t, p, "vireo")]
             rd = results[(t, p, "redis")]
             med = lambda rows, i: statistics.median(x[i] for x in rows)  # noqa: E731

@@ -21,6 +21,16 @@ use crate::keyspace::Db;
 pub enum Wants {
     List,
     ZSet,
+    Stream,
+}
+
+/// What a command that found nothing asks for (see `Ctx::block`).
+pub struct BlockRequest {
+    pub keys: Vec<Bytes>,
+    pub deadline: Option<i64>,
+    pub wants: Wants,
+    /// The command to run when served, if not the one called.
+    pub rerun: Option<Vec<Bytes>>,
 }
 
 /// A blocked client, with what it needs to run its command again.

@@ -22,6 +22,7 @@ pub mod pubsub;
 pub mod server_cmds;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod zset;
 
@@ -31,7 +32,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::blocking::{Waiter, Wants};
+use crate::blocking::{BlockRequest, Waiter, Wants};
 use crate::client::{Client, ReplyMode};
 use crate::error::{CmdResult, Error};
 use crate::keyspace::Db;
@@ -64,6 +65,7 @@ fn handler_tables() -> &'static [&'static [(&'static str, Handler)]] {
         server_cmds::HANDLERS,
         set::HANDLERS,
         sort::HANDLERS,
+        stream::HANDLERS,
         string::HANDLERS,
         zset::HANDLERS,
     ]
@@ -202,8 +204,8 @@ pub struct Ctx<'a> {
     /// What to propagate instead of the command's own argv, if it changed the dataset.
     pub propagate_as: Option<Vec<Vec<Bytes>>>,
     pub cmd: &'a Command,
-    /// Set by [`Ctx::block`]: the keys to wait on, the deadline and the type that serves.
-    pub blocked: Option<(Vec<Bytes>, Option<i64>, Wants)>,
+    /// Set by [`Ctx::block`].
+    pub blocked: Option<BlockRequest>,
 }
 
 impl<'a> Ctx<'a> {
@@ -230,11 +232,23 @@ impl<'a> Ctx<'a> {
     /// passes. Inside MULTI/EXEC (and scripts) nothing blocks: the command answers as if it
     /// had timed out, as in Redis.
     pub fn block(&mut self, keys: &[Bytes], deadline: Option<i64>, wants: Wants) {
+        self.block_as(keys, deadline, wants, None);
+    }
+
+    /// [`Ctx::block`], to be served by running `argv` instead of the command as called (XREAD
+    /// with `$` waits for entries after the last id at the time it blocked).
+    pub fn block_as(
+        &mut self,
+        keys: &[Bytes],
+        deadline: Option<i64>,
+        wants: Wants,
+        argv: Option<Vec<Bytes>>,
+    ) {
         if self.client.in_exec && !self.client.serving_blocked {
             self.out.null_array();
             return;
         }
-        self.blocked = Some((keys.to_vec(), deadline, wants));
+        self.blocked = Some(BlockRequest { keys: keys.to_vec(), deadline, wants, rerun: argv });
     }
 
     /// Lower-cased equality for option keywords.
@@ -440,6 +454,7 @@ fn serve_key(server: &Arc<Server>, core: &mut Core, dbi: usize, key: &[u8]) {
         let serves = match core.dbs[dbi].get(key, now).map(|e| e.value()) {
             Some(ValueRef::Obj(Object::List(_))) => wants == Wants::List,
             Some(ValueRef::Obj(Object::ZSet(_))) => wants == Wants::ZSet,
+            Some(ValueRef::Obj(Object::Stream(_))) => wants == Wants::Stream,
             _ => false,
         };
         propagate_lazy_expired(core, dbi);
@@ -642,12 +657,12 @@ fn run(
     // itself if it changed anything (its own dirty count excludes those deletions).
     let cmd_dirtied = core.dirty != dirty_before;
     propagate_lazy_expired(core, db_before);
-    if let Some((keys, deadline, wants)) = blocked {
+    if let Some(BlockRequest { keys, deadline, wants, rerun }) = blocked {
         // Not answered yet: it counts in the stats when it is served.
         let waiter = Waiter {
             db: client.db,
             keys,
-            argv: argv.to_vec(),
+            argv: rerun.unwrap_or_else(|| argv.to_vec()),
             resp: client.resp,
             wants,
             deadline,

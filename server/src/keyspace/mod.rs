@@ -378,6 +378,13 @@ impl Db {
         self.insert(e);
     }
 
+    /// A key that exists already received something a blocked client may wait for (XADD).
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        if !self.blocked_on.is_empty() && self.blocked_on.contains_key(key) {
+            self.ready.push(key.into());
+        }
+    }
+
     /// Inserts a whole entry, replacing any existing key. Returns the replaced entry.
     pub fn insert(&mut self, e: Entry) -> Option<Entry> {
         if e.expire_at().is_some() {

@@ -12,16 +12,18 @@ pub mod hll;
 pub mod list;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod zset;
 
-/// The collection types. Streams arrive with the messaging issue.
+/// The collection types.
 #[derive(Debug, Clone)]
 pub enum Object {
     List(list::List),
     Hash(hash::Hash),
     Set(set::Set),
     ZSet(zset::ZSet),
+    Stream(Box<stream::Stream>),
 }
 
 impl Object {
@@ -32,6 +34,7 @@ impl Object {
             Object::Hash(_) => "hash",
             Object::Set(_) => "set",
             Object::ZSet(_) => "zset",
+            Object::Stream(_) => "stream",
         }
     }
 
@@ -42,6 +45,7 @@ impl Object {
             Object::Hash(v) => v.encoding_name(),
             Object::Set(v) => v.encoding_name(),
             Object::ZSet(v) => v.encoding_name(),
+            Object::Stream(v) => v.encoding_name(),
         }
     }
 
@@ -52,6 +56,7 @@ impl Object {
             Object::Hash(v) => v.mem_usage(),
             Object::Set(v) => v.mem_usage(),
             Object::ZSet(v) => v.mem_usage(),
+            Object::Stream(v) => v.mem_usage(),
         }
     }
 
@@ -63,6 +68,7 @@ impl Object {
             Object::Hash(v) => v.len(),
             Object::Set(v) => v.len(),
             Object::ZSet(v) => v.len(),
+            Object::Stream(v) => v.len(),
         }
     }
 

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Streams, side by side with a reference Redis.
+
+    bench/streams.py memory [--entries 1000000]
+    bench/streams.py throughput [--rounds 3] [--requests 200000] [--clients 50]
+    bench/streams.py all
+
+memory: loads one stream of `--entries` entries of three small fields
+(`f1 v<i % 1000> f2 <i> f3 ok`, ids ten to a millisecond) into a fresh Vireo and a fresh Redis
+through redis-cli --pipe, and prints the used_memory each gained, per entry, and the ratio, with
+MEMORY USAGE and the block count (XINFO radix-tree-keys, which must agree) on each side.
+throughput: redis-benchmark's arbitrary-command form, `XADD mystream * f1 v1 f2 v2 f3 v3`, at
+-P 16, both servers on core 0 and the load generator on core 1 (bench/compare.py's helpers).
+
+Vireo is $VIREO_BIN, else target/release/vireo-server (built first); the reference is
+$VIREO_REFERENCE_REDIS or redis-server on PATH.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import ServerProc, ensure_vireo, free_port, side_by_side, tool  # noqa: E402
+
+XADD = ["XADD", "mystream", "*", "f1", "v1", "f2", "v2", "f3", "v3"]
+BASE_MS = 1_700_000_000_000
+
+
+def bulk(b):
+    return b"$%d\r\n%s\r\n" % (len(b), b)
+
+
+def load_stream(port, n):
+    p = subprocess.Popen([tool("redis-cli"), "-p", str(port), "--pipe"], stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL)
+    buf = bytearray()
+    head = b"*9\r\n" + bulk(b"XADD") + bulk(b"s")
+    for i in range(n):
+        buf += head + bulk(b"%d-%d" % (BASE_MS + i // 10, i % 10))
+        buf += bulk(b"f1") + bulk(b"v%d" % (i % 1000)) + bulk(b"f2") + bulk(b"%d" % i)
+        buf += bulk(b"f3") + bulk(b"ok")
+        if len(buf) > 1 << 20:
+            p.stdin.write(buf)
+            buf.clear()
+    p.stdin.write(buf)
+    p.stdin.close()
+    p.wait()
+
+
+def memory(a):
+    ensure_vireo()
+    rows = {}
+    for kind in ("vireo", "redis"):
+        srv = ServerProc(kind, free_port())
+        try:
+            time.sleep(0.3)
+            before = int(srv.info("memory")["used_memory"])
+            load_stream(srv.port, a.entries)
+            time.sleep(0.5)
+            xlen = int(srv.cmd("xlen", "s").strip())
+            assert xlen == a.entries, f"{kind}: xlen {xlen}"
+            used = int(srv.info("memory")["used_memory"]) - before
+            usage = int(srv.cmd("memory", "usage", "s").strip())
+            info = srv.cmd("xinfo", "stream", "s").split()
+            blocks = int(info[info.index("radix-tree-keys") + 1])
+            rows[kind] = (used, usage, blocks)
+        finally:
+            srv.stop()
+    print(f"one stream of {a.entries} entries, 3 small fields each (f1 v<n> f2 <n> f3 ok)")
+    print(f"{'server':<8}{'used_memory MiB':>17}{'bytes/entry':>13}{'MEMORY USAGE MiB':>18}"
+          f"{'blocks':>8}")
+    for kind, (used, usage, blocks) in rows.items():
+        print(f"{kind:<8}{used / 2**20:>17.2f}{used / a.entries:>13.2f}{usage / 2**20:>18.2f}"
+              f"{blocks:>8}")
+    v, r = rows["vireo"], rows["redis"]
+    print(f"ratio vireo/redis: used_memory {v[0] / r[0]:.2f}")
+    if v[2] != r[2]:
+        print(f"WARNING: block counts differ ({v[2]} vs {r[2]}): trimming with ~ would too")
+
+
+def throughput(a):
+    side_by_side(["xadd"], a.rounds, a.requests, a.clients, commands={"xadd": XADD},
+                 pipelines=(16,))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="what", required=True)
+    for name in ("memory", "throughput", "all"):
+        t = sub.add_parser(name)
+        t.add_argument("--entries", type=int, default=1000000)
+        t.add_argument("--rounds", type=int, default=3)
+        t.add_argument("--requests", type=int, default=200000)
+        t.add_argument("--clients", type=int, default=50)
+    a = ap.parse_args()
+    if a.what in ("memory", "all"):
+        memory(a)
+    if a.what in ("throughput", "all"):
+        throughput(a)
+
+
+if __name__ == "__main__":
+    main()
