@@ -11,9 +11,14 @@ pub mod hll;
 pub mod list;
 pub mod set;
 pub mod string;
+pub mod thin;
 pub mod zset;
 
 /// The collection types. Streams arrive with the messaging issue.
+///
+/// Every collection key pays for one `Object` allocation on top of its record, so it is kept
+/// at 16 bytes, the size of Redis's object header: the tag and one word, each type being a
+/// one-word [`thin::Tagged`] pointer to its compact or its big encoding.
 #[derive(Debug, Clone)]
 pub enum Object {
     List(list::List),
@@ -21,6 +26,8 @@ pub enum Object {
     Set(set::Set),
     ZSet(zset::ZSet),
 }
+
+const _: () = assert!(std::mem::size_of::<Object>() <= 16, "Object must stay within 16 bytes");
 
 impl Object {
     /// The name TYPE answers.
@@ -66,5 +73,24 @@ impl Object {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_is_sixteen_bytes() {
+        assert_eq!(std::mem::size_of::<Object>(), 16);
+        for t in [
+            std::mem::size_of::<list::List>(),
+            std::mem::size_of::<hash::Hash>(),
+            std::mem::size_of::<set::Set>(),
+            std::mem::size_of::<zset::ZSet>(),
+        ] {
+            assert_eq!(t, 8);
+        }
+        assert_eq!(crate::info::jemalloc_size_class(std::mem::size_of::<Object>()), 16);
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Two encodings, named as Redis 7.0 names them for OBJECT ENCODING:
 //!
-//! - `listpack`: one byte buffer holding every (member, score) pair in order, each as a LEB128
+//! - `listpack`: one byte buffer behind a thin pointer ([`ThinBytes`]) holding a 4-byte count,
+//!   then every (member, score) pair in order, each as a LEB128
 //!   member length, the member bytes, then the score in 1 to 9 bytes (small integers in one
 //!   byte, 16/32-bit integers in 3/5, anything else as the f64's 8 bytes after a tag byte; -0
 //!   is stored as 0, as Redis 7.0's listpack stores it). Operations scan it, as
@@ -22,6 +23,8 @@ use std::collections::HashSet;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ptr::NonNull;
+
+use super::thin::{Mut, Ref, Small, Tagged, ThinBytes};
 
 /// Most pointers in one chunk of the skiplist encoding's order.
 const CHUNK: usize = 128;
@@ -216,20 +219,51 @@ fn lp_decode(buf: &[u8], start: usize) -> LpEntry<'_> {
     LpEntry { start, end, member, score }
 }
 
+/// Bytes of the listpack's count header.
+const LP_HDR: usize = 4;
+
+/// `[count u32 LE][entries]`, exact-sized; no allocation at all when empty.
 #[derive(Clone, Default)]
-struct Listpack {
-    buf: Vec<u8>,
-    n: usize,
-}
+#[repr(transparent)]
+struct Listpack(ThinBytes);
+
+// SAFETY: Listpack is repr(transparent) over its one field, a ThinBytes.
+unsafe impl Small for Listpack {}
 
 impl Listpack {
+    /// A listpack of `n` entries from `buf`, which holds LP_HDR bytes of room then the entries.
+    fn from_vec(mut buf: Vec<u8>, n: usize) -> Listpack {
+        if n == 0 {
+            return Listpack::default();
+        }
+        buf[..LP_HDR].copy_from_slice(&(n as u32).to_le_bytes());
+        Listpack(ThinBytes::from(buf))
+    }
+
+    /// Number of entries.
+    fn n(&self) -> usize {
+        match self.0.get(..LP_HDR) {
+            Some(h) => u32::from_le_bytes(h.try_into().expect("4 bytes")) as usize,
+            None => 0,
+        }
+    }
+
+    fn set_n(&mut self, n: usize) {
+        if n == 0 {
+            self.0 = ThinBytes::new();
+        } else {
+            self.0[..LP_HDR].copy_from_slice(&(n as u32).to_le_bytes());
+        }
+    }
+
     fn iter(&self) -> impl Iterator<Item = LpEntry<'_>> + '_ {
-        let mut pos = 0;
+        let buf: &[u8] = &self.0;
+        let mut pos = LP_HDR;
         std::iter::from_fn(move || {
-            if pos >= self.buf.len() {
+            if pos >= buf.len() {
                 return None;
             }
-            let e = lp_decode(&self.buf, pos);
+            let e = lp_decode(buf, pos);
             pos = e.end;
             Some(e)
         })
@@ -240,25 +274,26 @@ impl Listpack {
     }
 
     fn insert(&mut self, member: &[u8], score: f64) {
+        let n = self.n();
+        if n == 0 {
+            self.0 = ThinBytes::from_slice(&[0; LP_HDR]);
+        }
         let at = self
             .iter()
             .find(|e| cmp_pair(e.score, e.member, score, member) == Ordering::Greater)
-            .map_or(self.buf.len(), |e| e.start);
+            .map_or(self.0.len(), |e| e.start);
         let mut enc = Vec::with_capacity(member.len() + 12);
         put_varint(&mut enc, member.len());
         enc.extend_from_slice(member);
         put_score(&mut enc, score);
-        self.buf.reserve_exact(enc.len());
-        self.buf.splice(at..at, enc);
-        self.n += 1;
+        self.0.splice(at..at, &enc);
+        self.set_n(n + 1);
     }
 
     fn remove_span(&mut self, start: usize, end: usize, count: usize) {
-        self.buf.drain(start..end);
-        self.n -= count;
-        if self.buf.capacity() > self.buf.len() + 64 {
-            self.buf.shrink_to_fit();
-        }
+        let n = self.n();
+        self.0.splice(start..end, &[]);
+        self.set_n(n - count);
     }
 }
 
@@ -488,21 +523,16 @@ impl Big {
 // ------------------------------------------------------------------------------------------------
 // The sorted set
 
-#[derive(Clone)]
-enum Enc {
-    Lp(Listpack),
-    Sl(Box<Big>),
-}
-
-/// A sorted set.
+/// A sorted set: a listpack or a boxed skiplist encoding, in one word (so that `Object` is 16
+/// bytes).
 #[derive(Clone)]
 pub struct ZSet {
-    enc: Enc,
+    enc: Tagged<Listpack, Big>,
 }
 
 impl Default for ZSet {
     fn default() -> Self {
-        ZSet { enc: Enc::Lp(Listpack::default()) }
+        ZSet { enc: Tagged::small(Listpack::default()) }
     }
 }
 
@@ -593,30 +623,31 @@ impl ZSet {
     /// `first_len` bytes long.
     pub fn for_first(first_len: usize, lim: Limits) -> ZSet {
         if lim.entries == 0 || first_len > lim.value {
-            ZSet { enc: Enc::Sl(Box::default()) }
+            ZSet { enc: Tagged::big(Box::default()) }
         } else {
             ZSet::default()
         }
     }
 
     pub fn encoding_name(&self) -> &'static str {
-        match self.enc {
-            Enc::Lp(_) => "listpack",
-            Enc::Sl(_) => "skiplist",
+        if self.enc.is_big() {
+            "skiplist"
+        } else {
+            "listpack"
         }
     }
 
     pub fn is_listpack(&self) -> bool {
-        matches!(self.enc, Enc::Lp(_))
+        !self.enc.is_big()
     }
 
     /// Bytes held by the set beyond its record.
     pub fn mem_usage(&self) -> usize {
         use crate::info::jemalloc_size_class as sc;
         let own = sc(std::mem::size_of::<crate::types::Object>());
-        match &self.enc {
-            Enc::Lp(lp) => own + if lp.buf.capacity() == 0 { 0 } else { sc(lp.buf.capacity()) },
-            Enc::Sl(b) => {
+        match self.enc.get() {
+            Ref::Small(lp) => own + lp.0.alloc_size(),
+            Ref::Big(b) => {
                 let set = b.set.capacity() * 8 * 8 / 7 + b.set.capacity() * 8 / 7;
                 let chunks = b.chunks.len() * (sc(CHUNK * 8) + 24);
                 own + sc(std::mem::size_of::<Big>()) + set + chunks + b.heap + sc(b.fen.len() * 8)
@@ -625,9 +656,9 @@ impl ZSet {
     }
 
     pub fn len(&self) -> usize {
-        match &self.enc {
-            Enc::Lp(lp) => lp.n,
-            Enc::Sl(b) => b.len,
+        match self.enc.get() {
+            Ref::Small(lp) => lp.n(),
+            Ref::Big(b) => b.len,
         }
     }
 
@@ -637,38 +668,36 @@ impl ZSet {
 
     /// The score of `member`.
     pub fn score(&self, member: &[u8]) -> Option<f64> {
-        match &self.enc {
-            Enc::Lp(lp) => lp.find(member).map(|e| e.score),
-            Enc::Sl(b) => b.set.get(member).map(|r| r.score()),
+        match self.enc.get() {
+            Ref::Small(lp) => lp.find(member).map(|e| e.score),
+            Ref::Big(b) => b.set.get(member).map(|r| r.score()),
         }
     }
 
     /// Converts to the skiplist encoding.
     pub fn convert_to_skiplist(&mut self) {
-        if let Enc::Lp(lp) = &self.enc {
+        if let Ref::Small(lp) = self.enc.get() {
             let mut b = Big::default();
             for e in lp.iter() {
                 b.add(e.member, e.score);
             }
-            self.enc = Enc::Sl(Box::new(b));
+            self.enc = Tagged::big(Box::new(b));
         }
     }
 
     /// Converts to a listpack if the set fits the limits (as Redis's store commands do).
     pub fn shrink_if_fits(&mut self, lim: Limits) {
-        if let Enc::Sl(b) = &self.enc {
+        if let Ref::Big(b) = self.enc.get() {
             if b.len <= lim.entries && b.set.iter().all(|m| m.bytes().len() <= lim.value) {
-                let mut lp = Listpack::default();
+                let mut buf = vec![0; LP_HDR];
                 for c in &b.chunks {
                     for m in c {
-                        put_varint(&mut lp.buf, m.bytes().len());
-                        lp.buf.extend_from_slice(m.bytes());
-                        put_score(&mut lp.buf, m.score());
+                        put_varint(&mut buf, m.bytes().len());
+                        buf.extend_from_slice(m.bytes());
+                        put_score(&mut buf, m.score());
                     }
                 }
-                lp.n = b.len;
-                lp.buf.shrink_to_fit();
-                self.enc = Enc::Lp(lp);
+                self.enc = Tagged::small(Listpack::from_vec(buf, b.len));
             }
         }
     }
@@ -676,13 +705,13 @@ impl ZSet {
     /// Sets the score of `member`, adding it if needed. Returns its previous score.
     pub fn insert(&mut self, member: &[u8], score: f64, lim: Limits) -> Option<f64> {
         let old = self.score(member);
-        if let Enc::Lp(lp) = &self.enc {
-            if old.is_none() && (lp.n + 1 > lim.entries || member.len() > lim.value) {
+        if let Ref::Small(lp) = self.enc.get() {
+            if old.is_none() && (lp.n() + 1 > lim.entries || member.len() > lim.value) {
                 self.convert_to_skiplist();
             }
         }
-        match &mut self.enc {
-            Enc::Lp(lp) => {
+        match self.enc.get_mut() {
+            Mut::Small(lp) => {
                 if let Some(o) = old {
                     if o == score {
                         return old;
@@ -693,7 +722,7 @@ impl ZSet {
                 }
                 lp.insert(member, score);
             }
-            Enc::Sl(b) => match old {
+            Mut::Big(b) => match old {
                 Some(o) if o == score => {}
                 Some(_) => b.update(member, score),
                 None => b.add(member, score),
@@ -704,25 +733,25 @@ impl ZSet {
 
     /// Removes `member`, returning its score.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        match &mut self.enc {
-            Enc::Lp(lp) => {
+        match self.enc.get_mut() {
+            Mut::Small(lp) => {
                 let e = lp.find(member)?;
                 let (s, en, score) = (e.start, e.end, e.score);
                 lp.remove_span(s, en, 1);
                 Some(score)
             }
-            Enc::Sl(b) => b.remove(member),
+            Mut::Big(b) => b.remove(member),
         }
     }
 
     /// The 0-based ascending rank of `member`, and its score.
     pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
-        match &self.enc {
-            Enc::Lp(lp) => lp.iter().position(|e| e.member == member).map(|i| {
+        match self.enc.get() {
+            Ref::Small(lp) => lp.iter().position(|e| e.member == member).map(|i| {
                 let s = lp.iter().nth(i).expect("found").score;
                 (i, s)
             }),
-            Enc::Sl(b) => {
+            Ref::Big(b) => {
                 let r = b.set.get(member)?;
                 let (ci, off) = b.locate(r);
                 Some((b.rank_of(ci, off), r.score()))
@@ -733,9 +762,9 @@ impl ZSet {
     /// Number of elements for which `pred(member, score)` holds, `pred` being true on a
     /// prefix of the order.
     pub fn count_prefix(&self, pred: impl Fn(&[u8], f64) -> bool) -> usize {
-        match &self.enc {
-            Enc::Lp(lp) => lp.iter().take_while(|e| pred(e.member, e.score)).count(),
-            Enc::Sl(b) => {
+        match self.enc.get() {
+            Ref::Small(lp) => lp.iter().take_while(|e| pred(e.member, e.score)).count(),
+            Ref::Big(b) => {
                 let (ci, off) = b.partition(pred);
                 b.rank_of(ci, off)
             }
@@ -762,8 +791,8 @@ impl ZSet {
         if lo >= hi {
             return;
         }
-        match &self.enc {
-            Enc::Lp(lp) => {
+        match self.enc.get() {
+            Ref::Small(lp) => {
                 if rev {
                     let v: Vec<LpEntry> = lp.iter().skip(lo).take(hi - lo).collect();
                     for e in v.iter().rev() {
@@ -775,7 +804,7 @@ impl ZSet {
                     }
                 }
             }
-            Enc::Sl(b) => {
+            Ref::Big(b) => {
                 if rev {
                     let (mut ci, mut off) = b.find(hi - 1);
                     for _ in lo..hi {
@@ -812,9 +841,9 @@ impl ZSet {
         if rank >= self.len() {
             return None;
         }
-        match &self.enc {
-            Enc::Lp(lp) => lp.iter().nth(rank).map(|e| (e.member.to_vec(), e.score)),
-            Enc::Sl(b) => {
+        match self.enc.get() {
+            Ref::Small(lp) => lp.iter().nth(rank).map(|e| (e.member.to_vec(), e.score)),
+            Ref::Big(b) => {
                 let m = b.at(rank);
                 Some((m.bytes().to_vec(), m.score()))
             }
@@ -834,13 +863,13 @@ impl ZSet {
         if lo >= hi {
             return 0;
         }
-        match &mut self.enc {
-            Enc::Lp(lp) => {
+        match self.enc.get_mut() {
+            Mut::Small(lp) => {
                 let start = lp.iter().nth(lo).expect("in range").start;
                 let end = lp.iter().nth(hi - 1).expect("in range").end;
                 lp.remove_span(start, end, hi - lo);
             }
-            Enc::Sl(b) => {
+            Mut::Big(b) => {
                 for r in (lo..hi).rev() {
                     b.remove_rank(r);
                 }
@@ -855,21 +884,19 @@ impl ZSet {
         pairs.sort_by(|a, b| cmp_pair(a.1, &a.0, b.1, &b.0));
         let fits = pairs.len() <= lim.entries && pairs.iter().all(|p| p.0.len() <= lim.value);
         if fits {
-            let mut lp = Listpack::default();
+            let mut buf = vec![0; LP_HDR];
             for (m, s) in &pairs {
-                put_varint(&mut lp.buf, m.len());
-                lp.buf.extend_from_slice(m);
-                put_score(&mut lp.buf, *s);
+                put_varint(&mut buf, m.len());
+                buf.extend_from_slice(m);
+                put_score(&mut buf, *s);
             }
-            lp.n = pairs.len();
-            lp.buf.shrink_to_fit();
-            ZSet { enc: Enc::Lp(lp) }
+            ZSet { enc: Tagged::small(Listpack::from_vec(buf, pairs.len())) }
         } else {
             let mut b = Big::default();
             for (m, s) in &pairs {
                 b.add(m, *s);
             }
-            ZSet { enc: Enc::Sl(Box::new(b)) }
+            ZSet { enc: Tagged::big(Box::new(b)) }
         }
     }
 }
@@ -893,7 +920,7 @@ mod tests {
         let want = model_sorted(m);
         assert_eq!(z.len(), want.len());
         assert_eq!(z.to_vec(), want);
-        if let Enc::Sl(b) = &z.enc {
+        if let Ref::Big(b) = z.enc.get() {
             assert_eq!(b.set.len(), b.len);
             assert!(b.chunks.iter().all(|c| !c.is_empty()));
             for (i, c) in b.chunks.iter().enumerate() {
