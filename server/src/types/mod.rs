@@ -29,6 +29,15 @@ pub enum Object {
 
 const _: () = assert!(std::mem::size_of::<Object>() <= 16, "Object must stay within 16 bytes");
 
+/// The hash of a collection member (a set's or a sorted set's): foldhash with a seed drawn
+/// once per process, so that home buckets, and so SSCAN/ZSCAN cursors, are stable for the
+/// process's lifetime.
+pub(crate) fn member_hash(m: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    foldhash::fast::FixedState::with_seed(*SEED.get_or_init(rand::random)).hash_one(m)
+}
+
 impl Object {
     /// The name TYPE answers.
     pub fn type_name(&self) -> &'static str {

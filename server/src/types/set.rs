@@ -17,11 +17,9 @@
 //!
 //! Redis 7.0 never converts a hashtable set back to an intset.
 
-use std::hash::BuildHasher;
-use std::sync::OnceLock;
-
 use rand::Rng;
 
+use super::member_hash as hash;
 use super::thin::{Mut, Ref, Small, Tagged, ThinBytes};
 use crate::info::jemalloc_size_class;
 use crate::util::num::parse_i64;
@@ -366,16 +364,6 @@ impl IntSet {
 
 const EMPTY: u32 = u32::MAX;
 
-fn seed() -> u64 {
-    static SEED: OnceLock<u64> = OnceLock::new();
-    *SEED.get_or_init(rand::random)
-}
-
-#[inline]
-fn hash(m: &[u8]) -> u64 {
-    foldhash::fast::FixedState::with_seed(seed()).hash_one(m)
-}
-
 /// Members in a dense vector, indexed by an open-addressing table of positions.
 #[derive(Debug, Clone, Default)]
 pub struct HashSet {
@@ -537,10 +525,7 @@ impl HashSet {
             }
             i = (i + 1) & mask as usize;
         }
-        let mut v = cursor | !mask;
-        v = v.reverse_bits();
-        v = v.wrapping_add(1);
-        v.reverse_bits()
+        crate::keyspace::table::next_cursor(cursor, mask)
     }
 }
 

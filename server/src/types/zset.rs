@@ -10,7 +10,9 @@
 //!   Redis does its listpack; it holds at most `zset-max-listpack-entries` members of at most
 //!   `zset-max-listpack-value` bytes.
 //! - `skiplist`: each member is one heap allocation holding its score, its length and its bytes
-//!   ([`MRef`], a thin pointer). A hash set of those pointers answers member -> score; the order
+//!   ([`MRef`], a thin pointer). A hash table of those pointers ([`MemberTable`]: open
+//!   addressing, linear probing, one tag byte per slot) answers member -> score and gives ZSCAN
+//!   a cursor over home buckets that keeps SCAN's guarantee, as Redis's dict does; the order
 //!   is a list of sorted chunks of at most [`CHUNK`] pointers with a Fenwick tree over the chunk
 //!   lengths, which gives rank, select and insert in O(log n) (plus a memmove of at most one
 //!   chunk). Member bytes are stored once, and the per-member cost is one small allocation plus
@@ -19,7 +21,6 @@
 use std::alloc::{alloc, dealloc, Layout};
 use std::borrow::Borrow;
 use std::cmp::Ordering;
-use std::collections::HashSet;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ptr::NonNull;
@@ -298,11 +299,169 @@ impl Listpack {
 }
 
 // ------------------------------------------------------------------------------------------------
-// skiplist encoding
+// skiplist encoding: member table
+
+/// The tag byte of a used slot: 7 bits of the hash (independent of the low bits that pick the
+/// home bucket) with the top bit set, so that 0 means a free slot.
+#[inline]
+fn tag_of(h: u64) -> u8 {
+    (h >> 57) as u8 | 0x80
+}
+
+/// member -> [`MRef`]: open addressing with linear probing and backward-shift deletion (no
+/// tombstones), load at most 3/4. A probe reads the slot's tag byte and looks at the member
+/// only when the tag matches (1 in 128 otherwise). The pointers are copies: the order owns the
+/// member allocations, so the table never frees one.
+///
+/// ZSCAN walks *home buckets* (hash & mask) with Redis's reverse-binary cursor: a member's home
+/// bucket depends only on its hash and the table size, as a chained bucket does, and with linear
+/// probing every member whose home is `b` sits in the run of used slots that starts at `b`. So a
+/// member present for a whole scan is returned at least once however the table grows or
+/// shrinks in between, exactly as Redis's dictScan guarantees.
+#[derive(Default)]
+struct MemberTable {
+    /// Length 0 or a power of two.
+    slots: Box<[Option<MRef>]>,
+    /// One tag per slot (see [`tag_of`]), 0 for a free slot.
+    tags: Box<[u8]>,
+    len: usize,
+}
+
+impl MemberTable {
+    fn slots_for(n: usize) -> usize {
+        (n * 4 / 3 + 1).next_power_of_two().max(8)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn mask(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    /// The slot holding `m` (whose hash is `h`).
+    fn find(&self, m: &[u8], h: u64) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let (mask, tag) = (self.mask(), tag_of(h));
+        let mut i = h as usize & mask;
+        loop {
+            match self.tags[i] {
+                0 => return None,
+                t if t == tag && self.slots[i].as_ref().is_some_and(|r| r.bytes() == m) => {
+                    return Some(i)
+                }
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
+
+    fn get(&self, m: &[u8]) -> Option<&MRef> {
+        let i = self.find(m, super::member_hash(m))?;
+        self.slots[i].as_ref()
+    }
+
+    fn place(&mut self, h: u64, r: MRef) {
+        let mask = self.mask();
+        let mut i = h as usize & mask;
+        while self.tags[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = Some(r);
+        self.tags[i] = tag_of(h);
+    }
+
+    fn resize(&mut self, n: usize) {
+        let old = std::mem::replace(&mut self.slots, (0..n).map(|_| None).collect());
+        self.tags = vec![0; n].into_boxed_slice();
+        for r in old.into_vec().into_iter().flatten() {
+            self.place(super::member_hash(r.bytes()), r);
+        }
+    }
+
+    /// Adds `r`, whose member must not be in the table.
+    fn insert(&mut self, r: MRef) {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.resize((self.slots.len() * 2).max(8));
+        }
+        self.place(super::member_hash(r.bytes()), r);
+        self.len += 1;
+    }
+
+    /// Takes `m` out of the table.
+    fn take(&mut self, m: &[u8]) -> Option<MRef> {
+        let hole = self.find(m, super::member_hash(m))?;
+        let r = self.slots[hole].take();
+        self.len -= 1;
+        // Backward shift: pull later members of the run into the hole unless their home lies
+        // cyclically in (hole, j], so that every member stays reachable from its home.
+        let mask = self.mask();
+        let (mut i, mut j) = (hole, hole);
+        loop {
+            j = (j + 1) & mask;
+            if self.tags[j] == 0 {
+                break;
+            }
+            let k =
+                self.slots[j].as_ref().map_or(j, |r| super::member_hash(r.bytes()) as usize & mask);
+            let stays = if i <= j { i < k && k <= j } else { i < k || k <= j };
+            if !stays {
+                self.slots[i] = self.slots[j].take();
+                self.tags[i] = self.tags[j];
+                i = j;
+            }
+        }
+        self.tags[i] = 0;
+        if self.len * 8 < self.slots.len() && self.slots.len() > 8 {
+            self.resize(Self::slots_for(self.len));
+        }
+        r
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &MRef> + '_ {
+        self.slots.iter().flatten()
+    }
+
+    /// Bytes of the slot and tag arrays (jemalloc size classes).
+    fn mem_usage(&self) -> usize {
+        use crate::info::jemalloc_size_class as sc;
+        match self.slots.len() {
+            0 => 0,
+            n => sc(n * std::mem::size_of::<Option<MRef>>()) + sc(n),
+        }
+    }
+
+    /// Calls `f` for the members whose home bucket is `cursor`'s and returns the next cursor
+    /// (Redis's reverse-binary increment; 0 when the walk is over).
+    fn scan_bucket(&self, cursor: u64, mut f: impl FnMut(&MRef)) -> u64 {
+        if self.slots.is_empty() {
+            return 0;
+        }
+        let mask = self.mask();
+        let b = cursor as usize & mask;
+        let mut i = b;
+        while self.tags[i] != 0 {
+            if let Some(r) = &self.slots[i] {
+                if super::member_hash(r.bytes()) as usize & mask == b {
+                    f(r);
+                }
+            }
+            i = (i + 1) & mask;
+        }
+        crate::keyspace::table::next_cursor(cursor, mask as u64)
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// skiplist encoding: the order
 
 #[derive(Default)]
 struct Big {
-    set: HashSet<MRef, foldhash::fast::RandomState>,
+    set: MemberTable,
     chunks: Vec<Vec<MRef>>,
     /// Fenwick tree over the chunk lengths (1-based; `fen.len() == chunks.len() + 1`).
     fen: Vec<usize>,
@@ -313,7 +472,8 @@ struct Big {
 
 impl Drop for Big {
     fn drop(&mut self) {
-        self.set.clear();
+        // The table holds copies of the pointers; the order owns the allocations.
+        self.set = MemberTable::default();
         for c in self.chunks.drain(..) {
             for m in c {
                 m.free();
@@ -514,7 +674,7 @@ impl Big {
     fn remove_rank(&mut self, rank: usize) {
         let (ci, off) = self.find(rank);
         let r = self.take_at(ci, off);
-        self.set.remove(r.bytes());
+        self.set.take(r.bytes());
         self.heap -= r.alloc_size();
         r.free();
     }
@@ -648,7 +808,7 @@ impl ZSet {
         match self.enc.get() {
             Ref::Small(lp) => own + lp.0.alloc_size(),
             Ref::Big(b) => {
-                let set = b.set.capacity() * 8 * 8 / 7 + b.set.capacity() * 8 / 7;
+                let set = b.set.mem_usage();
                 let chunks = b.chunks.len() * (sc(CHUNK * 8) + 24);
                 own + sc(std::mem::size_of::<Big>()) + set + chunks + b.heap + sc(b.fen.len() * 8)
             }
@@ -836,6 +996,33 @@ impl ZSet {
         }
     }
 
+    /// One ZSCAN step: calls `f(member, score)` and returns the next cursor (0 when done). A
+    /// listpack is returned whole in one call, as Redis does; the skiplist encoding walks the
+    /// member table's home buckets (see [`MemberTable`]) until about `count` reply entries (a
+    /// member and its score count two, as in Redis) or `10 * count` buckets.
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], f64)) -> u64 {
+        match self.enc.get() {
+            Ref::Small(lp) => {
+                lp.iter().for_each(|e| f(e.member, e.score));
+                0
+            }
+            Ref::Big(b) => {
+                let (mut cursor, mut n) = (cursor, 0usize);
+                let mut budget = count.saturating_mul(10).max(1);
+                loop {
+                    cursor = b.set.scan_bucket(cursor, |r| {
+                        n += 1;
+                        f(r.bytes(), r.score())
+                    });
+                    budget -= 1;
+                    if cursor == 0 || budget == 0 || n * 2 >= count {
+                        return cursor;
+                    }
+                }
+            }
+        }
+    }
+
     /// The element at `rank`.
     pub fn at(&self, rank: usize) -> Option<(Vec<u8>, f64)> {
         if rank >= self.len() {
@@ -920,8 +1107,12 @@ mod tests {
         let want = model_sorted(m);
         assert_eq!(z.len(), want.len());
         assert_eq!(z.to_vec(), want);
+        for (m, s) in &want {
+            assert_eq!(z.score(m), Some(*s));
+        }
         if let Ref::Big(b) = z.enc.get() {
             assert_eq!(b.set.len(), b.len);
+            assert_eq!(b.set.tags.iter().filter(|&&t| t != 0).count(), b.len);
             assert!(b.chunks.iter().all(|c| !c.is_empty()));
             for (i, c) in b.chunks.iter().enumerate() {
                 assert_eq!(b.prefix(i + 1) - b.prefix(i), c.len());
@@ -1037,6 +1228,49 @@ mod tests {
             assert_eq!(got, *s);
             assert!(!got.is_sign_negative() || *s != 0.0, "listpack stores -0 as 0");
         }
+    }
+
+    #[test]
+    fn scan_keeps_members_present_throughout() {
+        let lim = Limits { entries: 0, value: 64 };
+        let mut rng = SmallRng::seed_from_u64(9);
+        let mut z = ZSet::new();
+        let mut model = HashMap::new();
+        for i in 0..3000 {
+            z.insert(format!("s{i}").as_bytes(), i as f64, lim);
+            model.insert(format!("s{i}").into_bytes(), i as f64);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let (mut cursor, mut calls, mut next) = (0, 0, 0);
+        let mut churn: Vec<Vec<u8>> = Vec::new();
+        loop {
+            cursor = z.scan(cursor, 10, |m, s| {
+                seen.insert(m.to_vec());
+                if m[0] == b's' {
+                    assert_eq!(model[m], s);
+                }
+            });
+            calls += 1;
+            if cursor == 0 {
+                break;
+            }
+            // Grow the table well past its size, then empty it again (it shrinks).
+            for _ in 0..100 {
+                if calls < 150 {
+                    let m = format!("c{next}").into_bytes();
+                    next += 1;
+                    z.insert(&m, rng.gen_range(-10.0..3000.0), lim);
+                    churn.push(m);
+                } else if let Some(m) = churn.pop() {
+                    assert!(z.remove(&m).is_some());
+                }
+            }
+        }
+        assert!(calls > 150, "{calls}");
+        for m in model.keys() {
+            assert!(seen.contains(m), "{}", String::from_utf8_lossy(m));
+        }
+        check(&z, &model);
     }
 
     #[test]
