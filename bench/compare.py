@@ -26,10 +26,29 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VIREO = os.environ.get("VIREO_BIN") or os.path.join(ROOT, "target", "release", "vireo-server")
 
 
+_next_port = [None]
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port: the next one that binds within $VIREO_BENCH_PORTS ("LO-HI") when set (so
+    that runs sharing a machine keep to their own ranges), else one the kernel picks."""
+    rng = os.environ.get("VIREO_BENCH_PORTS")
+    if not rng:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    lo, hi = (int(x) for x in rng.split("-"))
+    start = _next_port[0] if _next_port[0] is not None else lo
+    for i in range(hi - lo + 1):
+        port = lo + (start - lo + i) % (hi - lo + 1)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _next_port[0] = port + 1 if port < hi else lo
+        return port
+    sys.exit(f"no free port in VIREO_BENCH_PORTS={rng}")
 
 
 def reference_bin():
@@ -86,7 +105,10 @@ class ServerProc:
 
 
 def ensure_vireo():
+    """Uses $VIREO_BIN when set; else builds target/release/vireo-server."""
+    global VIREO
     if os.environ.get("VIREO_BIN"):
+        VIREO = os.environ["VIREO_BIN"]
         return
     subprocess.run(["cargo", "build", "--release", "-p", "vireo-server", "--bin", "vireo-server"],
                    cwd=ROOT, check=True)

@@ -2,6 +2,7 @@
 """Sets, Vireo vs a reference Redis, side by side.
 
     bench/sets.py [--sets 100000] [--members 20] [--requests 200000] [--rounds 3]
+                  [--skip-throughput]
 
 1. Memory: loads the same N sets of M small integers (intset encoding in both) into each
    server and prints used_memory per set and the ratio Vireo/Redis.
@@ -128,6 +129,8 @@ def main():
     ap.add_argument("--max", type=int, default=1000, help="members are in 0..max")
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--skip-throughput", action="store_true",
+                    help="memory only (deterministic); no redis-benchmark, no SINTER")
     a = ap.parse_args()
     if os.environ.get("VIREO_BIN"):
         compare.VIREO = os.environ["VIREO_BIN"]
@@ -137,6 +140,8 @@ def main():
     try:
         print(f"memory: {a.sets} sets of {a.members} small integers in 0..{a.max}")
         memory(servers, a)
+        if a.skip_throughput:
+            return
         print("redis-benchmark, 50 clients")
         throughput(servers, a)
         print("SINTER latency")

@@ -3,6 +3,7 @@
 latency, Vireo beside a reference Redis.
 
     bench/zsets.py [--small 100000] [--members 20] [--big 1000000] [--requests 200000]
+                   [--skip-throughput]
 
 Loads the same data into both servers through redis-cli --pipe: `--small` zsets of `--members`
 members (`member:N`, integer scores; listpack encoding in both) and one zset of `--big` members
@@ -83,6 +84,8 @@ def main():
     ap.add_argument("--members", type=int, default=20)
     ap.add_argument("--big", type=int, default=1000000)
     ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--skip-throughput", action="store_true",
+                    help="memory only (deterministic); no redis-benchmark")
     a = ap.parse_args()
     # VIREO_BIN: measure that binary instead of building target/release/vireo-server.
     if os.environ.get("VIREO_BIN"):
@@ -119,6 +122,8 @@ def main():
         print(f"{kind:<8}{s:>18.1f}{es:>10}{b:>20.1f}{eb:>10}{mu:>18}")
     print(f"ratio vireo/redis: small {mem['vireo'][0] / mem['redis'][0]:.2f}, "
           f"big {mem['vireo'][2] / mem['redis'][2]:.2f}")
+    if a.skip_throughput:
+        return
 
     servers = {kind: ServerProc(kind, free_port()) for kind in ("vireo", "redis")}
     try:

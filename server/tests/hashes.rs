@@ -195,3 +195,39 @@ fn encoding_conversion() {
     r.expect("HINCRBY w longfield 1", b":1\r\n");
     r.expect("OBJECT ENCODING w", b"$9\r\nhashtable\r\n");
 }
+
+/// HSCAN of a hashtable keeps SCAN's guarantee while elements come and go between calls,
+/// enough of them to grow and then shrink the table.
+#[test]
+fn hscan_guarantee_under_churn() {
+    let srv = common::Server::start();
+    let mut c = srv.conn();
+    let stable: Vec<String> = (0..2000).map(|i| format!("s{i}")).collect();
+    for chunk in stable.chunks(500) {
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg("h");
+        for m in chunk {
+            cmd.arg(m);
+            cmd.arg(1);
+        }
+        let _: i64 = cmd.query(&mut c).unwrap();
+    }
+    let enc: String = redis::cmd("OBJECT").arg("ENCODING").arg("h").query(&mut c).unwrap();
+    assert_eq!(enc, "hashtable");
+    let calls =
+        common::scan_keeps_stable_elements(&mut c, "HSCAN", "h", true, &stable, |c, step| {
+            let (lo, hi) = ((step - 1) % 20 * 500, (step - 1) % 20 * 500 + 500);
+            let mut cmd = redis::cmd(if step <= 20 { "HSET" } else { "HDEL" });
+            cmd.arg("h");
+            for k in lo..hi {
+                cmd.arg(format!("c{k}"));
+                if step <= 20 {
+                    cmd.arg(1);
+                }
+            }
+            if step <= 40 {
+                let _: i64 = cmd.query(c).unwrap();
+            }
+        });
+    assert!(calls > 40, "the iteration ended before the churn did ({calls} calls)");
+}

@@ -304,3 +304,35 @@ fn propagation() {
     assert!(p.iter().all(|c| c[0] == "SREM" && c[1] == "big"));
     assert_eq!(run("SMOVE big other m1x"), Vec::<Vec<String>>::new());
 }
+
+/// SSCAN of a hashtable keeps SCAN's guarantee while elements come and go between calls,
+/// enough of them to grow and then shrink the table.
+#[test]
+fn sscan_guarantee_under_churn() {
+    let srv = common::Server::start();
+    let mut c = srv.conn();
+    let stable: Vec<String> = (0..2000).map(|i| format!("s{i}")).collect();
+    for chunk in stable.chunks(500) {
+        let mut cmd = redis::cmd("SADD");
+        cmd.arg("s");
+        for m in chunk {
+            cmd.arg(m);
+        }
+        let _: i64 = cmd.query(&mut c).unwrap();
+    }
+    let enc: String = redis::cmd("OBJECT").arg("ENCODING").arg("s").query(&mut c).unwrap();
+    assert_eq!(enc, "hashtable");
+    let calls =
+        common::scan_keeps_stable_elements(&mut c, "SSCAN", "s", false, &stable, |c, step| {
+            let (lo, hi) = ((step - 1) % 20 * 500, (step - 1) % 20 * 500 + 500);
+            let mut cmd = redis::cmd(if step <= 20 { "SADD" } else { "SREM" });
+            cmd.arg("s");
+            for k in lo..hi {
+                cmd.arg(format!("c{k}"));
+            }
+            if step <= 40 {
+                let _: i64 = cmd.query(c).unwrap();
+            }
+        });
+    assert!(calls > 40, "the iteration ended before the churn did ({calls} calls)");
+}

@@ -133,6 +133,56 @@ fn big_set_against_model() {
     r.expect("OBJECT ENCODING z", b"$8\r\nskiplist\r\n");
 }
 
+/// ZSCAN of a skiplist keeps SCAN's guarantee while members come and go between calls: the
+/// added members sort before every stable one (a rank cursor would skip stable members as they
+/// shift back when those are removed), and enough of them come and go to grow and then shrink
+/// the member table.
+#[test]
+fn zscan_guarantee_under_churn() {
+    let srv = common::Server::start();
+    let mut c = srv.conn();
+    let stable: Vec<String> = (0..2000).map(|i| format!("s{i}")).collect();
+    for (i, chunk) in stable.chunks(500).enumerate() {
+        let mut cmd = redis::cmd("ZADD");
+        cmd.arg("z");
+        for (j, m) in chunk.iter().enumerate() {
+            cmd.arg(i * 500 + j).arg(m);
+        }
+        let _: i64 = cmd.query(&mut c).unwrap();
+    }
+    let enc: String = redis::cmd("OBJECT").arg("ENCODING").arg("z").query(&mut c).unwrap();
+    assert_eq!(enc, "skiplist");
+    let calls =
+        common::scan_keeps_stable_elements(&mut c, "ZSCAN", "z", true, &stable, |c, step| {
+            let (lo, hi) = ((step - 1) % 20 * 500, (step - 1) % 20 * 500 + 500);
+            let mut cmd = redis::cmd(if step <= 20 { "ZADD" } else { "ZREM" });
+            cmd.arg("z");
+            for k in lo..hi {
+                if step <= 20 {
+                    cmd.arg(-1 - k as i64);
+                }
+                cmd.arg(format!("c{k}"));
+            }
+            if step <= 40 {
+                let _: i64 = cmd.query(c).unwrap();
+            }
+        });
+    assert!(calls > 40, "the iteration ended before the churn did ({calls} calls)");
+    let card: i64 = redis::cmd("ZCARD").arg("z").query(&mut c).unwrap();
+    assert_eq!(card, 2000);
+    // Scores come with their members.
+    let (_, items): (u64, Vec<String>) =
+        redis::cmd("ZSCAN").arg("z").arg(0).arg("COUNT").arg(5000).query(&mut c).unwrap();
+    assert!(items.chunks(2).all(|p| p[0] == format!("s{}", p[1])));
+    let mut r = srv.raw();
+    r.expect("ZADD small 1 a 2 b", b":2\r\n");
+    // A listpack comes whole in one call, whatever COUNT says.
+    r.expect(
+        "ZSCAN small 0 COUNT 1",
+        b"*2\r\n$1\r\n0\r\n*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n",
+    );
+}
+
 #[test]
 fn propagation() {
     let mut h = common::InProcess::new();

@@ -1173,8 +1173,9 @@ fn zintercard(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]
 ///
-/// A listpack is returned whole (cursor 0), as Redis does; a skiplist is walked in rank order,
-/// the cursor being the next rank.
+/// A listpack is returned whole (cursor 0), as Redis does; a skiplist is walked over its
+/// member table's home buckets with Redis's reverse-binary cursor, so that a member present for
+/// the whole iteration is returned even when others are added or removed between calls.
 fn zscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let cursor = super::parse_cursor(&argv[2]).ok_or_else(|| Error::err("invalid cursor"))?;
     let super::ScanOpts { count, pattern: pat, .. } = super::parse_scan_opts(&argv[3..], false)?;
@@ -1186,16 +1187,8 @@ fn zscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         out.array(0);
         return Ok(());
     };
-    let len = z.len() as u64;
-    let (s, e, next) = if z.is_listpack() {
-        (0, len, 0)
-    } else {
-        let s = cursor.min(len);
-        let e = s.saturating_add(count as u64).min(len);
-        (s, e, if e >= len { 0 } else { e })
-    };
     let mut items: Vec<(Vec<u8>, f64)> = Vec::new();
-    z.for_range(s as usize, e as usize, false, |m, sc| {
+    let next = z.scan(cursor, count as usize, |m, sc| {
         if pat.is_none_or(|p| glob_match(p, m, false)) {
             items.push((m.to_vec(), sc));
         }

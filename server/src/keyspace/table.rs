@@ -108,7 +108,7 @@ enum Side {
 }
 
 /// Advances a reverse-binary cursor past the bits of `mask`.
-fn next_cursor(v: u64, mask: u64) -> u64 {
+pub(crate) fn next_cursor(v: u64, mask: u64) -> u64 {
     // Set the bits above the mask so the increment carries into the reversed high bits.
     ((v | !mask).reverse_bits().wrapping_add(1)).reverse_bits()
 }

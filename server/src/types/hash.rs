@@ -1,8 +1,9 @@
 //! The hash type: a compact "pack" encoding for small hashes, a chained hash table past the
 //! thresholds.
 //!
-//! Pack (OBJECT ENCODING `listpack`): one exact-sized heap buffer holding a 4-byte field count
-//! followed by the entries `field, value, field, value, ...`, each entry a LEB128 length (one
+//! Pack (OBJECT ENCODING `listpack`): one exact-sized heap buffer behind a thin pointer
+//! ([`ThinBytes`], which adds a 4-byte length) holding a 4-byte field count followed by the
+//! entries `field, value, field, value, ...`, each entry a LEB128 length (one
 //! byte below 128) and the bytes. Redis's listpack spends a header byte, the bytes and a
 //! back-length byte per entry; without the back-length (a hash is never walked backwards) the
 //! pack is one byte per entry smaller. Insertion order is kept, as in Redis, so small hashes
@@ -21,16 +22,14 @@ use std::borrow::Cow;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
+use super::thin::{Mut, Ref, Tagged, ThinBytes};
 use crate::keyspace::record::{Entry, Value, ValueRef};
 use crate::keyspace::table::Table;
 
 type FieldTable = Table<()>;
 
-/// A hash value.
-pub enum Hash {
-    Pack(Box<[u8]>),
-    Table(Box<FieldTable>),
-}
+/// A hash value: a pack or a boxed table, in one word (so that `Object` is 16 bytes).
+pub struct Hash(Tagged<ThinBytes, FieldTable>);
 
 impl Default for Hash {
     fn default() -> Self {
@@ -40,14 +39,14 @@ impl Default for Hash {
 
 impl Clone for Hash {
     fn clone(&self) -> Self {
-        match self {
-            Hash::Pack(p) => Hash::Pack(p.clone()),
-            Hash::Table(t) => {
+        match self.0.get() {
+            Ref::Small(p) => Hash(Tagged::small(p.clone())),
+            Ref::Big(t) => {
                 let mut n = FieldTable::new();
                 for e in t.iter() {
                     n.insert(Entry::new(e.key(), Value::Str(Cow::Borrowed(entry_val(e))), None));
                 }
-                Hash::Table(Box::new(n))
+                Hash(Tagged::big(Box::new(n)))
             }
         }
     }
@@ -148,8 +147,12 @@ fn pack_find(p: &[u8], field: &[u8]) -> Option<(usize, usize, usize)> {
     None
 }
 
-fn empty_pack() -> Box<[u8]> {
-    vec![0u8; COUNT_LEN].into_boxed_slice()
+fn empty_pack() -> ThinBytes {
+    ThinBytes::from_slice(&[0u8; COUNT_LEN])
+}
+
+fn set_pack_count(p: &mut [u8], n: usize) {
+    p[..COUNT_LEN].copy_from_slice(&(n as u32).to_le_bytes());
 }
 
 /// Iterator over a hash's (field, value) pairs.
@@ -178,13 +181,14 @@ pub struct Limits {
 impl Hash {
     /// An empty hash in the compact encoding.
     pub fn new() -> Hash {
-        Hash::Pack(empty_pack())
+        Hash(Tagged::small(empty_pack()))
     }
 
     pub fn encoding_name(&self) -> &'static str {
-        match self {
-            Hash::Pack(_) => "listpack",
-            Hash::Table(_) => "hashtable",
+        if self.0.is_big() {
+            "hashtable"
+        } else {
+            "listpack"
         }
     }
 
@@ -194,9 +198,9 @@ impl Hash {
         let class = crate::info::jemalloc_size_class;
         let boxed = class(std::mem::size_of::<super::Object>());
         boxed
-            + match self {
-                Hash::Pack(p) => class(p.len()),
-                Hash::Table(t) => {
+            + match self.0.get() {
+                Ref::Small(p) => p.alloc_size(),
+                Ref::Big(t) => {
                     class(std::mem::size_of::<FieldTable>())
                         + class(t.bucket_bytes().max(1))
                         + t.iter().map(|e| class(e.alloc_size())).sum::<usize>()
@@ -205,9 +209,9 @@ impl Hash {
     }
 
     pub fn len(&self) -> usize {
-        match self {
-            Hash::Pack(p) => pack_count(p),
-            Hash::Table(t) => t.len(),
+        match self.0.get() {
+            Ref::Small(p) => pack_count(p),
+            Ref::Big(t) => t.len(),
         }
     }
 
@@ -216,17 +220,17 @@ impl Hash {
     }
 
     pub fn iter(&self) -> Iter<'_> {
-        match self {
-            Hash::Pack(p) => Iter::Pack(pack_iter(p)),
-            Hash::Table(t) => Iter::Table(t.iter()),
+        match self.0.get() {
+            Ref::Small(p) => Iter::Pack(pack_iter(p)),
+            Ref::Big(t) => Iter::Table(t.iter()),
         }
     }
 
     /// The value of `field`.
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
-        match self {
-            Hash::Pack(p) => pack_find(p, field).map(|(_, v, _)| read_entry(p, v).0),
-            Hash::Table(t) => t.get(field).map(entry_val),
+        match self.0.get() {
+            Ref::Small(p) => pack_find(p, field).map(|(_, v, _)| read_entry(p, v).0),
+            Ref::Big(t) => t.get(field).map(entry_val),
         }
     }
 
@@ -236,12 +240,12 @@ impl Hash {
 
     /// Converts to the table encoding.
     fn convert(&mut self) {
-        if let Hash::Pack(p) = self {
+        if let Ref::Small(p) = self.0.get() {
             let mut t = FieldTable::new();
             for (f, v) in pack_iter(p) {
                 t.insert(Entry::new(f, Value::Str(Cow::Borrowed(v)), None));
             }
-            *self = Hash::Table(Box::new(t));
+            self.0 = Tagged::big(Box::new(t));
         }
     }
 
@@ -249,43 +253,35 @@ impl Hash {
     /// encoding when a field or value is longer than `lim.max_value`, or when the hash ends up
     /// with more than `lim.max_entries` fields.
     pub fn set(&mut self, field: &[u8], value: &[u8], lim: Limits) -> bool {
-        if matches!(self, Hash::Pack(_))
-            && (field.len() > lim.max_value || value.len() > lim.max_value)
-        {
+        if !self.0.is_big() && (field.len() > lim.max_value || value.len() > lim.max_value) {
             self.convert();
         }
-        let created = match self {
-            Hash::Pack(p) => {
-                let mut out = Vec::with_capacity(
-                    p.len()
-                        + varint_len(field.len())
-                        + field.len()
-                        + varint_len(value.len())
-                        + value.len(),
+        let created = match self.0.get_mut() {
+            Mut::Small(p) => {
+                let mut enc = Vec::with_capacity(
+                    varint_len(field.len()) + field.len() + varint_len(value.len()) + value.len(),
                 );
-                let n = pack_count(p);
                 match pack_find(p, field) {
                     Some((_, vpos, end)) => {
-                        out.extend_from_slice(&p[..vpos]);
-                        put_varint(&mut out, value.len());
-                        out.extend_from_slice(value);
-                        out.extend_from_slice(&p[end..]);
-                        *p = out.into_boxed_slice();
+                        put_varint(&mut enc, value.len());
+                        enc.extend_from_slice(value);
+                        p.splice(vpos..end, &enc);
                         false
                     }
                     None => {
-                        out.extend_from_slice(&((n + 1) as u32).to_le_bytes());
-                        out.extend_from_slice(&p[COUNT_LEN..]);
-                        put_varint(&mut out, field.len());
-                        out.extend_from_slice(field);
-                        put_varint(&mut out, value.len());
-                        out.extend_from_slice(value);
-                        *p = out.into_boxed_slice();
+                        let n = pack_count(p);
+                        put_varint(&mut enc, field.len());
+                        enc.extend_from_slice(field);
+                        put_varint(&mut enc, value.len());
+                        enc.extend_from_slice(value);
+                        let end = p.len();
+                        p.splice(end..end, &enc);
+                        set_pack_count(p, n + 1);
                         true
                     }
                 }
             }
-            Hash::Table(t) => match t.get_mut(field) {
+            Mut::Big(t) => match t.get_mut(field) {
                 Some(e) => {
                     e.set_value(Value::Str(Cow::Borrowed(value)));
                     false
@@ -304,46 +300,43 @@ impl Hash {
 
     /// Removes `field`; returns whether it was there.
     pub fn remove(&mut self, field: &[u8]) -> bool {
-        match self {
-            Hash::Pack(p) => {
+        match self.0.get_mut() {
+            Mut::Small(p) => {
                 let Some((start, _, end)) = pack_find(p, field) else { return false };
                 let n = pack_count(p);
-                let mut out = Vec::with_capacity(p.len() - (end - start));
-                out.extend_from_slice(&((n - 1) as u32).to_le_bytes());
-                out.extend_from_slice(&p[COUNT_LEN..start]);
-                out.extend_from_slice(&p[end..]);
-                *p = out.into_boxed_slice();
+                p.splice(start..end, &[]);
+                set_pack_count(p, n - 1);
                 true
             }
-            Hash::Table(t) => t.remove(field).is_some(),
+            Mut::Big(t) => t.remove(field).is_some(),
         }
     }
 
     /// One HSCAN step: calls `f` for the pairs under `cursor`, returns the next cursor. A pack
     /// is returned whole with cursor 0, as Redis does for a listpack.
     pub fn scan(&self, cursor: u64, mut f: impl FnMut(&[u8], &[u8])) -> u64 {
-        match self {
-            Hash::Pack(p) => {
+        match self.0.get() {
+            Ref::Small(p) => {
                 for (k, v) in pack_iter(p) {
                     f(k, v);
                 }
                 0
             }
-            Hash::Table(t) => t.scan(cursor, |e| f(e.key(), entry_val(e))),
+            Ref::Big(t) => t.scan(cursor, |e| f(e.key(), entry_val(e))),
         }
     }
 
     /// One random pair (the hash must not be empty).
     pub fn random<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<(&[u8], &[u8])> {
-        match self {
-            Hash::Pack(p) => {
+        match self.0.get() {
+            Ref::Small(p) => {
                 let n = pack_count(p);
                 if n == 0 {
                     return None;
                 }
                 pack_iter(p).nth(rng.gen_range(0..n))
             }
-            Hash::Table(t) => t.random(rng).map(|e| (e.key(), entry_val(e))),
+            Ref::Big(t) => t.random(rng).map(|e| (e.key(), entry_val(e))),
         }
     }
 
@@ -354,8 +347,8 @@ impl Hash {
         rng: &mut R,
         mut f: impl FnMut(&[u8], &[u8]),
     ) {
-        match self {
-            Hash::Pack(p) => {
+        match self.0.get() {
+            Ref::Small(p) => {
                 let all: Vec<_> = pack_iter(p).collect();
                 if all.is_empty() {
                     return;
@@ -365,7 +358,7 @@ impl Hash {
                     f(k, v);
                 }
             }
-            Hash::Table(t) => {
+            Ref::Big(t) => {
                 for _ in 0..count {
                     if let Some(e) = t.random(rng) {
                         f(e.key(), entry_val(e));
@@ -503,14 +496,14 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert!(std::mem::size_of::<Hash>() <= 16);
+        assert_eq!(std::mem::size_of::<Hash>(), 8);
         let mut h = Hash::new();
         for i in 0..10 {
             let lim = Limits { max_entries: 512, max_value: 64 };
             h.set(format!("field{i}").as_bytes(), format!("value{i}").as_bytes(), lim);
         }
         // 4 + 10 * (1 + 6 + 1 + 6)
-        assert!(matches!(&h, Hash::Pack(p) if p.len() == 144));
-        assert!(h.mem_usage() >= 144);
+        assert!(matches!(h.0.get(), Ref::Small(p) if p.len() == 144));
+        assert!(h.mem_usage() >= 144 + 4);
     }
 }

@@ -20,6 +20,8 @@
 
 use std::collections::VecDeque;
 
+use super::thin::{Mut, Ref, Small, Tagged, ThinBytes};
+
 /// Which end of a list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum End {
@@ -76,9 +78,13 @@ fn put_entry(v: &mut Vec<u8>, e: &[u8]) {
     v.extend(tmp[..k].iter().rev());
 }
 
-/// One node: count header then entries, in an exact-sized allocation.
+/// One node: count header then entries, in an exact-sized allocation behind a thin pointer.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Pack(Box<[u8]>);
+#[repr(transparent)]
+pub struct Pack(ThinBytes);
+
+// SAFETY: Pack is repr(transparent) over its one field, a ThinBytes.
+unsafe impl Small for Pack {}
 
 impl std::fmt::Debug for Pack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -88,7 +94,7 @@ impl std::fmt::Debug for Pack {
 
 impl Default for Pack {
     fn default() -> Self {
-        Pack(Box::new([0; HDR]))
+        Pack(ThinBytes::from_slice(&[0; HDR]))
     }
 }
 
@@ -101,9 +107,14 @@ impl Pack {
         v[..HDR].copy_from_slice(&(n as u32).to_le_bytes());
     }
 
-    /// Bytes of the node's allocation.
+    /// Bytes of the node's contents (header and entries).
     pub fn bytes(&self) -> usize {
         self.0.len()
+    }
+
+    /// Bytes of the node's allocation, by jemalloc size class.
+    pub fn alloc_size(&self) -> usize {
+        self.0.alloc_size()
     }
 
     /// The element starting at `off`: (data start, data len, next entry offset).
@@ -176,15 +187,9 @@ impl Pack {
         for e in elems {
             put_entry(&mut ins, e);
         }
-        let mut v = std::mem::take(&mut self.0).into_vec();
-        let new_len = v.len() - (to - from) + add;
-        if new_len > v.len() {
-            v.reserve_exact(new_len - v.len());
-        }
-        v.splice(from..to, ins);
-        let count = u32::from_le_bytes(v[..HDR].try_into().unwrap()) as usize;
-        Self::set_count(&mut v, count + elems.len() - removed);
-        self.0 = v.into_boxed_slice();
+        let count = self.count();
+        self.0.splice(from..to, &ins);
+        Self::set_count(&mut self.0, count + elems.len() - removed);
     }
 
     pub fn insert(&mut self, idx: usize, e: &[u8]) {
@@ -270,7 +275,7 @@ impl Pack {
         v.extend_from_slice(&self.0[at..]);
         let count = self.count() - drop.len();
         Self::set_count(&mut v, count);
-        self.0 = v.into_boxed_slice();
+        self.0 = ThinBytes::from(v);
         drop.len()
     }
 
@@ -282,10 +287,10 @@ impl Pack {
         tail.extend_from_slice(&[0; HDR]);
         tail.extend_from_slice(&self.0[off..]);
         Self::set_count(&mut tail, count - idx);
-        let mut head = self.0[..off].to_vec();
-        Self::set_count(&mut head, idx);
-        self.0 = head.into_boxed_slice();
-        Pack(tail.into_boxed_slice())
+        let len = self.0.len();
+        self.0.splice(off..len, &[]);
+        Self::set_count(&mut self.0, idx);
+        Pack(ThinBytes::from(tail))
     }
 
     /// Entries as (entry start, entry end, data start, data len), from either end.
@@ -390,21 +395,15 @@ struct Many {
     len: usize,
 }
 
-#[derive(Debug, Clone)]
-enum Repr {
-    One(Pack),
-    Many(Box<Many>),
-}
-
-/// A list.
+/// A list: one node, or a boxed array of nodes, in one word (so that `Object` is 16 bytes).
 #[derive(Debug, Clone)]
 pub struct List {
-    repr: Repr,
+    repr: Tagged<Pack, Many>,
 }
 
 impl Default for List {
     fn default() -> Self {
-        List { repr: Repr::One(Pack::default()) }
+        List { repr: Tagged::small(Pack::default()) }
     }
 }
 
@@ -422,20 +421,20 @@ impl List {
     pub fn mem_usage(&self) -> usize {
         use crate::info::jemalloc_size_class as class;
         class(std::mem::size_of::<crate::types::Object>())
-            + match &self.repr {
-                Repr::One(p) => class(p.bytes()),
-                Repr::Many(m) => {
+            + match self.repr.get() {
+                Ref::Small(p) => p.alloc_size(),
+                Ref::Big(m) => {
                     class(std::mem::size_of::<Many>())
                         + class(m.nodes.capacity() * std::mem::size_of::<Pack>())
-                        + m.nodes.iter().map(|p| class(p.bytes())).sum::<usize>()
+                        + m.nodes.iter().map(Pack::alloc_size).sum::<usize>()
                 }
             }
     }
 
     pub fn len(&self) -> usize {
-        match &self.repr {
-            Repr::One(p) => p.count(),
-            Repr::Many(m) => m.len,
+        match self.repr.get() {
+            Ref::Small(p) => p.count(),
+            Ref::Big(m) => m.len,
         }
     }
 
@@ -445,55 +444,55 @@ impl List {
 
     /// Number of nodes (DEBUG OBJECT's `ql_nodes`).
     pub fn node_count(&self) -> usize {
-        match &self.repr {
-            Repr::One(_) => 1,
-            Repr::Many(m) => m.nodes.len(),
+        match self.repr.get() {
+            Ref::Small(_) => 1,
+            Ref::Big(m) => m.nodes.len(),
         }
     }
 
     fn node(&self, i: usize) -> &Pack {
-        match &self.repr {
-            Repr::One(p) => p,
-            Repr::Many(m) => &m.nodes[i],
+        match self.repr.get() {
+            Ref::Small(p) => p,
+            Ref::Big(m) => &m.nodes[i],
         }
     }
 
     fn node_mut(&mut self, i: usize) -> &mut Pack {
-        match &mut self.repr {
-            Repr::One(p) => p,
-            Repr::Many(m) => &mut m.nodes[i],
+        match self.repr.get_mut() {
+            Mut::Small(p) => p,
+            Mut::Big(m) => &mut m.nodes[i],
         }
     }
 
     /// Adds `d` to the length of a many-node list (a one-node list counts its node).
     fn add_len(&mut self, d: isize) {
-        if let Repr::Many(m) = &mut self.repr {
+        if let Mut::Big(m) = self.repr.get_mut() {
             m.len = (m.len as isize + d) as usize;
         }
     }
 
     /// Inserts node `p` at position `i`.
     fn insert_node(&mut self, i: usize, p: Pack) {
-        if let Repr::One(first) = &mut self.repr {
+        if let Mut::Small(first) = self.repr.get_mut() {
             let first = std::mem::take(first);
             let len = first.count();
             let mut nodes = VecDeque::with_capacity(2);
             nodes.push_back(first);
-            self.repr = Repr::Many(Box::new(Many { nodes, len }));
+            self.repr = Tagged::big(Box::new(Many { nodes, len }));
         }
-        let Repr::Many(m) = &mut self.repr else { unreachable!() };
+        let Mut::Big(m) = self.repr.get_mut() else { unreachable!() };
         m.len += p.count();
         m.nodes.insert(i, p);
     }
 
     /// Removes node `i` (there must be at least two).
     fn remove_node(&mut self, i: usize) {
-        let Repr::Many(m) = &mut self.repr else { unreachable!("one node is never removed") };
+        let Mut::Big(m) = self.repr.get_mut() else { unreachable!("one node is never removed") };
         let p = m.nodes.remove(i).expect("node index");
         m.len -= p.count();
         if m.nodes.len() == 1 {
             let last = m.nodes.pop_front().unwrap();
-            self.repr = Repr::One(last);
+            self.repr = Tagged::small(last);
         } else if m.nodes.capacity() > 4 * m.nodes.len() {
             m.nodes.shrink_to(2 * m.nodes.len());
         }
@@ -812,12 +811,12 @@ mod tests {
 
     #[test]
     fn small_list_is_one_allocation() {
-        assert!(std::mem::size_of::<List>() <= 16);
+        assert_eq!(std::mem::size_of::<List>(), 8);
         let mut l = List::new();
         for i in 0..20 {
             l.push(End::Tail, format!("e:{i:04}").as_bytes(), -2);
         }
-        // 4-byte header + 20 * (1 + 6 + 1).
+        // 4-byte count + 20 * (1 + 6 + 1), plus the 4-byte length of the thin pointer.
         assert_eq!(l.node(0).bytes(), 164);
         let boxed = crate::info::jemalloc_size_class(std::mem::size_of::<crate::types::Object>());
         assert_eq!(l.mem_usage(), boxed + 192);

@@ -14,9 +14,14 @@ pub mod set;
 pub mod sort;
 pub mod stream;
 pub mod string;
+pub mod thin;
 pub mod zset;
 
 /// The collection types.
+///
+/// Every collection key pays for one `Object` allocation on top of its record, so it is kept
+/// at 16 bytes, the size of Redis's object header: the tag and one word, each type being a
+/// one-word [`thin::Tagged`] pointer to its compact or its big encoding.
 #[derive(Debug, Clone)]
 pub enum Object {
     List(list::List),
@@ -24,6 +29,17 @@ pub enum Object {
     Set(set::Set),
     ZSet(zset::ZSet),
     Stream(Box<stream::Stream>),
+}
+
+const _: () = assert!(std::mem::size_of::<Object>() <= 16, "Object must stay within 16 bytes");
+
+/// The hash of a collection member (a set's or a sorted set's): foldhash with a seed drawn
+/// once per process, so that home buckets, and so SSCAN/ZSCAN cursors, are stable for the
+/// process's lifetime.
+pub(crate) fn member_hash(m: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    foldhash::fast::FixedState::with_seed(*SEED.get_or_init(rand::random)).hash_one(m)
 }
 
 impl Object {
@@ -74,5 +90,24 @@ impl Object {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_is_sixteen_bytes() {
+        assert_eq!(std::mem::size_of::<Object>(), 16);
+        for t in [
+            std::mem::size_of::<list::List>(),
+            std::mem::size_of::<hash::Hash>(),
+            std::mem::size_of::<set::Set>(),
+            std::mem::size_of::<zset::ZSet>(),
+        ] {
+            assert_eq!(t, 8);
+        }
+        assert_eq!(crate::info::jemalloc_size_class(std::mem::size_of::<Object>()), 16);
     }
 }

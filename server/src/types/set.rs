@@ -4,9 +4,10 @@
 //!   `set-max-intset-entries` members, the set is a sorted array of integers of the smallest
 //!   width that holds every member, as Redis's intset, plus a 1-byte width Redis lacks (its
 //!   smallest is 2): members in -128..=127 take one byte each. It is one exact-sized
-//!   allocation: a width byte followed by the little-endian integers (20 members under 128
-//!   take 21 bytes, a 32-byte class, where Redis's 8-byte header + 40 take 48; 20 members under
-//!   32768 take 41 bytes, the same 48-byte class as Redis). The width only grows.
+//!   allocation behind a thin pointer ([`ThinBytes`]: a 4-byte length, then a width byte and
+//!   the little-endian integers): 20 members under 128 take 4 + 21 bytes, a 32-byte class,
+//!   where Redis's 8-byte header + 40 take 48; 20 members under 32768 take 4 + 41 bytes, the
+//!   same 48-byte class as Redis. The width only grows.
 //! * `hashtable`: members are kept in a dense `Vec<Box<[u8]>>` (16 bytes a member plus the
 //!   member's own exact-sized allocation) indexed by an open-addressing table of `u32` positions
 //!   (linear probing, backward-shift deletion, load at most 3/4). A random member is a random
@@ -16,11 +17,10 @@
 //!
 //! Redis 7.0 never converts a hashtable set back to an intset.
 
-use std::hash::BuildHasher;
-use std::sync::OnceLock;
-
 use rand::Rng;
 
+use super::member_hash as hash;
+use super::thin::{Mut, Ref, Small, Tagged, ThinBytes};
 use crate::info::jemalloc_size_class;
 use crate::util::num::parse_i64;
 
@@ -45,15 +45,13 @@ impl Member<'_> {
     }
 }
 
+/// A set: an intset or a hashtable behind one word (so that `Object` is 16 bytes).
 #[derive(Debug, Clone)]
-pub enum Set {
-    Ints(IntSet),
-    Hash(Box<HashSet>),
-}
+pub struct Set(Tagged<IntSet, HashSet>);
 
 impl Default for Set {
     fn default() -> Self {
-        Set::Ints(IntSet::default())
+        Set(Tagged::small(IntSet::default()))
     }
 }
 
@@ -63,9 +61,18 @@ impl Set {
     }
 
     pub fn encoding_name(&self) -> &'static str {
-        match self {
-            Set::Ints(_) => "intset",
-            Set::Hash(_) => "hashtable",
+        if self.0.is_big() {
+            "hashtable"
+        } else {
+            "intset"
+        }
+    }
+
+    /// The intset, while the set is one.
+    pub fn as_intset(&self) -> Option<&IntSet> {
+        match self.0.get() {
+            Ref::Small(s) => Some(s),
+            Ref::Big(_) => None,
         }
     }
 
@@ -73,16 +80,16 @@ impl Set {
     pub fn mem_usage(&self) -> usize {
         let boxed = jemalloc_size_class(std::mem::size_of::<super::Object>());
         boxed
-            + match self {
-                Set::Ints(s) => s.mem_usage(),
-                Set::Hash(h) => jemalloc_size_class(std::mem::size_of::<HashSet>()) + h.mem_usage(),
+            + match self.0.get() {
+                Ref::Small(s) => s.mem_usage(),
+                Ref::Big(h) => jemalloc_size_class(std::mem::size_of::<HashSet>()) + h.mem_usage(),
             }
     }
 
     pub fn len(&self) -> usize {
-        match self {
-            Set::Ints(s) => s.len(),
-            Set::Hash(h) => h.len(),
+        match self.0.get() {
+            Ref::Small(s) => s.len(),
+            Ref::Big(h) => h.len(),
         }
     }
 
@@ -93,8 +100,8 @@ impl Set {
     /// Adds `m`; false if it was there. Converts to a hashtable when `m` is not an integer or
     /// the intset grows past `max_intset` members.
     pub fn add(&mut self, m: &[u8], max_intset: usize) -> bool {
-        match self {
-            Set::Ints(s) => match parse_i64(m) {
+        match self.0.get_mut() {
+            Mut::Small(s) => match parse_i64(m) {
                 Some(n) => {
                     if !s.insert(n) {
                         return false;
@@ -109,14 +116,14 @@ impl Set {
                     self.add(m, max_intset)
                 }
             },
-            Set::Hash(h) => h.insert(m),
+            Mut::Big(h) => h.insert(m),
         }
     }
 
     /// Adds a member taken from another set (SINTERSTORE and friends).
     pub fn add_member(&mut self, m: Member, max_intset: usize) -> bool {
-        match (&mut *self, m) {
-            (Set::Ints(s), Member::Int(n)) => {
+        match (self.0.get_mut(), m) {
+            (Mut::Small(s), Member::Int(n)) => {
                 if !s.insert(n) {
                     return false;
                 }
@@ -130,43 +137,43 @@ impl Set {
     }
 
     fn convert(&mut self) {
-        if let Set::Ints(s) = self {
+        if let Ref::Small(s) = self.0.get() {
             let mut h = HashSet::with_capacity(s.len());
             let mut buf = itoa::Buffer::new();
             for n in s.iter() {
                 h.insert(buf.format(n).as_bytes());
             }
-            *self = Set::Hash(Box::new(h));
+            self.0 = Tagged::big(Box::new(h));
         }
     }
 
     pub fn remove(&mut self, m: &[u8]) -> bool {
-        match self {
-            Set::Ints(s) => parse_i64(m).is_some_and(|n| s.remove(n)),
-            Set::Hash(h) => h.remove(m),
+        match self.0.get_mut() {
+            Mut::Small(s) => parse_i64(m).is_some_and(|n| s.remove(n)),
+            Mut::Big(h) => h.remove(m),
         }
     }
 
     pub fn contains(&self, m: &[u8]) -> bool {
-        match self {
-            Set::Ints(s) => parse_i64(m).is_some_and(|n| s.contains(n)),
-            Set::Hash(h) => h.contains(m),
+        match self.0.get() {
+            Ref::Small(s) => parse_i64(m).is_some_and(|n| s.contains(n)),
+            Ref::Big(h) => h.contains(m),
         }
     }
 
     /// Whether the member of another set is in this one.
     pub fn contains_member(&self, m: Member) -> bool {
-        match (self, m) {
-            (Set::Ints(s), Member::Int(n)) => s.contains(n),
+        match (self.0.get(), m) {
+            (Ref::Small(s), Member::Int(n)) => s.contains(n),
             (_, m) => self.contains(m.bytes(&mut itoa::Buffer::new())),
         }
     }
 
     /// The member at position `i` (`i < len`): sorted order for an intset.
     pub fn get(&self, i: usize) -> Member<'_> {
-        match self {
-            Set::Ints(s) => Member::Int(s.get(i)),
-            Set::Hash(h) => Member::Str(&h.members[i]),
+        match self.0.get() {
+            Ref::Small(s) => Member::Int(s.get(i)),
+            Ref::Big(h) => Member::Str(&h.members[i]),
         }
     }
 
@@ -192,12 +199,12 @@ impl Set {
     /// One SSCAN step: calls `f` with members and returns the next cursor (0 when done).
     /// An intset is returned whole in one call, as Redis does for compact encodings.
     pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(Member)) -> u64 {
-        match self {
-            Set::Ints(_) => {
+        match self.0.get() {
+            Ref::Small(_) => {
                 self.iter().for_each(f);
                 0
             }
-            Set::Hash(h) => {
+            Ref::Big(h) => {
                 let mut cursor = cursor;
                 let mut budget = count.saturating_mul(10).max(1);
                 let mut n = 0;
@@ -221,9 +228,13 @@ impl Set {
 /// Sorted integers in one allocation: `[width, v0, v1, ...]`, each value `width` bytes LE.
 /// Empty means no allocation at all.
 #[derive(Debug, Clone, Default)]
+#[repr(transparent)]
 pub struct IntSet {
-    data: Box<[u8]>,
+    data: ThinBytes,
 }
+
+// SAFETY: IntSet is repr(transparent) over its one field, a ThinBytes.
+unsafe impl Small for IntSet {}
 
 fn width_for(n: i64) -> usize {
     if i8::try_from(n).is_ok() {
@@ -256,11 +267,7 @@ impl IntSet {
     }
 
     pub fn mem_usage(&self) -> usize {
-        if self.data.is_empty() {
-            0
-        } else {
-            jemalloc_size_class(self.data.len())
-        }
+        self.data.alloc_size()
     }
 
     #[inline]
@@ -316,26 +323,22 @@ impl IntSet {
         let len = self.len();
         let old_w = self.width();
         let w = old_w.max(width_for(n));
-        let mut v = std::mem::take(&mut self.data).into_vec();
-        if w != old_w || v.is_empty() {
+        if w != old_w || self.data.is_empty() {
             // Upgrade (or first member): rebuild at the new width.
             let mut nv = vec![0u8; 1 + (len + 1) * w];
             nv[0] = w as u8;
-            let old = IntSet { data: v.into_boxed_slice() };
             let mut j = 0;
             for i in 0..=len {
-                let x = if i == pos { n } else { old.get(j) };
+                let x = if i == pos { n } else { self.get(j) };
                 if i != pos {
                     j += 1;
                 }
                 Self::put(&mut nv, w, i, x);
             }
-            self.data = nv.into_boxed_slice();
+            self.data = ThinBytes::from(nv);
         } else {
             let at = 1 + pos * w;
-            v.reserve_exact(w);
-            v.splice(at..at, n.to_le_bytes()[..w].iter().copied());
-            self.data = v.into_boxed_slice();
+            self.data.splice(at..at, &n.to_le_bytes()[..w]);
         }
         true
     }
@@ -344,13 +347,11 @@ impl IntSet {
         let Ok(pos) = self.search(n) else { return false };
         let w = self.width();
         if self.len() == 1 {
-            self.data = Box::default();
+            self.data = ThinBytes::new();
             return true;
         }
-        let mut v = std::mem::take(&mut self.data).into_vec();
         let at = 1 + pos * w;
-        v.drain(at..at + w);
-        self.data = v.into_boxed_slice();
+        self.data.splice(at..at + w, &[]);
         true
     }
 
@@ -362,16 +363,6 @@ impl IntSet {
 // ----- hashtable -----
 
 const EMPTY: u32 = u32::MAX;
-
-fn seed() -> u64 {
-    static SEED: OnceLock<u64> = OnceLock::new();
-    *SEED.get_or_init(rand::random)
-}
-
-#[inline]
-fn hash(m: &[u8]) -> u64 {
-    foldhash::fast::FixedState::with_seed(seed()).hash_one(m)
-}
 
 /// Members in a dense vector, indexed by an open-addressing table of positions.
 #[derive(Debug, Clone, Default)]
@@ -534,10 +525,7 @@ impl HashSet {
             }
             i = (i + 1) & mask as usize;
         }
-        let mut v = cursor | !mask;
-        v = v.reverse_bits();
-        v = v.wrapping_add(1);
-        v.reverse_bits()
+        crate::keyspace::table::next_cursor(cursor, mask)
     }
 }
 
@@ -561,7 +549,7 @@ mod tests {
         }
         assert!(!s.insert(5));
         assert_eq!(s.width(), 1);
-        assert_eq!(s.mem_usage(), 8); // 1 + 4 * 1 = 5 bytes
+        assert_eq!(s.mem_usage(), 16); // 4 + 1 + 4 * 1 = 9 bytes
         assert!(s.insert(-129));
         assert_eq!(s.width(), 2);
         assert!(s.remove(-129));
@@ -590,19 +578,14 @@ mod tests {
         for n in 0..20 {
             s.add(itoa::Buffer::new().format(n * 50).as_bytes(), 512);
         }
-        match &s {
-            Set::Ints(i) => assert_eq!(i.mem_usage(), 48),
-            _ => panic!("not an intset"),
-        }
+        assert_eq!(s.as_intset().expect("an intset").mem_usage(), 48);
         let mut s = Set::new();
         for n in 0..20 {
             s.add(itoa::Buffer::new().format(n * 6 - 60).as_bytes(), 512);
         }
-        match &s {
-            Set::Ints(i) => assert_eq!((i.width(), i.mem_usage()), (1, 32)),
-            _ => panic!("not an intset"),
-        }
-        assert!(std::mem::size_of::<Set>() <= 16);
+        let i = s.as_intset().expect("an intset");
+        assert_eq!((i.width(), i.mem_usage()), (1, 32));
+        assert_eq!(std::mem::size_of::<Set>(), 8);
     }
 
     #[test]
@@ -673,7 +656,7 @@ mod tests {
                 }
             }
             assert_eq!(seen, model);
-            if let Set::Ints(i) = &s {
+            if let Some(i) = s.as_intset() {
                 let v: Vec<i64> = i.iter().collect();
                 assert!(v.windows(2).all(|w| w[0] < w[1]));
             }

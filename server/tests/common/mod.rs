@@ -371,3 +371,43 @@ impl InProcess {
         cmds
     }
 }
+
+/// Checks SCAN's guarantee on one collection key: a full `scan_cmd key cursor COUNT 20`
+/// iteration (HSCAN, SSCAN or ZSCAN) runs while `churn(conn, step)` adds and removes other
+/// elements between calls, and every one of `stable` (present for the whole iteration) must be
+/// returned at least once. `pairs`: the reply alternates element and value (HSCAN, ZSCAN).
+/// Returns the number of calls the iteration took.
+pub fn scan_keeps_stable_elements(
+    c: &mut redis::Connection,
+    scan_cmd: &str,
+    key: &str,
+    pairs: bool,
+    stable: &[String],
+    mut churn: impl FnMut(&mut redis::Connection, usize),
+) -> usize {
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = 0u64;
+    let mut calls = 0;
+    loop {
+        let (next, items): (u64, Vec<String>) =
+            redis::cmd(scan_cmd).arg(key).arg(cursor).arg("COUNT").arg(20).query(c).unwrap();
+        let step = if pairs { 2 } else { 1 };
+        seen.extend(items.into_iter().step_by(step));
+        calls += 1;
+        assert!(calls < 100_000, "{scan_cmd} does not terminate");
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+        churn(c, calls);
+    }
+    let missed: Vec<&String> = stable.iter().filter(|m| !seen.contains(*m)).collect();
+    assert!(
+        missed.is_empty(),
+        "{scan_cmd} missed {} of {} elements present throughout, e.g. {:?}",
+        missed.len(),
+        stable.len(),
+        &missed[..missed.len().min(5)]
+    );
+    calls
+}
