@@ -253,6 +253,21 @@ $3\r\nset\r\n+OK\r\n";
 $3\r\ndel\r\n:1\r\n"
         )
     );
+    // A key that expires lazily on a read: the push, then the reply.
+    c.ok("CONFIG SET notify-keyspace-events Kx");
+    c.ok("SET e v PX 1");
+    std::thread::sleep(Duration::from_millis(20));
+    c.send("GET e");
+    let mut got = c.reply();
+    got.extend(c.reply());
+    assert_eq!(
+        show(&got),
+        show(
+            b">4\r\n$8\r\npmessage\r\n$16\r\n__keyspace@0__:*\r\n$16\r\n__keyspace@0__:e\r\n\
+$7\r\nexpired\r\n_\r\n"
+        )
+    );
+    c.ok("CONFIG SET notify-keyspace-events KA");
     // A RESP2 subscriber gets the same messages as arrays.
     let mut sub = Conn::new(&srv);
     sub.call("SUBSCRIBE __keyspace@0__:foo");

@@ -648,6 +648,7 @@ fn run(
     client.last_cmd = Some(cmd.fullname);
     let dirty_before = core.dirty;
     let db_before = client.db;
+    let reply_start = out.len();
     let start = Instant::now();
     let mut ctx = Ctx {
         core,
@@ -666,6 +667,13 @@ fn run(
     let Ctx { core, client, out, .. } = ctx;
     let out = out.buf;
 
+    // Keyspace events no notify call published yet (a lazy expiry on a read, a key created by a
+    // command with no event of its own) come before the reply, as in Redis.
+    if core.cfg.notify_keyspace_events != 0 {
+        crate::pubsub::local_at(client, out, reply_start, |l| {
+            crate::keyspace::notify::flush(core, Some(l))
+        });
+    }
     if let Err(e) = &result {
         Reply::new(out, resp3).error(&e.0);
         count_error(core, e);

@@ -45,10 +45,14 @@ pub fn notify(
 }
 
 /// Publishes the `expired` and `new` events the databases recorded (see the module docs).
-pub fn flush(core: &mut Core, mut local: Option<Local>) {
-    if core.cfg.notify_keyspace_events & (class::EXPIRED | class::NEW) == 0 {
-        return;
+#[inline]
+pub fn flush(core: &mut Core, local: Option<Local>) {
+    if core.cfg.notify_keyspace_events & (class::EXPIRED | class::NEW) != 0 {
+        flush_recorded(core, local);
     }
+}
+
+fn flush_recorded(core: &mut Core, mut local: Option<Local>) {
     for db in 0..core.dbs.len() {
         let Some(events) = core.dbs[db].events.as_mut() else { continue };
         if events.is_empty() {
