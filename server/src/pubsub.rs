@@ -281,6 +281,28 @@ pub fn publish_shard(
     subs.len()
 }
 
+/// Runs `f` with the client as [`Local`], inserting what it writes for the client into `out` at
+/// `at` rather than at the end (keyspace events of a command that already wrote its reply).
+pub fn local_at(client: &mut Client, out: &mut Vec<u8>, at: usize, f: impl FnOnce(Local)) {
+    let kept_before = client.pubsub.kept.len();
+    let mut tmp = Vec::new();
+    f(Local { client: &mut *client, out: &mut tmp });
+    if tmp.is_empty() {
+        return;
+    }
+    let n = tmp.len();
+    let kept = &mut client.pubsub.kept;
+    for r in &mut kept[..kept_before] {
+        if r.start >= at {
+            *r = r.start + n..r.end + n;
+        }
+    }
+    for r in &mut kept[kept_before..] {
+        *r = r.start + at..r.end + at;
+    }
+    out.splice(at..at, tmp);
+}
+
 /// Drops the reply a command wrote into `out` from `start` (CLIENT REPLY OFF/SKIP), keeping the
 /// messages it published to its own client.
 pub fn drop_reply(client: &mut Client, out: &mut Vec<u8>, start: usize) {

@@ -55,7 +55,7 @@ pub struct Core {
 impl Core {
     pub fn new(cfg: Config) -> Self {
         let dbs = (0..cfg.databases).map(Db::new).collect();
-        Core {
+        let mut core = Core {
             dbs,
             stats: Stats::default(),
             slowlog: SlowLog::default(),
@@ -76,7 +76,9 @@ impl Core {
             replid: random_hex40(),
             replid2: "0".repeat(40),
             cfg,
-        }
+        };
+        crate::keyspace::notify::sync(&mut core);
+        core
     }
 }
 

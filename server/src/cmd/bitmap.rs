@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use super::string::access;
 use super::{Ctx, Handler};
+use crate::config::notify as ev;
 use crate::error::{CmdResult, Error};
 use crate::keyspace::{str_bytes, Ttl, Value, TAG_RAW};
 use crate::types::bitmap::{self as bm, FieldType, Op, Overflow};
@@ -86,6 +87,7 @@ fn setbit(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let old = bm::set_bit(bits_mut(ctx.db(), &argv[1], now), offset, on);
     if grown || old != on {
         ctx.dirty(1);
+        ctx.notify(ev::STRING, "setbit", &argv[1]);
     }
     ctx.out.int(i64::from(old));
     Ok(())
@@ -211,8 +213,10 @@ fn bitop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if len > 0 {
         db.write(dest, Value::Str(Cow::Owned(res)), Ttl::Set(None), TAG_RAW, now, acc);
         ctx.dirty(1);
+        ctx.notify(ev::STRING, "set", dest);
     } else if db.delete(dest, now).is_some() {
         ctx.dirty(1);
+        ctx.notify(ev::GENERIC, "del", dest);
     }
     ctx.out.int(len as i64);
     Ok(())
@@ -320,7 +324,6 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[Bytes], ro: bool) -> CmdResult {
             }
             continue;
         }
-        changes += 1;
         let (reply, newval) = if o.ty.signed {
             let old = bm::get_signed(s, o.offset, bits);
             let incr = o.op == FieldOp::Incrby;
@@ -350,10 +353,15 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[Bytes], ro: bool) -> CmdResult {
             Some(r) => {
                 out.int(r);
                 bm::set_field(s, o.offset, bits, newval);
+                changes += 1;
             }
+            // An OVERFLOW FAIL that failed changes nothing (Redis does not count it).
             None => out.null(),
         }
     }
-    ctx.dirty(changes);
+    if changes > 0 {
+        ctx.dirty(changes);
+        ctx.notify(ev::STRING, "setbit", &argv[1]);
+    }
     Ok(())
 }

@@ -133,6 +133,9 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(e);
     }
     apply(&old, &ctx.core.cfg);
+    if old.notify_keyspace_events != ctx.core.cfg.notify_keyspace_events {
+        crate::keyspace::notify::sync(ctx.core);
+    }
     ctx.out.ok();
     Ok(())
 }

@@ -411,10 +411,11 @@ fn search_generic(
     let db = ctx.db();
     let z = get_zset(db, &argv[src_idx], now, acc)?.map(|z| &*z);
     let s = parse_search(argv, variant, nostore, searchstore, z)?;
+    let event = if searchstore { "geosearchstore" } else { "georadiusstore" };
     let Some(z) = z else {
         match s.store {
             Some(dst) => {
-                store(ctx, dst, Vec::new());
+                store(ctx, dst, Vec::new(), event);
                 ctx.out.int(0);
             }
             None => ctx.out.array(0),
@@ -461,7 +462,7 @@ fn search_generic(
                 (p.member, score)
             })
             .collect();
-        store(ctx, dst, pairs);
+        store(ctx, dst, pairs, event);
         if returned > 1 {
             // Redis counts one change per stored member.
             ctx.dirty(returned as u64 - 1);

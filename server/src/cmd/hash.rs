@@ -9,6 +9,7 @@ use rand::thread_rng;
 
 use super::string::access;
 use super::{Ctx, Handler};
+use crate::config::notify as ev;
 use crate::error::{CmdResult, Error};
 use crate::keyspace::{Access, Db, Value, ValueRef};
 use crate::types::hash::{Hash, Limits};
@@ -101,6 +102,7 @@ fn hset_generic(ctx: &mut Ctx, argv: &[Bytes]) -> Result<i64, Error> {
         created += h.set(&fv[0], &fv[1], lim) as i64;
     }
     ctx.dirty((argv.len() as u64 - 2) / 2);
+    ctx.notify(ev::HASH, "hset", &argv[1]);
     Ok(created)
 }
 
@@ -128,6 +130,7 @@ fn hsetnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     h.set(&argv[2], &argv[3], lim);
     ctx.dirty(1);
+    ctx.notify(ev::HASH, "hset", &argv[1]);
     ctx.out.int(1);
     Ok(())
 }
@@ -175,10 +178,17 @@ fn hdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             }
         }
     }
-    if h.is_empty() {
+    let emptied = h.is_empty();
+    if emptied {
         db.remove(&argv[1]);
     }
     ctx.dirty(deleted);
+    if deleted > 0 {
+        ctx.notify(ev::HASH, "hdel", &argv[1]);
+        if emptied {
+            ctx.notify(ev::GENERIC, "del", &argv[1]);
+        }
+    }
     ctx.out.int(deleted as i64);
     Ok(())
 }
@@ -269,6 +279,7 @@ fn hincrby(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let new = cur.checked_add(incr).ok_or(Error::OVERFLOW)?;
     h.set(&argv[2], itoa::Buffer::new().format(new).as_bytes(), lim);
     ctx.dirty(1);
+    ctx.notify(ev::HASH, "hincrby", &argv[1]);
     ctx.out.int(new);
     Ok(())
 }
@@ -292,6 +303,7 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let new = sum.to_human();
     h.set(&argv[2], &new, lim);
     ctx.dirty(1);
+    ctx.notify(ev::HASH, "hincrbyfloat", &argv[1]);
     ctx.out.bulk(&new);
     let new = Bytes::from(new);
     ctx.propagate(vec![Bytes::from_static(b"HSET"), argv[1].clone(), argv[2].clone(), new]);

@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use super::string::access;
 use super::{Ctx, Handler};
+use crate::config::notify as ev;
 use crate::error::{CmdResult, Error};
 use crate::keyspace::record::ValueMut;
 use crate::keyspace::{Entry, Value, ValueRef, TAG_RAW};
@@ -81,6 +82,9 @@ fn pfadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(CORRUPT);
     }
     ctx.dirty(updated);
+    if updated > 0 {
+        ctx.notify(ev::STRING, "pfadd", key);
+    }
     ctx.out.int(i64::from(updated > 0));
     Ok(())
 }
@@ -168,6 +172,7 @@ fn pfmerge(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         db.add(key, Value::Str(Cow::Owned(v)), None, TAG_RAW, acc);
     }
     ctx.dirty(1);
+    ctx.notify(ev::STRING, "pfadd", key);
     ctx.out.ok();
     Ok(())
 }

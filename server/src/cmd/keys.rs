@@ -5,6 +5,7 @@ use rand::thread_rng;
 
 use super::string::access;
 use super::{Ctx, Handler};
+use crate::config::notify as ev;
 use crate::error::{CmdResult, Error};
 use crate::keyspace::{self, dup_value, Access, Db, Lru};
 use crate::util::glob::glob_match;
@@ -76,8 +77,13 @@ pub(super) fn db_index(ctx: &Ctx, n: i32) -> Result<usize, Error> {
 /// DEL key [key ...]
 fn del(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let now = ctx.now;
-    let db = ctx.db();
-    let n = argv[1..].iter().filter(|k| db.delete(k, now).is_some()).count() as i64;
+    let mut n = 0;
+    for k in &argv[1..] {
+        if ctx.db().delete(k, now).is_some() {
+            n += 1;
+            ctx.notify(ev::GENERIC, "del", k);
+        }
+    }
     ctx.dirty(n as u64);
     ctx.out.int(n);
     Ok(())
@@ -140,6 +146,8 @@ fn rename_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> CmdResult {
     let e = db.remove(src).expect("looked up above");
     db.insert(e.rekey(dst));
     ctx.dirty(1);
+    ctx.notify(ev::GENERIC, "rename_from", src);
+    ctx.notify(ev::GENERIC, "rename_to", dst);
     if nx {
         ctx.out.int(1);
     } else {
@@ -282,10 +290,12 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], basetime: i64, seconds: bool) -
     }
     if when <= now {
         db.remove(key);
+        ctx.notify(ev::GENERIC, "del", key);
         let del = del_for(ctx.core.cfg.lazyfree_lazy_expire);
         ctx.propagate(vec![del, key.clone()]);
     } else {
         db.set_expire(key, Some(when));
+        ctx.notify(ev::GENERIC, "expire", key);
         if basetime != 0 || seconds {
             let mut rewritten = argv.to_vec();
             if !Ctx::is(&argv[0], "pexpireat") {
@@ -369,6 +379,7 @@ fn persist(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if had {
         db.set_expire(&argv[1], None);
         ctx.dirty(1);
+        ctx.notify(ev::GENERIC, "persist", &argv[1]);
     }
     ctx.out.int(had as i64);
     Ok(())
@@ -419,6 +430,7 @@ fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ctx.core.watches.touch(&ctx.core.dbs[dst_id], newkey);
     }
     ctx.dirty(1);
+    ctx.notify_db(ev::GENERIC, "copy_to", newkey, dst_id);
     ctx.out.int(1);
     Ok(())
 }
@@ -447,6 +459,8 @@ fn move_(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     ctx.core.dbs[dst_id].insert(e);
     ctx.core.watches.touch(&ctx.core.dbs[dst_id], key);
     ctx.dirty(1);
+    ctx.notify(ev::GENERIC, "move_from", key);
+    ctx.notify_db(ev::GENERIC, "move_to", key, dst_id);
     ctx.out.int(1);
     Ok(())
 }

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use super::string::access;
 use super::{Ctx, Handler};
 use crate::blocking::{parse_timeout, Wants};
+use crate::config::notify as ev;
 use crate::error::{CmdResult, Error};
 use crate::keyspace::{Access, Db, Entry, Value};
 use crate::types::list::{End, List};
@@ -59,6 +60,32 @@ fn lookup_list<'d>(
     match db.lookup(key, now, acc) {
         None => Ok(None),
         Some(e) => as_list(e).map(Some),
+    }
+}
+
+/// The keyspace event of a push at `end`.
+fn push_event(end: End) -> &'static str {
+    if end == End::Head {
+        "lpush"
+    } else {
+        "rpush"
+    }
+}
+
+/// The keyspace event of a pop at `end`.
+fn pop_event(end: End) -> &'static str {
+    if end == End::Head {
+        "lpop"
+    } else {
+        "rpop"
+    }
+}
+
+/// Notifies the pop from `key` at `end`, and its deletion if that emptied it.
+fn notify_pop(ctx: &mut Ctx, key: &[u8], end: End, emptied: bool) {
+    ctx.notify(ev::LIST, pop_event(end), key);
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", key);
     }
 }
 
@@ -120,6 +147,7 @@ fn push_generic(ctx: &mut Ctx, argv: &[Bytes], end: End, only_existing: bool) ->
         }
     };
     ctx.dirty(argv.len() as u64 - 2);
+    ctx.notify(ev::LIST, push_event(end), key);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -157,10 +185,12 @@ fn pop_into_reply(ctx: &mut Ctx, key: &[u8], end: End, count: usize) -> usize {
         let v = l.pop(end).expect("counted");
         out.bulk(&v);
     }
-    if l.is_empty() {
+    let emptied = l.is_empty();
+    if emptied {
         db.remove(key);
     }
     ctx.dirty(1);
+    notify_pop(ctx, key, end, emptied);
     n
 }
 
@@ -191,10 +221,12 @@ fn pop_generic(ctx: &mut Ctx, argv: &[Bytes], end: End) -> CmdResult {
         None => {
             let v = l.pop(end).expect("lists are never empty");
             out.bulk(&v);
-            if l.is_empty() {
+            let emptied = l.is_empty();
+            if emptied {
                 db.remove(key);
             }
             ctx.dirty(1);
+            notify_pop(ctx, key, end, emptied);
         }
     }
     Ok(())
@@ -267,6 +299,7 @@ fn lset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let i = l.index(idx).ok_or(INDEX_OUT_OF_RANGE)?;
     l.set(i, &argv[3], fill);
     ctx.dirty(1);
+    ctx.notify(ev::LIST, "lset", &argv[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -292,6 +325,7 @@ fn linsert(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     l.insert(pos + after as usize, &argv[4], fill);
     let len = l.len();
     ctx.dirty(1);
+    ctx.notify(ev::LIST, "linsert", &argv[1]);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -309,10 +343,17 @@ fn lrem(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let from = if count < 0 { End::Tail } else { End::Head };
     let limit = usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX);
     let removed = l.remove(&argv[3], limit, from);
-    if l.is_empty() {
+    let emptied = l.is_empty();
+    if emptied {
         db.remove(key);
     }
     ctx.dirty(removed as u64);
+    if removed > 0 {
+        ctx.notify(ev::LIST, "lrem", key);
+        if emptied {
+            ctx.notify(ev::GENERIC, "del", key);
+        }
+    }
     ctx.out.int(removed as i64);
     Ok(())
 }
@@ -335,10 +376,15 @@ fn ltrim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         if start > end || start >= len { (len, 0) } else { (start, len - end.min(len - 1) - 1) };
     l.drain(End::Head, left as usize);
     l.drain(End::Tail, right as usize);
-    if l.is_empty() {
+    let emptied = l.is_empty();
+    if emptied {
         db.remove(key);
     }
     ctx.dirty((left + right) as u64);
+    ctx.notify(ev::LIST, "ltrim", key);
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", key);
+    }
     ctx.out.ok();
     Ok(())
 }
@@ -430,13 +476,16 @@ fn lmove_generic(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, from: End, to: End) ->
         let v = l.pop(from).expect("lists are never empty");
         l.push(to, &v, fill);
         ctx.dirty(1);
+        ctx.notify(ev::LIST, push_event(to), dst);
+        ctx.notify(ev::LIST, pop_event(from), src);
         ctx.out.bulk(&v);
         return Ok(());
     }
     let dst_exists = lookup_list(db, dst, now, acc)?.is_some();
     let l = as_list(db.peek(src, now).expect("looked up above")).expect("a list");
     let v = l.pop(from).expect("lists are never empty");
-    if l.is_empty() {
+    let emptied = l.is_empty();
+    if emptied {
         db.remove(src);
     }
     if dst_exists {
@@ -448,6 +497,9 @@ fn lmove_generic(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, from: End, to: End) ->
         db.add(dst, new_list_value(l), None, 0, acc);
     }
     ctx.dirty(1);
+    // As Redis: the push, then the pop.
+    ctx.notify(ev::LIST, push_event(to), dst);
+    notify_pop(ctx, src, from, emptied);
     ctx.out.bulk(&v);
     Ok(())
 }
@@ -536,10 +588,12 @@ fn bpop(ctx: &mut Ctx, argv: &[Bytes], end: End) -> CmdResult {
         let db = ctx.db();
         let Some(l) = lookup_list(db, key, now, acc)? else { continue };
         let v = l.pop(end).expect("lists are never empty");
-        if l.is_empty() {
+        let emptied = l.is_empty();
+        if emptied {
             db.remove(key);
         }
         ctx.dirty(1);
+        notify_pop(ctx, key, end, emptied);
         ctx.out.array(2);
         ctx.out.bulk(key);
         ctx.out.bulk(&v);

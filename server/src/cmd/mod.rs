@@ -251,6 +251,22 @@ impl<'a> Ctx<'a> {
         self.blocked = Some(BlockRequest { keys: keys.to_vec(), deadline, wants, rerun: argv });
     }
 
+    /// Publishes keyspace notification `event` of `class` (a [`crate::config::notify`] bit) on
+    /// `key` of the client's database. One branch when the class is not configured.
+    #[inline]
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        if self.core.cfg.notify_keyspace_events & class != 0 {
+            let db = self.client.db;
+            self.notify_db(class, event, key, db);
+        }
+    }
+
+    /// [`Ctx::notify`] on a key of database `db` (MOVE, COPY ... DB).
+    pub fn notify_db(&mut self, class: u32, event: &str, key: &[u8], db: usize) {
+        let local = crate::pubsub::Local { client: &mut *self.client, out: &mut *self.out.buf };
+        crate::keyspace::notify::notify(self.core, class, event, key, db, Some(local));
+    }
+
     /// Lower-cased equality for option keywords.
     pub fn is(arg: &[u8], kw: &str) -> bool {
         arg.eq_ignore_ascii_case(kw.as_bytes())
@@ -405,6 +421,8 @@ fn reject(
 /// Propagates a DEL (or UNLINK) for each key of `db` that expired lazily since the last call, and
 /// counts them.
 pub(crate) fn propagate_lazy_expired(core: &mut Core, db: usize) {
+    // Keyspace events the databases recorded (lazy expiry, new keys) are published by now.
+    crate::keyspace::notify::flush(core, None);
     if core.dbs[db].lazy_expired.is_empty() {
         return;
     }
@@ -630,6 +648,7 @@ fn run(
     client.last_cmd = Some(cmd.fullname);
     let dirty_before = core.dirty;
     let db_before = client.db;
+    let reply_start = out.len();
     let start = Instant::now();
     let mut ctx = Ctx {
         core,
@@ -648,6 +667,13 @@ fn run(
     let Ctx { core, client, out, .. } = ctx;
     let out = out.buf;
 
+    // Keyspace events no notify call published yet (a lazy expiry on a read, a key created by a
+    // command with no event of its own) come before the reply, as in Redis.
+    if core.cfg.notify_keyspace_events != 0 {
+        crate::pubsub::local_at(client, out, reply_start, |l| {
+            crate::keyspace::notify::flush(core, Some(l))
+        });
+    }
     if let Err(e) = &result {
         Reply::new(out, resp3).error(&e.0);
         count_error(core, e);

@@ -11,6 +11,7 @@ use rand::{thread_rng, Rng};
 use super::keys::del_for;
 use super::string::access;
 use super::{Ctx, Handler};
+use crate::config::notify as ev;
 use crate::error::{CmdResult, Error};
 use crate::keyspace::{Access, Db, Entry, Ttl, Value};
 use crate::resp::Reply;
@@ -111,6 +112,9 @@ fn sadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
     };
     ctx.dirty(added as u64);
+    if added > 0 {
+        ctx.notify(ev::SET, "sadd", key);
+    }
     ctx.out.int(added as i64);
     Ok(())
 }
@@ -139,6 +143,12 @@ fn srem(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         db.remove(key);
     }
     ctx.dirty(removed);
+    if removed > 0 {
+        ctx.notify(ev::SET, "srem", key);
+        if emptied {
+            ctx.notify(ev::GENERIC, "del", key);
+        }
+    }
     ctx.out.int(removed as i64);
     Ok(())
 }
@@ -213,9 +223,16 @@ fn smove(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    if s.is_empty() {
+    let emptied = s.is_empty();
+    if emptied {
         db.remove(src);
     }
+    // Redis's order: the source's events before the destination is created.
+    ctx.notify(ev::SET, "srem", src);
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", src);
+    }
+    let db = ctx.db();
     let mut dirty = 1;
     match db.table.get_mut(dst) {
         Some(e) => {
@@ -231,6 +248,9 @@ fn smove(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
     }
     ctx.dirty(dirty);
+    if dirty > 1 {
+        ctx.notify(ev::SET, "sadd", dst);
+    }
     ctx.out.int(1);
     Ok(())
 }
@@ -251,10 +271,15 @@ fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Ok(());
     };
     let m = s.pop(&mut thread_rng()).expect("sets are never empty");
-    if s.is_empty() {
+    let emptied = s.is_empty();
+    if emptied {
         db.remove(key);
     }
     ctx.dirty(1);
+    ctx.notify(ev::SET, "spop", key);
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", key);
+    }
     ctx.out.bulk(&m);
     ctx.propagate(vec![b("SREM"), key.clone(), Bytes::from(m)]);
     Ok(())
@@ -282,6 +307,8 @@ fn spop_count(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         reply_set(out, s);
         db.remove(key);
         ctx.dirty(1);
+        ctx.notify(ev::SET, "spop", key);
+        ctx.notify(ev::GENERIC, "del", key);
         ctx.propagate(vec![del_for(lazy), key.clone()]);
         return Ok(());
     }
@@ -294,6 +321,7 @@ fn spop_count(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         s.remove(m);
     }
     ctx.dirty(picked.len() as u64);
+    ctx.notify(ev::SET, "spop", key);
     for chunk in picked.chunks(SPOP_PROPAGATE_BATCH) {
         let mut cmd = Vec::with_capacity(chunk.len() + 2);
         cmd.push(b("SREM"));
@@ -432,18 +460,20 @@ fn union_diff(sets: &[Option<&Set>], op: Op, max: usize) -> Set {
 }
 
 /// Stores `s` at `dst` (replacing any value and its expiry), or deletes `dst` when `s` is
-/// empty; replies with the cardinality.
-fn store(ctx: &mut Ctx, dst: &[u8], s: Set) {
+/// empty; replies with the cardinality. `event` is the command's keyspace event.
+fn store(ctx: &mut Ctx, dst: &[u8], s: Set, event: &str) {
     let (now, acc) = (ctx.now, access(ctx));
     let n = s.len();
     let db = ctx.db();
     if n == 0 {
         if db.delete(dst, now).is_some() {
             ctx.dirty(1);
+            ctx.notify(ev::GENERIC, "del", dst);
         }
     } else {
         db.write(dst, set_value(s), Ttl::Set(None), 0, now, acc);
         ctx.dirty(1);
+        ctx.notify(ev::SET, event, dst);
     }
     ctx.out.int(n as i64);
 }
@@ -470,7 +500,7 @@ fn sinterstore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     for m in intersect(&sets, usize::MAX) {
         dst.add_member(m, max);
     }
-    store(ctx, &argv[1], dst);
+    store(ctx, &argv[1], dst, "sinterstore");
     Ok(())
 }
 
@@ -510,7 +540,10 @@ fn union_diff_cmd(ctx: &mut Ctx, argv: &[Bytes], op: Op, store_at: Option<&Bytes
     let sets = sets_of(db, keys, now, acc)?;
     let r = union_diff(&sets, op, max);
     match store_at {
-        Some(dst) => store(ctx, dst, r),
+        Some(dst) => {
+            let event = if op == Op::Union { "sunionstore" } else { "sdiffstore" };
+            store(ctx, dst, r, event);
+        }
         None => reply_set(out, &r),
     }
     Ok(())

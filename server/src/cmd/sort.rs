@@ -14,6 +14,7 @@ use bytes::Bytes;
 
 use super::string::access;
 use super::{Ctx, Handler};
+use crate::config::notify as ev;
 use crate::error::{CmdResult, Error};
 use crate::keyspace::{Access, Db, Ttl, Value, ValueRef};
 use crate::types::list::{End, List};
@@ -252,8 +253,10 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], readonly: bool) -> CmdResult {
                 let v = Value::Obj(Box::new(Object::List(l)));
                 db.write(dst, v, Ttl::Set(None), 0, now, acc);
                 ctx.dirty(stored as u64);
+                ctx.notify(ev::LIST, "sortstore", dst);
             } else if db.delete(dst, now).is_some() {
                 ctx.dirty(1);
+                ctx.notify(ev::GENERIC, "del", dst);
             }
             ctx.out.int(stored as i64);
         }

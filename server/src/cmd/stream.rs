@@ -25,6 +25,7 @@ use super::client::{help_reply, subcommand_syntax_error};
 use super::string::access;
 use super::{Ctx, Handler};
 use crate::blocking::Wants;
+use crate::config::notify as ev;
 use crate::error::{CmdResult, Error};
 use crate::keyspace::{Access, Db, Value};
 use crate::resp::Reply;
@@ -347,8 +348,9 @@ fn xadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     write_id(out, id);
     let mut rewritten: Option<Vec<Bytes>> = None;
+    let mut trimmed = 0;
     if let Some(t) = a.trim {
-        s.log.trim(t);
+        trimmed = s.log.trim(t);
         if t.approx {
             let args = rewritten.get_or_insert_with(|| argv.to_vec());
             rewrite_approx(args, s, &t, a.threshold_idx);
@@ -361,6 +363,10 @@ fn xadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ctx.propagate(args);
     }
     ctx.dirty(1);
+    ctx.notify(ev::STREAM, "xadd", key);
+    if trimmed > 0 {
+        ctx.notify(ev::STREAM, "xtrim", key);
+    }
     ctx.db().signal_ready(&argv[1]);
     Ok(())
 }
@@ -381,6 +387,9 @@ fn xtrim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ctx.propagate(args);
     }
     ctx.dirty(deleted);
+    if deleted > 0 {
+        ctx.notify(ev::STREAM, "xtrim", &argv[1]);
+    }
     ctx.out.int(deleted as i64);
     Ok(())
 }
@@ -469,6 +478,9 @@ fn xdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         .collect::<Result<Vec<_>, _>>()?;
     let n = s.log.delete(&ids);
     ctx.dirty(n);
+    if n > 0 {
+        ctx.notify(ev::STREAM, "xdel", &argv[1]);
+    }
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -616,6 +628,7 @@ pub fn serve_read(ctx: &mut Ctx, req: &ReadRequest) -> bool {
     let db = &mut ctx.core.dbs[dbi];
     let mut props: Vec<Vec<Bytes>> = Vec::new();
     let mut changed = false;
+    let mut new_consumers: Vec<&Bytes> = Vec::new();
     let kind = if out.resp3 { Agg::Map } else { Agg::Array };
     let start_len = out.buf.len();
     let served = deferred(out, kind, |out| {
@@ -660,6 +673,9 @@ pub fn serve_read(ctx: &mut Ctx, req: &ReadRequest) -> bool {
                     let Some(g) = s.groups.get_mut(&gname[..]) else { continue };
                     let (consumer, created) = g.touch_consumer(cname, now);
                     changed |= created;
+                    if created {
+                        new_consumers.push(key);
+                    }
                     if created && noack {
                         props.push(vec![
                             b("XGROUP"),
@@ -728,6 +744,9 @@ pub fn serve_read(ctx: &mut Ctx, req: &ReadRequest) -> bool {
     if served == 0 {
         out.buf.truncate(start_len);
         return false;
+    }
+    for key in new_consumers {
+        ctx.notify(ev::STREAM, "xgroup-createconsumer", key);
     }
     if req.group.is_some() {
         // XREADGROUP never propagates itself, only what it did.
@@ -889,6 +908,7 @@ fn xgroup_create(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(Error::msg("BUSYGROUP Consumer Group name already exists"));
     }
     ctx.dirty(1);
+    ctx.notify(ev::STREAM, "xgroup-create", key);
     ctx.out.ok();
     Ok(())
 }
@@ -910,6 +930,7 @@ fn xgroup_setid(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         g.entries_read = entries_read;
     }
     ctx.dirty(1);
+    ctx.notify(ev::STREAM, "xgroup-setid", &argv[2]);
     ctx.out.ok();
     Ok(())
 }
@@ -920,6 +941,7 @@ fn xgroup_destroy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let removed = s.is_some_and(|s| s.groups.remove(&argv[3][..]).is_some());
     if removed {
         ctx.dirty(1);
+        ctx.notify(ev::STREAM, "xgroup-destroy", &argv[2]);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -934,6 +956,7 @@ fn xgroup_createconsumer(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         .is_some_and(|g| g.create_consumer(&argv[4], now));
     if created {
         ctx.dirty(1);
+        ctx.notify(ev::STREAM, "xgroup-createconsumer", &argv[2]);
     }
     ctx.out.int(created as i64);
     Ok(())
@@ -946,6 +969,7 @@ fn xgroup_delconsumer(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         s.and_then(|s| s.groups.get_mut(&argv[3][..])).and_then(|g| g.delete_consumer(&argv[4]));
     if pending.is_some() {
         ctx.dirty(1);
+        ctx.notify(ev::STREAM, "xgroup-delconsumer", &argv[2]);
     }
     ctx.out.int(pending.unwrap_or(0) as i64);
     Ok(())
@@ -1028,6 +1052,7 @@ fn xsetid(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         s.log.max_deleted = max_deleted;
     }
     ctx.dirty(1);
+    ctx.notify(ev::STREAM, "xsetid", &argv[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -1256,6 +1281,7 @@ fn xclaim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     // One id at a time, so that each claim propagates with the id as it was given.
     let mut claims = Vec::new();
     let mut raw = Vec::new();
+    let had_consumer = has_consumer(s, group, consumer);
     for (k, &id) in ids.iter().enumerate() {
         for c in s.claim(group, consumer, &[id], opts, now) {
             claims.push(c);
@@ -1271,11 +1297,20 @@ fn xclaim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             props.push(setid_args(key, group, g.last_id, g.entries_read));
         }
     }
+    let created = !had_consumer && has_consumer(s, group, consumer);
     if !props.is_empty() {
         ctx.dirty(props.len() as u64);
     }
+    if created {
+        ctx.notify(ev::STREAM, "xgroup-createconsumer", key);
+    }
     ctx.propagate_as.get_or_insert_with(Vec::new).extend(props);
     Ok(())
+}
+
+/// Whether `group` of `s` has a consumer named `consumer`.
+fn has_consumer(s: &Stream, group: &[u8], consumer: &[u8]) -> bool {
+    s.groups.get(group).is_some_and(|g| g.consumers.contains_key(consumer))
 }
 
 /// XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
@@ -1318,7 +1353,9 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ));
     }
     let o = AutoClaimOpts { min_idle, start, count: count as u64, justid };
+    let had_consumer = has_consumer(s, group, consumer);
     let (claims, next) = s.autoclaim(group, consumer, o, now);
+    let created = !had_consumer && has_consumer(s, group, consumer);
     out.array(3);
     write_id(out, next);
     let props = reply_claims(out, s, &claims, justid, key, group, consumer);
@@ -1335,6 +1372,9 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     if !props.is_empty() {
         ctx.dirty(props.len() as u64);
+    }
+    if created {
+        ctx.notify(ev::STREAM, "xgroup-createconsumer", key);
     }
     ctx.propagate_as.get_or_insert_with(Vec::new).extend(props);
     Ok(())

@@ -12,6 +12,7 @@ use bytes::Bytes;
 
 use super::keys::del_for;
 use super::{Ctx, Handler};
+use crate::config::notify as ev;
 use crate::error::{CmdResult, Error};
 use crate::keyspace::{new_value_tag, str_bytes, Access, Ttl, Value, ValueRef, TAG_RAW};
 use crate::types::string as strops;
@@ -199,6 +200,10 @@ fn set_generic(
     let ttl = if o.keepttl { Ttl::Keep } else { Ttl::Set(expire) };
     db.write(key, Value::string(val), ttl, tag, now, write_acc);
     ctx.dirty(1);
+    ctx.notify(ev::STRING, "set", key);
+    if expire.is_some() {
+        ctx.notify(ev::GENERIC, "expire", key);
+    }
     if !o.get {
         match how {
             SetReply::Ok => ctx.out.ok(),
@@ -266,6 +271,7 @@ fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     db.remove(&argv[1]);
     ctx.dirty(1);
+    ctx.notify(ev::GENERIC, "del", &argv[1]);
     let del = del_for(ctx.core.cfg.lazyfree_lazy_user_del);
     ctx.propagate(vec![del, argv[1].clone()]);
     Ok(())
@@ -297,17 +303,20 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         Some((ExpKind::ExAt | ExpKind::PxAt, ms)) if ms <= now => {
             db.remove(key);
             ctx.dirty(1);
+            ctx.notify(ev::GENERIC, "del", key);
             let del = del_for(ctx.core.cfg.lazyfree_lazy_expire);
             ctx.propagate(vec![del, key.clone()]);
         }
         Some((_, ms)) => {
             db.set_expire(key, Some(ms));
             ctx.dirty(1);
+            ctx.notify(ev::GENERIC, "expire", key);
             ctx.propagate(vec![b("PEXPIREAT"), key.clone(), int_bytes(ms)]);
         }
         None if o.persist && had_ttl => {
             db.set_expire(key, None);
             ctx.dirty(1);
+            ctx.notify(ev::GENERIC, "persist", key);
             ctx.propagate(vec![b("PERSIST"), key.clone()]);
         }
         None => {}
@@ -325,6 +334,7 @@ fn getset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     db.write(&argv[1], Value::string(&argv[2]), Ttl::Set(None), tag, now, acc);
     ctx.dirty(1);
+    ctx.notify(ev::STRING, "set", &argv[1]);
     ctx.propagate(vec![b("SET"), argv[1].clone(), argv[2].clone()]);
     Ok(())
 }
@@ -399,6 +409,7 @@ fn append(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
     };
     ctx.dirty(1);
+    ctx.notify(ev::STRING, "append", key);
     ctx.out.int(total as i64);
     Ok(())
 }
@@ -439,6 +450,7 @@ fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
     };
     ctx.dirty(1);
+    ctx.notify(ev::STRING, "setrange", key);
     ctx.out.int(total as i64);
     Ok(())
 }
@@ -464,6 +476,7 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], incr: i64) -> CmdResult {
         }
     };
     ctx.dirty(1);
+    ctx.notify(ev::STRING, "incrby", key);
     ctx.out.int(new);
     Ok(())
 }
@@ -518,6 +531,7 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         db.add(key, Value::Str(Cow::Borrowed(&result)), None, 0, acc);
     }
     ctx.dirty(1);
+    ctx.notify(ev::STRING, "incrbyfloat", key);
     ctx.out.bulk(&result);
     ctx.propagate(vec![b("SET"), key.clone(), Bytes::from(result), b("KEEPTTL")]);
     Ok(())
@@ -549,7 +563,8 @@ fn mset_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> CmdResult {
         return Ok(());
     }
     for kv in argv[1..].chunks(2) {
-        db.write(&kv[0], Value::string(&kv[1]), Ttl::Set(None), tag, now, acc);
+        ctx.db().write(&kv[0], Value::string(&kv[1]), Ttl::Set(None), tag, now, acc);
+        ctx.notify(ev::STRING, "set", &kv[0]);
     }
     ctx.dirty((argv.len() as u64 - 1) / 2);
     if nx {

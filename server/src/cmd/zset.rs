@@ -12,6 +12,7 @@ use rand::Rng;
 use super::string::access;
 use super::{Ctx, Handler};
 use crate::blocking::{parse_timeout, Wants};
+use crate::config::notify as ev;
 use crate::error::{CmdResult, Error};
 use crate::keyspace::{Access, Db, Ttl, Value};
 use crate::resp::Reply;
@@ -92,12 +93,29 @@ pub(crate) fn get_zset<'a>(
     }
 }
 
-/// Deletes `key` if its set became empty.
-fn drop_if_empty(db: &mut Db, key: &[u8], now: i64) {
+/// Deletes `key` if its set became empty; returns whether it did.
+fn drop_if_empty(db: &mut Db, key: &[u8], now: i64) -> bool {
     let empty =
         matches!(db.peek(key, now).and_then(|e| e.obj()), Some(Object::ZSet(z)) if z.is_empty());
     if empty {
         db.remove(key);
+    }
+    empty
+}
+
+/// Notifies `event` on `key`, then its deletion if `deleted`.
+fn notify_removal(ctx: &mut Ctx, event: &str, key: &[u8], deleted: bool) {
+    ctx.notify(ev::ZSET, event, key);
+    if deleted {
+        ctx.notify(ev::GENERIC, "del", key);
+    }
+}
+
+fn pop_event(max: bool) -> &'static str {
+    if max {
+        "zpopmax"
+    } else {
+        "zpopmin"
     }
 }
 
@@ -156,20 +174,23 @@ fn reply_vec(out: &mut Reply, v: &[(Vec<u8>, f64)], withscores: bool) {
 }
 
 /// Writes a sorted set `z` as the value of `dst` (replacing it and its TTL), or deletes `dst`
-/// when the result is empty. Returns whether the dataset changed.
-pub(crate) fn store(ctx: &mut Ctx, dst: &[u8], pairs: Vec<(Vec<u8>, f64)>) -> bool {
+/// when the result is empty. Returns whether the dataset changed. `event` is the command's
+/// keyspace event.
+pub(crate) fn store(ctx: &mut Ctx, dst: &[u8], pairs: Vec<(Vec<u8>, f64)>, event: &str) -> bool {
     let (now, acc, lim) = (ctx.now, access(ctx), limits(ctx));
     let db = ctx.db();
     if pairs.is_empty() {
         let deleted = db.delete(dst, now).is_some();
         if deleted {
             ctx.dirty(1);
+            ctx.notify(ev::GENERIC, "del", dst);
         }
         return deleted;
     }
     let z = ZSet::from_pairs(pairs, lim);
     db.write(dst, Value::Obj(Box::new(Object::ZSet(z))), Ttl::Set(None), 0, now, acc);
     ctx.dirty(1);
+    ctx.notify(ev::ZSET, event, dst);
     true
 }
 
@@ -279,6 +300,9 @@ fn zadd_generic(ctx: &mut Ctx, argv: &[Bytes], zincrby: bool) -> CmdResult {
         db.remove(key);
     }
     ctx.dirty((added + updated) as u64);
+    if added + updated > 0 {
+        ctx.notify(ev::ZSET, if incr { "zincr" } else { "zadd" }, key);
+    }
     if nan {
         return Err(Error::msg(NAN_ERR));
     }
@@ -321,8 +345,11 @@ fn zrem(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             }
         }
     }
-    drop_if_empty(db, &argv[1], now);
+    let deleted = drop_if_empty(db, &argv[1], now);
     ctx.dirty(n);
+    if n > 0 {
+        notify_removal(ctx, "zrem", &argv[1], deleted);
+    }
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -565,7 +592,7 @@ fn zrange_generic(
         z.for_range(s, e, rev, |m, sc| pairs.push((m.to_vec(), sc)));
     }
     let n = pairs.len();
-    store(ctx, dst, pairs);
+    store(ctx, dst, pairs, "zrangestore");
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -629,8 +656,16 @@ fn zremrange_generic(ctx: &mut Ctx, argv: &[Bytes], rt: RangeType) -> CmdResult 
     };
     let (s, e) = select(z, rt, false, &argv[2], &argv[3], 0, -1);
     let n = z.remove_range(s, e);
-    drop_if_empty(db, &argv[1], now);
+    let deleted = drop_if_empty(db, &argv[1], now);
     ctx.dirty(n as u64);
+    if n > 0 {
+        let event = match rt {
+            RangeType::Rank => "zremrangebyrank",
+            RangeType::Score => "zremrangebyscore",
+            RangeType::Lex => "zremrangebylex",
+        };
+        notify_removal(ctx, event, &argv[1], deleted);
+    }
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -701,8 +736,9 @@ fn pop_generic(
         out.double(sc);
     });
     z.remove_range(s, e);
-    drop_if_empty(db, key, now);
+    let deleted = drop_if_empty(db, key, now);
     ctx.dirty(n as u64);
+    notify_removal(ctx, pop_event(max), key, deleted);
     Ok(Some((key.clone(), n)))
 }
 
@@ -834,8 +870,9 @@ fn bzpop(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> CmdResult {
             out.double(sc);
         });
         z.remove_range(rank, rank + 1);
-        drop_if_empty(db, key, now);
+        let deleted = drop_if_empty(db, key, now);
         ctx.dirty(1);
+        notify_removal(ctx, pop_event(max), key, deleted);
         ctx.propagate(vec![if max { b("ZPOPMAX") } else { b("ZPOPMIN") }, key.clone()]);
         return Ok(());
     }
@@ -1124,7 +1161,12 @@ fn setop_generic(
     }
     if let Some(dst) = dst {
         let n = result.len();
-        store(ctx, dst, result);
+        let event = match op {
+            SetOp::Union => "zunionstore",
+            SetOp::Inter => "zinterstore",
+            SetOp::Diff => "zdiffstore",
+        };
+        store(ctx, dst, result, event);
         ctx.out.int(n as i64);
         return Ok(());
     }

@@ -535,8 +535,8 @@ pub static DIRECTIVES: &[Directive] = &[
     d!(Latency "latency-tracking-info-percentiles" special special::LATENCY_PERCENTILES; NONE, Live,
         "Percentiles shown by INFO latencystats."),
     // ---------------------------------------------------------------- events
-    d!(Events "notify-keyspace-events" special special::NOTIFY_KEYSPACE_EVENTS; NONE, Stored,
-        "Keyspace notification classes (`KEA`, ...; empty: off)."),
+    d!(Events "notify-keyspace-events" special special::NOTIFY_KEYSPACE_EVENTS; NONE, Live,
+        "Keyspace notification classes (`KEA`, ...; empty: off): `K` keyspace and `E` keyevent channels; `g` generic, `$` string, `l` list, `s` set, `h` hash, `z` sorted set, `t` stream, `x` expired, `e` evicted, `n` new key, `A` all of `g$lshzxetd`. `m` (key miss) and `d` (module) are accepted; Vireo emits no such events yet."),
     // ---------------------------------------------------------------- advanced
     d!(Advanced "hash-max-listpack-entries" / "hash-max-ziplist-entries" int hash_max_listpack_entries: usize, Plain 0, LONG_MAX; NONE, Stored,
         "Largest hash (fields) kept compact."),

@@ -9,6 +9,7 @@
 //! TTL, OBJECT). Both do lazy expiry and cost one hash lookup.
 
 pub mod evict;
+pub mod notify;
 pub mod record;
 pub mod table;
 pub mod watch;
@@ -239,6 +240,9 @@ pub struct Db {
     /// Keys of `blocked_on` that received a value since the dispatcher last served blocked
     /// clients (Redis's ready_keys).
     pub ready: Vec<Box<[u8]>>,
+    /// `expired` and `new` events waiting to be published, recorded only while the configured
+    /// notification classes want them (see [`notify`]); None otherwise.
+    pub events: Option<Vec<(notify::DbEvent, Box<[u8]>)>>,
 }
 
 impl Db {
@@ -251,6 +255,7 @@ impl Db {
             lazy_expired: Vec::new(),
             blocked_on: HashMap::new(),
             ready: Vec::new(),
+            events: None,
         }
     }
 
@@ -265,7 +270,15 @@ impl Db {
     /// Removes an expired key and records it for propagation.
     fn expire_now(&mut self, key: &[u8]) {
         self.remove(key);
+        self.lazily_expired(key);
+    }
+
+    /// Records a key deleted by lazy expiry, for propagation and notification.
+    fn lazily_expired(&mut self, key: &[u8]) {
         self.lazy_expired.push(key.into());
+        if let Some(ev) = &mut self.events {
+            ev.push((notify::DbEvent::Expired, key.into()));
+        }
     }
 
     /// The live entry for `key`, if any, without touching it.
@@ -288,7 +301,11 @@ impl Db {
                 if e.expire_at().is_some() {
                     self.expires -= 1;
                 }
+                // (Not `lazily_expired`: `e` borrows the table until the match ends.)
                 self.lazy_expired.push(key.into());
+                if let Some(ev) = &mut self.events {
+                    ev.push((notify::DbEvent::Expired, key.into()));
+                }
                 None
             }
         }
@@ -385,7 +402,9 @@ impl Db {
         }
     }
 
-    /// Inserts a whole entry, replacing any existing key. Returns the replaced entry.
+    /// Inserts a whole entry, replacing any existing key. Returns the replaced entry. A key that
+    /// did not exist is `new` for keyspace notifications (loading a dataset must not come here
+    /// while notifications are on).
     pub fn insert(&mut self, e: Entry) -> Option<Entry> {
         if e.expire_at().is_some() {
             self.expires += 1;
@@ -395,11 +414,15 @@ impl Db {
         if !self.blocked_on.is_empty() && self.blocked_on.contains_key(e.key()) {
             self.ready.push(e.key().into());
         }
+        let new_key = self.events.is_some().then(|| Box::<[u8]>::from(e.key()));
         let old = self.table.insert(e);
         if let Some(o) = &old {
             if o.expire_at().is_some() {
                 self.expires -= 1;
             }
+        }
+        if let (Some(k), None, Some(ev)) = (new_key, &old, &mut self.events) {
+            ev.push((notify::DbEvent::New, k));
         }
         old
     }
@@ -419,7 +442,7 @@ impl Db {
     pub fn delete(&mut self, key: &[u8], now: i64) -> Option<Entry> {
         let e = self.remove(key)?;
         if is_expired(&e, now) {
-            self.lazy_expired.push(key.into());
+            self.lazily_expired(key);
             return None;
         }
         Some(e)
