@@ -52,6 +52,8 @@ pub struct ClientMeta {
     pub ssub: usize,
     /// Commands queued by MULTI, or -1 outside a transaction (CLIENT LIST `multi=`).
     pub multi: i64,
+    /// CLIENT TRACKING state (`t`/`R`/`B` flags, `redir=`), kept by `crate::tracking`.
+    pub tracking: crate::tracking::TrackingMeta,
 }
 
 /// The kinds CLIENT LIST TYPE and CLIENT KILL TYPE select by.
@@ -118,6 +120,15 @@ impl ClientMeta {
         }
         if f.blocked {
             s.push('b');
+        }
+        if self.tracking.on {
+            s.push('t');
+        }
+        if self.tracking.broken_redirect {
+            s.push('R');
+        }
+        if self.tracking.bcast {
+            s.push('B');
         }
         if f.close_after_reply {
             s.push('c');
@@ -355,6 +366,7 @@ impl ClientShared {
                 psub: 0,
                 ssub: 0,
                 multi: -1,
+                tracking: Default::default(),
             }),
             kill: AtomicBool::new(false),
             wake,

@@ -42,6 +42,7 @@ pub async fn run(server: Arc<Server>) {
         }
         if core.active_expire_enabled {
             active_expire_cycle(&mut core, hz);
+            crate::tracking::flush_bcast(&mut core);
         }
         for db in &mut core.dbs {
             db.table.rehash_step(100);
@@ -122,6 +123,7 @@ pub fn active_expire_cycle(core: &mut Core, hz: u32) {
                 core.watches.touch(&core.dbs[dbi], &k);
                 let expired = crate::config::notify::EXPIRED;
                 crate::keyspace::notify::notify(core, expired, "expired", &k, dbi, None);
+                crate::tracking::key_modified(core, &k);
                 core.prop.feed(
                     dbi,
                     &[bytes::Bytes::from_static(b"DEL"), bytes::Bytes::from(k.into_vec())],

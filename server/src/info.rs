@@ -262,7 +262,7 @@ fn clients_section(out: &mut String, server: &Server, core: &Core) {
     field!(out, "client_recent_max_input_buffer", "{max_in}");
     field!(out, "client_recent_max_output_buffer", "{max_out}");
     field!(out, "blocked_clients", "{}", core.blocking.len());
-    field!(out, "tracking_clients", "0");
+    field!(out, "tracking_clients", "{}", core.tracking.clients());
     field!(out, "clients_in_timeout_table", "{}", core.blocking.with_timeout());
 }
 
@@ -398,9 +398,10 @@ fn stats_section(out: &mut String, core: &Core) {
     field!(out, "active_defrag_key_misses", "0");
     field!(out, "total_active_defrag_time", "0");
     field!(out, "current_active_defrag_time", "0");
-    field!(out, "tracking_total_keys", "0");
-    field!(out, "tracking_total_items", "0");
-    field!(out, "tracking_total_prefixes", "0");
+    let (keys, items, prefixes) = core.tracking.totals();
+    field!(out, "tracking_total_keys", "{keys}");
+    field!(out, "tracking_total_items", "{items}");
+    field!(out, "tracking_total_prefixes", "{prefixes}");
     field!(out, "unexpected_error_replies", "{}", s.unexpected_error_replies);
     field!(out, "total_error_replies", "{}", s.total_error_replies);
     field!(out, "dump_payload_sanitizations", "{}", s.dump_payload_sanitizations);

@@ -16,6 +16,7 @@ pub mod pubsub;
 pub mod resp;
 pub mod server;
 pub mod stats;
+pub mod tracking;
 pub mod types;
 pub mod util;
 

@@ -55,6 +55,10 @@ impl OutputState {
         self.pubsub.store(on, Ordering::Relaxed);
     }
 
+    pub fn is_pubsub(&self) -> bool {
+        self.pubsub.load(Ordering::Relaxed)
+    }
+
     pub fn set_replica(&self, on: bool) {
         self.replica.store(on, Ordering::Relaxed);
     }

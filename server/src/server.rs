@@ -48,6 +48,8 @@ pub struct Core {
     pub blocking: crate::blocking::Blocking,
     /// Pub/Sub subscriptions (see `pubsub`).
     pub pubsub: crate::pubsub::Registry,
+    /// Client-side caching (see `tracking`).
+    pub tracking: crate::tracking::Tracking,
     pub replid: String,
     pub replid2: String,
 }
@@ -73,6 +75,7 @@ impl Core {
             watches: Default::default(),
             blocking: Default::default(),
             pubsub: Default::default(),
+            tracking: Default::default(),
             replid: random_hex40(),
             replid2: "0".repeat(40),
             cfg,

@@ -29,6 +29,10 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("client|no-evict", no_evict),
     ("client|no-touch", no_touch),
     ("client|help", help),
+    ("client|tracking", tracking),
+    ("client|caching", caching),
+    ("client|getredir", getredir),
+    ("client|trackinginfo", trackinginfo),
 ];
 
 /// Client names may not contain spaces, newlines or other special characters.
@@ -159,7 +163,7 @@ fn write_line(
         out,
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
          multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl=0 oll={} omem={} \
-         tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+         tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
         sh.id,
         sh.addr,
         sh.laddr,
@@ -183,6 +187,7 @@ fn write_line(
         tot_mem,
         m.last_cmd,
         m.user,
+        m.tracking.redir,
         m.resp,
         lossy(&m.lib_name),
         lossy(&m.lib_ver),
@@ -543,5 +548,143 @@ fn unblock(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     core.blocking.finish(id as u64, &w.shared, reply);
     ctx.out.int(1);
+    Ok(())
+}
+
+/// CLIENT TRACKING <ON | OFF> [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]] [BCAST]
+///   [OPTIN] [OPTOUT] [NOLOOP]
+fn tracking(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let mut redirect = 0u64;
+    let mut opts = crate::tracking::Options::default();
+    let mut prefixes = Vec::new();
+    // Options are parsed (and REDIRECT checked) for OFF too, as Redis does.
+    let mut j = 3;
+    while j < argv.len() {
+        let a = &argv[j];
+        let more = j + 1 < argv.len();
+        if Ctx::is(a, "redirect") && more {
+            j += 1;
+            if redirect != 0 {
+                return Err(Error::msg("ERR A client can only redirect to a single other client"));
+            }
+            let id = parse_i64(&argv[j]).ok_or(Error::NOT_INT)?;
+            match u64::try_from(id).ok().filter(|id| ctx.core.clients.contains_key(id)) {
+                Some(id) => redirect = id,
+                None => {
+                    return Err(Error::msg("ERR The client ID you want redirect to does not exist"))
+                }
+            }
+        } else if Ctx::is(a, "bcast") {
+            opts.bcast = true;
+        } else if Ctx::is(a, "optin") {
+            opts.optin = true;
+        } else if Ctx::is(a, "optout") {
+            opts.optout = true;
+        } else if Ctx::is(a, "noloop") {
+            opts.noloop = true;
+        } else if Ctx::is(a, "prefix") && more {
+            j += 1;
+            prefixes.push(argv[j].clone());
+        } else {
+            return Err(Error::SYNTAX);
+        }
+        j += 1;
+    }
+    let id = ctx.client.id;
+    if Ctx::is(&argv[2], "off") {
+        ctx.core.tracking.disable(id);
+        ctx.out.ok();
+        return Ok(());
+    }
+    if !Ctx::is(&argv[2], "on") {
+        return Err(Error::SYNTAX);
+    }
+    if !opts.bcast && !prefixes.is_empty() {
+        return Err(Error::msg("ERR PREFIX option requires BCAST mode to be enabled"));
+    }
+    let current = ctx.core.tracking.get(id).map(|t| t.opts);
+    if current.is_some_and(|c| c.bcast != opts.bcast) {
+        return Err(Error::msg(
+            "ERR You can't switch BCAST mode on/off before disabling tracking for this client, \
+             and then re-enabling it with a different mode.",
+        ));
+    }
+    if opts.bcast && (opts.optin || opts.optout) {
+        return Err(Error::msg("ERR OPTIN and OPTOUT are not compatible with BCAST"));
+    }
+    if opts.optin && opts.optout {
+        return Err(Error::msg("ERR You can't specify both OPTIN mode and OPTOUT mode"));
+    }
+    if current.is_some_and(|c| (opts.optin && c.optout) || (opts.optout && c.optin)) {
+        return Err(Error::msg(
+            "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, \
+             and then re-enabling it with a different mode.",
+        ));
+    }
+    if opts.bcast {
+        ctx.core.tracking.check_prefixes(id, &prefixes)?;
+    }
+    ctx.core.tracking.enable(ctx.client, redirect, opts, &prefixes);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT CACHING <YES | NO>
+fn caching(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    ctx.core.tracking.caching(ctx.client.id, &argv[2])?;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT GETREDIR
+fn getredir(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let redir = ctx.core.tracking.get(ctx.client.id).map_or(-1, |t| t.redirect as i64);
+    ctx.out.int(redir);
+    Ok(())
+}
+
+/// CLIENT TRACKINGINFO
+fn trackinginfo(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let t = ctx.core.tracking.get(ctx.client.id);
+    let mut flags = vec![if t.is_some() { "on" } else { "off" }];
+    if let Some(t) = t {
+        if t.opts.bcast {
+            flags.push("bcast");
+        }
+        if t.opts.optin {
+            flags.push("optin");
+            if t.caching {
+                flags.push("caching-yes");
+            }
+        }
+        if t.opts.optout {
+            flags.push("optout");
+            if t.caching {
+                flags.push("caching-no");
+            }
+        }
+        if t.opts.noloop {
+            flags.push("noloop");
+        }
+        if t.broken_redirect {
+            flags.push("broken_redirect");
+        }
+    }
+    let redirect = t.map_or(-1, |t| t.redirect as i64);
+    let prefixes: Vec<Box<[u8]>> =
+        t.map(|t| t.prefixes.iter().cloned().collect()).unwrap_or_default();
+    ctx.out.map(3);
+    ctx.out.bulk(b"flags");
+    ctx.out.set(flags.len());
+    for f in flags {
+        ctx.out.bulk(f.as_bytes());
+    }
+    ctx.out.bulk(b"redirect");
+    ctx.out.int(redirect);
+    ctx.out.bulk(b"prefixes");
+    ctx.out.array(prefixes.len());
+    for p in &prefixes {
+        ctx.out.bulk(p);
+    }
     Ok(())
 }

@@ -175,6 +175,7 @@ fn reset(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     }
     super::multi::discard_transaction(ctx.core, ctx.client);
     crate::pubsub::unsubscribe_all(ctx.core, ctx.client);
+    ctx.core.tracking.disable(ctx.client.id);
     ctx.client.authenticated = ctx.core.cfg.requirepass.is_none();
     ctx.out.simple("RESET");
     Ok(())

@@ -602,6 +602,7 @@ fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(ctx, argv)?;
     let id = ctx.client.db;
     ctx.core.watches.touch_db(&ctx.core.dbs[id], None, ctx.now);
+    crate::tracking::flush(ctx.core);
     let n = empty_dbs(&mut ctx.core.dbs[id..=id], lazy);
     // Propagated even when the database was empty already, as Redis does.
     ctx.dirty(n.max(1));
@@ -615,6 +616,7 @@ fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     for db in &ctx.core.dbs {
         ctx.core.watches.touch_db(db, None, ctx.now);
     }
+    crate::tracking::flush(ctx.core);
     let n = empty_dbs(&mut ctx.core.dbs, lazy);
     ctx.dirty(n + 1);
     ctx.out.ok();

@@ -370,20 +370,22 @@ pub fn execute(
     if !client.in_exec && !core.blocking.is_empty() && !core.blocking.serving {
         serve_blocked(server, core);
     }
-    if flow != Flow::Continue {
-        // Not run yet (paused) or not answered yet (blocked): only when it is does it count
-        // for CLIENT REPLY SKIP.
-        return flow;
-    }
-    // CLIENT REPLY OFF/SKIP: the command runs, its reply is dropped.
-    match client.reply_mode {
-        ReplyMode::On => {}
-        ReplyMode::Off => crate::pubsub::drop_reply(client, out, reply_start),
-        ReplyMode::SkipNext => client.reply_mode = ReplyMode::Skip,
-        ReplyMode::Skip => {
-            crate::pubsub::drop_reply(client, out, reply_start);
-            client.reply_mode = ReplyMode::On;
+    // Not run yet (paused) or not answered yet (blocked): only when it is does it count for
+    // CLIENT REPLY SKIP. Otherwise CLIENT REPLY OFF/SKIP: the command ran, its reply is dropped.
+    if flow == Flow::Continue {
+        match client.reply_mode {
+            ReplyMode::On => {}
+            ReplyMode::Off => crate::pubsub::drop_reply(client, out, reply_start),
+            ReplyMode::SkipNext => client.reply_mode = ReplyMode::Skip,
+            ReplyMode::Skip => {
+                crate::pubsub::drop_reply(client, out, reply_start);
+                client.reply_mode = ReplyMode::On;
+            }
         }
+    }
+    // Tracking messages for this client itself (pushes survive CLIENT REPLY OFF).
+    if !client.in_exec && core.tracking.has_local() {
+        crate::tracking::deliver_local(core, client, out, reply_start);
     }
     flow
 }
@@ -432,6 +434,7 @@ pub(crate) fn propagate_lazy_expired(core: &mut Core, db: usize) {
     let del: &'static [u8] = if core.cfg.lazyfree_lazy_expire { b"UNLINK" } else { b"DEL" };
     for k in keys {
         core.watches.touch(&core.dbs[db], &k);
+        crate::tracking::key_modified(core, &k);
         core.prop.feed(db, &[Bytes::from_static(del), Bytes::from(k.into_vec())]);
     }
 }
@@ -497,7 +500,7 @@ fn serve_key(server: &Arc<Server>, core: &mut Core, dbi: usize, key: &[u8]) {
     }
 }
 
-/// Invalidates WATCHes on the keys a write command wrote: those its key specs mark as written
+/// Invalidates WATCHes (and client-side caches) on the keys a write command wrote: those its key specs mark as written
 /// (RW, OW, RM) or give no flags. Commands that write elsewhere than the caller's database
 /// (MOVE, COPY ... DB) touch the other database's key themselves.
 fn touch_written_keys(core: &mut Core, cmd: &Command, argv: &[Bytes], db: usize) {
@@ -509,6 +512,7 @@ fn touch_written_keys(core: &mut Core, cmd: &Command, argv: &[Bytes], db: usize)
     for (i, f) in keys {
         if f.intersects(written) || f == spec::KeyFlags::default() {
             core.watches.touch(&core.dbs[db], &argv[i]);
+            crate::tracking::key_modified(core, &argv[i]);
         }
     }
 }
@@ -632,9 +636,25 @@ fn execute_inner(
     run(server, core, client, argv, out, cmd, resp3)
 }
 
-/// Runs a command that passed every check, and does what follows every call: stats, slow log,
-/// propagation, WATCH invalidation, MONITOR.
+/// Runs a command that passed every check, as the client tracking knows to be running.
 fn run(
+    server: &Arc<Server>,
+    core: &mut Core,
+    client: &mut Client,
+    argv: &[Bytes],
+    out: &mut Vec<u8>,
+    cmd: &Command,
+    resp3: bool,
+) -> Flow {
+    let prev = core.tracking.enter(client);
+    let flow = run_inner(server, core, client, argv, out, cmd, resp3);
+    core.tracking.leave(prev);
+    flow
+}
+
+/// Does what follows every call: stats, slow log, propagation, WATCH and tracking
+/// invalidation, MONITOR.
+fn run_inner(
     server: &Arc<Server>,
     core: &mut Core,
     client: &mut Client,
@@ -679,6 +699,9 @@ fn run(
         count_error(core, e);
         core.stats.cmd[cmd.id].failed_calls += 1;
     }
+    if core.tracking.has_trackers() {
+        crate::tracking::after_call(core, client, cmd, argv);
+    }
     // Keys expired lazily while the command ran are deleted everywhere first, then the command
     // itself if it changed anything (its own dirty count excludes those deletions).
     let cmd_dirtied = core.dirty != dirty_before;
@@ -707,7 +730,7 @@ fn run(
         st.latency.record(duration_us * 1000);
     }
     core.stats.total_commands_processed += 1;
-    if cmd_dirtied && !core.watches.is_empty() {
+    if cmd_dirtied && (!core.watches.is_empty() || core.tracking.watching()) {
         touch_written_keys(core, cmd, argv, db_before);
     }
     if cmd_dirtied {

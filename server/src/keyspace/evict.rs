@@ -232,6 +232,7 @@ fn evict(server: &Arc<Server>, core: &mut Core, to_free: u64) -> Outcome {
         core.watches.touch(&core.dbs[dbi], &key);
         let evicted = crate::config::notify::EVICTED;
         super::notify::notify(core, evicted, "evicted", &key, dbi, None);
+        crate::tracking::key_modified(core, &key);
         core.prop.feed(dbi, &[Bytes::from_static(del), Bytes::from(key.into_vec())]);
         keys_freed += 1;
         if keys_freed.is_multiple_of(16) && start.elapsed().as_micros() as u64 > limit_us {

@@ -196,6 +196,7 @@ pub async fn serve<S>(
         let core = &mut *core;
         core.blocking.forget(&mut core.dbs, id);
         crate::pubsub::unsubscribe_all(core, &mut client);
+        core.tracking.disable(id);
     }
     server.connected.fetch_sub(1, Ordering::Relaxed);
     let _ = stream.shutdown().await;
@@ -416,6 +417,8 @@ where
                         break;
                     }
                 }
+                // BCAST invalidations go out once per batch, after its replies.
+                crate::tracking::flush_bcast(&mut core);
                 if !out.is_empty() {
                     core.stats.total_net_output_bytes += out.len() as u64;
                     core.stats.total_writes_processed += 1;
