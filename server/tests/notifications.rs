@@ -399,3 +399,43 @@ fn eviction() {
     assert!(info.contains(&format!("evicted_keys:{evicted}\r\n")), "{evicted} events; {info}");
     assert!(evicted >= 20, "{evicted}");
 }
+
+#[test]
+fn key_misses() {
+    let srv = Server::start();
+    let mut c = Conn::new(&srv);
+    let mut sub = Conn::new(&srv);
+    sub.call("PSUBSCRIBE __keyevent@0__:*");
+    c.ok("CONFIG SET notify-keyspace-events Em");
+    c.call("SET present v");
+    c.call("SET gone v PX 1");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    // (Recorded from Redis 7.0.15.) Reads of missing keys, the sources of a store command,
+    // and the writes that read first; not OBJECT/MEMORY, not keys a write only writes.
+    for line in [
+        "GET present",
+        "GET nokey",
+        "MGET present a b",
+        "GET gone",
+        "SINTERSTORE dst s1 present",
+        "GETDEL gd",
+        "SET sg v GET",
+        "OBJECT ENCODING noobj",
+        "MEMORY USAGE nomem",
+        "LMOVE nol x LEFT LEFT",
+        "RENAME norename x",
+    ] {
+        c.call(line);
+    }
+    c.ok("CONFIG SET notify-keyspace-events \"\"");
+    c.call("PUBLISH __keyevent@0__:sync x");
+    let mut got = Vec::new();
+    loop {
+        let m = parts(&sub.reply());
+        if m[2] == "__keyevent@0__:sync" {
+            break;
+        }
+        got.push(m[3].clone());
+    }
+    assert_eq!(got, ["nokey", "a", "b", "gone", "s1", "gd", "sg"]);
+}

@@ -500,8 +500,33 @@ fn serve_key(server: &Arc<Server>, core: &mut Core, dbi: usize, key: &[u8]) {
     }
 }
 
-/// Invalidates WATCHes (and client-side caches) on the keys a write command wrote: those its key specs mark as written
-/// (RW, OW, RM) or give no flags. Commands that write elsewhere than the caller's database
+/// `keymiss` for each key a command only reads (every key of a read-only command, the RO keys of
+/// a write such as SINTERSTORE's sources) and did not find. Nothing creates a key it only reads,
+/// so one absent after the command was a miss (an expired one included, after its `expired`
+/// event, as in Redis). Writes that read their own key first (GETDEL, GETEX, GETSET) say so
+/// themselves.
+fn notify_key_misses(core: &mut Core, cmd: &Command, argv: &[Bytes], db: usize) {
+    let readonly = cmd.flags.contains(CmdFlags::READONLY);
+    // OBJECT and MEMORY USAGE look keys up without notifying, as in Redis.
+    let silent = cmd.fullname.starts_with("object|") || cmd.fullname == "memory|usage";
+    if silent || (!readonly && !cmd.flags.contains(CmdFlags::WRITE)) {
+        return;
+    }
+    let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
+    let Ok(keys) = spec::get_keys(cmd.spec, &args) else {
+        return;
+    };
+    for (i, f) in keys {
+        let read_only_key = readonly || f.contains(spec::KeyFlags::RO);
+        if read_only_key && !core.dbs[db].table.contains(&argv[i]) {
+            let miss = crate::config::notify::KEY_MISS;
+            crate::keyspace::notify::notify(core, miss, "keymiss", &argv[i], db, None);
+        }
+    }
+}
+
+/// Invalidates WATCHes (and client-side caches) on the keys a write command wrote: those its
+/// key specs mark as written (RW, OW, RM) or give no flags. Commands that write elsewhere than the caller's database
 /// (MOVE, COPY ... DB) touch the other database's key themselves.
 fn touch_written_keys(core: &mut Core, cmd: &Command, argv: &[Bytes], db: usize) {
     let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
@@ -693,6 +718,9 @@ fn run_inner(
         crate::pubsub::local_at(client, out, reply_start, |l| {
             crate::keyspace::notify::flush(core, Some(l))
         });
+        if core.cfg.notify_keyspace_events & crate::config::notify::KEY_MISS != 0 {
+            notify_key_misses(core, cmd, argv, db_before);
+        }
     }
     if let Err(e) = &result {
         Reply::new(out, resp3).error(&e.0);

@@ -167,10 +167,10 @@ fn set_generic(
         None => None,
     };
     let (now, acc, tag) = (ctx.now, access(ctx), new_value_tag(&ctx.core.cfg));
-    let (db, out) = ctx.db_out();
     // The write counts as one access to an existing key (Redis looks it up for writing).
     let mut write_acc = acc;
     if o.get || o.nx || o.xx {
+        let (db, out) = ctx.db_out();
         let found = match db.lookup(key, now, acc) {
             Some(e) => {
                 if o.get {
@@ -187,6 +187,10 @@ fn set_generic(
                 false
             }
         };
+        if o.get && !found {
+            ctx.notify(ev::KEY_MISS, "keymiss", key);
+        }
+        let out = &mut ctx.out;
         write_acc = Access { touch: false, ..acc };
         if (o.nx && found) || (o.xx && !found) {
             match (o.get, how) {
@@ -198,7 +202,7 @@ fn set_generic(
         }
     }
     let ttl = if o.keepttl { Ttl::Keep } else { Ttl::Set(expire) };
-    db.write(key, Value::string(val), ttl, tag, now, write_acc);
+    ctx.db().write(key, Value::string(val), ttl, tag, now, write_acc);
     ctx.dirty(1);
     ctx.notify(ev::STRING, "set", key);
     if expire.is_some() {
@@ -265,6 +269,7 @@ fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     match db.lookup(&argv[1], now, acc) {
         None => {
             out.null();
+            ctx.notify(ev::KEY_MISS, "keymiss", &argv[1]);
             return Ok(());
         }
         Some(e) => reply_value(out, e.value())?,
@@ -286,6 +291,7 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         let (db, out) = ctx.db_out();
         let Some(e) = db.lookup(key, now, acc) else {
             out.null();
+            ctx.notify(ev::KEY_MISS, "keymiss", key);
             return Ok(());
         };
         if !e.is_string() {
@@ -328,10 +334,20 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 fn getset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (now, acc, tag) = (ctx.now, access(ctx), new_value_tag(&ctx.core.cfg));
     let (db, out) = ctx.db_out();
-    match db.lookup(&argv[1], now, acc) {
-        None => out.null(),
-        Some(e) => reply_value(out, e.value())?,
+    let miss = match db.lookup(&argv[1], now, acc) {
+        None => {
+            out.null();
+            true
+        }
+        Some(e) => {
+            reply_value(out, e.value())?;
+            false
+        }
+    };
+    if miss {
+        ctx.notify(ev::KEY_MISS, "keymiss", &argv[1]);
     }
+    let (db, _) = ctx.db_out();
     db.write(&argv[1], Value::string(&argv[2]), Ttl::Set(None), tag, now, acc);
     ctx.dirty(1);
     ctx.notify(ev::STRING, "set", &argv[1]);
