@@ -50,6 +50,8 @@ pub struct Core {
     pub pubsub: crate::pubsub::Registry,
     pub replid: String,
     pub replid2: String,
+    /// The Lua engine and script cache, created by the first script (see `cmd::scripting`).
+    pub scripts: Option<Box<vireo_scripting::Engine>>,
 }
 
 impl Core {
@@ -75,6 +77,7 @@ impl Core {
             pubsub: Default::default(),
             replid: random_hex40(),
             replid2: "0".repeat(40),
+            scripts: None,
             cfg,
         }
     }

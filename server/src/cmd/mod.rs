@@ -19,6 +19,7 @@ pub mod list;
 pub mod multi;
 pub mod ops;
 pub mod pubsub;
+pub mod scripting;
 pub mod server_cmds;
 pub mod set;
 pub mod sort;
@@ -62,6 +63,7 @@ fn handler_tables() -> &'static [&'static [(&'static str, Handler)]] {
         multi::HANDLERS,
         ops::HANDLERS,
         pubsub::HANDLERS,
+        scripting::HANDLERS,
         server_cmds::HANDLERS,
         set::HANDLERS,
         sort::HANDLERS,
