@@ -129,6 +129,11 @@ local function protect(t, strict)
   })
   return proxy
 end
+local rawset = rawset
+backing.rawset = function(t, k, v)
+  if readonly[t] then error('Attempt to modify a readonly table', 0) end
+  return rawset(t, k, v)
+end
 backing.setmetatable = function(t, m)
   if readonly[t] then error('Attempt to modify a readonly table', 0) end
   return setmetatable(t, m)

@@ -166,6 +166,8 @@ fn sandbox() {
     assert!(err_of(eval("redis.call = nil")).contains("Attempt to modify a readonly table"));
     assert!(err_of(eval("return getfenv(0).dofile('/etc/passwd')")).contains("attempt to call"));
     assert_eq!(eval("return _G"), Reply::Array(vec![]));
+    assert!(err_of(eval("rawset(_G, 'x', 1)")).contains("Attempt to modify a readonly table"));
+    assert!(err_of(eval("rawset(redis, 'call', 1)")).contains("Attempt to modify a readonly table"));
 }
 
 #[test]
