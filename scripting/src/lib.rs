@@ -4,13 +4,14 @@
 //! The engine never sees the server: scripts reach the keyspace through [`ScriptHost`], which
 //! the server implements (it runs a command and hands back its reply as a [`Reply`]).
 
+mod cjson;
 mod reply;
 
 use std::collections::HashMap;
 
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 
-pub use reply::{format_double, format_g17, parse as parse_reply, Reply};
+pub use reply::{format_double, format_g, format_g17, parse as parse_reply, Reply};
 
 /// What scripts reach the server through.
 pub trait ScriptHost {
@@ -89,7 +90,7 @@ pub struct Engine {
 
 /// Set up once per Lua state, with the full globals: builds the sandbox the scripts see.
 const PRELUDE: &str = r#"
-local backing, redis, unwrap = ...
+local backing, redis, unwrap, cjson = ...
 local rawpcall, rawxpcall, getmetatable, setmetatable, error, tostring =
       pcall, xpcall, getmetatable, setmetatable, error, tostring
 local keep = {'assert','error','getmetatable','ipairs','next','pairs','rawequal','rawget',
@@ -139,6 +140,7 @@ backing.setmetatable = function(t, m)
   return setmetatable(t, m)
 end
 backing.redis = protect(redis, false)
+backing.cjson = protect(cjson, false)
 local env = protect(backing, true)
 backing._G = env
 return env
@@ -173,6 +175,7 @@ impl Engine {
             backing.clone(),
             redis.clone(),
             unwrap,
+            cjson::install(&lua)?,
         ))?;
         let runner = lua.load(RUNNER).set_name("=runner").call::<Function>(())?;
         Ok(Engine { lua, scripts: HashMap::new(), backing, runner, redis })
@@ -420,24 +423,23 @@ fn raise(_lua: &Lua, msg: &str) -> mlua::Result<Value> {
     Err(mlua::Error::RuntimeError(msg.to_string()))
 }
 
+/// The line of the script being run, from its innermost frame.
+pub(crate) fn user_line(lua: &Lua) -> Option<usize> {
+    for level in 0..64 {
+        let found = lua.inspect_stack(level, |d| {
+            (d.source().source.as_deref() == Some("@user_script")).then(|| d.current_line())
+        })?;
+        if let Some(l) = found {
+            return l;
+        }
+    }
+    None
+}
+
 /// Finds the script's own frame (the first one whose source is the script) and makes the
 /// error the table Redis's handler makes: `{err=..., line=...}`.
 fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
-    let mut line = None;
-    for level in 0..64 {
-        let found = lua.inspect_stack(level, |d| {
-            let src = d.source();
-            (src.source.as_deref() == Some("@user_script")).then(|| d.current_line())
-        });
-        match found {
-            None => break,
-            Some(Some(l)) => {
-                line = l;
-                break;
-            }
-            Some(None) => {}
-        }
-    }
+    let line = user_line(lua);
     let t = match err {
         Value::Table(t) if t.raw_get::<Value>("err").is_ok_and(|v| v.is_string()) => t,
         Value::Error(e) => {

@@ -112,17 +112,23 @@ pub fn format_double(d: f64) -> String {
 /// C's `%.17g`: the shortest of fixed or exponent notation with 17 significant digits,
 /// trailing zeros removed.
 pub fn format_g17(d: f64) -> String {
+    format_g(d, 17)
+}
+
+/// C's `%.<prec>g`.
+pub fn format_g(d: f64, prec: usize) -> String {
+    let prec = prec.max(1);
     if d == 0.0 {
         return if d.is_sign_negative() { "-0".into() } else { "0".into() };
     }
     if !d.is_finite() {
         return format_double(d);
     }
-    let e = format!("{d:.16e}");
+    let e = format!("{d:.*e}", prec - 1);
     let (mant, exp) = e.split_once('e').expect("exponent notation");
     let exp: i32 = exp.parse().expect("exponent");
-    if (-4..17).contains(&exp) {
-        let decimals = (16 - exp).max(0) as usize;
+    if (-4..prec as i32).contains(&exp) {
+        let decimals = (prec as i32 - 1 - exp).max(0) as usize;
         let s = format!("{d:.decimals$}");
         strip_zeros(&s).to_string()
     } else {

@@ -183,3 +183,23 @@ fn shebang() {
     );
     assert!(err_of(eval("#!lua\nerror('x')")).ends_with("on @user_script:2."));
 }
+
+#[test]
+fn cjson_round_trips() {
+    assert_eq!(
+        eval("return cjson.encode({1, 'a/b', {x=true}, 1.5})"),
+        bulk("[1,\"a\\/b\",{\"x\":true},1.5]")
+    );
+    assert_eq!(eval("return cjson.encode({})"), bulk("{}"));
+    assert_eq!(eval("return cjson.encode({[1]=1,[3]=3})"), bulk("[1,null,3]"));
+    assert_eq!(eval("local t = cjson.decode('{\"a\":[1,\"\\\\u00e9\",null]}') return {t.a[1], t.a[2], t.a[3] == cjson.null}"),
+        Reply::Array(vec![Reply::Int(1), bulk("\u{e9}"), Reply::Int(1)]));
+    assert!(err_of(eval("return cjson.decode('[1,')"))
+        .starts_with("ERR user_script:1: Expected value but found T_END at character 4 script:"));
+    assert!(err_of(eval("return cjson.encode({[1]=1,[20]=3})"))
+        .starts_with("ERR user_script:1: Cannot serialise table: excessively sparse array"));
+    assert!(err_of(eval("local t = {} t[1] = t return cjson.encode(t)"))
+        .contains("Cannot serialise, excessive nesting (1001)"));
+    assert!(err_of(eval(&format!("return cjson.decode('{}')", "[".repeat(1100))))
+        .contains("Found too many nested data structures (1001)"));
+}
