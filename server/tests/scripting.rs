@@ -158,3 +158,21 @@ fn scripts_propagate_as_their_effects() {
     let got: Vec<String> = h.take().iter().map(|c| c.join(" ")).collect();
     assert_eq!(got, ["MULTI", "SET c 1", "INCR c", "EXEC"]);
 }
+
+#[test]
+fn info_counts_cached_scripts() {
+    let s = Server::start();
+    let mut c = s.raw();
+    let field = |c: &mut common::Raw, name: &str| -> String {
+        let info = String::from_utf8(c.call(&["INFO", "memory"])).unwrap();
+        let line = info.lines().find(|l| l.starts_with(&format!("{name}:"))).unwrap().to_string();
+        line.split_once(':').unwrap().1.to_string()
+    };
+    assert_eq!(field(&mut c, "number_of_cached_scripts"), "0");
+    c.call(&["SCRIPT", "LOAD", "return 1"]);
+    c.call(&["EVAL", "return 2", "0"]);
+    assert_eq!(field(&mut c, "number_of_cached_scripts"), "2");
+    assert!(field(&mut c, "used_memory_lua").parse::<u64>().unwrap() > 0);
+    c.call(&["SCRIPT", "FLUSH"]);
+    assert_eq!(field(&mut c, "number_of_cached_scripts"), "0");
+}
