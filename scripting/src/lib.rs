@@ -18,6 +18,12 @@ pub trait ScriptHost {
     /// Runs `argv` (the command name first) as a script's command and returns its reply. Errors
     /// are `Reply::Error` with Redis's text (`ERR Unknown Redis command called from script`...).
     fn call(&mut self, argv: &[Vec<u8>]) -> Reply;
+    /// Whether the error the last [`ScriptHost::call`] returned was already counted in the
+    /// error statistics (the command ran and failed), so that the script's own error, if it
+    /// does not catch it, is not counted again.
+    fn error_counted(&self) -> bool {
+        false
+    }
     /// `redis.log(level, message)`: level is one of the `LOG_*` constants (0..=3).
     fn log(&mut self, level: i64, msg: &[u8]);
 }
@@ -77,6 +83,15 @@ struct Script {
     body_len: usize,
 }
 
+/// What a script run gave.
+#[derive(Debug, PartialEq)]
+pub struct Outcome {
+    pub reply: Reply,
+    /// The reply is an error a failed `redis.call` raised, already counted in the error
+    /// statistics when its command failed (Redis does not count it again).
+    pub error_counted: bool,
+}
+
 /// The Lua state and the script cache.
 pub struct Engine {
     lua: Lua,
@@ -86,6 +101,8 @@ pub struct Engine {
     /// `xpcall(f, handler)` wrapper.
     runner: Function,
     redis: Table,
+    /// Error tables redis.pcall returned for commands that failed (weak keys).
+    counted: Table,
 }
 
 /// Set up once per Lua state, with the full globals: builds the sandbox the scripts see.
@@ -165,7 +182,7 @@ impl Engine {
         // An error raised by redis.call (a Rust error value) as the string pcall gives.
         let unwrap = lua.create_function(|lua, v: Value| {
             if let Value::Error(e) = &v {
-                if let Some(CallError(msg)) = find_call_error(e) {
+                if let Some(CallError(msg, _)) = find_call_error(e) {
                     return Ok(Value::String(lua.create_string(msg)?));
                 }
             }
@@ -177,8 +194,12 @@ impl Engine {
             unwrap,
             cjson::install(&lua)?,
         ))?;
+        let counted = lua.create_table()?;
+        let weak = lua.create_table()?;
+        weak.set("__mode", "k")?;
+        counted.set_metatable(Some(weak))?;
         let runner = lua.load(RUNNER).set_name("=runner").call::<Function>(())?;
-        Ok(Engine { lua, scripts: HashMap::new(), backing, runner, redis })
+        Ok(Engine { lua, scripts: HashMap::new(), backing, runner, redis, counted })
     }
 
     fn fill_redis(lua: &Lua, redis: &Table) -> mlua::Result<()> {
@@ -308,10 +329,22 @@ impl Engine {
         args: &[&[u8]],
         host: &mut dyn ScriptHost,
     ) -> Option<Reply> {
+        self.run_outcome(sha, keys, args, host).map(|o| o.reply)
+    }
+
+    /// [`Engine::run`], telling also whether an error reply was counted already.
+    pub fn run_outcome(
+        &mut self,
+        sha: &[u8],
+        keys: &[&[u8]],
+        args: &[&[u8]],
+        host: &mut dyn ScriptHost,
+    ) -> Option<Outcome> {
         let sha = std::str::from_utf8(sha).ok()?.to_ascii_lowercase();
         let func = self.scripts.get(&sha)?.func.clone();
-        Some(self.run_function(&sha, func, keys, args, host).unwrap_or_else(|e| {
-            Reply::Error(format!("ERR Error running script: {e}").into_bytes())
+        Some(self.run_function(&sha, func, keys, args, host).unwrap_or_else(|e| Outcome {
+            reply: Reply::Error(format!("ERR Error running script: {e}").into_bytes()),
+            error_counted: false,
         }))
     }
 
@@ -322,7 +355,7 @@ impl Engine {
         keys: &[&[u8]],
         args: &[&[u8]],
         host: &mut dyn ScriptHost,
-    ) -> mlua::Result<Reply> {
+    ) -> mlua::Result<Outcome> {
         let lua = &self.lua;
         let to_table = |items: &[&[u8]]| -> mlua::Result<Table> {
             let t = lua.create_table_with_capacity(items.len(), 0)?;
@@ -336,21 +369,37 @@ impl Engine {
         let host = std::cell::RefCell::new(host);
         let result = lua.scope(|scope| {
             let call = scope.create_function(|lua, args: MultiValue| {
-                let reply = match call_args(&args) {
-                    Ok(argv) => host.borrow_mut().call(&argv),
-                    Err(msg) => Reply::Error(msg.as_bytes().to_vec()),
+                let (reply, counted) = match call_args(&args) {
+                    Ok(argv) => {
+                        let mut h = host.borrow_mut();
+                        let r = h.call(&argv);
+                        let counted = h.error_counted();
+                        (r, counted)
+                    }
+                    Err(msg) => (Reply::Error(msg.as_bytes().to_vec()), false),
                 };
                 match reply {
-                    Reply::Error(e) => Err(mlua::Error::external(CallError(e))),
+                    Reply::Error(e) => Err(mlua::Error::external(CallError(e, counted))),
                     r => reply_to_lua(lua, &r),
                 }
             })?;
-            let pcall = scope.create_function(|lua, args: MultiValue| {
-                let reply = match call_args(&args) {
-                    Ok(argv) => host.borrow_mut().call(&argv),
-                    Err(msg) => Reply::Error(msg.as_bytes().to_vec()),
+            let counted_set = &self.counted;
+            let host = &host;
+            let pcall = scope.create_function(move |lua, args: MultiValue| {
+                let (reply, counted) = match call_args(&args) {
+                    Ok(argv) => {
+                        let mut h = host.borrow_mut();
+                        let r = h.call(&argv);
+                        let counted = h.error_counted();
+                        (r, counted)
+                    }
+                    Err(msg) => (Reply::Error(msg.as_bytes().to_vec()), false),
                 };
-                reply_to_lua(lua, &reply)
+                let v = reply_to_lua(lua, &reply)?;
+                if counted && matches!(reply, Reply::Error(_)) {
+                    counted_set.raw_set(v.clone(), true)?;
+                }
+                Ok(v)
             })?;
             let log = scope.create_function(|lua, args: MultiValue| {
                 if args.len() < 2 {
@@ -393,15 +442,20 @@ impl Engine {
         let ok = matches!(it.next(), Some(Value::Boolean(true)));
         let value = it.next().unwrap_or(Value::Nil);
         if ok {
-            return Ok(lua_to_reply(&value));
+            // An error table redis.pcall gave back, returned as it is, was counted already.
+            let error_counted = matches!(&value, Value::Table(_))
+                && self.counted.raw_get::<bool>(value.clone()).unwrap_or(false);
+            return Ok(Outcome { reply: lua_to_reply(&value), error_counted });
         }
         // The handler made every error a table with `err` and, where known, `line`.
+        let mut error_counted = false;
         let (msg, line) = match &value {
             Value::Table(t) => {
                 let msg: Vec<u8> = match t.raw_get::<Value>("err")? {
                     Value::String(s) => s.as_bytes().to_vec(),
                     _ => b"ERR unknown error".to_vec(),
                 };
+                error_counted = t.raw_get::<bool>("counted").unwrap_or(false);
                 let line = match t.raw_get::<Value>("line")? {
                     Value::Integer(n) => n.to_string(),
                     Value::Number(n) => (n as i64).to_string(),
@@ -413,7 +467,7 @@ impl Engine {
         };
         let mut full = msg;
         full.extend_from_slice(format!(" script: {sha}, on @user_script:{line}.").as_bytes());
-        Ok(Reply::Error(full))
+        Ok(Outcome { reply: Reply::Error(full), error_counted })
     }
 }
 
@@ -446,7 +500,10 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
             // Errors raised by redis.call and the engine's own Rust functions: as they are.
             let t = lua.create_table()?;
             match find_call_error(&e) {
-                Some(CallError(msg)) => t.raw_set("err", lua.create_string(msg)?)?,
+                Some(CallError(msg, counted)) => {
+                    t.raw_set("err", lua.create_string(msg)?)?;
+                    t.raw_set("counted", *counted)?;
+                }
                 None => {
                     let msg = root_message(&e);
                     if msg.starts_with("ERR ") {
@@ -482,7 +539,7 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
 
 /// The error reply a `redis.call` raised.
 #[derive(Debug)]
-struct CallError(Vec<u8>);
+struct CallError(Vec<u8>, bool);
 
 impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -497,7 +497,7 @@ fn touch_written_keys(core: &mut Core, cmd: &Command, argv: &[Bytes], db: usize)
     }
 }
 
-fn count_error(core: &mut Core, e: &Error) {
+pub(crate) fn count_error(core: &mut Core, e: &Error) {
     core.stats.total_error_replies += 1;
     let code = e.code();
     match core.errorstats.get_mut(code) {

@@ -101,26 +101,51 @@ fn run_script(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdResul
         client: &mut lua_client,
         read_only: ro || flags.no_writes,
         out: Vec::new(),
+        ran: false,
     };
-    let reply = eng.run(&sha, &keys, &args, &mut host).unwrap_or(Reply::Error(NOSCRIPT.into()));
+    let outcome = eng.run_outcome(&sha, &keys, &args, &mut host);
     if wrap {
         ctx.core.prop.end_transaction();
     }
     ctx.core.scripts = Some(eng);
-    match reply {
+    let Some(outcome) = outcome else { return Err(Error::msg(NOSCRIPT)) };
+    match outcome.reply {
         Reply::Error(e) => {
             let msg: String = String::from_utf8_lossy(&e)
                 .chars()
                 .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
                 .collect();
+            if outcome.error_counted {
+                // Counted when the command failed; Redis does not count it twice.
+                ctx.out.error(&msg);
+                return Ok(());
+            }
             Err(Error(msg.into()))
         }
         r => {
+            // Errors inside an array reply count as error replies, as in Redis.
+            count_nested_errors(ctx.core, &r);
             let mut buf = Vec::new();
             r.encode(&mut buf, ctx.out.is_resp3());
             ctx.out.raw(&buf);
             Ok(())
         }
+    }
+}
+
+fn count_nested_errors(core: &mut Core, r: &Reply) {
+    match r {
+        Reply::Error(e) => {
+            super::count_error(core, &Error(String::from_utf8_lossy(e).into_owned().into()))
+        }
+        Reply::Array(items) | Reply::Set(items) => {
+            items.iter().for_each(|i| count_nested_errors(core, i))
+        }
+        Reply::Map(pairs) => pairs.iter().for_each(|(k, v)| {
+            count_nested_errors(core, k);
+            count_nested_errors(core, v);
+        }),
+        _ => {}
     }
 }
 
@@ -131,10 +156,17 @@ struct Host<'a> {
     client: &'a mut Client,
     read_only: bool,
     out: Vec<u8>,
+    /// The last call ran through the dispatcher (its error, if any, is counted).
+    ran: bool,
 }
 
 impl ScriptHost for Host<'_> {
+    fn error_counted(&self) -> bool {
+        self.ran
+    }
+
     fn call(&mut self, argv: &[Vec<u8>]) -> Reply {
+        self.ran = false;
         let argv: Vec<Bytes> = argv.iter().map(|a| Bytes::copy_from_slice(a)).collect();
         let cmd = match self.server.commands.resolve(&argv) {
             Lookup::Found(c) => c,
@@ -153,6 +185,7 @@ impl ScriptHost for Host<'_> {
             return Reply::error("ERR Write commands are not allowed from read-only scripts.");
         }
         self.out.clear();
+        self.ran = true;
         super::execute(self.server, self.core, self.client, &argv, &mut self.out);
         match vireo_scripting::parse_reply(&self.out) {
             Some((r, _)) => r,
