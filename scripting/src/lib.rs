@@ -46,7 +46,9 @@ pub fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), String> {
     if !body.starts_with(b"#!") {
         return Ok((ScriptFlags::default(), body.to_vec()));
     }
-    let eol = body.iter().position(|&c| c == b'\n').unwrap_or(body.len());
+    let Some(eol) = body.iter().position(|&c| c == b'\n') else {
+        return Err("ERR Invalid script shebang".into());
+    };
     let line = String::from_utf8_lossy(&body[..eol]).into_owned();
     let mut parts = line.split(' ').filter(|p| !p.is_empty());
     let engine = parts.next().unwrap_or("");

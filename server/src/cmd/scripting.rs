@@ -80,6 +80,15 @@ fn run_script(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdResul
         eng.load(&argv[1]).map_err(|e| Error(e.into()))?.into_bytes()
     };
     let flags = eng.flags(&sha).unwrap_or_default();
+    // Over maxmemory, as Redis: a script with a shebang and without allow-oom does not run;
+    // one without a shebang runs, and its commands that may grow memory are refused.
+    let oom = ctx.core.cfg.maxmemory > 0
+        && !flags.allow_oom
+        && crate::keyspace::evict::perform(ctx.server, ctx.core)
+            == crate::keyspace::evict::Outcome::Fail;
+    if oom && flags.shebang && !flags.no_writes && !ro {
+        return Err(Error::msg(crate::keyspace::evict::OOM_ERROR));
+    }
     let keys: Vec<&[u8]> = argv[3..3 + numkeys].iter().map(|a| &a[..]).collect();
     let args: Vec<&[u8]> = argv[3 + numkeys..].iter().map(|a| &a[..]).collect();
 
@@ -100,6 +109,7 @@ fn run_script(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdResul
         core: ctx.core,
         client: &mut lua_client,
         read_only: ro || flags.no_writes,
+        oom,
         out: Vec::new(),
         ran: false,
     };
@@ -155,6 +165,8 @@ struct Host<'a> {
     core: &'a mut Core,
     client: &'a mut Client,
     read_only: bool,
+    /// Over maxmemory when the script started: `denyoom` commands are refused.
+    oom: bool,
     out: Vec<u8>,
     /// The last call ran through the dispatcher (its error, if any, is counted).
     ran: bool,
@@ -183,6 +195,9 @@ impl ScriptHost for Host<'_> {
         }
         if self.read_only && cmd.flags.contains(CmdFlags::WRITE) {
             return Reply::error("ERR Write commands are not allowed from read-only scripts.");
+        }
+        if self.oom && cmd.flags.contains(CmdFlags::DENYOOM) {
+            return Reply::error(crate::keyspace::evict::OOM_ERROR);
         }
         self.out.clear();
         self.ran = true;
