@@ -176,3 +176,32 @@ fn info_counts_cached_scripts() {
     c.call(&["SCRIPT", "FLUSH"]);
     assert_eq!(field(&mut c, "number_of_cached_scripts"), "0");
 }
+
+#[test]
+fn monitor_shows_script_commands_as_lua() {
+    use std::io::{Read, Write};
+    let s = Server::start();
+    let mut m = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    m.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    m.write_all(&common::encode(&["MONITOR"])).unwrap();
+    let mut ok = [0u8; 5];
+    m.read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"+OK\r\n");
+    let mut c = s.raw();
+    c.expect("EVAL \"redis.call('SET', 'mk', '1') return 1\" 0", b":1\r\n");
+    let mut buf = Vec::new();
+    while !buf.ends_with(b"\"mk\" \"1\"\r\n") {
+        let mut chunk = [0u8; 4096];
+        let n = m.read(&mut chunk).unwrap();
+        assert!(n > 0);
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let text = String::from_utf8(buf).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].contains("\"EVAL\" \"redis.call('SET', 'mk', '1') return 1\" \"0\""),
+        "{text}"
+    );
+    assert!(lines[1].ends_with("[0 lua] \"SET\" \"mk\" \"1\""), "{text}");
+}

@@ -92,6 +92,11 @@ fn run_script(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdResul
     let keys: Vec<&[u8]> = argv[3..3 + numkeys].iter().map(|a| &a[..]).collect();
     let args: Vec<&[u8]> = argv[3 + numkeys..].iter().map(|a| &a[..]).collect();
 
+    // EVAL is flagged skip-monitor so that it can show before the commands it runs, as Redis.
+    if !ctx.core.monitors.is_empty() {
+        let origin = super::ops::monitor_origin(ctx.core, ctx.client);
+        super::ops::feed_monitors(ctx.core, ctx.client.db, &origin, argv);
+    }
     // EVAL itself never propagates: the commands the script ran do.
     ctx.propagate_as = Some(Vec::new());
     let mut eng = ctx.core.scripts.take().expect("created above");
@@ -103,6 +108,7 @@ fn run_script(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdResul
         Client::new(ctx.client.id, ctx.client.shared.clone(), true, ctx.client.push_tx.clone());
     lua_client.db = ctx.client.db;
     lua_client.in_exec = true;
+    lua_client.lua = true;
     lua_client.user = ctx.client.user.clone();
     let mut host = Host {
         server: ctx.server,
