@@ -205,3 +205,15 @@ fn monitor_shows_script_commands_as_lua() {
     );
     assert!(lines[1].ends_with("[0 lua] \"SET\" \"mk\" \"1\""), "{text}");
 }
+
+#[test]
+fn slowlog_logs_the_script_not_its_commands() {
+    let s = Server::start();
+    let mut c = s.raw();
+    c.expect("CONFIG SET slowlog-log-slower-than 0", b"+OK\r\n");
+    c.expect("SLOWLOG RESET", b"+OK\r\n");
+    c.expect("EVAL \"return redis.call('SET', 'sk', '1')\" 0", b"+OK\r\n");
+    let log = String::from_utf8_lossy(&c.call(&["SLOWLOG", "GET"])).into_owned();
+    assert!(log.contains("EVAL"), "{log}");
+    assert!(!log.contains("$3\r\nSET\r\n"), "{log}");
+}

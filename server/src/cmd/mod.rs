@@ -693,7 +693,9 @@ fn run(
         }
     }
 
+    // A script's commands are not logged on their own: the EVAL is, as in Redis.
     if !cmd.flags.contains(CmdFlags::SKIP_SLOWLOG)
+        && !client.lua
         && core.cfg.slowlog_log_slower_than >= 0
         && duration_us as i64 >= core.cfg.slowlog_log_slower_than
     {
