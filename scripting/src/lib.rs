@@ -4,6 +4,7 @@
 //! The engine never sees the server: scripts reach the keyspace through [`ScriptHost`], which
 //! the server implements (it runs a command and hands back its reply as a [`Reply`]).
 
+mod bit;
 mod cjson;
 mod reply;
 
@@ -109,7 +110,7 @@ pub struct Engine {
 
 /// Set up once per Lua state, with the full globals: builds the sandbox the scripts see.
 const PRELUDE: &str = r#"
-local backing, redis, unwrap, cjson = ...
+local backing, redis, unwrap, cjson, bit = ...
 local rawpcall, rawxpcall, getmetatable, setmetatable, error, tostring =
       pcall, xpcall, getmetatable, setmetatable, error, tostring
 local keep = {'assert','error','getmetatable','ipairs','next','pairs','rawequal','rawget',
@@ -160,6 +161,7 @@ backing.setmetatable = function(t, m)
 end
 backing.redis = protect(redis, false)
 backing.cjson = protect(cjson, false)
+backing.bit = protect(bit, false)
 local env = protect(backing, true)
 backing._G = env
 return env
@@ -195,6 +197,7 @@ impl Engine {
             redis.clone(),
             unwrap,
             cjson::install(&lua)?,
+            bit::install(&lua)?,
         ))?;
         let counted = lua.create_table()?;
         let weak = lua.create_table()?;
