@@ -25,6 +25,8 @@ pub trait ScriptHost {
     fn error_counted(&self) -> bool {
         false
     }
+    /// `redis.setresp(2|3)`: the protocol the script's commands reply in from now on.
+    fn set_resp(&mut self, _resp: u8) {}
     /// `redis.log(level, message)`: level is one of the `LOG_*` constants (0..=3).
     fn log(&mut self, level: i64, msg: &[u8]);
 }
@@ -261,7 +263,6 @@ impl Engine {
         // Redis 7.0 always replicates effects: these remain for old scripts.
         redis.set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
         redis.set("set_repl", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
-        redis.set("setresp", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
         redis.set("breakpoint", lua.create_function(|_, _: MultiValue| Ok(false))?)?;
         redis.set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
         Ok(())
@@ -372,6 +373,8 @@ impl Engine {
         self.backing.raw_set("KEYS", to_table(keys)?)?;
         self.backing.raw_set("ARGV", to_table(args)?)?;
         let host = std::cell::RefCell::new(host);
+        let resp3 = std::cell::Cell::new(false);
+        let resp3 = &resp3;
         let result = lua.scope(|scope| {
             let call = scope.create_function(|lua, args: MultiValue| {
                 let (reply, counted) = match call_args(&args) {
@@ -385,7 +388,7 @@ impl Engine {
                 };
                 match reply {
                     Reply::Error(e) => Err(mlua::Error::external(CallError(e, counted))),
-                    r => reply_to_lua(lua, &r),
+                    r => reply_to_lua(lua, &r, resp3.get()),
                 }
             })?;
             let counted_set = &self.counted;
@@ -400,7 +403,7 @@ impl Engine {
                     }
                     Err(msg) => (Reply::Error(msg.as_bytes().to_vec()), false),
                 };
-                let v = reply_to_lua(lua, &reply)?;
+                let v = reply_to_lua(lua, &reply, resp3.get())?;
                 if counted && matches!(reply, Reply::Error(_)) {
                     counted_set.raw_set(v.clone(), true)?;
                 }
@@ -433,14 +436,32 @@ impl Engine {
                 host.borrow_mut().log(level, &msg);
                 Ok(Value::Nil)
             })?;
+            let setresp = scope.create_function(move |lua, args: MultiValue| {
+                if args.len() != 1 {
+                    return raise(lua, "ERR redis.setresp() requires one argument.");
+                }
+                let v = match &args[0] {
+                    Value::Integer(n) => *n,
+                    Value::Number(n) => *n as i64,
+                    _ => 0,
+                };
+                if v != 2 && v != 3 {
+                    return raise(lua, "ERR RESP version must be 2 or 3.");
+                }
+                resp3.set(v == 3);
+                host.borrow_mut().set_resp(v as u8);
+                Ok(Value::Nil)
+            })?;
             let handler = scope.create_function(|lua, err: Value| error_handler(lua, err))?;
             self.redis.raw_set("call", call)?;
             self.redis.raw_set("pcall", pcall)?;
             self.redis.raw_set("log", log)?;
+            self.redis.raw_set("setresp", setresp)?;
             let r = self.runner.call::<MultiValue>((func, handler));
             self.redis.raw_set("call", Value::Nil)?;
             self.redis.raw_set("pcall", Value::Nil)?;
             self.redis.raw_set("log", Value::Nil)?;
+            self.redis.raw_set("setresp", Value::Nil)?;
             r
         })?;
         let mut it = result.into_iter();
@@ -630,8 +651,37 @@ pub fn number_to_int(n: f64) -> i64 {
     }
 }
 
-/// A server reply as a Lua value (RESP2 rules of Redis 7.0).
-pub fn reply_to_lua(lua: &Lua, r: &Reply) -> mlua::Result<Value> {
+/// A server reply as a Lua value, by Redis 7.0's rules for a script that chose RESP2 (the
+/// default) or, with `resp3`, RESP3 (`redis.setresp(3)`).
+pub fn reply_to_lua(lua: &Lua, r: &Reply, resp3: bool) -> mlua::Result<Value> {
+    let wrap = |field: &str, v: Value| -> mlua::Result<Value> {
+        let t = lua.create_table()?;
+        t.raw_set(field, v)?;
+        Ok(Value::Table(t))
+    };
+    if resp3 {
+        match r {
+            Reply::Null | Reply::NullArray => return Ok(Value::Nil),
+            Reply::Bool(b) => return Ok(Value::Boolean(*b)),
+            Reply::Double(d) => return wrap("double", Value::Number(*d)),
+            Reply::BigNumber(b) => return wrap("big_number", Value::String(lua.create_string(b)?)),
+            Reply::Map(pairs) => {
+                let t = lua.create_table()?;
+                for (k, v) in pairs {
+                    t.raw_set(reply_to_lua(lua, k, true)?, reply_to_lua(lua, v, true)?)?;
+                }
+                return wrap("map", Value::Table(t));
+            }
+            Reply::Set(items) => {
+                let t = lua.create_table()?;
+                for k in items {
+                    t.raw_set(reply_to_lua(lua, k, true)?, true)?;
+                }
+                return wrap("set", Value::Table(t));
+            }
+            _ => {}
+        }
+    }
     Ok(match r {
         Reply::Int(n) => Value::Number(*n as f64),
         Reply::Bulk(b) | Reply::BigNumber(b) => Value::String(lua.create_string(b)?),
@@ -645,15 +695,15 @@ pub fn reply_to_lua(lua: &Lua, r: &Reply) -> mlua::Result<Value> {
         Reply::Array(items) | Reply::Set(items) => {
             let t = lua.create_table_with_capacity(items.len(), 0)?;
             for (i, it) in items.iter().enumerate() {
-                t.raw_set(i + 1, reply_to_lua(lua, it)?)?;
+                t.raw_set(i + 1, reply_to_lua(lua, it, resp3)?)?;
             }
             Value::Table(t)
         }
         Reply::Map(pairs) => {
             let t = lua.create_table_with_capacity(pairs.len() * 2, 0)?;
             for (i, (k, v)) in pairs.iter().enumerate() {
-                t.raw_set(2 * i + 1, reply_to_lua(lua, k)?)?;
-                t.raw_set(2 * i + 2, reply_to_lua(lua, v)?)?;
+                t.raw_set(2 * i + 1, reply_to_lua(lua, k, resp3)?)?;
+                t.raw_set(2 * i + 2, reply_to_lua(lua, v, resp3)?)?;
             }
             Value::Table(t)
         }

@@ -15,6 +15,8 @@ impl ScriptHost for FakeHost {
             b"err" => Reply::Error(b"WRONGTYPE bad".to_vec()),
             b"int" => Reply::Int(7),
             b"nil" => Reply::Null,
+            b"map" => Reply::Map(vec![(bulk("k"), Reply::Double(2.5))]),
+            b"bool" => Reply::Bool(true),
             b"arr" => Reply::Array(vec![Reply::Bulk(b"a".to_vec()), Reply::Null, Reply::Int(2)]),
             _ => Reply::Bulk(argv.last().unwrap().clone()),
         }
@@ -202,4 +204,24 @@ fn cjson_round_trips() {
         .contains("Cannot serialise, excessive nesting (1001)"));
     assert!(err_of(eval(&format!("return cjson.decode('{}')", "[".repeat(1100))))
         .contains("Found too many nested data structures (1001)"));
+}
+
+#[test]
+fn resp3_replies_to_lua() {
+    assert_eq!(
+        eval("redis.setresp(3) local m = redis.call('map').map return m.k.double"),
+        Reply::Int(2)
+    );
+    assert_eq!(
+        eval("redis.setresp(3) return {redis.call('nil') == nil, redis.call('bool') == true}"),
+        Reply::Array(vec![Reply::Int(1), Reply::Int(1)])
+    );
+    // Under RESP2 a map is a flat array and a double a string.
+    assert_eq!(
+        eval("local m = redis.call('map') return {m[1], m[2]}"),
+        Reply::Array(vec![bulk("k"), bulk("2.5")])
+    );
+    assert!(
+        err_of(eval("redis.setresp(4)")).starts_with("ERR RESP version must be 2 or 3. script:")
+    );
 }

@@ -183,6 +183,10 @@ impl ScriptHost for Host<'_> {
         self.ran
     }
 
+    fn set_resp(&mut self, resp: u8) {
+        self.client.resp = resp;
+    }
+
     fn call(&mut self, argv: &[Vec<u8>]) -> Reply {
         self.ran = false;
         let argv: Vec<Bytes> = argv.iter().map(|a| Bytes::copy_from_slice(a)).collect();
