@@ -263,6 +263,8 @@ pub struct Client {
     pub in_exec: bool,
     /// This is a blocked client's command run again to serve it (see `cmd::serve_blocked`).
     pub serving_blocked: bool,
+    /// The client a Lua script runs its commands as (MONITOR shows them as `lua`).
+    pub lua: bool,
     /// Channels, patterns and shard channels this client subscribes to.
     pub pubsub: crate::pubsub::ClientSubs,
 }
@@ -305,6 +307,7 @@ impl Client {
             watched: Vec::new(),
             in_exec: false,
             serving_blocked: false,
+            lua: false,
             pubsub: Default::default(),
         }
     }

@@ -42,8 +42,13 @@ impl Error {
 
     /// The error's code, the first word (`ERR`, `WRONGTYPE`...), as INFO errorstats counts it.
     pub fn code(&self) -> &str {
+        // As Redis's afterErrorReply: the code is what comes before a space within the first 32
+        // bytes; an error without one counts as ERR.
         let s: &str = &self.0;
-        s.split(' ').next().unwrap_or("ERR")
+        match s.as_bytes().iter().take(32).position(|&c| c == b' ') {
+            Some(i) => &s[..i],
+            None => "ERR",
+        }
     }
 }
 

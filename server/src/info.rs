@@ -286,20 +286,22 @@ fn memory_section(out: &mut String, core: &mut Core) {
     let total = total_system_memory();
     field!(out, "total_system_memory", "{total}");
     field!(out, "total_system_memory_human", "{}", bytes_to_human(total));
-    // No Lua VM and no functions yet.
-    field!(out, "used_memory_lua", "0");
-    field!(out, "used_memory_vm_eval", "0");
-    field!(out, "used_memory_lua_human", "0B");
-    field!(out, "used_memory_scripts_eval", "0");
-    field!(out, "number_of_cached_scripts", "0");
+    // The Lua VM exists once a script ran; no functions yet.
+    let (lua, scripts, bodies) =
+        core.scripts.as_ref().map_or((0, 0, 0), |e| (e.memory(), e.len(), e.bodies_len()));
+    field!(out, "used_memory_lua", "{lua}");
+    field!(out, "used_memory_vm_eval", "{lua}");
+    field!(out, "used_memory_lua_human", "{}", bytes_to_human(lua as u64));
+    field!(out, "used_memory_scripts_eval", "{bodies}");
+    field!(out, "number_of_cached_scripts", "{scripts}");
     field!(out, "number_of_functions", "0");
     field!(out, "number_of_libraries", "0");
     field!(out, "used_memory_vm_functions", "0");
-    field!(out, "used_memory_vm_total", "0");
-    field!(out, "used_memory_vm_total_human", "0B");
+    field!(out, "used_memory_vm_total", "{lua}");
+    field!(out, "used_memory_vm_total_human", "{}", bytes_to_human(lua as u64));
     field!(out, "used_memory_functions", "0");
-    field!(out, "used_memory_scripts", "0");
-    field!(out, "used_memory_scripts_human", "0B");
+    field!(out, "used_memory_scripts", "{bodies}");
+    field!(out, "used_memory_scripts_human", "{}", bytes_to_human(bodies as u64));
     field!(out, "maxmemory", "{maxmemory}");
     field!(out, "maxmemory_human", "{}", bytes_to_human(maxmemory));
     field!(out, "maxmemory_policy", "{}", core.cfg.maxmemory_policy.as_str());

@@ -33,6 +33,11 @@ impl Propagator {
         !self.sinks.is_empty()
     }
 
+    /// Whether a transaction (EXEC, a script) is holding back what is fed.
+    pub fn in_transaction(&self) -> bool {
+        self.txn.is_some()
+    }
+
     /// Starts holding back what is fed, until [`Propagator::end_transaction`].
     pub fn begin_transaction(&mut self) {
         if !self.sinks.is_empty() {

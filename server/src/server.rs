@@ -52,6 +52,8 @@ pub struct Core {
     pub tracking: crate::tracking::Tracking,
     pub replid: String,
     pub replid2: String,
+    /// The Lua engine and script cache, created by the first script (see `cmd::scripting`).
+    pub scripts: Option<Box<vireo_scripting::Engine>>,
 }
 
 impl Core {
@@ -78,6 +80,7 @@ impl Core {
             tracking: Default::default(),
             replid: random_hex40(),
             replid2: "0".repeat(40),
+            scripts: None,
             cfg,
         };
         crate::keyspace::notify::sync(&mut core);

@@ -19,6 +19,7 @@ pub mod list;
 pub mod multi;
 pub mod ops;
 pub mod pubsub;
+pub mod scripting;
 pub mod server_cmds;
 pub mod set;
 pub mod sort;
@@ -62,6 +63,7 @@ fn handler_tables() -> &'static [&'static [(&'static str, Handler)]] {
         multi::HANDLERS,
         ops::HANDLERS,
         pubsub::HANDLERS,
+        scripting::HANDLERS,
         server_cmds::HANDLERS,
         set::HANDLERS,
         sort::HANDLERS,
@@ -542,7 +544,7 @@ fn touch_written_keys(core: &mut Core, cmd: &Command, argv: &[Bytes], db: usize)
     }
 }
 
-fn count_error(core: &mut Core, e: &Error) {
+pub(crate) fn count_error(core: &mut Core, e: &Error) {
     core.stats.total_error_replies += 1;
     let code = e.code();
     match core.errorstats.get_mut(code) {
@@ -768,7 +770,9 @@ fn run_inner(
         }
     }
 
+    // A script's commands are not logged on their own: the EVAL is, as in Redis.
     if !cmd.flags.contains(CmdFlags::SKIP_SLOWLOG)
+        && !client.lua
         && core.cfg.slowlog_log_slower_than >= 0
         && duration_us as i64 >= core.cfg.slowlog_log_slower_than
     {

@@ -121,7 +121,9 @@ fn monitor(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 /// `unix:/path/to/socket` for a Unix-socket client. (Commands run by a script are fed with the
 /// origin `lua`.)
 pub fn monitor_origin(core: &Core, client: &Client) -> String {
-    if client.flags.unix {
+    if client.lua {
+        "lua".into()
+    } else if client.flags.unix {
         format!("unix:{}", core.cfg.unixsocket.as_deref().unwrap_or(""))
     } else {
         client.shared.addr.clone()

@@ -1,0 +1,781 @@
+//! Vireo's Lua scripting engine: Lua 5.1 (as Redis's), the script cache, the sandbox and the
+//! Lua <-> RESP conversion rules of Redis 7.0.
+//!
+//! The engine never sees the server: scripts reach the keyspace through [`ScriptHost`], which
+//! the server implements (it runs a command and hands back its reply as a [`Reply`]).
+
+mod bit;
+mod cjson;
+mod reply;
+
+use std::collections::HashMap;
+
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+
+pub use reply::{format_double, format_g, format_g17, parse as parse_reply, Reply};
+
+/// What scripts reach the server through.
+pub trait ScriptHost {
+    /// Runs `argv` (the command name first) as a script's command and returns its reply. Errors
+    /// are `Reply::Error` with Redis's text (`ERR Unknown Redis command called from script`...).
+    fn call(&mut self, argv: &[Vec<u8>]) -> Reply;
+    /// Whether the error the last [`ScriptHost::call`] returned was already counted in the
+    /// error statistics (the command ran and failed), so that the script's own error, if it
+    /// does not catch it, is not counted again.
+    fn error_counted(&self) -> bool {
+        false
+    }
+    /// `redis.setresp(2|3)`: the protocol the script's commands reply in from now on.
+    fn set_resp(&mut self, _resp: u8) {}
+    /// `redis.log(level, message)`: level is one of the `LOG_*` constants (0..=3).
+    fn log(&mut self, level: i64, msg: &[u8]);
+}
+
+/// The flags of a `#!lua flags=...` shebang.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScriptFlags {
+    /// The script had a shebang (scripts without one run as in Redis 6).
+    pub shebang: bool,
+    pub no_writes: bool,
+    pub allow_oom: bool,
+    pub allow_stale: bool,
+    pub no_cluster: bool,
+    pub allow_cross_slot_keys: bool,
+}
+
+/// Parses the shebang line, if any; returns the flags and the body to compile (the shebang
+/// line emptied, so that line numbers stay those of the script).
+pub fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), String> {
+    if !body.starts_with(b"#!") {
+        return Ok((ScriptFlags::default(), body.to_vec()));
+    }
+    let Some(eol) = body.iter().position(|&c| c == b'\n') else {
+        return Err("ERR Invalid script shebang".into());
+    };
+    let line = String::from_utf8_lossy(&body[..eol]).into_owned();
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or("");
+    if engine != "#!lua" {
+        return Err(format!("ERR Unexpected engine in script shebang: {line}"));
+    }
+    let mut flags = ScriptFlags { shebang: true, ..Default::default() };
+    for p in parts {
+        let Some(list) = p.strip_prefix("flags=") else {
+            return Err(format!("ERR Unknown lua shebang option: {p}"));
+        };
+        for f in list.split(',').filter(|f| !f.is_empty()) {
+            match f {
+                "no-writes" => flags.no_writes = true,
+                "allow-oom" => flags.allow_oom = true,
+                "allow-stale" => flags.allow_stale = true,
+                "no-cluster" => flags.no_cluster = true,
+                "allow-cross-slot-keys" => flags.allow_cross_slot_keys = true,
+                _ => return Err(format!("ERR Unexpected flag in script shebang: {f}")),
+            }
+        }
+    }
+    Ok((flags, body[eol..].to_vec()))
+}
+
+/// The SHA1 of `data` in lower-case hex, as `redis.sha1hex` and the script cache use.
+pub fn sha1hex(data: &[u8]) -> String {
+    sha1_smol::Sha1::from(data).digest().to_string()
+}
+
+struct Script {
+    func: Function,
+    flags: ScriptFlags,
+    body_len: usize,
+}
+
+/// What a script run gave.
+#[derive(Debug, PartialEq)]
+pub struct Outcome {
+    pub reply: Reply,
+    /// The reply is an error a failed `redis.call` raised, already counted in the error
+    /// statistics when its command failed (Redis does not count it again).
+    pub error_counted: bool,
+}
+
+/// The Lua state and the script cache.
+pub struct Engine {
+    lua: Lua,
+    scripts: HashMap<String, Script>,
+    /// The scripts' globals as they see them (behind the read-only proxy).
+    backing: Table,
+    /// `xpcall(f, handler)` wrapper.
+    runner: Function,
+    redis: Table,
+    /// Error tables redis.pcall returned for commands that failed (weak keys).
+    counted: Table,
+}
+
+/// Set up once per Lua state, with the full globals: builds the sandbox the scripts see.
+const PRELUDE: &str = r#"
+local backing, redis, unwrap, cjson, bit = ...
+local rawpcall, rawxpcall, getmetatable, setmetatable, error, tostring =
+      pcall, xpcall, getmetatable, setmetatable, error, tostring
+local keep = {'assert','error','getmetatable','ipairs','next','pairs','rawequal','rawget',
+  'rawset','select','tonumber','tostring','type','unpack','_VERSION','string','table','math',
+  'coroutine','gcinfo','getfenv','setfenv','collectgarbage','load'}
+for _, k in ipairs(keep) do backing[k] = _G[k] end
+-- What scripts must never reach, even through getfenv(0).
+for _, k in ipairs({'dofile','loadfile','loadstring','require','module','print','newproxy',
+  'package','io','os','debug'}) do _G[k] = nil end
+-- An error raised by redis.call is caught by pcall as its message, as in Redis.
+local function fix(ok, ...)
+  if not ok then
+    return false, unwrap((...))
+  end
+  return ok, ...
+end
+backing.pcall = function(...) return fix(rawpcall(...)) end
+backing.xpcall = function(f, h)
+  return rawxpcall(f, function(e)
+    return h(unwrap(e))
+  end)
+end
+local readonly = {}
+local function protect(t, strict)
+  local proxy = {}
+  readonly[proxy] = true
+  setmetatable(proxy, {
+    __index = function(_, k)
+      local v = t[k]
+      if v == nil and strict and k ~= 'loadstring' then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = function() error('Attempt to modify a readonly table', 2) end,
+    __metatable = false,
+  })
+  return proxy
+end
+local rawset = rawset
+backing.rawset = function(t, k, v)
+  if readonly[t] then error('Attempt to modify a readonly table', 0) end
+  return rawset(t, k, v)
+end
+backing.setmetatable = function(t, m)
+  if readonly[t] then error('Attempt to modify a readonly table', 0) end
+  return setmetatable(t, m)
+end
+backing.redis = protect(redis, false)
+backing.cjson = protect(cjson, false)
+backing.bit = protect(bit, false)
+local env = protect(backing, true)
+backing._G = env
+return env
+"#;
+
+/// `runner(f, handler)`: runs a script's function under the error handler.
+const RUNNER: &str = r#"
+local xpcall = xpcall
+return function(f, h) return xpcall(f, h) end
+"#;
+
+const REDIS_VERSION: &str = "7.0.15";
+const REDIS_VERSION_NUM: i64 = 0x07000f;
+
+impl Engine {
+    pub fn new() -> mlua::Result<Engine> {
+        let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH;
+        let lua = Lua::new_with(libs, LuaOptions::default())?;
+        let backing = lua.create_table()?;
+        let redis = lua.create_table()?;
+        Self::fill_redis(&lua, &redis)?;
+        // An error raised by redis.call (a Rust error value) as the string pcall gives.
+        let unwrap = lua.create_function(|lua, v: Value| {
+            if let Value::Error(e) = &v {
+                if let Some(CallError(msg, _)) = find_call_error(e) {
+                    return Ok(Value::String(lua.create_string(msg)?));
+                }
+            }
+            Ok(v)
+        })?;
+        lua.load(PRELUDE).set_name("=prelude").call::<Table>((
+            backing.clone(),
+            redis.clone(),
+            unwrap,
+            cjson::install(&lua)?,
+            bit::install(&lua)?,
+        ))?;
+        let counted = lua.create_table()?;
+        let weak = lua.create_table()?;
+        weak.set("__mode", "k")?;
+        counted.set_metatable(Some(weak))?;
+        let runner = lua.load(RUNNER).set_name("=runner").call::<Function>(())?;
+        Ok(Engine { lua, scripts: HashMap::new(), backing, runner, redis, counted })
+    }
+
+    fn fill_redis(lua: &Lua, redis: &Table) -> mlua::Result<()> {
+        redis.set("REDIS_VERSION", REDIS_VERSION)?;
+        redis.set("REDIS_VERSION_NUM", REDIS_VERSION_NUM)?;
+        for (i, n) in ["LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING"].iter().enumerate() {
+            redis.set(*n, i as i64)?;
+        }
+        for (n, v) in [("REPL_NONE", 0), ("REPL_AOF", 1), ("REPL_SLAVE", 2), ("REPL_REPLICA", 2)] {
+            redis.set(n, v)?;
+        }
+        redis.set("REPL_ALL", 3)?;
+        redis.set(
+            "sha1hex",
+            lua.create_function(|lua, args: MultiValue| {
+                if args.len() != 1 {
+                    return raise(lua, "ERR wrong number of arguments");
+                }
+                let s = match &args[0] {
+                    Value::String(s) => s.as_bytes().to_vec(),
+                    Value::Integer(n) => n.to_string().into_bytes(),
+                    Value::Number(n) => lua_number_string(*n).into_bytes(),
+                    _ => Vec::new(),
+                };
+                Ok(Value::String(lua.create_string(sha1hex(&s))?))
+            })?,
+        )?;
+        redis.set(
+            "error_reply",
+            lua.create_function(|lua, args: MultiValue| {
+                let t = lua.create_table()?;
+                match (args.len(), args.front()) {
+                    (1, Some(Value::String(s))) => {
+                        let s = s.as_bytes();
+                        let s = s.strip_prefix(b"-").unwrap_or(&s);
+                        t.set("err", lua.create_string(error_code_form(s))?)?;
+                    }
+                    _ => t.set("err", "ERR wrong number or type of arguments")?,
+                }
+                Ok(t)
+            })?,
+        )?;
+        redis.set(
+            "status_reply",
+            lua.create_function(|lua, args: MultiValue| {
+                let t = lua.create_table()?;
+                match (args.len(), args.front()) {
+                    (1, Some(Value::String(s))) => t.set("ok", s.clone())?,
+                    _ => t.set("err", "ERR wrong number or type of arguments")?,
+                }
+                Ok(t)
+            })?,
+        )?;
+        // Redis 7.0 always replicates effects: these remain for old scripts.
+        redis.set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
+        redis.set("set_repl", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+        redis.set("breakpoint", lua.create_function(|_, _: MultiValue| Ok(false))?)?;
+        redis.set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+        Ok(())
+    }
+
+    /// Compiles `body` and caches it under its SHA1; returns the SHA1 or Redis's error.
+    pub fn load(&mut self, body: &[u8]) -> Result<String, String> {
+        let sha = sha1hex(body);
+        if self.scripts.contains_key(&sha) {
+            return Ok(sha);
+        }
+        let (flags, code) = parse_shebang(body)?;
+        let env: Table = self.backing.raw_get("_G").map_err(|e| e.to_string())?;
+        let func = self
+            .lua
+            .load(&code[..])
+            .set_name("@user_script")
+            .set_environment(env)
+            .into_function()
+            .map_err(|e| {
+                let msg = match &e {
+                    mlua::Error::SyntaxError { message, .. } => message.clone(),
+                    e => e.to_string(),
+                };
+                format!("ERR Error compiling script (new function): {msg}")
+            })?;
+        self.scripts.insert(sha.clone(), Script { func, flags, body_len: body.len() });
+        Ok(sha)
+    }
+
+    pub fn exists(&self, sha: &[u8]) -> bool {
+        std::str::from_utf8(sha).is_ok_and(|s| self.scripts.contains_key(&s.to_ascii_lowercase()))
+    }
+
+    /// The flags of a cached script.
+    pub fn flags(&self, sha: &[u8]) -> Option<ScriptFlags> {
+        let s = std::str::from_utf8(sha).ok()?.to_ascii_lowercase();
+        self.scripts.get(&s).map(|s| s.flags)
+    }
+
+    /// Forgets every cached script.
+    pub fn flush(&mut self) {
+        self.scripts.clear();
+        let _ = self.lua.gc_collect();
+    }
+
+    pub fn len(&self) -> usize {
+        self.scripts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.scripts.is_empty()
+    }
+
+    /// Bytes of the cached scripts' bodies (INFO `used_memory_scripts` approximation).
+    pub fn bodies_len(&self) -> usize {
+        self.scripts.values().map(|s| s.body_len).sum()
+    }
+
+    /// Bytes the Lua state uses.
+    pub fn memory(&self) -> usize {
+        self.lua.used_memory()
+    }
+
+    /// Runs the cached script `sha` with `KEYS` and `ARGV`; `None` if it is not cached.
+    pub fn run(
+        &mut self,
+        sha: &[u8],
+        keys: &[&[u8]],
+        args: &[&[u8]],
+        host: &mut dyn ScriptHost,
+    ) -> Option<Reply> {
+        self.run_outcome(sha, keys, args, host).map(|o| o.reply)
+    }
+
+    /// [`Engine::run`], telling also whether an error reply was counted already.
+    pub fn run_outcome(
+        &mut self,
+        sha: &[u8],
+        keys: &[&[u8]],
+        args: &[&[u8]],
+        host: &mut dyn ScriptHost,
+    ) -> Option<Outcome> {
+        let sha = std::str::from_utf8(sha).ok()?.to_ascii_lowercase();
+        let func = self.scripts.get(&sha)?.func.clone();
+        Some(self.run_function(&sha, func, keys, args, host).unwrap_or_else(|e| Outcome {
+            reply: Reply::Error(format!("ERR Error running script: {e}").into_bytes()),
+            error_counted: false,
+        }))
+    }
+
+    fn run_function(
+        &mut self,
+        sha: &str,
+        func: Function,
+        keys: &[&[u8]],
+        args: &[&[u8]],
+        host: &mut dyn ScriptHost,
+    ) -> mlua::Result<Outcome> {
+        let lua = &self.lua;
+        let to_table = |items: &[&[u8]]| -> mlua::Result<Table> {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, a) in items.iter().enumerate() {
+                t.raw_set(i + 1, lua.create_string(a)?)?;
+            }
+            Ok(t)
+        };
+        self.backing.raw_set("KEYS", to_table(keys)?)?;
+        self.backing.raw_set("ARGV", to_table(args)?)?;
+        let host = std::cell::RefCell::new(host);
+        let resp3 = std::cell::Cell::new(false);
+        let resp3 = &resp3;
+        let result = lua.scope(|scope| {
+            let call = scope.create_function(|lua, args: MultiValue| {
+                let (reply, counted) = match call_args(&args) {
+                    Ok(argv) => {
+                        let mut h = host.borrow_mut();
+                        let r = h.call(&argv);
+                        let counted = h.error_counted();
+                        (r, counted)
+                    }
+                    Err(msg) => (Reply::Error(msg.as_bytes().to_vec()), false),
+                };
+                match reply {
+                    Reply::Error(e) => Err(mlua::Error::external(CallError(e, counted))),
+                    r => reply_to_lua(lua, &r, resp3.get()),
+                }
+            })?;
+            let counted_set = &self.counted;
+            let host = &host;
+            let pcall = scope.create_function(move |lua, args: MultiValue| {
+                let (reply, counted) = match call_args(&args) {
+                    Ok(argv) => {
+                        let mut h = host.borrow_mut();
+                        let r = h.call(&argv);
+                        let counted = h.error_counted();
+                        (r, counted)
+                    }
+                    Err(msg) => (Reply::Error(msg.as_bytes().to_vec()), false),
+                };
+                let v = reply_to_lua(lua, &reply, resp3.get())?;
+                if counted && matches!(reply, Reply::Error(_)) {
+                    counted_set.raw_set(v.clone(), true)?;
+                }
+                Ok(v)
+            })?;
+            let log = scope.create_function(|lua, args: MultiValue| {
+                if args.len() < 2 {
+                    return raise(lua, "ERR redis.log() requires two arguments or more.");
+                }
+                let level = match &args[0] {
+                    Value::Integer(n) => *n,
+                    Value::Number(n) => *n as i64,
+                    _ => return raise(lua, "ERR First argument must be a number (log level)."),
+                };
+                if !(0..=3).contains(&level) {
+                    return raise(lua, "ERR Invalid debug level.");
+                }
+                let mut msg = Vec::new();
+                for (i, a) in args.iter().skip(1).enumerate() {
+                    if i > 0 {
+                        msg.push(b' ');
+                    }
+                    match a {
+                        Value::String(s) => msg.extend_from_slice(&s.as_bytes()),
+                        Value::Integer(n) => msg.extend_from_slice(n.to_string().as_bytes()),
+                        Value::Number(n) => msg.extend_from_slice(lua_number_string(*n).as_bytes()),
+                        _ => {}
+                    }
+                }
+                host.borrow_mut().log(level, &msg);
+                Ok(Value::Nil)
+            })?;
+            let setresp = scope.create_function(move |lua, args: MultiValue| {
+                if args.len() != 1 {
+                    return raise(lua, "ERR redis.setresp() requires one argument.");
+                }
+                let v = match &args[0] {
+                    Value::Integer(n) => *n,
+                    Value::Number(n) => *n as i64,
+                    _ => 0,
+                };
+                if v != 2 && v != 3 {
+                    return raise(lua, "ERR RESP version must be 2 or 3.");
+                }
+                resp3.set(v == 3);
+                host.borrow_mut().set_resp(v as u8);
+                Ok(Value::Nil)
+            })?;
+            let handler = scope.create_function(|lua, err: Value| error_handler(lua, err))?;
+            self.redis.raw_set("call", call)?;
+            self.redis.raw_set("pcall", pcall)?;
+            self.redis.raw_set("log", log)?;
+            self.redis.raw_set("setresp", setresp)?;
+            let r = self.runner.call::<MultiValue>((func, handler));
+            self.redis.raw_set("call", Value::Nil)?;
+            self.redis.raw_set("pcall", Value::Nil)?;
+            self.redis.raw_set("log", Value::Nil)?;
+            self.redis.raw_set("setresp", Value::Nil)?;
+            r
+        })?;
+        let mut it = result.into_iter();
+        let ok = matches!(it.next(), Some(Value::Boolean(true)));
+        let value = it.next().unwrap_or(Value::Nil);
+        if ok {
+            // An error table redis.pcall gave back, returned as it is, was counted already.
+            let error_counted = matches!(&value, Value::Table(_))
+                && self.counted.raw_get::<bool>(value.clone()).unwrap_or(false);
+            return Ok(Outcome { reply: lua_to_reply(&value), error_counted });
+        }
+        // The handler made every error a table with `err` and, where known, `line`.
+        let mut error_counted = false;
+        let (msg, line) = match &value {
+            Value::Table(t) => {
+                let msg: Vec<u8> = match t.raw_get::<Value>("err")? {
+                    Value::String(s) => s.as_bytes().to_vec(),
+                    _ => b"ERR unknown error".to_vec(),
+                };
+                error_counted = t.raw_get::<bool>("counted").unwrap_or(false);
+                let line = match t.raw_get::<Value>("line")? {
+                    Value::Integer(n) => n.to_string(),
+                    Value::Number(n) => (n as i64).to_string(),
+                    _ => "?".into(),
+                };
+                (msg, line)
+            }
+            v => (format!("ERR {v:?}").into_bytes(), "?".into()),
+        };
+        let mut full = msg;
+        full.extend_from_slice(format!(" script: {sha}, on @user_script:{line}.").as_bytes());
+        Ok(Outcome { reply: Reply::Error(full), error_counted })
+    }
+}
+
+/// Raises an error from the engine's Rust functions: the handler keeps its message as it is
+/// (no position), as Redis's errors raised from C.
+fn raise(_lua: &Lua, msg: &str) -> mlua::Result<Value> {
+    Err(mlua::Error::RuntimeError(msg.to_string()))
+}
+
+/// The line of the script being run, from its innermost frame.
+pub(crate) fn user_line(lua: &Lua) -> Option<usize> {
+    for level in 0..64 {
+        let found = lua.inspect_stack(level, |d| {
+            (d.source().source.as_deref() == Some("@user_script")).then(|| d.current_line())
+        })?;
+        if let Some(l) = found {
+            return l;
+        }
+    }
+    None
+}
+
+/// Finds the script's own frame (the first one whose source is the script) and makes the
+/// error the table Redis's handler makes: `{err=..., line=...}`.
+fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
+    let line = user_line(lua);
+    let t = match err {
+        Value::Table(t) if t.raw_get::<Value>("err").is_ok_and(|v| v.is_string()) => t,
+        Value::Error(e) => {
+            // Errors raised by redis.call and the engine's own Rust functions: as they are.
+            let t = lua.create_table()?;
+            match find_call_error(&e) {
+                Some(CallError(msg, counted)) => {
+                    t.raw_set("err", lua.create_string(msg)?)?;
+                    t.raw_set("counted", *counted)?;
+                }
+                None => {
+                    let msg = root_message(&e);
+                    if msg.starts_with("ERR ") {
+                        t.raw_set("err", msg)?;
+                    } else {
+                        t.raw_set("err", format!("ERR {msg}"))?;
+                    }
+                }
+            }
+            t
+        }
+        other => {
+            let s = match &other {
+                Value::String(s) => s.as_bytes().to_vec(),
+                Value::Integer(n) => n.to_string().into_bytes(),
+                Value::Number(n) => lua_number_string(*n).into_bytes(),
+                Value::Nil => b"nil".to_vec(),
+                Value::Boolean(b) => b.to_string().into_bytes(),
+                _ => b"unknown error".to_vec(),
+            };
+            let mut m = b"ERR ".to_vec();
+            m.extend_from_slice(&s);
+            let t = lua.create_table()?;
+            t.raw_set("err", lua.create_string(m)?)?;
+            t
+        }
+    };
+    if let Some(l) = line {
+        t.raw_set("line", l as i64)?;
+    }
+    Ok(t)
+}
+
+/// The error reply a `redis.call` raised.
+#[derive(Debug)]
+struct CallError(Vec<u8>, bool);
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.0))
+    }
+}
+
+impl std::error::Error for CallError {}
+
+fn find_call_error(e: &mlua::Error) -> Option<&CallError> {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => find_call_error(cause),
+        mlua::Error::ExternalError(x) => x.downcast_ref::<CallError>(),
+        _ => None,
+    }
+}
+
+fn root_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => root_message(cause),
+        mlua::Error::ExternalError(x) => x.to_string(),
+        mlua::Error::RuntimeError(s) => s.clone(),
+        e => e.to_string(),
+    }
+}
+
+/// `{err = msg}` in the form Redis gives error replies inside scripts.
+fn error_table(lua: &Lua, msg: &[u8]) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    t.raw_set("err", lua.create_string(msg)?)?;
+    Ok(Value::Table(t))
+}
+
+/// An error string as Redis keeps it in `{err=...}`: with an error code (the first word), or
+/// `ERR ` in front when it has none.
+fn error_code_form(s: &[u8]) -> Vec<u8> {
+    if s.contains(&b' ') {
+        s.to_vec()
+    } else {
+        let mut v = b"ERR ".to_vec();
+        v.extend_from_slice(s);
+        v
+    }
+}
+
+/// The arguments of `redis.call`: strings, and numbers as Lua prints them with 17 digits.
+fn call_args(args: &MultiValue) -> Result<Vec<Vec<u8>>, &'static str> {
+    if args.is_empty() {
+        return Err("ERR Please specify at least one argument for this redis lib call");
+    }
+    args.iter()
+        .map(|a| match a {
+            Value::String(s) => Ok(s.as_bytes().to_vec()),
+            Value::Integer(n) => Ok(n.to_string().into_bytes()),
+            Value::Number(n) => Ok(format_g17(*n).into_bytes()),
+            _ => Err("ERR Lua redis lib command arguments must be strings or integers"),
+        })
+        .collect()
+}
+
+/// A number as Lua 5.1's `tostring` writes it (`%.14g`).
+fn lua_number_string(n: f64) -> String {
+    if n.is_nan() {
+        return "nan".into();
+    }
+    if n.is_infinite() {
+        return if n > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if n == n.trunc() && n.abs() < 1e15 {
+        return format!("{}", n as i64);
+    }
+    format!("{n}")
+}
+
+/// A Lua number as a reply integer: C's `(long long)` cast, which gives the minimum for what
+/// does not fit (NaN, infinities, beyond 2^63).
+pub fn number_to_int(n: f64) -> i64 {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
+    if n.is_nan() || !(-LIMIT..LIMIT).contains(&n) {
+        i64::MIN
+    } else {
+        n.trunc() as i64
+    }
+}
+
+/// A server reply as a Lua value, by Redis 7.0's rules for a script that chose RESP2 (the
+/// default) or, with `resp3`, RESP3 (`redis.setresp(3)`).
+pub fn reply_to_lua(lua: &Lua, r: &Reply, resp3: bool) -> mlua::Result<Value> {
+    let wrap = |field: &str, v: Value| -> mlua::Result<Value> {
+        let t = lua.create_table()?;
+        t.raw_set(field, v)?;
+        Ok(Value::Table(t))
+    };
+    if resp3 {
+        match r {
+            Reply::Null | Reply::NullArray => return Ok(Value::Nil),
+            Reply::Bool(b) => return Ok(Value::Boolean(*b)),
+            Reply::Double(d) => return wrap("double", Value::Number(*d)),
+            Reply::BigNumber(b) => return wrap("big_number", Value::String(lua.create_string(b)?)),
+            Reply::Map(pairs) => {
+                let t = lua.create_table()?;
+                for (k, v) in pairs {
+                    t.raw_set(reply_to_lua(lua, k, true)?, reply_to_lua(lua, v, true)?)?;
+                }
+                return wrap("map", Value::Table(t));
+            }
+            Reply::Set(items) => {
+                let t = lua.create_table()?;
+                for k in items {
+                    t.raw_set(reply_to_lua(lua, k, true)?, true)?;
+                }
+                return wrap("set", Value::Table(t));
+            }
+            _ => {}
+        }
+    }
+    Ok(match r {
+        Reply::Int(n) => Value::Number(*n as f64),
+        Reply::Bulk(b) | Reply::BigNumber(b) => Value::String(lua.create_string(b)?),
+        Reply::Null | Reply::NullArray => Value::Boolean(false),
+        Reply::Status(s) => {
+            let t = lua.create_table()?;
+            t.raw_set("ok", lua.create_string(s)?)?;
+            Value::Table(t)
+        }
+        Reply::Error(e) => error_table(lua, e)?,
+        Reply::Array(items) | Reply::Set(items) => {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, it) in items.iter().enumerate() {
+                t.raw_set(i + 1, reply_to_lua(lua, it, resp3)?)?;
+            }
+            Value::Table(t)
+        }
+        Reply::Map(pairs) => {
+            let t = lua.create_table_with_capacity(pairs.len() * 2, 0)?;
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                t.raw_set(2 * i + 1, reply_to_lua(lua, k, resp3)?)?;
+                t.raw_set(2 * i + 2, reply_to_lua(lua, v, resp3)?)?;
+            }
+            Value::Table(t)
+        }
+        Reply::Double(d) => Value::String(lua.create_string(format_double(*d))?),
+        Reply::Bool(b) => {
+            if *b {
+                Value::Number(1.0)
+            } else {
+                Value::Boolean(false)
+            }
+        }
+    })
+}
+
+/// A script's return value as a reply (RESP2 rules of Redis 7.0): numbers truncated to
+/// integers, strings as bulk, `true` as 1, `false` and nil as null, `{err=}`/`{ok=}` as
+/// error/status, `{double=}` as a double, other tables as arrays up to the first nil.
+pub fn lua_to_reply(v: &Value) -> Reply {
+    lua_to_reply_depth(v, 0)
+}
+
+fn lua_to_reply_depth(v: &Value, depth: usize) -> Reply {
+    match v {
+        Value::String(s) => Reply::Bulk(s.as_bytes().to_vec()),
+        Value::Integer(n) => Reply::Int(*n),
+        Value::Number(n) => Reply::Int(number_to_int(*n)),
+        Value::Boolean(true) => Reply::Int(1),
+        Value::Boolean(false) | Value::Nil => Reply::Null,
+        Value::Table(t) => {
+            if depth > 1000 {
+                return Reply::Error(b"ERR reached lua stack limit".to_vec());
+            }
+            if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
+                return Reply::Error(e.as_bytes().to_vec());
+            }
+            if let Ok(Value::String(s)) = t.raw_get::<Value>("ok") {
+                return Reply::Status(s.as_bytes().to_vec());
+            }
+            match t.raw_get::<Value>("double") {
+                Ok(Value::Number(d)) => return Reply::Double(d),
+                Ok(Value::Integer(d)) => return Reply::Double(d as f64),
+                _ => {}
+            }
+            if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
+                let mut pairs = Vec::new();
+                for (k, v) in m.pairs::<Value, Value>().flatten() {
+                    pairs.push((
+                        lua_to_reply_depth(&k, depth + 1),
+                        lua_to_reply_depth(&v, depth + 1),
+                    ));
+                }
+                return Reply::Map(pairs);
+            }
+            if let Ok(Value::Table(s)) = t.raw_get::<Value>("set") {
+                let items = s
+                    .pairs::<Value, Value>()
+                    .flatten()
+                    .map(|(k, _)| lua_to_reply_depth(&k, depth + 1));
+                return Reply::Set(items.collect());
+            }
+            let mut items = Vec::new();
+            for i in 1.. {
+                match t.raw_get::<Value>(i) {
+                    Ok(Value::Nil) | Err(_) => break,
+                    Ok(v) => items.push(lua_to_reply_depth(&v, depth + 1)),
+                }
+            }
+            Reply::Array(items)
+        }
+        _ => Reply::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests;

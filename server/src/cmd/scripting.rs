@@ -1,0 +1,293 @@
+//! Lua scripts: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT.
+//!
+//! The engine (the `vireo-scripting` crate) holds the Lua state and the script cache; it reaches
+//! the keyspace only through [`ScriptHost`], implemented here by running each `redis.call`
+//! through the dispatcher as a client flagged like EXEC's inner commands. A script runs under
+//! the keyspace lock its connection already holds, so nothing else runs until it ends; what it
+//! wrote propagates as the commands it ran, wrapped in MULTI/EXEC when more than one, as Redis
+//! 7.0's effects replication.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use vireo_scripting::{Engine, Reply, ScriptHost};
+
+use super::spec::CmdFlags;
+use super::{Ctx, Handler, Lookup};
+use crate::client::Client;
+use crate::error::{CmdResult, Error};
+use crate::server::{Core, Server};
+
+pub const HANDLERS: &[(&str, Handler)] = &[
+    ("eval", eval),
+    ("evalsha", evalsha),
+    ("eval_ro", eval_ro),
+    ("evalsha_ro", evalsha_ro),
+    ("script|load", script_load),
+    ("script|exists", script_exists),
+    ("script|flush", script_flush),
+    ("script|kill", script_kill),
+    ("script|help", script_help),
+];
+
+const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+
+/// The engine, created on first use (a server that runs no script pays nothing for Lua).
+fn engine(core: &mut Core) -> Result<&mut Engine, Error> {
+    if core.scripts.is_none() {
+        let e = Engine::new().map_err(|e| Error(format!("ERR Lua engine: {e}").into()))?;
+        core.scripts = Some(Box::new(e));
+    }
+    Ok(core.scripts.as_mut().expect("created above"))
+}
+
+/// EVAL script numkeys [key [key ...]] [arg [arg ...]]
+fn eval(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    run_script(ctx, argv, false, false)
+}
+
+/// EVALSHA sha1 numkeys [key [key ...]] [arg [arg ...]]
+fn evalsha(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    run_script(ctx, argv, true, false)
+}
+
+/// EVAL_RO script numkeys [key [key ...]] [arg [arg ...]]
+fn eval_ro(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    run_script(ctx, argv, false, true)
+}
+
+/// EVALSHA_RO sha1 numkeys [key [key ...]] [arg [arg ...]]
+fn evalsha_ro(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    run_script(ctx, argv, true, true)
+}
+
+fn run_script(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdResult {
+    let numkeys = crate::util::num::parse_i64(&argv[2]).ok_or(Error::NOT_INT)?;
+    if numkeys > (argv.len() - 3) as i64 {
+        return Err(Error::msg("ERR Number of keys can't be greater than number of args"));
+    }
+    if numkeys < 0 {
+        return Err(Error::msg("ERR Number of keys can't be negative"));
+    }
+    let numkeys = numkeys as usize;
+    let eng = engine(ctx.core)?;
+    let sha = if by_sha {
+        if !eng.exists(&argv[1]) {
+            return Err(Error::msg(NOSCRIPT));
+        }
+        argv[1].to_ascii_lowercase()
+    } else {
+        eng.load(&argv[1]).map_err(|e| Error(e.into()))?.into_bytes()
+    };
+    let flags = eng.flags(&sha).unwrap_or_default();
+    // Over maxmemory, as Redis: a script with a shebang and without allow-oom does not run;
+    // one without a shebang runs, and its commands that may grow memory are refused.
+    let oom = ctx.core.cfg.maxmemory > 0
+        && !flags.allow_oom
+        && crate::keyspace::evict::perform(ctx.server, ctx.core)
+            == crate::keyspace::evict::Outcome::Fail;
+    if oom && flags.shebang && !flags.no_writes && !ro {
+        return Err(Error::msg(crate::keyspace::evict::OOM_ERROR));
+    }
+    let keys: Vec<&[u8]> = argv[3..3 + numkeys].iter().map(|a| &a[..]).collect();
+    let args: Vec<&[u8]> = argv[3 + numkeys..].iter().map(|a| &a[..]).collect();
+
+    // EVAL is flagged skip-monitor so that it can show before the commands it runs, as Redis.
+    if !ctx.core.monitors.is_empty() {
+        let origin = super::ops::monitor_origin(ctx.core, ctx.client);
+        super::ops::feed_monitors(ctx.core, ctx.client.db, &origin, argv);
+    }
+    // EVAL itself never propagates: the commands the script ran do.
+    ctx.propagate_as = Some(Vec::new());
+    let mut eng = ctx.core.scripts.take().expect("created above");
+    let wrap = !ctx.core.prop.in_transaction();
+    if wrap {
+        ctx.core.prop.begin_transaction();
+    }
+    let mut lua_client =
+        Client::new(ctx.client.id, ctx.client.shared.clone(), true, ctx.client.push_tx.clone());
+    lua_client.db = ctx.client.db;
+    lua_client.in_exec = true;
+    lua_client.lua = true;
+    lua_client.user = ctx.client.user.clone();
+    let mut host = Host {
+        server: ctx.server,
+        core: ctx.core,
+        client: &mut lua_client,
+        read_only: ro || flags.no_writes,
+        oom,
+        out: Vec::new(),
+        ran: false,
+    };
+    let outcome = eng.run_outcome(&sha, &keys, &args, &mut host);
+    if wrap {
+        ctx.core.prop.end_transaction();
+    }
+    ctx.core.scripts = Some(eng);
+    let Some(outcome) = outcome else { return Err(Error::msg(NOSCRIPT)) };
+    match outcome.reply {
+        Reply::Error(e) => {
+            let msg: String = String::from_utf8_lossy(&e)
+                .chars()
+                .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+                .collect();
+            if outcome.error_counted {
+                // Counted when the command failed; Redis does not count it twice.
+                ctx.out.error(&msg);
+                return Ok(());
+            }
+            Err(Error(msg.into()))
+        }
+        r => {
+            // Errors inside an array reply count as error replies, as in Redis.
+            count_nested_errors(ctx.core, &r);
+            let mut buf = Vec::new();
+            r.encode(&mut buf, ctx.out.is_resp3());
+            ctx.out.raw(&buf);
+            Ok(())
+        }
+    }
+}
+
+fn count_nested_errors(core: &mut Core, r: &Reply) {
+    match r {
+        Reply::Error(e) => {
+            super::count_error(core, &Error(String::from_utf8_lossy(e).into_owned().into()))
+        }
+        Reply::Array(items) | Reply::Set(items) => {
+            items.iter().for_each(|i| count_nested_errors(core, i))
+        }
+        Reply::Map(pairs) => pairs.iter().for_each(|(k, v)| {
+            count_nested_errors(core, k);
+            count_nested_errors(core, v);
+        }),
+        _ => {}
+    }
+}
+
+/// What a running script calls the server through.
+struct Host<'a> {
+    server: &'a Arc<Server>,
+    core: &'a mut Core,
+    client: &'a mut Client,
+    read_only: bool,
+    /// Over maxmemory when the script started: `denyoom` commands are refused.
+    oom: bool,
+    out: Vec<u8>,
+    /// The last call ran through the dispatcher (its error, if any, is counted).
+    ran: bool,
+}
+
+impl ScriptHost for Host<'_> {
+    fn error_counted(&self) -> bool {
+        self.ran
+    }
+
+    fn set_resp(&mut self, resp: u8) {
+        self.client.resp = resp;
+    }
+
+    fn call(&mut self, argv: &[Vec<u8>]) -> Reply {
+        self.ran = false;
+        let argv: Vec<Bytes> = argv.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+        let cmd = match self.server.commands.resolve(&argv) {
+            Lookup::Found(c) => c,
+            Lookup::Unknown | Lookup::UnknownSub => {
+                return Reply::error("ERR Unknown Redis command called from script");
+            }
+        };
+        let (arity, argc) = (cmd.spec.arity, argv.len() as i32);
+        if (arity > 0 && argc != arity) || (arity < 0 && argc < -arity) {
+            return Reply::error("ERR Wrong number of args calling Redis command from script");
+        }
+        if cmd.flags.contains(CmdFlags::NOSCRIPT) {
+            return Reply::error("ERR This Redis command is not allowed from script");
+        }
+        if self.read_only && cmd.flags.contains(CmdFlags::WRITE) {
+            return Reply::error("ERR Write commands are not allowed from read-only scripts.");
+        }
+        if self.oom && cmd.flags.contains(CmdFlags::DENYOOM) {
+            return Reply::error(crate::keyspace::evict::OOM_ERROR);
+        }
+        self.out.clear();
+        self.ran = true;
+        super::execute(self.server, self.core, self.client, &argv, &mut self.out);
+        match vireo_scripting::parse_reply(&self.out) {
+            Some((r, _)) => r,
+            None => Reply::error("ERR the command gave no reply"),
+        }
+    }
+
+    fn log(&mut self, level: i64, msg: &[u8]) {
+        let msg = String::from_utf8_lossy(msg);
+        match level {
+            3 => tracing::warn!("{msg}"),
+            2 => tracing::info!("{msg}"),
+            _ => tracing::debug!("{msg}"),
+        }
+    }
+}
+
+/// SCRIPT LOAD script
+fn script_load(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let sha = engine(ctx.core)?.load(&argv[2]).map_err(|e| Error(e.into()))?;
+    ctx.out.bulk(sha.as_bytes());
+    Ok(())
+}
+
+/// SCRIPT EXISTS sha1 [sha1 ...]
+fn script_exists(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let found: Vec<bool> = match &ctx.core.scripts {
+        Some(e) => argv[2..].iter().map(|s| e.exists(s)).collect(),
+        None => vec![false; argv.len() - 2],
+    };
+    ctx.out.array(found.len());
+    for f in found {
+        ctx.out.int(i64::from(f));
+    }
+    Ok(())
+}
+
+/// SCRIPT FLUSH [ASYNC | SYNC]
+fn script_flush(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let ok = argv.len() == 2
+        || (argv.len() == 3 && (Ctx::is(&argv[2], "sync") || Ctx::is(&argv[2], "async")));
+    if !ok {
+        return Err(Error::msg("ERR SCRIPT FLUSH only support SYNC|ASYNC option"));
+    }
+    // A new Lua state, as Redis: globals scripts may have left behind go too.
+    ctx.core.scripts = None;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SCRIPT KILL
+fn script_kill(_ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    // Scripts cannot be interrupted yet (no busy-reply-threshold): none is ever killable.
+    Err(Error::msg("NOTBUSY No scripts in execution right now."))
+}
+
+/// SCRIPT HELP
+fn script_help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    super::client::help_reply(
+        ctx,
+        "SCRIPT",
+        &[
+            "DEBUG (YES|SYNC|NO)",
+            "    Set the debug mode for subsequent scripts executed.",
+            "EXISTS <sha1> [<sha1> ...]",
+            "    Return information about the existence of the scripts in the script cache.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Flush the Lua scripts cache. Very dangerous on replicas.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the scripts cache.",
+            "    * SYNC: Synchronously flush the scripts cache.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
+            "LOAD <script>",
+            "    Load a script into the scripts cache without executing it.",
+        ],
+    );
+    Ok(())
+}
