@@ -7,58 +7,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{encode, reply_len, show, split_args, Server};
-
-/// A raw connection: commands out, replies and pushes in, exactly.
-struct Conn {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
+use common::{show, Conn, Server};
 
 impl Conn {
-    fn new(srv: &Server) -> Conn {
-        let s = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
-        s.set_nodelay(true).unwrap();
-        Conn { s, buf: Vec::new() }
-    }
-
-    fn send(&mut self, line: &str) {
-        self.s.write_all(&encode(&split_args(line))).unwrap();
-    }
-
-    fn reply_within(&mut self, wait: Duration) -> Option<Vec<u8>> {
-        let deadline = Instant::now() + wait;
-        loop {
-            if let Some(n) = reply_len(&self.buf) {
-                return Some(self.buf.drain(..n).collect());
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            self.s.set_read_timeout(Some(left)).unwrap();
-            let mut chunk = [0u8; 65536];
-            match self.s.read(&mut chunk) {
-                Ok(0) => panic!("connection closed"),
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(_) => return None,
-            }
-        }
-    }
-
-    fn reply(&mut self) -> Vec<u8> {
-        self.reply_within(Duration::from_secs(10)).expect("a reply")
-    }
-
-    fn call(&mut self, line: &str) -> Vec<u8> {
-        self.send(line);
-        self.reply()
-    }
-
     #[track_caller]
     fn ok(&mut self, line: &str) {
         let r = self.call(line);

@@ -6,104 +6,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
-use common::{encode, reply_len, show, split_args, Server};
-
-/// A raw connection that reads exact bytes and can tell when nothing (more) arrives.
-struct Conn {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
+use common::{encode, show, split_args, Conn, Server};
 
 impl Conn {
-    fn new(srv: &Server) -> Conn {
-        let s = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
-        s.set_nodelay(true).unwrap();
-        Conn { s, buf: Vec::new() }
-    }
-
-    fn resp3(srv: &Server) -> Conn {
-        let mut c = Conn::new(srv);
-        let r = c.call("HELLO 3");
-        assert_eq!(r[0], b'%', "{}", show(&r));
-        c
-    }
-
-    fn send(&mut self, line: &str) {
-        self.s.write_all(&encode(&split_args(line))).unwrap();
-    }
-
-    /// Reads more into the buffer; false on timeout or EOF.
-    fn fill(&mut self, deadline: Instant) -> bool {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        self.s.set_read_timeout(Some(left)).unwrap();
-        let mut chunk = [0u8; 65536];
-        match self.s.read(&mut chunk) {
-            Ok(0) | Err(_) => false,
-            Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
-                true
-            }
-        }
-    }
-
-    /// One reply (or push), or `None` if nothing complete arrives within `wait`.
-    fn reply_within(&mut self, wait: Duration) -> Option<Vec<u8>> {
-        let deadline = Instant::now() + wait;
-        loop {
-            if let Some(n) = reply_len(&self.buf) {
-                return Some(self.buf.drain(..n).collect());
-            }
-            if !self.fill(deadline) {
-                return None;
-            }
-        }
-    }
-
-    fn reply(&mut self) -> Vec<u8> {
-        self.reply_within(Duration::from_secs(10)).expect("a reply")
-    }
-
-    fn call(&mut self, line: &str) -> Vec<u8> {
-        self.send(line);
-        self.reply()
-    }
-
-    /// Sends a command and asserts the exact bytes that come back (several replies or pushes
-    /// may make them up).
-    #[track_caller]
-    fn expect(&mut self, line: &str, want: &[u8]) {
-        self.send(line);
-        self.expect_bytes(want, line);
-    }
-
-    #[track_caller]
-    fn expect_bytes(&mut self, want: &[u8], what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.buf.len() < want.len() && self.fill(deadline) {}
-        let got: Vec<u8> = self.buf.drain(..want.len().min(self.buf.len())).collect();
-        assert_eq!(show(&got), show(want), "after `{what}`");
-    }
-
-    /// Asserts nothing arrives for a moment.
-    #[track_caller]
-    fn expect_silence(&mut self) {
-        let r = self.reply_within(Duration::from_millis(150));
-        assert!(r.is_none(), "unexpected {}", show(&r.unwrap()));
-    }
-
-    fn int(&mut self, line: &str) -> i64 {
-        let r = self.call(line);
-        assert_eq!(r[0], b':', "`{line}` answered {}", show(&r));
-        std::str::from_utf8(&r[1..r.len() - 2]).unwrap().parse().unwrap()
-    }
-
     fn text_has(&mut self, line: &str, needle: &str) -> bool {
         let r = self.call(line);
         String::from_utf8_lossy(&r).contains(needle)

@@ -411,3 +411,123 @@ pub fn scan_keeps_stable_elements(
     );
     calls
 }
+
+/// A raw connection that reads exact bytes and can tell when nothing (more) arrives: for tests
+/// of pushed messages (Pub/Sub, keyspace notifications, client tracking).
+pub struct Conn {
+    pub s: TcpStream,
+    pub buf: Vec<u8>,
+}
+
+impl Conn {
+    pub fn new(srv: &Server) -> Conn {
+        let s = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+        s.set_nodelay(true).unwrap();
+        Conn { s, buf: Vec::new() }
+    }
+
+    pub fn resp3(srv: &Server) -> Conn {
+        let mut c = Conn::new(srv);
+        let r = c.call("HELLO 3");
+        assert_eq!(r[0], b'%', "{}", show(&r));
+        c
+    }
+
+    pub fn send(&mut self, line: &str) {
+        self.s.write_all(&encode(&split_args(line))).unwrap();
+    }
+
+    pub fn send_args(&mut self, args: &[&[u8]]) {
+        self.s.write_all(&encode(args)).unwrap();
+    }
+
+    /// Reads more into the buffer; false on timeout or EOF.
+    pub fn fill(&mut self, deadline: Instant) -> bool {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        self.s.set_read_timeout(Some(left)).unwrap();
+        let mut chunk = [0u8; 65536];
+        match self.s.read(&mut chunk) {
+            Ok(0) | Err(_) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+        }
+    }
+
+    /// One reply (or push), or `None` if nothing complete arrives within `wait`.
+    pub fn reply_within(&mut self, wait: Duration) -> Option<Vec<u8>> {
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Some(n) = reply_len(&self.buf) {
+                return Some(self.buf.drain(..n).collect());
+            }
+            if !self.fill(deadline) {
+                return None;
+            }
+        }
+    }
+
+    pub fn reply(&mut self) -> Vec<u8> {
+        self.reply_within(Duration::from_secs(10)).expect("a reply")
+    }
+
+    pub fn call(&mut self, line: &str) -> Vec<u8> {
+        self.send(line);
+        self.reply()
+    }
+
+    /// Sends a command and asserts the exact bytes that come back (several replies or pushes
+    /// may make them up).
+    #[track_caller]
+    pub fn expect(&mut self, line: &str, want: &[u8]) {
+        self.send(line);
+        self.expect_bytes(want, line);
+    }
+
+    #[track_caller]
+    pub fn expect_bytes(&mut self, want: &[u8], what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.buf.len() < want.len() && self.fill(deadline) {}
+        let got: Vec<u8> = self.buf.drain(..want.len().min(self.buf.len())).collect();
+        assert_eq!(show(&got), show(want), "after `{what}`");
+    }
+
+    /// Asserts nothing arrives for a moment.
+    #[track_caller]
+    pub fn expect_silence(&mut self) {
+        let r = self.reply_within(Duration::from_millis(150));
+        assert!(r.is_none(), "unexpected {}", show(&r.unwrap()));
+    }
+
+    pub fn int(&mut self, line: &str) -> i64 {
+        let r = self.call(line);
+        assert_eq!(r[0], b':', "`{line}` answered {}", show(&r));
+        std::str::from_utf8(&r[1..r.len() - 2]).unwrap().parse().unwrap()
+    }
+
+    pub fn text(&mut self, line: &str) -> String {
+        let r = self.call(line);
+        String::from_utf8_lossy(&r).into_owned()
+    }
+
+    /// True once the server closed the connection (reading whatever was still on the way).
+    pub fn closed_within(&mut self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        self.s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        let mut chunk = vec![0u8; 1 << 20];
+        while Instant::now() < deadline {
+            match self.s.read(&mut chunk) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => return true,
+            }
+        }
+        false
+    }
+}
