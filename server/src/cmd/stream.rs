@@ -218,40 +218,25 @@ fn parse_add_trim(ctx: &Ctx, argv: &[Bytes], xadd: bool) -> Result<AddTrimArgs, 
             a.id = AddId::Auto;
             a.id_idx = i;
             break;
-        } else if Ctx::is(opt, "maxlen") && more > 0 {
+        } else if (Ctx::is(opt, "maxlen") || Ctx::is(opt, "minid")) && more > 0 {
             if strategy.is_some() {
                 return Err(incompatible());
             }
-            approx = false;
             let next = &argv[i + 1][..];
-            if more >= 2 && next == b"~" {
-                approx = true;
+            approx = more >= 2 && next == b"~";
+            if more >= 2 && (next == b"~" || next == b"=") {
                 i += 1;
-            } else if more >= 2 && next == b"=" {
-                i += 1;
-            }
-            let max = parse_i64(&argv[i + 1]).ok_or(Error::NOT_INT)?;
-            if max < 0 {
-                return Err(Error::err("The MAXLEN argument must be >= 0."));
             }
             i += 1;
-            strategy = Some(TrimStrategy::MaxLen(max as u64));
-            a.threshold_idx = i;
-        } else if Ctx::is(opt, "minid") && more > 0 {
-            if strategy.is_some() {
-                return Err(incompatible());
-            }
-            approx = false;
-            let next = &argv[i + 1][..];
-            if more >= 2 && next == b"~" {
-                approx = true;
-                i += 1;
-            } else if more >= 2 && next == b"=" {
-                i += 1;
-            }
-            let min = parse_strict(&argv[i + 1]).ok_or(INVALID_ID)?;
-            i += 1;
-            strategy = Some(TrimStrategy::MinId(min));
+            strategy = Some(if Ctx::is(opt, "maxlen") {
+                let max = parse_i64(&argv[i]).ok_or(Error::NOT_INT)?;
+                if max < 0 {
+                    return Err(Error::err("The MAXLEN argument must be >= 0."));
+                }
+                TrimStrategy::MaxLen(max as u64)
+            } else {
+                TrimStrategy::MinId(parse_strict(&argv[i]).ok_or(INVALID_ID)?)
+            });
             a.threshold_idx = i;
         } else if Ctx::is(opt, "limit") && more > 0 {
             limit = parse_i64(&argv[i + 1]).ok_or(Error::NOT_INT)?;
