@@ -27,7 +27,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::client::{Client, ClientShared};
-use crate::cmd::spec::{self, CmdFlags};
+use crate::cmd::spec::CmdFlags;
 use crate::cmd::Command;
 use crate::config::ClientBufferLimit;
 use crate::error::Error;
@@ -499,11 +499,8 @@ pub fn after_call(core: &mut Core, client: &Client, cmd: &Command, argv: &[Bytes
     if !remember {
         return;
     }
-    let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
-    if let Ok(keys) = spec::get_keys(cmd.spec, &args) {
-        for (i, _) in keys {
-            tr.remember(id, &argv[i]);
-        }
+    for (i, _) in cmd.keys(argv) {
+        tr.remember(id, &argv[i]);
     }
 }
 

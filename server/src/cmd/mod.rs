@@ -89,6 +89,14 @@ impl Command {
     pub fn is_container(&self) -> bool {
         !self.subcommands.is_empty()
     }
+
+    /// The keys of a call, as positions in `argv` with their key-spec flags; none when the
+    /// specs cannot find them (as `COMMAND GETKEYS` would fail). For the per-key work that
+    /// follows a call: WATCH, client tracking, `keymiss` events.
+    pub fn keys(&self, argv: &[Bytes]) -> Vec<spec::KeyRef> {
+        let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
+        spec::get_keys(self.spec, &args).unwrap_or_default()
+    }
 }
 
 /// The command table: specs joined with handlers, built once at start-up.
@@ -514,11 +522,7 @@ fn notify_key_misses(core: &mut Core, cmd: &Command, argv: &[Bytes], db: usize) 
     if silent || (!readonly && !cmd.flags.contains(CmdFlags::WRITE)) {
         return;
     }
-    let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
-    let Ok(keys) = spec::get_keys(cmd.spec, &args) else {
-        return;
-    };
-    for (i, f) in keys {
+    for (i, f) in cmd.keys(argv) {
         let read_only_key = readonly || f.contains(spec::KeyFlags::RO);
         if read_only_key && !core.dbs[db].table.contains(&argv[i]) {
             let miss = crate::config::notify::KEY_MISS;
@@ -528,15 +532,11 @@ fn notify_key_misses(core: &mut Core, cmd: &Command, argv: &[Bytes], db: usize) 
 }
 
 /// Invalidates WATCHes (and client-side caches) on the keys a write command wrote: those its
-/// key specs mark as written (RW, OW, RM) or give no flags. Commands that write elsewhere than the caller's database
-/// (MOVE, COPY ... DB) touch the other database's key themselves.
+/// key specs mark as written (RW, OW, RM) or give no flags. Commands that write elsewhere than
+/// the caller's database (MOVE, COPY ... DB) touch the other database's key themselves.
 fn touch_written_keys(core: &mut Core, cmd: &Command, argv: &[Bytes], db: usize) {
-    let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
-    let Ok(keys) = spec::get_keys(cmd.spec, &args) else {
-        return;
-    };
     let written = spec::KeyFlags::RW.union(spec::KeyFlags::OW).union(spec::KeyFlags::RM);
-    for (i, f) in keys {
+    for (i, f) in cmd.keys(argv) {
         if f.intersects(written) || f == spec::KeyFlags::default() {
             core.watches.touch(&core.dbs[db], &argv[i]);
             crate::tracking::key_modified(core, &argv[i]);
@@ -737,17 +737,18 @@ fn run_inner(
     let cmd_dirtied = core.dirty != dirty_before;
     propagate_lazy_expired(core, db_before);
     if let Some(BlockRequest { keys, deadline, wants, rerun }) = blocked {
-        // Not answered yet: it counts in the stats when it is served.
-        let waiter = Waiter {
-            db: client.db,
-            keys,
-            argv: rerun.unwrap_or_else(|| argv.to_vec()),
-            resp: client.resp,
-            wants,
-            deadline,
-            shared: client.shared.clone(),
-        };
+        // Not answered yet: it counts in the stats when it is served. (A waiter being served
+        // that still finds nothing keeps its registration.)
         if !client.serving_blocked {
+            let waiter = Waiter {
+                db: client.db,
+                keys,
+                argv: rerun.unwrap_or_else(|| argv.to_vec()),
+                resp: client.resp,
+                wants,
+                deadline,
+                shared: client.shared.clone(),
+            };
             core.blocking.block(&mut core.dbs, client.id, waiter);
             client.flags.blocked = true;
         }
