@@ -441,11 +441,11 @@ pub(crate) fn propagate_lazy_expired(core: &mut Core, db: usize) {
     let keys = std::mem::take(&mut core.dbs[db].lazy_expired);
     core.stats.expired_keys += keys.len() as u64;
     core.dirty += keys.len() as u64;
-    let del: &'static [u8] = if core.cfg.lazyfree_lazy_expire { b"UNLINK" } else { b"DEL" };
+    let del = keys::del_for(core.cfg.lazyfree_lazy_expire);
     for k in keys {
         core.watches.touch(&core.dbs[db], &k);
         crate::tracking::key_modified(core, &k);
-        core.prop.feed(db, &[Bytes::from_static(del), Bytes::from(k.into_vec())]);
+        core.prop.feed(db, &[del.clone(), Bytes::from(k.into_vec())]);
     }
 }
 
