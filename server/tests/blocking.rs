@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{InProcess, Raw, Server};
+use common::{show, InProcess, Raw, Server};
 
 /// Sends a command without waiting for its reply.
 fn send(c: &mut Raw, line: &str) {
@@ -215,4 +215,20 @@ fn served_commands_propagate_their_non_blocking_forms() {
     h.run("BLMOVE l2 dst RIGHT LEFT 0");
     let got: Vec<String> = h.take().iter().map(|c| c.join(" ")).collect();
     assert_eq!(got, ["RPUSH l2 e", "LMOVE l2 dst RIGHT LEFT"]);
+}
+
+#[test]
+fn a_script_serves_waiters_only_when_it_ends() {
+    let s = Server::start();
+    let mut p = s.raw();
+    let mut w = s.raw();
+    send(&mut w, "BLPOP t 0");
+    wait_blocked(&mut p, 1);
+    let script = "redis.call('lpush', KEYS[1], 'first'); redis.call('lpush', KEYS[1], 'second')";
+    p.call(&["EVAL", script, "1", "t"]);
+    // Served after the whole script: the head is the second element.
+    assert_eq!(w.read_reply(), b"*2\r\n$1\r\nt\r\n$6\r\nsecond\r\n");
+    // Blocking commands are refused inside scripts, as in Redis 7.0.
+    let r = p.line("EVAL \"return redis.call('blpop', 'empty', 0)\" 0");
+    assert!(r.starts_with(b"-ERR This Redis command is not allowed from script"), "{}", show(&r));
 }
