@@ -221,6 +221,22 @@ def collections(a):
                  requests_for=lambda t, n: n // 5 if t == "lrange_100" else n)
 
 
+def pipe(port, commands):
+    """Sends RESP-encoded `commands` (an iterable of bytes) to the server on `port` through
+    redis-cli --pipe, a megabyte at a time, and waits until all are answered."""
+    p = subprocess.Popen([tool("redis-cli"), "-p", str(port), "--pipe"], stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL)
+    buf = bytearray()
+    for cmd in commands:
+        buf += cmd
+        if len(buf) > 1 << 20:
+            p.stdin.write(buf)
+            buf.clear()
+    p.stdin.write(buf)
+    p.stdin.close()
+    p.wait()
+
+
 def load_keys(port, n, ttl):
     """Loads n keys of 10-byte names and 10-byte values through redis-cli --pipe."""
     def gen():
@@ -231,17 +247,7 @@ def load_keys(port, n, ttl):
                 yield b"*5\r\n$3\r\nSET\r\n$10\r\n%s\r\n$10\r\n%s\r\n$2\r\nEX\r\n$6\r\n100000\r\n" % (k, v)
             else:
                 yield b"*3\r\n$3\r\nSET\r\n$10\r\n%s\r\n$10\r\n%s\r\n" % (k, v)
-    p = subprocess.Popen([tool("redis-cli"), "-p", str(port), "--pipe"], stdin=subprocess.PIPE,
-                         stdout=subprocess.DEVNULL)
-    buf = bytearray()
-    for cmd in gen():
-        buf += cmd
-        if len(buf) > 1 << 20:
-            p.stdin.write(buf)
-            buf.clear()
-    p.stdin.write(buf)
-    p.stdin.close()
-    p.wait()
+    pipe(port, gen())
 
 
 def memory(a):

@@ -11,12 +11,11 @@ medians and ratios. Uses bench/compare.py's helpers (same cores, same reference 
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import ServerProc, ensure_vireo, free_port, side_by_side, tool  # noqa: E402
+from compare import ServerProc, ensure_vireo, free_port, pipe, side_by_side  # noqa: E402
 
 
 def resp(*args):
@@ -27,20 +26,13 @@ def resp(*args):
 
 
 def load_hashes(port, n, fields):
-    p = subprocess.Popen([tool("redis-cli"), "-p", str(port), "--pipe"], stdin=subprocess.PIPE,
-                         stdout=subprocess.DEVNULL)
-    buf = bytearray()
-    for i in range(n):
-        args = [b"HSET", b"h:%08d" % i]
-        for f in range(fields):
-            args += [b"field:%d" % f, b"value:%08d" % (i + f)]
-        buf += resp(*args)
-        if len(buf) > 1 << 20:
-            p.stdin.write(buf)
-            buf.clear()
-    p.stdin.write(buf)
-    p.stdin.close()
-    p.wait()
+    def gen():
+        for i in range(n):
+            args = [b"HSET", b"h:%08d" % i]
+            for f in range(fields):
+                args += [b"field:%d" % f, b"value:%08d" % (i + f)]
+            yield resp(*args)
+    pipe(port, gen())
 
 
 def memory(a):

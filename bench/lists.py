@@ -14,12 +14,11 @@ and the load generator on core 1 (helpers from bench/compare.py).
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import ServerProc, ensure_vireo, free_port, side_by_side, tool  # noqa: E402
+from compare import ServerProc, ensure_vireo, free_port, pipe, side_by_side  # noqa: E402
 
 
 def bulk(b):
@@ -27,19 +26,11 @@ def bulk(b):
 
 
 def load_lists(port, n, elements):
-    p = subprocess.Popen([tool("redis-cli"), "-p", str(port), "--pipe"], stdin=subprocess.PIPE,
-                         stdout=subprocess.DEVNULL)
-    buf = bytearray()
-    for i in range(n):
-        buf += b"*%d\r\n" % (elements + 2) + bulk(b"RPUSH") + bulk(b"list:%06d" % i)
-        for j in range(elements):
-            buf += bulk(b"e:%d:%d" % (j, i % 1000))
-        if len(buf) > 1 << 20:
-            p.stdin.write(buf)
-            buf.clear()
-    p.stdin.write(buf)
-    p.stdin.close()
-    p.wait()
+    def gen():
+        for i in range(n):
+            cmd = b"*%d\r\n" % (elements + 2) + bulk(b"RPUSH") + bulk(b"list:%06d" % i)
+            yield cmd + b"".join(bulk(b"e:%d:%d" % (j, i % 1000)) for j in range(elements))
+    pipe(port, gen())
 
 
 def memory(a):

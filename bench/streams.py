@@ -22,12 +22,11 @@ $VIREO_REFERENCE_REDIS or redis-server on PATH.
 import argparse
 import os
 import socket
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import ServerProc, ensure_vireo, free_port, side_by_side, tool  # noqa: E402
+from compare import ServerProc, ensure_vireo, free_port, pipe, side_by_side  # noqa: E402
 
 XADD = ["XADD", "mystream", "*", "f1", "v1", "f2", "v2", "f3", "v3"]
 BASE_MS = 1_700_000_000_000
@@ -38,20 +37,14 @@ def bulk(b):
 
 
 def load_stream(port, n):
-    p = subprocess.Popen([tool("redis-cli"), "-p", str(port), "--pipe"], stdin=subprocess.PIPE,
-                         stdout=subprocess.DEVNULL)
-    buf = bytearray()
     head = b"*9\r\n" + bulk(b"XADD") + bulk(b"s")
-    for i in range(n):
-        buf += head + bulk(b"%d-%d" % (BASE_MS + i // 10, i % 10))
-        buf += bulk(b"f1") + bulk(b"v%d" % (i % 1000)) + bulk(b"f2") + bulk(b"%d" % i)
-        buf += bulk(b"f3") + bulk(b"ok")
-        if len(buf) > 1 << 20:
-            p.stdin.write(buf)
-            buf.clear()
-    p.stdin.write(buf)
-    p.stdin.close()
-    p.wait()
+
+    def gen():
+        for i in range(n):
+            yield (head + bulk(b"%d-%d" % (BASE_MS + i // 10, i % 10)) + bulk(b"f1")
+                   + bulk(b"v%d" % (i % 1000)) + bulk(b"f2") + bulk(b"%d" % i) + bulk(b"f3")
+                   + bulk(b"ok"))
+    pipe(port, gen())
 
 
 def memory(a):

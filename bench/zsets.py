@@ -31,20 +31,6 @@ def resp(*args):
     return out
 
 
-def pipe(port, gen):
-    p = subprocess.Popen([tool("redis-cli"), "-p", str(port), "--pipe"], stdin=subprocess.PIPE,
-                         stdout=subprocess.DEVNULL)
-    buf = bytearray()
-    for cmd in gen:
-        buf += cmd
-        if len(buf) > 1 << 20:
-            p.stdin.write(buf)
-            buf.clear()
-    p.stdin.write(buf)
-    p.stdin.close()
-    p.wait()
-
-
 def small_gen(n, members):
     for i in range(n):
         args = [b"ZADD", b"zs:%08d" % i]
@@ -98,14 +84,14 @@ def main():
         try:
             time.sleep(0.3)
             base = used(srv)
-            pipe(srv.port, small_gen(a.small, a.members))
+            compare.pipe(srv.port, small_gen(a.small, a.members))
             time.sleep(0.3)
             after_small = used(srv)
             enc_small = srv.cmd("object", "encoding", "zs:00000000").strip()
             srv.cmd("flushall")
             time.sleep(0.3)
             base2 = used(srv)
-            pipe(srv.port, big_gen(a.big))
+            compare.pipe(srv.port, big_gen(a.big))
             time.sleep(0.3)
             after_big = used(srv)
             enc_big = srv.cmd("object", "encoding", "big").strip()
@@ -128,7 +114,7 @@ def main():
     servers = {kind: ServerProc(kind, free_port()) for kind in ("vireo", "redis")}
     try:
         for srv in servers.values():
-            pipe(srv.port, big_gen(a.big))
+            compare.pipe(srv.port, big_gen(a.big))
         tests = [
             ("ZADD P1", ["ZADD", "bz", "__rand_int__", "member:__rand_int__"], 1),
             ("ZADD P16", ["ZADD", "bz", "__rand_int__", "member:__rand_int__"], 16),
