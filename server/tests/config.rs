@@ -9,13 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Raw;
+use common::{free_port, wait_ready, Raw};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vireo-server");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn temp_dir(tag: &str) -> PathBuf {
     let n =
@@ -57,7 +53,7 @@ impl FileServer {
                 .spawn()
                 .expect("start vireo-server");
             let mut s = FileServer { port, dir: dir.clone(), conf: conf.clone(), child };
-            if wait_port(port, Some(&mut s.child)) {
+            if wait_ready(port, Some(&mut s.child)) {
                 return s;
             }
         }
@@ -93,22 +89,6 @@ impl Drop for FileServer {
 
 fn signal_term(pid: u32) {
     let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-}
-
-fn wait_port(port: u16, mut child: Option<&mut Child>) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Some(c) = child.as_deref_mut() {
-            if let Ok(Some(_)) = c.try_wait() {
-                return false;
-            }
-        }
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    false
 }
 
 /// Runs the server expecting it to fail at start-up; returns (exit code, stderr).
@@ -523,7 +503,7 @@ fn config_rewrite_round_trip() {
         .spawn()
         .unwrap();
     srv.child = child;
-    assert!(wait_port(port, Some(&mut srv.child)), "restart from the rewritten file failed");
+    assert!(wait_ready(port, Some(&mut srv.child)), "restart from the rewritten file failed");
     let mut r = srv.raw();
     assert_eq!(config_get(&mut r, "maxmemory"), "20971520");
     assert_eq!(config_get(&mut r, "timeout"), "30");
@@ -581,7 +561,7 @@ fn daemonize_forks_and_writes_pidfile() {
     .unwrap();
     let status = Command::new(BIN).arg(&conf).current_dir(&dir).status().unwrap();
     assert!(status.success(), "the foreground process exits 0");
-    assert!(wait_port(port, None), "daemon did not start");
+    assert!(wait_ready(port, None), "daemon did not start");
     let pid: u32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
     let mut r = Raw::connect(port);
     assert_eq!(config_get(&mut r, "daemonize"), "yes");

@@ -10,63 +10,16 @@
 
 mod common;
 
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{show, split_args, Raw};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn reference_redis() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("VIREO_REFERENCE_REDIS") {
-        if !p.is_empty() {
-            return Some(p.into());
-        }
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|d| d.join("redis-server")).find(|p| p.is_file())
-    })
-}
-
-fn start(bin: &Path, extra: &[&str]) -> (Proc, u16) {
-    let port = free_port();
-    let mut cmd = Command::new(bin);
-    cmd.args(["--port", &port.to_string(), "--save", "", "--appendonly", "no"]).args(extra);
-    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start server");
-    let p = Proc(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{} did not start", bin.display());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (p, port)
-}
+use common::{show, split_args, Raw, Server};
+use std::time::Duration;
 
 #[test]
 fn scripts_match_reference_redis() {
-    let Some(redis) = reference_redis() else {
-        eprintln!(
-            "SKIPPED differential tests: no reference Redis (set VIREO_REFERENCE_REDIS or put \
-             redis-server on PATH; .ci/run installs one)"
-        );
-        return;
-    };
-    let vireo = PathBuf::from(env!("CARGO_BIN_EXE_vireo-server"));
-    let (_r, rport) = start(&redis, &["--bind", "127.0.0.1"]);
-    let (_v, vport) = start(&vireo, &[]);
+    let Some(reference) = Server::start_reference("differential tests") else { return };
+    let vireo = Server::start();
+    let (rport, vport) = (reference.port, vireo.port);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/differential");
     let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     files.retain(|p| p.extension().is_some_and(|e| e == "txt"));

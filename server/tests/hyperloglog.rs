@@ -4,11 +4,6 @@
 
 mod common;
 
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use common::{Raw, Server};
 
 /// Elements `e{from}`..`e{to}` as PFADD arguments for `key`.
@@ -99,56 +94,12 @@ fn errors() {
     ]);
 }
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn reference_redis() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("VIREO_REFERENCE_REDIS") {
-        if !p.is_empty() {
-            return Some(p.into());
-        }
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|d| d.join("redis-server")).find(|p| p.is_file())
-    })
-}
-
-fn start_reference(bin: &PathBuf) -> (Proc, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(bin)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-        .args(["--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start reference redis");
-    let p = Proc(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "reference redis did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (p, port)
-}
-
 /// The same PFADDs on both servers give byte-identical values and the same estimates, through
 /// the sparse to dense promotion; a value made by Redis is read and extended by Vireo.
 #[test]
 fn byte_identical_to_reference() {
-    let Some(bin) = reference_redis() else {
-        eprintln!(
-            "SKIPPED HLL byte-identity test: no reference Redis (set VIREO_REFERENCE_REDIS or \
-             put redis-server on PATH)"
-        );
-        return;
-    };
-    let (_ref, rport) = start_reference(&bin);
+    let Some(reference) = Server::start_reference("HLL byte-identity test") else { return };
+    let rport = reference.port;
     let srv = Server::start();
     let mut rc = Raw::connect(rport);
     let mut vc = srv.raw();

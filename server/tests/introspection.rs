@@ -507,8 +507,7 @@ struct Proc {
 impl Proc {
     fn start() -> Proc {
         for _ in 0..5 {
-            let port =
-                std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let port = common::free_port();
             let mut child = Command::new(env!("CARGO_BIN_EXE_vireo-server"))
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
                 .current_dir(std::env::temp_dir())
@@ -517,15 +516,8 @@ impl Proc {
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if child.try_wait().unwrap().is_some() {
-                    break;
-                }
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Proc { child, port };
-                }
-                std::thread::sleep(Duration::from_millis(10));
+            if common::wait_ready(port, Some(&mut child)) {
+                return Proc { child, port };
             }
             let _ = child.kill();
             let _ = child.wait();

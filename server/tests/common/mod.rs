@@ -12,7 +12,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -23,8 +23,48 @@ pub struct Server {
     child: Child,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// The reference Redis for differential tests: `$VIREO_REFERENCE_REDIS`, else `redis-server` on
+/// `PATH`.
+pub fn reference_redis() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("VIREO_REFERENCE_REDIS").filter(|p| !p.is_empty()) {
+        return Some(p.into());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths).map(|d| d.join("redis-server")).find(|p| p.is_file())
+    })
+}
+
+/// A port nothing listens on now and that this test process has not handed out before: tests in
+/// one binary run in parallel, and the kernel readily gives a just-released ephemeral port to the
+/// next caller, so without the ledger two servers could be given the same port.
+pub fn free_port() -> u16 {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+}
+
+/// Waits until `port` accepts connections; false when `child` (if given) exits first, as a
+/// server does when its port was taken meanwhile (the caller then starts it on another).
+pub fn wait_ready(port: u16, mut child: Option<&mut Child>) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Some(c) = child.as_deref_mut() {
+            if let Ok(Some(_)) = c.try_wait() {
+                return false;
+            }
+        }
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
 }
 
 impl Server {
@@ -35,12 +75,30 @@ impl Server {
 
     /// Starts a server with extra `--directive value` arguments.
     pub fn start_with(extra: &[&str]) -> Server {
+        Server::start_binary(Path::new(env!("CARGO_BIN_EXE_vireo-server")), extra)
+    }
+
+    /// Starts the reference Redis (see [`reference_redis`]) for a differential test, or says on
+    /// stderr that `what` is skipped and returns `None` when there is none.
+    pub fn start_reference(what: &str) -> Option<Server> {
+        let Some(bin) = reference_redis() else {
+            eprintln!(
+                "SKIPPED {what}: no reference Redis (set VIREO_REFERENCE_REDIS or put \
+                 redis-server on PATH; .ci/run installs one)"
+            );
+            return None;
+        };
+        Some(Server::start_binary(&bin, &["--appendonly", "no"]))
+    }
+
+    /// Starts `bin` (Vireo or Redis) on a free port in its own directory, without persistence.
+    fn start_binary(bin: &Path, extra: &[&str]) -> Server {
         for _ in 0..5 {
             let port = free_port();
             let dir =
                 std::env::temp_dir().join(format!("vireo-test-{}-{port}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
-            let child = Command::new(env!("CARGO_BIN_EXE_vireo-server"))
+            let child = Command::new(bin)
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
                 .args(extra)
                 .current_dir(&dir)
@@ -48,28 +106,14 @@ impl Server {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .expect("start vireo-server");
+                .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
             let mut srv = Server { port, dir, child };
-            if srv.wait_ready() {
+            if wait_ready(port, Some(&mut srv.child)) {
                 return srv;
             }
             // Lost the port to someone else, or failed to start: try another one.
         }
-        panic!("vireo-server did not start");
-    }
-
-    fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        false
+        panic!("{} did not start", bin.display());
     }
 
     pub fn addr(&self) -> String {
