@@ -8,7 +8,8 @@
 //! 0       8          next: Option<Entry<O>>   hash-chain link, owned (null = None)
 //! 8       4          meta: u32                bits 0-1  value encoding (int/str/buf/obj)
 //!                                             bit  2    has-expire
-//!                                             bits 3-7  5 spare bits for the caller (`tag`)
+//!                                             bits 3-6  4 spare bits for the caller (`tag`)
+//!                                             bit  7    snapshot mark (see `table.rs`)
 //!                                             bits 8-31 24-bit LRU clock / LFU data
 //! 12      0 or 8     expire_at: i64 (LE)      absolute unix ms, only present when set
 //! ..      1..=10     key length (LEB128 varint)
@@ -61,12 +62,13 @@ const ENC_BUF: u32 = 2;
 const ENC_OBJ: u32 = 3;
 const HAS_EXPIRE: u32 = 1 << 2;
 const TAG_SHIFT: u32 = 3;
-const TAG_MASK: u32 = 0x1f << TAG_SHIFT;
+const TAG_MASK: u32 = 0x0f << TAG_SHIFT;
+const SNAP_MARK: u32 = 1 << 7;
 const LRU_SHIFT: u32 = 8;
 /// Largest value the 24-bit LRU/LFU field holds.
 pub const LRU_MAX: u32 = (1 << 24) - 1;
 /// Largest value of the spare tag bits.
-pub const TAG_MAX: u8 = 0x1f;
+pub const TAG_MAX: u8 = 0x0f;
 
 /// Strings grown by `str_grow` up to this length stay exact-sized (jemalloc reallocs within a
 /// size class in place); past it they switch to the `buf` encoding with spare capacity.
@@ -625,12 +627,22 @@ impl<O> Entry<O> {
         self.set_meta((m & ((1 << LRU_SHIFT) - 1)) | ((v & LRU_MAX) << LRU_SHIFT));
     }
 
-    /// Five spare meta bits the caller may use (e.g. to cache the object's type).
+    /// The snapshot mark: whether the running snapshot has this entry (see `Table`).
+    pub(super) fn snap_mark(&self) -> bool {
+        self.meta() & SNAP_MARK != 0
+    }
+
+    pub(super) fn set_snap_mark(&mut self, on: bool) {
+        let m = self.meta();
+        self.set_meta(if on { m | SNAP_MARK } else { m & !SNAP_MARK });
+    }
+
+    /// Four spare meta bits the caller may use (e.g. to cache the object's type).
     pub fn tag(&self) -> u8 {
         ((self.meta() & TAG_MASK) >> TAG_SHIFT) as u8
     }
 
-    /// Sets the spare bits (only the low 5 bits of `t` are kept).
+    /// Sets the spare bits (only the low 4 bits of `t` are kept).
     pub fn set_tag(&mut self, t: u8) {
         let m = self.meta();
         self.set_meta((m & !TAG_MASK) | ((u32::from(t) << TAG_SHIFT) & TAG_MASK));
@@ -907,7 +919,7 @@ mod tests {
         let live = Arc::new(AtomicUsize::new(0));
         let mut e: Entry<Tracked> = Entry::new(b"k", Value::Int(1), None);
         e.set_lru(0xabcdef);
-        e.set_tag(0x15);
+        e.set_tag(0x05);
         e.set_expire(Some(99));
         let vals: Vec<Box<dyn Fn() -> Value<'static, Tracked>>> = vec![
             Box::new(|| Value::Int(-7)),
@@ -925,14 +937,14 @@ mod tests {
                 e.set_value(b());
                 assert_eq!(e.key(), b"k");
                 assert_eq!(e.lru(), 0xabcdef);
-                assert_eq!(e.tag(), 0x15);
+                assert_eq!(e.tag(), 0x05);
                 assert_eq!(e.expire_at(), Some(99));
                 assert!(live.load(Ordering::SeqCst) <= 1);
             }
         }
         e.set_lru(u32::MAX);
         assert_eq!(e.lru(), LRU_MAX);
-        assert_eq!(e.tag(), 0x15);
+        assert_eq!(e.tag(), 0x05);
         e.set_tag(0xff);
         assert_eq!(e.tag(), TAG_MAX);
         assert_eq!(e.lru(), LRU_MAX);

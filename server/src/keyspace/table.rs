@@ -19,6 +19,18 @@
 //!
 //! [`Table::scan`] uses the reverse-binary cursor, so a full scan returns every key present
 //! for its whole duration at least once, whatever resizes happen between calls.
+//!
+//! **Snapshots without copying** ([`Table::begin_snapshot`]): a point-in-time image of the
+//! table is taken while clients go on writing, with no fork and no copy of the data. Each
+//! record carries a one-bit mark; the table remembers which mark value means "already in the
+//! snapshot". Starting a snapshot flips that value, so every record becomes "not yet written"
+//! in O(1). A walker ([`Table::snapshot_step`]) then visits the buckets with the SCAN cursor
+//! (which sees every record present throughout, whatever rehashes happen) and hands each
+//! unwritten record to the snapshot's sink. Every path that can change or drop a record first
+//! hands it to the sink if it is still unwritten (`get_mut`, `probe_mut`, `insert` over an
+//! existing key, `remove`, `scan_remove`, `take`/`clear`); a new key gets the written mark,
+//! since it was not there at the snapshot's instant. So the sink sees each record exactly once,
+//! as it was when the snapshot began, and memory grows only by what the sink buffers.
 
 use std::hash::{BuildHasher, Hasher};
 use std::mem;
@@ -28,6 +40,40 @@ use rand::Rng;
 use super::record::Entry;
 
 type Bucket<O> = Option<Entry<O>>;
+
+/// Receives each record of a snapshot once, as it was when the snapshot began.
+pub type SnapshotSink<O> = Box<dyn FnMut(&Entry<O>) + Send>;
+
+/// A snapshot in progress over one table.
+struct Snapshot<O> {
+    sink: SnapshotSink<O>,
+    /// The walker's SCAN cursor; `None` before the first step.
+    cursor: Option<u64>,
+    /// Set when the snapshot is dropped before its walk completed (the table was dropped or
+    /// replaced), so that whoever drives it knows the image is incomplete.
+    aborted: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    complete: bool,
+}
+
+impl<O> Drop for Snapshot<O> {
+    fn drop(&mut self) {
+        if !self.complete {
+            self.aborted.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+/// Hands `e` to the snapshot if it is still unwritten (the one check every mutating path
+/// makes; without a snapshot it is a single branch).
+#[inline]
+fn preserve<O>(snap: &mut Option<Box<Snapshot<O>>>, written: bool, e: &mut Entry<O>) {
+    if let Some(s) = snap {
+        if e.snap_mark() != written {
+            (s.sink)(e);
+            e.set_snap_mark(written);
+        }
+    }
+}
 
 /// Smallest non-empty bucket array.
 const MIN_BUCKETS: usize = 4;
@@ -47,6 +93,9 @@ pub struct Table<O> {
     rehash_idx: Option<usize>,
     len: usize,
     hasher: foldhash::fast::RandomState,
+    /// The mark value that means "in the current (or last) snapshot"; new records get it.
+    written: bool,
+    snap: Option<Box<Snapshot<O>>>,
 }
 
 impl<O> Default for Table<O> {
@@ -100,6 +149,21 @@ fn chain_retain<O>(
     }
 }
 
+/// The scan masks of a pair of bucket arrays: (index of the smaller array, its mask, the larger
+/// one's mask while rehashing), or None when the table is empty.
+fn scan_masks_of<O>(ht: &[Box<[Bucket<O>]>; 2]) -> Option<(usize, u64, Option<u64>)> {
+    let (a, b) = (ht[0].len(), ht[1].len());
+    if a == 0 {
+        return None;
+    }
+    if b == 0 {
+        return Some((0, a as u64 - 1, None));
+    }
+    let small = if a <= b { 0 } else { 1 };
+    let (s, l) = (ht[small].len(), ht[1 - small].len());
+    Some((small, s as u64 - 1, Some(l as u64 - 1)))
+}
+
 /// Which of the two tables a scan visits: the smaller or the larger.
 #[derive(Clone, Copy)]
 enum Side {
@@ -146,6 +210,8 @@ impl<O> Table<O> {
             rehash_idx: None,
             len: 0,
             hasher: foldhash::fast::RandomState::default(),
+            written: false,
+            snap: None,
         }
     }
 
@@ -237,7 +303,9 @@ impl<O> Table<O> {
         // Outside a rehash there is one table: walk its chain once.
         let t = if self.is_rehashing() { self.locate(key, h)? } else { 0 };
         let i = self.index(t, h);
-        chain_find(&mut self.ht[t][i], key).as_mut()
+        let e = chain_find(&mut self.ht[t][i], key).as_mut()?;
+        preserve(&mut self.snap, self.written, e);
+        Some(e)
     }
 
     /// Looks up a key for modification, removing it instead when `remove_if` says so (lazy
@@ -263,8 +331,11 @@ impl<O> Table<O> {
         let i = self.index(t, h);
         // Borrow the bucket arrays and the length separately, so the removal branch can update
         // the length while the other branch returns a borrow of the chain.
-        let Table { ht, len, .. } = self;
+        let Table { ht, len, snap, written, .. } = self;
         let slot = chain_find(&mut ht[t][i], key);
+        if let Some(e) = slot.as_mut() {
+            preserve(snap, *written, e);
+        }
         match slot.as_ref().map(remove_if) {
             None => Probe::Missing,
             Some(false) => Probe::Live(slot.as_mut().expect("slot is occupied")),
@@ -282,11 +353,13 @@ impl<O> Table<O> {
     pub fn insert(&mut self, mut entry: Entry<O>) -> Option<Entry<O>> {
         self.rehash_tick();
         self.grow_if_needed();
+        entry.set_snap_mark(self.written);
         let h = self.hash(entry.key());
         if let Some(t) = self.locate(entry.key(), h) {
             let i = self.index(t, h);
             let slot = chain_find(&mut self.ht[t][i], entry.key());
             let mut old = slot.take().unwrap();
+            preserve(&mut self.snap, self.written, &mut old);
             entry.set_next(old.take_next());
             *slot = Some(entry);
             return Some(old);
@@ -314,6 +387,7 @@ impl<O> Table<O> {
         *slot = e.take_next();
         self.len -= 1;
         self.shrink_if_needed();
+        preserve(&mut self.snap, self.written, &mut e);
         Some(e)
     }
 
@@ -323,9 +397,93 @@ impl<O> Table<O> {
     }
 
     /// Takes every entry out as a table of its own, leaving this one empty (FLUSHALL ASYNC
-    /// drops the returned table on another thread).
+    /// drops the returned table on another thread). A snapshot in progress first gets every
+    /// record it has not had yet, and is then complete for this table.
     pub fn take(&mut self) -> Table<O> {
-        mem::take(self)
+        while self.snap.is_some() {
+            self.snapshot_step(usize::MAX);
+        }
+        let written = self.written;
+        let t = mem::take(self);
+        self.written = written;
+        t
+    }
+
+    /// Starts a point-in-time snapshot of this table (see the module doc): from now on every
+    /// record present is handed to `sink` exactly once, as it is now, either by
+    /// [`snapshot_step`](Self::snapshot_step) or just before something changes it. `aborted`
+    /// is set if the table is dropped before the snapshot completes. Returns false (and does
+    /// nothing) while another snapshot is in progress: one at a time, as the marks allow.
+    pub fn begin_snapshot(
+        &mut self,
+        sink: SnapshotSink<O>,
+        aborted: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> bool {
+        if self.snap.is_some() {
+            return false;
+        }
+        self.written = !self.written;
+        self.snap = Some(Box::new(Snapshot { sink, cursor: None, aborted, complete: false }));
+        true
+    }
+
+    /// Stops handing records to the snapshot's sink (which is dropped now). The walk itself
+    /// must still finish, through [`snapshot_step`](Self::snapshot_step), to leave every
+    /// record's mark right for the next snapshot; it is cheap without a sink.
+    pub fn discard_snapshot(&mut self) {
+        if let Some(s) = &mut self.snap {
+            s.sink = Box::new(|_| {});
+        }
+    }
+
+    /// Whether a snapshot of this table is in progress.
+    pub fn snapshot_active(&self) -> bool {
+        self.snap.is_some()
+    }
+
+    /// Hands unwritten records to the snapshot's sink, looking at about `max_entries` records
+    /// (whole buckets at a time). Returns true while the snapshot is still in progress; when
+    /// the walk is complete the sink is dropped.
+    pub fn snapshot_step(&mut self, max_entries: usize) -> bool {
+        let Table { ht, snap, written, .. } = self;
+        let Some(s) = snap.as_mut() else { return false };
+        let (small, m0, m1) = match scan_masks_of(ht) {
+            Some(m) => m,
+            None => {
+                // Empty table: nothing to write.
+                s.complete = true;
+                *snap = None;
+                return false;
+            }
+        };
+        let mut seen = 0usize;
+        let mut cursor = s.cursor.unwrap_or(0);
+        loop {
+            cursor = scan_step(cursor, m0, m1, |side, i| {
+                let t = match side {
+                    Side::Small => small,
+                    Side::Large => 1 - small,
+                };
+                let mut cur = ht[t][i].as_mut();
+                while let Some(e) = cur {
+                    seen += 1;
+                    if e.snap_mark() != *written {
+                        (s.sink)(e);
+                        e.set_snap_mark(*written);
+                    }
+                    cur = e.next_slot().as_mut();
+                }
+            });
+            if cursor == 0 {
+                s.complete = true;
+                *snap = None;
+                return false;
+            }
+            if seen >= max_entries {
+                s.cursor = Some(cursor);
+                return true;
+            }
+        }
     }
 
     fn rehash_tick(&mut self) {
@@ -415,16 +573,7 @@ impl<O> Table<O> {
     }
 
     fn scan_masks(&self) -> Option<(usize, u64, Option<u64>)> {
-        let (a, b) = (self.ht[0].len(), self.ht[1].len());
-        if a == 0 {
-            return None;
-        }
-        if b == 0 {
-            return Some((0, a as u64 - 1, None));
-        }
-        let small = if a <= b { 0 } else { 1 };
-        let (s, l) = (self.ht[small].len(), self.ht[1 - small].len());
-        Some((small, s as u64 - 1, Some(l as u64 - 1)))
+        scan_masks_of(&self.ht)
     }
 
     /// One SCAN call: calls `f` for the entries in the buckets under `cursor` and returns the
@@ -459,7 +608,11 @@ impl<O> Table<O> {
             return 0;
         };
         let mut n = 0;
-        let ht = &mut self.ht;
+        let Table { ht, snap, written, .. } = self;
+        let mut removed = |mut e: Entry<O>| {
+            preserve(snap, *written, &mut e);
+            removed(e)
+        };
         let next = scan_step(cursor, m0, m1, |side, i| {
             let t = match side {
                 Side::Small => small,
@@ -1178,5 +1331,106 @@ mod tests {
         assert_eq!(live.load(Ordering::SeqCst), objs);
         drop(t);
         assert_eq!(live.load(Ordering::SeqCst), 0);
+    }
+    /// A snapshot taken while the table is being changed sees exactly the records present at
+    /// its start, each once, with its value of that instant, whatever inserts, updates,
+    /// removals and rehashes happen during the walk.
+    #[test]
+    fn snapshot_is_point_in_time_under_writes() {
+        use std::collections::HashMap;
+        use std::sync::atomic::AtomicBool;
+        use std::sync::{Arc, Mutex};
+        let mut rng = SmallRng::seed_from_u64(7);
+        for round in 0..20 {
+            let mut t: Table<()> = Table::new();
+            let n = 50 + round * 97;
+            for i in 0..n {
+                t.insert(Entry::new(format!("k{i}").as_bytes(), Value::Int(i as i64), None));
+            }
+            let want: HashMap<Vec<u8>, i64> =
+                (0..n).map(|i| (format!("k{i}").into_bytes(), i as i64)).collect();
+            let got = Arc::new(Mutex::new(Vec::new()));
+            let sink_got = got.clone();
+            let aborted = Arc::new(AtomicBool::new(false));
+            let sink: SnapshotSink<()> = Box::new(move |e| {
+                let ValueRef::Int(v) = e.value() else { panic!("not an int") };
+                sink_got.lock().unwrap().push((e.key().to_vec(), v));
+            });
+            assert!(t.begin_snapshot(sink, aborted.clone()));
+            assert!(!t.begin_snapshot(Box::new(|_| {}), aborted.clone()), "one at a time");
+            let mut next = n;
+            while t.snapshot_step(rng.gen_range(1..20)) {
+                for _ in 0..rng.gen_range(0..6) {
+                    let k = format!("k{}", rng.gen_range(0..next + 10)).into_bytes();
+                    match rng.gen_range(0..5) {
+                        0 => {
+                            t.remove(&k);
+                        }
+                        1 => {
+                            if let Some(e) = t.get_mut(&k) {
+                                e.set_value(Value::Int(-1));
+                            }
+                        }
+                        2 => {
+                            t.insert(Entry::new(&k, Value::Int(-2), None));
+                        }
+                        3 => {
+                            next += 1;
+                            t.insert(Entry::new(
+                                format!("k{next}").as_bytes(),
+                                Value::Int(-3),
+                                None,
+                            ));
+                        }
+                        _ => {
+                            t.scan_remove(rng.gen(), |e| e.key().ends_with(b"7"), drop);
+                        }
+                    }
+                }
+            }
+            assert!(!aborted.load(std::sync::atomic::Ordering::SeqCst));
+            let got = std::mem::take(&mut *got.lock().unwrap());
+            assert_eq!(got.len(), want.len(), "each record once");
+            let got: HashMap<Vec<u8>, i64> = got.into_iter().collect();
+            assert_eq!(got, want);
+
+            // The next snapshot starts from the marks this one left: it sees the table as it
+            // is now, each record once.
+            let now: HashMap<Vec<u8>, i64> = t
+                .iter()
+                .map(|e| {
+                    let ValueRef::Int(v) = e.value() else { panic!() };
+                    (e.key().to_vec(), v)
+                })
+                .collect();
+            let again = Arc::new(Mutex::new(Vec::new()));
+            let sink_again = again.clone();
+            assert!(t.begin_snapshot(
+                Box::new(move |e| {
+                    let ValueRef::Int(v) = e.value() else { panic!() };
+                    sink_again.lock().unwrap().push((e.key().to_vec(), v));
+                }),
+                aborted.clone()
+            ));
+            let taken = t.take();
+            assert_eq!(taken.len(), now.len());
+            let again = std::mem::take(&mut *again.lock().unwrap());
+            assert_eq!(again.len(), now.len());
+            assert_eq!(again.into_iter().collect::<HashMap<_, _>>(), now);
+        }
+    }
+
+    #[test]
+    fn snapshot_dropped_unfinished_reports_abort() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let aborted = std::sync::Arc::new(AtomicBool::new(false));
+        let mut t: Table<()> = Table::new();
+        for i in 0..100 {
+            t.insert(Entry::new(format!("k{i}").as_bytes(), Value::Int(i), None));
+        }
+        assert!(t.begin_snapshot(Box::new(|_| {}), aborted.clone()));
+        assert!(t.snapshot_step(10));
+        drop(t);
+        assert!(aborted.load(Ordering::SeqCst));
     }
 }
