@@ -15,6 +15,7 @@ pub mod propagate;
 pub mod pubsub;
 pub mod resp;
 pub mod server;
+pub mod snapshot;
 pub mod stats;
 pub mod tracking;
 pub mod types;
