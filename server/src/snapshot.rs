@@ -158,7 +158,7 @@ mod tests {
         }
         fn entry(&mut self, out: &mut Vec<u8>, e: &Entry) {
             let ValueRef::Int(v) = e.value() else { panic!("ints only") };
-            out.extend_from_slice(&e.key()[..]);
+            out.extend_from_slice(e.key());
             out.extend_from_slice(format!(" {v}\n").as_bytes());
         }
     }
