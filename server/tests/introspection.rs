@@ -590,3 +590,41 @@ fn libc_sigterm() -> i32 {
 fn libc_sigint() -> i32 {
     2
 }
+
+/// keyspace_hits / keyspace_misses count read lookups as Redis 7.0.15 counted them for each of
+/// these commands, run alone after CONFIG RESETSTAT (recorded from it).
+#[test]
+fn keyspace_hits_and_misses_count_read_lookups() {
+    let srv = Server::start();
+    let mut r = srv.raw();
+    let cases: &[(&str, u64, u64)] = &[
+        ("set a 1", 0, 0),
+        ("get a", 1, 0),
+        ("get nokey", 0, 1),
+        ("mget a b c", 1, 2),
+        ("exists a b", 1, 1),
+        ("type zz", 0, 1),
+        ("hset h f v", 0, 0),
+        ("hget h g", 1, 0),
+        ("lrange nolist 0 -1", 0, 1),
+        ("object encoding a", 1, 0),
+        ("memory usage h", 0, 0),
+        ("scan 0", 0, 0),
+        ("sadd s1 x", 0, 0),
+        ("sinter s1 h2 s3", 1, 2),
+        ("sinterstore d s1 nos", 1, 1),
+        ("incr a", 0, 0),
+        ("pttl h", 1, 0),
+    ];
+    for (line, hits, misses) in cases {
+        r.expect("config resetstat", b"+OK\r\n");
+        r.line(line);
+        let info = String::from_utf8(r.line("info stats")).unwrap();
+        let got = |f| info_field(&info, f).unwrap().parse::<u64>().unwrap();
+        assert_eq!(
+            (got("keyspace_hits"), got("keyspace_misses")),
+            (*hits, *misses),
+            "after `{line}`"
+        );
+    }
+}

@@ -510,6 +510,35 @@ fn serve_key(server: &Arc<Server>, core: &mut Core, dbi: usize, key: &[u8]) {
     }
 }
 
+/// INFO's keyspace_hits / keyspace_misses, as Redis counts its read lookups: every key lookup
+/// of a read-only command (MEMORY USAGE looks without counting), and the read-only keys of a
+/// write (SINTERSTORE's sources), found or not after it ran. Not counted: writes that read
+/// their own key first (GETDEL, GETEX, SET ... GET), which Redis counts.
+fn count_keyspace_hits(
+    core: &mut Core,
+    cmd: &Command,
+    argv: &[Bytes],
+    db: usize,
+    before: (u64, u64),
+) {
+    if cmd.flags.contains(CmdFlags::READONLY) {
+        if cmd.fullname != "memory|usage" {
+            let d = &core.dbs[db];
+            core.stats.keyspace_hits += d.lookup_hits.saturating_sub(before.0);
+            core.stats.keyspace_misses += d.lookup_misses.saturating_sub(before.1);
+        }
+    } else if cmd.spec.key_specs.iter().any(|k| k.flags.contains(spec::KeyFlags::RO)) {
+        for (i, f) in cmd.keys(argv) {
+            if f.contains(spec::KeyFlags::RO) {
+                match core.dbs[db].table.contains(&argv[i]) {
+                    true => core.stats.keyspace_hits += 1,
+                    false => core.stats.keyspace_misses += 1,
+                }
+            }
+        }
+    }
+}
+
 /// `keymiss` for each key a command only reads (every key of a read-only command, the RO keys of
 /// a write such as SINTERSTORE's sources) and did not find. Nothing creates a key it only reads,
 /// so one absent after the command was a miss (an expired one included, after its `expired`
@@ -695,6 +724,7 @@ fn run_inner(
     client.last_cmd = Some(cmd.fullname);
     let dirty_before = core.dirty;
     let db_before = client.db;
+    let lookups_before = (core.dbs[db_before].lookup_hits, core.dbs[db_before].lookup_misses);
     let reply_start = out.len();
     let start = Instant::now();
     let mut ctx = Ctx {
@@ -713,6 +743,7 @@ fn run_inner(
     let duration_us = start.elapsed().as_micros() as u64;
     let Ctx { core, client, out, .. } = ctx;
     let out = out.buf;
+    count_keyspace_hits(core, cmd, argv, db_before, lookups_before);
 
     // Keyspace events no notify call published yet (a lazy expiry on a read, a key created by a
     // command with no event of its own) come before the reply, as in Redis.

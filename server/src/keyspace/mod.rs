@@ -243,6 +243,10 @@ pub struct Db {
     /// `expired` and `new` events waiting to be published, recorded only while the configured
     /// notification classes want them (see [`notify`]); None otherwise.
     pub events: Option<Vec<(notify::DbEvent, Box<[u8]>)>>,
+    /// Lookups that found a live key / found none, ever (the dispatcher turns the deltas of
+    /// read-only commands into INFO's keyspace_hits and keyspace_misses).
+    pub lookup_hits: u64,
+    pub lookup_misses: u64,
 }
 
 impl Db {
@@ -256,6 +260,8 @@ impl Db {
             blocked_on: HashMap::new(),
             ready: Vec::new(),
             events: None,
+            lookup_hits: 0,
+            lookup_misses: 0,
         }
     }
 
@@ -295,9 +301,16 @@ impl Db {
     /// One hash lookup; an expired key is deleted.
     pub fn peek(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
         match self.table.probe_mut(key, |e| is_expired(e, now)) {
-            table::Probe::Missing => None,
-            table::Probe::Live(e) => Some(e),
+            table::Probe::Missing => {
+                self.lookup_misses += 1;
+                None
+            }
+            table::Probe::Live(e) => {
+                self.lookup_hits += 1;
+                Some(e)
+            }
             table::Probe::Removed(e) => {
+                self.lookup_misses += 1;
                 if e.expire_at().is_some() {
                     self.expires -= 1;
                 }
