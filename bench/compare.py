@@ -65,16 +65,20 @@ def tool(name):
 
 
 class ServerProc:
-    def __init__(self, kind, port, cpu="0"):
+    """A server on `port`, pinned to `cpu`; `extra` directives (`--name value` pairs) override
+    the defaults (no persistence); `cwd` is its working directory (where it saves)."""
+
+    def __init__(self, kind, port, cpu="0", extra=(), cwd=None, start_timeout=10):
         self.kind, self.port = kind, port
         if kind == "vireo":
             cmd = [VIREO, "--port", str(port), "--save", "", "--appendonly", "no"]
         else:
             cmd = [reference_bin(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                    "--appendonly", "no", "--daemonize", "no"]
+        cmd += list(extra)
         self.proc = subprocess.Popen(["taskset", "-c", cpu] + cmd, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
+                                     stderr=subprocess.DEVNULL, cwd=cwd)
+        deadline = time.time() + start_timeout
         while time.time() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
