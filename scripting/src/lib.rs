@@ -6,7 +6,6 @@
 
 mod bit;
 mod cjson;
-mod function;
 mod reply;
 
 use std::collections::HashMap;
@@ -509,34 +508,6 @@ fn raise(_lua: &Lua, msg: &str) -> mlua::Result<Value> {
     Err(mlua::Error::RuntimeError(msg.to_string()))
 }
 
-/// The level and message of `redis.log(level, ...)`, or its error.
-fn log_args(args: &MultiValue) -> Result<(i64, Vec<u8>), &'static str> {
-    if args.len() < 2 {
-        return Err("ERR redis.log() requires two arguments or more.");
-    }
-    let level = match &args[0] {
-        Value::Integer(n) => *n,
-        Value::Number(n) => *n as i64,
-        _ => return Err("ERR First argument must be a number (log level)."),
-    };
-    if !(0..=3).contains(&level) {
-        return Err("ERR Invalid debug level.");
-    }
-    let mut msg = Vec::new();
-    for (i, a) in args.iter().skip(1).enumerate() {
-        if i > 0 {
-            msg.push(b' ');
-        }
-        match a {
-            Value::String(s) => msg.extend_from_slice(&s.as_bytes()),
-            Value::Integer(n) => msg.extend_from_slice(n.to_string().as_bytes()),
-            Value::Number(n) => msg.extend_from_slice(lua_number_string(*n).as_bytes()),
-            _ => {}
-        }
-    }
-    Ok((level, msg))
-}
-
 /// The line of the script being run, from its innermost frame.
 pub(crate) fn user_line(lua: &Lua) -> Option<usize> {
     for level in 0..64 {
@@ -812,6 +783,37 @@ fn lua_to_reply_depth(v: &Value, depth: usize) -> Reply {
         _ => Reply::Null,
     }
 }
+
+/// The level and message of `redis.log(level, ...)`, or its error.
+fn log_args(args: &MultiValue) -> Result<(i64, Vec<u8>), &'static str> {
+    if args.len() < 2 {
+        return Err("ERR redis.log() requires two arguments or more.");
+    }
+    let level = match &args[0] {
+        Value::Integer(n) => *n,
+        Value::Number(n) => *n as i64,
+        _ => return Err("ERR First argument must be a number (log level)."),
+    };
+    if !(0..=3).contains(&level) {
+        return Err("ERR Invalid debug level.");
+    }
+    let mut msg = Vec::new();
+    for (i, a) in args.iter().skip(1).enumerate() {
+        if i > 0 {
+            msg.push(b' ');
+        }
+        match a {
+            Value::String(s) => msg.extend_from_slice(&s.as_bytes()),
+            Value::Integer(n) => msg.extend_from_slice(n.to_string().as_bytes()),
+            Value::Number(n) => msg.extend_from_slice(lua_number_string(*n).as_bytes()),
+            _ => {}
+        }
+    }
+    Ok((level, msg))
+}
+
+// Redis 7.0 functions (FUNCTION LOAD, FCALL): see function.rs.
+mod function;
 
 #[cfg(test)]
 mod tests;
