@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 
+pub use function::{flag_names, FunctionInfo, Functions, Library, RestorePolicy};
 pub use reply::{format_double, format_g, format_g17, parse as parse_reply, Reply};
 
 /// What scripts reach the server through.
@@ -348,15 +349,17 @@ impl Engine {
     ) -> Option<Outcome> {
         let sha = std::str::from_utf8(sha).ok()?.to_ascii_lowercase();
         let func = self.scripts.get(&sha)?.func.clone();
-        Some(self.run_function(&sha, func, keys, args, host).unwrap_or_else(|e| Outcome {
-            reply: Reply::Error(format!("ERR Error running script: {e}").into_bytes()),
-            error_counted: false,
+        Some(self.run_function(Target::Script(&sha), func, keys, args, host).unwrap_or_else(|e| {
+            Outcome {
+                reply: Reply::Error(format!("ERR Error running script: {e}").into_bytes()),
+                error_counted: false,
+            }
         }))
     }
 
     fn run_function(
         &mut self,
-        sha: &str,
+        target: Target<'_>,
         func: Function,
         keys: &[&[u8]],
         args: &[&[u8]],
@@ -370,8 +373,15 @@ impl Engine {
             }
             Ok(t)
         };
-        self.backing.raw_set("KEYS", to_table(keys)?)?;
-        self.backing.raw_set("ARGV", to_table(args)?)?;
+        // A script's KEYS and ARGV are globals; a function gets them as its two arguments.
+        let fn_args = match target {
+            Target::Script(_) => {
+                self.backing.raw_set("KEYS", to_table(keys)?)?;
+                self.backing.raw_set("ARGV", to_table(args)?)?;
+                None
+            }
+            Target::Function { runner, .. } => Some((runner, to_table(keys)?, to_table(args)?)),
+        };
         let host = std::cell::RefCell::new(host);
         let resp3 = std::cell::Cell::new(false);
         let resp3 = &resp3;
@@ -409,32 +419,12 @@ impl Engine {
                 }
                 Ok(v)
             })?;
-            let log = scope.create_function(|lua, args: MultiValue| {
-                if args.len() < 2 {
-                    return raise(lua, "ERR redis.log() requires two arguments or more.");
+            let log = scope.create_function(|lua, args: MultiValue| match log_args(&args) {
+                Ok((level, msg)) => {
+                    host.borrow_mut().log(level, &msg);
+                    Ok(Value::Nil)
                 }
-                let level = match &args[0] {
-                    Value::Integer(n) => *n,
-                    Value::Number(n) => *n as i64,
-                    _ => return raise(lua, "ERR First argument must be a number (log level)."),
-                };
-                if !(0..=3).contains(&level) {
-                    return raise(lua, "ERR Invalid debug level.");
-                }
-                let mut msg = Vec::new();
-                for (i, a) in args.iter().skip(1).enumerate() {
-                    if i > 0 {
-                        msg.push(b' ');
-                    }
-                    match a {
-                        Value::String(s) => msg.extend_from_slice(&s.as_bytes()),
-                        Value::Integer(n) => msg.extend_from_slice(n.to_string().as_bytes()),
-                        Value::Number(n) => msg.extend_from_slice(lua_number_string(*n).as_bytes()),
-                        _ => {}
-                    }
-                }
-                host.borrow_mut().log(level, &msg);
-                Ok(Value::Nil)
+                Err(e) => raise(lua, e),
             })?;
             let setresp = scope.create_function(move |lua, args: MultiValue| {
                 if args.len() != 1 {
@@ -457,7 +447,10 @@ impl Engine {
             self.redis.raw_set("pcall", pcall)?;
             self.redis.raw_set("log", log)?;
             self.redis.raw_set("setresp", setresp)?;
-            let r = self.runner.call::<MultiValue>((func, handler));
+            let r = match fn_args {
+                None => self.runner.call::<MultiValue>((func, handler)),
+                Some((runner, k, a)) => runner.call::<MultiValue>((func, handler, k, a)),
+            };
             self.redis.raw_set("call", Value::Nil)?;
             self.redis.raw_set("pcall", Value::Nil)?;
             self.redis.raw_set("log", Value::Nil)?;
@@ -492,9 +485,21 @@ impl Engine {
             v => (format!("ERR {v:?}").into_bytes(), "?".into()),
         };
         let mut full = msg;
-        full.extend_from_slice(format!(" script: {sha}, on @user_script:{line}.").as_bytes());
+        let (label, chunk) = match target {
+            Target::Script(sha) => (sha, "user_script"),
+            Target::Function { name, .. } => (name, "user_function"),
+        };
+        full.extend_from_slice(format!(" script: {label}, on @{chunk}:{line}.").as_bytes());
         Ok(Outcome { reply: Reply::Error(full), error_counted })
     }
+}
+
+/// What [`Engine::run_function`] runs: a cached script (by its SHA1) or a library's function
+/// (by its name, with the runner that passes it KEYS and ARGV as arguments).
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Script(&'a str),
+    Function { name: &'a str, runner: &'a Function },
 }
 
 /// Raises an error from the engine's Rust functions: the handler keeps its message as it is
@@ -507,7 +512,9 @@ fn raise(_lua: &Lua, msg: &str) -> mlua::Result<Value> {
 pub(crate) fn user_line(lua: &Lua) -> Option<usize> {
     for level in 0..64 {
         let found = lua.inspect_stack(level, |d| {
-            (d.source().source.as_deref() == Some("@user_script")).then(|| d.current_line())
+            let src = d.source().source;
+            matches!(src.as_deref(), Some("@user_script" | "@user_function"))
+                .then(|| d.current_line())
         })?;
         if let Some(l) = found {
             return l;
@@ -776,6 +783,37 @@ fn lua_to_reply_depth(v: &Value, depth: usize) -> Reply {
         _ => Reply::Null,
     }
 }
+
+/// The level and message of `redis.log(level, ...)`, or its error.
+fn log_args(args: &MultiValue) -> Result<(i64, Vec<u8>), &'static str> {
+    if args.len() < 2 {
+        return Err("ERR redis.log() requires two arguments or more.");
+    }
+    let level = match &args[0] {
+        Value::Integer(n) => *n,
+        Value::Number(n) => *n as i64,
+        _ => return Err("ERR First argument must be a number (log level)."),
+    };
+    if !(0..=3).contains(&level) {
+        return Err("ERR Invalid debug level.");
+    }
+    let mut msg = Vec::new();
+    for (i, a) in args.iter().skip(1).enumerate() {
+        if i > 0 {
+            msg.push(b' ');
+        }
+        match a {
+            Value::String(s) => msg.extend_from_slice(&s.as_bytes()),
+            Value::Integer(n) => msg.extend_from_slice(n.to_string().as_bytes()),
+            Value::Number(n) => msg.extend_from_slice(lua_number_string(*n).as_bytes()),
+            _ => {}
+        }
+    }
+    Ok((level, msg))
+}
+
+// Redis 7.0 functions (FUNCTION LOAD, FCALL): see function.rs.
+mod function;
 
 #[cfg(test)]
 mod tests;

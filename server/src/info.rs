@@ -286,20 +286,24 @@ fn memory_section(out: &mut String, core: &mut Core) {
     let total = total_system_memory();
     field!(out, "total_system_memory", "{total}");
     field!(out, "total_system_memory_human", "{}", bytes_to_human(total));
-    // The Lua VM exists once a script ran; no functions yet.
+    // The Lua VMs exist once a script ran / a library was loaded.
     let (lua, scripts, bodies) =
         core.scripts.as_ref().map_or((0, 0, 0), |e| (e.memory(), e.len(), e.bodies_len()));
+    let (fvm, nfuncs, nlibs, fcode) = core.functions.as_ref().map_or((0, 0, 0, 0), |f| {
+        (f.memory(), f.functions_count(), f.libraries_count(), f.codes_len())
+    });
     field!(out, "used_memory_lua", "{lua}");
     field!(out, "used_memory_vm_eval", "{lua}");
     field!(out, "used_memory_lua_human", "{}", bytes_to_human(lua as u64));
     field!(out, "used_memory_scripts_eval", "{bodies}");
     field!(out, "number_of_cached_scripts", "{scripts}");
-    field!(out, "number_of_functions", "0");
-    field!(out, "number_of_libraries", "0");
-    field!(out, "used_memory_vm_functions", "0");
-    field!(out, "used_memory_vm_total", "{lua}");
-    field!(out, "used_memory_vm_total_human", "{}", bytes_to_human(lua as u64));
-    field!(out, "used_memory_functions", "0");
+    field!(out, "number_of_functions", "{nfuncs}");
+    field!(out, "number_of_libraries", "{nlibs}");
+    field!(out, "used_memory_vm_functions", "{fvm}");
+    field!(out, "used_memory_vm_total", "{}", lua + fvm);
+    field!(out, "used_memory_vm_total_human", "{}", bytes_to_human((lua + fvm) as u64));
+    field!(out, "used_memory_functions", "{fcode}");
+    let bodies = bodies + fcode;
     field!(out, "used_memory_scripts", "{bodies}");
     field!(out, "used_memory_scripts_human", "{}", bytes_to_human(bodies as u64));
     field!(out, "maxmemory", "{maxmemory}");

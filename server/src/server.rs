@@ -54,6 +54,9 @@ pub struct Core {
     pub replid2: String,
     /// The Lua engine and script cache, created by the first script (see `cmd::scripting`).
     pub scripts: Option<Box<vireo_scripting::Engine>>,
+    /// The function libraries and their Lua state, created by the first FUNCTION LOAD (see
+    /// `cmd::function`).
+    pub functions: Option<Box<vireo_scripting::Functions>>,
 }
 
 impl Core {
@@ -81,6 +84,7 @@ impl Core {
             replid: random_hex40(),
             replid2: "0".repeat(40),
             scripts: None,
+            functions: None,
             cfg,
         };
         crate::keyspace::notify::sync(&mut core);

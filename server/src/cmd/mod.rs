@@ -11,6 +11,8 @@ pub mod client;
 pub mod command;
 pub mod config;
 pub mod connection;
+pub mod function;
+mod function_payload;
 pub mod geo;
 pub mod hash;
 pub mod hll;
@@ -57,6 +59,7 @@ fn handler_tables() -> &'static [&'static [(&'static str, Handler)]] {
         connection::HANDLERS,
         geo::HANDLERS,
         hash::HANDLERS,
+        function::HANDLERS,
         hll::HANDLERS,
         keys::HANDLERS,
         list::HANDLERS,

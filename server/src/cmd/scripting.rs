@@ -62,14 +62,7 @@ fn evalsha_ro(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn run_script(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdResult {
-    let numkeys = crate::util::num::parse_i64(&argv[2]).ok_or(Error::NOT_INT)?;
-    if numkeys > (argv.len() - 3) as i64 {
-        return Err(Error::msg("ERR Number of keys can't be greater than number of args"));
-    }
-    if numkeys < 0 {
-        return Err(Error::msg("ERR Number of keys can't be negative"));
-    }
-    let numkeys = numkeys as usize;
+    let numkeys = numkeys(argv, Error::NOT_INT)?;
     let eng = engine(ctx.core)?;
     let sha = if by_sha {
         if !eng.exists(&argv[1]) {
@@ -82,16 +75,51 @@ fn run_script(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdResul
     let flags = eng.flags(&sha).unwrap_or_default();
     // Over maxmemory, as Redis: a script with a shebang and without allow-oom does not run;
     // one without a shebang runs, and its commands that may grow memory are refused.
-    let oom = ctx.core.cfg.maxmemory > 0
-        && !flags.allow_oom
-        && crate::keyspace::evict::perform(ctx.server, ctx.core)
-            == crate::keyspace::evict::Outcome::Fail;
+    let oom = over_maxmemory(ctx, &flags);
     if oom && flags.shebang && !flags.no_writes && !ro {
         return Err(Error::msg(crate::keyspace::evict::OOM_ERROR));
     }
     let keys: Vec<&[u8]> = argv[3..3 + numkeys].iter().map(|a| &a[..]).collect();
     let args: Vec<&[u8]> = argv[3 + numkeys..].iter().map(|a| &a[..]).collect();
+    let mut eng = ctx.core.scripts.take().expect("created above");
+    let outcome = with_host(ctx, argv, ro || flags.no_writes, oom, |h| {
+        eng.run_outcome(&sha, &keys, &args, h)
+    });
+    ctx.core.scripts = Some(eng);
+    let Some(outcome) = outcome else { return Err(Error::msg(NOSCRIPT)) };
+    finish(ctx, outcome)
+}
 
+/// The `numkeys` argument of EVAL and FCALL (`bad` when it is not an integer).
+pub(super) fn numkeys(argv: &[Bytes], bad: Error) -> Result<usize, Error> {
+    let numkeys = crate::util::num::parse_i64(&argv[2]).ok_or(bad)?;
+    if numkeys > (argv.len() - 3) as i64 {
+        return Err(Error::msg("ERR Number of keys can't be greater than number of args"));
+    }
+    if numkeys < 0 {
+        return Err(Error::msg("ERR Number of keys can't be negative"));
+    }
+    Ok(numkeys as usize)
+}
+
+/// Whether the server is over maxmemory (after trying to evict) for a script with `flags`.
+pub(super) fn over_maxmemory(ctx: &mut Ctx, flags: &vireo_scripting::ScriptFlags) -> bool {
+    ctx.core.cfg.maxmemory > 0
+        && !flags.allow_oom
+        && crate::keyspace::evict::perform(ctx.server, ctx.core)
+            == crate::keyspace::evict::Outcome::Fail
+}
+
+/// Runs `run` (a script or a function) with a [`Host`] for the client of `ctx`: MONITOR sees
+/// the calling command first, and the commands it runs propagate (wrapped in MULTI/EXEC when
+/// more than one) instead of it.
+pub(super) fn with_host<R>(
+    ctx: &mut Ctx,
+    argv: &[Bytes],
+    read_only: bool,
+    oom: bool,
+    run: impl FnOnce(&mut Host) -> R,
+) -> R {
     // EVAL is flagged skip-monitor so that it can show before the commands it runs, as Redis.
     if !ctx.core.monitors.is_empty() {
         let origin = super::ops::monitor_origin(ctx.core, ctx.client);
@@ -99,7 +127,6 @@ fn run_script(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdResul
     }
     // EVAL itself never propagates: the commands the script ran do.
     ctx.propagate_as = Some(Vec::new());
-    let mut eng = ctx.core.scripts.take().expect("created above");
     let wrap = !ctx.core.prop.in_transaction();
     if wrap {
         ctx.core.prop.begin_transaction();
@@ -114,17 +141,20 @@ fn run_script(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdResul
         server: ctx.server,
         core: ctx.core,
         client: &mut lua_client,
-        read_only: ro || flags.no_writes,
+        read_only,
         oom,
         out: Vec::new(),
         ran: false,
     };
-    let outcome = eng.run_outcome(&sha, &keys, &args, &mut host);
+    let r = run(&mut host);
     if wrap {
         ctx.core.prop.end_transaction();
     }
-    ctx.core.scripts = Some(eng);
-    let Some(outcome) = outcome else { return Err(Error::msg(NOSCRIPT)) };
+    r
+}
+
+/// Writes what a script or a function gave as the reply.
+pub(super) fn finish(ctx: &mut Ctx, outcome: vireo_scripting::Outcome) -> CmdResult {
     match outcome.reply {
         Reply::Error(e) => {
             let msg: String = String::from_utf8_lossy(&e)
@@ -166,7 +196,7 @@ fn count_nested_errors(core: &mut Core, r: &Reply) {
 }
 
 /// What a running script calls the server through.
-struct Host<'a> {
+pub(super) struct Host<'a> {
     server: &'a Arc<Server>,
     core: &'a mut Core,
     client: &'a mut Client,

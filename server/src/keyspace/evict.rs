@@ -110,7 +110,12 @@ pub fn used_memory() -> u64 {
         return crate::info::used_memory();
     }
     let v = base as i64 + net.wrapping_sub(NET_AT_BASE.load(Ordering::Relaxed));
-    v.max(0) as u64
+    if v <= 0 {
+        // Frees published before the allocations they undo (another thread's, not published
+        // yet) drove the meter below zero: it says nothing, read jemalloc's figure.
+        return crate::info::used_memory();
+    }
+    v as u64
 }
 
 // ------------------------------------------------------------------------------------------------
