@@ -38,6 +38,16 @@ fn main() {
     .expect("tokio runtime");
     let code = rt.block_on(async move {
         let server = Server::new(cfg, file);
+        {
+            // The RDB file, unless the AOF is on (then the AOF is the source of truth).
+            let mut core = server.core.lock();
+            if !core.cfg.appendonly {
+                if let Err(e) = vireo_server::persist::snapshot::load_at_startup(&mut core) {
+                    tracing::error!("{e}");
+                    return 1;
+                }
+            }
+        }
         match run(server).await {
             Ok(()) => 0,
             Err(e) => {
