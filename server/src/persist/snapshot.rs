@@ -175,8 +175,9 @@ pub fn install(core: &mut Core, loaded: rdb::load::Loaded, merge: bool) {
             if !old.is_empty() {
                 std::thread::spawn(move || drop(old));
             }
+            let expires = new.expires;
             db.table = new.take_all();
-            db.expires = new.expires;
+            db.expires = expires;
         }
     }
     core.rdb.last_load_keys_loaded = loaded.keys_loaded;
