@@ -743,3 +743,266 @@ pub fn payload_value(p: &[u8], opts: &LoadOpts) -> Option<Value<'static>> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::ValueRef;
+    use crate::persist::rdb::save::{self, write_len, write_string, FileWriter, SaveOpts};
+
+    fn opts() -> LoadOpts {
+        LoadOpts {
+            hash: hash::Limits { max_entries: 128, max_value: 64 },
+            zset: zset::Limits { entries: 128, value: 64 },
+            set_max_intset: 512,
+            list_fill: -2,
+            access: Access::lru(100),
+            drop_expired_before: None,
+            verify_checksum: true,
+        }
+    }
+
+    /// A ziplist of short strings (and single-byte integers for `#n`).
+    fn ziplist(elems: &[&str]) -> Vec<u8> {
+        let mut body = Vec::new();
+        let mut prev = 0usize;
+        for e in elems {
+            let start = body.len();
+            body.push(prev as u8);
+            if let Some(n) = e.strip_prefix('#') {
+                body.push(0xfe);
+                body.push(n.parse::<i8>().unwrap() as u8);
+            } else {
+                body.push(e.len() as u8);
+                body.extend_from_slice(e.as_bytes());
+            }
+            prev = body.len() - start;
+        }
+        let mut zl = Vec::new();
+        zl.extend_from_slice(&((10 + body.len() + 1) as u32).to_le_bytes());
+        zl.extend_from_slice(&10u32.to_le_bytes());
+        zl.extend_from_slice(&(elems.len() as u16).to_le_bytes());
+        zl.extend_from_slice(&body);
+        zl.push(0xff);
+        zl
+    }
+
+    fn finish(mut f: Vec<u8>) -> Vec<u8> {
+        f.push(OP_EOF);
+        let crc = crc64::crc64(&f);
+        f.extend_from_slice(&crc.to_le_bytes());
+        f
+    }
+
+    fn obj_of<'a>(l: &'a Loaded, key: &[u8]) -> &'a Object {
+        match l.dbs[0].table.get(key).unwrap().value() {
+            ValueRef::Obj(o) => o,
+            _ => panic!("not an object"),
+        }
+    }
+
+    #[test]
+    fn loads_redis_6_encodings() {
+        let mut f = b"REDIS0009".to_vec();
+        f.push(OP_AUX);
+        write_string(&mut f, b"redis-ver", false);
+        write_string(&mut f, b"6.2.14", false);
+        f.push(OP_SELECTDB);
+        write_len(&mut f, 0);
+        f.push(OP_RESIZEDB);
+        write_len(&mut f, 7);
+        write_len(&mut f, 1);
+        // A quicklist of two ziplist nodes, with a seconds expiry far ahead.
+        f.push(OP_EXPIRETIME);
+        f.extend_from_slice(&2_000_000_000i32.to_le_bytes());
+        f.push(T_LIST_QUICKLIST);
+        write_string(&mut f, b"list", false);
+        write_len(&mut f, 2);
+        write_string(&mut f, &ziplist(&["a", "b", "#-3"]), false);
+        write_string(&mut f, &ziplist(&["c"]), true);
+        f.push(T_HASH_ZIPLIST);
+        write_string(&mut f, b"hash", false);
+        write_string(&mut f, &ziplist(&["f1", "v1", "f2", "#7"]), false);
+        f.push(T_ZSET_ZIPLIST);
+        write_string(&mut f, b"zset", false);
+        write_string(&mut f, &ziplist(&["m1", "#2", "m2", "1.5"]), false);
+        f.push(T_HASH_ZIPMAP);
+        write_string(&mut f, b"zipmap", false);
+        write_string(&mut f, &[1, 1, b'k', 1, 0, b'v', 0xff], false);
+        f.push(T_LIST_ZIPLIST);
+        write_string(&mut f, b"oldlist", false);
+        write_string(&mut f, &ziplist(&["x", "y"]), false);
+        f.push(OP_IDLE);
+        write_len(&mut f, 10);
+        f.push(T_ZSET);
+        write_string(&mut f, b"zset1", false);
+        write_len(&mut f, 3);
+        for (m, s) in [(&b"a"[..], &b"\x031.5"[..]), (b"b", b"\xfe"), (b"c", b"\xff")] {
+            write_string(&mut f, m, false);
+            f.extend_from_slice(s);
+        }
+        f.push(T_SET);
+        write_string(&mut f, b"emptyset", false);
+        write_len(&mut f, 0);
+        let l = load(&finish(f), 16, &opts()).unwrap();
+        assert_eq!((l.version, l.keys_loaded, l.empty_keys_skipped), (9, 6, 1));
+        assert_eq!(l.aux, vec![(b"redis-ver".to_vec(), b"6.2.14".to_vec())]);
+        let db = &l.dbs[0];
+        assert_eq!(db.expires, 1);
+        assert_eq!(db.table.get(b"list").unwrap().expire_at(), Some(2_000_000_000_000));
+        let Object::List(list) = obj_of(&l, b"list") else { panic!() };
+        let items: Vec<&[u8]> = list.iter().collect();
+        assert_eq!(items, [&b"a"[..], b"b", b"-3", b"c"]);
+        assert_eq!(list.node_count(), 2);
+        let Object::Hash(h) = obj_of(&l, b"hash") else { panic!() };
+        assert_eq!(h.get(b"f2"), Some(&b"7"[..]));
+        let Object::ZSet(z) = obj_of(&l, b"zset") else { panic!() };
+        assert_eq!(z.to_vec(), vec![(b"m2".to_vec(), 1.5), (b"m1".to_vec(), 2.0)]);
+        let Object::Hash(zm) = obj_of(&l, b"zipmap") else { panic!() };
+        assert_eq!(zm.get(b"k"), Some(&b"v"[..]));
+        let Object::ZSet(z1) = obj_of(&l, b"zset1") else { panic!() };
+        assert_eq!(z1.score(b"b"), Some(f64::INFINITY));
+        assert_eq!(z1.score(b"c"), Some(f64::NEG_INFINITY));
+        // IDLE 10 s at LRU clock 100.
+        assert_eq!(db.table.get(b"zset1").unwrap().lru(), 90);
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_hold() {
+        let key_of = |t: u8, body: &[u8]| {
+            let mut f = b"REDIS0012".to_vec();
+            f.push(t);
+            write_string(&mut f, b"k", false);
+            f.extend_from_slice(body);
+            finish(f)
+        };
+        let mut id = Vec::new();
+        write_len(&mut id, (0x1234_5678u64 << 10) | 5);
+        let msg = |r: Result<Loaded, RdbError>| match r {
+            Err(e) => e.to_string(),
+            Ok(_) => "loaded".into(),
+        };
+        let m = msg(load(&key_of(T_MODULE_2, &id), 16, &opts()));
+        assert!(m.contains("no matching module type") && m.contains("version 5"), "{m}");
+        let m = msg(load(&key_of(T_HASH_METADATA, &[0; 8]), 16, &opts()));
+        assert!(m.contains("field expiration"), "{m}");
+        let m = msg(load(&key_of(99, &[]), 16, &opts()));
+        assert!(m.contains("unknown value type 99"), "{m}");
+        let m = msg(load(b"REDIS0013\xff", 16, &opts()));
+        assert_eq!(m, "Can't handle RDB format version 13");
+        let mut f = b"REDIS0010".to_vec();
+        f.push(OP_SELECTDB);
+        write_len(&mut f, 20);
+        let m = msg(load(&finish(f), 16, &opts()));
+        assert!(m.contains("more databases"), "{m}");
+        // The same key twice.
+        let mut f = b"REDIS0010".to_vec();
+        for _ in 0..2 {
+            f.push(T_STRING);
+            write_string(&mut f, b"dup", false);
+            write_string(&mut f, b"v", false);
+        }
+        assert!(msg(load(&finish(f), 16, &opts())).contains("duplicate key"));
+    }
+
+    /// A file with one key of every type, in both encodings, written by the writer.
+    fn sample_file() -> Vec<u8> {
+        use crate::types::list::End;
+        let mut entries = Vec::new();
+        entries.push(Entry::new(b"s", Value::string(b"hello hello hello hello hello"), None));
+        entries.push(Entry::new(b"i", Value::Int(-123456789012), Some(4_000_000_000_000)));
+        let mut l = List::new();
+        for i in 0..300 {
+            l.push(End::Tail, format!("item{i}").as_bytes(), 8);
+        }
+        entries.push(Entry::new(b"l", Value::Obj(Box::new(Object::List(l))), None));
+        for (name, n) in [(&b"small"[..], 3), (b"big", 200)] {
+            let mut s = Set::new();
+            let mut ints = Set::new();
+            let mut h = Hash::new();
+            let mut pairs = Vec::new();
+            for i in 0..n {
+                s.add(format!("m{i}").as_bytes(), 512);
+                ints.add(format!("{}", i * 1000).as_bytes(), 100);
+                h.set(
+                    format!("f{i}").as_bytes(),
+                    b"v",
+                    hash::Limits { max_entries: 128, max_value: 64 },
+                );
+                pairs.push((format!("z{i}").into_bytes(), i as f64 / 3.0));
+            }
+            let z = ZSet::from_pairs(pairs, zset::Limits { entries: 128, value: 64 });
+            for (prefix, o) in [
+                ("set", Object::Set(s)),
+                ("ints", Object::Set(ints)),
+                ("hash", Object::Hash(h)),
+                ("zset", Object::ZSet(z)),
+            ] {
+                let k = [prefix.as_bytes(), name].concat();
+                entries.push(Entry::new(&k, Value::Obj(Box::new(o)), None));
+            }
+        }
+        let mut st = Stream::new();
+        let lim = crate::types::stream::NodeLimits { max_bytes: 4096, max_entries: 10 };
+        for i in 1..40u64 {
+            let f = format!("f{}", i % 3);
+            let pairs: Vec<&[u8]> = vec![b"a", b"1", f.as_bytes(), b"x"];
+            st.log
+                .add(crate::types::stream::AddId::Exact(StreamId::new(i, 0)), &pairs, lim, 0)
+                .unwrap();
+        }
+        st.log.delete(&[StreamId::new(5, 0), StreamId::new(1, 0)]);
+        st.create_group(b"g", StreamId::new(3, 0), 3);
+        entries.push(Entry::new(b"st", Value::Obj(Box::new(Object::Stream(Box::new(st)))), None));
+        let mut fw = FileWriter::new(Vec::new(), SaveOpts::default(), true);
+        fw.header(&save::standard_aux(1000, false)).unwrap();
+        fw.function(b"#!lua name=lib\nredis.register_function('f', function() return 1 end)")
+            .unwrap();
+        fw.select_db(0, entries.len() as u64, 1).unwrap();
+        for e in &entries {
+            fw.entry(e).unwrap();
+        }
+        fw.footer().unwrap()
+    }
+
+    #[test]
+    fn writer_output_loads_back() {
+        let f = sample_file();
+        let l = load(&f, 16, &opts()).unwrap();
+        assert_eq!(l.keys_loaded, 12);
+        assert_eq!(l.functions.len(), 1);
+        assert_eq!(l.consumed, f.len());
+        let Object::Stream(st) = obj_of(&l, b"st") else { panic!() };
+        assert_eq!(st.log.length, 37);
+        assert_eq!(st.groups.len(), 1);
+        // Written as a plain set (a hashtable under a limit of 100), loaded under a limit of
+        // 512 as an intset, as Redis converts it.
+        let Object::Set(s) = obj_of(&l, b"intsbig") else { panic!() };
+        assert_eq!((s.len(), s.encoding_name()), (200, "intset"));
+        let Object::Set(s) = obj_of(&l, b"intssmall") else { panic!() };
+        assert_eq!(s.encoding_name(), "intset");
+        let Object::ZSet(z) = obj_of(&l, b"zsetbig") else { panic!() };
+        assert_eq!((z.len(), z.encoding_name()), (200, "skiplist"));
+        assert_eq!(z.score(b"z3"), Some(1.0));
+    }
+
+    #[test]
+    fn mutated_files_never_panic() {
+        let f = sample_file();
+        for cut in (0..f.len()).step_by(7) {
+            assert!(load(&f[..cut], 16, &opts()).is_err(), "truncated at {cut}");
+        }
+        let mut o = opts();
+        o.verify_checksum = false;
+        let mut x: u32 = 7;
+        for _ in 0..3000 {
+            let mut m = f.clone();
+            for _ in 0..3 {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                let at = (x as usize >> 4) % m.len();
+                m[at] = (x >> 20) as u8;
+            }
+            let _ = load(&m, 16, &o);
+        }
+    }
+}
