@@ -96,6 +96,16 @@ async fn run(server: Arc<Server>) -> std::io::Result<()> {
         }
         stop.await;
     }
+    {
+        // A signal (not SHUTDOWN, which saved already) saves when save points are configured.
+        let mut core = server.core.lock();
+        if !core.shutting_down && !core.cfg.save.is_empty() {
+            tracing::warn!("Saving the final RDB snapshot before exiting.");
+            if let Err(e) = vireo_server::persist::snapshot::save(&mut core) {
+                tracing::warn!("Error trying to save the DB: {e}");
+            }
+        }
+    }
     tracing::warn!("User requested shutdown...");
     tracing::warn!("Vireo is now ready to exit, bye bye...");
     Ok(())

@@ -380,6 +380,20 @@ fn shutdown_saves_when_save_points_are_set() {
 }
 
 #[test]
+fn sigterm_saves_when_save_points_are_set() {
+    let dir = tempdir("sigterm");
+    let p = Proc::start(Path::new(VIREO), &dir, &["--save", "3600 1"]);
+    run(&mut p.conn(), "SET k v");
+    let pid = p.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    p.wait_exit();
+    let p = Proc::start(Path::new(VIREO), &dir, &["--save", ""]);
+    assert_eq!(run(&mut p.conn(), "GET k"), Value::BulkString(b"v".to_vec()));
+    p.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn expired_keys_are_dropped_at_load() {
     let dir = tempdir("expired");
     let p = Proc::start(Path::new(VIREO), &dir, &["--save", "", "--enable-debug-command", "yes"]);

@@ -141,44 +141,13 @@ fn lenient_i64(s: &[u8]) -> i64 {
     }
 }
 
-/// Bytes of a length prefix in the RDB format.
-fn rdb_len_size(len: usize) -> usize {
-    if len < 1 << 6 {
-        1
-    } else if len < 1 << 14 {
-        2
-    } else if len <= u32::MAX as usize {
-        5
-    } else {
-        9
-    }
-}
-
-/// Bytes a string value takes in an RDB file (DEBUG OBJECT's `serializedlength`): integers
-/// that fit 32 bits are stored as 1, 2 or 4 bytes after a type byte; anything else as a
-/// length-prefixed string. (Redis also LZF-compresses strings over 20 bytes; Vireo has no RDB
-/// writer yet and reports the uncompressed length.)
-fn rdb_string_len(s: &[u8]) -> usize {
-    if s.len() <= 11 {
-        if let Some(n) = crate::keyspace::record::parse_canonical_i64(s) {
-            if let Some(size) = rdb_int_len(n) {
-                return size;
-            }
-        }
-    }
-    rdb_len_size(s.len()) + s.len()
-}
-
-fn rdb_int_len(n: i64) -> Option<usize> {
-    if (-(1 << 7)..1 << 7).contains(&n) {
-        Some(2)
-    } else if (-(1 << 15)..1 << 15).contains(&n) {
-        Some(3)
-    } else if (-(1 << 31)..1 << 31).contains(&n) {
-        Some(5)
-    } else {
-        None
-    }
+/// Bytes the value of `e` takes in an RDB file (DEBUG OBJECT's `serializedlength`): its
+/// encoding by the RDB writer, without the type byte, compressed per `rdbcompression`.
+fn serialized_len(e: &keyspace::Entry, compress: bool) -> usize {
+    let mut out = Vec::new();
+    let opts = crate::persist::rdb::save::SaveOpts { compress, ..Default::default() };
+    crate::persist::rdb::save::write_value(&mut out, e, &opts);
+    out.len() - 1
 }
 
 fn debug_help(ctx: &mut Ctx) {
@@ -336,19 +305,13 @@ fn debug_object(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     let now = ctx.now;
     let clock = ctx.core.lru_clock;
     let shared = keyspace::shares_integers(&ctx.core.cfg);
+    let compress = ctx.core.cfg.rdbcompression;
     let db = &mut ctx.core.dbs[ctx.client.db];
     let Some(e) = db.peek(key, now) else {
         return Err(Error::NO_SUCH_KEY);
     };
     let addr = e.key().as_ptr() as usize;
-    let serialized = match e.value() {
-        ValueRef::Int(n) => rdb_int_len(n).unwrap_or_else(|| {
-            let s = n.to_string();
-            rdb_len_size(s.len()) + s.len()
-        }),
-        ValueRef::Str(s) => rdb_string_len(s),
-        ValueRef::Obj(o) => o.mem_usage(),
-    };
+    let serialized = serialized_len(e, compress);
     let line = format!(
         "Value at:{addr:#x} refcount:{} encoding:{} serializedlength:{serialized} lru:{} lru_seconds_idle:{}",
         keyspace::refcount(e, shared),
@@ -697,11 +660,13 @@ mod tests {
 
     #[test]
     fn rdb_lengths() {
-        assert_eq!(rdb_string_len(b"12"), 2);
-        assert_eq!(rdb_string_len(b"-5"), 2);
-        assert_eq!(rdb_string_len(b"barx"), 5);
-        assert_eq!(rdb_string_len(b"123456789012"), 13);
-        assert_eq!(rdb_int_len(40000), Some(5));
-        assert_eq!(rdb_int_len(1 << 40), None);
+        let len =
+            |v: &[u8]| serialized_len(&keyspace::Entry::new(b"k", Value::string(v), None), true);
+        assert_eq!(len(b"12"), 2);
+        assert_eq!(len(b"-5"), 2);
+        assert_eq!(len(b"barx"), 5);
+        assert_eq!(len(b"123456789012"), 13);
+        assert_eq!(len(b"40000"), 5);
+        assert!(len(&[b'a'; 100]) < 20);
     }
 }
