@@ -185,20 +185,21 @@ fn id_from_key(d: &[u8]) -> StreamId {
     )
 }
 
-fn string_value(b: Cow<'_, [u8]>) -> Value<'static> {
+fn string_value(b: Cow<'_, [u8]>) -> Value<'_> {
     match crate::keyspace::record::parse_canonical_i64(&b) {
         Some(n) => Value::Int(n),
-        None => Value::Str(Cow::Owned(b.into_owned())),
+        None => Value::Str(b),
     }
 }
 
-/// A loaded value: a key's value, or an empty collection (skipped, as Redis does).
-pub enum Loaded1 {
-    Value(Value<'static>),
+/// A loaded value (a string may borrow from the input): a key's value, or an empty
+/// collection (skipped, as Redis does).
+pub enum Loaded1<'a> {
+    Value(Value<'a>),
     Empty,
 }
 
-fn obj(o: Object) -> Result<Loaded1, RdbError> {
+fn obj(o: Object) -> Result<Loaded1<'static>, RdbError> {
     Ok(if o.is_empty() { Loaded1::Empty } else { Loaded1::Value(Value::Obj(Box::new(o))) })
 }
 
@@ -215,7 +216,7 @@ fn score_of(e: Elem) -> Result<f64, RdbError> {
     Ok(v)
 }
 
-fn zset_from(pairs: Vec<(Vec<u8>, f64)>, opts: &LoadOpts) -> Result<Loaded1, RdbError> {
+fn zset_from(pairs: Vec<(Vec<u8>, f64)>, opts: &LoadOpts) -> Result<Loaded1<'static>, RdbError> {
     let mut seen = HashSet::with_capacity(pairs.len());
     for (m, s) in &pairs {
         if s.is_nan() {
@@ -231,7 +232,7 @@ fn zset_from(pairs: Vec<(Vec<u8>, f64)>, opts: &LoadOpts) -> Result<Loaded1, Rdb
 fn hash_from<'b>(
     pairs: impl Iterator<Item = (Cow<'b, [u8]>, Cow<'b, [u8]>)>,
     opts: &LoadOpts,
-) -> Result<Loaded1, RdbError> {
+) -> Result<Loaded1<'static>, RdbError> {
     let mut h = Hash::new();
     for (f, v) in pairs {
         if !h.set(&f, &v, opts.hash) {
@@ -255,7 +256,11 @@ fn pairs_of<'b>(elems: &[Elem<'b>]) -> Result<Pairs<'b>, RdbError> {
 }
 
 /// Reads a value of type `t`.
-pub fn read_object(r: &mut Reader<'_>, t: u8, opts: &LoadOpts) -> Result<Loaded1, RdbError> {
+pub fn read_object<'a>(
+    r: &mut Reader<'a>,
+    t: u8,
+    opts: &LoadOpts,
+) -> Result<Loaded1<'a>, RdbError> {
     match t {
         T_STRING => Ok(Loaded1::Value(string_value(r.string()?))),
         T_LIST => {
@@ -391,7 +396,7 @@ pub fn read_object(r: &mut Reader<'_>, t: u8, opts: &LoadOpts) -> Result<Loaded1
     }
 }
 
-fn read_stream(r: &mut Reader<'_>, t: u8) -> Result<Loaded1, RdbError> {
+fn read_stream(r: &mut Reader<'_>, t: u8) -> Result<Loaded1<'static>, RdbError> {
     let mut s = Stream::new();
     let nblocks = r.read_len()?;
     let mut live_total = 0u64;
@@ -638,8 +643,12 @@ pub fn load(data: &[u8], ndbs: usize, opts: &LoadOpts) -> Result<Loaded, RdbErro
                 continue;
             }
             OP_RESIZEDB => {
+                let n = r.read_len()?;
                 r.read_len()?;
-                r.read_len()?;
+                // A sizing hint: trusted only as far as the bytes left could hold that many
+                // keys (three bytes at least each).
+                let left = (data.len() - r.pos()) / 3;
+                out.dbs[db].table.reserve((n.min(left as u64) as usize).min(1 << 27));
                 continue;
             }
             OP_SLOT_INFO => {
@@ -739,7 +748,11 @@ pub fn payload_value(p: &[u8], opts: &LoadOpts) -> Option<Value<'static>> {
     let mut r = Reader::new(body);
     let t = r.byte().ok()?;
     match read_object(&mut r, t, opts) {
-        Ok(Loaded1::Value(v)) if r.pos() == body.len() => Some(v),
+        Ok(Loaded1::Value(v)) if r.pos() == body.len() => Some(match v {
+            Value::Str(s) => Value::Str(std::borrow::Cow::Owned(s.into_owned())),
+            Value::Int(n) => Value::Int(n),
+            Value::Obj(o) => Value::Obj(o),
+        }),
         _ => None,
     }
 }
