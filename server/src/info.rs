@@ -345,10 +345,10 @@ fn persistence_section(out: &mut String, core: &Core) {
     field!(out, "rdb_last_bgsave_status", "ok");
     field!(out, "rdb_last_bgsave_time_sec", "-1");
     field!(out, "rdb_current_bgsave_time_sec", "-1");
-    field!(out, "rdb_saves", "0");
+    field!(out, "rdb_saves", "{}", core.rdb.saves);
     field!(out, "rdb_last_cow_size", "0");
-    field!(out, "rdb_last_load_keys_expired", "0");
-    field!(out, "rdb_last_load_keys_loaded", "0");
+    field!(out, "rdb_last_load_keys_expired", "{}", core.rdb.last_load_keys_expired);
+    field!(out, "rdb_last_load_keys_loaded", "{}", core.rdb.last_load_keys_loaded);
     field!(out, "aof_enabled", "0");
     field!(out, "aof_rewrite_in_progress", "0");
     field!(out, "aof_rewrite_scheduled", "0");

@@ -38,6 +38,16 @@ fn main() {
     .expect("tokio runtime");
     let code = rt.block_on(async move {
         let server = Server::new(cfg, file);
+        {
+            // The RDB file, unless the AOF is on (then the AOF is the source of truth).
+            let mut core = server.core.lock();
+            if !core.cfg.appendonly {
+                if let Err(e) = vireo_server::persist::snapshot::load_at_startup(&mut core) {
+                    tracing::error!("{e}");
+                    return 1;
+                }
+            }
+        }
         match run(server).await {
             Ok(()) => 0,
             Err(e) => {
@@ -85,6 +95,16 @@ async fn run(server: Arc<Server>) -> std::io::Result<()> {
             break;
         }
         stop.await;
+    }
+    {
+        // A signal (not SHUTDOWN, which saved already) saves when save points are configured.
+        let mut core = server.core.lock();
+        if !core.shutting_down && !core.cfg.save.is_empty() {
+            tracing::warn!("Saving the final RDB snapshot before exiting.");
+            if let Err(e) = vireo_server::persist::snapshot::save(&mut core) {
+                tracing::warn!("Error trying to save the DB: {e}");
+            }
+        }
     }
     tracing::warn!("User requested shutdown...");
     tracing::warn!("Vireo is now ready to exit, bye bye...");

@@ -57,6 +57,8 @@ pub struct Core {
     /// The function libraries and their Lua state, created by the first FUNCTION LOAD (see
     /// `cmd::function`).
     pub functions: Option<Box<vireo_scripting::Functions>>,
+    /// RDB bookkeeping (see `persist::snapshot`).
+    pub rdb: crate::persist::snapshot::RdbState,
 }
 
 impl Core {
@@ -85,6 +87,7 @@ impl Core {
             replid2: "0".repeat(40),
             scripts: None,
             functions: None,
+            rdb: Default::default(),
             cfg,
         };
         crate::keyspace::notify::sync(&mut core);

@@ -502,22 +502,27 @@ fn time_and_lastsave() {
 struct Proc {
     child: std::process::Child,
     port: u16,
+    /// Its own working directory (where an RDB file would go).
+    dir: std::path::PathBuf,
 }
 
 impl Proc {
     fn start() -> Proc {
         for _ in 0..5 {
             let port = common::free_port();
+            let dir = std::env::temp_dir()
+                .join(format!("vireo-introspection-{}-{port}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
             let mut child = Command::new(env!("CARGO_BIN_EXE_vireo-server"))
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-                .current_dir(std::env::temp_dir())
+                .current_dir(&dir)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap();
             if common::wait_ready(port, Some(&mut child)) {
-                return Proc { child, port };
+                return Proc { child, port, dir };
             }
             let _ = child.kill();
             let _ = child.wait();
@@ -541,12 +546,15 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 #[test]
 fn shutdown_exits_zero() {
     let mut p = Proc::start();
+    // A directory where the RDB file would go makes the save of SHUTDOWN SAVE fail.
+    std::fs::create_dir_all(p.dir.join("dump.rdb/x")).unwrap();
     let mut r = Raw::connect(p.port);
     r.script(&[
         ("SHUTDOWN ABORT", b"-ERR No shutdown in progress.\r\n"),

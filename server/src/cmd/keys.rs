@@ -618,6 +618,10 @@ fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     crate::tracking::flush(ctx.core);
     let n = empty_dbs(&mut ctx.core.dbs, lazy);
+    // With save points configured, Redis writes the now empty dataset at once.
+    if !ctx.core.cfg.save.is_empty() {
+        let _ = crate::persist::snapshot::save(ctx.core);
+    }
     ctx.dirty(n + 1);
     ctx.out.ok();
     Ok(())

@@ -20,6 +20,7 @@ pub mod keys;
 pub mod list;
 pub mod multi;
 pub mod ops;
+pub mod persist;
 pub mod pubsub;
 pub mod scripting;
 pub mod server_cmds;
@@ -65,6 +66,7 @@ fn handler_tables() -> &'static [&'static [(&'static str, Handler)]] {
         list::HANDLERS,
         multi::HANDLERS,
         ops::HANDLERS,
+        persist::HANDLERS,
         pubsub::HANDLERS,
         scripting::HANDLERS,
         server_cmds::HANDLERS,

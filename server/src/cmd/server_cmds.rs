@@ -49,11 +49,10 @@ fn lastsave(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Saves the dataset before a shutdown. There is no persistence yet: a save that was asked for
-/// (SHUTDOWN SAVE) fails, and SHUTDOWN FORCE goes on regardless. When RDB saving lands, this is
-/// where SHUTDOWN calls it (and plain SHUTDOWN saves when save points are configured).
-fn save_for_shutdown(_ctx: &mut Ctx) -> Result<(), String> {
-    Err("saving is not available yet in Vireo (no persistence)".into())
+/// Saves the dataset before a shutdown.
+fn save_for_shutdown(ctx: &mut Ctx) -> Result<(), String> {
+    tracing::warn!("Saving the final RDB snapshot before exiting.");
+    crate::persist::snapshot::save(ctx.core)
 }
 
 /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
@@ -86,7 +85,8 @@ fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     // NOW and FORCE skip waiting for replicas to catch up; there are none to wait for yet.
     let _ = now;
-    if save && !nosave {
+    // Plain SHUTDOWN saves when save points are configured, as Redis does.
+    if (save || !ctx.core.cfg.save.is_empty()) && !nosave {
         if let Err(e) = save_for_shutdown(ctx) {
             tracing::warn!("Error trying to save the DB, can't exit: {e}");
             if !force {
@@ -141,44 +141,13 @@ fn lenient_i64(s: &[u8]) -> i64 {
     }
 }
 
-/// Bytes of a length prefix in the RDB format.
-fn rdb_len_size(len: usize) -> usize {
-    if len < 1 << 6 {
-        1
-    } else if len < 1 << 14 {
-        2
-    } else if len <= u32::MAX as usize {
-        5
-    } else {
-        9
-    }
-}
-
-/// Bytes a string value takes in an RDB file (DEBUG OBJECT's `serializedlength`): integers
-/// that fit 32 bits are stored as 1, 2 or 4 bytes after a type byte; anything else as a
-/// length-prefixed string. (Redis also LZF-compresses strings over 20 bytes; Vireo has no RDB
-/// writer yet and reports the uncompressed length.)
-fn rdb_string_len(s: &[u8]) -> usize {
-    if s.len() <= 11 {
-        if let Some(n) = crate::keyspace::record::parse_canonical_i64(s) {
-            if let Some(size) = rdb_int_len(n) {
-                return size;
-            }
-        }
-    }
-    rdb_len_size(s.len()) + s.len()
-}
-
-fn rdb_int_len(n: i64) -> Option<usize> {
-    if (-(1 << 7)..1 << 7).contains(&n) {
-        Some(2)
-    } else if (-(1 << 15)..1 << 15).contains(&n) {
-        Some(3)
-    } else if (-(1 << 31)..1 << 31).contains(&n) {
-        Some(5)
-    } else {
-        None
-    }
+/// Bytes the value of `e` takes in an RDB file (DEBUG OBJECT's `serializedlength`): its
+/// encoding by the RDB writer, without the type byte, compressed per `rdbcompression`.
+fn serialized_len(e: &keyspace::Entry, compress: bool) -> usize {
+    let mut out = Vec::new();
+    let opts = crate::persist::rdb::save::SaveOpts { compress, ..Default::default() };
+    crate::persist::rdb::save::write_value(&mut out, e, &opts);
+    out.len() - 1
 }
 
 fn debug_help(ctx: &mut Ctx) {
@@ -198,6 +167,11 @@ fn debug_help(ctx: &mut Ctx) {
             "    Create <count> string keys <prefix>:<n> (default prefix 'key') holding",
             "    'value:<n>', padded with zero bytes or cut to <size> bytes if given.",
             "    Existing keys are left alone; nothing is propagated.",
+            "RELOAD [option ...]",
+            "    Save the RDB on disk and reload it back to memory. Options:",
+            "    * MERGE: Merge the content of the RDB file into the current dataset.",
+            "    * NOFLUSH: Do not empty the dataset before loading the RDB file.",
+            "    * NOSAVE: Do not save the dataset before loading the RDB file.",
             "PROTOCOL <type>",
             "    Reply with a sample value of one RESP type: string, integer, double, bignum,",
             "    null, array, set, map, attrib, push, verbatim, true, false.",
@@ -260,9 +234,7 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         ("protocol", 3) => debug_protocol(ctx, &argv[2])?,
         ("populate", 3..=5) => debug_populate(ctx, argv)?,
-        ("reload", _) => {
-            return Err(Error::msg("ERR DEBUG RELOAD is not supported by Vireo yet"));
-        }
+        ("reload", _) => debug_reload(ctx, &argv[2..])?,
         _ => {
             let name: String = String::from_utf8_lossy(&argv[1]).chars().take(128).collect();
             return Err(Error::err(format_args!(
@@ -273,24 +245,73 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: saves the dataset (unless NOSAVE), then loads it
+/// back from the file, replacing the keyspace (MERGE: adding to it).
+fn debug_reload(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
+    let (mut merge, mut noflush, mut nosave) = (false, false, false);
+    for o in opts {
+        if Ctx::is(o, "merge") {
+            merge = true;
+        } else if Ctx::is(o, "noflush") {
+            noflush = true;
+        } else if Ctx::is(o, "nosave") {
+            nosave = true;
+        } else {
+            return Err(Error::msg(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+            ));
+        }
+    }
+    if !nosave && crate::persist::snapshot::save(ctx.core).is_err() {
+        return Err(Error::msg("ERR"));
+    }
+    for db in &ctx.core.dbs {
+        ctx.core.watches.touch_db(db, None, ctx.now);
+    }
+    let res = if noflush && !merge {
+        // Keys of the file must not exist already: load, then refuse on any clash.
+        let opts = crate::persist::snapshot::load_opts(ctx.core);
+        let n = ctx.core.dbs.len();
+        std::fs::read(&ctx.core.cfg.dbfilename)
+            .map_err(crate::persist::rdb::RdbError::Io)
+            .and_then(|d| crate::persist::rdb::load::load(&d, n, &opts))
+            .and_then(|l| {
+                for (db, new) in ctx.core.dbs.iter().zip(&l.dbs) {
+                    if new.table.iter().any(|e| db.table.contains(e.key())) {
+                        return Err(crate::persist::rdb::RdbError::Corrupt("duplicate key".into()));
+                    }
+                }
+                crate::persist::snapshot::install(ctx.core, l, true);
+                Ok(true)
+            })
+    } else {
+        crate::persist::snapshot::load_into(ctx.core, merge || noflush)
+    };
+    match res {
+        Ok(_) => {
+            tracing::warn!("DB reloaded by DEBUG RELOAD");
+            ctx.out.ok();
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!("Error trying to load the RDB dump: {e}");
+            Err(Error::msg("ERR Error trying to load the RDB dump, check server logs."))
+        }
+    }
+}
+
 /// DEBUG OBJECT key
 fn debug_object(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     let now = ctx.now;
     let clock = ctx.core.lru_clock;
     let shared = keyspace::shares_integers(&ctx.core.cfg);
+    let compress = ctx.core.cfg.rdbcompression;
     let db = &mut ctx.core.dbs[ctx.client.db];
     let Some(e) = db.peek(key, now) else {
         return Err(Error::NO_SUCH_KEY);
     };
     let addr = e.key().as_ptr() as usize;
-    let serialized = match e.value() {
-        ValueRef::Int(n) => rdb_int_len(n).unwrap_or_else(|| {
-            let s = n.to_string();
-            rdb_len_size(s.len()) + s.len()
-        }),
-        ValueRef::Str(s) => rdb_string_len(s),
-        ValueRef::Obj(o) => o.mem_usage(),
-    };
+    let serialized = serialized_len(e, compress);
     let line = format!(
         "Value at:{addr:#x} refcount:{} encoding:{} serializedlength:{serialized} lru:{} lru_seconds_idle:{}",
         keyspace::refcount(e, shared),
@@ -639,11 +660,13 @@ mod tests {
 
     #[test]
     fn rdb_lengths() {
-        assert_eq!(rdb_string_len(b"12"), 2);
-        assert_eq!(rdb_string_len(b"-5"), 2);
-        assert_eq!(rdb_string_len(b"barx"), 5);
-        assert_eq!(rdb_string_len(b"123456789012"), 13);
-        assert_eq!(rdb_int_len(40000), Some(5));
-        assert_eq!(rdb_int_len(1 << 40), None);
+        let len =
+            |v: &[u8]| serialized_len(&keyspace::Entry::new(b"k", Value::string(v), None), true);
+        assert_eq!(len(b"12"), 2);
+        assert_eq!(len(b"-5"), 2);
+        assert_eq!(len(b"barx"), 5);
+        assert_eq!(len(b"123456789012"), 13);
+        assert_eq!(len(b"40000"), 5);
+        assert!(len(&[b'a'; 100]) < 20);
     }
 }

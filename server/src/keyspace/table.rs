@@ -486,6 +486,14 @@ impl<O> Table<O> {
         }
     }
 
+    /// Sizes an empty table for `n` entries at once (a loader that knows the key count skips
+    /// the rehashes growing one insert at a time would do). No effect on a non-empty table.
+    pub fn reserve(&mut self, n: usize) {
+        if self.len == 0 && self.rehash_idx.is_none() && n > self.ht[0].len() {
+            self.ht[0] = empty_buckets(n.next_power_of_two().max(MIN_BUCKETS));
+        }
+    }
+
     fn rehash_tick(&mut self) {
         if self.rehash_idx.is_some() {
             self.rehash_step(STEP_PER_OP);

@@ -450,6 +450,29 @@ impl List {
         }
     }
 
+    /// The nodes, head first (the RDB writer saves one listpack per node).
+    pub fn nodes(&self) -> impl Iterator<Item = &Pack> + '_ {
+        (0..self.node_count()).map(move |i| self.node(i))
+    }
+
+    /// Appends a node holding `elems` at the tail (the RDB loader keeps the file's node
+    /// boundaries, as Redis does). Nothing happens for an empty `elems`.
+    pub fn append_node<'a>(&mut self, elems: impl IntoIterator<Item = &'a [u8]>) {
+        let mut p = Pack::default();
+        for e in elems {
+            p.push(End::Tail, e);
+        }
+        if p.count() == 0 {
+            return;
+        }
+        if self.is_empty() {
+            self.repr = Tagged::small(p);
+        } else {
+            let n = self.node_count();
+            self.insert_node(n, p);
+        }
+    }
+
     fn node(&self, i: usize) -> &Pack {
         match self.repr.get() {
             Ref::Small(p) => p,

@@ -917,6 +917,54 @@ impl Log {
         rax_count(&keys, 0)
     }
 
+    /// The blocks in order, each with its master id (the RDB writer saves one listpack per
+    /// block, deleted entries included, as Redis does).
+    pub fn blocks(&self) -> impl Iterator<Item = Block<'_>> + '_ {
+        self.nodes.iter().map(|(&master, node)| Block { master, node })
+    }
+
+    /// Appends a block of entries `(id, deleted, field/value pairs)` read from an RDB file.
+    /// Ids must be increasing and above every id already held; a block with no live entry is
+    /// dropped (Redis never keeps one). The counters (`length`, `last_id`, ...) are the
+    /// caller's to set. Returns the number of live entries added, or an error message.
+    pub fn load_block(
+        &mut self,
+        entries: &[(StreamId, bool, Vec<&[u8]>)],
+    ) -> Result<u64, &'static str> {
+        let Some((first, _, first_pairs)) = entries.first() else {
+            return Err("empty stream block");
+        };
+        if let Some((_, last)) = self.nodes.last_key_value() {
+            if *first <= last.last {
+                return Err("stream block ids out of order");
+            }
+        }
+        for (_, _, pairs) in entries {
+            if pairs.len() % 2 != 0 {
+                return Err("stream entry with an odd number of fields and values");
+            }
+        }
+        let mut node = Node::new(*first, first_pairs);
+        for w in entries.windows(2) {
+            if w[1].0 <= w[0].0 {
+                return Err("stream entry ids out of order");
+            }
+            node.push(*first, w[1].0, &w[1].2);
+        }
+        let raws: Vec<Raw> = node.raws(*first).collect();
+        for (r, (_, deleted, _)) in raws.iter().zip(entries) {
+            if *deleted {
+                node.flag_deleted(r);
+            }
+        }
+        let live = u64::from(node.live);
+        if live > 0 {
+            node.data.shrink_to_fit();
+            self.nodes.insert(*first, node);
+        }
+        Ok(live)
+    }
+
     /// Heap bytes held by the blocks and their map.
     fn heap_bytes(&self) -> usize {
         let nodes: usize = self.nodes.values().map(Node::heap_bytes).sum();
@@ -949,6 +997,53 @@ fn rax_count(keys: &[[u8; 16]], depth: usize) -> usize {
         i = j;
     }
     n
+}
+
+/// One block of a stream's log (see [`Log::blocks`]).
+#[derive(Clone, Copy)]
+pub struct Block<'a> {
+    pub master: StreamId,
+    node: &'a Node,
+}
+
+/// An entry of a [`Block`], deleted or not.
+pub struct BlockEntry<'a> {
+    pub id: StreamId,
+    pub deleted: bool,
+    /// The entry has the block's master fields (Redis's SAMEFIELDS flag).
+    pub same_fields: bool,
+    pub entry: Entry<'a>,
+}
+
+impl<'a> Block<'a> {
+    /// Live entries.
+    pub fn live(&self) -> u64 {
+        u64::from(self.node.live)
+    }
+
+    /// Entries flagged deleted.
+    pub fn deleted(&self) -> u64 {
+        u64::from(self.node.deleted)
+    }
+
+    /// The master field names (those of the block's first entry).
+    pub fn master_fields(&self) -> Vec<Val<'a>> {
+        let d = &self.node.data;
+        let mut p = 0;
+        let n = get_varint(d, &mut p);
+        (0..n).map(|_| get_value(d, &mut p)).collect()
+    }
+
+    /// Every entry, deleted ones included, in order.
+    pub fn entries(&self) -> impl Iterator<Item = BlockEntry<'a>> + 'a {
+        let node = self.node;
+        node.raws(self.master).map(move |r| BlockEntry {
+            id: r.id,
+            deleted: r.flags & FLAG_DELETED != 0,
+            same_fields: r.flags & FLAG_SAME != 0,
+            entry: node.entry(&r),
+        })
+    }
 }
 
 /// Forward iterator over live entries (see [`Log::range`]).

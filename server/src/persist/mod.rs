@@ -1,0 +1,4 @@
+//! Persistence: RDB snapshots (see [`rdb`]).
+
+pub mod rdb;
+pub mod snapshot;
