@@ -6,7 +6,9 @@
 
 mod bit;
 mod cjson;
+mod cmsgpack;
 mod reply;
+mod structlib;
 
 use std::collections::HashMap;
 
@@ -112,7 +114,7 @@ pub struct Engine {
 
 /// Set up once per Lua state, with the full globals: builds the sandbox the scripts see.
 const PRELUDE: &str = r#"
-local backing, redis, unwrap, cjson, bit = ...
+local backing, redis, unwrap, cjson, bit, cmsgpack, struct = ...
 local rawpcall, rawxpcall, getmetatable, setmetatable, error, tostring =
       pcall, xpcall, getmetatable, setmetatable, error, tostring
 local keep = {'assert','error','getmetatable','ipairs','next','pairs','rawequal','rawget',
@@ -164,6 +166,11 @@ end
 backing.redis = protect(redis, false)
 backing.cjson = protect(cjson, false)
 backing.bit = protect(bit, false)
+backing.cmsgpack = protect(cmsgpack, false)
+backing.struct = protect(struct, false)
+for _, k in ipairs({'string','table','math','coroutine'}) do
+  backing[k] = protect(backing[k], false)
+end
 local env = protect(backing, true)
 backing._G = env
 return env
@@ -182,6 +189,7 @@ impl Engine {
     pub fn new() -> mlua::Result<Engine> {
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH;
         let lua = Lua::new_with(libs, LuaOptions::default())?;
+        install_random(&lua)?;
         let backing = lua.create_table()?;
         let redis = lua.create_table()?;
         Self::fill_redis(&lua, &redis)?;
@@ -191,6 +199,8 @@ impl Engine {
                 if let Some(CallError(msg, _)) = find_call_error(e) {
                     return Ok(Value::String(lua.create_string(msg)?));
                 }
+                // The engine's own errors: their message, as a C library's error is.
+                return Ok(Value::String(lua.create_string(root_message(e))?));
             }
             Ok(v)
         })?;
@@ -200,6 +210,8 @@ impl Engine {
             unwrap,
             cjson::install(&lua)?,
             bit::install(&lua)?,
+            cmsgpack::install(&lua)?,
+            structlib::install(&lua)?,
         ))?;
         let counted = lua.create_table()?;
         let weak = lua.create_table()?;
@@ -501,6 +513,125 @@ impl Engine {
 /// (no position), as Redis's errors raised from C.
 fn raise(_lua: &Lua, msg: &str) -> mlua::Result<Value> {
     Err(mlua::Error::RuntimeError(msg.to_string()))
+}
+
+/// The state of the scripts' random generator, rand48 as Redis's: one for the whole process,
+/// never reseeded between scripts, starting where rand48 starts unseeded.
+static RAND48: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x1234_ABCD_330E);
+
+/// The next rand48 output (31 bits).
+fn lrand48() -> u32 {
+    use std::sync::atomic::Ordering;
+    let step = |x: u64| x.wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB) & 0xFFFF_FFFF_FFFF;
+    let prev = RAND48.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |x| Some(step(x)));
+    let x = step(prev.unwrap_or_else(|x| x));
+    (x >> 17) as u32
+}
+
+/// `math.random` and `math.randomseed` on [`RAND48`], as Redis replaces Lua's.
+fn install_random(lua: &Lua) -> mlua::Result<()> {
+    let math: Table = lua.globals().get("math")?;
+    math.set(
+        "random",
+        lua.create_function(|lua, args: MultiValue| {
+            const MAX: u32 = i32::MAX as u32;
+            let r = (lrand48() % MAX) as f64 / MAX as f64;
+            match args.len() {
+                0 => Ok(r),
+                1 => {
+                    let u = check_number(lua, &args, 0)? as i32;
+                    if u < 1 {
+                        return Err(arg_err(lua, 1, "interval is empty"));
+                    }
+                    Ok((r * u as f64).floor() + 1.0)
+                }
+                2 => {
+                    let l = check_number(lua, &args, 0)? as i32;
+                    let u = check_number(lua, &args, 1)? as i32;
+                    if l > u {
+                        return Err(arg_err(lua, 2, "interval is empty"));
+                    }
+                    Ok((r * (u as f64 - l as f64 + 1.0)).floor() + l as f64)
+                }
+                _ => Err(lua_err(lua, "wrong number of arguments")),
+            }
+        })?,
+    )?;
+    math.set(
+        "randomseed",
+        lua.create_function(|lua, args: MultiValue| {
+            let seed = check_number(lua, &args, 0)? as i32 as u32 as u64;
+            RAND48.store((seed << 16) | 0x330E, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        })?,
+    )?;
+    Ok(())
+}
+
+/// `luaL_where(L, 1)`: the position of the function that called the running Rust function,
+/// `"user_script:3: "`, or nothing when that caller is not Lua code (pcall, a C function).
+pub(crate) fn where_(lua: &Lua) -> String {
+    lua.inspect_stack(1, |d| {
+        let line = d.current_line()?;
+        let src = d.source().short_src?.into_owned();
+        Some(format!("{src}:{line}: "))
+    })
+    .flatten()
+    .unwrap_or_default()
+}
+
+/// `luaL_error`: `msg` after the caller's position.
+pub(crate) fn lua_err(lua: &Lua, msg: &str) -> mlua::Error {
+    mlua::Error::RuntimeError(format!("{}{msg}", where_(lua)))
+}
+
+/// `luaL_argerror`: `bad argument #n to 'name' (msg)`, named as the call site names the
+/// running function (`'?'` when it is called from C, as through pcall).
+pub(crate) fn arg_err(lua: &Lua, narg: usize, msg: &str) -> mlua::Error {
+    let name = lua
+        .inspect_stack(0, |d| d.names().name.map(|n| n.into_owned()))
+        .flatten()
+        .unwrap_or_else(|| "?".into());
+    lua_err(lua, &format!("bad argument #{narg} to '{name}' ({msg})"))
+}
+
+/// `luaL_checkinteger`-like: argument `i` (0-based) as a number (strings convert), truncated.
+pub(crate) fn check_number(lua: &Lua, args: &MultiValue, i: usize) -> mlua::Result<f64> {
+    let got = match args.get(i) {
+        Some(Value::Integer(n)) => return Ok(*n as f64),
+        Some(Value::Number(n)) => return Ok(*n),
+        Some(Value::String(s)) => {
+            if let Some(n) = s.to_str().ok().and_then(|t| lua_str_to_number(&t)) {
+                return Ok(n);
+            }
+            "string"
+        }
+        Some(v) => v.type_name(),
+        None => "no value",
+    };
+    Err(arg_err(lua, i + 1, &format!("number expected, got {got}")))
+}
+
+/// A string as Lua 5.1's `lua_tonumber` reads it (decimal, or hex with 0x).
+pub(crate) fn lua_str_to_number(s: &str) -> Option<f64> {
+    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+    let (neg, body) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        let v = u64::from_str_radix(h, 16).ok()? as f64;
+        return Some(if neg { -v } else { v });
+    }
+    t.parse::<f64>().ok()
+}
+
+/// An optional integer argument (`luaL_optinteger`).
+pub(crate) fn opt_number(lua: &Lua, args: &MultiValue, i: usize, def: f64) -> mlua::Result<f64> {
+    match args.get(i) {
+        None | Some(Value::Nil) => Ok(def),
+        _ => check_number(lua, args, i),
+    }
 }
 
 /// The line of the script being run, from its innermost frame.

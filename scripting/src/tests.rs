@@ -225,3 +225,66 @@ fn resp3_replies_to_lua() {
         err_of(eval("redis.setresp(4)")).starts_with("ERR RESP version must be 2 or 3. script:")
     );
 }
+
+#[test]
+fn cmsgpack_encodes_as_redis() {
+    let hex = |r: Reply| match r {
+        Reply::Bulk(b) => b.iter().map(|c| format!("{c:02x}")).collect::<String>(),
+        r => panic!("{r:?}"),
+    };
+    assert_eq!(
+        hex(eval("return cmsgpack.pack(1, -33, 256, 1.5, 0.1)")),
+        "01d0dfcd0100ca3fc00000cb3fb999999999999a"
+    );
+    assert_eq!(hex(eval("return cmsgpack.pack({1,2}, {1,nil,3}, {})")), "920102820101030390");
+    assert_eq!(
+        eval("return {cmsgpack.unpack_one(cmsgpack.pack(1,2,3), 1)}"),
+        Reply::Array(vec![Reply::Int(2), Reply::Int(2)])
+    );
+    assert!(err_of(eval("return cmsgpack.unpack('\\205')")).contains("Missing bytes in input."));
+}
+
+#[test]
+fn struct_packs_as_redis() {
+    assert_eq!(
+        eval("return struct.pack('>!4 b i', 1, 2)"),
+        Reply::Bulk(b"\x01\0\0\0\0\0\0\x02".to_vec())
+    );
+    assert_eq!(
+        eval("return {struct.unpack('<h s', '\\1\\0ab\\0')}"),
+        Reply::Array(vec![Reply::Int(1), bulk("ab"), Reply::Int(6)])
+    );
+    assert_eq!(eval("return struct.size('!8 b d')"), Reply::Int(16));
+    assert!(err_of(eval("return struct.size('s')")).contains("option 's' has no fixed size"));
+}
+
+#[test]
+fn cjson_settings_persist_until_flush() {
+    let mut e = Engine::new().unwrap();
+    let mut h = FakeHost::default();
+    let mut run = |e: &mut Engine, src: &str| {
+        let sha = e.load(src.as_bytes()).unwrap();
+        e.run(sha.as_bytes(), &[], &[], &mut h).unwrap()
+    };
+    assert_eq!(
+        run(&mut e, "cjson.encode_number_precision(3) return cjson.encode(1.23456)"),
+        bulk("1.23")
+    );
+    assert_eq!(run(&mut e, "return cjson.encode(1.23456)"), bulk("1.23"));
+    assert!(
+        err_of(run(&mut e, "return cjson.encode({[1]=1,[20]=2})")).contains("excessively sparse")
+    );
+    assert_eq!(
+        run(&mut e, "cjson.encode_sparse_array(true) return cjson.encode({[1]=1,[20]=2})"),
+        bulk("{\"1\":1,\"20\":2}")
+    );
+}
+
+#[test]
+fn math_random_is_rand48() {
+    assert_eq!(
+        eval("math.randomseed(1) return tostring(math.random())"),
+        bulk("0.041630344484761")
+    );
+    assert!(err_of(eval("math.random = nil")).contains("Attempt to modify a readonly table"));
+}
