@@ -31,6 +31,39 @@ pub trait ScriptHost {
     fn set_resp(&mut self, _resp: u8) {}
     /// `redis.log(level, message)`: level is one of the `LOG_*` constants (0..=3).
     fn log(&mut self, level: i64, msg: &[u8]);
+    /// `redis.set_repl(flags)`: where the script's next commands propagate (`REPL_*` bits:
+    /// 1 AOF, 2 replicas).
+    fn set_repl(&mut self, _flags: u8) {}
+}
+
+/// Watches a running script: called every [`WATCHDOG_INSTRUCTIONS`] Lua instructions.
+pub trait Watchdog: Send + Sync {
+    /// `Some(error)` stops the script with that error (SCRIPT KILL): the error cannot be
+    /// caught by `pcall`, and the script's caller gets it as the script's error.
+    fn tick(&self) -> Option<String>;
+}
+
+/// How often (in Lua instructions) the [`Watchdog`] is asked, as Redis's count hook.
+pub const WATCHDOG_INSTRUCTIONS: u32 = 100_000;
+
+/// The error a [`Watchdog`] stops a script with.
+#[derive(Debug, Clone)]
+struct Killed(String);
+
+impl std::fmt::Display for Killed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Killed {}
+
+fn is_killed(e: &mlua::Error) -> bool {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => is_killed(cause),
+        mlua::Error::ExternalError(x) => x.downcast_ref::<Killed>().is_some(),
+        _ => false,
+    }
 }
 
 /// The flags of a `#!lua flags=...` shebang.
@@ -110,11 +143,13 @@ pub struct Engine {
     redis: Table,
     /// Error tables redis.pcall returned for commands that failed (weak keys).
     counted: Table,
+    /// The Lua heap cap (0: none).
+    memory_limit: usize,
 }
 
 /// Set up once per Lua state, with the full globals: builds the sandbox the scripts see.
 const PRELUDE: &str = r#"
-local backing, redis, unwrap, cjson, bit, cmsgpack, struct = ...
+local backing, redis, unwrap, cjson, bit, cmsgpack, struct, iskilled = ...
 local rawpcall, rawxpcall, getmetatable, setmetatable, error, tostring =
       pcall, xpcall, getmetatable, setmetatable, error, tostring
 local keep = {'assert','error','getmetatable','ipairs','next','pairs','rawequal','rawget',
@@ -125,17 +160,25 @@ for _, k in ipairs(keep) do backing[k] = _G[k] end
 for _, k in ipairs({'dofile','loadfile','loadstring','require','module','print','newproxy',
   'package','io','os','debug'}) do _G[k] = nil end
 -- An error raised by redis.call is caught by pcall as its message, as in Redis.
+-- A script killed by SCRIPT KILL cannot catch it.
 local function fix(ok, ...)
   if not ok then
-    return false, unwrap((...))
+    local e = ...
+    if iskilled(e) then error(e, 0) end
+    return false, unwrap(e)
   end
   return ok, ...
 end
 backing.pcall = function(...) return fix(rawpcall(...)) end
+local function xfix(ok, ...)
+  if not ok and iskilled((...)) then error((...), 0) end
+  return ok, ...
+end
 backing.xpcall = function(f, h)
-  return rawxpcall(f, function(e)
+  return xfix(rawxpcall(f, function(e)
+    if iskilled(e) then return e end
     return h(unwrap(e))
-  end)
+  end))
 end
 local readonly = {}
 local function protect(t, strict)
@@ -212,13 +255,22 @@ impl Engine {
             bit::install(&lua)?,
             cmsgpack::install(&lua)?,
             structlib::install(&lua)?,
+            lua.create_function(|_, v: Value| Ok(matches!(&v, Value::Error(e) if is_killed(e))))?,
         ))?;
         let counted = lua.create_table()?;
         let weak = lua.create_table()?;
         weak.set("__mode", "k")?;
         counted.set_metatable(Some(weak))?;
         let runner = lua.load(RUNNER).set_name("=runner").call::<Function>(())?;
-        Ok(Engine { lua, scripts: HashMap::new(), backing, runner, redis, counted })
+        Ok(Engine {
+            lua,
+            scripts: HashMap::new(),
+            backing,
+            runner,
+            redis,
+            counted,
+            memory_limit: 0,
+        })
     }
 
     fn fill_redis(lua: &Lua, redis: &Table) -> mlua::Result<()> {
@@ -274,10 +326,26 @@ impl Engine {
         )?;
         // Redis 7.0 always replicates effects: these remain for old scripts.
         redis.set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
-        redis.set("set_repl", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
         redis.set("breakpoint", lua.create_function(|_, _: MultiValue| Ok(false))?)?;
         redis.set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
         Ok(())
+    }
+
+    /// Asks `w` every [`WATCHDOG_INSTRUCTIONS`] instructions whether the running script must
+    /// stop (SCRIPT KILL); the server also learns there that a script runs long (BUSY).
+    pub fn set_watchdog(&self, w: std::sync::Arc<dyn Watchdog>) -> mlua::Result<()> {
+        let triggers = mlua::HookTriggers::new().every_nth_instruction(WATCHDOG_INSTRUCTIONS);
+        self.lua.set_hook(triggers, move |_, _| match w.tick() {
+            Some(msg) => Err(mlua::Error::external(Killed(msg))),
+            None => Ok(mlua::VmState::Continue),
+        })
+    }
+
+    /// Caps the Lua heap: a script allocating beyond it fails with `not enough memory`, the
+    /// server stays up. 0 removes the cap.
+    pub fn set_memory_limit(&mut self, bytes: usize) -> mlua::Result<()> {
+        self.memory_limit = bytes;
+        self.lua.set_memory_limit(bytes).map(|_| ())
     }
 
     /// Compiles `body` and caches it under its SHA1; returns the SHA1 or Redis's error.
@@ -360,10 +428,15 @@ impl Engine {
     ) -> Option<Outcome> {
         let sha = std::str::from_utf8(sha).ok()?.to_ascii_lowercase();
         let func = self.scripts.get(&sha)?.func.clone();
-        Some(self.run_function(&sha, func, keys, args, host).unwrap_or_else(|e| Outcome {
+        let out = self.run_function(&sha, func, keys, args, host).unwrap_or_else(|e| Outcome {
             reply: Reply::Error(format!("ERR Error running script: {e}").into_bytes()),
             error_counted: false,
-        }))
+        });
+        // A script that filled the heap leaves garbage the next one must not trip over.
+        if self.memory_limit > 0 && self.lua.used_memory() > self.memory_limit / 2 {
+            let _ = self.lua.gc_collect();
+        }
+        Some(out)
     }
 
     fn run_function(
@@ -464,16 +537,39 @@ impl Engine {
                 host.borrow_mut().set_resp(v as u8);
                 Ok(Value::Nil)
             })?;
+            let set_repl = scope.create_function(|lua, args: MultiValue| {
+                if args.len() != 1 {
+                    return raise(lua, "ERR redis.set_repl() requires two arguments.");
+                }
+                let v = match &args[0] {
+                    Value::Integer(n) => *n,
+                    Value::Number(n) => *n as i64,
+                    Value::String(s) => {
+                        s.to_str().ok().and_then(|t| lua_str_to_number(&t)).unwrap_or(0.0) as i64
+                    }
+                    _ => 0,
+                };
+                if v & !3 != 0 {
+                    return raise(
+                        lua,
+                        "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+                    );
+                }
+                host.borrow_mut().set_repl(v as u8);
+                Ok(Value::Nil)
+            })?;
             let handler = scope.create_function(|lua, err: Value| error_handler(lua, err))?;
             self.redis.raw_set("call", call)?;
             self.redis.raw_set("pcall", pcall)?;
             self.redis.raw_set("log", log)?;
             self.redis.raw_set("setresp", setresp)?;
+            self.redis.raw_set("set_repl", set_repl)?;
             let r = self.runner.call::<MultiValue>((func, handler));
             self.redis.raw_set("call", Value::Nil)?;
             self.redis.raw_set("pcall", Value::Nil)?;
             self.redis.raw_set("log", Value::Nil)?;
             self.redis.raw_set("setresp", Value::Nil)?;
+            self.redis.raw_set("set_repl", Value::Nil)?;
             r
         })?;
         let mut it = result.into_iter();

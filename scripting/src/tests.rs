@@ -288,3 +288,40 @@ fn math_random_is_rand48() {
     );
     assert!(err_of(eval("math.random = nil")).contains("Attempt to modify a readonly table"));
 }
+
+struct KillAfter(std::sync::atomic::AtomicU32, u32);
+
+impl Watchdog for KillAfter {
+    fn tick(&self) -> Option<String> {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (n >= self.1).then(|| "ERR Script killed by user with SCRIPT KILL...".to_string())
+    }
+}
+
+#[test]
+fn watchdog_kills_and_pcall_cannot_catch_it() {
+    let mut e = Engine::new().unwrap();
+    e.set_watchdog(std::sync::Arc::new(KillAfter(Default::default(), 2))).unwrap();
+    let mut h = FakeHost::default();
+    let src = "while true do pcall(function() while true do end end) end";
+    let sha = e.load(src.as_bytes()).unwrap();
+    let r = e.run(sha.as_bytes(), &[], &[], &mut h).unwrap();
+    assert!(err_of(r).starts_with("ERR Script killed by user with SCRIPT KILL... script: "));
+    let src = "return {xpcall(function() while true do end end, function(e) return 'caught' end)}";
+    let sha = e.load(src.as_bytes()).unwrap();
+    let r = e.run(sha.as_bytes(), &[], &[], &mut h).unwrap();
+    assert!(err_of(r).contains("Script killed by user"));
+}
+
+#[test]
+fn memory_limit_is_an_error() {
+    let mut e = Engine::new().unwrap();
+    e.set_memory_limit(32 << 20).unwrap();
+    let mut h = FakeHost::default();
+    let src = "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 100) .. i end";
+    let sha = e.load(src.as_bytes()).unwrap();
+    let r = e.run(sha.as_bytes(), &[], &[], &mut h).unwrap();
+    assert!(err_of(r).contains("not enough memory"));
+    let sha = e.load(b"return 1").unwrap();
+    assert_eq!(e.run(sha.as_bytes(), &[], &[], &mut h).unwrap(), Reply::Int(1));
+}

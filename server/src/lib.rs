@@ -14,6 +14,7 @@ pub mod outbuf;
 pub mod propagate;
 pub mod pubsub;
 pub mod resp;
+pub mod script_run;
 pub mod server;
 pub mod stats;
 pub mod tracking;
