@@ -1,35 +1,163 @@
-//! The `cjson` library scripts see: `cjson.encode`, `cjson.decode` and `cjson.null`, with the
-//! output and error texts of the lua-cjson that Redis embeds.
+//! The `cjson` library scripts see: `cjson.encode`, `cjson.decode`, `cjson.null`, `cjson.new`
+//! and the settings of the lua-cjson 2.1.0 that Redis embeds (`encode_sparse_array`,
+//! `encode_max_depth`, `decode_max_depth`, `encode_number_precision`, `encode_keep_buffer`,
+//! `encode_invalid_numbers`, `decode_invalid_numbers`), with its output and error texts. The
+//! settings belong to the module table (and so last until SCRIPT FLUSH), `cjson.new()` makes a
+//! module with settings of its own.
 
-use mlua::{Lua, Table, Value};
+use std::sync::{Arc, Mutex};
+
+use mlua::{Lua, MultiValue, Table, Value};
 
 use crate::reply::format_g;
+use crate::{arg_err, check_number};
 
-const MAX_DEPTH: usize = 1000;
+/// The settings of one cjson module.
+#[derive(Clone, Copy)]
+struct Cfg {
+    sparse_convert: bool,
+    sparse_ratio: i64,
+    sparse_safe: i64,
+    encode_max_depth: i64,
+    decode_max_depth: i64,
+    /// 0 off (error), 1 on (`inf`, `nan`), 2 `null`.
+    encode_invalid: u8,
+    decode_invalid: bool,
+    precision: usize,
+    keep_buffer: bool,
+}
 
-/// An error raised as lua-cjson raises it: with the position of the script's line.
+impl Default for Cfg {
+    fn default() -> Self {
+        Cfg {
+            sparse_convert: false,
+            sparse_ratio: 2,
+            sparse_safe: 10,
+            encode_max_depth: 1000,
+            decode_max_depth: 1000,
+            encode_invalid: 0,
+            decode_invalid: true,
+            precision: 14,
+            keep_buffer: true,
+        }
+    }
+}
+
+type Shared = Arc<Mutex<Cfg>>;
+
+fn cfg(c: &Shared) -> Cfg {
+    *c.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn set_cfg(c: &Shared, f: impl FnOnce(&mut Cfg)) {
+    f(&mut c.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// An error raised as lua-cjson raises it: with the position of its caller.
 fn fail(lua: &Lua, msg: &str) -> mlua::Error {
-    let line = crate::user_line(lua).map(|l| format!("user_script:{l}: ")).unwrap_or_default();
-    mlua::Error::RuntimeError(format!("{line}{msg}"))
+    crate::lua_err(lua, msg)
+}
+
+const INT_MAX: i64 = i32::MAX as i64;
+
+fn verify_arg_count(lua: &Lua, args: &MultiValue, n: usize) -> mlua::Result<()> {
+    if args.len() > n {
+        return Err(arg_err(lua, n + 1, "found too many arguments"));
+    }
+    Ok(())
+}
+
+/// An integer setting: unchanged when the argument is absent or nil.
+fn int_option(
+    lua: &Lua,
+    args: &MultiValue,
+    i: usize,
+    min: i64,
+    max: i64,
+) -> mlua::Result<Option<i64>> {
+    if matches!(args.get(i), None | Some(Value::Nil)) {
+        return Ok(None);
+    }
+    let n = check_number(lua, args, i)? as i64;
+    if !(min..=max).contains(&n) {
+        // lua-cjson names the first argument whichever one is out of range.
+        return Err(arg_err(lua, 1, &format!("expected integer between {min} and {max}")));
+    }
+    Ok(Some(n))
+}
+
+/// An on/off setting (`true`/`false` or one of `options`): the index of the option chosen,
+/// `true` being `on_index`.
+fn enum_option(
+    lua: &Lua,
+    args: &MultiValue,
+    i: usize,
+    options: &[&str],
+    on_index: u8,
+) -> mlua::Result<Option<u8>> {
+    let s = match args.get(i) {
+        None | Some(Value::Nil) => return Ok(None),
+        Some(Value::Boolean(b)) => return Ok(Some(if *b { on_index } else { 0 })),
+        Some(Value::String(s)) => s.to_string_lossy().to_string(),
+        Some(Value::Integer(n)) => n.to_string(),
+        Some(Value::Number(n)) => format_g(*n, 14),
+        Some(v) => {
+            return Err(arg_err(lua, i + 1, &format!("string expected, got {}", v.type_name())))
+        }
+    };
+    match options.iter().position(|o| *o == s) {
+        Some(p) => Ok(Some(p as u8)),
+        None => Err(arg_err(lua, i + 1, &format!("invalid option '{s}'"))),
+    }
+}
+
+/// What an on/off setting returns: a boolean, or the option's name beyond on/off.
+fn enum_value(lua: &Lua, v: u8, options: &[&str], on_index: u8) -> mlua::Result<Value> {
+    Ok(if v == 0 {
+        Value::Boolean(false)
+    } else if v == on_index {
+        Value::Boolean(true)
+    } else {
+        Value::String(lua.create_string(options[v as usize])?)
+    })
 }
 
 pub fn install(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
+    fill(lua, &t)?;
+    t.set(
+        "new",
+        lua.create_function(|lua, ()| {
+            let t = lua.create_table()?;
+            fill(lua, &t)?;
+            Ok(t)
+        })?,
+    )?;
+    Ok(t)
+}
+
+/// Fills a cjson module table with functions sharing one new set of settings.
+fn fill(lua: &Lua, t: &Table) -> mlua::Result<()> {
+    let shared: Shared = Arc::default();
+    t.set("_NAME", "cjson")?;
+    t.set("_VERSION", "2.1.0")?;
     t.set("null", Value::NULL)?;
+    let c = shared.clone();
     t.set(
         "encode",
-        lua.create_function(|lua, args: mlua::MultiValue| {
+        lua.create_function(move |lua, args: MultiValue| {
             if args.len() != 1 {
                 return Err(fail(lua, "bad argument #1 to 'encode' (expected 1 argument)"));
             }
             let mut out = Vec::new();
-            encode(lua, &args[0], 0, &mut out)?;
+            encode(lua, &cfg(&c), &args[0], 0, &mut out)?;
             lua.create_string(out)
         })?,
     )?;
+    let c = shared.clone();
     t.set(
         "decode",
-        lua.create_function(|lua, args: mlua::MultiValue| {
+        lua.create_function(move |lua, args: MultiValue| {
             if args.len() != 1 {
                 return Err(fail(lua, "bad argument #1 to 'decode' (expected 1 argument)"));
             }
@@ -45,7 +173,8 @@ pub fn install(lua: &Lua) -> mlua::Result<Table> {
                     return Err(fail(lua, &m));
                 }
             };
-            let mut p = Parser { s: &s, i: 0, lua, depth: 0 };
+            let cfg = cfg(&c);
+            let mut p = Parser { s: &s, i: 0, lua, depth: 0, cfg };
             let v = p.value()?;
             p.ws();
             if p.i < s.len() {
@@ -54,24 +183,130 @@ pub fn install(lua: &Lua) -> mlua::Result<Table> {
             Ok(v)
         })?,
     )?;
-    Ok(t)
+    const ONOFF: &[&str] = &["off", "on"];
+    const INVALID: &[&str] = &["off", "on", "null"];
+    let c = shared.clone();
+    t.set(
+        "encode_sparse_array",
+        lua.create_function(move |lua, args: MultiValue| {
+            verify_arg_count(lua, &args, 3)?;
+            let convert = enum_option(lua, &args, 0, ONOFF, 1)?;
+            let ratio = int_option(lua, &args, 1, 0, INT_MAX)?;
+            let safe = int_option(lua, &args, 2, 0, INT_MAX)?;
+            set_cfg(&c, |g| {
+                if let Some(v) = convert {
+                    g.sparse_convert = v == 1;
+                }
+                if let Some(v) = ratio {
+                    g.sparse_ratio = v;
+                }
+                if let Some(v) = safe {
+                    g.sparse_safe = v;
+                }
+            });
+            let g = cfg(&c);
+            Ok((g.sparse_convert, g.sparse_ratio, g.sparse_safe))
+        })?,
+    )?;
+    for name in ["encode_max_depth", "decode_max_depth", "encode_number_precision"] {
+        let c = shared.clone();
+        let max = if name == "encode_number_precision" { 14 } else { INT_MAX };
+        t.set(
+            name,
+            lua.create_function(move |lua, args: MultiValue| {
+                verify_arg_count(lua, &args, 1)?;
+                let v = int_option(lua, &args, 0, 1, max)?;
+                set_cfg(&c, |g| {
+                    let slot = match name {
+                        "encode_max_depth" => &mut g.encode_max_depth,
+                        "decode_max_depth" => &mut g.decode_max_depth,
+                        _ => {
+                            if let Some(v) = v {
+                                g.precision = v as usize;
+                            }
+                            return;
+                        }
+                    };
+                    if let Some(v) = v {
+                        *slot = v;
+                    }
+                });
+                let g = cfg(&c);
+                Ok(match name {
+                    "encode_max_depth" => g.encode_max_depth,
+                    "decode_max_depth" => g.decode_max_depth,
+                    _ => g.precision as i64,
+                })
+            })?,
+        )?;
+    }
+    for name in ["encode_keep_buffer", "encode_invalid_numbers", "decode_invalid_numbers"] {
+        let c = shared.clone();
+        let options = if name == "encode_invalid_numbers" { INVALID } else { ONOFF };
+        t.set(
+            name,
+            lua.create_function(move |lua, args: MultiValue| {
+                verify_arg_count(lua, &args, 1)?;
+                let v = enum_option(lua, &args, 0, options, 1)?;
+                let mut now = 0;
+                set_cfg(&c, |g| {
+                    match name {
+                        "encode_keep_buffer" => {
+                            if let Some(v) = v {
+                                g.keep_buffer = v == 1;
+                            }
+                            now = g.keep_buffer as u8;
+                        }
+                        "encode_invalid_numbers" => {
+                            if let Some(v) = v {
+                                g.encode_invalid = v;
+                            }
+                            now = g.encode_invalid;
+                        }
+                        _ => {
+                            if let Some(v) = v {
+                                g.decode_invalid = v == 1;
+                            }
+                            now = g.decode_invalid as u8;
+                        }
+                    };
+                });
+                enum_value(lua, now, options, 1)
+            })?,
+        )?;
+    }
+    Ok(())
 }
 
-fn encode(lua: &Lua, v: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
+fn number(lua: &Lua, cfg: &Cfg, n: f64, out: &mut Vec<u8>) -> mlua::Result<()> {
+    if !n.is_finite() {
+        match cfg.encode_invalid {
+            0 => return Err(fail(lua, "Cannot serialise number: must not be NaN or Inf")),
+            2 => out.extend_from_slice(b"null"),
+            _ => out.extend_from_slice(if n.is_nan() {
+                b"nan".as_slice()
+            } else if n > 0.0 {
+                b"inf"
+            } else {
+                b"-inf"
+            }),
+        }
+        return Ok(());
+    }
+    out.extend_from_slice(format_g(n, cfg.precision).as_bytes());
+    Ok(())
+}
+
+fn encode(lua: &Lua, cfg: &Cfg, v: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
     match v {
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
-        Value::Number(n) => {
-            if !n.is_finite() {
-                return Err(fail(lua, "Cannot serialise number: must not be NaN or Inf"));
-            }
-            out.extend_from_slice(format_g(*n, 14).as_bytes());
-        }
+        Value::Integer(n) => number(lua, cfg, *n as f64, out)?,
+        Value::Number(n) => number(lua, cfg, *n, out)?,
         Value::String(s) => string(&s.as_bytes(), out),
         Value::Table(t) => {
-            if depth + 1 > MAX_DEPTH {
+            if depth as i64 + 1 > cfg.encode_max_depth {
                 return Err(fail(
                     lua,
                     &format!("Cannot serialise, excessive nesting ({})", depth + 1),
@@ -99,16 +334,20 @@ fn encode(lua: &Lua, v: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result
                     }
                 }
             }
-            if array && max > 0 {
-                if max > items * 2 && max > 10 {
-                    return Err(fail(lua, "Cannot serialise table: excessively sparse array"));
-                }
+            // Too sparse: more than `safe` long and more than `ratio` times its items.
+            let sparse = cfg.sparse_ratio > 0
+                && max as i64 > cfg.sparse_safe
+                && max as i64 > items as i64 * cfg.sparse_ratio;
+            if array && max > 0 && sparse && !cfg.sparse_convert {
+                return Err(fail(lua, "Cannot serialise table: excessively sparse array"));
+            }
+            if array && max > 0 && !sparse {
                 out.push(b'[');
                 for i in 1..=max {
                     if i > 1 {
                         out.push(b',');
                     }
-                    encode(lua, &t.raw_get::<Value>(i)?, depth + 1, out)?;
+                    encode(lua, cfg, &t.raw_get::<Value>(i)?, depth + 1, out)?;
                 }
                 out.push(b']');
             } else {
@@ -122,8 +361,10 @@ fn encode(lua: &Lua, v: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result
                     first = false;
                     match &k {
                         Value::String(s) => string(&s.as_bytes(), out),
-                        Value::Integer(n) => string(n.to_string().as_bytes(), out),
-                        Value::Number(n) => string(format_g(*n, 14).as_bytes(), out),
+                        Value::Integer(n) => {
+                            string(format_g(*n as f64, cfg.precision).as_bytes(), out)
+                        }
+                        Value::Number(n) => string(format_g(*n, cfg.precision).as_bytes(), out),
                         other => {
                             let m = format!(
                                 "Cannot serialise {}: table key must be a number or string",
@@ -133,7 +374,7 @@ fn encode(lua: &Lua, v: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result
                         }
                     }
                     out.push(b':');
-                    encode(lua, &val, depth + 1, out)?;
+                    encode(lua, cfg, &val, depth + 1, out)?;
                 }
                 out.push(b'}');
             }
@@ -170,6 +411,7 @@ struct Parser<'a> {
     i: usize,
     lua: &'a Lua,
     depth: usize,
+    cfg: Cfg,
 }
 
 impl Parser<'_> {
@@ -193,7 +435,9 @@ impl Parser<'_> {
             Some(b',') => "T_COMMA",
             Some(_) => {
                 let rest = &self.s[self.i..];
-                if rest.starts_with(b"true") || rest.starts_with(b"false") {
+                if self.cfg.decode_invalid && is_invalid_number(rest) {
+                    "T_NUMBER"
+                } else if rest.starts_with(b"true") || rest.starts_with(b"false") {
                     "T_BOOLEAN"
                 } else if rest.starts_with(b"null") {
                     "T_NULL"
@@ -216,7 +460,7 @@ impl Parser<'_> {
         match c {
             b'{' | b'[' => {
                 self.depth += 1;
-                if self.depth > MAX_DEPTH {
+                if self.depth as i64 > self.cfg.decode_max_depth {
                     let m = format!(
                         "Found too many nested data structures ({}) at character {}",
                         self.depth,
@@ -230,6 +474,11 @@ impl Parser<'_> {
             }
             b'"' => Ok(Value::String(self.lua.create_string(self.string()?)?)),
             b'-' | b'0'..=b'9' => self.number(),
+            b'+' | b'i' | b'I' | b'n' | b'N'
+                if self.cfg.decode_invalid && is_invalid_number(&self.s[self.i..]) =>
+            {
+                self.number()
+            }
             _ => {
                 let rest = &self.s[self.i..];
                 for (word, v) in [
@@ -249,21 +498,21 @@ impl Parser<'_> {
 
     fn number(&mut self) -> mlua::Result<Value> {
         let start = self.i;
-        while self.i < self.s.len()
-            && matches!(self.s[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-        {
-            self.i += 1;
-        }
-        let text = std::str::from_utf8(&self.s[start..self.i]).unwrap_or("");
-        match text.parse::<f64>() {
-            Ok(n) => Ok(Value::Number(n)),
-            Err(_) => {
-                self.i = start;
-                Err(fail(
-                    self.lua,
-                    &format!("Expected value but found invalid number at character {}", start + 1),
-                ))
+        let rest = &self.s[start..];
+        let scanned = if !self.cfg.decode_invalid && is_invalid_number(rest) {
+            None
+        } else {
+            scan_number(rest)
+        };
+        match scanned {
+            Some((n, len)) => {
+                self.i += len;
+                Ok(Value::Number(n))
             }
+            None => Err(fail(
+                self.lua,
+                &format!("Expected value but found invalid number at character {}", start + 1),
+            )),
         }
     }
 
@@ -382,4 +631,143 @@ impl Parser<'_> {
             }
         }
     }
+}
+
+/// Whether a number token is one JSON does not allow (hexadecimal, infinity, NaN, a `+`),
+/// which `decode_invalid_numbers` decides about.
+fn is_invalid_number(s: &[u8]) -> bool {
+    let mut p = s;
+    if let Some((&c, r)) = p.split_first() {
+        if c == b'+' {
+            return true;
+        }
+        if c == b'-' {
+            p = r;
+        }
+    }
+    let lower = |i: usize| p.get(i).map(|c| c.to_ascii_lowercase());
+    matches!((lower(0), lower(1)), (Some(b'0'), Some(b'x')))
+        || p.len() >= 3
+            && (p[..3].eq_ignore_ascii_case(b"inf") || p[..3].eq_ignore_ascii_case(b"nan"))
+}
+
+/// A number as C's `strtod` reads it from the start of `s` (decimal, hexadecimal, `inf`,
+/// `infinity`, `nan`, with a sign): its value and length, or None when nothing is a number.
+fn scan_number(s: &[u8]) -> Option<(f64, usize)> {
+    let mut i = 0;
+    let neg = match s.first() {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let sign = |v: f64| if neg { -v } else { v };
+    let rest = &s[i..];
+    let starts = |w: &[u8]| rest.len() >= w.len() && rest[..w.len()].eq_ignore_ascii_case(w);
+    if starts(b"infinity") {
+        return Some((sign(f64::INFINITY), i + 8));
+    }
+    if starts(b"inf") {
+        return Some((sign(f64::INFINITY), i + 3));
+    }
+    if starts(b"nan") {
+        let mut len = i + 3;
+        if s.get(len) == Some(&b'(') {
+            if let Some(close) = s[len..].iter().position(|&c| c == b')') {
+                if s[len + 1..len + close].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+                    len += close + 1;
+                }
+            }
+        }
+        return Some((sign(f64::NAN), len));
+    }
+    if starts(b"0x") {
+        let mut j = i + 2;
+        let mut v = 0f64;
+        let mut digits = 0;
+        let mut exp: i64 = 0;
+        while let Some(d) = s.get(j).and_then(|c| (*c as char).to_digit(16)) {
+            v = v * 16.0 + d as f64;
+            digits += 1;
+            j += 1;
+        }
+        if s.get(j) == Some(&b'.') {
+            let mut k = j + 1;
+            while let Some(d) = s.get(k).and_then(|c| (*c as char).to_digit(16)) {
+                v = v * 16.0 + d as f64;
+                exp -= 4;
+                digits += 1;
+                k += 1;
+            }
+            if digits > 0 {
+                j = k;
+            }
+        }
+        if digits == 0 {
+            // Only the `0` is a number.
+            return Some((sign(0.0), i + 1));
+        }
+        if matches!(s.get(j), Some(b'p' | b'P')) {
+            let mut k = j + 1;
+            let eneg = match s.get(k) {
+                Some(b'-') => {
+                    k += 1;
+                    true
+                }
+                Some(b'+') => {
+                    k += 1;
+                    false
+                }
+                _ => false,
+            };
+            let e0 = k;
+            let mut e: i64 = 0;
+            while let Some(d) = s.get(k).filter(|c| c.is_ascii_digit()) {
+                e = (e * 10 + (d - b'0') as i64).min(100_000);
+                k += 1;
+            }
+            if k > e0 {
+                exp += if eneg { -e } else { e };
+                j = k;
+            }
+        }
+        return Some((sign(v * 2f64.powi(exp.clamp(-5000, 5000) as i32)), j));
+    }
+    let mut j = i;
+    let mut digits = 0;
+    while s.get(j).is_some_and(|c| c.is_ascii_digit()) {
+        j += 1;
+        digits += 1;
+    }
+    if s.get(j) == Some(&b'.') {
+        j += 1;
+        while s.get(j).is_some_and(|c| c.is_ascii_digit()) {
+            j += 1;
+            digits += 1;
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    if matches!(s.get(j), Some(b'e' | b'E')) {
+        let mut k = j + 1;
+        if matches!(s.get(k), Some(b'+' | b'-')) {
+            k += 1;
+        }
+        if s.get(k).is_some_and(|c| c.is_ascii_digit()) {
+            while s.get(k).is_some_and(|c| c.is_ascii_digit()) {
+                k += 1;
+            }
+            j = k;
+        }
+    }
+    let text = std::str::from_utf8(&s[i..j]).ok()?;
+    let text = text.strip_suffix('.').unwrap_or(text);
+    let text = if text.starts_with('.') { format!("0{text}") } else { text.to_string() };
+    Some((sign(text.parse::<f64>().ok()?), j))
 }

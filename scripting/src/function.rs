@@ -121,6 +121,20 @@ pub struct Functions {
 }
 
 impl Functions {
+    /// See [`Engine::set_watchdog`]: FCALL is watched as EVAL is (BUSY, FUNCTION KILL).
+    pub fn set_watchdog(&mut self, w: std::sync::Arc<dyn crate::Watchdog>) -> mlua::Result<()> {
+        self.engine.set_watchdog(w)
+    }
+
+    pub fn has_watchdog(&self) -> bool {
+        self.engine.has_watchdog()
+    }
+
+    /// See [`Engine::set_memory_limit`].
+    pub fn set_memory_limit(&mut self, bytes: usize) -> mlua::Result<()> {
+        self.engine.set_memory_limit(bytes)
+    }
+
     pub fn new() -> mlua::Result<Functions> {
         let engine = Engine::new()?;
         let (env, mode, load_redis, runner) =
@@ -273,7 +287,7 @@ impl Functions {
             self.load_redis.raw_set("log", Value::Nil)?;
             r
         });
-        lua.remove_hook();
+        self.engine.install_watchdog().map_err(fail)?;
         let result = result.map_err(fail)?;
         let mut it = result.into_iter();
         if !matches!(it.next(), Some(Value::Boolean(true))) {

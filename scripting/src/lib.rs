@@ -6,7 +6,9 @@
 
 mod bit;
 mod cjson;
+mod cmsgpack;
 mod reply;
+mod structlib;
 
 use std::collections::HashMap;
 
@@ -30,6 +32,39 @@ pub trait ScriptHost {
     fn set_resp(&mut self, _resp: u8) {}
     /// `redis.log(level, message)`: level is one of the `LOG_*` constants (0..=3).
     fn log(&mut self, level: i64, msg: &[u8]);
+    /// `redis.set_repl(flags)`: where the script's next commands propagate (`REPL_*` bits:
+    /// 1 AOF, 2 replicas).
+    fn set_repl(&mut self, _flags: u8) {}
+}
+
+/// Watches a running script: called every [`WATCHDOG_INSTRUCTIONS`] Lua instructions.
+pub trait Watchdog: Send + Sync {
+    /// `Some(error)` stops the script with that error (SCRIPT KILL): the error cannot be
+    /// caught by `pcall`, and the script's caller gets it as the script's error.
+    fn tick(&self) -> Option<String>;
+}
+
+/// How often (in Lua instructions) the [`Watchdog`] is asked, as Redis's count hook.
+pub const WATCHDOG_INSTRUCTIONS: u32 = 100_000;
+
+/// The error a [`Watchdog`] stops a script with.
+#[derive(Debug, Clone)]
+struct Killed(String);
+
+impl std::fmt::Display for Killed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Killed {}
+
+fn is_killed(e: &mlua::Error) -> bool {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => is_killed(cause),
+        mlua::Error::ExternalError(x) => x.downcast_ref::<Killed>().is_some(),
+        _ => false,
+    }
 }
 
 /// The flags of a `#!lua flags=...` shebang.
@@ -109,11 +144,15 @@ pub struct Engine {
     redis: Table,
     /// Error tables redis.pcall returned for commands that failed (weak keys).
     counted: Table,
+    /// The Lua heap cap (0: none).
+    memory_limit: usize,
+    /// Asked while a script runs (see [`Engine::set_watchdog`]).
+    watchdog: Option<std::sync::Arc<dyn Watchdog>>,
 }
 
 /// Set up once per Lua state, with the full globals: builds the sandbox the scripts see.
 const PRELUDE: &str = r#"
-local backing, redis, unwrap, cjson, bit = ...
+local backing, redis, unwrap, cjson, bit, cmsgpack, struct, iskilled = ...
 local rawpcall, rawxpcall, getmetatable, setmetatable, error, tostring =
       pcall, xpcall, getmetatable, setmetatable, error, tostring
 local keep = {'assert','error','getmetatable','ipairs','next','pairs','rawequal','rawget',
@@ -124,17 +163,25 @@ for _, k in ipairs(keep) do backing[k] = _G[k] end
 for _, k in ipairs({'dofile','loadfile','loadstring','require','module','print','newproxy',
   'package','io','os','debug'}) do _G[k] = nil end
 -- An error raised by redis.call is caught by pcall as its message, as in Redis.
+-- A script killed by SCRIPT KILL cannot catch it.
 local function fix(ok, ...)
   if not ok then
-    return false, unwrap((...))
+    local e = ...
+    if iskilled(e) then error(e, 0) end
+    return false, unwrap(e)
   end
   return ok, ...
 end
 backing.pcall = function(...) return fix(rawpcall(...)) end
+local function xfix(ok, ...)
+  if not ok and iskilled((...)) then error((...), 0) end
+  return ok, ...
+end
 backing.xpcall = function(f, h)
-  return rawxpcall(f, function(e)
+  return xfix(rawxpcall(f, function(e)
+    if iskilled(e) then return e end
     return h(unwrap(e))
-  end)
+  end))
 end
 local readonly = {}
 local function protect(t, strict)
@@ -165,6 +212,11 @@ end
 backing.redis = protect(redis, false)
 backing.cjson = protect(cjson, false)
 backing.bit = protect(bit, false)
+backing.cmsgpack = protect(cmsgpack, false)
+backing.struct = protect(struct, false)
+for _, k in ipairs({'string','table','math','coroutine'}) do
+  backing[k] = protect(backing[k], false)
+end
 local env = protect(backing, true)
 backing._G = env
 return env
@@ -183,6 +235,7 @@ impl Engine {
     pub fn new() -> mlua::Result<Engine> {
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH;
         let lua = Lua::new_with(libs, LuaOptions::default())?;
+        install_random(&lua)?;
         let backing = lua.create_table()?;
         let redis = lua.create_table()?;
         Self::fill_redis(&lua, &redis)?;
@@ -192,6 +245,8 @@ impl Engine {
                 if let Some(CallError(msg, _)) = find_call_error(e) {
                     return Ok(Value::String(lua.create_string(msg)?));
                 }
+                // The engine's own errors: their message, as a C library's error is.
+                return Ok(Value::String(lua.create_string(root_message(e))?));
             }
             Ok(v)
         })?;
@@ -201,13 +256,25 @@ impl Engine {
             unwrap,
             cjson::install(&lua)?,
             bit::install(&lua)?,
+            cmsgpack::install(&lua)?,
+            structlib::install(&lua)?,
+            lua.create_function(|_, v: Value| Ok(matches!(&v, Value::Error(e) if is_killed(e))))?,
         ))?;
         let counted = lua.create_table()?;
         let weak = lua.create_table()?;
         weak.set("__mode", "k")?;
         counted.set_metatable(Some(weak))?;
         let runner = lua.load(RUNNER).set_name("=runner").call::<Function>(())?;
-        Ok(Engine { lua, scripts: HashMap::new(), backing, runner, redis, counted })
+        Ok(Engine {
+            lua,
+            scripts: HashMap::new(),
+            backing,
+            runner,
+            redis,
+            counted,
+            memory_limit: 0,
+            watchdog: None,
+        })
     }
 
     fn fill_redis(lua: &Lua, redis: &Table) -> mlua::Result<()> {
@@ -263,10 +330,40 @@ impl Engine {
         )?;
         // Redis 7.0 always replicates effects: these remain for old scripts.
         redis.set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
-        redis.set("set_repl", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
         redis.set("breakpoint", lua.create_function(|_, _: MultiValue| Ok(false))?)?;
         redis.set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
         Ok(())
+    }
+
+    /// Asks `w` every [`WATCHDOG_INSTRUCTIONS`] instructions whether the running script must
+    /// stop (SCRIPT KILL); the server also learns there that a script runs long (BUSY).
+    pub fn set_watchdog(&mut self, w: std::sync::Arc<dyn Watchdog>) -> mlua::Result<()> {
+        self.watchdog = Some(w);
+        self.install_watchdog()
+    }
+
+    pub fn has_watchdog(&self) -> bool {
+        self.watchdog.is_some()
+    }
+
+    /// (Re)installs the watchdog's count hook (FUNCTION LOAD runs under a hook of its own).
+    pub(crate) fn install_watchdog(&self) -> mlua::Result<()> {
+        let Some(w) = self.watchdog.clone() else {
+            self.lua.remove_hook();
+            return Ok(());
+        };
+        let triggers = mlua::HookTriggers::new().every_nth_instruction(WATCHDOG_INSTRUCTIONS);
+        self.lua.set_hook(triggers, move |_, _| match w.tick() {
+            Some(msg) => Err(mlua::Error::external(Killed(msg))),
+            None => Ok(mlua::VmState::Continue),
+        })
+    }
+
+    /// Caps the Lua heap: a script allocating beyond it fails with `not enough memory`, the
+    /// server stays up. 0 removes the cap.
+    pub fn set_memory_limit(&mut self, bytes: usize) -> mlua::Result<()> {
+        self.memory_limit = bytes;
+        self.lua.set_memory_limit(bytes).map(|_| ())
     }
 
     /// Compiles `body` and caches it under its SHA1; returns the SHA1 or Redis's error.
@@ -349,12 +446,18 @@ impl Engine {
     ) -> Option<Outcome> {
         let sha = std::str::from_utf8(sha).ok()?.to_ascii_lowercase();
         let func = self.scripts.get(&sha)?.func.clone();
-        Some(self.run_function(Target::Script(&sha), func, keys, args, host).unwrap_or_else(|e| {
-            Outcome {
-                reply: Reply::Error(format!("ERR Error running script: {e}").into_bytes()),
-                error_counted: false,
-            }
-        }))
+        let out =
+            self.run_function(Target::Script(&sha), func, keys, args, host).unwrap_or_else(|e| {
+                Outcome {
+                    reply: Reply::Error(format!("ERR Error running script: {e}").into_bytes()),
+                    error_counted: false,
+                }
+            });
+        // A script that filled the heap leaves garbage the next one must not trip over.
+        if self.memory_limit > 0 && self.lua.used_memory() > self.memory_limit / 2 {
+            let _ = self.lua.gc_collect();
+        }
+        Some(out)
     }
 
     fn run_function(
@@ -442,11 +545,33 @@ impl Engine {
                 host.borrow_mut().set_resp(v as u8);
                 Ok(Value::Nil)
             })?;
+            let set_repl = scope.create_function(|lua, args: MultiValue| {
+                if args.len() != 1 {
+                    return raise(lua, "ERR redis.set_repl() requires two arguments.");
+                }
+                let v = match &args[0] {
+                    Value::Integer(n) => *n,
+                    Value::Number(n) => *n as i64,
+                    Value::String(s) => {
+                        s.to_str().ok().and_then(|t| lua_str_to_number(&t)).unwrap_or(0.0) as i64
+                    }
+                    _ => 0,
+                };
+                if v & !3 != 0 {
+                    return raise(
+                        lua,
+                        "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+                    );
+                }
+                host.borrow_mut().set_repl(v as u8);
+                Ok(Value::Nil)
+            })?;
             let handler = scope.create_function(|lua, err: Value| error_handler(lua, err))?;
             self.redis.raw_set("call", call)?;
             self.redis.raw_set("pcall", pcall)?;
             self.redis.raw_set("log", log)?;
             self.redis.raw_set("setresp", setresp)?;
+            self.redis.raw_set("set_repl", set_repl)?;
             let r = match fn_args {
                 None => self.runner.call::<MultiValue>((func, handler)),
                 Some((runner, k, a)) => runner.call::<MultiValue>((func, handler, k, a)),
@@ -455,6 +580,7 @@ impl Engine {
             self.redis.raw_set("pcall", Value::Nil)?;
             self.redis.raw_set("log", Value::Nil)?;
             self.redis.raw_set("setresp", Value::Nil)?;
+            self.redis.raw_set("set_repl", Value::Nil)?;
             r
         })?;
         let mut it = result.into_iter();
@@ -506,6 +632,125 @@ enum Target<'a> {
 /// (no position), as Redis's errors raised from C.
 fn raise(_lua: &Lua, msg: &str) -> mlua::Result<Value> {
     Err(mlua::Error::RuntimeError(msg.to_string()))
+}
+
+/// The state of the scripts' random generator, rand48 as Redis's: one for the whole process,
+/// never reseeded between scripts, starting where rand48 starts unseeded.
+static RAND48: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x1234_ABCD_330E);
+
+/// The next rand48 output (31 bits).
+fn lrand48() -> u32 {
+    use std::sync::atomic::Ordering;
+    let step = |x: u64| x.wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB) & 0xFFFF_FFFF_FFFF;
+    let prev = RAND48.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |x| Some(step(x)));
+    let x = step(prev.unwrap_or_else(|x| x));
+    (x >> 17) as u32
+}
+
+/// `math.random` and `math.randomseed` on [`RAND48`], as Redis replaces Lua's.
+fn install_random(lua: &Lua) -> mlua::Result<()> {
+    let math: Table = lua.globals().get("math")?;
+    math.set(
+        "random",
+        lua.create_function(|lua, args: MultiValue| {
+            const MAX: u32 = i32::MAX as u32;
+            let r = (lrand48() % MAX) as f64 / MAX as f64;
+            match args.len() {
+                0 => Ok(r),
+                1 => {
+                    let u = check_number(lua, &args, 0)? as i32;
+                    if u < 1 {
+                        return Err(arg_err(lua, 1, "interval is empty"));
+                    }
+                    Ok((r * u as f64).floor() + 1.0)
+                }
+                2 => {
+                    let l = check_number(lua, &args, 0)? as i32;
+                    let u = check_number(lua, &args, 1)? as i32;
+                    if l > u {
+                        return Err(arg_err(lua, 2, "interval is empty"));
+                    }
+                    Ok((r * (u as f64 - l as f64 + 1.0)).floor() + l as f64)
+                }
+                _ => Err(lua_err(lua, "wrong number of arguments")),
+            }
+        })?,
+    )?;
+    math.set(
+        "randomseed",
+        lua.create_function(|lua, args: MultiValue| {
+            let seed = check_number(lua, &args, 0)? as i32 as u32 as u64;
+            RAND48.store((seed << 16) | 0x330E, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        })?,
+    )?;
+    Ok(())
+}
+
+/// `luaL_where(L, 1)`: the position of the function that called the running Rust function,
+/// `"user_script:3: "`, or nothing when that caller is not Lua code (pcall, a C function).
+pub(crate) fn where_(lua: &Lua) -> String {
+    lua.inspect_stack(1, |d| {
+        let line = d.current_line()?;
+        let src = d.source().short_src?.into_owned();
+        Some(format!("{src}:{line}: "))
+    })
+    .flatten()
+    .unwrap_or_default()
+}
+
+/// `luaL_error`: `msg` after the caller's position.
+pub(crate) fn lua_err(lua: &Lua, msg: &str) -> mlua::Error {
+    mlua::Error::RuntimeError(format!("{}{msg}", where_(lua)))
+}
+
+/// `luaL_argerror`: `bad argument #n to 'name' (msg)`, named as the call site names the
+/// running function (`'?'` when it is called from C, as through pcall).
+pub(crate) fn arg_err(lua: &Lua, narg: usize, msg: &str) -> mlua::Error {
+    let name = lua
+        .inspect_stack(0, |d| d.names().name.map(|n| n.into_owned()))
+        .flatten()
+        .unwrap_or_else(|| "?".into());
+    lua_err(lua, &format!("bad argument #{narg} to '{name}' ({msg})"))
+}
+
+/// `luaL_checkinteger`-like: argument `i` (0-based) as a number (strings convert), truncated.
+pub(crate) fn check_number(lua: &Lua, args: &MultiValue, i: usize) -> mlua::Result<f64> {
+    let got = match args.get(i) {
+        Some(Value::Integer(n)) => return Ok(*n as f64),
+        Some(Value::Number(n)) => return Ok(*n),
+        Some(Value::String(s)) => {
+            if let Some(n) = s.to_str().ok().and_then(|t| lua_str_to_number(&t)) {
+                return Ok(n);
+            }
+            "string"
+        }
+        Some(v) => v.type_name(),
+        None => "no value",
+    };
+    Err(arg_err(lua, i + 1, &format!("number expected, got {got}")))
+}
+
+/// A string as Lua 5.1's `lua_tonumber` reads it (decimal, or hex with 0x).
+pub(crate) fn lua_str_to_number(s: &str) -> Option<f64> {
+    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+    let (neg, body) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        let v = u64::from_str_radix(h, 16).ok()? as f64;
+        return Some(if neg { -v } else { v });
+    }
+    t.parse::<f64>().ok()
+}
+
+/// An optional integer argument (`luaL_optinteger`).
+pub(crate) fn opt_number(lua: &Lua, args: &MultiValue, i: usize, def: f64) -> mlua::Result<f64> {
+    match args.get(i) {
+        None | Some(Value::Nil) => Ok(def),
+        _ => check_number(lua, args, i),
+    }
 }
 
 /// The line of the script being run, from its innermost frame.

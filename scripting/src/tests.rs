@@ -225,3 +225,103 @@ fn resp3_replies_to_lua() {
         err_of(eval("redis.setresp(4)")).starts_with("ERR RESP version must be 2 or 3. script:")
     );
 }
+
+#[test]
+fn cmsgpack_encodes_as_redis() {
+    let hex = |r: Reply| match r {
+        Reply::Bulk(b) => b.iter().map(|c| format!("{c:02x}")).collect::<String>(),
+        r => panic!("{r:?}"),
+    };
+    assert_eq!(
+        hex(eval("return cmsgpack.pack(1, -33, 256, 1.5, 0.1)")),
+        "01d0dfcd0100ca3fc00000cb3fb999999999999a"
+    );
+    assert_eq!(hex(eval("return cmsgpack.pack({1,2}, {1,nil,3}, {})")), "920102820101030390");
+    assert_eq!(
+        eval("return {cmsgpack.unpack_one(cmsgpack.pack(1,2,3), 1)}"),
+        Reply::Array(vec![Reply::Int(2), Reply::Int(2)])
+    );
+    assert!(err_of(eval("return cmsgpack.unpack('\\205')")).contains("Missing bytes in input."));
+}
+
+#[test]
+fn struct_packs_as_redis() {
+    assert_eq!(
+        eval("return struct.pack('>!4 b i', 1, 2)"),
+        Reply::Bulk(b"\x01\0\0\0\0\0\0\x02".to_vec())
+    );
+    assert_eq!(
+        eval("return {struct.unpack('<h s', '\\1\\0ab\\0')}"),
+        Reply::Array(vec![Reply::Int(1), bulk("ab"), Reply::Int(6)])
+    );
+    assert_eq!(eval("return struct.size('!8 b d')"), Reply::Int(16));
+    assert!(err_of(eval("return struct.size('s')")).contains("option 's' has no fixed size"));
+}
+
+#[test]
+fn cjson_settings_persist_until_flush() {
+    let mut e = Engine::new().unwrap();
+    let mut h = FakeHost::default();
+    let mut run = |e: &mut Engine, src: &str| {
+        let sha = e.load(src.as_bytes()).unwrap();
+        e.run(sha.as_bytes(), &[], &[], &mut h).unwrap()
+    };
+    assert_eq!(
+        run(&mut e, "cjson.encode_number_precision(3) return cjson.encode(1.23456)"),
+        bulk("1.23")
+    );
+    assert_eq!(run(&mut e, "return cjson.encode(1.23456)"), bulk("1.23"));
+    assert!(
+        err_of(run(&mut e, "return cjson.encode({[1]=1,[20]=2})")).contains("excessively sparse")
+    );
+    assert_eq!(
+        run(&mut e, "cjson.encode_sparse_array(true) return cjson.encode({[1]=1,[20]=2})"),
+        bulk("{\"1\":1,\"20\":2}")
+    );
+}
+
+#[test]
+fn math_random_is_rand48() {
+    assert_eq!(
+        eval("math.randomseed(1) return tostring(math.random())"),
+        bulk("0.041630344484761")
+    );
+    assert!(err_of(eval("math.random = nil")).contains("Attempt to modify a readonly table"));
+}
+
+struct KillAfter(std::sync::atomic::AtomicU32, u32);
+
+impl Watchdog for KillAfter {
+    fn tick(&self) -> Option<String> {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (n >= self.1).then(|| "ERR Script killed by user with SCRIPT KILL...".to_string())
+    }
+}
+
+#[test]
+fn watchdog_kills_and_pcall_cannot_catch_it() {
+    let mut e = Engine::new().unwrap();
+    e.set_watchdog(std::sync::Arc::new(KillAfter(Default::default(), 2))).unwrap();
+    let mut h = FakeHost::default();
+    let src = "while true do pcall(function() while true do end end) end";
+    let sha = e.load(src.as_bytes()).unwrap();
+    let r = e.run(sha.as_bytes(), &[], &[], &mut h).unwrap();
+    assert!(err_of(r).starts_with("ERR Script killed by user with SCRIPT KILL... script: "));
+    let src = "return {xpcall(function() while true do end end, function(e) return 'caught' end)}";
+    let sha = e.load(src.as_bytes()).unwrap();
+    let r = e.run(sha.as_bytes(), &[], &[], &mut h).unwrap();
+    assert!(err_of(r).contains("Script killed by user"));
+}
+
+#[test]
+fn memory_limit_is_an_error() {
+    let mut e = Engine::new().unwrap();
+    e.set_memory_limit(32 << 20).unwrap();
+    let mut h = FakeHost::default();
+    let src = "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 100) .. i end";
+    let sha = e.load(src.as_bytes()).unwrap();
+    let r = e.run(sha.as_bytes(), &[], &[], &mut h).unwrap();
+    assert!(err_of(r).contains("not enough memory"));
+    let sha = e.load(b"return 1").unwrap();
+    assert_eq!(e.run(sha.as_bytes(), &[], &[], &mut h).unwrap(), Reply::Int(1));
+}

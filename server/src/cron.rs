@@ -15,7 +15,7 @@ use crate::server::{lru_clock_now, Core, Server};
 pub async fn run(server: Arc<Server>) {
     let mut last_sample = 0i64;
     loop {
-        let hz = server.core.lock().cfg.hz.clamp(1, 500);
+        let hz = server.lock_core().await.cfg.hz.clamp(1, 500);
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(1000 / hz as u64)) => {}
             _ = server.shutdown.notified() => return,
@@ -23,7 +23,7 @@ pub async fn run(server: Arc<Server>) {
         if server.is_shutting_down() {
             return;
         }
-        let mut core = server.core.lock();
+        let mut core = server.lock_core().await;
         let now = mstime();
         core.lru_clock = lru_clock_now();
         if now - last_sample >= 100 {

@@ -15,6 +15,7 @@ pub mod persist;
 pub mod propagate;
 pub mod pubsub;
 pub mod resp;
+pub mod script_run;
 pub mod server;
 pub mod snapshot;
 pub mod stats;

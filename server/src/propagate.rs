@@ -21,6 +21,8 @@ pub struct Propagator {
     scratch: Vec<u8>,
     /// Commands of the transaction EXEC is running, held until it ends.
     txn: Option<Vec<(usize, Vec<Bytes>)>>,
+    /// What is fed is dropped (a script's `redis.set_repl(redis.REPL_NONE)`).
+    pub suppressed: bool,
 }
 
 impl Propagator {
@@ -79,7 +81,7 @@ impl Propagator {
 
     /// Feeds one command that ran against database `db`.
     pub fn feed(&mut self, db: usize, argv: &[Bytes]) {
-        if self.sinks.is_empty() {
+        if self.sinks.is_empty() || self.suppressed {
             return;
         }
         if let Some(t) = &mut self.txn {

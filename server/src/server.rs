@@ -120,6 +120,8 @@ pub struct Server {
     pub tcp_port: AtomicU64,
     pub config_file: Option<std::path::PathBuf>,
     pub executable: String,
+    /// The script running, if any, as other connections see it without the lock.
+    pub script: Arc<crate::script_run::ScriptRun>,
 }
 
 impl Server {
@@ -139,7 +141,38 @@ impl Server {
             executable: std::env::current_exe()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
+            script: Arc::default(),
         })
+    }
+
+    /// The core lock, for a task: while a script runs past `busy-reply-threshold` (the lock
+    /// held for as long as it runs) this waits without holding a worker thread, so that the
+    /// connections that SCRIPT KILL or SHUTDOWN NOSAVE come from are still served. Uncontended,
+    /// it is one `try_lock`.
+    pub async fn lock_core(&self) -> parking_lot::MutexGuard<'_, Core> {
+        loop {
+            // Waits as `lock()` would unless a busy script holds the lock: only then sleep.
+            if let Some(g) = self.try_lock_core() {
+                return g;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    /// The core lock, or None while a busy script holds it (after waiting a little for a
+    /// holder that is not one).
+    pub fn try_lock_core(&self) -> Option<parking_lot::MutexGuard<'_, Core>> {
+        loop {
+            if let Some(g) = self.core.try_lock() {
+                return Some(g);
+            }
+            if self.script.busy().is_some() {
+                return None;
+            }
+            if let Some(g) = self.core.try_lock_for(std::time::Duration::from_millis(2)) {
+                return Some(g);
+            }
+        }
     }
 
     pub fn request_shutdown(&self) {

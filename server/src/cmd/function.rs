@@ -16,6 +16,7 @@ use vireo_scripting::{flag_names, Functions, RestorePolicy};
 use super::scripting::{finish, numkeys, over_maxmemory, with_host};
 use super::{Ctx, Handler};
 use crate::error::{CmdResult, Error};
+use crate::script_run::Kind;
 use crate::server::Core;
 
 pub const HANDLERS: &[(&str, Handler)] = &[
@@ -110,9 +111,17 @@ fn run(ctx: &mut Ctx, argv: &[Bytes], ro: bool) -> CmdResult {
     }
     let keys: Vec<&[u8]> = argv[3..3 + numkeys].iter().map(|a| &a[..]).collect();
     let args: Vec<&[u8]> = argv[3 + numkeys..].iter().map(|a| &a[..]).collect();
+    let fns = ctx.core.functions.as_mut().expect("found above");
+    if !fns.has_watchdog() {
+        // Watched and capped as EVAL's engine is (created where no server is at hand: a load).
+        fns.set_memory_limit(super::scripting::LUA_HEAP_LIMIT)
+            .and_then(|_| fns.set_watchdog(ctx.server.script.clone()))
+            .map_err(|e| Error(format!("ERR Lua engine: {e}").into()))?;
+    }
     let mut fns = ctx.core.functions.take().expect("found above");
-    let outcome =
-        with_host(ctx, argv, ro || flags.no_writes, oom, |h| fns.call(&argv[1], &keys, &args, h));
+    let outcome = with_host(ctx, Kind::Function, argv, ro || flags.no_writes, oom, |h| {
+        fns.call(&argv[1], &keys, &args, h)
+    });
     ctx.core.functions = Some(fns);
     finish(ctx, outcome.ok_or(Error::msg(NOT_FOUND))?)
 }
@@ -277,9 +286,11 @@ fn function_restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 /// FUNCTION KILL
-fn function_kill(_ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    // Functions cannot be interrupted yet (no busy-reply-threshold): none is ever killable.
-    Err(Error::msg("NOTBUSY No scripts in execution right now."))
+fn function_kill(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    // With the lock in hand no function runs (a busy one is killed from `net`'s busy path).
+    ctx.server.script.kill(Kind::Function).map_err(Error::msg)?;
+    ctx.out.ok();
+    Ok(())
 }
 
 /// FUNCTION HELP

@@ -16,6 +16,7 @@ use super::spec::CmdFlags;
 use super::{Ctx, Handler, Lookup};
 use crate::client::Client;
 use crate::error::{CmdResult, Error};
+use crate::script_run::Kind;
 use crate::server::{Core, Server};
 
 pub const HANDLERS: &[(&str, Handler)] = &[
@@ -32,10 +33,19 @@ pub const HANDLERS: &[(&str, Handler)] = &[
 
 const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
+/// The Lua heap's cap (Redis has none; its scripts fail only when the process's allocation
+/// does). A script beyond it gets `not enough memory`.
+pub const LUA_HEAP_LIMIT: usize = 1 << 30;
+
 /// The engine, created on first use (a server that runs no script pays nothing for Lua).
-fn engine(core: &mut Core) -> Result<&mut Engine, Error> {
+fn engine<'a>(server: &Server, core: &'a mut Core) -> Result<&'a mut Engine, Error> {
     if core.scripts.is_none() {
-        let e = Engine::new().map_err(|e| Error(format!("ERR Lua engine: {e}").into()))?;
+        let mut e = Engine::new().map_err(|e| Error(format!("ERR Lua engine: {e}").into()))?;
+        // The Lua heap is capped so that a runaway script fails instead of the server.
+        let limit = LUA_HEAP_LIMIT;
+        e.set_memory_limit(limit).map_err(|e| Error(format!("ERR Lua engine: {e}").into()))?;
+        e.set_watchdog(server.script.clone())
+            .map_err(|e| Error(format!("ERR Lua engine: {e}").into()))?;
         core.scripts = Some(Box::new(e));
     }
     Ok(core.scripts.as_mut().expect("created above"))
@@ -63,7 +73,7 @@ fn evalsha_ro(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 fn run_script(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdResult {
     let numkeys = numkeys(argv, Error::NOT_INT)?;
-    let eng = engine(ctx.core)?;
+    let eng = engine(ctx.server, ctx.core)?;
     let sha = if by_sha {
         if !eng.exists(&argv[1]) {
             return Err(Error::msg(NOSCRIPT));
@@ -82,7 +92,7 @@ fn run_script(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdResul
     let keys: Vec<&[u8]> = argv[3..3 + numkeys].iter().map(|a| &a[..]).collect();
     let args: Vec<&[u8]> = argv[3 + numkeys..].iter().map(|a| &a[..]).collect();
     let mut eng = ctx.core.scripts.take().expect("created above");
-    let outcome = with_host(ctx, argv, ro || flags.no_writes, oom, |h| {
+    let outcome = with_host(ctx, Kind::Eval, argv, ro || flags.no_writes, oom, |h| {
         eng.run_outcome(&sha, &keys, &args, h)
     });
     ctx.core.scripts = Some(eng);
@@ -115,6 +125,7 @@ pub(super) fn over_maxmemory(ctx: &mut Ctx, flags: &vireo_scripting::ScriptFlags
 /// more than one) instead of it.
 pub(super) fn with_host<R>(
     ctx: &mut Ctx,
+    kind: crate::script_run::Kind,
     argv: &[Bytes],
     read_only: bool,
     oom: bool,
@@ -146,7 +157,14 @@ pub(super) fn with_host<R>(
         out: Vec::new(),
         ran: false,
     };
-    let r = run(&mut host);
+    let threshold = host.core.cfg.busy_reply_threshold;
+    ctx.server.script.set_auth_required(host.core.cfg.requirepass.is_some());
+    ctx.server.script.begin(kind, threshold);
+    // The script may run long: its worker's other tasks move to another thread meanwhile,
+    // so that connections stay served (BUSY, SCRIPT KILL).
+    let r = run_in_place(|| run(&mut host));
+    ctx.server.script.end();
+    ctx.core.prop.suppressed = false;
     if wrap {
         ctx.core.prop.end_transaction();
     }
@@ -176,6 +194,17 @@ pub(super) fn finish(ctx: &mut Ctx, outcome: vireo_scripting::Outcome) -> CmdRes
             ctx.out.raw(&buf);
             Ok(())
         }
+    }
+}
+
+/// Runs `f` with the current tokio worker's queued tasks handed to another thread, when on a
+/// multi-thread runtime.
+fn run_in_place<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 
@@ -217,6 +246,11 @@ impl ScriptHost for Host<'_> {
         self.client.resp = resp;
     }
 
+    fn set_repl(&mut self, flags: u8) {
+        // The stream does not tell AOF from replicas yet: any target keeps propagating.
+        self.core.prop.suppressed = flags == 0;
+    }
+
     fn call(&mut self, argv: &[Vec<u8>]) -> Reply {
         self.ran = false;
         let argv: Vec<Bytes> = argv.iter().map(|a| Bytes::copy_from_slice(a)).collect();
@@ -239,6 +273,9 @@ impl ScriptHost for Host<'_> {
         if self.oom && cmd.flags.contains(CmdFlags::DENYOOM) {
             return Reply::error(crate::keyspace::evict::OOM_ERROR);
         }
+        if cmd.flags.contains(CmdFlags::WRITE) {
+            self.server.script.wrote();
+        }
         self.out.clear();
         self.ran = true;
         super::execute(self.server, self.core, self.client, &argv, &mut self.out);
@@ -260,7 +297,7 @@ impl ScriptHost for Host<'_> {
 
 /// SCRIPT LOAD script
 fn script_load(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let sha = engine(ctx.core)?.load(&argv[2]).map_err(|e| Error(e.into()))?;
+    let sha = engine(ctx.server, ctx.core)?.load(&argv[2]).map_err(|e| Error(e.into()))?;
     ctx.out.bulk(sha.as_bytes());
     Ok(())
 }
@@ -292,9 +329,11 @@ fn script_flush(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 /// SCRIPT KILL
-fn script_kill(_ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    // Scripts cannot be interrupted yet (no busy-reply-threshold): none is ever killable.
-    Err(Error::msg("NOTBUSY No scripts in execution right now."))
+fn script_kill(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    // With the lock in hand no script runs (a busy one is killed from `net`'s busy path).
+    ctx.server.script.kill(crate::script_run::Kind::Eval).map_err(Error::msg)?;
+    ctx.out.ok();
+    Ok(())
 }
 
 /// SCRIPT HELP

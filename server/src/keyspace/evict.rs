@@ -270,7 +270,7 @@ fn start_background(server: &Arc<Server>) {
             if server.is_shutting_down() {
                 break;
             }
-            let mut core = server.core.lock();
+            let mut core = server.lock_core().await;
             if core.cfg.maxmemory == 0 || perform(&server, &mut core) != Outcome::Running {
                 break;
             }

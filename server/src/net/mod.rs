@@ -100,7 +100,8 @@ pub async fn accept_tcp(server: Arc<Server>, listener: TcpListener) {
             _ = server.shutdown.notified() => return,
         };
         let _ = stream.set_nodelay(true);
-        let keepalive = server.core.lock().cfg.tcp_keepalive;
+        // A busy script holds the lock: the default then.
+        let keepalive = server.try_lock_core().map(|c| c.cfg.tcp_keepalive).unwrap_or(300);
         if keepalive > 0 {
             let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive));
             let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
@@ -156,27 +157,31 @@ pub async fn serve<S>(
     let id = server.next_client_id.fetch_add(1, Ordering::Relaxed);
     let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Bytes>();
     let shared = Arc::new(ClientShared::new(id, addr, laddr, fd, unix, push_tx.clone()));
-    let (authenticated, refuse) = {
-        let mut core = server.core.lock();
-        core.stats.total_connections_received += 1;
-        let connected = server.connected.load(Ordering::Relaxed);
-        let refuse = if connected >= core.cfg.maxclients as u64 {
-            core.stats.rejected_connections += 1;
-            Some("-ERR max number of clients reached\r\n".to_string())
-        } else if core.cfg.protected_mode
-            && core.cfg.requirepass.is_none()
-            && !core.cfg.bind_explicit
-            && !is_loopback(peer)
-        {
-            core.stats.rejected_connections += 1;
-            Some(PROTECTED_MODE_MSG.to_string())
-        } else {
-            None
-        };
-        if refuse.is_none() {
-            core.clients.insert(id, shared.clone());
+    // While a script is busy the client registers once it ends (it can meanwhile only get
+    // BUSY or kill the script, as in Redis).
+    let (authenticated, refuse, registered) = match server.try_lock_core() {
+        None => (!server.script.auth_required(), None, false),
+        Some(mut core) => {
+            core.stats.total_connections_received += 1;
+            let connected = server.connected.load(Ordering::Relaxed);
+            let refuse = if connected >= core.cfg.maxclients as u64 {
+                core.stats.rejected_connections += 1;
+                Some("-ERR max number of clients reached\r\n".to_string())
+            } else if core.cfg.protected_mode
+                && core.cfg.requirepass.is_none()
+                && !core.cfg.bind_explicit
+                && !is_loopback(peer)
+            {
+                core.stats.rejected_connections += 1;
+                Some(PROTECTED_MODE_MSG.to_string())
+            } else {
+                None
+            };
+            if refuse.is_none() {
+                core.clients.insert(id, shared.clone());
+            }
+            (core.cfg.requirepass.is_none(), refuse, true)
         }
-        (core.cfg.requirepass.is_none(), refuse)
     };
     if let Some(msg) = refuse {
         let _ = stream.write_all(msg.as_bytes()).await;
@@ -185,11 +190,11 @@ pub async fn serve<S>(
     server.connected.fetch_add(1, Ordering::Relaxed);
     shared.meta.lock().rbs = READ_CHUNK;
     let mut client = Client::new(id, shared.clone(), authenticated, push_tx);
-    let _ = connection_loop(&server, &mut stream, &mut client, &mut push_rx).await;
+    let _ = connection_loop(&server, &mut stream, &mut client, &mut push_rx, registered).await;
     // Leave the client table before the peer can see the connection close, so that what it
     // does next (reconnect, CLIENT LIST) never finds this client still there.
     {
-        let mut core = server.core.lock();
+        let mut core = server.lock_core().await;
         core.clients.remove(&id);
         core.monitors.retain(|(cid, _)| *cid != id);
         cmd::multi::unwatch_all(&mut core, &mut client);
@@ -222,7 +227,7 @@ where
     let id = client.id;
     let shared = client.shared.clone();
     let mut scratch = Vec::new();
-    let deadline = server.core.lock().blocking.waiter(id).and_then(|w| w.deadline);
+    let deadline = server.lock_core().await.blocking.waiter(id).and_then(|w| w.deadline);
     let timer = async {
         match deadline {
             Some(d) => {
@@ -258,7 +263,7 @@ where
             return Ok(false);
         }
         let reply = {
-            let mut guard = server.core.lock();
+            let mut guard = server.lock_core().await;
             let core = &mut *guard;
             let reply = match core.blocking.take_done(id) {
                 Some(r) => r,
@@ -293,6 +298,7 @@ async fn connection_loop<S>(
     stream: &mut S,
     client: &mut Client,
     push_rx: &mut mpsc::UnboundedReceiver<Bytes>,
+    mut registered: bool,
 ) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -302,10 +308,10 @@ where
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut batch = Batch::default();
     // Limits read from the configuration while the lock is held, for the next parse.
-    let (mut max_bulk, mut qbuf_limit) = {
-        let core = server.core.lock();
-        (core.cfg.proto_max_bulk_len, core.cfg.client_query_buffer_limit)
-    };
+    let (mut max_bulk, mut qbuf_limit) = server
+        .try_lock_core()
+        .map(|core| (core.cfg.proto_max_bulk_len, core.cfg.client_query_buffer_limit))
+        .unwrap_or((512 << 20, 1 << 30));
     // An unauthenticated client's commands are parsed one at a time (AUTH changes the limits);
     // when more are already buffered the next round parses them without reading.
     let mut buffered = false;
@@ -389,50 +395,88 @@ where
             let mut paused = false;
             let mut blocked = false;
             let first = idx;
-            {
-                let mut core = server.core.lock();
-                let (b, m) = output::drain(push_rx, &mut out);
-                drained = (drained.0 + b, drained.1 + m);
-                if !input_counted {
-                    core.stats.total_net_input_bytes += n as u64;
-                    core.stats.total_reads_processed += (n > 0) as u64;
-                    input_counted = true;
-                }
-                while idx < batch.cmds.len() {
-                    let argv = &batch.argv[batch.cmds[idx].clone()];
-                    match cmd::execute(server, &mut core, client, argv, &mut out) {
-                        Flow::Continue => idx += 1,
-                        Flow::Paused => {
-                            paused = true;
-                            break;
-                        }
-                        Flow::Blocked => {
-                            // Its reply comes once it is served; the commands after it wait.
-                            blocked = true;
-                            idx += 1;
-                            break;
-                        }
+            // While a script is busy the lock is not to be had: serve the batch without it.
+            // While a script is busy the lock is not to be had: serve the batch without it.
+            let busy = match server.try_lock_core() {
+                None => true,
+                Some(mut core) => {
+                    if !registered {
+                        core.stats.total_connections_received += 1;
+                        core.clients.insert(client.id, shared.clone());
+                        registered = true;
                     }
-                    if client.close_after_reply {
-                        break;
+                    {
+                        let (b, m) = output::drain(push_rx, &mut out);
+                        drained = (drained.0 + b, drained.1 + m);
+                        if !input_counted {
+                            core.stats.total_net_input_bytes += n as u64;
+                            core.stats.total_reads_processed += (n > 0) as u64;
+                            input_counted = true;
+                        }
+                        while idx < batch.cmds.len() {
+                            let argv = &batch.argv[batch.cmds[idx].clone()];
+                            match cmd::execute(server, &mut core, client, argv, &mut out) {
+                                Flow::Continue => idx += 1,
+                                Flow::Paused => {
+                                    paused = true;
+                                    break;
+                                }
+                                Flow::Blocked => {
+                                    // Its reply comes once it is served; the commands after it wait.
+                                    blocked = true;
+                                    idx += 1;
+                                    break;
+                                }
+                            }
+                            if client.close_after_reply {
+                                break;
+                            }
+                        }
+                        // BCAST invalidations go out once per batch, after its replies.
+                        crate::tracking::flush_bcast(&mut core);
+                        if !out.is_empty() {
+                            core.stats.total_net_output_bytes += out.len() as u64;
+                            core.stats.total_writes_processed += 1;
+                        }
+                        max_bulk = core.cfg.proto_max_bulk_len;
+                        qbuf_limit = core.cfg.client_query_buffer_limit;
+                        let mut m = shared.meta.lock();
+                        client.sync_meta(&mut m);
+                        m.last_interaction_ms = crate::clock::mstime();
+                        m.tot_cmds += (idx - first) as u64;
+                        m.qbuf = rbuf.len();
+                        m.qbuf_free = rbs.saturating_sub(rbuf.len());
+                        m.rbs = rbs;
+                        m.rbp = n;
+                    }
+                    false
+                }
+            };
+            if busy {
+                let mut wait = false;
+                match busy_batch(server, &batch.argv, &batch.cmds[idx..], &mut out) {
+                    BusyBatch::Done(n) => idx += n,
+                    BusyBatch::Wait(n) => {
+                        idx += n;
+                        wait = true;
+                    }
+                    BusyBatch::Close(n) => {
+                        idx += n;
+                        client.close_after_reply = true;
                     }
                 }
-                // BCAST invalidations go out once per batch, after its replies.
-                crate::tracking::flush_bcast(&mut core);
+                input_counted = true;
                 if !out.is_empty() {
-                    core.stats.total_net_output_bytes += out.len() as u64;
-                    core.stats.total_writes_processed += 1;
+                    output::write_all(stream, &out, &shared).await?;
+                    out.clear();
                 }
-                max_bulk = core.cfg.proto_max_bulk_len;
-                qbuf_limit = core.cfg.client_query_buffer_limit;
-                let mut m = shared.meta.lock();
-                client.sync_meta(&mut m);
-                m.last_interaction_ms = crate::clock::mstime();
-                m.tot_cmds += (idx - first) as u64;
-                m.qbuf = rbuf.len();
-                m.qbuf_free = rbs.saturating_sub(rbuf.len());
-                m.rbs = rbs;
-                m.rbp = n;
+                if client.close_after_reply {
+                    return Ok(());
+                }
+                if wait {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                continue;
             }
             if !out.is_empty() {
                 output::write_all(stream, &out, &shared).await?;
@@ -476,8 +520,65 @@ where
                 client.id,
                 rbuf.len()
             );
-            server.core.lock().stats.client_query_buffer_limit_disconnections += 1;
+            server.lock_core().await.stats.client_query_buffer_limit_disconnections += 1;
             return Ok(());
         }
     }
+}
+
+/// How a batch served while a script is busy went: commands answered, and what next.
+enum BusyBatch {
+    /// Every command was answered.
+    Done(usize),
+    /// These were answered; the next one waits for the script to end.
+    Wait(usize),
+    /// These were answered; the connection closes (QUIT, SHUTDOWN NOSAVE).
+    Close(usize),
+}
+
+/// Serves commands while a script runs past `busy-reply-threshold`, without the core lock,
+/// as Redis serves clients from its script hook: SCRIPT KILL, FUNCTION KILL and SHUTDOWN
+/// NOSAVE act, QUIT closes, the other commands Redis lets through (`allow-busy`: MULTI, WATCH,
+/// AUTH...) wait for the script to end, everything else gets BUSY.
+fn busy_batch(
+    server: &Arc<Server>,
+    argv: &[Bytes],
+    cmds: &[Range<usize>],
+    out: &mut Vec<u8>,
+) -> BusyBatch {
+    use crate::script_run::{Kind, ScriptRun};
+    let run = &server.script;
+    let err = |out: &mut Vec<u8>, e: &str| {
+        out.push(b'-');
+        out.extend_from_slice(e.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    };
+    for (n, r) in cmds.iter().enumerate() {
+        let a = &argv[r.clone()];
+        let is = |i: usize, w: &str| a.get(i).is_some_and(|x| x.eq_ignore_ascii_case(w.as_bytes()));
+        let Some(kind) = run.kind() else { return BusyBatch::Wait(n) };
+        if a.len() == 2 && (is(0, "script") || is(0, "function")) && is(1, "kill") {
+            let by = if is(0, "script") { Kind::Eval } else { Kind::Function };
+            match run.kill(by) {
+                Ok(()) => out.extend_from_slice(b"+OK\r\n"),
+                Err(e) => err(out, e),
+            }
+        } else if is(0, "shutdown") && a[1..].iter().any(|x| x.eq_ignore_ascii_case(b"nosave")) {
+            tracing::warn!("User requested shutdown...");
+            run.kill_for_shutdown();
+            server.request_shutdown();
+            return BusyBatch::Close(n + 1);
+        } else if is(0, "quit") && a.len() == 1 {
+            out.extend_from_slice(b"+OK\r\n");
+            return BusyBatch::Close(n + 1);
+        } else if !is(0, "shutdown")
+            && matches!(server.commands.resolve(a),
+                cmd::Lookup::Found(c) if c.flags.contains(cmd::spec::CmdFlags::ALLOW_BUSY))
+        {
+            return BusyBatch::Wait(n);
+        } else {
+            err(out, ScriptRun::busy_error(kind));
+        }
+    }
+    BusyBatch::Done(cmds.len())
 }
