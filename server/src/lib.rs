@@ -11,6 +11,7 @@ pub mod info;
 pub mod keyspace;
 pub mod net;
 pub mod outbuf;
+pub mod persist;
 pub mod propagate;
 pub mod pubsub;
 pub mod resp;

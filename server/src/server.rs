@@ -54,6 +54,8 @@ pub struct Core {
     pub replid2: String,
     /// The Lua engine and script cache, created by the first script (see `cmd::scripting`).
     pub scripts: Option<Box<vireo_scripting::Engine>>,
+    /// The append only file (see `persist::aof`).
+    pub aof: crate::persist::aof::Aof,
 }
 
 impl Core {
@@ -81,6 +83,7 @@ impl Core {
             replid: random_hex40(),
             replid2: "0".repeat(40),
             scripts: None,
+            aof: Default::default(),
             cfg,
         };
         crate::keyspace::notify::sync(&mut core);

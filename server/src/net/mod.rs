@@ -257,7 +257,7 @@ where
         if client.shared.is_killed() || server.is_shutting_down() {
             return Ok(false);
         }
-        let reply = {
+        let (reply, aof) = {
             let mut guard = server.core.lock();
             let core = &mut *guard;
             let reply = match core.blocking.take_done(id) {
@@ -270,8 +270,12 @@ where
             };
             client.flags.blocked = false;
             client.sync_meta(&mut client.shared.meta.lock());
-            reply
+            (reply, core.aof.barrier())
         };
+        // What serving it wrote is in the AOF before the reply goes out.
+        if let Some(b) = aof {
+            b.complete_in_task();
+        }
         output::write_all(stream, &reply, &shared).await?;
         return Ok(true);
     }
@@ -389,6 +393,7 @@ where
             let mut paused = false;
             let mut blocked = false;
             let first = idx;
+            let aof;
             {
                 let mut core = server.core.lock();
                 let (b, m) = output::drain(push_rx, &mut out);
@@ -419,6 +424,7 @@ where
                 }
                 // BCAST invalidations go out once per batch, after its replies.
                 crate::tracking::flush_bcast(&mut core);
+                aof = core.aof.barrier();
                 if !out.is_empty() {
                     core.stats.total_net_output_bytes += out.len() as u64;
                     core.stats.total_writes_processed += 1;
@@ -433,6 +439,11 @@ where
                 m.qbuf_free = rbs.saturating_sub(rbuf.len());
                 m.rbs = rbs;
                 m.rbp = n;
+            }
+            // The batch's writes are in the AOF (on disk with appendfsync always) before any of
+            // its replies go out.
+            if let Some(b) = aof {
+                b.complete_in_task();
             }
             if !out.is_empty() {
                 output::write_all(stream, &out, &shared).await?;
