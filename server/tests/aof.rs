@@ -718,3 +718,17 @@ fn appendonlydir_moves_between_redis_and_vireo() {
     let mut c = reference.conn();
     assert_eq!(dump(&mut c), want, "Vireo's AOF loaded into Redis");
 }
+
+#[test]
+fn unknown_command_in_the_aof_is_refused() {
+    let tmp = TempDir::new("unknown");
+    std::fs::write(
+        tmp.0.join("appendonly.aof"),
+        b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n1\r\n*2\r\n$7\r\nNOSUCH1\r\n$1\r\nx\r\n",
+    )
+    .unwrap();
+    let mut node = Node::new(vireo_bin(), &tmp.0, &["--appendonly", "yes"]);
+    assert!(!node.try_start(), "started on an AOF with an unknown command");
+    let log = node.log();
+    assert!(log.contains("Unknown command 'NOSUCH1'") && log.contains("offset 27"), "{log}");
+}

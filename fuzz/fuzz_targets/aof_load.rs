@@ -1,0 +1,39 @@
+//! Arbitrary bytes as an AOF file: the parser never panics, never reads past the input, and
+//! the replay of what it accepts through the dispatcher (with a fake client, as at start-up)
+//! never panics either.
+#![no_main]
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use libfuzzer_sys::fuzz_target;
+use vireo_server::persist::aof::load::{next, replay, Item};
+use vireo_server::{config::Config, Server};
+
+fn server() -> &'static Arc<Server> {
+    static S: OnceLock<Arc<Server>> = OnceLock::new();
+    S.get_or_init(|| Server::new(Config::default(), None))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let buf = Bytes::copy_from_slice(data);
+    let mut pos = 0;
+    while let Ok(Some(item)) = next(&buf, pos) {
+        let end = match item {
+            Item::Command(argv, end) => {
+                assert!(!argv.is_empty());
+                end
+            }
+            Item::Annotation(end) => end,
+        };
+        assert!(end > pos && end <= buf.len());
+        pos = end;
+    }
+    let srv = server();
+    let mut core = srv.core.lock();
+    let n = core.dbs.len();
+    core.dbs = (0..n).map(vireo_server::keyspace::Db::new).collect();
+    vireo_server::keyspace::set_loading(true);
+    let _ = replay(srv, &mut core, &buf, "fuzz.aof");
+    vireo_server::keyspace::set_loading(false);
+});
