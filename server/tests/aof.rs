@@ -274,6 +274,7 @@ fn write_everything(c: &mut redis::Connection) {
         &["XGROUP", "CREATECONSUMER", "st", "g1", "carol"],
         &["XADD", "empty", "5-5", "a", "b"],
         &["XDEL", "empty", "5-5"],
+        &["XGROUP", "CREATE", "mk", "g", "$", "MKSTREAM"],
         &["SELECT", "1"],
         &["SET", "in1", "one"],
         &["RPUSH", "l1", "x"],

@@ -127,11 +127,9 @@ fn rewrite_stream(out: &mut Vec<u8>, key: &[u8], s: &Stream) {
             }
         }
     } else {
-        // An empty stream: add an entry and trim it away at once (Redis's MAXLEN 0 trick).
-        encode(
-            out,
-            &[b"XADD".as_slice(), key, b"MAXLEN", b"0", &log.last_id.to_bytes(), b"x", b"y"],
-        );
+        // An empty stream: add an entry and trim it away at once (Redis's MAXLEN 0 trick), with
+        // the smallest id XADD takes; XSETID below sets the real last id.
+        encode(out, &[b"XADD".as_slice(), key, b"MAXLEN", b"0", b"0-1", b"x", b"y"]);
     }
     let added = itoa::Buffer::new().format(log.entries_added).to_string();
     encode(
