@@ -205,3 +205,44 @@ pub fn write_dataset(out: &mut Vec<u8>, dbs: &[crate::keyspace::Db], now: i64) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::record::Value;
+    use crate::types::list::{End, List};
+
+    #[test]
+    fn lists_go_in_batches_of_64_like_redis() {
+        let mut l = List::new();
+        for i in 1..=70 {
+            l.push(End::Tail, i.to_string().as_bytes(), -2);
+        }
+        let e = Entry::new(b"l", Value::Obj(Box::new(Object::List(l))), Some(1234));
+        let mut out = Vec::new();
+        rewrite_entry(&mut out, &e);
+        // What Redis 7.0.15 wrote for the same list (recorded from its rewrite).
+        let mut want = Vec::new();
+        let first: Vec<String> = (1..=64).map(|i| i.to_string()).collect();
+        let mut a: Vec<&[u8]> = vec![b"RPUSH", b"l"];
+        a.extend(first.iter().map(|s| s.as_bytes()));
+        encode(&mut want, &a);
+        let rest: Vec<String> = (65..=70).map(|i| i.to_string()).collect();
+        let mut a: Vec<&[u8]> = vec![b"RPUSH", b"l"];
+        a.extend(rest.iter().map(|s| s.as_bytes()));
+        encode(&mut want, &a);
+        encode(&mut want, &[b"PEXPIREAT".as_slice(), b"l", b"1234"]);
+        assert_eq!(String::from_utf8(out).unwrap(), String::from_utf8(want).unwrap());
+    }
+
+    #[test]
+    fn strings_and_integers() {
+        let mut out = Vec::new();
+        rewrite_entry(&mut out, &Entry::<Object>::new(b"n", Value::Int(-5), None));
+        rewrite_entry(&mut out, &Entry::<Object>::new(b"s", Value::string(b"x y"), None));
+        assert_eq!(
+            out,
+            b"*3\r\n$3\r\nSET\r\n$1\r\nn\r\n$2\r\n-5\r\n*3\r\n$3\r\nSET\r\n$1\r\ns\r\n$3\r\nx y\r\n"
+        );
+    }
+}
