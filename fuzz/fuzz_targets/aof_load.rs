@@ -34,6 +34,6 @@ fuzz_target!(|data: &[u8]| {
     let n = core.dbs.len();
     core.dbs = (0..n).map(vireo_server::keyspace::Db::new).collect();
     vireo_server::keyspace::set_loading(true);
-    let _ = replay(srv, &mut core, &buf, "fuzz.aof");
+    let _ = replay(srv, &mut core, &buf, "fuzz.aof", 0);
     vireo_server::keyspace::set_loading(false);
 });

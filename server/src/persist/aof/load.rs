@@ -109,7 +109,8 @@ pub fn fake_client() -> Client {
     Client::new(id, shared, true, tx)
 }
 
-/// Runs every command of `data` (the content of the file `name`) against `core`. A file that
+/// Runs every command of `data` (the content of the file `name`) from offset `start` (after an
+/// RDB preamble) against `core`. A file that
 /// ends inside a command or an unfinished MULTI reports where its valid part ends; the caller
 /// decides (aof-load-truncated). Bad bytes in the middle are an error naming the file and the
 /// offset.
@@ -118,13 +119,14 @@ pub fn replay(
     core: &mut Core,
     data: &Bytes,
     name: &str,
+    start: usize,
 ) -> Result<Loaded, String> {
     let mut client = fake_client();
     let mut out = Vec::new();
     let mut loaded = Loaded::default();
-    let mut pos = 0;
+    let mut pos = start;
     // Where the file was last valid outside a transaction.
-    let mut before_multi = 0;
+    let mut before_multi = start;
     loop {
         let item = match next(data, pos) {
             Ok(Some(i)) => i,

@@ -562,10 +562,11 @@ fn load_file(
         return Ok(());
     }
     let start = Instant::now();
-    if f.kind == Kind::Base && data.starts_with(b"REDIS") {
-        return load_rdb_preamble(core, &data, &f.name);
-    }
-    let loaded = load::replay(server, core, &data, &f.name)?;
+    // A base written with aof-use-rdb-preamble yes is an RDB file; a Redis 4-6 single file
+    // may be an RDB preamble followed by commands.
+    let rdb_len =
+        if data.starts_with(b"REDIS") { load_rdb_preamble(core, &data, &f.name)? } else { 0 };
+    let loaded = load::replay(server, core, &data, &f.name, rdb_len)?;
     if let Some(valid) = loaded.valid_up_to {
         tracing::warn!("!!! Warning: short read while loading the AOF file {}!!!", f.name);
         if !last {
@@ -603,8 +604,10 @@ fn load_file(
     Ok(())
 }
 
-/// A base file that is an RDB (written with `aof-use-rdb-preamble yes`).
-fn load_rdb_preamble(_core: &mut Core, _data: &[u8], name: &str) -> Result<(), String> {
+/// Loads the RDB at the start of `data` (a base written with `aof-use-rdb-preamble yes`, or the
+/// preamble of a Redis 4-6 single AOF file) and returns its length: commands may follow it.
+/// To be wired to the RDB loader (`persist::rdb`) when both are merged.
+fn load_rdb_preamble(_core: &mut Core, _data: &[u8], name: &str) -> Result<usize, String> {
     Err(format!(
         "The AOF base file {name} is in RDB format (aof-use-rdb-preamble yes); this build of \
          Vireo cannot load RDB data yet. Rewrite the AOF with aof-use-rdb-preamble no \
