@@ -89,6 +89,12 @@ impl Node {
 
     fn start(&mut self) {
         assert!(self.try_start(), "server did not start; log:\n{}", self.log());
+        // Redis answers -LOADING while it loads its files: wait until it is done.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut c = self.conn();
+        while redis::cmd("PING").query::<String>(&mut c).is_err() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     fn log_path(&self) -> PathBuf {
