@@ -349,18 +349,7 @@ fn persistence_section(out: &mut String, core: &Core) {
     field!(out, "rdb_last_cow_size", "0");
     field!(out, "rdb_last_load_keys_expired", "{}", core.rdb.last_load_keys_expired);
     field!(out, "rdb_last_load_keys_loaded", "{}", core.rdb.last_load_keys_loaded);
-    field!(out, "aof_enabled", "0");
-    field!(out, "aof_rewrite_in_progress", "0");
-    field!(out, "aof_rewrite_scheduled", "0");
-    field!(out, "aof_last_rewrite_time_sec", "-1");
-    field!(out, "aof_current_rewrite_time_sec", "-1");
-    field!(out, "aof_last_bgrewrite_status", "ok");
-    field!(out, "aof_rewrites", "0");
-    field!(out, "aof_rewrites_consecutive_failures", "0");
-    field!(out, "aof_last_write_status", "ok");
-    field!(out, "aof_last_cow_size", "0");
-    field!(out, "module_fork_in_progress", "0");
-    field!(out, "module_fork_last_cow_size", "0");
+    crate::persist::aof::info_fields(out, core);
 }
 
 fn stats_section(out: &mut String, core: &Core) {

@@ -61,6 +61,10 @@ fn main() {
 }
 
 async fn run(server: Arc<Server>) -> std::io::Result<()> {
+    if let Err(e) = vireo_server::persist::aof::load_at_startup(&server) {
+        tracing::error!("{e}");
+        std::process::exit(1);
+    }
     let (listeners, unix) = net::bind_all(&server).await?;
     let port = server.tcp_port.load(std::sync::atomic::Ordering::Relaxed);
     tracing::info!(
@@ -107,6 +111,7 @@ async fn run(server: Arc<Server>) -> std::io::Result<()> {
         }
     }
     tracing::warn!("User requested shutdown...");
+    vireo_server::persist::aof::shutdown(&mut server.core.lock());
     tracing::warn!("Vireo is now ready to exit, bye bye...");
     Ok(())
 }

@@ -11,6 +11,11 @@ use bytes::Bytes;
 /// Receives the encoded stream, RESP multibulk commands back to back.
 pub trait Sink: Send {
     fn write(&mut self, bytes: &[u8]);
+
+    /// A name for [`Propagator::remove_sinks`].
+    fn name(&self) -> &'static str {
+        ""
+    }
 }
 
 #[derive(Default)]
@@ -28,6 +33,16 @@ pub struct Propagator {
 impl Propagator {
     pub fn add_sink(&mut self, s: Box<dyn Sink>) {
         self.sinks.push(s);
+        self.selected = None;
+    }
+
+    /// Removes the sinks called `name`.
+    pub fn remove_sinks(&mut self, name: &str) {
+        self.sinks.retain(|s| s.name() != name);
+    }
+
+    /// Makes the next command go after a SELECT (a sink started a new file).
+    pub fn force_select(&mut self) {
         self.selected = None;
     }
 

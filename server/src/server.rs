@@ -59,6 +59,8 @@ pub struct Core {
     pub functions: Option<Box<vireo_scripting::Functions>>,
     /// RDB bookkeeping (see `persist::snapshot`).
     pub rdb: crate::persist::snapshot::RdbState,
+    /// The append only file (see `persist::aof`).
+    pub aof: crate::persist::aof::Aof,
 }
 
 impl Core {
@@ -88,6 +90,7 @@ impl Core {
             scripts: None,
             functions: None,
             rdb: Default::default(),
+            aof: Default::default(),
             cfg,
         };
         crate::keyspace::notify::sync(&mut core);

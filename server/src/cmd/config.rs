@@ -133,6 +133,10 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(e);
     }
     apply(&old, &ctx.core.cfg);
+    if let Err(e) = crate::persist::aof::config_changed(ctx.core, &old) {
+        ctx.core.cfg.appendonly = false;
+        return Err(fail("appendonly", &e));
+    }
     if old.notify_keyspace_events != ctx.core.cfg.notify_keyspace_events {
         crate::keyspace::notify::sync(ctx.core);
     }

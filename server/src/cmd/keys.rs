@@ -288,7 +288,7 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], basetime: i64, seconds: bool) -
         ctx.out.int(0);
         return Ok(());
     }
-    if when <= now {
+    if when <= now && !crate::keyspace::loading() {
         db.remove(key);
         ctx.notify(ev::GENERIC, "del", key);
         let del = del_for(ctx.core.cfg.lazyfree_lazy_expire);

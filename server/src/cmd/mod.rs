@@ -6,6 +6,7 @@
 
 pub mod spec;
 
+pub mod aof;
 pub mod bitmap;
 pub mod client;
 pub mod command;
@@ -53,6 +54,7 @@ pub type NameMap<V> = HashMap<Box<[u8]>, V, foldhash::fast::FixedState>;
 /// Every handler table, by family. Adding a family means adding its table here.
 fn handler_tables() -> &'static [&'static [(&'static str, Handler)]] {
     &[
+        aof::HANDLERS,
         bitmap::HANDLERS,
         client::HANDLERS,
         command::HANDLERS,

@@ -306,7 +306,7 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (db, out) = ctx.db_out();
     reply_value(out, db.peek(key, now).expect("looked up above").value())?;
     match expire {
-        Some((ExpKind::ExAt | ExpKind::PxAt, ms)) if ms <= now => {
+        Some((ExpKind::ExAt | ExpKind::PxAt, ms)) if ms <= now && !crate::keyspace::loading() => {
             db.remove(key);
             ctx.dirty(1);
             ctx.notify(ev::GENERIC, "del", key);

@@ -223,7 +223,22 @@ pub enum Ttl {
 }
 
 fn is_expired(e: &Entry, now: i64) -> bool {
-    matches!(e.expire_at(), Some(t) if t <= now)
+    matches!(e.expire_at(), Some(t) if t <= now) && !loading()
+}
+
+/// Set while the server loads its data at start-up (AOF, RDB): nothing expires then, as in
+/// Redis (a command of the file that touches a key whose deadline has passed since it was
+/// written must still find it); the active expire cycle and lazy expiry delete it afterwards.
+static LOADING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the server is loading its data (see [`set_loading`]).
+#[inline]
+pub fn loading() -> bool {
+    LOADING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+pub fn set_loading(on: bool) {
+    LOADING.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
 pub struct Db {

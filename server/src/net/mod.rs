@@ -262,7 +262,7 @@ where
         if client.shared.is_killed() || server.is_shutting_down() {
             return Ok(false);
         }
-        let reply = {
+        let (reply, aof) = {
             let mut guard = server.lock_core().await;
             let core = &mut *guard;
             let reply = match core.blocking.take_done(id) {
@@ -275,8 +275,12 @@ where
             };
             client.flags.blocked = false;
             client.sync_meta(&mut client.shared.meta.lock());
-            reply
+            (reply, core.aof.barrier())
         };
+        // What serving it wrote is in the AOF before the reply goes out.
+        if let Some(b) = aof {
+            b.complete_in_task();
+        }
         output::write_all(stream, &reply, &shared).await?;
         return Ok(true);
     }
@@ -395,7 +399,7 @@ where
             let mut paused = false;
             let mut blocked = false;
             let first = idx;
-            // While a script is busy the lock is not to be had: serve the batch without it.
+            let mut aof = None;
             // While a script is busy the lock is not to be had: serve the batch without it.
             let busy = match server.try_lock_core() {
                 None => true,
@@ -434,6 +438,7 @@ where
                         }
                         // BCAST invalidations go out once per batch, after its replies.
                         crate::tracking::flush_bcast(&mut core);
+                        aof = core.aof.barrier();
                         if !out.is_empty() {
                             core.stats.total_net_output_bytes += out.len() as u64;
                             core.stats.total_writes_processed += 1;
@@ -477,6 +482,11 @@ where
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 continue;
+            }
+            // The batch's writes are in the AOF (on disk with appendfsync always) before any of
+            // its replies go out.
+            if let Some(b) = aof {
+                b.complete_in_task();
             }
             if !out.is_empty() {
                 output::write_all(stream, &out, &shared).await?;

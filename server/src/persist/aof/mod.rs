@@ -1,0 +1,807 @@
+//! The append only file, as Redis 7.0's multi-part AOF.
+//!
+//! Files live in `appenddirname` (relative to `dir`): a base file (the dataset at the last
+//! rewrite), incremental files (every write since, as commands), and the manifest
+//! `<appendfilename>.manifest` naming them (see [`manifest`]). The manifest is replaced
+//! atomically: written to a temp file, fsynced, renamed over the old one, the directory fsynced.
+//!
+//! Writing: the propagation stream (`crate::propagate`) feeds [`AofSink`], which appends to an
+//! in-memory buffer while the core lock is held. After each batch of commands, before the
+//! batch's replies go out, the connection task completes the [`Barrier`] the batch returned:
+//! with `appendfsync always` the buffer is written and fsynced (group commit: one fsync covers
+//! every connection waiting at that point); with `everysec` and `no` it is written (so a killed
+//! process loses nothing the OS has) and a background thread fsyncs once a second (`everysec`)
+//! without blocking command execution. The same thread writes what was propagated outside any
+//! batch (the active expire cycle).
+//!
+//! Rewriting (BGREWRITEAOF, the auto-rewrite, `CONFIG SET appendonly yes`) is synchronous under
+//! the core lock for now: [`rewrite::write_dataset`] drives [`rewrite::rewrite_entry`] per key.
+//! The base format is chosen in [`base_bytes`] alone.
+
+pub mod load;
+pub mod manifest;
+pub mod rewrite;
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use crate::config::{AppendFsync, Config};
+use crate::server::{Core, Server};
+use manifest::{FileInfo, Kind, Manifest};
+
+const POLICY_EVERYSEC: u8 = 0;
+const POLICY_ALWAYS: u8 = 1;
+const POLICY_NO: u8 = 2;
+
+fn policy_of(p: AppendFsync) -> u8 {
+    match p {
+        AppendFsync::Everysec => POLICY_EVERYSEC,
+        AppendFsync::Always => POLICY_ALWAYS,
+        AppendFsync::No => POLICY_NO,
+    }
+}
+
+/// What the propagation sink appended and nobody wrote yet.
+#[derive(Default)]
+struct Pending {
+    buf: Vec<u8>,
+    /// Bytes ever appended (a stream offset that survives file switches).
+    end: u64,
+    timestamps: bool,
+    /// The second of the last `#TS:` annotation.
+    last_ts: i64,
+}
+
+/// The open incremental file.
+#[derive(Default)]
+struct Writer {
+    file: Option<Arc<File>>,
+    last_fsync: Option<Instant>,
+}
+
+/// The part of the AOF that connection tasks and the fsync thread reach without the core lock.
+/// Lock order: core, then `writer`, then `pending`.
+pub struct Shared {
+    pending: Mutex<Pending>,
+    writer: Mutex<Writer>,
+    policy: AtomicU8,
+    on: AtomicBool,
+    /// Stream offsets written to the file and fsynced.
+    written: AtomicU64,
+    synced: AtomicU64,
+    write_ok: AtomicBool,
+    /// aof_current_size.
+    size: AtomicU64,
+    thread_started: AtomicBool,
+}
+
+impl Shared {
+    fn new() -> Shared {
+        Shared {
+            pending: Mutex::new(Pending::default()),
+            writer: Mutex::new(Writer::default()),
+            policy: AtomicU8::new(POLICY_EVERYSEC),
+            on: AtomicBool::new(false),
+            written: AtomicU64::new(0),
+            synced: AtomicU64::new(0),
+            write_ok: AtomicBool::new(true),
+            size: AtomicU64::new(0),
+            thread_started: AtomicBool::new(false),
+        }
+    }
+
+    /// Writes what is pending (and fsyncs it when `sync`), unless another caller already did up
+    /// to `target`.
+    fn flush(&self, target: u64, sync: bool) {
+        let w = self.writer.lock();
+        let done = if sync { &self.synced } else { &self.written };
+        if done.load(Ordering::Acquire) >= target {
+            return;
+        }
+        let (buf, end) = {
+            let mut p = self.pending.lock();
+            (std::mem::take(&mut p.buf), p.end)
+        };
+        let Some(file) = w.file.clone() else { return };
+        if !buf.is_empty() {
+            if let Err(e) = (&*file).write_all(&buf) {
+                self.write_failed(&e, buf);
+                return;
+            }
+            self.size.fetch_add(buf.len() as u64, Ordering::Relaxed);
+            self.write_ok.store(true, Ordering::Relaxed);
+        }
+        self.written.store(end, Ordering::Release);
+        if sync {
+            if let Err(e) = file.sync_data() {
+                tracing::warn!("Fsync of the AOF failed: {e}");
+                if self.policy.load(Ordering::Relaxed) == POLICY_ALWAYS {
+                    tracing::warn!(
+                        "Can't persist AOF for fsync error when the AOF fsync policy is \
+                         'always': {e}. Exiting..."
+                    );
+                    std::process::exit(1);
+                }
+                return;
+            }
+            self.synced.store(end, Ordering::Release);
+        }
+        drop(w);
+    }
+
+    fn write_failed(&self, e: &std::io::Error, mut buf: Vec<u8>) {
+        self.write_ok.store(false, Ordering::Relaxed);
+        if self.policy.load(Ordering::Relaxed) == POLICY_ALWAYS {
+            tracing::warn!(
+                "Can't recover from AOF write error when the AOF fsync policy is 'always'. \
+                 Exiting... ({e})"
+            );
+            std::process::exit(1);
+        }
+        tracing::warn!("Error writing to the AOF file: {e}");
+        // Keep the bytes: they go out with the next write.
+        let mut p = self.pending.lock();
+        buf.extend_from_slice(&p.buf);
+        p.buf = buf;
+    }
+
+    /// Writes and fsyncs everything appended so far.
+    fn flush_all(&self) {
+        let end = self.pending.lock().end;
+        self.flush(end, true);
+    }
+}
+
+/// What a batch of commands must wait for before its replies go out.
+pub struct Barrier {
+    shared: Arc<Shared>,
+    target: u64,
+    sync: bool,
+}
+
+impl Barrier {
+    /// Whether completing it fsyncs (and so should run where blocking is allowed).
+    pub fn syncs(&self) -> bool {
+        self.sync
+    }
+
+    /// Writes (and with `appendfsync always` fsyncs) the batch's AOF bytes. Blocking.
+    pub fn complete(self) {
+        self.shared.flush(self.target, self.sync);
+    }
+
+    /// [`Barrier::complete`] from async code: an fsync runs without stalling the other tasks of
+    /// this runtime worker.
+    pub fn complete_in_task(self) {
+        let multi = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if self.sync && multi {
+            tokio::task::block_in_place(|| self.complete());
+        } else {
+            self.complete();
+        }
+    }
+}
+
+/// The propagation sink: appends to the pending buffer (under the core lock).
+struct AofSink(Arc<Shared>);
+
+impl crate::propagate::Sink for AofSink {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut p = self.0.pending.lock();
+        if p.timestamps {
+            let now = crate::clock::unix_secs();
+            if now > p.last_ts {
+                p.last_ts = now;
+                let ts = format!("#TS:{now}\r\n");
+                p.buf.extend_from_slice(ts.as_bytes());
+                p.end += ts.len() as u64;
+            }
+        }
+        p.buf.extend_from_slice(bytes);
+        p.end += bytes.len() as u64;
+    }
+
+    fn name(&self) -> &'static str {
+        SINK_NAME
+    }
+}
+
+const SINK_NAME: &str = "aof";
+
+/// AOF state, in the `Core`.
+pub struct Aof {
+    pub shared: Arc<Shared>,
+    pub manifest: Manifest,
+    /// The directory, as configured when AOF was turned on (relative to the working directory).
+    dir: PathBuf,
+    filename: String,
+    pub rewrites: u64,
+    pub rewrite_failures: u64,
+    pub last_rewrite_ok: bool,
+    pub last_rewrite_time_sec: i64,
+    pub rewrite_scheduled: bool,
+    /// Size of the base file.
+    pub base_size: u64,
+    /// AOF size after the last rewrite or load: auto-aof-rewrite-percentage grows from it.
+    pub rewrite_base_size: u64,
+}
+
+impl Default for Aof {
+    fn default() -> Self {
+        Aof {
+            shared: Arc::new(Shared::new()),
+            manifest: Manifest::default(),
+            dir: PathBuf::new(),
+            filename: String::new(),
+            rewrites: 0,
+            rewrite_failures: 0,
+            last_rewrite_ok: true,
+            last_rewrite_time_sec: -1,
+            rewrite_scheduled: false,
+            base_size: 0,
+            rewrite_base_size: 0,
+        }
+    }
+}
+
+impl Aof {
+    pub fn is_on(&self) -> bool {
+        self.shared.on.load(Ordering::Relaxed)
+    }
+
+    /// Called at the end of each batch, under the core lock: what the batch's replies must wait
+    /// for, if anything.
+    #[inline]
+    pub fn barrier(&self) -> Option<Barrier> {
+        if !self.is_on() {
+            return None;
+        }
+        let s = &self.shared;
+        let sync = s.policy.load(Ordering::Relaxed) == POLICY_ALWAYS;
+        let target = s.pending.lock().end;
+        let done = if sync { &s.synced } else { &s.written };
+        (done.load(Ordering::Acquire) < target).then(|| Barrier { shared: s.clone(), target, sync })
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Sizes of the files of the manifest (base, incremental).
+    fn sizes(&self) -> (u64, u64) {
+        let size =
+            |f: &FileInfo| std::fs::metadata(self.path(&f.name)).map(|m| m.len()).unwrap_or(0);
+        let base = self.manifest.base.as_ref().map(size).unwrap_or(0);
+        (base, self.manifest.incr.iter().map(size).sum())
+    }
+}
+
+/// fsyncs a directory, so that a rename in it is durable.
+fn fsync_dir(dir: &Path) {
+    let d = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    if let Ok(f) = File::open(d) {
+        let _ = f.sync_all();
+    }
+}
+
+/// Writes `bytes` to `dir/name` atomically: a temp file, fsync, rename, directory fsync.
+fn write_atomic(dir: &Path, temp: &str, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = dir.join(temp);
+    let r = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, dir.join(name))
+    })();
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    fsync_dir(dir);
+    r
+}
+
+fn persist_manifest(aof: &Aof) -> Result<(), String> {
+    let name = format!("{}.manifest", aof.filename);
+    let temp = format!("temp-{name}");
+    write_atomic(&aof.dir, &temp, &name, aof.manifest.to_text().as_bytes())
+        .map_err(|e| format!("Can't persist the AOF manifest {name}: {e}"))
+}
+
+/// The content of a new base file and whether it is RDB. The one place the format is chosen:
+/// `aof-use-rdb-preamble yes` (Redis's default) asks for an RDB base, which needs the RDB
+/// writer; until it exists, bases are written in AOF format, which Redis 7.0 loads as well.
+pub fn base_bytes(core: &Core) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    if core.cfg.aof_timestamp_enabled {
+        out.extend_from_slice(format!("#TS:{}\r\n", crate::clock::unix_secs()).as_bytes());
+    }
+    rewrite::write_dataset(&mut out, &core.dbs, crate::clock::mstime());
+    (out, false)
+}
+
+/// Writes a new base file from the current data and names it in `aof.manifest` (the old base
+/// becomes history). Not persisted: the caller writes the manifest.
+fn write_base(core: &mut Core) -> Result<(), String> {
+    let (bytes, rdb) = base_bytes(core);
+    let aof = &mut core.aof;
+    let name = aof.manifest.new_base(&aof.filename, rdb);
+    let temp = format!("temp-rewriteaof-{}.aof", std::process::id());
+    write_atomic(&aof.dir, &temp, &name, &bytes)
+        .map_err(|e| format!("Error writing the AOF base file {name}: {e}"))?;
+    aof.base_size = bytes.len() as u64;
+    tracing::info!("Creating AOF base file {name}");
+    Ok(())
+}
+
+/// Opens the last incremental file for appending and makes it the sink's target.
+fn open_incr(aof: &mut Aof) -> Result<(), String> {
+    let Some(last) = aof.manifest.incr.last() else { return Ok(()) };
+    let path = aof.path(&last.name);
+    let f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| format!("Can't open the append-only file {}: {e}", path.display()))?;
+    fsync_dir(&aof.dir);
+    let mut w = aof.shared.writer.lock();
+    w.file = Some(Arc::new(f));
+    w.last_fsync = Some(Instant::now());
+    drop(w);
+    // The next command of the new file names its database, and (with timestamps) its time.
+    aof.shared.pending.lock().last_ts = 0;
+    Ok(())
+}
+
+/// Deletes the history files (unless `aof-disable-auto-gc`) and drops them from the manifest.
+fn delete_history(core: &mut Core) {
+    if core.cfg.aof_disable_auto_gc || core.aof.manifest.history.is_empty() {
+        return;
+    }
+    let aof = &mut core.aof;
+    for f in &aof.manifest.history {
+        match std::fs::remove_file(aof.path(&f.name)) {
+            Ok(()) => tracing::info!("Removing the history file {} in the background", f.name),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!("Can't remove the AOF history file {}: {e}", f.name),
+        }
+    }
+    aof.manifest.history.clear();
+    if let Err(e) = persist_manifest(aof) {
+        tracing::warn!("{e}");
+    }
+}
+
+fn read_manifest(dir: &Path, filename: &str) -> Result<Option<Manifest>, String> {
+    let path = dir.join(format!("{filename}.manifest"));
+    match std::fs::read(&path) {
+        Ok(text) => Manifest::parse(&text)
+            .map(Some)
+            .map_err(|e| format!("{e} (reading the AOF manifest {})", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("Can't open the AOF manifest {}: {e}", path.display())),
+    }
+}
+
+fn start_thread(shared: &Arc<Shared>) {
+    if shared.thread_started.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let s = shared.clone();
+    let spawned = std::thread::Builder::new().name("aof-fsync".into()).spawn(move || loop {
+        std::thread::sleep(Duration::from_millis(100));
+        if !s.on.load(Ordering::Relaxed) {
+            continue;
+        }
+        // What was propagated outside a batch (the expire cycle) is written here.
+        let end = s.pending.lock().end;
+        s.flush(end, false);
+        let policy = s.policy.load(Ordering::Relaxed);
+        let written = s.written.load(Ordering::Acquire);
+        if policy == POLICY_NO || s.synced.load(Ordering::Acquire) >= written {
+            continue;
+        }
+        let file = {
+            let mut w = s.writer.lock();
+            let due = w.last_fsync.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+            if policy == POLICY_EVERYSEC && !due {
+                continue;
+            }
+            w.last_fsync = Some(Instant::now());
+            w.file.clone()
+        };
+        // The fsync runs without the writer lock: writes go on meanwhile.
+        if let Some(f) = file {
+            match f.sync_data() {
+                Ok(()) => {
+                    s.synced.fetch_max(written, Ordering::AcqRel);
+                }
+                Err(e) => tracing::warn!("Fsync of the AOF failed: {e}"),
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("Can't start the AOF fsync thread: {e}");
+        shared.thread_started.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Reads the settings the writer keeps outside the core (fsync policy, timestamps).
+pub fn sync_config(core: &mut Core) {
+    let s = &core.aof.shared;
+    s.policy.store(policy_of(core.cfg.appendfsync), Ordering::Relaxed);
+    s.pending.lock().timestamps = core.cfg.aof_timestamp_enabled;
+}
+
+/// Turns writing on: registers the sink on the propagation stream.
+fn go_live(core: &mut Core) {
+    sync_config(core);
+    let shared = core.aof.shared.clone();
+    {
+        let end = shared.pending.lock().end;
+        shared.written.store(end, Ordering::Release);
+        shared.synced.store(end, Ordering::Release);
+    }
+    let (base, incr) = core.aof.sizes();
+    shared.size.store(base + incr, Ordering::Relaxed);
+    core.aof.base_size = base;
+    core.aof.rewrite_base_size = base + incr;
+    shared.on.store(true, Ordering::SeqCst);
+    core.prop.remove_sinks(SINK_NAME);
+    core.prop.add_sink(Box::new(AofSink(shared.clone())));
+    start_thread(&shared);
+}
+
+fn set_paths(core: &mut Core) {
+    core.aof.dir = PathBuf::from(&core.cfg.appenddirname);
+    core.aof.filename = core.cfg.appendfilename.clone();
+}
+
+/// Start-up with `appendonly yes`: loads the files the manifest names (migrating a Redis 6
+/// single `appendonly.aof` first), then opens the last incremental file for appending (creating
+/// a base and an incremental file when there are none, as Redis 7.0). An error means the server
+/// must not start.
+pub fn load_at_startup(server: &Arc<Server>) -> Result<(), String> {
+    let mut guard = server.core.lock();
+    let core = &mut *guard;
+    if !core.cfg.appendonly {
+        return Ok(());
+    }
+    set_paths(core);
+    let dir = core.aof.dir.clone();
+    let filename = core.aof.filename.clone();
+    let mut manifest = read_manifest(&dir, &filename)?;
+    if manifest.is_none() && Path::new(&filename).is_file() {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("Can't create the AOF directory {}: {e}", dir.display()))?;
+        std::fs::rename(&filename, dir.join(&filename))
+            .map_err(|e| format!("Can't move {filename} into {}: {e}", dir.display()))?;
+        let m = Manifest {
+            base_seq: 1,
+            base: Some(FileInfo { name: filename.clone(), seq: 1, kind: Kind::Base }),
+            ..Default::default()
+        };
+        core.aof.manifest = m.clone();
+        persist_manifest(&core.aof)?;
+        tracing::info!(
+            "Successfully migrated an old-style AOF file ({filename}) into the AOF directory ({}).",
+            dir.display()
+        );
+        manifest = Some(m);
+    }
+    if let Some(m) = manifest {
+        core.aof.manifest = m;
+        let start = Instant::now();
+        load_files(server, core)?;
+        tracing::info!(
+            "DB loaded from append only file: {:.3} seconds",
+            start.elapsed().as_secs_f64()
+        );
+    }
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("Can't create the AOF directory {}: {e}", dir.display()))?;
+    if core.aof.manifest.base.is_none() && core.aof.manifest.incr.is_empty() {
+        write_base(core)?;
+        tracing::info!("Created the AOF base file on server start");
+    }
+    if core.aof.manifest.incr.is_empty() {
+        let name = core.aof.manifest.new_incr(&filename);
+        tracing::info!("Creating AOF incr file {name} on server start");
+    }
+    open_incr(&mut core.aof)?;
+    persist_manifest(&core.aof)?;
+    delete_history(core);
+    go_live(core);
+    Ok(())
+}
+
+/// Loads the base and the incremental files of `core.aof.manifest`, in order.
+fn load_files(server: &Arc<Server>, core: &mut Core) -> Result<(), String> {
+    let files: Vec<FileInfo> =
+        core.aof.manifest.base.iter().chain(&core.aof.manifest.incr).cloned().collect();
+    crate::keyspace::set_loading(true);
+    let r = (|| {
+        let n = files.len();
+        for (i, f) in files.iter().enumerate() {
+            load_file(server, core, f, i + 1 == n)?;
+        }
+        Ok(())
+    })();
+    crate::keyspace::set_loading(false);
+    // Loading is not traffic: the counters start from zero, and nothing is dirty.
+    core.stats.reset_counters();
+    core.errorstats.clear();
+    core.dirty = 0;
+    r
+}
+
+fn load_file(
+    server: &Arc<Server>,
+    core: &mut Core,
+    f: &FileInfo,
+    last: bool,
+) -> Result<(), String> {
+    let path = core.aof.path(&f.name);
+    let data = match std::fs::read(&path) {
+        Ok(d) => Bytes::from(d),
+        // Redis tolerates a missing incremental file only if it is the last and empty...
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && f.kind == Kind::Incr && last => {
+            tracing::warn!("The AOF file {} doesn't exist", f.name);
+            return Ok(());
+        }
+        Err(e) => return Err(format!("Can't open the append-only file {}: {e}", f.name)),
+    };
+    if data.is_empty() {
+        return Ok(());
+    }
+    let start = Instant::now();
+    // A base written with aof-use-rdb-preamble yes is an RDB file; a Redis 4-6 single file
+    // may be an RDB preamble followed by commands.
+    let rdb_len =
+        if data.starts_with(b"REDIS") { load_rdb_preamble(core, &data, &f.name)? } else { 0 };
+    let loaded = load::replay(server, core, &data, &f.name, rdb_len)?;
+    if let Some(valid) = loaded.valid_up_to {
+        tracing::warn!("!!! Warning: short read while loading the AOF file {}!!!", f.name);
+        if !last {
+            return Err(format!(
+                "Fatal error: the truncated file {} is not the last file of the AOF",
+                f.name
+            ));
+        }
+        if !core.cfg.aof_load_truncated {
+            return Err(format!(
+                "Unexpected end of file reading the append only file {} (valid up to offset \
+                 {valid} of {}). You can: 1) Make a backup of your AOF file, then use \
+                 ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the \
+                 'aof-load-truncated' configuration option to yes and restart the server.",
+                f.name,
+                data.len()
+            ));
+        }
+        tracing::warn!("!!! Truncating the AOF {} at offset {valid} !!!", f.name);
+        let file = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|file| file.set_len(valid as u64).and_then(|_| file.sync_all()));
+        if let Err(e) = file {
+            return Err(format!("Error truncating the AOF file {}: {e}", f.name));
+        }
+        tracing::warn!("AOF {} loaded anyway because aof-load-truncated is enabled", f.name);
+    }
+    tracing::info!(
+        "DB loaded from {} file {}: {:.3} seconds",
+        if f.kind == Kind::Base { "base" } else { "incr" },
+        f.name,
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Loads the RDB at the start of `data` (a base written with `aof-use-rdb-preamble yes`, or the
+/// preamble of a Redis 4-6 single AOF file) and returns its length: commands may follow it.
+/// To be wired to the RDB loader (`persist::rdb`) when both are merged.
+fn load_rdb_preamble(_core: &mut Core, _data: &[u8], name: &str) -> Result<usize, String> {
+    Err(format!(
+        "The AOF base file {name} is in RDB format (aof-use-rdb-preamble yes); this build of \
+         Vireo cannot load RDB data yet. Rewrite the AOF with aof-use-rdb-preamble no \
+         (CONFIG SET aof-use-rdb-preamble no, then BGREWRITEAOF) in the server that wrote it."
+    ))
+}
+
+/// Rewrites the AOF: a new base from the current data, a new incremental file for what comes
+/// next, the manifest replaced, the old files deleted. With AOF off, only the base is written.
+pub fn rewrite(core: &mut Core) -> Result<(), String> {
+    let start = Instant::now();
+    let r = rewrite_inner(core);
+    let aof = &mut core.aof;
+    aof.rewrite_scheduled = false;
+    aof.last_rewrite_time_sec = start.elapsed().as_secs() as i64;
+    match &r {
+        Ok(()) => {
+            aof.rewrites += 1;
+            aof.rewrite_failures = 0;
+            aof.last_rewrite_ok = true;
+            tracing::info!("Background AOF rewrite finished successfully");
+        }
+        Err(e) => {
+            aof.rewrite_failures += 1;
+            aof.last_rewrite_ok = false;
+            tracing::warn!("Background AOF rewrite failed: {e}");
+        }
+    }
+    r
+}
+
+fn rewrite_inner(core: &mut Core) -> Result<(), String> {
+    let on = core.aof.is_on();
+    if !on {
+        set_paths(core);
+        if let Some(m) = read_manifest(&core.aof.dir, &core.aof.filename)? {
+            core.aof.manifest = m;
+        }
+    }
+    std::fs::create_dir_all(&core.aof.dir)
+        .map_err(|e| format!("Can't create the AOF directory {}: {e}", core.aof.dir.display()))?;
+    let before = core.aof.manifest.clone();
+    if on {
+        // Everything so far goes to the current file; what follows, to a new one.
+        core.aof.shared.flush_all();
+        let filename = core.aof.filename.clone();
+        core.aof.manifest.new_incr(&filename);
+    }
+    if let Err(e) = write_base(core) {
+        core.aof.manifest = before;
+        return Err(e);
+    }
+    let aof = &mut core.aof;
+    if on {
+        aof.manifest.incr_to_history_but_last();
+    } else {
+        let old: Vec<FileInfo> = aof.manifest.incr.drain(..).collect();
+        aof.manifest.history.extend(old.into_iter().map(|f| FileInfo { kind: Kind::History, ..f }));
+    }
+    if on {
+        if let Err(e) = open_incr(aof) {
+            aof.manifest = before;
+            return Err(e);
+        }
+    }
+    // On failure the new incremental file is already being written: it stays named in memory,
+    // so the next manifest written includes it.
+    persist_manifest(aof)?;
+    if on {
+        core.prop.force_select();
+        let (base, incr) = core.aof.sizes();
+        core.aof.shared.size.store(base + incr, Ordering::Relaxed);
+        core.aof.rewrite_base_size = base + incr;
+    }
+    delete_history(core);
+    Ok(())
+}
+
+/// `CONFIG SET` changed AOF settings (`old` is the configuration before): turns AOF on (writing
+/// a base from the current data first, as Redis does) or off.
+pub fn config_changed(core: &mut Core, old: &Config) -> Result<(), String> {
+    sync_config(core);
+    if old.appendonly == core.cfg.appendonly {
+        return Ok(());
+    }
+    if core.cfg.appendonly {
+        start(core).map_err(|e| {
+            tracing::warn!("{e}");
+            "Unable to turn on AOF. Check server logs.".to_string()
+        })
+    } else {
+        stop(core);
+        Ok(())
+    }
+}
+
+fn start(core: &mut Core) -> Result<(), String> {
+    set_paths(core);
+    if let Some(m) = read_manifest(&core.aof.dir, &core.aof.filename)? {
+        core.aof.manifest = m;
+    }
+    std::fs::create_dir_all(&core.aof.dir)
+        .map_err(|e| format!("Can't create the AOF directory {}: {e}", core.aof.dir.display()))?;
+    let before = core.aof.manifest.clone();
+    let filename = core.aof.filename.clone();
+    core.aof.manifest.new_incr(&filename);
+    if let Err(e) = write_base(core) {
+        core.aof.manifest = before;
+        return Err(e);
+    }
+    core.aof.manifest.incr_to_history_but_last();
+    open_incr(&mut core.aof)?;
+    persist_manifest(&core.aof)?;
+    core.aof.rewrites += 1;
+    go_live(core);
+    delete_history(core);
+    tracing::info!("AOF enabled: base written, appending");
+    Ok(())
+}
+
+/// Turns AOF off: what is pending is written and fsynced, the file closed.
+pub fn stop(core: &mut Core) {
+    let s = core.aof.shared.clone();
+    if !s.on.load(Ordering::SeqCst) {
+        return;
+    }
+    s.flush_all();
+    core.prop.remove_sinks(SINK_NAME);
+    s.on.store(false, Ordering::SeqCst);
+    s.writer.lock().file = None;
+    s.pending.lock().buf.clear();
+    tracing::info!("AOF disabled");
+}
+
+/// At shutdown: everything written and fsynced.
+pub fn shutdown(core: &mut Core) {
+    if core.aof.is_on() {
+        tracing::info!("Calling fsync() on the AOF file.");
+        core.aof.shared.flush_all();
+    }
+}
+
+/// The cron's part: a scheduled rewrite, or an automatic one when the AOF grew past
+/// `auto-aof-rewrite-percentage` of its size after the last rewrite (and is at least
+/// `auto-aof-rewrite-min-size`).
+pub fn cron(core: &mut Core) {
+    if core.aof.rewrite_scheduled {
+        let _ = rewrite(core);
+        return;
+    }
+    if !core.aof.is_on() || core.cfg.auto_aof_rewrite_percentage == 0 {
+        return;
+    }
+    let size = core.aof.shared.size.load(Ordering::Relaxed);
+    if size < core.cfg.auto_aof_rewrite_min_size {
+        return;
+    }
+    let base = core.aof.rewrite_base_size.max(1);
+    let growth = (size * 100 / base).saturating_sub(100);
+    if growth >= u64::from(core.cfg.auto_aof_rewrite_percentage) {
+        tracing::info!("Starting automatic rewriting of AOF on {growth}% growth");
+        let _ = rewrite(core);
+    }
+}
+
+/// The AOF fields of `INFO persistence`, in Redis 7.0's order.
+pub fn info_fields(out: &mut String, core: &Core) {
+    use std::fmt::Write as _;
+    let a = &core.aof;
+    let s = &a.shared;
+    let on = a.is_on();
+    let mut f = |k: &str, v: &dyn std::fmt::Display| {
+        let _ = write!(out, "{k}:{v}\r\n");
+    };
+    f("aof_enabled", &(on as u8));
+    f("aof_rewrite_in_progress", &0);
+    f("aof_rewrite_scheduled", &(a.rewrite_scheduled as u8));
+    f("aof_last_rewrite_time_sec", &a.last_rewrite_time_sec);
+    f("aof_current_rewrite_time_sec", &-1);
+    f("aof_last_bgrewrite_status", &if a.last_rewrite_ok { "ok" } else { "err" });
+    f("aof_rewrites", &a.rewrites);
+    f("aof_rewrites_consecutive_failures", &a.rewrite_failures);
+    f("aof_last_write_status", &if s.write_ok.load(Ordering::Relaxed) { "ok" } else { "err" });
+    f("aof_last_cow_size", &0);
+    f("module_fork_in_progress", &0);
+    f("module_fork_last_cow_size", &0);
+    if on {
+        let pending = s.pending.lock().buf.len();
+        let unsynced = s.synced.load(Ordering::Relaxed) < s.written.load(Ordering::Relaxed);
+        f("aof_current_size", &s.size.load(Ordering::Relaxed));
+        f("aof_base_size", &a.base_size);
+        f("aof_pending_rewrite", &0);
+        f("aof_buffer_length", &pending);
+        f("aof_pending_bio_fsync", &(unsynced as u8));
+        f("aof_delayed_fsync", &0);
+    }
+}
