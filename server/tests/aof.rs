@@ -367,7 +367,7 @@ fn writes_survive_restart_and_rewrite() {
     let m = read_manifest(&tmp.0);
     assert_eq!(
         m,
-        "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
     );
     // Killed, not shut down: what was acknowledged was written.
     node.kill9();
@@ -389,7 +389,7 @@ fn writes_survive_restart_and_rewrite() {
     let m = read_manifest(&tmp.0);
     assert_eq!(
         m,
-        "file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
     );
     assert!(!aofdir.join("appendonly.aof.1.incr.aof").exists(), "history deleted");
     assert!(dir_size(&aofdir) < grown, "{} >= {grown}", dir_size(&aofdir));
@@ -451,7 +451,7 @@ fn info_persistence_fields_in_redis_order() {
         "aof_delayed_fsync",
     ]);
     assert_eq!(on, want_on);
-    let base = std::fs::read(tmp.0.join("appendonlydir/appendonly.aof.1.base.aof")).unwrap();
+    let base = std::fs::read(tmp.0.join("appendonlydir/appendonly.aof.1.base.rdb")).unwrap();
     assert!(String::from_utf8_lossy(&base).contains("before"));
     q(&mut c, &["SET", "after", "on"]);
     assert_eq!(text(&q(&mut c, &["CONFIG", "SET", "appendonly", "no"])), "OK");
@@ -595,7 +595,7 @@ fn legacy_single_file_is_upgraded_and_missing_dir_starts_empty() {
     let mut node = Node::new(vireo_bin(), &empty.0, &["--appendonly", "yes"]);
     node.start();
     assert_eq!(text(&q(&mut node.conn(), &["DBSIZE"])), "0");
-    assert!(empty.0.join("appendonlydir/appendonly.aof.1.base.aof").exists());
+    assert!(empty.0.join("appendonlydir/appendonly.aof.1.base.rdb").exists());
 }
 
 /// Clients write for a while with acknowledged replies recorded, the server is SIGKILLed
@@ -678,16 +678,26 @@ fn sigkill_under_load_with_everysec_loads_a_consistent_dataset() {
     assert_eq!(missing, 0);
 }
 
-/// Starts the reference Redis in `dir` with AOF on (AOF-format bases).
-fn reference_node(dir: &Path) -> Option<Node> {
+/// Starts the reference Redis in `dir` with AOF on (`preamble`: RDB bases or AOF-format ones).
+fn reference_node(dir: &Path, preamble: &str) -> Option<Node> {
     let bin = common::reference_redis()?;
-    Some(Node::new(bin, dir, &["--appendonly", "yes", "--aof-use-rdb-preamble", "no"]))
+    Some(Node::new(bin, dir, &["--appendonly", "yes", "--aof-use-rdb-preamble", preamble]))
 }
 
 #[test]
 fn appendonlydir_moves_between_redis_and_vireo() {
+    appendonlydir_round_trip("no");
+}
+
+/// The same with the default `aof-use-rdb-preamble yes`: bases are RDB files.
+#[test]
+fn appendonlydir_with_rdb_bases_moves_between_redis_and_vireo() {
+    appendonlydir_round_trip("yes");
+}
+
+fn appendonlydir_round_trip(preamble: &str) {
     let tmp = TempDir::new("diff");
-    let Some(mut reference) = reference_node(&tmp.0) else {
+    let Some(mut reference) = reference_node(&tmp.0, preamble) else {
         eprintln!("SKIPPED appendonlydir_moves_between_redis_and_vireo: no reference Redis");
         return;
     };
@@ -707,7 +717,11 @@ fn appendonlydir_moves_between_redis_and_vireo() {
     q(&mut c, &["XADD", "st", "*", "late", "1"]);
     let want = dump(&mut c);
     reference.shutdown();
-    let mut vireo = Node::new(vireo_bin(), &tmp.0, &["--appendonly", "yes"]);
+    let mut vireo = Node::new(
+        vireo_bin(),
+        &tmp.0,
+        &["--appendonly", "yes", "--aof-use-rdb-preamble", preamble],
+    );
     vireo.start();
     let mut c = vireo.conn();
     assert_eq!(dump(&mut c), want, "Redis's AOF loaded into Vireo");
@@ -720,7 +734,7 @@ fn appendonlydir_moves_between_redis_and_vireo() {
     q(&mut c, &["XADD", "st", "*", "later", "2"]);
     let want = dump(&mut c);
     vireo.shutdown();
-    let mut reference = reference_node(&tmp.0).unwrap();
+    let mut reference = reference_node(&tmp.0, preamble).unwrap();
     reference.start();
     let mut c = reference.conn();
     assert_eq!(dump(&mut c), want, "Vireo's AOF loaded into Redis");
@@ -738,4 +752,33 @@ fn unknown_command_in_the_aof_is_refused() {
     assert!(!node.try_start(), "started on an AOF with an unknown command");
     let log = node.log();
     assert!(log.contains("Unknown command 'NOSUCH1'") && log.contains("offset 27"), "{log}");
+}
+
+/// Function libraries are part of the data set: they survive a restart from the incremental
+/// file, from a rewritten base in either format, and from an RDB file.
+#[test]
+fn function_libraries_survive_restarts() {
+    const LIB: &str = "#!lua name=lib\nredis.register_function('hello', function() return 'hi' end)";
+    for preamble in ["yes", "no"] {
+        let tmp = TempDir::new("fn");
+        let args = ["--appendonly", "yes", "--aof-use-rdb-preamble", preamble];
+        let mut node = Node::new(vireo_bin(), &tmp.0, &args);
+        node.start();
+        assert_eq!(text(&q(&mut node.conn(), &["FUNCTION", "LOAD", LIB])), "lib");
+        node.kill9();
+        node.start();
+        assert_eq!(text(&q(&mut node.conn(), &["FCALL", "hello", "0"])), "hi", "{preamble}");
+        q(&mut node.conn(), &["BGREWRITEAOF"]);
+        node.kill9();
+        node.start();
+        assert_eq!(text(&q(&mut node.conn(), &["FCALL", "hello", "0"])), "hi", "{preamble}");
+    }
+    let tmp = TempDir::new("fn-rdb");
+    let mut node = Node::new(vireo_bin(), &tmp.0, &[]);
+    node.start();
+    q(&mut node.conn(), &["FUNCTION", "LOAD", LIB]);
+    q(&mut node.conn(), &["SAVE"]);
+    node.kill9();
+    node.start();
+    assert_eq!(text(&q(&mut node.conn(), &["FCALL", "hello", "0"])), "hi", "from dump.rdb");
 }

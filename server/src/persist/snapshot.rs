@@ -19,9 +19,6 @@ pub struct RdbState {
     pub saves: u64,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
-    /// Function libraries read from the last file loaded, written back by every save until
-    /// FUNCTION keeps its own libraries.
-    pub functions: Vec<String>,
 }
 
 /// The writer options of the current configuration.
@@ -67,12 +64,13 @@ pub fn load_opts(core: &Core) -> LoadOpts {
 }
 
 /// Writes the whole keyspace as an RDB image to `w`.
-pub fn write_core<W: io::Write>(core: &Core, w: W) -> io::Result<W> {
+/// `aof_base` marks it as an AOF base (the `aof-base` aux field).
+pub fn write_core<W: io::Write>(core: &Core, w: W, aof_base: bool) -> io::Result<W> {
     let opts = save_opts(&core.cfg, core.lru_clock);
     let mut fw = FileWriter::new(w, opts, core.cfg.rdbchecksum);
-    fw.header(&rdb::save::standard_aux(crate::info::used_memory(), false))?;
-    for f in &core.rdb.functions {
-        fw.function(f.as_bytes())?;
+    fw.header(&rdb::save::standard_aux(crate::info::used_memory(), aof_base))?;
+    for code in crate::cmd::function::library_codes(core) {
+        fw.function(&code)?;
     }
     for db in &core.dbs {
         if db.is_empty() {
@@ -124,7 +122,7 @@ pub fn write_file_atomic(
 /// is reset and LASTSAVE moves.
 pub fn save(core: &mut Core) -> Result<(), String> {
     let path = std::path::PathBuf::from(&core.cfg.dbfilename);
-    let res = write_file_atomic(&path, |f| write_core(core, f));
+    let res = write_file_atomic(&path, |f| write_core(core, f, false));
     match res {
         Ok(()) => {
             tracing::info!("DB saved on disk");
@@ -182,7 +180,13 @@ pub fn install(core: &mut Core, loaded: rdb::load::Loaded, merge: bool) {
     }
     core.rdb.last_load_keys_loaded = loaded.keys_loaded;
     core.rdb.last_load_keys_expired = loaded.keys_expired;
-    core.rdb.functions = loaded.functions;
+    for code in &loaded.functions {
+        // The library was valid where it was saved; one that no longer loads is reported and
+        // skipped (the data is in place already).
+        if let Err(e) = crate::cmd::function::load_library(core, code.as_bytes()) {
+            tracing::warn!("Failed loading a function library from the RDB: {e}");
+        }
+    }
 }
 
 /// Start-up: loads the RDB file when there is one (and the AOF is off), logging as Redis

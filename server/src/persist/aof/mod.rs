@@ -316,12 +316,19 @@ fn persist_manifest(aof: &Aof) -> Result<(), String> {
 }
 
 /// The content of a new base file and whether it is RDB. The one place the format is chosen:
-/// `aof-use-rdb-preamble yes` (Redis's default) asks for an RDB base, which needs the RDB
-/// writer; until it exists, bases are written in AOF format, which Redis 7.0 loads as well.
+/// `aof-use-rdb-preamble yes` (Redis's default) writes an RDB image, else commands.
 pub fn base_bytes(core: &Core) -> (Vec<u8>, bool) {
+    if core.cfg.aof_use_rdb_preamble {
+        let out = crate::persist::snapshot::write_core(core, Vec::new(), true)
+            .expect("writing to memory does not fail");
+        return (out, true);
+    }
     let mut out = Vec::new();
     if core.cfg.aof_timestamp_enabled {
         out.extend_from_slice(format!("#TS:{}\r\n", crate::clock::unix_secs()).as_bytes());
+    }
+    for code in crate::cmd::function::library_codes(core) {
+        crate::propagate::encode(&mut out, &[b"FUNCTION".as_slice(), b"LOAD", &code]);
     }
     rewrite::write_dataset(&mut out, &core.dbs, crate::clock::mstime());
     (out, false)
@@ -606,13 +613,14 @@ fn load_file(
 
 /// Loads the RDB at the start of `data` (a base written with `aof-use-rdb-preamble yes`, or the
 /// preamble of a Redis 4-6 single AOF file) and returns its length: commands may follow it.
-/// To be wired to the RDB loader (`persist::rdb`) when both are merged.
-fn load_rdb_preamble(_core: &mut Core, _data: &[u8], name: &str) -> Result<usize, String> {
-    Err(format!(
-        "The AOF base file {name} is in RDB format (aof-use-rdb-preamble yes); this build of \
-         Vireo cannot load RDB data yet. Rewrite the AOF with aof-use-rdb-preamble no \
-         (CONFIG SET aof-use-rdb-preamble no, then BGREWRITEAOF) in the server that wrote it."
-    ))
+fn load_rdb_preamble(core: &mut Core, data: &[u8], name: &str) -> Result<usize, String> {
+    let opts = crate::persist::snapshot::load_opts(core);
+    let loaded = crate::persist::rdb::load::load(data, core.dbs.len(), &opts)
+        .map_err(|e| format!("Bad RDB preamble in the AOF file {name}: {e}"))?;
+    let consumed = loaded.consumed;
+    // A preamble is always the first thing loaded, into empty databases.
+    crate::persist::snapshot::install(core, loaded, false);
+    Ok(consumed)
 }
 
 /// Rewrites the AOF: a new base from the current data, a new incremental file for what comes
