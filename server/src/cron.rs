@@ -49,6 +49,7 @@ pub async fn run(server: Arc<Server>) {
         }
         close_idle_clients(&mut core, now);
         crate::persist::aof::cron(&mut core);
+        crate::persist::snapshot::cron(&server, &mut core);
     }
 }
 

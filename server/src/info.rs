@@ -340,11 +340,17 @@ fn persistence_section(out: &mut String, core: &Core) {
     field!(out, "current_save_keys_processed", "0");
     field!(out, "current_save_keys_total", "0");
     field!(out, "rdb_changes_since_last_save", "{}", core.dirty);
-    field!(out, "rdb_bgsave_in_progress", "0");
+    field!(out, "rdb_bgsave_in_progress", "{}", u8::from(core.rdb.bgsave.is_some()));
     field!(out, "rdb_last_save_time", "{}", core.lastsave);
-    field!(out, "rdb_last_bgsave_status", "ok");
-    field!(out, "rdb_last_bgsave_time_sec", "-1");
-    field!(out, "rdb_current_bgsave_time_sec", "-1");
+    field!(
+        out,
+        "rdb_last_bgsave_status",
+        "{}",
+        if core.rdb.last_bgsave_failed { "err" } else { "ok" }
+    );
+    field!(out, "rdb_last_bgsave_time_sec", "{}", core.rdb.last_bgsave_secs);
+    let current = core.rdb.bgsave.map_or(-1, |(start, _)| (crate::clock::mstime() - start) / 1000);
+    field!(out, "rdb_current_bgsave_time_sec", "{}", current);
     field!(out, "rdb_saves", "{}", core.rdb.saves);
     field!(out, "rdb_last_cow_size", "0");
     field!(out, "rdb_last_load_keys_expired", "{}", core.rdb.last_load_keys_expired);

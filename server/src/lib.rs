@@ -17,7 +17,6 @@ pub mod pubsub;
 pub mod resp;
 pub mod script_run;
 pub mod server;
-pub mod snapshot;
 pub mod stats;
 pub mod tracking;
 pub mod types;

@@ -89,7 +89,7 @@ impl Core {
             replid2: "0".repeat(40),
             scripts: None,
             functions: None,
-            rdb: Default::default(),
+            rdb: crate::persist::snapshot::RdbState::new(),
             aof: Default::default(),
             cfg,
         };

@@ -758,7 +758,8 @@ fn unknown_command_in_the_aof_is_refused() {
 /// file, from a rewritten base in either format, and from an RDB file.
 #[test]
 fn function_libraries_survive_restarts() {
-    const LIB: &str = "#!lua name=lib\nredis.register_function('hello', function() return 'hi' end)";
+    const LIB: &str =
+        "#!lua name=lib\nredis.register_function('hello', function() return 'hi' end)";
     for preamble in ["yes", "no"] {
         let tmp = TempDir::new("fn");
         let args = ["--appendonly", "yes", "--aof-use-rdb-preamble", preamble];

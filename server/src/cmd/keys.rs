@@ -617,6 +617,8 @@ fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ctx.core.watches.touch_db(db, None, ctx.now);
     }
     crate::tracking::flush(ctx.core);
+    // A BGSAVE in progress stops, as Redis kills its child.
+    crate::persist::background::abandon_all(ctx.core);
     let n = empty_dbs(&mut ctx.core.dbs, lazy);
     // With save points configured, Redis writes the now empty dataset at once.
     if !ctx.core.cfg.save.is_empty() {

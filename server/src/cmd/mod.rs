@@ -668,6 +668,15 @@ fn execute_inner(
         reject(core, client, out, Some(cmd), &Error::msg(crate::keyspace::evict::OOM_ERROR));
         return Flow::Continue;
     }
+    // After a failed BGSAVE with `stop-writes-on-bgsave-error`, writes (and PING, so that
+    // monitoring notices) are refused until a save succeeds, as Redis does.
+    if core.rdb.last_bgsave_failed
+        && (flags.contains(CmdFlags::WRITE) || cmd.fullname == "ping")
+        && crate::persist::snapshot::writes_refused(core)
+    {
+        reject(core, client, out, Some(cmd), &Error::msg(crate::persist::snapshot::MISCONF));
+        return Flow::Continue;
+    }
     if let Some(e) = pubsub::context_error(client, cmd) {
         reject(core, client, out, Some(cmd), &e);
         return Flow::Continue;

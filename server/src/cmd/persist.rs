@@ -9,10 +9,14 @@ use crate::keyspace::{self, Access, Entry, Lru};
 use crate::persist::{rdb, snapshot};
 use crate::util::num::parse_i64;
 
-pub const HANDLERS: &[(&str, Handler)] = &[("save", save), ("dump", dump), ("restore", restore)];
+pub const HANDLERS: &[(&str, Handler)] =
+    &[("save", save), ("bgsave", bgsave), ("dump", dump), ("restore", restore)];
 
 /// SAVE
 fn save(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    if ctx.core.rdb.bgsave.is_some() {
+        return Err(Error::msg("ERR Background save already in progress"));
+    }
     match snapshot::save(ctx.core) {
         Ok(()) => {
             ctx.out.ok();
@@ -20,6 +24,18 @@ fn save(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         }
         Err(_) => Err(Error::msg("ERR")),
     }
+}
+
+/// BGSAVE [SCHEDULE]
+fn bgsave(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    // SCHEDULE waits for a background AOF rewrite in Redis; rewrites here finish before their
+    // reply, so there is never one to wait for.
+    if argv.get(1).is_some_and(|a| !Ctx::is(a, "schedule")) {
+        return Err(Error::SYNTAX);
+    }
+    snapshot::bgsave(ctx.server, ctx.core).map_err(Error::msg)?;
+    ctx.out.simple("Background saving started");
+    Ok(())
 }
 
 /// DUMP key

@@ -427,12 +427,14 @@ impl<O> Table<O> {
         true
     }
 
-    /// Stops handing records to the snapshot's sink (which is dropped now). The walk itself
-    /// must still finish, through [`snapshot_step`](Self::snapshot_step), to leave every
-    /// record's mark right for the next snapshot; it is cheap without a sink.
+    /// Stops handing records to the snapshot's sink (which is dropped now) and flags it
+    /// aborted. The walk itself must still finish, through
+    /// [`snapshot_step`](Self::snapshot_step), to leave every record's mark right for the next
+    /// snapshot; it is cheap without a sink.
     pub fn discard_snapshot(&mut self) {
         if let Some(s) = &mut self.snap {
             s.sink = Box::new(|_| {});
+            s.aborted.store(true, std::sync::atomic::Ordering::SeqCst);
         }
     }
 

@@ -10,7 +10,8 @@ use std::time::Instant;
 use super::rdb::{self, load::LoadOpts, save::FileWriter, save::KeyAge, save::SaveOpts, RdbError};
 use crate::config::{Config, MaxmemoryPolicy};
 use crate::keyspace::{self, Access, Lru};
-use crate::server::Core;
+use crate::server::{Core, Server};
+use std::sync::Arc;
 
 /// RDB bookkeeping kept in the core (INFO persistence, function libraries).
 #[derive(Debug, Default)]
@@ -19,6 +20,119 @@ pub struct RdbState {
     pub saves: u64,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
+    /// The BGSAVE running: when it started (unix ms) and the dirty count it covers.
+    pub bgsave: Option<(i64, u64)>,
+    /// Whether the last BGSAVE failed (`rdb_last_bgsave_status:err`; with
+    /// `stop-writes-on-bgsave-error` writes are refused until one succeeds).
+    pub last_bgsave_failed: bool,
+    /// When the last BGSAVE failed (unix ms): the save schedule retries only after 5 s.
+    pub last_bgsave_try: i64,
+    /// Seconds the last BGSAVE took (-1: none yet).
+    pub last_bgsave_secs: i64,
+}
+
+impl RdbState {
+    pub fn new() -> Self {
+        RdbState { last_bgsave_secs: -1, ..Default::default() }
+    }
+}
+
+/// The encoder of a background save: RDB entries and SELECTDB opcodes.
+struct RdbEncoder(SaveOpts);
+
+impl super::background::Encoder for RdbEncoder {
+    fn select_db(&mut self, out: &mut Vec<u8>, db: usize) {
+        rdb::save::write_select_db(out, db);
+    }
+    fn entry(&mut self, out: &mut Vec<u8>, e: &crate::keyspace::Entry) {
+        rdb::save::write_entry(out, e, &self.0);
+    }
+}
+
+/// BGSAVE: starts writing `dbfilename` from a point-in-time image of the data set taken now,
+/// on a thread of its own, while clients go on (see `persist::background`: no fork, no copy).
+/// Returns Redis's error when one is already running.
+pub fn bgsave(server: &Arc<Server>, core: &mut Core) -> Result<(), &'static str> {
+    if core.rdb.bgsave.is_some() {
+        return Err("ERR Background save already in progress");
+    }
+    let opts = save_opts(&core.cfg, core.lru_clock);
+    let Some(dump) = super::background::Dump::begin(core, RdbEncoder(opts)) else {
+        return Err("ERR Background save already in progress");
+    };
+    let now = crate::clock::mstime();
+    core.rdb.bgsave = Some((now, core.dirty));
+    let path = std::path::PathBuf::from(&core.cfg.dbfilename);
+    let checksum = core.cfg.rdbchecksum;
+    let functions = crate::cmd::function::library_codes(core);
+    let delay_us = core.cfg.rdb_key_save_delay.max(0) as u64;
+    let aux = rdb::save::standard_aux(crate::info::used_memory(), false);
+    let server = server.clone();
+    tracing::info!("Background saving started");
+    std::thread::spawn(move || {
+        let tmp = format!("temp-bg-{}.rdb", std::process::id());
+        let mut dump = Some(dump);
+        let res = write_file_atomic_as(&path, &tmp, |f| {
+            let mut fw = FileWriter::new(f, opts, checksum);
+            fw.header(&aux)?;
+            for code in &functions {
+                fw.function(code)?;
+            }
+            let pace = |n| super::background::pace_delay(delay_us, n);
+            dump.take().expect("run once").run(&server, |b| fw.raw_entry(b), pace)?;
+            fw.footer()
+        });
+        // The file could not even be opened: the walk must still end.
+        if let Some(d) = dump {
+            d.cancel(&server);
+        }
+        let mut core = server.core.lock();
+        let (started, dirty_then) = core.rdb.bgsave.take().unwrap_or((now, 0));
+        core.rdb.last_bgsave_secs = (crate::clock::mstime() - started) / 1000;
+        match res {
+            Ok(()) => {
+                tracing::info!("Background saving terminated with success");
+                core.dirty = core.dirty.saturating_sub(dirty_then);
+                core.lastsave = crate::clock::unix_secs();
+                core.rdb.saves += 1;
+                core.rdb.last_bgsave_failed = false;
+            }
+            // Abandoned on purpose (FLUSHALL): not a failure, as a killed child is not.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                tracing::warn!("Background saving terminated: {e}");
+            }
+            Err(e) => {
+                tracing::warn!("Background saving error: {e}");
+                core.rdb.last_bgsave_failed = true;
+                core.rdb.last_bgsave_try = crate::clock::mstime();
+            }
+        }
+    });
+    Ok(())
+}
+
+/// The save schedule (`save <seconds> <changes>`), from the cron: a BGSAVE when a save point
+/// is reached, as Redis (after a failed one, not before 5 seconds).
+pub fn cron(server: &Arc<Server>, core: &mut Core) {
+    if core.rdb.bgsave.is_some() || core.cfg.save.is_empty() {
+        return;
+    }
+    let now = crate::clock::mstime();
+    let since = (crate::clock::unix_secs() - core.lastsave).max(0) as u64;
+    let due = core.cfg.save.iter().any(|p| core.dirty >= p.changes && since >= p.seconds);
+    let may_retry = !core.rdb.last_bgsave_failed || now - core.rdb.last_bgsave_try > 5000;
+    if due && may_retry {
+        tracing::info!("{} changes in {} seconds. Saving...", core.dirty, since);
+        let _ = bgsave(server, core);
+    }
+}
+
+/// Redis's refusal of writes after a failed BGSAVE (`stop-writes-on-bgsave-error`).
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// Whether writes are refused with [`MISCONF`] now.
+pub fn writes_refused(core: &Core) -> bool {
+    core.cfg.stop_writes_on_bgsave_error && core.rdb.last_bgsave_failed && !core.cfg.save.is_empty()
 }
 
 /// The writer options of the current configuration.
@@ -90,8 +204,17 @@ pub fn write_file_atomic(
     path: &Path,
     fill: impl FnOnce(File) -> io::Result<File>,
 ) -> io::Result<()> {
+    write_file_atomic_as(path, &format!("temp-{}.rdb", std::process::id()), fill)
+}
+
+/// [`write_file_atomic`] through the temp file `tmp_name` (a BGSAVE's differs from SAVE's).
+fn write_file_atomic_as(
+    path: &Path,
+    tmp_name: &str,
+    fill: impl FnOnce(File) -> io::Result<File>,
+) -> io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = dir.join(format!("temp-{}.rdb", std::process::id()));
+    let tmp = dir.join(tmp_name);
     let res = (|| {
         let f = File::create(&tmp).map_err(|e| {
             let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();

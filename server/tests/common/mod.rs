@@ -59,7 +59,16 @@ pub fn wait_ready(port: u16, mut child: Option<&mut Child>) -> bool {
                 return false;
             }
         }
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        let probe = TcpStream::connect(("127.0.0.1", port));
+        // Ports come from the ephemeral range: while nothing listens yet, a connect can pick
+        // the very port as its own and connect to itself (TCP simultaneous open).
+        let probe = probe.ok().filter(|p| p.local_addr().ok() != p.peer_addr().ok());
+        if let Some(mut probe) = probe {
+            // Half-close and wait for the server to close too: by then it has dropped the
+            // probe from its client list, which tests of CLIENT LIST and INFO clients count.
+            let _ = probe.shutdown(std::net::Shutdown::Write);
+            let _ = probe.set_read_timeout(Some(Duration::from_secs(5)));
+            let _ = probe.read(&mut [0u8; 64]);
             return true;
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -98,13 +107,14 @@ impl Server {
             let dir =
                 std::env::temp_dir().join(format!("vireo-test-{}-{port}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
+            let log = std::fs::File::create(dir.join("server.log")).unwrap();
             let child = Command::new(bin)
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
                 .args(extra)
                 .current_dir(&dir)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
             let mut srv = Server { port, dir, child };
@@ -138,6 +148,11 @@ impl Server {
 
     /// A raw RESP connection.
     pub fn raw(&self) -> Raw {
+        if let Err(e) = TcpStream::connect(("127.0.0.1", self.port)) {
+            let alive = Path::new(&format!("/proc/{}", self.child.id())).exists();
+            let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+            panic!("connect to port {}: {e}; server alive: {alive}; its log:\n{log}", self.port);
+        }
         Raw::connect(self.port)
     }
 }

@@ -382,6 +382,12 @@ pub fn standard_aux(used_mem: u64, aof_base: bool) -> Vec<(&'static str, Aux)> {
     ]
 }
 
+/// The SELECTDB opcode: the entries that follow belong to database `db`.
+pub fn write_select_db(out: &mut Vec<u8>, db: usize) {
+    out.push(OP_SELECTDB);
+    write_len(out, db as u64);
+}
+
 /// Streams an RDB file into `W`: [`header`](Self::header), then for each database
 /// [`select_db`](Self::select_db) and its [`entry`](Self::entry)s, then
 /// [`footer`](Self::footer). Bytes are buffered and the CRC-64 kept as they go out.
@@ -454,8 +460,7 @@ impl<W: Write> FileWriter<W> {
     /// Starts database `db`, holding `keys` keys of which `expires` have an expiry (sizing
     /// hints for the loader; they need not be exact).
     pub fn select_db(&mut self, db: usize, keys: u64, expires: u64) -> io::Result<()> {
-        self.buf.push(OP_SELECTDB);
-        write_len(&mut self.buf, db as u64);
+        write_select_db(&mut self.buf, db);
         self.buf.push(OP_RESIZEDB);
         write_len(&mut self.buf, keys);
         write_len(&mut self.buf, expires);
@@ -469,7 +474,8 @@ impl<W: Write> FileWriter<W> {
         self.maybe_flush()
     }
 
-    /// Appends already-encoded entry bytes (from [`write_entry`]).
+    /// Appends already-encoded bytes: entries (from [`write_entry`]) and SELECTDB opcodes
+    /// (from [`write_select_db`]), as a background dump produces them.
     pub fn raw_entry(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.buf.extend_from_slice(bytes);
         self.maybe_flush()

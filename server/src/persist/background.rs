@@ -17,7 +17,6 @@
 //! Memory grows only by the encoded bytes waiting to be written; no value is copied. A client
 //! waits at most one slice, or the encoding of the one record it modifies.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,7 +76,7 @@ impl<E: Encoder> Dump<E> {
         Some(Dump { pending, aborted })
     }
 
-    /// Walks the tables to the end, writing the encoded records to `out` between slices.
+    /// Walks the tables to the end, passing the encoded records to `out` between slices.
     /// `pace` is called after each slice with the number of records it looked at (tests and
     /// `rdb-key-save-delay` slow the dump down with it). Returns the encoder, to write the
     /// footer with. An error (from `out`, or a table dropped before its walk completed, as a
@@ -85,7 +84,7 @@ impl<E: Encoder> Dump<E> {
     pub fn run(
         self,
         server: &Server,
-        out: &mut impl Write,
+        mut out: impl FnMut(&[u8]) -> std::io::Result<()>,
         mut pace: impl FnMut(usize),
     ) -> std::io::Result<E> {
         let mut chunk = Vec::new();
@@ -97,9 +96,13 @@ impl<E: Encoder> Dump<E> {
                 more
             };
             if self.aborted.load(Ordering::SeqCst) {
-                return Err(std::io::Error::other("the dataset changed under the snapshot"));
+                self.abandon(server);
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::Interrupted,
+                    "the dump was abandoned (FLUSHALL, a reload, or a database dropped)",
+                ));
             }
-            if let Err(e) = out.write_all(&chunk) {
+            if let Err(e) = out(&chunk) {
                 self.abandon(server);
                 return Err(e);
             }
@@ -113,8 +116,14 @@ impl<E: Encoder> Dump<E> {
         let pending = Arc::try_unwrap(pending)
             .map_err(|_| std::io::Error::other("snapshot sink still referenced"))?
             .into_inner();
-        out.write_all(&pending.buf)?;
+        out(&pending.buf)?;
         Ok(pending.enc)
+    }
+
+    /// Gives the dump up without running it (its file could not be opened): the walk still
+    /// has to finish, for the marks.
+    pub fn cancel(self, server: &Server) {
+        self.abandon(server);
     }
 
     /// Stops encoding and lets the walk finish without writing anything (the marks must be
@@ -133,6 +142,14 @@ impl<E: Encoder> Dump<E> {
             drop(core);
             std::thread::yield_now();
         }
+    }
+}
+
+/// Abandons the dump in progress, if any (FLUSHALL, as Redis kills its BGSAVE child): its
+/// driver stops writing and reports it interrupted.
+pub fn abandon_all(core: &mut Core) {
+    for db in core.dbs.iter_mut() {
+        db.table.discard_snapshot();
     }
 }
 
@@ -231,7 +248,11 @@ mod tests {
             })
         };
         let mut out = Vec::new();
-        dump.run(&server, &mut out, |_| std::thread::sleep(Duration::from_micros(200))).unwrap();
+        let write = |b: &[u8]| {
+            out.extend_from_slice(b);
+            Ok(())
+        };
+        dump.run(&server, write, |_| std::thread::sleep(Duration::from_micros(200))).unwrap();
         stop.store(true, Ordering::SeqCst);
         writer.join().unwrap();
         assert_eq!(parse(&out), want);
