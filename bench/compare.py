@@ -3,6 +3,7 @@
 
     bench/compare.py throughput [--rounds 3] [--requests 200000]
     bench/compare.py collections [--rounds 3] [--requests 200000]
+    bench/compare.py scripting [--rounds 3] [--requests 200000]   (EVALSHA, 1 and 10 commands)
     bench/compare.py memory [--keys 1000000]
 
 Both servers run on the same core (taskset -c 0) with redis-benchmark on the other
@@ -151,7 +152,7 @@ def run_benchmark(port, test, pipeline, requests, clients, server_pid=None, comm
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     for line in out.splitlines():
         cols = [c.strip('"') for c in line.split(",")]
-        if cols[0].lower().startswith(test if test != "mset" else "mset"):
+        if cols[0].lower().startswith((command[0] if command else test).lower()):
             rps, p50 = float(cols[1]), float(cols[4])
             wall = time.monotonic() - t0
             client_share = (children_cpu() - c0) / wall
@@ -161,7 +162,7 @@ def run_benchmark(port, test, pipeline, requests, clients, server_pid=None, comm
 
 
 def side_by_side(tests, rounds, requests, clients, requests_for=None, commands=None,
-                 pipelines=(1, 16)):
+                 pipelines=(1, 16), setup=None):
     """Runs redis-benchmark `tests` at -P 1 and -P 16 on both servers and prints medians.
 
     Both servers stay up on core 0, idle while the other is measured; each measurement is
@@ -175,6 +176,9 @@ def side_by_side(tests, rounds, requests, clients, requests_for=None, commands=N
     results = {}
     servers = {kind: ServerProc(kind, free_port()) for kind in ("vireo", "redis")}
     try:
+        for srv in servers.values():
+            if setup:
+                setup(srv)
         for r in range(rounds):
             for t in tests:
                 for p in pipelines:
@@ -223,6 +227,26 @@ def collections(a):
     # LRANGE_100 moves 100 elements per request: fewer requests keep its run as long as others.
     side_by_side(COLLECTION_TESTS, a.rounds, a.requests, a.clients,
                  requests_for=lambda t, n: n // 5 if t == "lrange_100" else n)
+
+
+# EVALSHA of a one-command script and of a ten-command one (the issue's figures).
+SCRIPTS = {
+    "evalsha_incr": "return redis.call('INCR', KEYS[1])",
+    "evalsha_10": "local n = 0 "
+                  "for i = 1, 5 do redis.call('INCR', KEYS[1]) "
+                  "n = n + tonumber(redis.call('GET', KEYS[1])) end return n",
+}
+
+
+def scripting(a):
+    import hashlib
+    shas = {t: hashlib.sha1(body.encode()).hexdigest() for t, body in SCRIPTS.items()}
+
+    def load(srv):
+        for body in SCRIPTS.values():
+            srv.cmd("script", "load", body)
+    commands = {t: ["evalsha", shas[t], "1", "key:__rand_int__"] for t in SCRIPTS}
+    side_by_side(list(SCRIPTS), a.rounds, a.requests, a.clients, commands=commands, setup=load)
 
 
 def pipe(port, commands):
@@ -287,7 +311,7 @@ def memory(a):
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="what", required=True)
-    for name in ("throughput", "collections"):
+    for name in ("throughput", "collections", "scripting"):
         t = sub.add_parser(name)
         t.add_argument("--rounds", type=int, default=3)
         t.add_argument("--requests", type=int, default=200000)
@@ -295,7 +319,8 @@ def main():
     m = sub.add_parser("memory")
     m.add_argument("--keys", type=int, default=1000000)
     a = ap.parse_args()
-    {"throughput": throughput, "collections": collections, "memory": memory}[a.what](a)
+    {"throughput": throughput, "collections": collections, "scripting": scripting,
+     "memory": memory}[a.what](a)
 
 
 if __name__ == "__main__":
