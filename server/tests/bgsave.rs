@@ -5,50 +5,15 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, wait_ready, Raw};
+use common::{DirServer, Raw};
 
 const VIREO: &str = env!("CARGO_BIN_EXE_vireo-server");
 
-struct Proc {
-    child: Child,
-    port: u16,
-}
-
-impl Proc {
-    fn start(dir: &Path, extra: &[&str]) -> Proc {
-        for _ in 0..5 {
-            let port = free_port();
-            let mut child = Command::new(VIREO)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(extra)
-                .current_dir(dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            if wait_ready(port, Some(&mut child)) {
-                return Proc { child, port };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("vireo-server did not start in {}", dir.display());
-    }
-
-    fn raw(&self) -> Raw {
-        Raw::connect(self.port)
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Vireo in `dir`.
+fn start(dir: &Path, extra: &[&str]) -> DirServer {
+    DirServer::start(Path::new(VIREO), dir, extra)
 }
 
 fn tempdir(name: &str) -> PathBuf {
@@ -83,7 +48,7 @@ fn wait_bgsave_done(r: &mut Raw) {
 fn bgsave_writes_the_data_of_its_instant_while_clients_write() {
     const N: usize = 40_000;
     let dir = tempdir("instant");
-    let srv = Proc::start(&dir, &["--save", ""]);
+    let srv = start(&dir, &["--save", ""]);
     let mut r = srv.raw();
     pipeline(&mut r, (0..N).map(|i| vec![b"SET".to_vec(), key(i), format!("v{i}").into_bytes()]));
     r.line("RPUSH list a b c");
@@ -119,7 +84,7 @@ fn bgsave_writes_the_data_of_its_instant_while_clients_write() {
     assert_eq!(info_field(&mut r, "rdb_saves"), "1");
     drop(srv);
 
-    let srv = Proc::start(&dir, &["--save", ""]);
+    let srv = start(&dir, &["--save", ""]);
     let mut r = srv.raw();
     assert_eq!(r.int("DBSIZE"), N as i64 + 2, "no new key, none deleted");
     for i in 0..N {
@@ -156,7 +121,7 @@ fn pipeline(r: &mut Raw, cmds: impl Iterator<Item = Vec<Vec<u8>>>) {
 #[test]
 fn save_points_trigger_a_background_save() {
     let dir = tempdir("schedule");
-    let srv = Proc::start(&dir, &["--save", "1 2"]);
+    let srv = start(&dir, &["--save", "1 2"]);
     let mut r = srv.raw();
     let before = r.int("LASTSAVE");
     r.line("SET a 1");
@@ -178,7 +143,7 @@ fn save_points_trigger_a_background_save() {
 #[test]
 fn flushall_abandons_a_bgsave() {
     let dir = tempdir("flush");
-    let srv = Proc::start(&dir, &["--save", ""]);
+    let srv = start(&dir, &["--save", ""]);
     let mut r = srv.raw();
     pipeline(&mut r, (0..20000).map(|i| vec![b"SET".to_vec(), key(i), b"v".to_vec()]));
     r.expect("CONFIG SET rdb-key-save-delay 100", b"+OK\r\n");
@@ -203,7 +168,7 @@ const MISCONF: &[u8] = b"-MISCONF Redis is configured to save RDB snapshots, but
 #[test]
 fn a_failed_bgsave_stops_writes() {
     let dir = tempdir("misconf");
-    let srv = Proc::start(&dir, &["--save", "3600 1"]);
+    let srv = start(&dir, &["--save", "3600 1"]);
     let mut r = srv.raw();
     r.line("SET a 1");
     std::fs::remove_dir_all(&dir).unwrap();

@@ -6,10 +6,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, reference_redis, wait_ready};
+use common::{free_port, reference_redis, DirServer as Proc};
 use redis::Value;
 
 const VIREO: &str = env!("CARGO_BIN_EXE_vireo-server");
@@ -25,69 +25,6 @@ const SMALL: &[&str] = &[
     "--set-max-intset-entries",
     "4",
 ];
-
-/// A server process started in a directory that outlives it (so another can start on its
-/// files).
-struct Proc {
-    child: Child,
-    port: u16,
-}
-
-impl Proc {
-    fn start(bin: &Path, dir: &Path, extra: &[&str]) -> Proc {
-        for _ in 0..5 {
-            let port = free_port();
-            let mut child = Command::new(bin)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
-                .arg(dir)
-                .args(extra)
-                .current_dir(dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            if wait_ready(port, Some(&mut child)) {
-                return Proc { child, port };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("{} did not start in {}", bin.display(), dir.display());
-    }
-
-    fn conn(&self) -> redis::Connection {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
-            .unwrap()
-            .get_connection()
-            .unwrap()
-    }
-
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Waits for the process to exit by itself (after SHUTDOWN).
-    fn wait_exit(mut self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        panic!("server did not exit");
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn tempdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("vireo-persist-{}-{name}", std::process::id()));

@@ -165,6 +165,73 @@ impl Drop for Server {
     }
 }
 
+/// A server started in a directory that outlives it, so that another can start on its files
+/// (persistence tests): `bin` is Vireo or the reference Redis.
+pub struct DirServer {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl DirServer {
+    pub fn start(bin: &Path, dir: &Path, extra: &[&str]) -> DirServer {
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(bin)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
+                .arg(dir)
+                .args(extra)
+                .current_dir(dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            if wait_ready(port, Some(&mut child)) {
+                return DirServer { child, port };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("{} did not start in {}", bin.display(), dir.display());
+    }
+
+    pub fn raw(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+
+    pub fn conn(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits for the process to exit by itself (after SHUTDOWN).
+    pub fn wait_exit(mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        panic!("server did not exit");
+    }
+}
+
+impl Drop for DirServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A connection that sends commands as RESP and returns each reply's exact bytes.
 pub struct Raw {
     stream: TcpStream,
