@@ -48,7 +48,7 @@ pub async fn run(server: Arc<Server>) {
             db.table.rehash_step(100);
         }
         close_idle_clients(&mut core, now);
-        crate::persist::aof::cron(&mut core);
+        crate::persist::aof::cron(&server, &mut core);
         crate::persist::snapshot::cron(&server, &mut core);
     }
 }

@@ -333,6 +333,15 @@ fn write_everything(c: &mut redis::Connection) {
     std::thread::sleep(Duration::from_millis(5));
 }
 
+/// Waits for the background AOF rewrite in progress to end.
+fn wait_rewrite(c: &mut redis::Connection) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while text(&q(c, &["INFO", "persistence"])).contains("aof_rewrite_in_progress:1") {
+        assert!(Instant::now() < deadline, "the AOF rewrite did not end");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn dir_size(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
         .unwrap()
@@ -386,6 +395,7 @@ fn writes_survive_restart_and_rewrite() {
         text(&q(&mut c, &["BGREWRITEAOF"])),
         "Background append only file rewriting started"
     );
+    wait_rewrite(&mut c);
     let m = read_manifest(&tmp.0);
     assert_eq!(
         m,
@@ -730,6 +740,7 @@ fn appendonlydir_round_trip(preamble: &str) {
     q(&mut c, &["SET", "vireo", "wrote"]);
     q(&mut c, &["HSET", "vh", "a", "1"]);
     q(&mut c, &["BGREWRITEAOF"]);
+    wait_rewrite(&mut c);
     q(&mut c, &["ZADD", "vz", "1.5", "m"]);
     q(&mut c, &["XADD", "st", "*", "later", "2"]);
     let want = dump(&mut c);
@@ -769,7 +780,9 @@ fn function_libraries_survive_restarts() {
         node.kill9();
         node.start();
         assert_eq!(text(&q(&mut node.conn(), &["FCALL", "hello", "0"])), "hi", "{preamble}");
-        q(&mut node.conn(), &["BGREWRITEAOF"]);
+        let mut c = node.conn();
+        q(&mut c, &["BGREWRITEAOF"]);
+        wait_rewrite(&mut c);
         node.kill9();
         node.start();
         assert_eq!(text(&q(&mut node.conn(), &["FCALL", "hello", "0"])), "hi", "{preamble}");
@@ -782,4 +795,55 @@ fn function_libraries_survive_restarts() {
     node.kill9();
     node.start();
     assert_eq!(text(&q(&mut node.conn(), &["FCALL", "hello", "0"])), "hi", "from dump.rdb");
+}
+
+/// BGREWRITEAOF runs in the background: writes made while it runs are in the data after a
+/// crash (they went to the new incremental file, the base holds the image of its instant); a
+/// BGSAVE meanwhile is refused with Redis's message or scheduled, and runs after it.
+#[test]
+fn background_rewrite_keeps_concurrent_writes() {
+    let tmp = TempDir::new("bgrewrite");
+    let mut node = Node::new(vireo_bin(), &tmp.0, &["--appendonly", "yes"]);
+    node.start();
+    let mut c = node.conn();
+    let mut pipe = redis::pipe();
+    for i in 0..20_000 {
+        pipe.cmd("SET").arg(format!("k{i}")).arg(i).ignore();
+    }
+    let () = pipe.query(&mut c).unwrap();
+    q(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "50"]);
+    assert_eq!(
+        text(&q(&mut c, &["BGREWRITEAOF"])),
+        "Background append only file rewriting started"
+    );
+    let mut pipe = redis::pipe();
+    for i in 0..20_000 {
+        match i % 3 {
+            0 => pipe.cmd("DEL").arg(format!("k{i}")).ignore(),
+            1 => pipe.cmd("INCR").arg(format!("k{i}")).ignore(),
+            _ => pipe.cmd("SET").arg(format!("new{i}")).arg("x").ignore(),
+        };
+    }
+    let () = pipe.query(&mut c).unwrap();
+    let info = text(&q(&mut c, &["INFO", "persistence"]));
+    assert!(info.contains("aof_rewrite_in_progress:1"), "writes were mid-rewrite: {info}");
+    assert_eq!(
+        redis::cmd("BGSAVE").query::<String>(&mut c).unwrap_err().to_string(),
+        "An error was signalled by the server - ResponseError: Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."
+    );
+    assert_eq!(text(&q(&mut c, &["BGSAVE", "SCHEDULE"])), "Background saving scheduled");
+    let want = dump(&mut c);
+    q(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    wait_rewrite(&mut c);
+    let info = text(&q(&mut c, &["INFO", "persistence"]));
+    assert!(info.contains("aof_last_bgrewrite_status:ok"), "{info}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !tmp.0.join("dump.rdb").exists() {
+        assert!(Instant::now() < deadline, "the scheduled BGSAVE did not run");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    node.kill9();
+    node.start();
+    assert_eq!(dump(&mut node.conn()), want);
+    assert!(read_manifest(&tmp.0).starts_with("file appendonly.aof.2.base.rdb seq 2 type b\n"));
 }

@@ -28,10 +28,18 @@ fn save(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 
 /// BGSAVE [SCHEDULE]
 fn bgsave(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    // SCHEDULE waits for a background AOF rewrite in Redis; rewrites here finish before their
-    // reply, so there is never one to wait for.
-    if argv.get(1).is_some_and(|a| !Ctx::is(a, "schedule")) {
-        return Err(Error::SYNTAX);
+    let schedule = match argv.get(1) {
+        None => false,
+        Some(a) if Ctx::is(a, "schedule") => true,
+        Some(_) => return Err(Error::SYNTAX),
+    };
+    if ctx.core.rdb.bgsave.is_none() && ctx.core.aof.rewriting.is_some() {
+        if !schedule {
+            return Err(Error::msg("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."));
+        }
+        ctx.core.rdb.bgsave_scheduled = true;
+        ctx.out.simple("Background saving scheduled");
+        return Ok(());
     }
     snapshot::bgsave(ctx.server, ctx.core).map_err(Error::msg)?;
     ctx.out.simple("Background saving started");

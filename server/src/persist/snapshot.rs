@@ -27,6 +27,8 @@ pub struct RdbState {
     pub last_bgsave_failed: bool,
     /// When the last BGSAVE failed (unix ms): the save schedule retries only after 5 s.
     pub last_bgsave_try: i64,
+    /// BGSAVE SCHEDULE came while an AOF rewrite ran: the cron starts it after.
+    pub bgsave_scheduled: bool,
     /// Seconds the last BGSAVE took (-1: none yet).
     pub last_bgsave_secs: i64,
 }
@@ -37,8 +39,9 @@ impl RdbState {
     }
 }
 
-/// The encoder of a background save: RDB entries and SELECTDB opcodes.
-struct RdbEncoder(SaveOpts);
+/// The encoder of a background save (and of an RDB AOF base): RDB entries and SELECTDB
+/// opcodes.
+pub(crate) struct RdbEncoder(pub SaveOpts);
 
 impl super::background::Encoder for RdbEncoder {
     fn select_db(&mut self, out: &mut Vec<u8>, db: usize) {
@@ -114,7 +117,15 @@ pub fn bgsave(server: &Arc<Server>, core: &mut Core) -> Result<(), &'static str>
 /// The save schedule (`save <seconds> <changes>`), from the cron: a BGSAVE when a save point
 /// is reached, as Redis (after a failed one, not before 5 seconds).
 pub fn cron(server: &Arc<Server>, core: &mut Core) {
-    if core.rdb.bgsave.is_some() || core.cfg.save.is_empty() {
+    if core.rdb.bgsave.is_some() || core.aof.rewriting.is_some() {
+        return;
+    }
+    if core.rdb.bgsave_scheduled {
+        core.rdb.bgsave_scheduled = false;
+        let _ = bgsave(server, core);
+        return;
+    }
+    if core.cfg.save.is_empty() {
         return;
     }
     let now = crate::clock::mstime();

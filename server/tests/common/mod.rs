@@ -148,12 +148,11 @@ impl Server {
 
     /// A raw RESP connection.
     pub fn raw(&self) -> Raw {
-        if let Err(e) = TcpStream::connect(("127.0.0.1", self.port)) {
+        Raw::try_connect(self.port).unwrap_or_else(|e| {
             let alive = Path::new(&format!("/proc/{}", self.child.id())).exists();
             let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
-            panic!("connect to port {}: {e}; server alive: {alive}; its log:\n{log}", self.port);
-        }
-        Raw::connect(self.port)
+            panic!("connect to port {}: {e}; server alive: {alive}; its log:\n{log}", self.port)
+        })
     }
 }
 
@@ -240,10 +239,14 @@ pub struct Raw {
 
 impl Raw {
     pub fn connect(port: u16) -> Raw {
-        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        stream.set_nodelay(true).unwrap();
-        Raw { stream, buf: Vec::new() }
+        Raw::try_connect(port).unwrap()
+    }
+
+    pub fn try_connect(port: u16) -> std::io::Result<Raw> {
+        let stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        stream.set_nodelay(true)?;
+        Ok(Raw { stream, buf: Vec::new() })
     }
 
     /// Sends bytes as they are.

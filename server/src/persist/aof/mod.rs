@@ -228,6 +228,8 @@ pub struct Aof {
     pub last_rewrite_ok: bool,
     pub last_rewrite_time_sec: i64,
     pub rewrite_scheduled: bool,
+    /// The background rewrite running: when it started (unix ms).
+    pub rewriting: Option<i64>,
     /// Size of the base file.
     pub base_size: u64,
     /// AOF size after the last rewrite or load: auto-aof-rewrite-percentage grows from it.
@@ -246,6 +248,7 @@ impl Default for Aof {
             last_rewrite_ok: true,
             last_rewrite_time_sec: -1,
             rewrite_scheduled: false,
+            rewriting: None,
             base_size: 0,
             rewrite_base_size: 0,
         }
@@ -623,6 +626,167 @@ fn load_rdb_preamble(core: &mut Core, data: &[u8], name: &str) -> Result<usize, 
     Ok(consumed)
 }
 
+/// BGREWRITEAOF with the AOF on: the rewrite runs in the background from a point-in-time image
+/// (see `persist::background`), as Redis 7.0's forked one does. At its instant a new
+/// incremental file starts taking the writes (and the manifest names it, so a crash meanwhile
+/// loads the old base, the old increments and the new one); when the new base is written it
+/// replaces the old base and increments in the manifest. While a BGSAVE runs the rewrite is
+/// scheduled for after it (`Ok(false)`); `Ok(true)` when it started.
+pub fn start_rewrite(server: &Arc<Server>, core: &mut Core) -> Result<bool, String> {
+    if !core.aof.is_on() {
+        return rewrite(core).map(|()| true);
+    }
+    if core.aof.rewriting.is_some() {
+        return Err("ERR Background append only file rewriting already in progress".into());
+    }
+    if core.dbs.iter().any(|db| db.table.snapshot_active()) {
+        core.aof.rewrite_scheduled = true;
+        return Ok(false);
+    }
+    core.aof.rewrite_scheduled = false;
+    let before = core.aof.manifest.clone();
+    core.aof.shared.flush_all();
+    let filename = core.aof.filename.clone();
+    core.aof.manifest.new_incr(&filename);
+    if let Err(e) = open_incr(&mut core.aof).and_then(|()| persist_manifest(&core.aof)) {
+        core.aof.manifest = before;
+        return Err(e);
+    }
+    core.prop.force_select();
+    let rdb = core.cfg.aof_use_rdb_preamble;
+    let now = crate::clock::mstime();
+    let mut header = Vec::new();
+    let functions = crate::cmd::function::library_codes(core);
+    let checksum = core.cfg.rdbchecksum;
+    let opts = crate::persist::snapshot::save_opts(&core.cfg, core.lru_clock);
+    let dump = if rdb {
+        let enc = crate::persist::snapshot::RdbEncoder(opts);
+        crate::persist::background::Dump::begin(core, Either::Rdb(enc))
+    } else {
+        if core.cfg.aof_timestamp_enabled {
+            header.extend_from_slice(format!("#TS:{}\r\n", crate::clock::unix_secs()).as_bytes());
+        }
+        for code in &functions {
+            crate::propagate::encode(&mut header, &[b"FUNCTION".as_slice(), b"LOAD", code]);
+        }
+        crate::persist::background::Dump::begin(core, Either::Aof(rewrite::AofEncoder { now }))
+    };
+    let dump = dump.expect("no snapshot runs: checked above");
+    core.aof.rewriting = Some(now);
+    let delay_us = core.cfg.rdb_key_save_delay.max(0) as u64;
+    let dir = core.aof.dir.clone();
+    let server = server.clone();
+    let aux = crate::persist::rdb::save::standard_aux(crate::info::used_memory(), true);
+    std::thread::spawn(move || {
+        let temp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+        let written = (|| -> std::io::Result<u64> {
+            let f = std::io::BufWriter::new(File::create(&temp)?);
+            let mut fw = crate::persist::rdb::save::FileWriter::new(f, opts, checksum);
+            if rdb {
+                fw.header(&aux)?;
+                for code in &functions {
+                    fw.function(code)?;
+                }
+            } else {
+                fw.raw_entry(&header)?;
+            }
+            let pace = |n| crate::persist::background::pace_delay(delay_us, n);
+            dump.run(&server, |b| fw.raw_entry(b), pace)?;
+            let size = fw.bytes_written() + if rdb { 9 } else { 0 };
+            let f = if rdb { fw.footer()? } else { fw.into_inner()? };
+            let f = f.into_inner().map_err(|e| e.into_error())?;
+            f.sync_all()?;
+            Ok(size)
+        })();
+        let mut core = server.core.lock();
+        finish_rewrite(&mut core, &temp, rdb, now, written);
+    });
+    Ok(true)
+}
+
+/// The two formats a base can take, as one encoder.
+enum Either {
+    Rdb(crate::persist::snapshot::RdbEncoder),
+    Aof(rewrite::AofEncoder),
+}
+
+impl crate::persist::background::Encoder for Either {
+    fn select_db(&mut self, out: &mut Vec<u8>, db: usize) {
+        match self {
+            Either::Rdb(e) => e.select_db(out, db),
+            Either::Aof(e) => e.select_db(out, db),
+        }
+    }
+    fn entry(&mut self, out: &mut Vec<u8>, entry: &crate::keyspace::Entry) {
+        match self {
+            Either::Rdb(e) => e.entry(out, entry),
+            Either::Aof(e) => e.entry(out, entry),
+        }
+    }
+}
+
+/// The end of a background rewrite, under the core lock: the new base takes the old one's
+/// place in the manifest with the increments written since its instant.
+fn finish_rewrite(
+    core: &mut Core,
+    temp: &Path,
+    rdb: bool,
+    started: i64,
+    written: std::io::Result<u64>,
+) {
+    core.aof.rewriting = None;
+    core.aof.last_rewrite_time_sec = (crate::clock::mstime() - started) / 1000;
+    let r = match written {
+        // AOF turned off meanwhile: the new base is for nothing.
+        Ok(_) if !core.aof.is_on() => Err("the AOF was turned off during the rewrite".into()),
+        Ok(size) => {
+            let before = core.aof.manifest.clone();
+            let filename = core.aof.filename.clone();
+            let name = core.aof.manifest.new_base(&filename, rdb);
+            let aof = &mut core.aof;
+            let r = std::fs::rename(temp, aof.dir.join(&name))
+                .map_err(|e| format!("Error moving the new AOF base into place: {e}"))
+                .and_then(|()| {
+                    fsync_dir(&aof.dir);
+                    aof.manifest.incr_to_history_but_last();
+                    persist_manifest(aof)
+                });
+            if r.is_err() {
+                core.aof.manifest = before;
+            } else {
+                core.aof.base_size = size;
+                let (base, incr) = core.aof.sizes();
+                core.aof.rewrite_base_size = base + incr;
+                delete_history(core);
+            }
+            r
+        }
+        // Abandoned (FLUSHALL): the increments hold everything; a new rewrite starts later.
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+            let _ = std::fs::remove_file(temp);
+            core.aof.rewrite_scheduled = true;
+            tracing::warn!("Background AOF rewrite abandoned: {e}");
+            return;
+        }
+        Err(e) => Err(format!("Error writing the AOF base: {e}")),
+    };
+    let _ = std::fs::remove_file(temp);
+    let aof = &mut core.aof;
+    match r {
+        Ok(()) => {
+            aof.rewrites += 1;
+            aof.rewrite_failures = 0;
+            aof.last_rewrite_ok = true;
+            tracing::info!("Background AOF rewrite finished successfully");
+        }
+        Err(e) => {
+            aof.rewrite_failures += 1;
+            aof.last_rewrite_ok = false;
+            tracing::warn!("Background AOF rewrite failed: {e}");
+        }
+    }
+}
+
 /// Rewrites the AOF: a new base from the current data, a new incremental file for what comes
 /// next, the manifest replaced, the old files deleted. With AOF off, only the base is written.
 pub fn rewrite(core: &mut Core) -> Result<(), String> {
@@ -761,9 +925,12 @@ pub fn shutdown(core: &mut Core) {
 /// The cron's part: a scheduled rewrite, or an automatic one when the AOF grew past
 /// `auto-aof-rewrite-percentage` of its size after the last rewrite (and is at least
 /// `auto-aof-rewrite-min-size`).
-pub fn cron(core: &mut Core) {
+pub fn cron(server: &Arc<Server>, core: &mut Core) {
+    if core.aof.rewriting.is_some() {
+        return;
+    }
     if core.aof.rewrite_scheduled {
-        let _ = rewrite(core);
+        let _ = start_rewrite(server, core);
         return;
     }
     if !core.aof.is_on() || core.cfg.auto_aof_rewrite_percentage == 0 {
@@ -777,7 +944,7 @@ pub fn cron(core: &mut Core) {
     let growth = (size * 100 / base).saturating_sub(100);
     if growth >= u64::from(core.cfg.auto_aof_rewrite_percentage) {
         tracing::info!("Starting automatic rewriting of AOF on {growth}% growth");
-        let _ = rewrite(core);
+        let _ = start_rewrite(server, core);
     }
 }
 
@@ -791,10 +958,11 @@ pub fn info_fields(out: &mut String, core: &Core) {
         let _ = write!(out, "{k}:{v}\r\n");
     };
     f("aof_enabled", &(on as u8));
-    f("aof_rewrite_in_progress", &0);
+    f("aof_rewrite_in_progress", &u8::from(a.rewriting.is_some()));
     f("aof_rewrite_scheduled", &(a.rewrite_scheduled as u8));
     f("aof_last_rewrite_time_sec", &a.last_rewrite_time_sec);
-    f("aof_current_rewrite_time_sec", &-1);
+    let current = a.rewriting.map_or(-1, |t| (crate::clock::mstime() - t) / 1000);
+    f("aof_current_rewrite_time_sec", &current);
     f("aof_last_bgrewrite_status", &if a.last_rewrite_ok { "ok" } else { "err" });
     f("aof_rewrites", &a.rewrites);
     f("aof_rewrites_consecutive_failures", &a.rewrite_failures);

@@ -189,6 +189,24 @@ fn rewrite_stream(out: &mut Vec<u8>, key: &[u8], s: &Stream) {
     }
 }
 
+/// The encoder of a background rewrite's AOF-format base: a SELECT per database, then one
+/// command group per live key (as [`write_dataset`] writes them).
+pub(crate) struct AofEncoder {
+    /// Keys whose deadline passed by the rewrite's start are left out.
+    pub now: i64,
+}
+
+impl crate::persist::background::Encoder for AofEncoder {
+    fn select_db(&mut self, out: &mut Vec<u8>, db: usize) {
+        encode(out, &[b"SELECT".as_slice(), itoa::Buffer::new().format(db).as_bytes()]);
+    }
+    fn entry(&mut self, out: &mut Vec<u8>, e: &crate::keyspace::Entry) {
+        if !matches!(e.expire_at(), Some(t) if t <= self.now) {
+            rewrite_entry(out, e);
+        }
+    }
+}
+
 /// Appends the whole dataset: a SELECT before each non-empty database, then every live key
 /// (keys whose deadline passed at `now` are left out: their deletion is not needed).
 pub fn write_dataset(out: &mut Vec<u8>, dbs: &[crate::keyspace::Db], now: i64) {

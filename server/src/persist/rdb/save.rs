@@ -481,6 +481,14 @@ impl<W: Write> FileWriter<W> {
         self.maybe_flush()
     }
 
+    /// Writes out what is buffered and returns the inner writer, without a footer (for a
+    /// stream of raw bytes that is not an RDB file).
+    pub fn into_inner(mut self) -> io::Result<W> {
+        self.flush_buf()?;
+        self.w.flush()?;
+        Ok(self.w)
+    }
+
     /// The EOF opcode and the checksum; returns the inner writer (not synced).
     pub fn footer(mut self) -> io::Result<W> {
         self.buf.push(OP_EOF);
