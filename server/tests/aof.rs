@@ -107,7 +107,9 @@ impl Node {
 
     fn conn(&self) -> redis::Connection {
         let c = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).unwrap();
-        c.get_connection().unwrap()
+        c.get_connection().unwrap_or_else(|e| {
+            panic!("connect to {} on {}: {e}; log:\n{}", self.bin.display(), self.port, self.log())
+        })
     }
 
     fn kill9(&mut self) {
