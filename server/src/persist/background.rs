@@ -8,9 +8,10 @@
 //!    instant is the image's point in time. Each table's sink encodes the records it is handed
 //!    into one shared buffer, preceded by a "select database" record whenever the database
 //!    changes.
-//! 2. The dump thread then alternates: take the lock, walk a slice of the tables (a few
-//!    thousand records, well under a millisecond), release it, write what was encoded to the
-//!    file. Meanwhile a client that modifies a record the walk has not reached encodes it first,
+//! 2. The dump thread then alternates: take the lock, walk a slice of the tables (512
+//!    records, about 2 ms of encoding for 1 KB values), release it, write what was encoded to
+//!    the file, and yield so that waiting clients get the lock before it does again (on one
+//!    core it would otherwise win it back at once: clients saw pauses of a second). Meanwhile a client that modifies a record the walk has not reached encodes it first,
 //!    as it was (that is the only work a write does for the dump).
 //! 3. When every table's walk is complete, the footer is written and the file is fsynced.
 //!
@@ -26,8 +27,9 @@ use parking_lot::Mutex;
 use crate::keyspace::Entry;
 use crate::server::{Core, Server};
 
-/// Records a slice of the walk looks at before the dump thread lets clients in again.
-const SLICE: usize = 4096;
+/// Records a slice of the walk looks at before the dump thread lets clients in again (small:
+/// encoding compresses values, and a slice of 4096 1 KB values held the lock for ~15 ms).
+const SLICE: usize = 512;
 
 /// How records become bytes: RDB for BGSAVE, RDB or commands for an AOF rewrite.
 pub trait Encoder: Send + 'static {
@@ -111,6 +113,9 @@ impl<E: Encoder> Dump<E> {
                 break;
             }
             pace(SLICE);
+            // Let the clients waiting for the lock in: on a machine (or taskset) with one core
+            // this thread would otherwise take it back before they run.
+            std::thread::yield_now();
         }
         let Dump { pending, .. } = self;
         let pending = Arc::try_unwrap(pending)
