@@ -17,13 +17,52 @@ fn hash3(a: u8, b: u8, c: u8) -> usize {
     (v.wrapping_mul(2_654_435_761) >> (32 - HLOG)) as usize
 }
 
+/// The match table of [`compress`], kept per thread: each entry holds the call's generation in
+/// its high half, so a new call starts from an empty table without zeroing 64 KB (which cost
+/// more than compressing the small values an RDB file is full of).
+struct MatchTable {
+    gen: u32,
+    slots: Vec<u64>,
+}
+
+impl MatchTable {
+    fn get(&self, h: usize) -> u32 {
+        let e = self.slots[h];
+        if (e >> 32) as u32 == self.gen {
+            e as u32
+        } else {
+            0
+        }
+    }
+
+    fn set(&mut self, h: usize, v: u32) {
+        self.slots[h] = (u64::from(self.gen) << 32) | u64::from(v);
+    }
+}
+
+thread_local! {
+    static TABLE: std::cell::RefCell<MatchTable> =
+        std::cell::RefCell::new(MatchTable { gen: 0, slots: vec![0; 1 << HLOG] });
+}
+
 /// Compresses `input`; None when the result would not be shorter than `max_out` bytes.
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
-    let len = input.len();
-    if len == 0 || max_out == 0 {
+    if input.is_empty() || max_out == 0 {
         return None;
     }
-    let mut table = vec![0u32; 1 << HLOG];
+    TABLE.with(|t| {
+        let mut t = t.borrow_mut();
+        t.gen = t.gen.wrapping_add(1);
+        if t.gen == 0 {
+            t.slots.iter_mut().for_each(|s| *s = 0);
+            t.gen = 1;
+        }
+        compress_with(input, max_out, &mut t)
+    })
+}
+
+fn compress_with(input: &[u8], max_out: usize, table: &mut MatchTable) -> Option<Vec<u8>> {
+    let len = input.len();
     let mut out = Vec::with_capacity(max_out.min(len + len / 32 + 2));
     let mut lit_pos = 0;
     out.push(0);
@@ -32,8 +71,8 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     while ip < len {
         if ip + 2 < len {
             let h = hash3(input[ip], input[ip + 1], input[ip + 2]);
-            let r = table[h] as usize;
-            table[h] = (ip + 1) as u32;
+            let r = table.get(h) as usize;
+            table.set(h, (ip + 1) as u32);
             if r != 0 {
                 let r = r - 1;
                 let off = ip - r - 1;
@@ -57,7 +96,7 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
                     }
                     out.push(off as u8);
                     for p in ip + 1..(ip + l).min(len.saturating_sub(2)) {
-                        table[hash3(input[p], input[p + 1], input[p + 2])] = (p + 1) as u32;
+                        table.set(hash3(input[p], input[p + 1], input[p + 2]), (p + 1) as u32);
                     }
                     ip += l;
                     lit_pos = out.len();
