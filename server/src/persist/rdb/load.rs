@@ -84,7 +84,7 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    fn byte(&mut self) -> Result<u8, RdbError> {
+    pub fn byte(&mut self) -> Result<u8, RdbError> {
         Ok(self.take(1)?[0])
     }
 
