@@ -256,6 +256,23 @@ impl Default for Aof {
 }
 
 impl Aof {
+    /// INFO's rewrite counters and status after a rewrite ended with `r`.
+    fn record_rewrite(&mut self, r: &Result<(), String>) {
+        match r {
+            Ok(()) => {
+                self.rewrites += 1;
+                self.rewrite_failures = 0;
+                self.last_rewrite_ok = true;
+                tracing::info!("Background AOF rewrite finished successfully");
+            }
+            Err(e) => {
+                self.rewrite_failures += 1;
+                self.last_rewrite_ok = false;
+                tracing::warn!("Background AOF rewrite failed: {e}");
+            }
+        }
+    }
+
     pub fn is_on(&self) -> bool {
         self.shared.on.load(Ordering::Relaxed)
     }
@@ -771,20 +788,7 @@ fn finish_rewrite(
         Err(e) => Err(format!("Error writing the AOF base: {e}")),
     };
     let _ = std::fs::remove_file(temp);
-    let aof = &mut core.aof;
-    match r {
-        Ok(()) => {
-            aof.rewrites += 1;
-            aof.rewrite_failures = 0;
-            aof.last_rewrite_ok = true;
-            tracing::info!("Background AOF rewrite finished successfully");
-        }
-        Err(e) => {
-            aof.rewrite_failures += 1;
-            aof.last_rewrite_ok = false;
-            tracing::warn!("Background AOF rewrite failed: {e}");
-        }
-    }
+    core.aof.record_rewrite(&r);
 }
 
 /// Rewrites the AOF: a new base from the current data, a new incremental file for what comes
@@ -795,19 +799,7 @@ pub fn rewrite(core: &mut Core) -> Result<(), String> {
     let aof = &mut core.aof;
     aof.rewrite_scheduled = false;
     aof.last_rewrite_time_sec = start.elapsed().as_secs() as i64;
-    match &r {
-        Ok(()) => {
-            aof.rewrites += 1;
-            aof.rewrite_failures = 0;
-            aof.last_rewrite_ok = true;
-            tracing::info!("Background AOF rewrite finished successfully");
-        }
-        Err(e) => {
-            aof.rewrite_failures += 1;
-            aof.last_rewrite_ok = false;
-            tracing::warn!("Background AOF rewrite failed: {e}");
-        }
-    }
+    aof.record_rewrite(&r);
     r
 }
 
