@@ -89,6 +89,9 @@ pub struct Command {
     pub fullname: &'static str,
     /// The spec's `command_flags` as bits (`CmdFlags::WRITE`...).
     pub flags: CmdFlags,
+    /// Whether a key spec is read-only (SINTERSTORE's sources): computed once, since every
+    /// write command asks (INFO keyspace hits).
+    pub has_ro_keys: bool,
     pub subcommands: NameMap<Command>,
 }
 
@@ -155,6 +158,7 @@ impl Commands {
             handler: handlers.get(fullname).copied(),
             id,
             flags: spec.flag_bits,
+            has_ro_keys: spec.key_specs.iter().any(|k| k.flags.contains(spec::KeyFlags::RO)),
             fullname,
             subcommands,
         }
@@ -534,7 +538,7 @@ fn count_keyspace_hits(
             core.stats.keyspace_hits += d.lookup_hits.saturating_sub(before.0);
             core.stats.keyspace_misses += d.lookup_misses.saturating_sub(before.1);
         }
-    } else if cmd.spec.key_specs.iter().any(|k| k.flags.contains(spec::KeyFlags::RO)) {
+    } else if cmd.has_ro_keys {
         for (i, f) in cmd.keys(argv) {
             if f.contains(spec::KeyFlags::RO) {
                 match core.dbs[db].table.contains(&argv[i]) {
