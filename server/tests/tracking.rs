@@ -203,9 +203,10 @@ fn bcast_sends_matching_keys_once_per_batch() {
     b.expect_bytes(b"+OK\r\n+OK\r\n+OK\r\n+OK\r\n+OK\r\n:1\r\n", "batch");
     a.expect_bytes(&[push(&["a1", "a2"]), push(&["b1"])].concat(), "batch");
     a.expect_silence();
-    // Without NOLOOP the client hears of its own writes, after its replies.
-    a.send("SET a3 1");
-    a.send("PING");
+    // Without NOLOOP the client hears of its own writes, after the replies of the batch (both
+    // commands go in one write, so that the server reads them as one batch).
+    let own: Vec<u8> = ["SET a3 1", "PING"].iter().flat_map(|l| encode(&split_args(l))).collect();
+    a.s.write_all(&own).unwrap();
     a.expect_bytes(&[&b"+OK\r\n+PONG\r\n"[..], &push(&["a3"])].concat(), "own SET");
     // Prefixes add up; BCAST alone adds the empty prefix, matching every key.
     a.expect("CLIENT TRACKING ON BCAST NOLOOP", b"+OK\r\n");
