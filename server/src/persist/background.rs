@@ -79,15 +79,14 @@ impl<E: Encoder> Dump<E> {
     }
 
     /// Walks the tables to the end, passing the encoded records to `out` between slices.
-    /// `pace` is called after each slice with the number of records it looked at (tests and
-    /// `rdb-key-save-delay` slow the dump down with it). Returns the encoder, to write the
-    /// footer with. An error (from `out`, or a table dropped before its walk completed, as a
+    /// After each slice it sleeps `delay_us` per record looked at (`rdb-key-save-delay`, which
+    /// tests use to slow the dump down). Returns the encoder, to write the footer with. An error (from `out`, or a table dropped before its walk completed, as a
     /// database replaced by a load is) abandons the dump.
     pub fn run(
         self,
         server: &Server,
         mut out: impl FnMut(&[u8]) -> std::io::Result<()>,
-        mut pace: impl FnMut(usize),
+        delay_us: u64,
     ) -> std::io::Result<E> {
         let mut chunk = Vec::new();
         loop {
@@ -112,7 +111,9 @@ impl<E: Encoder> Dump<E> {
             if !more {
                 break;
             }
-            pace(SLICE);
+            if delay_us > 0 {
+                std::thread::sleep(Duration::from_micros(delay_us.saturating_mul(SLICE as u64)));
+            }
             // Let the clients waiting for the lock in: on a machine (or taskset) with one core
             // this thread would otherwise take it back before they run.
             std::thread::yield_now();
@@ -155,13 +156,6 @@ impl<E: Encoder> Dump<E> {
 pub fn abandon_all(core: &mut Core) {
     for db in core.dbs.iter_mut() {
         db.table.discard_snapshot();
-    }
-}
-
-/// Sleeps `per_record_us` microseconds for each of `records` (Redis's `rdb-key-save-delay`).
-pub fn pace_delay(per_record_us: u64, records: usize) {
-    if per_record_us > 0 {
-        std::thread::sleep(Duration::from_micros(per_record_us.saturating_mul(records as u64)));
     }
 }
 
@@ -257,7 +251,7 @@ mod tests {
             out.extend_from_slice(b);
             Ok(())
         };
-        dump.run(&server, write, |_| std::thread::sleep(Duration::from_micros(200))).unwrap();
+        dump.run(&server, write, 1).unwrap();
         stop.store(true, Ordering::SeqCst);
         writer.join().unwrap();
         assert_eq!(parse(&out), want);

@@ -77,12 +77,8 @@ pub fn bgsave(server: &Arc<Server>, core: &mut Core) -> Result<(), &'static str>
         let mut dump = Some(dump);
         let res = write_file_atomic_as(&path, &tmp, |f| {
             let mut fw = FileWriter::new(f, opts, checksum);
-            fw.header(&aux)?;
-            for code in &functions {
-                fw.function(code)?;
-            }
-            let pace = |n| super::background::pace_delay(delay_us, n);
-            dump.take().expect("run once").run(&server, |b| fw.raw_entry(b), pace)?;
+            fw.header(&aux, &functions)?;
+            dump.take().expect("run once").run(&server, |b| fw.raw_entry(b), delay_us)?;
             fw.footer()
         });
         // The file could not even be opened: the walk must still end.
@@ -193,10 +189,8 @@ pub fn load_opts(core: &Core) -> LoadOpts {
 pub fn write_core<W: io::Write>(core: &Core, w: W, aof_base: bool) -> io::Result<W> {
     let opts = save_opts(&core.cfg, core.lru_clock);
     let mut fw = FileWriter::new(w, opts, core.cfg.rdbchecksum);
-    fw.header(&rdb::save::standard_aux(crate::info::used_memory(), aof_base))?;
-    for code in crate::cmd::function::library_codes(core) {
-        fw.function(&code)?;
-    }
+    let aux = rdb::save::standard_aux(crate::info::used_memory(), aof_base);
+    fw.header(&aux, &crate::cmd::function::library_codes(core))?;
     for db in &core.dbs {
         if db.is_empty() {
             continue;

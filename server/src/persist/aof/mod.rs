@@ -700,15 +700,11 @@ pub fn start_rewrite(server: &Arc<Server>, core: &mut Core) -> Result<bool, Stri
             let f = std::io::BufWriter::new(File::create(&temp)?);
             let mut fw = crate::persist::rdb::save::FileWriter::new(f, opts, checksum);
             if rdb {
-                fw.header(&aux)?;
-                for code in &functions {
-                    fw.function(code)?;
-                }
+                fw.header(&aux, &functions)?;
             } else {
                 fw.raw_entry(&header)?;
             }
-            let pace = |n| crate::persist::background::pace_delay(delay_us, n);
-            dump.run(&server, |b| fw.raw_entry(b), pace)?;
+            dump.run(&server, |b| fw.raw_entry(b), delay_us)?;
             let size = fw.bytes_written() + if rdb { 9 } else { 0 };
             let f = if rdb { fw.footer()? } else { fw.into_inner()? };
             let f = f.into_inner().map_err(|e| e.into_error())?;

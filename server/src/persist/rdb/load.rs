@@ -968,7 +968,7 @@ mod tests {
         st.create_group(b"g", StreamId::new(3, 0), 3);
         entries.push(Entry::new(b"st", Value::Obj(Box::new(Object::Stream(Box::new(st)))), None));
         let mut fw = FileWriter::new(Vec::new(), SaveOpts::default(), true);
-        fw.header(&save::standard_aux(1000, false)).unwrap();
+        fw.header(&save::standard_aux(1000, false), &[]).unwrap();
         fw.function(b"#!lua name=lib\nredis.register_function('f', function() return 1 end)")
             .unwrap();
         fw.select_db(0, entries.len() as u64, 1).unwrap();

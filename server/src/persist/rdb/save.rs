@@ -431,11 +431,15 @@ impl<W: Write> FileWriter<W> {
         self.written + self.buf.len() as u64
     }
 
-    /// The magic, the version and the aux fields.
-    pub fn header(&mut self, aux: &[(&str, Aux)]) -> io::Result<()> {
+    /// The magic, the version, the aux fields and the function libraries (their source code):
+    /// everything an image holds before its databases.
+    pub fn header(&mut self, aux: &[(&str, Aux)], functions: &[Vec<u8>]) -> io::Result<()> {
         self.buf.extend_from_slice(format!("REDIS{:04}", WRITE_VERSION).as_bytes());
         for (k, v) in aux {
             self.aux(k, v);
+        }
+        for code in functions {
+            self.function(code)?;
         }
         self.maybe_flush()
     }
