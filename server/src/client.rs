@@ -199,10 +199,14 @@ impl ClientShared {
             return false;
         }
         let len = msg.len();
+        // Counted before it is sent: the connection task may write it, and uncount it, at once
+        // (counting after let the count dip below zero, and wrap, meanwhile).
+        let check = self.out.add(len, limits);
         if self.wake.send(msg).is_err() {
+            self.out.written(len, 1);
             return false;
         }
-        if self.out.add(len, limits) == crate::outbuf::LimitCheck::Exceeded {
+        if check == crate::outbuf::LimitCheck::Exceeded {
             tracing::warn!(
                 "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
                 crate::cmd::client::info_line(self)
