@@ -255,6 +255,11 @@ unsafe impl<O: Send> Send for Entry<O> {}
 unsafe impl<O: Sync> Sync for Entry<O> {}
 
 impl<O> Entry<O> {
+    /// Where the record lives (for cache prefetch hints; never dereferenced by callers).
+    pub fn addr(&self) -> *const u8 {
+        self.ptr.as_ptr()
+    }
+
     // ----- raw primitives: the only places that touch memory through the pointer -----
 
     /// Allocates `size` uninitialised bytes with the record alignment.

@@ -63,6 +63,18 @@ impl<O> Drop for Snapshot<O> {
     }
 }
 
+/// A cache prefetch hint for `p`.
+fn prefetch_addr(p: *const u8) {
+    // SAFETY: a prefetch is only a hint: it reads nothing architecturally and never faults,
+    // whatever the address; SSE, which it needs, is part of x86_64.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Hands `e` to the snapshot if it is still unwritten (the one check every mutating path
 /// makes; without a snapshot it is a single branch).
 #[inline]
@@ -255,6 +267,32 @@ impl<O> Table<O> {
     /// Index of `h` in table `t` (which must be non-empty).
     fn index(&self, t: usize, h: u64) -> usize {
         (h as usize) & (self.ht[t].len() - 1)
+    }
+
+    /// Asks the CPU to start fetching the bucket an insert of `key` would go to. The RDB loader
+    /// calls it once it has read a key, and [`Table::prefetch_chain`] once it has decoded the
+    /// value, and inserts one key late: the cache misses of an insert then overlap the decoding
+    /// of the next values instead of stalling the load.
+    pub fn prefetch(&self, key: &[u8]) {
+        if let Some(slot) = self.insert_slot(key) {
+            prefetch_addr((slot as *const Option<Entry<O>>).cast());
+        }
+    }
+
+    /// Asks the CPU to start fetching the first record of the chain `key` would join (its key
+    /// is what an insert compares first).
+    pub fn prefetch_chain(&self, key: &[u8]) {
+        if let Some(Some(e)) = self.insert_slot(key) {
+            prefetch_addr(e.addr());
+        }
+    }
+
+    fn insert_slot(&self, key: &[u8]) -> Option<&Option<Entry<O>>> {
+        let t = self.tables() - 1;
+        if self.ht[t].is_empty() {
+            return None;
+        }
+        Some(&self.ht[t][self.index(t, self.hash(key))])
     }
 
     /// Looks up a key.

@@ -249,6 +249,43 @@ impl Hash {
         }
     }
 
+    /// A hash of `pairs` built at once (the RDB loader: one allocation for a pack instead of
+    /// one per field); None when a field repeats.
+    pub fn from_pairs(pairs: &[(&[u8], &[u8])], lim: Limits) -> Option<Hash> {
+        let fits = pairs.len() <= lim.max_entries
+            && pairs.iter().all(|(f, v)| f.len() <= lim.max_value && v.len() <= lim.max_value);
+        if !fits {
+            let mut h = Hash::new();
+            for (f, v) in pairs {
+                if !h.set(f, v, lim) {
+                    return None;
+                }
+            }
+            return Some(h);
+        }
+        if pairs.is_empty() {
+            return Some(Hash::new());
+        }
+        let size: usize = pairs
+            .iter()
+            .map(|(f, v)| varint_len(f.len()) + f.len() + varint_len(v.len()) + v.len())
+            .sum();
+        let mut p = Vec::with_capacity(COUNT_LEN + size);
+        p.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
+        for (i, (f, v)) in pairs.iter().enumerate() {
+            // Packs are small (hash-max-listpack-entries): a scan of the earlier fields is
+            // cheaper than building a set.
+            if pairs[..i].iter().any(|(g, _)| g == f) {
+                return None;
+            }
+            put_varint(&mut p, f.len());
+            p.extend_from_slice(f);
+            put_varint(&mut p, v.len());
+            p.extend_from_slice(v);
+        }
+        Some(Hash(Tagged::small(ThinBytes::from_slice(&p))))
+    }
+
     /// Sets `field` to `value`; returns true if the field is new. Converts to the table
     /// encoding when a field or value is longer than `lim.max_value`, or when the hash ends up
     /// with more than `lim.max_entries` fields.
@@ -388,6 +425,38 @@ mod tests {
     use std::collections::HashMap;
 
     const LIM: Limits = Limits { max_entries: 8, max_value: 10 };
+
+    #[test]
+    fn from_pairs_matches_field_by_field_building() {
+        let long = [b'x'; 11];
+        let cases: Vec<Vec<(&[u8], &[u8])>> = vec![
+            vec![],
+            vec![(b"b", b"1"), (b"a", b"2"), (b"c", b"")],
+            // Past the entry limit, and a value past the length limit: tables.
+            (0..9).map(|i| (&b"abcdefghi"[i..i + 1], &b"v"[..])).collect(),
+            vec![(b"a", b"1"), (b"b", &long)],
+        ];
+        for pairs in cases {
+            let mut want = Hash::new();
+            for (f, v) in &pairs {
+                want.set(f, v, LIM);
+            }
+            let got = Hash::from_pairs(&pairs, LIM).unwrap();
+            assert_eq!(got.encoding_name(), want.encoding_name());
+            // (A table's order depends on its hash seed: compare tables sorted.)
+            fn sorted(h: &Hash) -> Vec<(&[u8], &[u8])> {
+                let mut v: Vec<_> = h.iter().collect();
+                if h.encoding_name() == "hashtable" {
+                    v.sort();
+                }
+                v
+            }
+            assert_eq!(sorted(&got), sorted(&want));
+        }
+        // A repeated field is refused, in a pack and in a table.
+        assert!(Hash::from_pairs(&[(b"a", b"1"), (b"b", b"2"), (b"a", b"3")], LIM).is_none());
+        assert!(Hash::from_pairs(&[(b"a", b"1"), (b"a", &long)], LIM).is_none());
+    }
 
     #[test]
     fn pack_keeps_insertion_order_and_converts() {

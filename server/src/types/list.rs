@@ -458,13 +458,13 @@ impl List {
     /// Appends a node holding `elems` at the tail (the RDB loader keeps the file's node
     /// boundaries, as Redis does). Nothing happens for an empty `elems`.
     pub fn append_node<'a>(&mut self, elems: impl IntoIterator<Item = &'a [u8]>) {
-        let mut p = Pack::default();
-        for e in elems {
-            p.push(End::Tail, e);
-        }
-        if p.count() == 0 {
+        let elems: Vec<&[u8]> = elems.into_iter().collect();
+        if elems.is_empty() {
             return;
         }
+        // One splice, so one allocation for the node.
+        let mut p = Pack::default();
+        p.splice(HDR, HDR, &elems, 0);
         if self.is_empty() {
             self.repr = Tagged::small(p);
         } else {

@@ -217,14 +217,19 @@ fn score_of(e: Elem) -> Result<f64, RdbError> {
 }
 
 fn zset_from(pairs: Vec<(Vec<u8>, f64)>, opts: &LoadOpts) -> Result<Loaded1<'static>, RdbError> {
-    let mut seen = HashSet::with_capacity(pairs.len());
-    for (m, s) in &pairs {
-        if s.is_nan() {
-            return Err(corrupt("sorted set score is NaN"));
-        }
-        if !seen.insert(&m[..]) {
-            return Err(corrupt("duplicate sorted set members"));
-        }
+    if pairs.iter().any(|(_, s)| s.is_nan()) {
+        return Err(corrupt("sorted set score is NaN"));
+    }
+    // Most sorted sets in a file are small listpacks: comparing with the earlier members
+    // costs less than building a set of them.
+    let dup = if pairs.len() <= 32 {
+        pairs.iter().enumerate().any(|(i, (m, _))| pairs[..i].iter().any(|(n, _)| n == m))
+    } else {
+        let mut seen = HashSet::with_capacity(pairs.len());
+        !pairs.iter().all(|(m, _)| seen.insert(&m[..]))
+    };
+    if dup {
+        return Err(corrupt("duplicate sorted set members"));
     }
     obj(Object::ZSet(ZSet::from_pairs(pairs, opts.zset)))
 }
@@ -233,12 +238,9 @@ fn hash_from<'b>(
     pairs: impl Iterator<Item = (Cow<'b, [u8]>, Cow<'b, [u8]>)>,
     opts: &LoadOpts,
 ) -> Result<Loaded1<'static>, RdbError> {
-    let mut h = Hash::new();
-    for (f, v) in pairs {
-        if !h.set(&f, &v, opts.hash) {
-            return Err(corrupt("duplicate hash fields"));
-        }
-    }
+    let pairs: Vec<_> = pairs.collect();
+    let refs: Vec<(&[u8], &[u8])> = pairs.iter().map(|(f, v)| (&f[..], &v[..])).collect();
+    let h = Hash::from_pairs(&refs, opts.hash).ok_or_else(|| corrupt("duplicate hash fields"))?;
     obj(Object::Hash(h))
 }
 
@@ -248,11 +250,7 @@ fn pairs_of<'b>(elems: &[Elem<'b>]) -> Result<Pairs<'b>, RdbError> {
     if !elems.len().is_multiple_of(2) {
         return Err(corrupt("odd number of elements in a hash"));
     }
-    let c = |e: Elem<'b>| match e {
-        Elem::Str(s) => Cow::Borrowed(s),
-        Elem::Int(_) => Cow::Owned(e.to_vec()),
-    };
-    Ok(elems.chunks_exact(2).map(|p| (c(p[0]), c(p[1]))).collect())
+    Ok(elems.chunks_exact(2).map(|p| (p[0].bytes(), p[1].bytes())).collect())
 }
 
 /// Reads a value of type `t`.
@@ -293,8 +291,8 @@ pub fn read_object<'a>(
                         } else {
                             listpack::decode(&blob)?
                         };
-                        let owned: Vec<Vec<u8>> = elems.into_iter().map(Elem::to_vec).collect();
-                        l.append_node(owned.iter().map(|v| &v[..]));
+                        let bytes: Vec<Cow<[u8]>> = elems.into_iter().map(Elem::bytes).collect();
+                        l.append_node(bytes.iter().map(|v| &v[..]));
                     }
                     _ => return Err(corrupt(format!("unknown quicklist container {container}"))),
                 }
@@ -327,7 +325,7 @@ pub fn read_object<'a>(
                 _ => {
                     let b = r.string()?;
                     for e in listpack::decode(&b)? {
-                        add(&mut s, &e.to_vec())?;
+                        add(&mut s, &e.bytes())?;
                     }
                 }
             }
@@ -584,6 +582,20 @@ fn apply_age(e: &mut Entry, access: Access, idle: Option<u64>, freq: Option<u8>)
     }
 }
 
+/// Adds a loaded key to database `db` (refusing a key the file holds twice).
+fn insert_loaded(out: &mut Loaded, db: usize, e: Entry) -> Result<(), RdbError> {
+    let expires = e.expire_at().is_some();
+    let d = &mut out.dbs[db];
+    if let Some(old) = d.table.insert(e) {
+        return Err(corrupt(format!("duplicate key '{}'", String::from_utf8_lossy(old.key()))));
+    }
+    if expires {
+        d.expires += 1;
+    }
+    out.keys_loaded += 1;
+    Ok(())
+}
+
 /// Loads a whole RDB image into `ndbs` fresh databases.
 pub fn load(data: &[u8], ndbs: usize, opts: &LoadOpts) -> Result<Loaded, RdbError> {
     let mut r = Reader::new(data);
@@ -612,6 +624,7 @@ pub fn load(data: &[u8], ndbs: usize, opts: &LoadOpts) -> Result<Loaded, RdbErro
     let mut db = 0usize;
     let mut expire: Option<i64> = None;
     let (mut idle, mut freq) = (None, None);
+    let mut pending: Option<(usize, Entry)> = None;
     loop {
         let t = r.byte()?;
         match t {
@@ -682,6 +695,7 @@ pub fn load(data: &[u8], ndbs: usize, opts: &LoadOpts) -> Result<Loaded, RdbErro
             _ => {}
         }
         let key = r.string()?;
+        out.dbs[db].table.prefetch(&key);
         let v = read_object(&mut r, t, opts)?;
         let exp = expire.take();
         let (i, f) = (idle.take(), freq.take());
@@ -701,14 +715,15 @@ pub fn load(data: &[u8], ndbs: usize, opts: &LoadOpts) -> Result<Loaded, RdbErro
         let mut e = Entry::new(&key, v, exp);
         e.set_lru(opts.access.initial());
         apply_age(&mut e, opts.access, i, f);
-        let d = &mut out.dbs[db];
-        if d.table.insert(e).is_some() {
-            return Err(corrupt(format!("duplicate key '{}'", String::from_utf8_lossy(&key))));
+        // Inserted one key late (see Table::prefetch): the previous key's chain was fetched
+        // meanwhile.
+        out.dbs[db].table.prefetch_chain(&key);
+        if let Some((pdb, pe)) = pending.replace((db, e)) {
+            insert_loaded(&mut out, pdb, pe)?;
         }
-        if exp.is_some() {
-            d.expires += 1;
-        }
-        out.keys_loaded += 1;
+    }
+    if let Some((pdb, pe)) = pending.take() {
+        insert_loaded(&mut out, pdb, pe)?;
     }
     let body_end = r.pos();
     if version >= 5 {

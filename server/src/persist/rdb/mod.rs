@@ -89,11 +89,16 @@ pub enum Elem<'a> {
     Int(i64),
 }
 
-impl Elem<'_> {
+impl<'a> Elem<'a> {
     pub fn to_vec(self) -> Vec<u8> {
+        self.bytes().into_owned()
+    }
+
+    /// The element's bytes, borrowed from the input unless it is an integer.
+    pub fn bytes(self) -> std::borrow::Cow<'a, [u8]> {
         match self {
-            Elem::Str(s) => s.to_vec(),
-            Elem::Int(n) => itoa::Buffer::new().format(n).as_bytes().to_vec(),
+            Elem::Str(s) => std::borrow::Cow::Borrowed(s),
+            Elem::Int(n) => itoa::Buffer::new().format(n).as_bytes().to_vec().into(),
         }
     }
 
