@@ -72,7 +72,7 @@ impl Node {
                 .stderr(log)
                 .spawn()
                 .unwrap();
-            if common::wait_ready(self.port, Some(&mut child)) {
+            if common::wait_loaded(self.port, Some(&mut child)) {
                 self.child = Some(child);
                 return true;
             }

@@ -685,6 +685,16 @@ fn execute_inner(
         reject(core, client, out, Some(cmd), &e);
         return Flow::Continue;
     }
+    // While the data set loads at start-up only `loading` commands run (INFO, CONFIG, ...).
+    if server.loading.active()
+        && !cmd.flags.contains(CmdFlags::LOADING)
+        && !client.aof_loader
+        && !client.lua
+    {
+        let e = Error::msg(crate::persist::loading::LOADING_ERROR);
+        reject(core, client, out, Some(cmd), &e);
+        return Flow::Continue;
+    }
     // A MONITOR client is a replica of sorts: it may not touch the keyspace.
     let touches_keys = cmd
         .flags

@@ -493,8 +493,9 @@ fn set_paths(core: &mut Core) {
 
 /// Start-up with `appendonly yes`: loads the files the manifest names (migrating a Redis 6
 /// single `appendonly.aof` first), then opens the last incremental file for appending (creating
-/// a base and an incremental file when there are none, as Redis 7.0). An error means the server
-/// must not start.
+/// a base and an incremental file when there are none, as Redis 7.0). The files load in short
+/// slices under the core lock, so that clients are answered meanwhile (see `persist::loading`).
+/// An error means the server must not start.
 pub fn load_at_startup(server: &Arc<Server>) -> Result<(), String> {
     let mut guard = server.core.lock();
     let core = &mut *guard;
@@ -525,13 +526,24 @@ pub fn load_at_startup(server: &Arc<Server>) -> Result<(), String> {
     }
     if let Some(m) = manifest {
         core.aof.manifest = m;
+        let files: Vec<FileInfo> =
+            core.aof.manifest.base.iter().chain(&core.aof.manifest.incr).cloned().collect();
+        let opts = LoadSettings {
+            truncated_ok: core.cfg.aof_load_truncated,
+            delay: core.cfg.key_load_delay,
+            rdb: crate::persist::snapshot::load_opts(core),
+            ndbs: core.dbs.len(),
+        };
+        drop(guard);
         let start = Instant::now();
-        load_files(server, core)?;
+        load_files(server, &dir, &files, &opts)?;
         tracing::info!(
             "DB loaded from append only file: {:.3} seconds",
             start.elapsed().as_secs_f64()
         );
+        guard = server.core.lock();
     }
+    let core = &mut *guard;
     std::fs::create_dir_all(&dir)
         .map_err(|e| format!("Can't create the AOF directory {}: {e}", dir.display()))?;
     if core.aof.manifest.base.is_none() && core.aof.manifest.incr.is_empty() {
@@ -549,20 +561,38 @@ pub fn load_at_startup(server: &Arc<Server>) -> Result<(), String> {
     Ok(())
 }
 
-/// Loads the base and the incremental files of `core.aof.manifest`, in order.
-fn load_files(server: &Arc<Server>, core: &mut Core) -> Result<(), String> {
-    let files: Vec<FileInfo> =
-        core.aof.manifest.base.iter().chain(&core.aof.manifest.incr).cloned().collect();
-    crate::keyspace::set_loading(true);
+/// What loading the files takes from the configuration.
+struct LoadSettings {
+    truncated_ok: bool,
+    delay: i32,
+    rdb: crate::persist::rdb::load::LoadOpts,
+    ndbs: usize,
+}
+
+/// Loads `files` (the manifest's base and incremental files) from `dir`, in order.
+fn load_files(
+    server: &Arc<Server>,
+    dir: &Path,
+    files: &[FileInfo],
+    opts: &LoadSettings,
+) -> Result<(), String> {
+    // Loading reports progress over the files' total size, as Redis 7.0.
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(dir.join(&f.name)).ok())
+        .map(|m| m.len())
+        .sum();
+    server.loading.set_total(total);
+    let mut tracker = crate::persist::loading::Tracker::new(&server.loading, opts.delay);
+    let n = files.len();
     let r = (|| {
-        let n = files.len();
         for (i, f) in files.iter().enumerate() {
-            load_file(server, core, f, i + 1 == n)?;
+            load_file(server, &mut tracker, dir, f, i + 1 == n, opts)?;
         }
         Ok(())
     })();
-    crate::keyspace::set_loading(false);
     // Loading is not traffic: the counters start from zero, and nothing is dirty.
+    let mut core = server.core.lock();
     core.stats.reset_counters();
     core.errorstats.clear();
     core.dirty = 0;
@@ -571,11 +601,13 @@ fn load_files(server: &Arc<Server>, core: &mut Core) -> Result<(), String> {
 
 fn load_file(
     server: &Arc<Server>,
-    core: &mut Core,
+    tracker: &mut crate::persist::loading::Tracker<'_>,
+    dir: &Path,
     f: &FileInfo,
     last: bool,
+    opts: &LoadSettings,
 ) -> Result<(), String> {
-    let path = core.aof.path(&f.name);
+    let path = dir.join(&f.name);
     let data = match std::fs::read(&path) {
         Ok(d) => Bytes::from(d),
         // Redis tolerates a missing incremental file only if it is the last and empty...
@@ -591,9 +623,13 @@ fn load_file(
     let start = Instant::now();
     // A base written with aof-use-rdb-preamble yes is an RDB file; a Redis 4-6 single file
     // may be an RDB preamble followed by commands.
-    let rdb_len =
-        if data.starts_with(b"REDIS") { load_rdb_preamble(core, &data, &f.name)? } else { 0 };
-    let loaded = load::replay(server, core, &data, &f.name, rdb_len)?;
+    let rdb_len = if data.starts_with(b"REDIS") {
+        load_rdb_preamble(server, tracker, &data, &f.name, opts)?
+    } else {
+        0
+    };
+    let loaded = load::replay(server, tracker, &data, &f.name, rdb_len)?;
+    tracker.file_done(data.len() as u64);
     if let Some(valid) = loaded.valid_up_to {
         tracing::warn!("!!! Warning: short read while loading the AOF file {}!!!", f.name);
         if !last {
@@ -602,7 +638,7 @@ fn load_file(
                 f.name
             ));
         }
-        if !core.cfg.aof_load_truncated {
+        if !opts.truncated_ok {
             return Err(format!(
                 "Unexpected end of file reading the append only file {} (valid up to offset \
                  {valid} of {}). You can: 1) Make a backup of your AOF file, then use \
@@ -633,13 +669,21 @@ fn load_file(
 
 /// Loads the RDB at the start of `data` (a base written with `aof-use-rdb-preamble yes`, or the
 /// preamble of a Redis 4-6 single AOF file) and returns its length: commands may follow it.
-fn load_rdb_preamble(core: &mut Core, data: &[u8], name: &str) -> Result<usize, String> {
-    let opts = crate::persist::snapshot::load_opts(core);
-    let loaded = crate::persist::rdb::load::load(data, core.dbs.len(), &opts)
-        .map_err(|e| format!("Bad RDB preamble in the AOF file {name}: {e}"))?;
+/// It parses without the core lock.
+fn load_rdb_preamble(
+    server: &Server,
+    tracker: &mut crate::persist::loading::Tracker<'_>,
+    data: &[u8],
+    name: &str,
+    opts: &LoadSettings,
+) -> Result<usize, String> {
+    tracker.rdb_start();
+    let loaded = crate::persist::rdb::load::load_with(data, opts.ndbs, &opts.rdb, tracker);
+    tracker.rdb_end();
+    let loaded = loaded.map_err(|e| format!("Bad RDB preamble in the AOF file {name}: {e}"))?;
     let consumed = loaded.consumed;
     // A preamble is always the first thing loaded, into empty databases.
-    crate::persist::snapshot::install(core, loaded, false);
+    crate::persist::snapshot::install(&mut server.core.lock(), loaded, false);
     Ok(consumed)
 }
 
@@ -962,7 +1006,9 @@ pub fn info_fields(out: &mut String, core: &Core) {
     f("aof_last_cow_size", &0);
     f("module_fork_in_progress", &0);
     f("module_fork_last_cow_size", &0);
-    if on {
+    // As Redis 7.0, by the configuration: while the AOF loads it is not on yet
+    // (`aof_enabled:0`) and these show zeros.
+    if core.cfg.appendonly {
         let pending = s.pending.lock().buf.len();
         let unsynced = s.synced.load(Ordering::Relaxed) < s.written.load(Ordering::Relaxed);
         f("aof_current_size", &s.size.load(Ordering::Relaxed));
