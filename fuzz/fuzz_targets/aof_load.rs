@@ -40,10 +40,13 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let srv = server();
-    let mut core = srv.core.lock();
-    let n = core.dbs.len();
-    core.dbs = (0..n).map(vireo_server::keyspace::Db::new).collect();
-    vireo_server::keyspace::set_loading(true);
-    let _ = replay(srv, &mut core, &buf, "fuzz.aof", 0);
-    vireo_server::keyspace::set_loading(false);
+    {
+        let mut core = srv.core.lock();
+        let n = core.dbs.len();
+        core.dbs = (0..n).map(vireo_server::keyspace::Db::new).collect();
+    }
+    srv.loading.start();
+    let mut tracker = vireo_server::persist::loading::Tracker::new(&srv.loading, 0);
+    let _ = replay(srv, &mut tracker, &buf, "fuzz.aof", 0);
+    srv.loading.stop();
 });

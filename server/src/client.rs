@@ -269,6 +269,8 @@ pub struct Client {
     pub serving_blocked: bool,
     /// The client a Lua script runs its commands as (MONITOR shows them as `lua`).
     pub lua: bool,
+    /// The client that replays the AOF at start-up (not refused with -LOADING).
+    pub aof_loader: bool,
     /// Channels, patterns and shard channels this client subscribes to.
     pub pubsub: crate::pubsub::ClientSubs,
 }
@@ -312,6 +314,7 @@ impl Client {
             in_exec: false,
             serving_blocked: false,
             lua: false,
+            aof_loader: false,
             pubsub: Default::default(),
         }
     }

@@ -134,7 +134,7 @@ pub fn generate(server: &Server, core: &mut Core, sections: Sections) -> String 
         memory_section(&mut out, core);
     }
     if section(&mut out, Section::Persistence, "Persistence") {
-        persistence_section(&mut out, core);
+        persistence_section(&mut out, server, core);
     }
     if section(&mut out, Section::Stats, "Stats") {
         stats_section(&mut out, core);
@@ -330,8 +330,8 @@ fn memory_section(out: &mut String, core: &mut Core) {
     field!(out, "lazyfreed_objects", "0");
 }
 
-fn persistence_section(out: &mut String, core: &Core) {
-    field!(out, "loading", "0");
+fn persistence_section(out: &mut String, server: &Server, core: &Core) {
+    field!(out, "loading", "{}", u8::from(server.loading.active()));
     field!(out, "async_loading", "0");
     field!(out, "current_cow_peak", "0");
     field!(out, "current_cow_size", "0");
@@ -353,9 +353,15 @@ fn persistence_section(out: &mut String, core: &Core) {
     field!(out, "rdb_current_bgsave_time_sec", "{}", current);
     field!(out, "rdb_saves", "{}", core.rdb.saves);
     field!(out, "rdb_last_cow_size", "0");
-    field!(out, "rdb_last_load_keys_expired", "{}", core.rdb.last_load_keys_expired);
-    field!(out, "rdb_last_load_keys_loaded", "{}", core.rdb.last_load_keys_loaded);
+    // While an RDB image loads, its counts so far (as Redis's move).
+    let (loaded, expired) = server
+        .loading
+        .rdb_keys()
+        .unwrap_or((core.rdb.last_load_keys_loaded, core.rdb.last_load_keys_expired));
+    field!(out, "rdb_last_load_keys_expired", "{}", expired);
+    field!(out, "rdb_last_load_keys_loaded", "{}", loaded);
     crate::persist::aof::info_fields(out, core);
+    server.loading.info_fields(out);
 }
 
 fn stats_section(out: &mut String, core: &Core) {

@@ -38,16 +38,6 @@ fn main() {
     .expect("tokio runtime");
     let code = rt.block_on(async move {
         let server = Server::new(cfg, file);
-        {
-            // The RDB file, unless the AOF is on (then the AOF is the source of truth).
-            let mut core = server.core.lock();
-            if !core.cfg.appendonly {
-                if let Err(e) = vireo_server::persist::snapshot::load_at_startup(&mut core) {
-                    tracing::error!("{e}");
-                    return 1;
-                }
-            }
-        }
         match run(server).await {
             Ok(()) => 0,
             Err(e) => {
@@ -60,10 +50,38 @@ fn main() {
     std::process::exit(code);
 }
 
+/// Loads the data set: the AOF when it is on (it is the source of truth then), else the RDB
+/// file.
+fn load_data(server: &Arc<Server>) -> Result<(), String> {
+    let aof = server.core.lock().cfg.appendonly;
+    if aof {
+        vireo_server::persist::aof::load_at_startup(server)
+    } else {
+        vireo_server::persist::snapshot::load_at_startup(server)
+    }
+}
+
+/// Returns when SHUTDOWN or a signal asked the server to stop.
+async fn stop_requested(server: &Server) {
+    loop {
+        // A Notified future sees notify_waiters() from its creation on, so create it first.
+        let stop = server.shutdown.notified();
+        if server.is_shutting_down() {
+            return;
+        }
+        stop.await;
+    }
+}
+
 async fn run(server: Arc<Server>) -> std::io::Result<()> {
-    if let Err(e) = vireo_server::persist::aof::load_at_startup(&server) {
-        tracing::error!("{e}");
-        std::process::exit(1);
+    // The server listens while it loads, answering -LOADING to what may not run yet (see
+    // persist::loading): the state is entered before the first connection is accepted. With
+    // no files there is nothing to wait for: the (empty) start-up runs before listening.
+    let files = vireo_server::persist::loading::files_to_load(&server.core.lock().cfg);
+    if files {
+        server.loading.start();
+    } else {
+        load_data(&server).map_err(std::io::Error::other)?;
     }
     let (listeners, unix) = net::bind_all(&server).await?;
     let port = server.tcp_port.load(std::sync::atomic::Ordering::Relaxed);
@@ -80,7 +98,6 @@ async fn run(server: Arc<Server>) -> std::io::Result<()> {
         let path = server.core.lock().cfg.unixsocket.clone().unwrap_or_default();
         tokio::spawn(net::accept_unix(server.clone(), u, path));
     }
-    tokio::spawn(cron::run(server.clone()));
     let srv = server.clone();
     tokio::spawn(async move {
         use tokio::signal::unix::{signal, SignalKind};
@@ -92,14 +109,27 @@ async fn run(server: Arc<Server>) -> std::io::Result<()> {
         }
         srv.request_shutdown();
     });
-    loop {
-        // A Notified future sees notify_waiters() from its creation on, so create it first.
-        let stop = server.shutdown.notified();
-        if server.is_shutting_down() {
-            break;
+    if files {
+        let srv = server.clone();
+        let load = tokio::task::spawn_blocking(move || load_data(&srv));
+        tokio::select! {
+            r = load => {
+                let r = r.unwrap_or_else(|e| Err(format!("The loading thread failed: {e}")));
+                r.map_err(std::io::Error::other)?;
+            }
+            // Stopped while loading: nothing to save (the data set is not whole), as Redis.
+            _ = stop_requested(&server) => {
+                tracing::warn!("User requested shutdown while loading...");
+                tracing::warn!("Vireo is now ready to exit, bye bye...");
+                return Ok(());
+            }
         }
-        stop.await;
+        server.loading.stop();
     }
+    tracing::info!("Ready to accept connections");
+    // The cron (expiry, save points, rewrites) starts on the whole data set.
+    tokio::spawn(cron::run(server.clone()));
+    stop_requested(&server).await;
     {
         // A signal (not SHUTDOWN, which saved already) saves when save points are configured.
         let mut core = server.core.lock();

@@ -125,6 +125,8 @@ pub struct Server {
     pub executable: String,
     /// The script running, if any, as other connections see it without the lock.
     pub script: Arc<crate::script_run::ScriptRun>,
+    /// Start-up loading of the RDB file or the AOF (see `persist::loading`).
+    pub loading: crate::persist::loading::Loading,
 }
 
 impl Server {
@@ -145,6 +147,7 @@ impl Server {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             script: Arc::default(),
+            loading: Default::default(),
         })
     }
 

@@ -19,6 +19,9 @@ struct Node {
     port: u16,
     child: Option<Child>,
     args: Vec<String>,
+    /// Started with SIGXFSZ ignored, so that a file size limit (`prlimit --fsize`) makes its
+    /// writes fail with an error instead of killing it.
+    ignore_xfsz: bool,
 }
 
 fn vireo_bin() -> PathBuf {
@@ -55,6 +58,7 @@ impl Node {
             port: 0,
             child: None,
             args: args.iter().map(|s| s.to_string()).collect(),
+            ignore_xfsz: false,
         }
     }
 
@@ -63,16 +67,34 @@ impl Node {
         for _ in 0..5 {
             self.port = common::free_port();
             let log = std::fs::File::create(self.log_path()).unwrap();
-            let mut child = Command::new(&self.bin)
-                .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            let mut cmd = if self.ignore_xfsz {
+                let mut c = Command::new("sh");
+                c.args(["-c", "trap '' XFSZ; exec \"$0\" \"$@\""]).arg(&self.bin);
+                c
+            } else {
+                Command::new(&self.bin)
+            };
+            cmd.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
                 .args(&self.args)
                 .current_dir(&self.dir)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            if common::wait_ready(self.port, Some(&mut child)) {
+                .stdin(Stdio::null());
+            let mut child = if self.ignore_xfsz {
+                // A file size limit would stop the log file too: the log goes through a pipe
+                // this process copies into the file.
+                let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+                let out = child.stdout.take().unwrap();
+                let err = child.stderr.take().unwrap();
+                for (mut from, mut to) in [
+                    (Box::new(out) as Box<dyn std::io::Read + Send>, log.try_clone().unwrap()),
+                    (Box::new(err), log),
+                ] {
+                    std::thread::spawn(move || std::io::copy(&mut from, &mut to));
+                }
+                child
+            } else {
+                cmd.stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap()
+            };
+            if common::wait_loaded(self.port, Some(&mut child)) {
                 self.child = Some(child);
                 return true;
             }
@@ -848,4 +870,117 @@ fn background_rewrite_keeps_concurrent_writes() {
     node.start();
     assert_eq!(dump(&mut node.conn()), want);
     assert!(read_manifest(&tmp.0).starts_with("file appendonly.aof.2.base.rdb seq 2 type b\n"));
+}
+
+/// Sets the server's soft file size limit (`None`: unlimited) with util-linux's `prlimit`;
+/// false when there is no `prlimit`.
+fn set_fsize_limit(pid: u32, bytes: Option<u64>) -> bool {
+    let limit = bytes.map_or("unlimited:".to_string(), |b| format!("{b}:"));
+    let out = Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), &format!("--fsize={limit}")])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => true,
+        Ok(o) => panic!("prlimit: {}", String::from_utf8_lossy(&o.stderr)),
+        Err(_) => false,
+    }
+}
+
+fn raw_info_field(r: &mut common::Raw, name: &str) -> String {
+    let info = String::from_utf8(r.call(&["INFO", "persistence"])).unwrap();
+    let prefix = format!("{name}:");
+    info.split("\r\n").find_map(|l| l.strip_prefix(&prefix)).unwrap_or_default().to_string()
+}
+
+const AOF_MISCONF: &[u8] = b"-MISCONF Errors writing to the AOF file: No space left on device\r\n";
+
+/// An AOF write that fails (here: a file size limit the write crosses, so a short write, which
+/// Redis reports as ENOSPC) makes INFO say `aof_last_write_status:err` and refuses writes and
+/// PING with Redis 7.0's MISCONF until a write succeeds again; the short write is cut off the
+/// file, so the AOF loads whole afterwards.
+#[test]
+fn aof_write_errors_refuse_writes_until_a_write_succeeds() {
+    let tmp = TempDir::new("write-error");
+    let mut node = Node::new(vireo_bin(), &tmp.0, &["--appendonly", "yes"]);
+    node.ignore_xfsz = true;
+    node.start();
+    let pid = node.child.as_ref().unwrap().id();
+    let mut r = common::Raw::connect(node.port);
+    assert_eq!(r.call(&["SET", "k1", "v1"]), b"+OK\r\n");
+    let incr = last_incr(&tmp.0);
+    let size = std::fs::metadata(&incr).unwrap().len();
+    if !set_fsize_limit(pid, Some(size + 50)) {
+        eprintln!("SKIPPED aof_write_errors_refuse_writes_until_a_write_succeeds: no prlimit");
+        return;
+    }
+    let big = "x".repeat(300);
+    // The write fails after the command ran: its reply is +OK, as Redis's.
+    assert_eq!(r.call(&["SET", "big", &big]), b"+OK\r\n");
+    assert_eq!(raw_info_field(&mut r, "aof_last_write_status"), "err");
+    assert_eq!(r.call(&["SET", "k2", "v2"]), AOF_MISCONF);
+    assert_eq!(r.call(&["PING"]), AOF_MISCONF);
+    assert_eq!(r.call(&["GET", "k1"]), b"$2\r\nv1\r\n");
+    assert_eq!(r.call(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(r.call(&["INCR", "n"]), AOF_MISCONF);
+    assert_eq!(
+        r.call(&["EXEC"]),
+        b"-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    // The bytes that got in were cut off again.
+    assert_eq!(std::fs::metadata(&incr).unwrap().len(), size);
+    assert!(node.log().contains("Short write while writing to the AOF file"), "{}", node.log());
+    assert!(set_fsize_limit(pid, None));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while r.call(&["PING"]) != b"+PONG\r\n" {
+        assert!(Instant::now() < deadline, "the write was not retried: {}", node.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(raw_info_field(&mut r, "aof_last_write_status"), "ok");
+    assert_eq!(r.call(&["SET", "k2", "v2"]), b"+OK\r\n");
+    assert!(node.log().contains("AOF write error looks solved, Redis can write again."));
+    // Everything acknowledged is in the file once.
+    node.kill9();
+    node.ignore_xfsz = false;
+    node.start();
+    let mut r = common::Raw::connect(node.port);
+    assert_eq!(r.call(&["DBSIZE"]), b":3\r\n");
+    assert_eq!(r.call(&["GET", "big"]), format!("$300\r\n{big}\r\n").as_bytes());
+    assert_eq!(r.call(&["GET", "k2"]), b"$2\r\nv2\r\n");
+}
+
+/// With `appendfsync always` a failed AOF write stops the server, as Redis 7.0 (it cannot
+/// promise the write it is about to acknowledge).
+#[test]
+fn aof_write_error_with_fsync_always_exits() {
+    let tmp = TempDir::new("write-error-always");
+    let mut node =
+        Node::new(vireo_bin(), &tmp.0, &["--appendonly", "yes", "--appendfsync", "always"]);
+    node.ignore_xfsz = true;
+    node.start();
+    let pid = node.child.as_ref().unwrap().id();
+    let mut r = common::Raw::connect(node.port);
+    assert_eq!(r.call(&["SET", "k1", "v1"]), b"+OK\r\n");
+    let size = std::fs::metadata(last_incr(&tmp.0)).unwrap().len();
+    if !set_fsize_limit(pid, Some(size + 10)) {
+        eprintln!("SKIPPED aof_write_error_with_fsync_always_exits: no prlimit");
+        return;
+    }
+    r.send_cmd(&["SET", "big", &"x".repeat(300)]);
+    let mut child = node.child.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "still running: {}", node.log());
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(1));
+    let log = node.log();
+    assert!(
+        log.contains(
+            "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting..."
+        ),
+        "{log}"
+    );
 }

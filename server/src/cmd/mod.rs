@@ -672,16 +672,33 @@ fn execute_inner(
         reject(core, client, out, Some(cmd), &Error::msg(crate::keyspace::evict::OOM_ERROR));
         return Flow::Continue;
     }
-    // After a failed BGSAVE with `stop-writes-on-bgsave-error`, writes (and PING, so that
-    // monitoring notices) are refused until a save succeeds, as Redis does.
-    if core.rdb.last_bgsave_failed
+    // After a failed BGSAVE with `stop-writes-on-bgsave-error`, or while the AOF cannot be
+    // written or fsynced, writes (and PING, so that monitoring notices) are refused until a
+    // save (a write) succeeds, as Redis does.
+    if (core.rdb.last_bgsave_failed || crate::persist::aof::failing(core))
         && (flags.contains(CmdFlags::WRITE) || cmd.fullname == "ping")
-        && crate::persist::snapshot::writes_refused(core)
     {
-        reject(core, client, out, Some(cmd), &Error::msg(crate::persist::snapshot::MISCONF));
-        return Flow::Continue;
+        let e = if crate::persist::snapshot::writes_refused(core) {
+            Some(Error::msg(crate::persist::snapshot::MISCONF))
+        } else {
+            crate::persist::aof::disk_error(core).map(Error::msg)
+        };
+        if let Some(e) = e {
+            reject(core, client, out, Some(cmd), &e);
+            return Flow::Continue;
+        }
     }
     if let Some(e) = pubsub::context_error(client, cmd) {
+        reject(core, client, out, Some(cmd), &e);
+        return Flow::Continue;
+    }
+    // While the data set loads at start-up only `loading` commands run (INFO, CONFIG, ...).
+    if server.loading.active()
+        && !cmd.flags.contains(CmdFlags::LOADING)
+        && !client.aof_loader
+        && !client.lua
+    {
+        let e = Error::msg(crate::persist::loading::LOADING_ERROR);
         reject(core, client, out, Some(cmd), &e);
         return Flow::Continue;
     }

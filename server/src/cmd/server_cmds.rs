@@ -85,6 +85,10 @@ fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     // NOW and FORCE skip waiting for replicas to catch up; there are none to wait for yet.
     let _ = now;
+    // A data set still loading is not saved over the file it comes from, as in Redis.
+    if ctx.server.loading.active() {
+        (save, nosave) = (false, true);
+    }
     // Plain SHUTDOWN saves when save points are configured, as Redis does.
     if (save || !ctx.core.cfg.save.is_empty()) && !nosave {
         if let Err(e) = save_for_shutdown(ctx) {

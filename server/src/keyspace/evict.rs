@@ -171,6 +171,10 @@ fn time_limit_us(tenacity: u32) -> u64 {
 /// Frees memory per `maxmemory-policy` while used memory is over `maxmemory` (which must be
 /// non-zero). The caller holds the core lock.
 pub fn perform(server: &Arc<Server>, core: &mut Core) -> Outcome {
+    // Nothing is evicted while the data set loads, as in Redis.
+    if server.loading.active() {
+        return Outcome::Ok;
+    }
     // While clients are paused the dataset stays still: no eviction, and no OOM either.
     if let Some(p) = core.pause {
         if p.until_ms > crate::clock::mstime() {

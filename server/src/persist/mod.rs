@@ -3,5 +3,6 @@
 
 pub mod aof;
 pub mod background;
+pub mod loading;
 pub mod rdb;
 pub mod snapshot;

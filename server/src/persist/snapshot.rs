@@ -317,24 +317,38 @@ pub fn install(core: &mut Core, loaded: rdb::load::Loaded, merge: bool) {
     }
 }
 
-/// Start-up: loads the RDB file when there is one (and the AOF is off), logging as Redis
-/// does. An error is fatal to the caller.
-pub fn load_at_startup(core: &mut Core) -> Result<(), String> {
+/// Start-up: loads the RDB file when there is one (the caller checks that the AOF is off),
+/// logging as Redis does. The file parses into fresh databases without the core lock, so that
+/// clients are answered meanwhile (`-LOADING`, INFO: see `persist::loading`); they are swapped
+/// in at the end. An error is fatal to the caller.
+pub fn load_at_startup(server: &Server) -> Result<(), String> {
     let start = Instant::now();
-    match load_into(core, false) {
-        Ok(false) => Ok(()),
-        Ok(true) => {
-            tracing::info!(
-                "Done loading RDB, keys loaded: {}, keys expired: {}.",
-                core.rdb.last_load_keys_loaded,
-                core.rdb.last_load_keys_expired
-            );
-            tracing::info!("DB loaded from disk: {:.3} seconds", start.elapsed().as_secs_f64());
-            Ok(())
-        }
-        Err(e) => Err(format!(
-            "Fatal error loading the DB ({}): {e}. Exiting.",
-            std::path::Path::new(&core.cfg.dbfilename).display()
-        )),
-    }
+    let (path, opts, ndbs, delay) = {
+        let core = server.core.lock();
+        let path = std::path::PathBuf::from(&core.cfg.dbfilename);
+        (path, load_opts(&core), core.dbs.len(), core.cfg.key_load_delay)
+    };
+    let fatal =
+        |e: RdbError| format!("Fatal error loading the DB ({}): {e}. Exiting.", path.display());
+    let data = match std::fs::read(&path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(fatal(RdbError::Io(e))),
+    };
+    server.loading.set_total(data.len() as u64);
+    let mut tracker = super::loading::Tracker::new(&server.loading, delay);
+    tracker.rdb_start();
+    let loaded = rdb::load::load_with(&data, ndbs, &opts, &mut tracker);
+    tracker.rdb_end();
+    let loaded = loaded.map_err(fatal)?;
+    tracker.file_done(data.len() as u64);
+    let mut core = server.core.lock();
+    install(&mut core, loaded, false);
+    tracing::info!(
+        "Done loading RDB, keys loaded: {}, keys expired: {}.",
+        core.rdb.last_load_keys_loaded,
+        core.rdb.last_load_keys_expired
+    );
+    tracing::info!("DB loaded from disk: {:.3} seconds", start.elapsed().as_secs_f64());
+    Ok(())
 }

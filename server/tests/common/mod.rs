@@ -50,9 +50,21 @@ pub fn free_port() -> u16 {
 }
 
 /// Waits until `port` accepts connections; false when `child` (if given) exits first, as a
-/// server does when its port was taken meanwhile (the caller then starts it on another).
-pub fn wait_ready(port: u16, mut child: Option<&mut Child>) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
+/// server does when its port was taken meanwhile (the caller then starts it on another). A
+/// server started on data files may still be loading them then: see [`wait_loaded`].
+pub fn wait_ready(port: u16, child: Option<&mut Child>) -> bool {
+    wait_port(port, child, false)
+}
+
+/// [`wait_ready`], and until the server has loaded its data (PING no longer answers
+/// -LOADING).
+pub fn wait_loaded(port: u16, child: Option<&mut Child>) -> bool {
+    wait_port(port, child, true)
+}
+
+/// [`wait_ready`] (`loaded` false) or [`wait_loaded`].
+pub fn wait_port(port: u16, mut child: Option<&mut Child>, loaded: bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(if loaded { 60 } else { 10 });
     while Instant::now() < deadline {
         if let Some(c) = child.as_deref_mut() {
             if let Ok(Some(_)) = c.try_wait() {
@@ -64,11 +76,18 @@ pub fn wait_ready(port: u16, mut child: Option<&mut Child>) -> bool {
         // the very port as its own and connect to itself (TCP simultaneous open).
         let probe = probe.ok().filter(|p| p.local_addr().ok() != p.peer_addr().ok());
         if let Some(mut probe) = probe {
-            // Half-close and wait for the server to close too: by then it has dropped the
-            // probe from its client list, which tests of CLIENT LIST and INFO clients count.
+            // PING, half-close and wait for the server to close too: by then it has dropped
+            // the probe from its client list, which tests of CLIENT LIST and INFO clients count.
+            let _ = probe.write_all(if loaded { b"PING\r\n" } else { b"" });
             let _ = probe.shutdown(std::net::Shutdown::Write);
             let _ = probe.set_read_timeout(Some(Duration::from_secs(5)));
-            let _ = probe.read(&mut [0u8; 64]);
+            let mut reply = Vec::new();
+            let _ = probe.read_to_end(&mut reply);
+            // No reply at all: the server went away meanwhile (a failed load exits).
+            if loaded && (reply.is_empty() || reply.starts_with(b"-LOADING")) {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
             return true;
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -185,7 +204,7 @@ impl DirServer {
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap();
-            if wait_ready(port, Some(&mut child)) {
+            if wait_loaded(port, Some(&mut child)) {
                 return DirServer { child, port };
             }
             let _ = child.kill();

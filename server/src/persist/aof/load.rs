@@ -6,7 +6,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::client::{Client, ClientShared};
-use crate::server::{Core, Server};
+use crate::persist::loading::Tracker;
+use crate::server::Server;
 
 /// Why a file stops before its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,22 +107,26 @@ pub fn fake_client() -> Client {
     let id = u64::MAX;
     let shared =
         Arc::new(ClientShared::new(id, String::new(), String::new(), -1, true, tx.clone()));
-    Client::new(id, shared, true, tx)
+    let mut c = Client::new(id, shared, true, tx);
+    c.aof_loader = true;
+    c
 }
 
 /// Runs every command of `data` (the content of the file `name`) from offset `start` (after an
-/// RDB preamble) against `core`. A file that
+/// RDB preamble), in slices under the core lock (between them clients are answered and
+/// `key-load-delay` sleeps: see `persist::loading`). A file that
 /// ends inside a command or an unfinished MULTI reports where its valid part ends; the caller
 /// decides (aof-load-truncated). Bad bytes in the middle are an error naming the file and the
 /// offset.
 pub fn replay(
     server: &Arc<Server>,
-    core: &mut Core,
+    tracker: &mut Tracker<'_>,
     data: &Bytes,
     name: &str,
     start: usize,
 ) -> Result<Loaded, String> {
     let mut client = fake_client();
+    let mut guard = None;
     let mut out = Vec::new();
     let mut loaded = Loaded::default();
     let mut pos = start;
@@ -173,6 +178,7 @@ pub fn replay(
             before_multi = pos;
         }
         out.clear();
+        let core = guard.get_or_insert_with(|| server.core.lock());
         crate::cmd::execute(server, core, &mut client, &argv, &mut out);
         if out.first() == Some(&b'-') {
             tracing::debug!(
@@ -182,9 +188,14 @@ pub fn replay(
         }
         loaded.commands += 1;
         pos = end;
+        if tracker.item(pos) {
+            guard = None;
+            tracker.pause();
+        }
     }
     if client.multi.is_some() {
         tracing::warn!("Revert incomplete MULTI/EXEC transaction in AOF file {name}");
+        let core = guard.get_or_insert_with(|| server.core.lock());
         crate::cmd::multi::discard_transaction(core, &mut client);
         loaded.valid_up_to = Some(before_multi);
     }

@@ -25,7 +25,7 @@ pub mod rewrite;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -76,7 +76,15 @@ pub struct Shared {
     /// Stream offsets written to the file and fsynced.
     written: AtomicU64,
     synced: AtomicU64,
-    write_ok: AtomicBool,
+    /// The errno of the last failed write (0: the last write succeeded), as Redis's
+    /// `aof_last_write_status`/`aof_last_write_errno`: while set, writes are refused with
+    /// MISCONF (see [`disk_error`]) and the fsync thread retries the write.
+    write_errno: AtomicI32,
+    /// The errno of the last failed background fsync (0: the last one succeeded), as Redis's
+    /// `aof_bio_fsync_status`.
+    fsync_errno: AtomicI32,
+    /// When a write error was last logged (Redis logs them at most every 30 s).
+    last_error_log: Mutex<Option<Instant>>,
     /// aof_current_size.
     size: AtomicU64,
     thread_started: AtomicBool,
@@ -91,7 +99,9 @@ impl Shared {
             on: AtomicBool::new(false),
             written: AtomicU64::new(0),
             synced: AtomicU64::new(0),
-            write_ok: AtomicBool::new(true),
+            write_errno: AtomicI32::new(0),
+            fsync_errno: AtomicI32::new(0),
+            last_error_log: Mutex::new(None),
             size: AtomicU64::new(0),
             thread_started: AtomicBool::new(false),
         }
@@ -111,12 +121,14 @@ impl Shared {
         };
         let Some(file) = w.file.clone() else { return };
         if !buf.is_empty() {
-            if let Err(e) = (&*file).write_all(&buf) {
-                self.write_failed(&e, buf);
+            if let Err((e, done)) = write_fully(&file, &buf) {
+                self.write_failed(&file, e, done, buf);
                 return;
             }
             self.size.fetch_add(buf.len() as u64, Ordering::Relaxed);
-            self.write_ok.store(true, Ordering::Relaxed);
+            if self.write_errno.swap(0, Ordering::Relaxed) != 0 {
+                tracing::warn!("AOF write error looks solved, Redis can write again.");
+            }
         }
         self.written.store(end, Ordering::Release);
         if sync {
@@ -125,7 +137,8 @@ impl Shared {
                 if self.policy.load(Ordering::Relaxed) == POLICY_ALWAYS {
                     tracing::warn!(
                         "Can't persist AOF for fsync error when the AOF fsync policy is \
-                         'always': {e}. Exiting..."
+                         'always': {}. Exiting...",
+                        strerror(&e)
                     );
                     std::process::exit(1);
                 }
@@ -136,20 +149,70 @@ impl Shared {
         drop(w);
     }
 
-    fn write_failed(&self, e: &std::io::Error, mut buf: Vec<u8>) {
-        self.write_ok.store(false, Ordering::Relaxed);
+    /// A write of `buf` failed with `e` after `done` bytes, as Redis 7.0 handles it: a short
+    /// write is cut off the file again (or, if that fails, kept and dropped from the buffer) and
+    /// reported as ENOSPC; with `appendfsync always` the server exits; otherwise writes are
+    /// refused until a write succeeds, and the bytes stay pending for the next attempt.
+    fn write_failed(&self, file: &File, e: std::io::Error, done: usize, mut buf: Vec<u8>) {
+        let log = {
+            let mut last = self.last_error_log.lock();
+            let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(30));
+            if due {
+                *last = Some(Instant::now());
+            }
+            due
+        };
+        let errno = if done == 0 {
+            if log {
+                tracing::warn!("Error writing to the AOF file: {}", strerror(&e));
+            }
+            e.raw_os_error().unwrap_or(libc::EIO)
+        } else {
+            if log {
+                tracing::warn!(
+                    "Short write while writing to the AOF file: (nwritten={done}, expected={})",
+                    buf.len()
+                );
+            }
+            let cut =
+                file.metadata().and_then(|m| file.set_len(m.len().saturating_sub(done as u64)));
+            match cut {
+                Ok(()) => {}
+                Err(e) => {
+                    if log {
+                        tracing::warn!(
+                            "Could not remove short write from the append-only file.  Redis may \
+                             refuse to load the AOF the next time it starts.  ftruncate: {}",
+                            strerror(&e)
+                        );
+                    }
+                    // What reached the file stays there: only the rest is written again.
+                    self.size.fetch_add(done as u64, Ordering::Relaxed);
+                    buf.drain(..done);
+                }
+            }
+            libc::ENOSPC
+        };
         if self.policy.load(Ordering::Relaxed) == POLICY_ALWAYS {
             tracing::warn!(
                 "Can't recover from AOF write error when the AOF fsync policy is 'always'. \
-                 Exiting... ({e})"
+                 Exiting..."
             );
             std::process::exit(1);
         }
-        tracing::warn!("Error writing to the AOF file: {e}");
+        self.write_errno.store(errno, Ordering::Relaxed);
         // Keep the bytes: they go out with the next write.
         let mut p = self.pending.lock();
         buf.extend_from_slice(&p.buf);
         p.buf = buf;
+    }
+
+    /// The errno that makes writes refused now: the last write's, else the last background
+    /// fsync's.
+    fn failure(&self) -> Option<i32> {
+        let w = self.write_errno.load(Ordering::Relaxed);
+        let f = self.fsync_errno.load(Ordering::Relaxed);
+        [w, f].into_iter().find(|&e| e != 0)
     }
 
     /// Writes and fsyncs everything appended so far.
@@ -157,6 +220,49 @@ impl Shared {
         let end = self.pending.lock().end;
         self.flush(end, true);
     }
+}
+
+/// Writes all of `buf` (retrying short writes, as Redis's aofWrite); on an error, the error and
+/// how many bytes reached the file.
+fn write_fully(mut file: &File, buf: &[u8]) -> Result<(), (std::io::Error, usize)> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.write(&buf[done..]) {
+            Ok(0) => return Err((std::io::Error::from_raw_os_error(libc::ENOSPC), done)),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err((e, done)),
+        }
+    }
+    Ok(())
+}
+
+/// C's strerror text of an error (Rust's adds ` (os error N)`).
+fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) if e.raw_os_error().is_some() => s[..i].to_string(),
+        _ => s,
+    }
+}
+
+/// The MISCONF error that refuses writes (and PING) after the AOF failed to be written or
+/// fsynced, as Redis 7.0 (`-MISCONF Errors writing to the AOF file: <strerror>`), until a
+/// write (or fsync) succeeds again.
+pub fn disk_error(core: &Core) -> Option<String> {
+    if !core.aof.is_on() {
+        return None;
+    }
+    let errno = core.aof.shared.failure()?;
+    let e = std::io::Error::from_raw_os_error(errno);
+    Some(format!("MISCONF Errors writing to the AOF file: {}", strerror(&e)))
+}
+
+/// Whether the AOF is failing now (cheap: for the dispatcher's fast path).
+#[inline]
+pub fn failing(core: &Core) -> bool {
+    let s = &core.aof.shared;
+    s.write_errno.load(Ordering::Relaxed) != 0 || s.fsync_errno.load(Ordering::Relaxed) != 0
 }
 
 /// What a batch of commands must wait for before its replies go out.
@@ -449,8 +555,14 @@ fn start_thread(shared: &Arc<Shared>) {
             match f.sync_data() {
                 Ok(()) => {
                     s.synced.fetch_max(written, Ordering::AcqRel);
+                    s.fsync_errno.store(0, Ordering::Relaxed);
                 }
-                Err(e) => tracing::warn!("Fsync of the AOF failed: {e}"),
+                Err(e) => {
+                    let errno = e.raw_os_error().unwrap_or(libc::EIO);
+                    if s.fsync_errno.swap(errno, Ordering::Relaxed) == 0 {
+                        tracing::warn!("Fail to fsync the AOF file: {}", strerror(&e));
+                    }
+                }
             }
         }
     });
@@ -493,8 +605,9 @@ fn set_paths(core: &mut Core) {
 
 /// Start-up with `appendonly yes`: loads the files the manifest names (migrating a Redis 6
 /// single `appendonly.aof` first), then opens the last incremental file for appending (creating
-/// a base and an incremental file when there are none, as Redis 7.0). An error means the server
-/// must not start.
+/// a base and an incremental file when there are none, as Redis 7.0). The files load in short
+/// slices under the core lock, so that clients are answered meanwhile (see `persist::loading`).
+/// An error means the server must not start.
 pub fn load_at_startup(server: &Arc<Server>) -> Result<(), String> {
     let mut guard = server.core.lock();
     let core = &mut *guard;
@@ -525,13 +638,24 @@ pub fn load_at_startup(server: &Arc<Server>) -> Result<(), String> {
     }
     if let Some(m) = manifest {
         core.aof.manifest = m;
+        let files: Vec<FileInfo> =
+            core.aof.manifest.base.iter().chain(&core.aof.manifest.incr).cloned().collect();
+        let opts = LoadSettings {
+            truncated_ok: core.cfg.aof_load_truncated,
+            delay: core.cfg.key_load_delay,
+            rdb: crate::persist::snapshot::load_opts(core),
+            ndbs: core.dbs.len(),
+        };
+        drop(guard);
         let start = Instant::now();
-        load_files(server, core)?;
+        load_files(server, &dir, &files, &opts)?;
         tracing::info!(
             "DB loaded from append only file: {:.3} seconds",
             start.elapsed().as_secs_f64()
         );
+        guard = server.core.lock();
     }
+    let core = &mut *guard;
     std::fs::create_dir_all(&dir)
         .map_err(|e| format!("Can't create the AOF directory {}: {e}", dir.display()))?;
     if core.aof.manifest.base.is_none() && core.aof.manifest.incr.is_empty() {
@@ -549,20 +673,38 @@ pub fn load_at_startup(server: &Arc<Server>) -> Result<(), String> {
     Ok(())
 }
 
-/// Loads the base and the incremental files of `core.aof.manifest`, in order.
-fn load_files(server: &Arc<Server>, core: &mut Core) -> Result<(), String> {
-    let files: Vec<FileInfo> =
-        core.aof.manifest.base.iter().chain(&core.aof.manifest.incr).cloned().collect();
-    crate::keyspace::set_loading(true);
+/// What loading the files takes from the configuration.
+struct LoadSettings {
+    truncated_ok: bool,
+    delay: i32,
+    rdb: crate::persist::rdb::load::LoadOpts,
+    ndbs: usize,
+}
+
+/// Loads `files` (the manifest's base and incremental files) from `dir`, in order.
+fn load_files(
+    server: &Arc<Server>,
+    dir: &Path,
+    files: &[FileInfo],
+    opts: &LoadSettings,
+) -> Result<(), String> {
+    // Loading reports progress over the files' total size, as Redis 7.0.
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(dir.join(&f.name)).ok())
+        .map(|m| m.len())
+        .sum();
+    server.loading.set_total(total);
+    let mut tracker = crate::persist::loading::Tracker::new(&server.loading, opts.delay);
+    let n = files.len();
     let r = (|| {
-        let n = files.len();
         for (i, f) in files.iter().enumerate() {
-            load_file(server, core, f, i + 1 == n)?;
+            load_file(server, &mut tracker, dir, f, i + 1 == n, opts)?;
         }
         Ok(())
     })();
-    crate::keyspace::set_loading(false);
     // Loading is not traffic: the counters start from zero, and nothing is dirty.
+    let mut core = server.core.lock();
     core.stats.reset_counters();
     core.errorstats.clear();
     core.dirty = 0;
@@ -571,11 +713,13 @@ fn load_files(server: &Arc<Server>, core: &mut Core) -> Result<(), String> {
 
 fn load_file(
     server: &Arc<Server>,
-    core: &mut Core,
+    tracker: &mut crate::persist::loading::Tracker<'_>,
+    dir: &Path,
     f: &FileInfo,
     last: bool,
+    opts: &LoadSettings,
 ) -> Result<(), String> {
-    let path = core.aof.path(&f.name);
+    let path = dir.join(&f.name);
     let data = match std::fs::read(&path) {
         Ok(d) => Bytes::from(d),
         // Redis tolerates a missing incremental file only if it is the last and empty...
@@ -591,9 +735,13 @@ fn load_file(
     let start = Instant::now();
     // A base written with aof-use-rdb-preamble yes is an RDB file; a Redis 4-6 single file
     // may be an RDB preamble followed by commands.
-    let rdb_len =
-        if data.starts_with(b"REDIS") { load_rdb_preamble(core, &data, &f.name)? } else { 0 };
-    let loaded = load::replay(server, core, &data, &f.name, rdb_len)?;
+    let rdb_len = if data.starts_with(b"REDIS") {
+        load_rdb_preamble(server, tracker, &data, &f.name, opts)?
+    } else {
+        0
+    };
+    let loaded = load::replay(server, tracker, &data, &f.name, rdb_len)?;
+    tracker.file_done(data.len() as u64);
     if let Some(valid) = loaded.valid_up_to {
         tracing::warn!("!!! Warning: short read while loading the AOF file {}!!!", f.name);
         if !last {
@@ -602,7 +750,7 @@ fn load_file(
                 f.name
             ));
         }
-        if !core.cfg.aof_load_truncated {
+        if !opts.truncated_ok {
             return Err(format!(
                 "Unexpected end of file reading the append only file {} (valid up to offset \
                  {valid} of {}). You can: 1) Make a backup of your AOF file, then use \
@@ -633,13 +781,21 @@ fn load_file(
 
 /// Loads the RDB at the start of `data` (a base written with `aof-use-rdb-preamble yes`, or the
 /// preamble of a Redis 4-6 single AOF file) and returns its length: commands may follow it.
-fn load_rdb_preamble(core: &mut Core, data: &[u8], name: &str) -> Result<usize, String> {
-    let opts = crate::persist::snapshot::load_opts(core);
-    let loaded = crate::persist::rdb::load::load(data, core.dbs.len(), &opts)
-        .map_err(|e| format!("Bad RDB preamble in the AOF file {name}: {e}"))?;
+/// It parses without the core lock.
+fn load_rdb_preamble(
+    server: &Server,
+    tracker: &mut crate::persist::loading::Tracker<'_>,
+    data: &[u8],
+    name: &str,
+    opts: &LoadSettings,
+) -> Result<usize, String> {
+    tracker.rdb_start();
+    let loaded = crate::persist::rdb::load::load_with(data, opts.ndbs, &opts.rdb, tracker);
+    tracker.rdb_end();
+    let loaded = loaded.map_err(|e| format!("Bad RDB preamble in the AOF file {name}: {e}"))?;
     let consumed = loaded.consumed;
     // A preamble is always the first thing loaded, into empty databases.
-    crate::persist::snapshot::install(core, loaded, false);
+    crate::persist::snapshot::install(&mut server.core.lock(), loaded, false);
     Ok(consumed)
 }
 
@@ -954,11 +1110,13 @@ pub fn info_fields(out: &mut String, core: &Core) {
     f("aof_last_bgrewrite_status", &if a.last_rewrite_ok { "ok" } else { "err" });
     f("aof_rewrites", &a.rewrites);
     f("aof_rewrites_consecutive_failures", &a.rewrite_failures);
-    f("aof_last_write_status", &if s.write_ok.load(Ordering::Relaxed) { "ok" } else { "err" });
+    f("aof_last_write_status", &if s.failure().is_none() { "ok" } else { "err" });
     f("aof_last_cow_size", &0);
     f("module_fork_in_progress", &0);
     f("module_fork_last_cow_size", &0);
-    if on {
+    // As Redis 7.0, by the configuration: while the AOF loads it is not on yet
+    // (`aof_enabled:0`) and these show zeros.
+    if core.cfg.appendonly {
         let pending = s.pending.lock().buf.len();
         let unsynced = s.synced.load(Ordering::Relaxed) < s.written.load(Ordering::Relaxed);
         f("aof_current_size", &s.size.load(Ordering::Relaxed));

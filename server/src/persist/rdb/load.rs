@@ -596,8 +596,29 @@ fn insert_loaded(out: &mut Loaded, db: usize, e: Entry) -> Result<(), RdbError> 
     Ok(())
 }
 
+/// Hooks that follow a load (start-up's progress reporting and `key-load-delay`).
+pub trait Progress {
+    /// An aux field.
+    fn aux(&mut self, _key: &[u8], _value: &[u8]) {}
+    /// A key was loaded (or dropped as expired: `expired` so far); the image is read up to
+    /// `pos`.
+    fn key(&mut self, _pos: usize, _expired: u64) {}
+}
+
+impl Progress for () {}
+
 /// Loads a whole RDB image into `ndbs` fresh databases.
 pub fn load(data: &[u8], ndbs: usize, opts: &LoadOpts) -> Result<Loaded, RdbError> {
+    load_with(data, ndbs, opts, &mut ())
+}
+
+/// [`load`], telling `progress` about aux fields and keys as they are read.
+pub fn load_with<P: Progress>(
+    data: &[u8],
+    ndbs: usize,
+    opts: &LoadOpts,
+    progress: &mut P,
+) -> Result<Loaded, RdbError> {
     let mut r = Reader::new(data);
     let magic = r.take(9).map_err(|_| corrupt("too short to be an RDB file"))?;
     if &magic[..5] != b"REDIS" {
@@ -673,6 +694,7 @@ pub fn load(data: &[u8], ndbs: usize, opts: &LoadOpts) -> Result<Loaded, RdbErro
             OP_AUX => {
                 let k = r.string()?.into_owned();
                 let v = r.string()?.into_owned();
+                progress.aux(&k, &v);
                 out.aux.push((k, v));
                 continue;
             }
@@ -709,6 +731,7 @@ pub fn load(data: &[u8], ndbs: usize, opts: &LoadOpts) -> Result<Loaded, RdbErro
         if let (Some(at), Some(now)) = (exp, opts.drop_expired_before) {
             if at < now {
                 out.keys_expired += 1;
+                progress.key(r.pos(), out.keys_expired);
                 continue;
             }
         }
@@ -721,6 +744,7 @@ pub fn load(data: &[u8], ndbs: usize, opts: &LoadOpts) -> Result<Loaded, RdbErro
         if let Some((pdb, pe)) = pending.replace((db, e)) {
             insert_loaded(&mut out, pdb, pe)?;
         }
+        progress.key(r.pos(), out.keys_expired);
     }
     if let Some((pdb, pe)) = pending.take() {
         insert_loaded(&mut out, pdb, pe)?;
