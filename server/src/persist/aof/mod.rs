@@ -703,11 +703,11 @@ fn load_files(
         }
         Ok(())
     })();
-    // Loading is not traffic: the counters start from zero, and nothing is dirty.
+    // Loading is not traffic: the counters start from zero. The replayed changes stay dirty,
+    // as in Redis 7.0 (with save points, the first snapshot follows soon after start-up).
     let mut core = server.core.lock();
     core.stats.reset_counters();
     core.errorstats.clear();
-    core.dirty = 0;
     r
 }
 
