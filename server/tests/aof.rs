@@ -127,6 +127,19 @@ impl Node {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
+    /// Whether the log shows `line` within a few seconds (the logger writes from a thread of
+    /// its own, so a line can trail the reply of the command that logged it).
+    fn logged(&self, line: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.log().contains(line) {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+
     fn conn(&self) -> redis::Connection {
         let c = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).unwrap();
         c.get_connection().unwrap_or_else(|e| {
@@ -537,7 +550,7 @@ fn truncated_tail_is_dropped_with_aof_load_truncated_yes() {
     node.start();
     let mut c = node.conn();
     assert_eq!(text(&q(&mut c, &["DBSIZE"])), "10");
-    assert!(node.log().contains("Truncating the AOF"), "{}", node.log());
+    assert!(node.logged("Truncating the AOF"), "{}", node.log());
     // The file was cut back to its last complete command, and appending goes on after it.
     assert_eq!(std::fs::read(&p).unwrap(), data);
     q(&mut c, &["SET", "more", "x"]);
@@ -928,7 +941,7 @@ fn aof_write_errors_refuse_writes_until_a_write_succeeds() {
     );
     // The bytes that got in were cut off again.
     assert_eq!(std::fs::metadata(&incr).unwrap().len(), size);
-    assert!(node.log().contains("Short write while writing to the AOF file"), "{}", node.log());
+    assert!(node.logged("Short write while writing to the AOF file"), "{}", node.log());
     assert!(set_fsize_limit(pid, None));
     let deadline = Instant::now() + Duration::from_secs(10);
     while r.call(&["PING"]) != b"+PONG\r\n" {
@@ -937,7 +950,7 @@ fn aof_write_errors_refuse_writes_until_a_write_succeeds() {
     }
     assert_eq!(raw_info_field(&mut r, "aof_last_write_status"), "ok");
     assert_eq!(r.call(&["SET", "k2", "v2"]), b"+OK\r\n");
-    assert!(node.log().contains("AOF write error looks solved, Redis can write again."));
+    assert!(node.logged("AOF write error looks solved, Redis can write again."));
     // Everything acknowledged is in the file once.
     node.kill9();
     node.ignore_xfsz = false;

@@ -279,7 +279,7 @@ where
         };
         // What serving it wrote is in the AOF before the reply goes out.
         if let Some(b) = aof {
-            b.complete_in_task();
+            b.wait().await;
         }
         output::write_all(stream, &reply, &shared).await?;
         return Ok(true);
@@ -486,7 +486,7 @@ where
             // The batch's writes are in the AOF (on disk with appendfsync always) before any of
             // its replies go out.
             if let Some(b) = aof {
-                b.complete_in_task();
+                b.wait().await;
             }
             if !out.is_empty() {
                 output::write_all(stream, &out, &shared).await?;

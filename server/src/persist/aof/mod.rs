@@ -7,9 +7,10 @@
 //!
 //! Writing: the propagation stream (`crate::propagate`) feeds [`AofSink`], which appends to an
 //! in-memory buffer while the core lock is held. After each batch of commands, before the
-//! batch's replies go out, the connection task completes the [`Barrier`] the batch returned:
-//! with `appendfsync always` the buffer is written and fsynced (group commit: one fsync covers
-//! every connection waiting at that point); with `everysec` and `no` it is written (so a killed
+//! batch's replies go out, the connection task waits on the [`Barrier`] the batch returned:
+//! with `appendfsync always` a commit thread writes and fsyncs the buffer (group commit: one
+//! fsync covers every batch appended before it began, while other connections keep running
+//! theirs); with `everysec` and `no` the task writes it (so a killed
 //! process loses nothing the OS has) and a background thread fsyncs once a second (`everysec`)
 //! without blocking command execution. The same thread writes what was propagated outside any
 //! batch (the active expire cycle).
@@ -85,6 +86,13 @@ pub struct Shared {
     fsync_errno: AtomicI32,
     /// When a write error was last logged (Redis logs them at most every 30 s).
     last_error_log: Mutex<Option<Instant>>,
+    /// `appendfsync always`: the highest offset a connection waits to see fsynced, for the
+    /// group-commit thread (see [`Barrier::wait`]); `synced_cv` wakes that thread.
+    sync_wanted: Mutex<u64>,
+    sync_cv: parking_lot::Condvar,
+    /// Told after each group commit; the waiting connection tasks check `synced` again.
+    synced_notify: tokio::sync::Notify,
+    syncer_started: AtomicBool,
     /// aof_current_size.
     size: AtomicU64,
     thread_started: AtomicBool,
@@ -102,6 +110,10 @@ impl Shared {
             write_errno: AtomicI32::new(0),
             fsync_errno: AtomicI32::new(0),
             last_error_log: Mutex::new(None),
+            sync_wanted: Mutex::new(0),
+            sync_cv: parking_lot::Condvar::new(),
+            synced_notify: tokio::sync::Notify::new(),
+            syncer_started: AtomicBool::new(false),
             size: AtomicU64::new(0),
             thread_started: AtomicBool::new(false),
         }
@@ -278,21 +290,68 @@ impl Barrier {
         self.sync
     }
 
-    /// Writes (and with `appendfsync always` fsyncs) the batch's AOF bytes. Blocking.
-    pub fn complete(self) {
-        self.shared.flush(self.target, self.sync);
-    }
-
-    /// [`Barrier::complete`] from async code: an fsync runs without stalling the other tasks of
-    /// this runtime worker.
-    pub fn complete_in_task(self) {
-        let multi = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if self.sync && multi {
-            tokio::task::block_in_place(|| self.complete());
-        } else {
-            self.complete();
+    /// Waits until the batch's AOF bytes are written (with `appendfsync always`, fsynced).
+    ///
+    /// A write is done here (a syscall into the page cache). An fsync is left to the group
+    /// commit thread and awaited, so that other connections go on running their batches
+    /// meanwhile and one fsync covers every batch appended before it started, as Redis's
+    /// once-per-event-loop fsync does; on a single-threaded runtime blocking here would fsync
+    /// once per batch.
+    pub async fn wait(self) {
+        let s = &self.shared;
+        if !self.sync {
+            s.flush(self.target, false);
+            return;
         }
+        start_syncer(s);
+        loop {
+            // Created before the check, so that a commit finishing in between still wakes us.
+            let committed = s.synced_notify.notified();
+            let gone = !s.on.load(Ordering::Acquire) || s.write_errno.load(Ordering::Relaxed) != 0;
+            if gone || s.synced.load(Ordering::Acquire) >= self.target {
+                return;
+            }
+            {
+                let mut wanted = s.sync_wanted.lock();
+                if *wanted < self.target {
+                    *wanted = self.target;
+                    s.sync_cv.notify_one();
+                }
+            }
+            committed.await;
+        }
+    }
+}
+
+/// Starts the group commit thread of `appendfsync always` (once): it waits for a connection to
+/// want an offset fsynced, writes and fsyncs everything appended so far in one go, and tells
+/// the waiting connections.
+fn start_syncer(shared: &Arc<Shared>) {
+    if shared.syncer_started.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let s = shared.clone();
+    let spawned = std::thread::Builder::new().name("aof-commit".into()).spawn(move || loop {
+        let target = {
+            let mut wanted = s.sync_wanted.lock();
+            while *wanted <= s.synced.load(Ordering::Acquire) {
+                s.sync_cv.wait(&mut wanted);
+            }
+            *wanted
+        };
+        let end = s.pending.lock().end;
+        s.flush(end.max(target), true);
+        if s.synced.load(Ordering::Acquire) < target {
+            // No progress (the AOF was turned off, or a write failed): drop the wish, the
+            // waiters see why and give up, or ask again; do not spin meanwhile.
+            *s.sync_wanted.lock() = s.synced.load(Ordering::Acquire);
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        s.synced_notify.notify_waiters();
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("Can't start the AOF commit thread: {e}");
+        shared.syncer_started.store(false, Ordering::SeqCst);
     }
 }
 
