@@ -78,8 +78,8 @@ async fn run(server: Arc<Server>) -> std::io::Result<()> {
     // persist::loading): the state is entered before the first connection is accepted. With
     // no files there is nothing to wait for: the (empty) start-up runs before listening.
     let files = vireo_server::persist::loading::files_to_load(&server.core.lock().cfg);
-    if files {
-        server.loading.start();
+    if let Some(total) = files {
+        server.loading.start(total);
     } else {
         load_data(&server).map_err(std::io::Error::other)?;
     }
@@ -109,7 +109,7 @@ async fn run(server: Arc<Server>) -> std::io::Result<()> {
         }
         srv.request_shutdown();
     });
-    if files {
+    if files.is_some() {
         let srv = server.clone();
         let load = tokio::task::spawn_blocking(move || load_data(&srv));
         tokio::select! {

@@ -16,17 +16,18 @@ pub const LOADING_ERROR: &str = "LOADING Redis is loading the dataset in memory"
 /// How often the log shows the progress.
 pub const LOG_EVERY: Duration = Duration::from_secs(2);
 
-/// Whether start-up has files to load (the AOF's manifest or a Redis 6 single file when
-/// `appendonly` is on, else the RDB file). Without any, the server starts without a loading
-/// state.
-pub fn files_to_load(cfg: &crate::config::Config) -> bool {
+/// The size of the files start-up has to load (the AOF's manifest and files, or a Redis 6
+/// single file, when `appendonly` is on, else the RDB file); None when there are none, and the
+/// server starts without a loading state.
+pub fn files_to_load(cfg: &crate::config::Config) -> Option<u64> {
     use std::path::Path;
     if cfg.appendonly {
         let manifest = format!("{}.manifest", cfg.appendfilename);
-        Path::new(&cfg.appenddirname).join(manifest).exists()
-            || Path::new(&cfg.appendfilename).is_file()
+        let any = Path::new(&cfg.appenddirname).join(manifest).exists()
+            || Path::new(&cfg.appendfilename).is_file();
+        any.then(|| crate::persist::aof::startup_bytes(cfg))
     } else {
-        Path::new(&cfg.dbfilename).exists()
+        std::fs::metadata(&cfg.dbfilename).ok().map(|m| m.len())
     }
 }
 
@@ -55,11 +56,11 @@ impl Loading {
         self.active.load(Relaxed)
     }
 
-    /// Enters the loading state (before the server accepts connections, so that no command
-    /// ever sees the data set before it loaded).
-    pub fn start(&self) {
+    /// Enters the loading state of `total_bytes` to load (before the server accepts
+    /// connections, so that no command ever sees the data set before it loaded).
+    pub fn start(&self, total_bytes: u64) {
         self.start_time.store(crate::clock::unix_secs(), Relaxed);
-        self.total_bytes.store(0, Relaxed);
+        self.total_bytes.store(total_bytes, Relaxed);
         self.loaded_bytes.store(0, Relaxed);
         self.rdb_used_mem.store(0, Relaxed);
         self.active.store(true, Relaxed);

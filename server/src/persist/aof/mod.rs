@@ -657,6 +657,17 @@ fn go_live(core: &mut Core) {
     start_thread(&shared);
 }
 
+/// The bytes start-up will load with `appendonly yes`: the files the manifest names, or a
+/// Redis 6 single file (0 when unreadable: loading then reports the error).
+pub fn startup_bytes(cfg: &Config) -> u64 {
+    let dir = Path::new(&cfg.appenddirname);
+    let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    match read_manifest(dir, &cfg.appendfilename) {
+        Ok(Some(m)) => m.base.iter().chain(&m.incr).map(|f| size(&dir.join(&f.name))).sum(),
+        _ => size(Path::new(&cfg.appendfilename)),
+    }
+}
+
 fn set_paths(core: &mut Core) {
     core.aof.dir = PathBuf::from(&core.cfg.appenddirname);
     core.aof.filename = core.cfg.appendfilename.clone();
