@@ -8,8 +8,8 @@ struct FakeHost {
 }
 
 impl ScriptHost for FakeHost {
-    fn call(&mut self, argv: &[Vec<u8>]) -> Reply {
-        self.calls.push(argv.to_vec());
+    fn call(&mut self, argv: Vec<Vec<u8>>) -> Reply {
+        self.calls.push(argv.clone());
         match &argv[0][..] {
             b"status" => Reply::Status(b"OK".to_vec()),
             b"err" => Reply::Error(b"WRONGTYPE bad".to_vec()),
