@@ -126,10 +126,13 @@ fn sha_key(sha: &[u8]) -> Option<[u8; 40]> {
     Some(key)
 }
 
+/// A cached script. Its compiled function lives in the Lua state, in [`Engine::funcs`] at
+/// `slot`: a Rust handle per script would take a slot of mlua's reference stack each, which
+/// holds a few thousand.
 struct Script {
-    func: Function,
+    slot: u32,
+    body_len: u32,
     flags: ScriptFlags,
-    body_len: usize,
 }
 
 /// The Lua heap cap set for as long as it lives (the previous one back when dropped): on while
@@ -168,6 +171,8 @@ pub struct Engine {
     lua: Lua,
     /// By SHA1 (lower-case hex).
     scripts: HashMap<[u8; 40], Script>,
+    /// The cached scripts' compiled functions, by [`Script::slot`] (1, 2, ...).
+    funcs: Table,
     /// The scripts' globals as they see them (behind the read-only proxy).
     backing: Table,
     /// `xpcall(f, handler)` wrapper.
@@ -307,9 +312,11 @@ impl Engine {
         let handler = lua.create_function(|lua, err: Value| error_handler(lua, err))?;
         let runner = lua.load(RUNNER).set_name("=runner").call::<Function>(())?;
         let names = (lua.create_string("KEYS")?, lua.create_string("ARGV")?);
+        let funcs = lua.create_table()?;
         Ok(Engine {
             lua,
             scripts: HashMap::new(),
+            funcs,
             backing,
             runner,
             handler,
@@ -436,7 +443,10 @@ impl Engine {
                 };
                 format!("ERR Error compiling script (new function): {msg}")
             })?;
-        self.scripts.insert(key, Script { func, flags, body_len: body.len() });
+        let slot = self.scripts.len() as u32 + 1;
+        self.funcs.raw_set(slot, func).map_err(|e| e.to_string())?;
+        let body_len = body.len().min(u32::MAX as usize) as u32;
+        self.scripts.insert(key, Script { slot, body_len, flags });
         Ok(sha)
     }
 
@@ -452,6 +462,9 @@ impl Engine {
     /// Forgets every cached script.
     pub fn flush(&mut self) {
         self.scripts.clear();
+        if let Ok(t) = self.lua.create_table() {
+            self.funcs = t;
+        }
         let _ = self.lua.gc_collect();
     }
 
@@ -465,7 +478,7 @@ impl Engine {
 
     /// Bytes of the cached scripts' bodies (INFO `used_memory_scripts` approximation).
     pub fn bodies_len(&self) -> usize {
-        self.scripts.values().map(|s| s.body_len).sum()
+        self.scripts.values().map(|s| s.body_len as usize).sum()
     }
 
     /// Bytes the Lua state uses.
@@ -493,7 +506,7 @@ impl Engine {
         host: &mut dyn ScriptHost,
     ) -> Option<Outcome> {
         let key = sha_key(sha)?;
-        let func = self.scripts.get(&key)?.func.clone();
+        let func: Function = self.funcs.raw_get(self.scripts.get(&key)?.slot).ok()?;
         let sha = std::str::from_utf8(&key).expect("hex digits");
         let out =
             self.run_function(Target::Script(sha), func, keys, args, host).unwrap_or_else(|e| {

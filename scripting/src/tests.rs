@@ -325,3 +325,22 @@ fn memory_limit_is_an_error() {
     let sha = e.load(b"return 1").unwrap();
     assert_eq!(e.run(sha.as_bytes(), &[], &[], &mut h).unwrap(), Reply::Int(1));
 }
+
+/// Tens of thousands of cached scripts (a handle per script once ran out of mlua's reference
+/// stack after about 8,000).
+#[test]
+fn many_cached_scripts() {
+    let mut e = Engine::new().unwrap();
+    let mut h = FakeHost::default();
+    let shas: Vec<String> =
+        (0..20_000).map(|i| e.load(format!("return {i}").as_bytes()).unwrap()).collect();
+    assert_eq!(e.len(), 20_000);
+    for i in [0, 9_999, 19_999] {
+        let r = e.run(shas[i].to_uppercase().as_bytes(), &[], &[], &mut h).unwrap();
+        assert_eq!(r, Reply::Int(i as i64));
+    }
+    e.flush();
+    assert!(!e.exists(shas[0].as_bytes()));
+    let sha = e.load(b"return 'again'").unwrap();
+    assert_eq!(e.run(sha.as_bytes(), &[], &[], &mut h).unwrap(), Reply::Bulk(b"again".to_vec()));
+}
