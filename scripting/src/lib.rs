@@ -12,6 +12,7 @@ mod structlib;
 
 use std::collections::HashMap;
 
+use bytes::Bytes;
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 
 pub use function::{flag_names, FunctionInfo, Functions, Library, RestorePolicy};
@@ -21,7 +22,7 @@ pub use reply::{format_double, format_g, format_g17, parse as parse_reply, Reply
 pub trait ScriptHost {
     /// Runs `argv` (the command name first) as a script's command and returns its reply. Errors
     /// are `Reply::Error` with Redis's text (`ERR Unknown Redis command called from script`...).
-    fn call(&mut self, argv: Vec<Vec<u8>>) -> Reply;
+    fn call(&mut self, argv: Vec<bytes::Bytes>) -> Reply;
     /// Whether the error the last [`ScriptHost::call`] returned was already counted in the
     /// error statistics (the command ran and failed), so that the script's own error, if it
     /// does not catch it, is not counted again.
@@ -648,8 +649,8 @@ impl Drop for RunningGuard {
 }
 
 /// Runs `redis.call` / `redis.pcall`'s command: (reply, already counted, RESP3).
-fn host_call(args: &MultiValue) -> (Reply, bool, bool) {
-    match call_args(args) {
+fn host_call(args: CallArgs) -> (Reply, bool, bool) {
+    match args.0 {
         Ok(argv) => Running::with(|h, resp3| {
             let r = h.call(argv);
             (r, h.error_counted(), *resp3)
@@ -662,17 +663,17 @@ fn host_call(args: &MultiValue) -> (Reply, bool, bool) {
 /// `redis.call`, `redis.pcall`, `redis.log`, `redis.setresp` and `redis.set_repl`: they reach
 /// the host of the script that runs ([`Running`]).
 fn install_host_functions(lua: &Lua, redis: &Table, counted: &Table) -> mlua::Result<()> {
-    let call = lua.create_function(|lua, args: MultiValue| {
+    let call = lua.create_function(|lua, args: CallArgs| {
         let _uncapped = HeapCap::set(lua, 0);
-        match host_call(&args) {
+        match host_call(args) {
             (Reply::Error(e), counted, _) => Err(mlua::Error::external(CallError(e, counted))),
             (r, _, resp3) => reply_to_lua(lua, &r, resp3),
         }
     })?;
     let counted_set = counted.clone();
-    let pcall = lua.create_function(move |lua, args: MultiValue| {
+    let pcall = lua.create_function(move |lua, args: CallArgs| {
         let _uncapped = HeapCap::set(lua, 0);
-        let (reply, counted, resp3) = host_call(&args);
+        let (reply, counted, resp3) = host_call(args);
         let v = reply_to_lua(lua, &reply, resp3)?;
         if counted && matches!(reply, Reply::Error(_)) {
             counted_set.raw_set(v.clone(), true)?;
@@ -976,19 +977,74 @@ fn error_code_form(s: &[u8]) -> Vec<u8> {
     }
 }
 
-/// The arguments of `redis.call`: strings, and numbers as Lua prints them with 17 digits.
-fn call_args(args: &MultiValue) -> Result<Vec<Vec<u8>>, &'static str> {
+const NO_ARGS: &str = "ERR Please specify at least one argument for this redis lib call";
+const BAD_ARG: &str = "ERR Lua redis lib command arguments must be strings or integers";
+
+/// The arguments of `redis.call`: strings, and numbers as C's `%.17g` writes them (as Redis).
+fn call_args(args: &MultiValue) -> Result<Vec<Bytes>, &'static str> {
     if args.is_empty() {
-        return Err("ERR Please specify at least one argument for this redis lib call");
+        return Err(NO_ARGS);
     }
     args.iter()
         .map(|a| match a {
-            Value::String(s) => Ok(s.as_bytes().to_vec()),
-            Value::Integer(n) => Ok(n.to_string().into_bytes()),
-            Value::Number(n) => Ok(format_g17(*n).into_bytes()),
-            _ => Err("ERR Lua redis lib command arguments must be strings or integers"),
+            Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(n) => Ok(Bytes::from(format_g17(*n as f64))),
+            Value::Number(n) => Ok(Bytes::from(format_g17(*n))),
+            _ => Err(BAD_ARG),
         })
         .collect()
+}
+
+/// `redis.call`'s arguments (see [`call_args`]), read straight off the Lua stack when Lua
+/// calls: mlua's generic path would first make each one a [`Value`] holding a slot of its
+/// reference stack.
+struct CallArgs(Result<Vec<Bytes>, &'static str>);
+
+impl mlua::FromLuaMulti for CallArgs {
+    fn from_lua_multi(values: MultiValue, _lua: &Lua) -> mlua::Result<Self> {
+        Ok(CallArgs(call_args(&values)))
+    }
+
+    unsafe fn from_stack_args(
+        nargs: std::ffi::c_int,
+        _i: usize,
+        _to: Option<&str>,
+        lua: &mlua::state::RawLua,
+    ) -> mlua::Result<Self> {
+        Self::from_stack_multi(nargs, lua)
+    }
+
+    unsafe fn from_stack_multi(
+        nvals: std::ffi::c_int,
+        lua: &mlua::state::RawLua,
+    ) -> mlua::Result<Self> {
+        use mlua::ffi;
+        if nvals <= 0 {
+            return Ok(CallArgs(Err(NO_ARGS)));
+        }
+        let state = lua.state();
+        let mut argv = Vec::with_capacity(nvals as usize);
+        for idx in -nvals..0 {
+            // SAFETY: mlua calls this with the `nvals` arguments on top of the stack of
+            // `state`, the running Lua state. Reading a value's type or number cannot raise a
+            // Lua error, nor can `lua_tolstring` on a value that is a string (it converts
+            // nothing); its pointer is valid for `len` bytes while the string is on the stack,
+            // which it stays for the whole copy.
+            let arg = unsafe {
+                match ffi::lua_type(state, idx) {
+                    ffi::LUA_TSTRING => {
+                        let mut len = 0;
+                        let p = ffi::lua_tolstring(state, idx, &mut len) as *const u8;
+                        Bytes::copy_from_slice(std::slice::from_raw_parts(p, len))
+                    }
+                    ffi::LUA_TNUMBER => Bytes::from(format_g17(ffi::lua_tonumber(state, idx))),
+                    _ => return Ok(CallArgs(Err(BAD_ARG))),
+                }
+            };
+            argv.push(arg);
+        }
+        Ok(CallArgs(Ok(argv)))
+    }
 }
 
 /// A number as Lua 5.1's `tostring` writes it (`%.14g`).

@@ -8,7 +8,8 @@ struct FakeHost {
 }
 
 impl ScriptHost for FakeHost {
-    fn call(&mut self, argv: Vec<Vec<u8>>) -> Reply {
+    fn call(&mut self, argv: Vec<bytes::Bytes>) -> Reply {
+        let argv: Vec<Vec<u8>> = argv.iter().map(|a| a.to_vec()).collect();
         self.calls.push(argv.clone());
         match &argv[0][..] {
             b"status" => Reply::Status(b"OK".to_vec()),

@@ -249,9 +249,8 @@ impl ScriptHost for Host<'_> {
         self.core.prop.suppressed = flags == 0;
     }
 
-    fn call(&mut self, argv: Vec<Vec<u8>>) -> Reply {
+    fn call(&mut self, argv: Vec<Bytes>) -> Reply {
         self.ran = false;
-        let argv: Vec<Bytes> = argv.into_iter().map(Bytes::from).collect();
         let cmd = match self.server.commands.resolve(&argv) {
             Lookup::Found(c) => c,
             Lookup::Unknown | Lookup::UnknownSub => {
