@@ -5,6 +5,7 @@
     bench/compare.py collections [--rounds 3] [--requests 200000]
     bench/compare.py scripting [--rounds 3] [--requests 200000]   (EVALSHA, 1 and 10 commands)
     bench/compare.py memory [--keys 1000000]
+    bench/compare.py scripting-memory [--scripts 10000]   (memory of cached scripts)
 
 Both servers run on the same core (taskset -c 0) with redis-benchmark on the other
 (taskset -c 1), so neither competes with the load generator; each measurement of one server is
@@ -278,6 +279,59 @@ def load_keys(port, n, ttl):
     pipe(port, gen())
 
 
+def resp(*args):
+    """One command in RESP."""
+    out = b"*%d\r\n" % len(args)
+    for x in args:
+        x = x if isinstance(x, bytes) else str(x).encode()
+        out += b"$%d\r\n%s\r\n" % (len(x), x)
+    return out
+
+
+def script_memory(srv):
+    """used_memory + the Lua heap (Redis keeps Lua's allocations out of used_memory, Vireo
+    counts them in it) and RSS, in bytes."""
+    m = srv.info("memory")
+    lua = int(m.get("used_memory_vm_eval", m.get("used_memory_lua", 0)))
+    used = int(m["used_memory"])
+    return (used + lua if srv.kind == "redis" else used), int(m["used_memory_rss"])
+
+
+def scripting_memory(a):
+    """Memory of `--scripts` distinct small scripts in the script cache (SCRIPT LOAD), per
+    script: used_memory (with the Lua heap) and RSS, after minus before."""
+    import hashlib
+    ensure_vireo()
+    n = a.scripts
+    bodies = [b"local v = redis.call('GET', KEYS[1]) if v then return v end return %d" % i
+              for i in range(n)]
+    rows = []
+    for kind in ("vireo", "redis"):
+        srv = ServerProc(kind, free_port())
+        try:
+            # The Lua state exists before the baseline (Vireo creates it on first use).
+            srv.cmd("script", "load", "return 0")
+            time.sleep(0.3)
+            used0, rss0 = script_memory(srv)
+            pipe(srv.port, (resp("SCRIPT", "LOAD", b) for b in bodies))
+            time.sleep(0.5)
+            used1, rss1 = script_memory(srv)
+            cached = int(srv.info("memory")["number_of_cached_scripts"])
+            assert cached == n + 1, f"{kind}: {cached} cached scripts"
+            sample = [hashlib.sha1(bodies[i]).hexdigest() for i in (0, n // 2, n - 1)]
+            assert srv.cmd("script", "exists", *sample).split() == ["1"] * 3, kind
+            assert srv.cmd("evalsha", sample[-1], "1", "nokey").strip() == str(n - 1), kind
+            rows.append((kind, (used1 - used0) / n, (rss1 - rss0) / n))
+        finally:
+            srv.stop()
+    print(f"{n} cached scripts (SCRIPT LOAD of ~70-byte bodies), bytes per script")
+    print(f"{'server':<8}{'used+lua':>10}{'RSS':>10}")
+    for kind, used, rss in rows:
+        print(f"{kind:<8}{used:>10.0f}{rss:>10.0f}")
+    (_, vu, vr), (_, ru, rr) = rows
+    print(f"ratio vireo/redis: used+lua {vu / ru:.2f}, RSS {vr / rr:.2f}")
+
+
 def memory(a):
     ensure_vireo()
     rows = []
@@ -318,9 +372,11 @@ def main():
         t.add_argument("--clients", type=int, default=50)
     m = sub.add_parser("memory")
     m.add_argument("--keys", type=int, default=1000000)
+    sm = sub.add_parser("scripting-memory")
+    sm.add_argument("--scripts", type=int, default=10000)
     a = ap.parse_args()
     {"throughput": throughput, "collections": collections, "scripting": scripting,
-     "memory": memory}[a.what](a)
+     "memory": memory, "scripting-memory": scripting_memory}[a.what](a)
 
 
 if __name__ == "__main__":

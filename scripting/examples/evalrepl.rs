@@ -8,7 +8,7 @@ use vireo_scripting::{Engine, Reply, ScriptHost};
 struct NoHost;
 
 impl ScriptHost for NoHost {
-    fn call(&mut self, _argv: &[Vec<u8>]) -> Reply {
+    fn call(&mut self, _argv: Vec<bytes::Bytes>) -> Reply {
         Reply::Error(b"ERR no server".to_vec())
     }
     fn log(&mut self, _level: i64, _msg: &[u8]) {}

@@ -73,7 +73,6 @@ pub enum RestorePolicy {
 const FN_PRELUDE: &str = r#"
 local backing = ...
 local error, tostring, setmetatable, xpcall = error, tostring, setmetatable, xpcall
-local mode = { loading = false }
 local function missing(k)
   error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 3)
 end
@@ -88,30 +87,29 @@ local load_redis_proxy = setmetatable({}, {
   __newindex = readonly,
   __metatable = false,
 })
-local env = setmetatable({}, {
-  __index = function(_, k)
-    if mode.loading then
-      if k == 'redis' then return load_redis_proxy end
-      missing(k)
-    end
-    local v = backing[k]
-    if v == nil and k ~= 'loadstring' then missing(k) end
-    return v
-  end,
-  __newindex = readonly,
-  __metatable = false,
-})
+-- While a library loads, lookups go to `loading`; when a function runs, straight to the
+-- scripts' globals (a table: what exists is found without calling a function; what does not
+-- raises the scripts' error from the globals' own metatable).
+local function loading(_, k)
+  if k == 'redis' then return load_redis_proxy end
+  missing(k)
+end
+local mode = { __index = backing, __newindex = readonly, __metatable = false }
+local env = setmetatable({}, mode)
 local runner = function(f, h, keys, args)
   return xpcall(function() return f(keys, args) end, h)
 end
-return env, mode, load_redis, runner
+return env, mode, load_redis, runner, loading
 "#;
 
 /// The functions Lua state and the loaded libraries.
 pub struct Functions {
     engine: Engine,
     env: Table,
+    /// The metatable of `env`: its `__index` is `loading` while a library loads, else the
+    /// scripts' globals.
     mode: Table,
+    loading: Function,
     load_redis: Table,
     runner: Function,
     /// By library name (case-sensitive, as Redis).
@@ -137,12 +135,11 @@ impl Functions {
 
     pub fn new() -> mlua::Result<Functions> {
         let engine = Engine::new()?;
-        let (env, mode, load_redis, runner) =
-            engine
-                .lua
-                .load(FN_PRELUDE)
-                .set_name("=fn_prelude")
-                .call::<(Table, Table, Table, Function)>(engine.backing.clone())?;
+        let (env, mode, load_redis, runner, loading) = engine
+            .lua
+            .load(FN_PRELUDE)
+            .set_name("=fn_prelude")
+            .call::<(Table, Table, Table, Function, Function)>(engine.backing.clone())?;
         load_redis.raw_set("REDIS_VERSION", REDIS_VERSION)?;
         load_redis.raw_set("REDIS_VERSION_NUM", REDIS_VERSION_NUM)?;
         for (i, n) in ["LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING"].iter().enumerate() {
@@ -152,6 +149,7 @@ impl Functions {
             engine,
             env,
             mode,
+            loading,
             load_redis,
             runner,
             libs: BTreeMap::new(),
@@ -280,9 +278,12 @@ impl Functions {
             let handler = lua.create_function(|lua, err: Value| error_handler(lua, err))?;
             self.load_redis.raw_set("register_function", register)?;
             self.load_redis.raw_set("log", logf)?;
-            self.mode.raw_set("loading", true)?;
-            let r = self.engine.runner.call::<MultiValue>((chunk, handler));
-            self.mode.raw_set("loading", false)?;
+            self.mode.raw_set("__index", &self.loading)?;
+            let r = {
+                let _capped = crate::HeapCap::set(lua, self.engine.memory_limit);
+                self.engine.runner.call::<MultiValue>((chunk, handler))
+            };
+            self.mode.raw_set("__index", &self.engine.backing)?;
             self.load_redis.raw_set("register_function", Value::Nil)?;
             self.load_redis.raw_set("log", Value::Nil)?;
             r

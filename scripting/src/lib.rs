@@ -12,6 +12,7 @@ mod structlib;
 
 use std::collections::HashMap;
 
+use bytes::Bytes;
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 
 pub use function::{flag_names, FunctionInfo, Functions, Library, RestorePolicy};
@@ -21,7 +22,7 @@ pub use reply::{format_double, format_g, format_g17, parse as parse_reply, Reply
 pub trait ScriptHost {
     /// Runs `argv` (the command name first) as a script's command and returns its reply. Errors
     /// are `Reply::Error` with Redis's text (`ERR Unknown Redis command called from script`...).
-    fn call(&mut self, argv: &[Vec<u8>]) -> Reply;
+    fn call(&mut self, argv: Vec<bytes::Bytes>) -> Reply;
     /// Whether the error the last [`ScriptHost::call`] returned was already counted in the
     /// error statistics (the command ran and failed), so that the script's own error, if it
     /// does not catch it, is not counted again.
@@ -118,10 +119,43 @@ pub fn sha1hex(data: &[u8]) -> String {
     sha1_smol::Sha1::from(data).digest().to_string()
 }
 
+/// A SHA1 in hex as the script cache's key: lower-cased; `None` if it is not 40 bytes long
+/// (then no script has it).
+fn sha_key(sha: &[u8]) -> Option<[u8; 40]> {
+    let mut key: [u8; 40] = sha.try_into().ok()?;
+    key.make_ascii_lowercase();
+    Some(key)
+}
+
+/// A cached script. Its compiled function lives in the Lua state, in [`Engine::funcs`] at
+/// `slot`: a Rust handle per script would take a slot of mlua's reference stack each, which
+/// holds a few thousand.
 struct Script {
-    func: Function,
+    slot: u32,
+    body_len: u32,
     flags: ScriptFlags,
-    body_len: usize,
+}
+
+/// The Lua heap cap set for as long as it lives (the previous one back when dropped): on while
+/// a script's code runs, off again (`HeapCap::set(lua, 0)`) inside the engine's Rust functions
+/// that scripts call, which allocate only what the server hands them (see
+/// [`Engine::set_memory_limit`]).
+pub(crate) struct HeapCap<'a> {
+    lua: &'a Lua,
+    restore: usize,
+}
+
+impl<'a> HeapCap<'a> {
+    pub(crate) fn set(lua: &'a Lua, limit: usize) -> HeapCap<'a> {
+        let restore = lua.set_memory_limit(limit).unwrap_or(0);
+        HeapCap { lua, restore }
+    }
+}
+
+impl Drop for HeapCap<'_> {
+    fn drop(&mut self) {
+        let _ = self.lua.set_memory_limit(self.restore);
+    }
 }
 
 /// What a script run gave.
@@ -136,12 +170,18 @@ pub struct Outcome {
 /// The Lua state and the script cache.
 pub struct Engine {
     lua: Lua,
-    scripts: HashMap<String, Script>,
+    /// By SHA1 (lower-case hex).
+    scripts: HashMap<[u8; 40], Script>,
+    /// The cached scripts' compiled functions, by [`Script::slot`] (1, 2, ...).
+    funcs: Table,
     /// The scripts' globals as they see them (behind the read-only proxy).
     backing: Table,
     /// `xpcall(f, handler)` wrapper.
     runner: Function,
-    redis: Table,
+    /// The error handler scripts run under ([`error_handler`]).
+    handler: Function,
+    /// `"KEYS"` and `"ARGV"` as Lua strings (made once).
+    names: (mlua::LuaString, mlua::LuaString),
     /// Error tables redis.pcall returned for commands that failed (weak keys).
     counted: Table,
     /// The Lua heap cap (0: none).
@@ -184,17 +224,22 @@ backing.xpcall = function(f, h)
   end))
 end
 local readonly = {}
+-- Reads go through `__index = t` (a table, so that Lua finds what exists without calling a
+-- function); for the globals, `t` itself has an `__index` function that refuses what does not.
 local function protect(t, strict)
   local proxy = {}
   readonly[proxy] = true
+  if strict then
+    setmetatable(t, {
+      __index = function(_, k)
+        if k ~= 'loadstring' then
+          error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+        end
+      end,
+    })
+  end
   setmetatable(proxy, {
-    __index = function(_, k)
-      local v = t[k]
-      if v == nil and strict and k ~= 'loadstring' then
-        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-      end
-      return v
-    end,
+    __index = t,
     __newindex = function() error('Attempt to modify a readonly table', 2) end,
     __metatable = false,
   })
@@ -264,13 +309,19 @@ impl Engine {
         let weak = lua.create_table()?;
         weak.set("__mode", "k")?;
         counted.set_metatable(Some(weak))?;
+        install_host_functions(&lua, &redis, &counted)?;
+        let handler = lua.create_function(|lua, err: Value| error_handler(lua, err))?;
         let runner = lua.load(RUNNER).set_name("=runner").call::<Function>(())?;
+        let names = (lua.create_string("KEYS")?, lua.create_string("ARGV")?);
+        let funcs = lua.create_table()?;
         Ok(Engine {
             lua,
             scripts: HashMap::new(),
+            funcs,
             backing,
             runner,
-            redis,
+            handler,
+            names,
             counted,
             memory_limit: 0,
             watchdog: None,
@@ -361,15 +412,21 @@ impl Engine {
 
     /// Caps the Lua heap: a script allocating beyond it fails with `not enough memory`, the
     /// server stays up. 0 removes the cap.
+    ///
+    /// The cap is in force only while Lua code runs (see [`HeapCap`]): with a limit set, mlua
+    /// runs every API operation (creating a string, setting a table field) as a protected call,
+    /// which in Lua 5.1 allocates two C closures each time; without one those operations are
+    /// direct and an allocation failure aborts, as any Rust allocation does.
     pub fn set_memory_limit(&mut self, bytes: usize) -> mlua::Result<()> {
         self.memory_limit = bytes;
-        self.lua.set_memory_limit(bytes).map(|_| ())
+        Ok(())
     }
 
     /// Compiles `body` and caches it under its SHA1; returns the SHA1 or Redis's error.
     pub fn load(&mut self, body: &[u8]) -> Result<String, String> {
         let sha = sha1hex(body);
-        if self.scripts.contains_key(&sha) {
+        let key = sha_key(sha.as_bytes()).expect("a SHA1 in hex");
+        if self.scripts.contains_key(&key) {
             return Ok(sha);
         }
         let (flags, code) = parse_shebang(body)?;
@@ -387,23 +444,28 @@ impl Engine {
                 };
                 format!("ERR Error compiling script (new function): {msg}")
             })?;
-        self.scripts.insert(sha.clone(), Script { func, flags, body_len: body.len() });
+        let slot = self.scripts.len() as u32 + 1;
+        self.funcs.raw_set(slot, func).map_err(|e| e.to_string())?;
+        let body_len = body.len().min(u32::MAX as usize) as u32;
+        self.scripts.insert(key, Script { slot, body_len, flags });
         Ok(sha)
     }
 
     pub fn exists(&self, sha: &[u8]) -> bool {
-        std::str::from_utf8(sha).is_ok_and(|s| self.scripts.contains_key(&s.to_ascii_lowercase()))
+        sha_key(sha).is_some_and(|k| self.scripts.contains_key(&k))
     }
 
-    /// The flags of a cached script.
+    /// The flags of a cached script (SHA1 in any case); `None` if it is not cached.
     pub fn flags(&self, sha: &[u8]) -> Option<ScriptFlags> {
-        let s = std::str::from_utf8(sha).ok()?.to_ascii_lowercase();
-        self.scripts.get(&s).map(|s| s.flags)
+        self.scripts.get(&sha_key(sha)?).map(|s| s.flags)
     }
 
     /// Forgets every cached script.
     pub fn flush(&mut self) {
         self.scripts.clear();
+        if let Ok(t) = self.lua.create_table() {
+            self.funcs = t;
+        }
         let _ = self.lua.gc_collect();
     }
 
@@ -417,7 +479,7 @@ impl Engine {
 
     /// Bytes of the cached scripts' bodies (INFO `used_memory_scripts` approximation).
     pub fn bodies_len(&self) -> usize {
-        self.scripts.values().map(|s| s.body_len).sum()
+        self.scripts.values().map(|s| s.body_len as usize).sum()
     }
 
     /// Bytes the Lua state uses.
@@ -444,10 +506,11 @@ impl Engine {
         args: &[&[u8]],
         host: &mut dyn ScriptHost,
     ) -> Option<Outcome> {
-        let sha = std::str::from_utf8(sha).ok()?.to_ascii_lowercase();
-        let func = self.scripts.get(&sha)?.func.clone();
+        let key = sha_key(sha)?;
+        let func: Function = self.funcs.raw_get(self.scripts.get(&key)?.slot).ok()?;
+        let sha = std::str::from_utf8(&key).expect("hex digits");
         let out =
-            self.run_function(Target::Script(&sha), func, keys, args, host).unwrap_or_else(|e| {
+            self.run_function(Target::Script(sha), func, keys, args, host).unwrap_or_else(|e| {
                 Outcome {
                     reply: Reply::Error(format!("ERR Error running script: {e}").into_bytes()),
                     error_counted: false,
@@ -479,110 +542,21 @@ impl Engine {
         // A script's KEYS and ARGV are globals; a function gets them as its two arguments.
         let fn_args = match target {
             Target::Script(_) => {
-                self.backing.raw_set("KEYS", to_table(keys)?)?;
-                self.backing.raw_set("ARGV", to_table(args)?)?;
+                self.backing.raw_set(&self.names.0, to_table(keys)?)?;
+                self.backing.raw_set(&self.names.1, to_table(args)?)?;
                 None
             }
             Target::Function { runner, .. } => Some((runner, to_table(keys)?, to_table(args)?)),
         };
-        let host = std::cell::RefCell::new(host);
-        let resp3 = std::cell::Cell::new(false);
-        let resp3 = &resp3;
-        let result = lua.scope(|scope| {
-            let call = scope.create_function(|lua, args: MultiValue| {
-                let (reply, counted) = match call_args(&args) {
-                    Ok(argv) => {
-                        let mut h = host.borrow_mut();
-                        let r = h.call(&argv);
-                        let counted = h.error_counted();
-                        (r, counted)
-                    }
-                    Err(msg) => (Reply::Error(msg.as_bytes().to_vec()), false),
-                };
-                match reply {
-                    Reply::Error(e) => Err(mlua::Error::external(CallError(e, counted))),
-                    r => reply_to_lua(lua, &r, resp3.get()),
-                }
-            })?;
-            let counted_set = &self.counted;
-            let host = &host;
-            let pcall = scope.create_function(move |lua, args: MultiValue| {
-                let (reply, counted) = match call_args(&args) {
-                    Ok(argv) => {
-                        let mut h = host.borrow_mut();
-                        let r = h.call(&argv);
-                        let counted = h.error_counted();
-                        (r, counted)
-                    }
-                    Err(msg) => (Reply::Error(msg.as_bytes().to_vec()), false),
-                };
-                let v = reply_to_lua(lua, &reply, resp3.get())?;
-                if counted && matches!(reply, Reply::Error(_)) {
-                    counted_set.raw_set(v.clone(), true)?;
-                }
-                Ok(v)
-            })?;
-            let log = scope.create_function(|lua, args: MultiValue| match log_args(&args) {
-                Ok((level, msg)) => {
-                    host.borrow_mut().log(level, &msg);
-                    Ok(Value::Nil)
-                }
-                Err(e) => raise(lua, e),
-            })?;
-            let setresp = scope.create_function(move |lua, args: MultiValue| {
-                if args.len() != 1 {
-                    return raise(lua, "ERR redis.setresp() requires one argument.");
-                }
-                let v = match &args[0] {
-                    Value::Integer(n) => *n,
-                    Value::Number(n) => *n as i64,
-                    _ => 0,
-                };
-                if v != 2 && v != 3 {
-                    return raise(lua, "ERR RESP version must be 2 or 3.");
-                }
-                resp3.set(v == 3);
-                host.borrow_mut().set_resp(v as u8);
-                Ok(Value::Nil)
-            })?;
-            let set_repl = scope.create_function(|lua, args: MultiValue| {
-                if args.len() != 1 {
-                    return raise(lua, "ERR redis.set_repl() requires two arguments.");
-                }
-                let v = match &args[0] {
-                    Value::Integer(n) => *n,
-                    Value::Number(n) => *n as i64,
-                    Value::String(s) => {
-                        s.to_str().ok().and_then(|t| lua_str_to_number(&t)).unwrap_or(0.0) as i64
-                    }
-                    _ => 0,
-                };
-                if v & !3 != 0 {
-                    return raise(
-                        lua,
-                        "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
-                    );
-                }
-                host.borrow_mut().set_repl(v as u8);
-                Ok(Value::Nil)
-            })?;
-            let handler = scope.create_function(|lua, err: Value| error_handler(lua, err))?;
-            self.redis.raw_set("call", call)?;
-            self.redis.raw_set("pcall", pcall)?;
-            self.redis.raw_set("log", log)?;
-            self.redis.raw_set("setresp", setresp)?;
-            self.redis.raw_set("set_repl", set_repl)?;
-            let r = match fn_args {
-                None => self.runner.call::<MultiValue>((func, handler)),
-                Some((runner, k, a)) => runner.call::<MultiValue>((func, handler, k, a)),
-            };
-            self.redis.raw_set("call", Value::Nil)?;
-            self.redis.raw_set("pcall", Value::Nil)?;
-            self.redis.raw_set("log", Value::Nil)?;
-            self.redis.raw_set("setresp", Value::Nil)?;
-            self.redis.raw_set("set_repl", Value::Nil)?;
-            r
-        })?;
+        // The engine's functions (redis.call...) find the host here while the script runs.
+        let _running = Running::enter(host);
+        let result = {
+            let _capped = HeapCap::set(lua, self.memory_limit);
+            match fn_args {
+                None => self.runner.call::<MultiValue>((func, &self.handler)),
+                Some((runner, k, a)) => runner.call::<MultiValue>((func, &self.handler, k, a)),
+            }
+        }?;
         let mut it = result.into_iter();
         let ok = matches!(it.next(), Some(Value::Boolean(true)));
         let value = it.next().unwrap_or(Value::Nil);
@@ -618,6 +592,146 @@ impl Engine {
         full.extend_from_slice(format!(" script: {label}, on @{chunk}:{line}.").as_bytes());
         Ok(Outcome { reply: Reply::Error(full), error_counted })
     }
+}
+
+/// The script that runs on this thread, as the engine's Rust functions (`redis.call`...) see
+/// it. Those functions are created once per Lua state rather than for each run (as `Lua::scope`
+/// would), so they find the host of the run here.
+#[derive(Clone, Copy)]
+struct Running {
+    host: std::ptr::NonNull<dyn ScriptHost>,
+    /// `redis.setresp(3)` was called.
+    resp3: bool,
+}
+
+thread_local! {
+    static RUNNING: std::cell::Cell<Option<Running>> = const { std::cell::Cell::new(None) };
+}
+
+/// Makes `host` the running script's host until dropped (then the previous one, if any, is
+/// back).
+struct RunningGuard {
+    prev: Option<Running>,
+}
+
+impl Running {
+    fn enter(host: &mut dyn ScriptHost) -> RunningGuard {
+        let ptr = std::ptr::NonNull::from(host);
+        // SAFETY: only the lifetime of the trait object is changed. The pointer is used (in
+        // `Running::with`) only while the guard lives: the guard is a local of
+        // `Engine::run_function`, which holds the `&mut` borrow of the host for as long as it
+        // runs, and the slot is thread-local and restored when the guard drops (on unwinding
+        // too), so no use of the pointer outlives the borrow or happens on another thread.
+        let ptr: std::ptr::NonNull<dyn ScriptHost + 'static> = unsafe { std::mem::transmute(ptr) };
+        let prev = RUNNING.with(|r| r.replace(Some(Running { host: ptr, resp3: false })));
+        RunningGuard { prev }
+    }
+
+    /// Runs `f` with the running script's host and its RESP3 flag; `None` when no script runs
+    /// (or when called again from inside `f`: the host is lent out once at a time).
+    fn with<R>(f: impl FnOnce(&mut dyn ScriptHost, &mut bool) -> R) -> Option<R> {
+        let mut run = RUNNING.with(|r| r.take())?;
+        // SAFETY: the pointer comes from a `&mut dyn ScriptHost` still borrowed by the
+        // `Engine::run_function` call below us on this thread (see `Running::enter`), and it
+        // was taken out of the slot, so this is the only reference made from it until it is
+        // put back.
+        let host = unsafe { run.host.as_mut() };
+        let r = f(host, &mut run.resp3);
+        RUNNING.with(|r| r.set(Some(run)));
+        Some(r)
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        RUNNING.with(|r| r.set(self.prev));
+    }
+}
+
+/// Runs `redis.call` / `redis.pcall`'s command: (reply, already counted, RESP3).
+fn host_call(args: CallArgs) -> (Reply, bool, bool) {
+    match args.0 {
+        Ok(argv) => Running::with(|h, resp3| {
+            let r = h.call(argv);
+            (r, h.error_counted(), *resp3)
+        })
+        .unwrap_or_else(|| (Reply::error("ERR no script is running"), false, false)),
+        Err(msg) => (Reply::Error(msg.as_bytes().to_vec()), false, false),
+    }
+}
+
+/// `redis.call`, `redis.pcall`, `redis.log`, `redis.setresp` and `redis.set_repl`: they reach
+/// the host of the script that runs ([`Running`]).
+fn install_host_functions(lua: &Lua, redis: &Table, counted: &Table) -> mlua::Result<()> {
+    let call = lua.create_function(|lua, args: CallArgs| {
+        let _uncapped = HeapCap::set(lua, 0);
+        match host_call(args) {
+            (Reply::Error(e), counted, _) => Err(mlua::Error::external(CallError(e, counted))),
+            (r, _, resp3) => reply_to_lua(lua, &r, resp3),
+        }
+    })?;
+    let counted_set = counted.clone();
+    let pcall = lua.create_function(move |lua, args: CallArgs| {
+        let _uncapped = HeapCap::set(lua, 0);
+        let (reply, counted, resp3) = host_call(args);
+        let v = reply_to_lua(lua, &reply, resp3)?;
+        if counted && matches!(reply, Reply::Error(_)) {
+            counted_set.raw_set(v.clone(), true)?;
+        }
+        Ok(v)
+    })?;
+    let log = lua.create_function(|lua, args: MultiValue| match log_args(&args) {
+        Ok((level, msg)) => {
+            Running::with(|h, _| h.log(level, &msg));
+            Ok(Value::Nil)
+        }
+        Err(e) => raise(lua, e),
+    })?;
+    let setresp = lua.create_function(|lua, args: MultiValue| {
+        if args.len() != 1 {
+            return raise(lua, "ERR redis.setresp() requires one argument.");
+        }
+        let v = match &args[0] {
+            Value::Integer(n) => *n,
+            Value::Number(n) => *n as i64,
+            _ => 0,
+        };
+        if v != 2 && v != 3 {
+            return raise(lua, "ERR RESP version must be 2 or 3.");
+        }
+        Running::with(|h, resp3| {
+            *resp3 = v == 3;
+            h.set_resp(v as u8);
+        });
+        Ok(Value::Nil)
+    })?;
+    let set_repl = lua.create_function(|lua, args: MultiValue| {
+        if args.len() != 1 {
+            return raise(lua, "ERR redis.set_repl() requires two arguments.");
+        }
+        let v = match &args[0] {
+            Value::Integer(n) => *n,
+            Value::Number(n) => *n as i64,
+            Value::String(s) => {
+                s.to_str().ok().and_then(|t| lua_str_to_number(&t)).unwrap_or(0.0) as i64
+            }
+            _ => 0,
+        };
+        if v & !3 != 0 {
+            return raise(
+                lua,
+                "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+            );
+        }
+        Running::with(|h, _| h.set_repl(v as u8));
+        Ok(Value::Nil)
+    })?;
+    redis.raw_set("call", call)?;
+    redis.raw_set("pcall", pcall)?;
+    redis.raw_set("log", log)?;
+    redis.raw_set("setresp", setresp)?;
+    redis.raw_set("set_repl", set_repl)?;
+    Ok(())
 }
 
 /// What [`Engine::run_function`] runs: a cached script (by its SHA1) or a library's function
@@ -863,19 +977,74 @@ fn error_code_form(s: &[u8]) -> Vec<u8> {
     }
 }
 
-/// The arguments of `redis.call`: strings, and numbers as Lua prints them with 17 digits.
-fn call_args(args: &MultiValue) -> Result<Vec<Vec<u8>>, &'static str> {
+const NO_ARGS: &str = "ERR Please specify at least one argument for this redis lib call";
+const BAD_ARG: &str = "ERR Lua redis lib command arguments must be strings or integers";
+
+/// The arguments of `redis.call`: strings, and numbers as C's `%.17g` writes them (as Redis).
+fn call_args(args: &MultiValue) -> Result<Vec<Bytes>, &'static str> {
     if args.is_empty() {
-        return Err("ERR Please specify at least one argument for this redis lib call");
+        return Err(NO_ARGS);
     }
     args.iter()
         .map(|a| match a {
-            Value::String(s) => Ok(s.as_bytes().to_vec()),
-            Value::Integer(n) => Ok(n.to_string().into_bytes()),
-            Value::Number(n) => Ok(format_g17(*n).into_bytes()),
-            _ => Err("ERR Lua redis lib command arguments must be strings or integers"),
+            Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(n) => Ok(Bytes::from(format_g17(*n as f64))),
+            Value::Number(n) => Ok(Bytes::from(format_g17(*n))),
+            _ => Err(BAD_ARG),
         })
         .collect()
+}
+
+/// `redis.call`'s arguments (see [`call_args`]), read straight off the Lua stack when Lua
+/// calls: mlua's generic path would first make each one a [`Value`] holding a slot of its
+/// reference stack.
+struct CallArgs(Result<Vec<Bytes>, &'static str>);
+
+impl mlua::FromLuaMulti for CallArgs {
+    fn from_lua_multi(values: MultiValue, _lua: &Lua) -> mlua::Result<Self> {
+        Ok(CallArgs(call_args(&values)))
+    }
+
+    unsafe fn from_stack_args(
+        nargs: std::ffi::c_int,
+        _i: usize,
+        _to: Option<&str>,
+        lua: &mlua::state::RawLua,
+    ) -> mlua::Result<Self> {
+        Self::from_stack_multi(nargs, lua)
+    }
+
+    unsafe fn from_stack_multi(
+        nvals: std::ffi::c_int,
+        lua: &mlua::state::RawLua,
+    ) -> mlua::Result<Self> {
+        use mlua::ffi;
+        if nvals <= 0 {
+            return Ok(CallArgs(Err(NO_ARGS)));
+        }
+        let state = lua.state();
+        let mut argv = Vec::with_capacity(nvals as usize);
+        for idx in -nvals..0 {
+            // SAFETY: mlua calls this with the `nvals` arguments on top of the stack of
+            // `state`, the running Lua state. Reading a value's type or number cannot raise a
+            // Lua error, nor can `lua_tolstring` on a value that is a string (it converts
+            // nothing); its pointer is valid for `len` bytes while the string is on the stack,
+            // which it stays for the whole copy.
+            let arg = unsafe {
+                match ffi::lua_type(state, idx) {
+                    ffi::LUA_TSTRING => {
+                        let mut len = 0;
+                        let p = ffi::lua_tolstring(state, idx, &mut len) as *const u8;
+                        Bytes::copy_from_slice(std::slice::from_raw_parts(p, len))
+                    }
+                    ffi::LUA_TNUMBER => Bytes::from(format_g17(ffi::lua_tonumber(state, idx))),
+                    _ => return Ok(CallArgs(Err(BAD_ARG))),
+                }
+            };
+            argv.push(arg);
+        }
+        Ok(CallArgs(Ok(argv)))
+    }
 }
 
 /// A number as Lua 5.1's `tostring` writes it (`%.14g`).

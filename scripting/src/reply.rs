@@ -34,9 +34,8 @@ impl Reply {
             out.extend_from_slice(b"\r\n");
         }
         fn head(out: &mut Vec<u8>, prefix: u8, n: usize) {
-            out.push(prefix);
-            out.extend_from_slice(n.to_string().as_bytes());
-            out.extend_from_slice(b"\r\n");
+            use std::io::Write;
+            let _ = write!(out, "{}{n}\r\n", prefix as char);
         }
         match self {
             Reply::Status(s) => line(out, b'+', s),
@@ -93,9 +92,8 @@ impl Reply {
 }
 
 fn head_i(out: &mut Vec<u8>, n: i64) {
-    out.push(b':');
-    out.extend_from_slice(n.to_string().as_bytes());
-    out.extend_from_slice(b"\r\n");
+    use std::io::Write;
+    let _ = write!(out, ":{n}\r\n");
 }
 
 /// A double as Redis replies it (`%.17g`, `inf`, `-inf`, `nan`).

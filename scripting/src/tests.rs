@@ -8,8 +8,9 @@ struct FakeHost {
 }
 
 impl ScriptHost for FakeHost {
-    fn call(&mut self, argv: &[Vec<u8>]) -> Reply {
-        self.calls.push(argv.to_vec());
+    fn call(&mut self, argv: Vec<bytes::Bytes>) -> Reply {
+        let argv: Vec<Vec<u8>> = argv.iter().map(|a| a.to_vec()).collect();
+        self.calls.push(argv.clone());
         match &argv[0][..] {
             b"status" => Reply::Status(b"OK".to_vec()),
             b"err" => Reply::Error(b"WRONGTYPE bad".to_vec()),
@@ -324,4 +325,23 @@ fn memory_limit_is_an_error() {
     assert!(err_of(r).contains("not enough memory"));
     let sha = e.load(b"return 1").unwrap();
     assert_eq!(e.run(sha.as_bytes(), &[], &[], &mut h).unwrap(), Reply::Int(1));
+}
+
+/// Tens of thousands of cached scripts (a handle per script once ran out of mlua's reference
+/// stack after about 8,000).
+#[test]
+fn many_cached_scripts() {
+    let mut e = Engine::new().unwrap();
+    let mut h = FakeHost::default();
+    let shas: Vec<String> =
+        (0..20_000).map(|i| e.load(format!("return {i}").as_bytes()).unwrap()).collect();
+    assert_eq!(e.len(), 20_000);
+    for i in [0, 9_999, 19_999] {
+        let r = e.run(shas[i].to_uppercase().as_bytes(), &[], &[], &mut h).unwrap();
+        assert_eq!(r, Reply::Int(i as i64));
+    }
+    e.flush();
+    assert!(!e.exists(shas[0].as_bytes()));
+    let sha = e.load(b"return 'again'").unwrap();
+    assert_eq!(e.run(sha.as_bytes(), &[], &[], &mut h).unwrap(), Reply::Bulk(b"again".to_vec()));
 }

@@ -74,15 +74,14 @@ fn evalsha_ro(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 fn run_script(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdResult {
     let numkeys = numkeys(argv, Error::NOT_INT)?;
     let eng = engine(ctx.server, ctx.core)?;
-    let sha = if by_sha {
-        if !eng.exists(&argv[1]) {
-            return Err(Error::msg(NOSCRIPT));
-        }
-        argv[1].to_ascii_lowercase()
+    let loaded;
+    let sha: &[u8] = if by_sha {
+        &argv[1]
     } else {
-        eng.load(&argv[1]).map_err(|e| Error(e.into()))?.into_bytes()
+        loaded = eng.load(&argv[1]).map_err(|e| Error(e.into()))?;
+        loaded.as_bytes()
     };
-    let flags = eng.flags(&sha).unwrap_or_default();
+    let Some(flags) = eng.flags(sha) else { return Err(Error::msg(NOSCRIPT)) };
     // Over maxmemory, as Redis: a script with a shebang and without allow-oom does not run;
     // one without a shebang runs, and its commands that may grow memory are refused.
     let oom = over_maxmemory(ctx, &flags);
@@ -93,7 +92,7 @@ fn run_script(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdResul
     let args: Vec<&[u8]> = argv[3 + numkeys..].iter().map(|a| &a[..]).collect();
     let mut eng = ctx.core.scripts.take().expect("created above");
     let outcome = with_host(ctx, Kind::Eval, argv, ro || flags.no_writes, oom, |h| {
-        eng.run_outcome(&sha, &keys, &args, h)
+        eng.run_outcome(sha, &keys, &args, h)
     });
     ctx.core.scripts = Some(eng);
     let Some(outcome) = outcome else { return Err(Error::msg(NOSCRIPT)) };
@@ -189,9 +188,8 @@ pub(super) fn finish(ctx: &mut Ctx, outcome: vireo_scripting::Outcome) -> CmdRes
         r => {
             // Errors inside an array reply count as error replies, as in Redis.
             count_nested_errors(ctx.core, &r);
-            let mut buf = Vec::new();
-            r.encode(&mut buf, ctx.out.is_resp3());
-            ctx.out.raw(&buf);
+            let resp3 = ctx.out.is_resp3();
+            r.encode(ctx.out.buf, resp3);
             Ok(())
         }
     }
@@ -251,9 +249,8 @@ impl ScriptHost for Host<'_> {
         self.core.prop.suppressed = flags == 0;
     }
 
-    fn call(&mut self, argv: &[Vec<u8>]) -> Reply {
+    fn call(&mut self, argv: Vec<Bytes>) -> Reply {
         self.ran = false;
-        let argv: Vec<Bytes> = argv.iter().map(|a| Bytes::copy_from_slice(a)).collect();
         let cmd = match self.server.commands.resolve(&argv) {
             Lookup::Found(c) => c,
             Lookup::Unknown | Lookup::UnknownSub => {
