@@ -24,6 +24,8 @@
 // abi_stable's `#[sabi_trait]` expands to impls inside a constant.
 #![allow(non_local_definitions)]
 
+pub use abi_stable::std_types::RStr as AbiStr;
+
 use abi_stable::{
     declare_root_module_statics,
     library::RootModule,
@@ -48,7 +50,7 @@ pub struct Capability {
 
 /// What each minor version of the API added, oldest first. A module carries its SDK's copy, so
 /// that an older server can name what it lacks.
-pub static CAPABILITIES: &[Capability] = &[Capability {
+pub const CAPABILITIES: &[Capability] = &[Capability {
     minor: 0,
     name: RStr::from_str(
         "commands (name, arity, flags, keys, key specs, ACL categories, summary), \

@@ -8,7 +8,7 @@ use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::sabi_types::RMut;
 use abi_stable::std_types::{RErr, RResult, RSlice, RStr, RString};
 
-use crate::abi::{InitHost_TO, Module, ModuleRef, API_MINOR, CAPABILITIES};
+use crate::abi::{Capability, InitHost_TO, Module, ModuleRef, API_MINOR, CAPABILITIES};
 use crate::{Error, InitContext};
 
 /// A module, as [`crate::vireo_module!`] declares it.
@@ -19,6 +19,8 @@ pub trait ExportModule: 'static {
     const VERSION: i32;
     /// The API minor version the module needs (see [`crate::abi`]'s versioning rules).
     const API_MINOR: u32 = API_MINOR;
+    /// The capability table the module carries (the SDK's; a test fixture may give another).
+    const CAPABILITIES: &'static [Capability] = CAPABILITIES;
     /// Registers the module's commands; `args` are the `loadmodule` / MODULE LOAD arguments.
     fn init(ctx: &mut InitContext, args: &[String]) -> Result<(), Error>;
 }
@@ -26,7 +28,7 @@ pub trait ExportModule: 'static {
 fn root_module<M: ExportModule>() -> ModuleRef {
     Module {
         api_minor: M::API_MINOR,
-        capabilities: RSlice::from_slice(CAPABILITIES),
+        capabilities: RSlice::from_slice(M::CAPABILITIES),
         name: RStr::from_str(M::NAME),
         version: M::VERSION,
         init: init_module::<M>,
@@ -91,7 +93,13 @@ const _: fn() = || {
 /// it is lower than the SDK's (see the versioning rules in [`crate::abi`]).
 #[macro_export]
 macro_rules! vireo_module {
-    (name: $name:expr, version: $ver:expr, $(api_minor: $minor:expr,)? init: $init:path $(,)?) => {
+    (
+        name: $name:expr,
+        version: $ver:expr,
+        $(api_minor: $minor:expr,)?
+        $(capabilities: $caps:expr,)?
+        init: $init:path $(,)?
+    ) => {
         #[doc(hidden)]
         pub struct __VireoModule;
 
@@ -99,6 +107,7 @@ macro_rules! vireo_module {
             const NAME: &'static str = $name;
             const VERSION: i32 = $ver;
             $(const API_MINOR: u32 = $minor;)?
+            $(const CAPABILITIES: &'static [$crate::abi::Capability] = $caps;)?
             fn init(
                 ctx: &mut $crate::InitContext,
                 args: &[::std::string::String],

@@ -39,8 +39,13 @@ fn main() {
     let code = rt.block_on(async move {
         let server = Server::new(cfg, file);
         {
-            // The RDB file, unless the AOF is on (then the AOF is the source of truth).
+            // Modules first, as Redis: the data may hold their types and the AOF their commands.
             let mut core = server.core.lock();
+            if let Err(e) = vireo_server::module_host::load_at_startup(&server, &mut core) {
+                tracing::error!("{e}");
+                return 1;
+            }
+            // The RDB file, unless the AOF is on (then the AOF is the source of truth).
             if !core.cfg.appendonly {
                 if let Err(e) = vireo_server::persist::snapshot::load_at_startup(&mut core) {
                     tracing::error!("{e}");

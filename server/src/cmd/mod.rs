@@ -19,6 +19,7 @@ pub mod hash;
 pub mod hll;
 pub mod keys;
 pub mod list;
+pub mod module;
 pub mod multi;
 pub mod ops;
 pub mod persist;
@@ -66,6 +67,7 @@ fn handler_tables() -> &'static [&'static [(&'static str, Handler)]] {
         hll::HANDLERS,
         keys::HANDLERS,
         list::HANDLERS,
+        module::HANDLERS,
         multi::HANDLERS,
         ops::HANDLERS,
         persist::HANDLERS,
@@ -93,6 +95,8 @@ pub struct Command {
     /// write command asks (INFO keyspace hits).
     pub has_ro_keys: bool,
     pub subcommands: NameMap<Command>,
+    /// The module that implements it, for a module command (see `module_host`).
+    pub module: Option<Box<crate::module_host::ModuleCommand>>,
 }
 
 impl Command {
@@ -161,6 +165,7 @@ impl Commands {
             has_ro_keys: spec.key_specs.iter().any(|k| k.flags.contains(spec::KeyFlags::RO)),
             fullname,
             subcommands,
+            module: None,
         }
     }
 
@@ -202,7 +207,7 @@ pub enum Lookup<'a> {
 }
 
 /// Calls `f` with the ASCII-lower-cased `name`, without allocating for short names.
-fn with_lower<R>(name: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+pub(crate) fn with_lower<R>(name: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
     let mut buf = [0u8; 32];
     if name.len() <= buf.len() {
         for (d, s) in buf.iter_mut().zip(name) {
@@ -609,12 +614,19 @@ fn execute_inner(
     if core.stats.cmd.len() < server.commands.len() {
         core.stats.cmd.resize(server.commands.len(), Default::default());
     }
+    let module_cmd: Arc<Command>;
     let cmd = match server.commands.resolve(argv) {
         Lookup::Found(c) => c,
-        Lookup::Unknown => {
-            reject(core, client, out, None, &unknown_command_error(argv));
-            return Flow::Continue;
-        }
+        Lookup::Unknown => match core.modules.command(&argv[0]) {
+            Some(c) => {
+                module_cmd = c;
+                &*module_cmd
+            }
+            None => {
+                reject(core, client, out, None, &unknown_command_error(argv));
+                return Flow::Continue;
+            }
+        },
         Lookup::UnknownSub => {
             let sub: String = String::from_utf8_lossy(&argv[1]).chars().take(128).collect();
             let e = Error(

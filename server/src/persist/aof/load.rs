@@ -153,6 +153,7 @@ pub fn replay(
         };
         match server.commands.resolve(&argv) {
             crate::cmd::Lookup::Found(c) if c.handler.is_some() => {}
+            crate::cmd::Lookup::Unknown if core.modules.command(&argv[0]).is_some() => {}
             // Known to Redis, not to this build: refused rather than skipped, so that nothing
             // of the file is silently dropped.
             crate::cmd::Lookup::Found(c) => {
