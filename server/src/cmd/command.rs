@@ -89,25 +89,30 @@ fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// COMMAND DOCS [command-name ...]
 fn docs(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    if argv.len() == 2 {
-        let all = all_commands(ctx);
-        let out = &mut ctx.out;
-        out.map(all.len());
-        for s in all {
-            out.bulk(s.full_name.as_bytes());
-            reply_docs(out, s);
-        }
-        return Ok(());
-    }
-    // Unknown names are left out.
-    let found: Vec<&CommandSpec> = argv[2..].iter().filter_map(|n| lookup_name(ctx, n)).collect();
+    let found: Vec<&CommandSpec> = if argv.len() == 2 {
+        all_commands(ctx)
+    } else {
+        // Unknown names are left out.
+        argv[2..].iter().filter_map(|n| lookup_name(ctx, n)).collect()
+    };
+    let found: Vec<(&CommandSpec, Option<String>)> =
+        found.into_iter().map(|s| (s, module_of(ctx, s))).collect();
     let out = &mut ctx.out;
     out.map(found.len());
-    for s in found {
+    for (s, module) in found {
         out.bulk(s.full_name.as_bytes());
-        reply_docs(out, s);
+        reply_docs(out, s, module.as_deref());
     }
     Ok(())
+}
+
+/// The name of the module a command comes from.
+fn module_of(ctx: &Ctx, s: &CommandSpec) -> Option<String> {
+    if !s.flag_bits.contains(CmdFlags::MODULE) {
+        return None;
+    }
+    let c = ctx.core.modules.command(s.name.as_bytes())?;
+    c.module.as_ref().map(|m| m.module.clone())
 }
 
 enum ListFilter<'a> {
@@ -369,8 +374,9 @@ fn reply_key_spec(out: &mut Reply, ks: &KeySpec) {
 }
 
 /// The `COMMAND DOCS` map of one command (subcommands nested).
-pub fn reply_docs(out: &mut Reply, s: &CommandSpec) {
+pub fn reply_docs(out: &mut Reply, s: &CommandSpec, module: Option<&str>) {
     let n = 1 // group
+        + module.is_some() as usize
         + !s.summary.is_empty() as usize
         + !s.since.is_empty() as usize
         + s.complexity.is_some() as usize
@@ -394,6 +400,10 @@ pub fn reply_docs(out: &mut Reply, s: &CommandSpec) {
     if let Some(c) = s.complexity {
         out.bulk(b"complexity");
         out.bulk(c.as_bytes());
+    }
+    if let Some(m) = module {
+        out.bulk(b"module");
+        out.bulk(m.as_bytes());
     }
     if !s.doc_flags.is_empty() {
         out.bulk(b"doc_flags");
@@ -425,7 +435,7 @@ pub fn reply_docs(out: &mut Reply, s: &CommandSpec) {
         out.map(s.subcommands.len());
         for sub in s.subcommands {
             out.bulk(sub.full_name.as_bytes());
-            reply_docs(out, sub);
+            reply_docs(out, sub, None);
         }
     }
 }
