@@ -337,3 +337,40 @@ fn a_failing_loadmodule_stops_start_up() {
         "{log}"
     );
 }
+
+#[test]
+fn a_module_cannot_unload_itself_while_its_command_runs() {
+    let srv = start(&["--loadmodule", hello()]);
+    let mut r = srv.raw();
+    r.expect(
+        "hello.call module unload hello",
+        b"-ERR Error unloading module: the module's commands are running\r\n",
+    );
+    r.expect("hello.echo x", b"$1\r\nx\r\n");
+    r.expect(
+        "hello.call module unload nosuch",
+        b"-ERR Error unloading module: no such module with that name\r\n",
+    );
+}
+
+#[test]
+fn what_a_module_command_calls_is_propagated_not_the_command() {
+    let srv = start(&["--loadmodule", hello(), "--appendonly", "yes", "--appendfsync", "always"]);
+    let mut r = srv.raw();
+    r.expect("hello.setget k v", b"$1\r\nv\r\n");
+    r.expect("hello.call del k", b":1\r\n");
+    r.expect("hello.echo nothing-to-propagate", b"$20\r\nnothing-to-propagate\r\n");
+    let dir = srv.dir.join("appendonlydir");
+    let mut aof = String::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.to_string_lossy().ends_with(".incr.aof") {
+            aof += &String::from_utf8_lossy(&std::fs::read(p).unwrap());
+        }
+    }
+    assert!(aof.contains("$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"), "{aof:?}");
+    assert!(aof.contains("$3\r\ndel\r\n$1\r\nk\r\n"), "{aof:?}");
+    assert!(!aof.to_ascii_lowercase().contains("hello."), "{aof:?}");
+    // One write per module command: no MULTI/EXEC around it.
+    assert!(!aof.contains("MULTI"), "{aof:?}");
+}
