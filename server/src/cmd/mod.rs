@@ -614,14 +614,20 @@ fn execute_inner(
     if core.stats.cmd.len() < server.commands.len() {
         core.stats.cmd.resize(server.commands.len(), Default::default());
     }
-    let module_cmd: Arc<Command>;
-    let cmd = match server.commands.resolve(argv) {
+    // No built-in has a `.` in its name and modules name theirs `module.command`: such a name
+    // is looked up among the modules' commands first, saving a miss in the built-in table.
+    let mut module_cmd: Option<Arc<Command>> = None;
+    if core.modules.has_commands() && argv[0].contains(&b'.') {
+        module_cmd = core.modules.command(&argv[0]);
+    }
+    let lookup = match &module_cmd {
+        Some(c) => Lookup::Found(c),
+        None => server.commands.resolve(argv),
+    };
+    let cmd = match lookup {
         Lookup::Found(c) => c,
         Lookup::Unknown => match core.modules.command(&argv[0]) {
-            Some(c) => {
-                module_cmd = c;
-                &*module_cmd
-            }
+            Some(c) => &*module_cmd.insert(c),
             None => {
                 reject(core, client, out, None, &unknown_command_error(argv));
                 return Flow::Continue;

@@ -70,6 +70,12 @@ impl Modules {
         cmd::with_lower(name, |n| self.commands.get(n).cloned())
     }
 
+    /// Whether any module command is registered.
+    #[inline]
+    pub fn has_commands(&self) -> bool {
+        !self.commands.is_empty()
+    }
+
     /// Every module command, by name.
     pub fn commands(&self) -> impl Iterator<Item = &Arc<Command>> {
         self.commands.values()
