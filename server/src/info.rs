@@ -146,7 +146,16 @@ pub fn generate(server: &Server, core: &mut Core, sections: Sections) -> String 
         cpu_section(&mut out);
     }
     if section(&mut out, Section::ModuleList, "Modules") {
-        // One `module:name=...,ver=...` line per loaded module, once modules load.
+        // As Redis 7.0 (`api` is the module API's major version).
+        for m in &core.modules.loaded {
+            let _ = write!(
+                out,
+                "module:name={},ver={},api={},filters=0,usedby=[],using=[],options=[]\r\n",
+                m.name,
+                m.version,
+                vireo_module_api::API_MAJOR
+            );
+        }
     }
     if section(&mut out, Section::Commandstats, "Commandstats") {
         commandstats_section(&mut out, server, core);

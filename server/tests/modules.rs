@@ -143,6 +143,11 @@ fn loadmodule_in_the_config_serves_commands_on_resp2_and_resp3() {
         .as_bytes(),
     );
     assert!(log_of(&srv).contains("hello module loaded with greeting 'howdy'"));
+    let info = show(&r.line("info modules"));
+    assert!(
+        info.contains("# Modules\\r\\nmodule:name=hello,ver=1,api=1,filters=0,usedby=[],using=[],options=[]\\r\\n"),
+        "{info}"
+    );
 }
 
 #[test]
