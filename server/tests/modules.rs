@@ -175,6 +175,8 @@ $5\r\ngroup\r\n$6\r\nmodule\r\n$6\r\nmodule\r\n$5\r\nhello\r\n",
     assert!(list.starts_with(b"*7\r\n"), "{}", show(&list));
     assert!(show(&list).contains("hello.setget"));
     r.expect("command list filterby module nosuch", b"*0\r\n");
+    let conn = show(&r.line("command list filterby aclcat connection"));
+    assert!(conn.contains("hello.echo") && !conn.contains("hello.add"), "{conn}");
     let all = show(&r.line("command list"));
     assert!(all.contains("hello.echo") && all.contains("get"));
 
