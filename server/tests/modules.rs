@@ -276,10 +276,30 @@ fn loads_that_fail_leave_nothing_behind() {
 }
 
 #[test]
-fn module_command_needs_enabling() {
+fn loading_and_unloading_need_enable_module_command() {
     let srv = Server::start();
     let mut r = srv.raw();
-    r.expect("module list", b"-ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.\r\n");
+    const E: &[u8] = b"-ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.\r\n";
+    assert_eq!(r.call(&["module", "load", hello()]), E);
+    assert_eq!(r.call(&["module", "loadex", hello()]), E);
+    r.expect("module unload hello", E);
+    // Refused before it is queued, as Redis does.
+    r.script(&[
+        ("multi", b"+OK\r\n"),
+        ("module unload hello", E),
+        ("exec", b"-EXECABORT Transaction discarded because of previous errors.\r\n"),
+    ]);
+    // LIST and HELP need nothing.
+    r.expect("module list", b"*0\r\n");
+    assert!(r.line("module help").starts_with(
+        b"*11\r\n+MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+LIST\r\n"
+    ));
+    let stats = show(&r.line("info commandstats"));
+    assert!(stats.contains("cmdstat_module|unload:calls=0,usec=0,usec_per_call=0.00,rejected_calls=2,failed_calls=0"), "{stats}");
+    let local = start(&[]);
+    assert!(local.raw().line("config get enable-module-command").ends_with(b"$3\r\nyes\r\n"));
+    let srv = Server::start_with(&["--enable-module-command", "local"]);
+    assert_eq!(srv.raw().call(&["module", "load", hello()]), b"+OK\r\n");
 }
 
 #[test]

@@ -656,6 +656,15 @@ fn execute_inner(
         reject(core, client, out, Some(cmd), &Error::NOAUTH);
         return Flow::Continue;
     }
+    // MODULE LOAD, LOADEX and UNLOAD need `enable-module-command`, checked as Redis does before
+    // the command runs or is queued (only admin commands pay for the name comparison).
+    if cmd.flags.contains(CmdFlags::ADMIN)
+        && matches!(cmd.fullname, "module|load" | "module|loadex" | "module|unload")
+        && !module::allowed(core, client)
+    {
+        reject(core, client, out, Some(cmd), &module::not_allowed());
+        return Flow::Continue;
+    }
     // Between MULTI and EXEC every command but these few is queued, not run.
     let queueing = client.multi.is_some()
         && !matches!(cmd.fullname, "exec" | "discard" | "multi" | "watch" | "quit" | "reset");

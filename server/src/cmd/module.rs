@@ -3,8 +3,10 @@
 use bytes::Bytes;
 
 use super::{Ctx, Handler};
+use crate::client::Client;
 use crate::error::{CmdResult, Error};
 use crate::module_host::{self, UnloadError, LOAD_ERROR};
+use crate::server::Core;
 
 pub const HANDLERS: &[(&str, Handler)] = &[
     ("module|help", help),
@@ -14,21 +16,21 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("module|unload", unload),
 ];
 
-/// Whether `enable-module-command` lets this client use MODULE.
-fn check_allowed(ctx: &Ctx) -> CmdResult {
-    let local =
-        ctx.client.flags.unix || super::server_cmds::is_loopback_addr(&ctx.client.shared.addr);
-    if ctx.core.cfg.enable_module_command.allows(local) {
-        return Ok(());
-    }
-    Err(Error::msg(
+/// Whether `enable-module-command` lets this client load and unload modules (`local`: from
+/// loopback or the unix socket). The dispatcher checks it for LOAD, LOADEX and UNLOAD.
+pub fn allowed(core: &Core, client: &Client) -> bool {
+    let local = client.flags.unix || super::server_cmds::is_loopback_addr(&client.shared.addr);
+    core.cfg.enable_module_command.allows(local)
+}
+
+pub fn not_allowed() -> Error {
+    Error::msg(
         "ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
-    ))
+    )
 }
 
 /// MODULE HELP
 fn help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    check_allowed(ctx)?;
     super::client::help_reply(
         ctx,
         "MODULE",
@@ -48,7 +50,6 @@ fn help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 
 /// MODULE LIST
 fn list(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    check_allowed(ctx)?;
     let out = &mut ctx.out;
     out.array(ctx.core.modules.loaded.len());
     for m in &ctx.core.modules.loaded {
@@ -90,13 +91,11 @@ fn load_module(ctx: &mut Ctx, path: &[u8], args: &[Bytes], configs: usize) -> Cm
 
 /// MODULE LOAD path [arg [arg ...]]
 fn load(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    check_allowed(ctx)?;
     load_module(ctx, &argv[2], &argv[3..], 0)
 }
 
 /// MODULE LOADEX path [CONFIG name value [CONFIG name value ...]] [ARGS args [args ...]]
 fn loadex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    check_allowed(ctx)?;
     let mut configs = 0;
     let mut i = 3;
     let mut args: &[Bytes] = &[];
@@ -124,7 +123,6 @@ fn loadex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// MODULE UNLOAD name
 fn unload(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    check_allowed(ctx)?;
     let name = String::from_utf8_lossy(&argv[2]);
     match module_host::unload(ctx.core, &name) {
         Ok(()) => {
