@@ -325,7 +325,7 @@ pub fn dispatch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     // The error replaces whatever was written.
     ctx.out.buf.truncate(start);
-    if err.0.contains("panicked") {
+    if err.0.starts_with("ERR module command '") && err.0.contains("' panicked: ") {
         tracing::warn!("{}", err.0);
     }
     Err(err)
