@@ -107,7 +107,9 @@ fn library_error(e: &LibraryError) -> String {
                 actual_version.major, actual_version.minor, expected_version.major
             )
         }
-        LibraryError::AbiInstability(_) => {
+        LibraryError::AbiInstability(details) => {
+            // The full layout comparison is long: for whoever debugs an SDK change.
+            tracing::debug!("module layout check: {details}");
             "its module API types do not match this server's (an incompatible vireo-module-api)"
                 .to_string()
         }
@@ -127,7 +129,7 @@ pub fn load(server: &Server, core: &mut Core, path: &str, args: &[Vec<u8>]) -> R
             .capabilities()
             .iter()
             .filter(|c| c.minor > API_MINOR && c.minor <= needs)
-            .map(|c| format!("{} (1.{})", c.name, c.minor))
+            .map(|c| format!("{} ({}.{})", c.name, abi::API_MAJOR, c.minor))
             .collect();
         let missing = if missing.is_empty() {
             "capabilities this server does not know".to_string()
