@@ -6,6 +6,7 @@
     bench/compare.py scripting [--rounds 3] [--requests 200000]   (EVALSHA, 1 and 10 commands)
     bench/compare.py memory [--keys 1000000]
     bench/compare.py scripting-memory [--scripts 10000]   (memory of cached scripts)
+    bench/compare.py modules [--rounds 3] [--requests 200000]   (HELLO.ECHO vs ECHO, on Vireo)
 
 Both servers run on the same core (taskset -c 0) with redis-benchmark on the other
 (taskset -c 1), so neither competes with the load generator; each measurement of one server is
@@ -15,6 +16,7 @@ on PATH; Vireo is $VIREO_BIN, else target/release/vireo-server (built first).
 """
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -250,6 +252,43 @@ def scripting(a):
     side_by_side(list(SCRIPTS), a.rounds, a.requests, a.clients, commands=commands, setup=load)
 
 
+def modules(a):
+    """A module command that echoes its argument (sdk-examples/hello's HELLO.ECHO) against the
+    built-in ECHO, both on one Vireo (release builds), at -P 1 and -P 16: the issue asks for the
+    module command at 0.95x the built-in or better."""
+    ensure_vireo()
+    out = subprocess.run(["cargo", "build", "--release", "--message-format=json", "-p",
+                          "vireo-example-hello"], cwd=ROOT, check=True, capture_output=True,
+                         text=True).stdout
+    lib = None
+    for line in out.splitlines():
+        if '"compiler-artifact"' in line and "libvireo_hello.so" in line:
+            lib = next(f for f in json.loads(line)["filenames"] if f.endswith(".so"))
+    if not lib:
+        sys.exit("cargo built no libvireo_hello.so")
+    srv = ServerProc("vireo", free_port(), extra=["--loadmodule", lib])
+    tests = {"echo": ["echo", "hello"], "hello.echo": ["hello.echo", "hello"]}
+    results = {}
+    try:
+        for r in range(a.rounds):
+            for p in (1, 16):
+                order = list(tests) if r % 2 == 0 else list(reversed(list(tests)))
+                for t in order:
+                    n = a.requests if p == 1 else a.requests * 5
+                    res = run_benchmark(srv.port, t, p, n, a.clients, srv.proc.pid, tests[t])
+                    results.setdefault((t, p), []).append(res)
+            print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
+    finally:
+        srv.stop()
+    print(f"{'P':>4}{'ECHO ops/s':>14}{'HELLO.ECHO ops/s':>18}{'ratio':>8}"
+          f"{'ECHO us/op':>12}{'module us/op':>14}{'cpu ratio':>11}")
+    for p in (1, 16):
+        med = lambda rows, i: statistics.median(x[i] for x in rows)  # noqa: E731
+        b, m = results[("echo", p)], results[("hello.echo", p)]
+        print(f"{p:>4}{med(b, 0):>14.0f}{med(m, 0):>18.0f}{med(m, 0) / med(b, 0):>8.2f}"
+              f"{med(b, 2):>12.2f}{med(m, 2):>14.2f}{med(b, 2) / med(m, 2):>11.2f}")
+
+
 def pipe(port, commands):
     """Sends RESP-encoded `commands` (an iterable of bytes) to the server on `port` through
     redis-cli --pipe, a megabyte at a time, and waits until all are answered."""
@@ -365,7 +404,7 @@ def memory(a):
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="what", required=True)
-    for name in ("throughput", "collections", "scripting"):
+    for name in ("throughput", "collections", "scripting", "modules"):
         t = sub.add_parser(name)
         t.add_argument("--rounds", type=int, default=3)
         t.add_argument("--requests", type=int, default=200000)
@@ -376,7 +415,7 @@ def main():
     sm.add_argument("--scripts", type=int, default=10000)
     a = ap.parse_args()
     {"throughput": throughput, "collections": collections, "scripting": scripting,
-     "memory": memory, "scripting-memory": scripting_memory}[a.what](a)
+     "modules": modules, "memory": memory, "scripting-memory": scripting_memory}[a.what](a)
 
 
 if __name__ == "__main__":

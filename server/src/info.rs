@@ -146,7 +146,16 @@ pub fn generate(server: &Server, core: &mut Core, sections: Sections) -> String 
         cpu_section(&mut out);
     }
     if section(&mut out, Section::ModuleList, "Modules") {
-        // One `module:name=...,ver=...` line per loaded module, once modules load.
+        // As Redis 7.0 (`api` is the module API's major version).
+        for m in &core.modules.loaded {
+            let _ = write!(
+                out,
+                "module:name={},ver={},api={},filters=0,usedby=[],using=[],options=[]\r\n",
+                m.name,
+                m.version,
+                vireo_module_api::API_MAJOR
+            );
+        }
     }
     if section(&mut out, Section::Commandstats, "Commandstats") {
         commandstats_section(&mut out, server, core);
@@ -460,8 +469,13 @@ fn cpu_section(out: &mut String) {
 }
 
 /// Calls `f` with every command and subcommand that has a stats slot, in table order.
-fn for_each_command(server: &Server, mut f: impl FnMut(&'static str, usize)) {
+fn for_each_command(server: &Server, core: &Core, mut f: impl FnMut(&'static str, usize)) {
     for (id, name) in server.commands.names.iter().enumerate() {
+        f(name, id);
+    }
+    let mut modules: Vec<_> = core.modules.commands().map(|c| (c.id, c.fullname)).collect();
+    modules.sort_unstable();
+    for (id, name) in modules {
         f(name, id);
     }
 }
@@ -477,7 +491,7 @@ fn safe_name(name: &str) -> std::borrow::Cow<'_, str> {
 
 fn commandstats_section(out: &mut String, server: &Server, core: &Core) {
     let stats = &core.stats.cmd;
-    for_each_command(server, |name, id| {
+    for_each_command(server, core, |name, id| {
         let Some(st) = stats.get(id) else { return };
         if st.calls == 0 && st.failed_calls == 0 && st.rejected_calls == 0 {
             return;
@@ -507,7 +521,7 @@ fn fmt_percentile(p: f64) -> String {
 fn latencystats_section(out: &mut String, server: &Server, core: &Core) {
     let percentiles = &core.cfg.latency_tracking_info_percentiles;
     let stats = &core.stats.cmd;
-    for_each_command(server, |name, id| {
+    for_each_command(server, core, |name, id| {
         let Some(st) = stats.get(id) else { return };
         if st.latency.count() == 0 {
             return;

@@ -9,6 +9,7 @@ pub mod cron;
 pub mod error;
 pub mod info;
 pub mod keyspace;
+pub mod module_host;
 pub mod net;
 pub mod outbuf;
 pub mod persist;

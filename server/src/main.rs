@@ -38,6 +38,14 @@ fn main() {
     .expect("tokio runtime");
     let code = rt.block_on(async move {
         let server = Server::new(cfg, file);
+        {
+            // Modules first, as Redis: the data may hold their types and the AOF their commands.
+            let mut core = server.core.lock();
+            if let Err(e) = vireo_server::module_host::load_at_startup(&server, &mut core) {
+                tracing::error!("{e}");
+                return 1;
+            }
+        }
         match run(server).await {
             Ok(()) => 0,
             Err(e) => {

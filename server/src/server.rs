@@ -61,6 +61,8 @@ pub struct Core {
     pub rdb: crate::persist::snapshot::RdbState,
     /// The append only file (see `persist::aof`).
     pub aof: crate::persist::aof::Aof,
+    /// The loaded modules and their commands (see `module_host`).
+    pub modules: crate::module_host::Modules,
 }
 
 impl Core {
@@ -91,6 +93,7 @@ impl Core {
             functions: None,
             rdb: crate::persist::snapshot::RdbState::new(),
             aof: Default::default(),
+            modules: Default::default(),
             cfg,
         };
         crate::keyspace::notify::sync(&mut core);

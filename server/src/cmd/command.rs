@@ -28,10 +28,20 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("command|help", help),
 ];
 
+/// Every top-level command: the built-ins, then the modules' commands by name.
+fn all_commands(ctx: &Ctx) -> Vec<&'static CommandSpec> {
+    let mut all: Vec<&'static CommandSpec> = spec::all().iter().collect();
+    let mut modules: Vec<&'static CommandSpec> =
+        ctx.core.modules.commands().map(|c| c.spec).collect();
+    modules.sort_unstable_by_key(|s| s.name);
+    all.extend(modules);
+    all
+}
+
 /// COMMAND
 fn command(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     debug_assert_eq!(argv.len(), 1);
-    let all = spec::all();
+    let all = all_commands(ctx);
     ctx.out.array(all.len());
     for s in all {
         reply_info(&mut ctx.out, s);
@@ -41,15 +51,20 @@ fn command(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// COMMAND COUNT
 fn count(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    ctx.out.int(spec::all().len() as i64);
+    ctx.out.int(all_commands(ctx).len() as i64);
     Ok(())
 }
 
+/// A top-level command by name, built-in or a module's.
+fn lookup_top(ctx: &Ctx, name: &[u8]) -> Option<&'static CommandSpec> {
+    spec::lookup_bytes(name).or_else(|| ctx.core.modules.command(name).map(|c| c.spec))
+}
+
 /// A command or subcommand by the name a client gives: `get`, `client|list`.
-fn lookup_name(name: &[u8]) -> Option<&'static CommandSpec> {
+fn lookup_name(ctx: &Ctx, name: &[u8]) -> Option<&'static CommandSpec> {
     let name = std::str::from_utf8(name).ok()?;
     let mut parts = name.split('|');
-    let top = spec::lookup(parts.next()?)?;
+    let top = lookup_top(ctx, parts.next()?.as_bytes())?;
     match (parts.next(), parts.next()) {
         (None, _) => Some(top),
         (Some(sub), None) => top.subcommand(sub),
@@ -64,7 +79,7 @@ fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     ctx.out.array(argv.len() - 2);
     for name in &argv[2..] {
-        match lookup_name(name) {
+        match lookup_name(ctx, name) {
             Some(s) => reply_info(&mut ctx.out, s),
             None => ctx.out.null(),
         }
@@ -74,29 +89,36 @@ fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// COMMAND DOCS [command-name ...]
 fn docs(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let found: Vec<&CommandSpec> = if argv.len() == 2 {
+        all_commands(ctx)
+    } else {
+        // Unknown names are left out.
+        argv[2..].iter().filter_map(|n| lookup_name(ctx, n)).collect()
+    };
+    let found: Vec<(&CommandSpec, Option<String>)> =
+        found.into_iter().map(|s| (s, module_of(ctx, s))).collect();
     let out = &mut ctx.out;
-    if argv.len() == 2 {
-        let all = spec::all();
-        out.map(all.len());
-        for s in all {
-            out.bulk(s.full_name.as_bytes());
-            reply_docs(out, s);
-        }
-        return Ok(());
-    }
-    // Unknown names are left out.
-    let found: Vec<&CommandSpec> = argv[2..].iter().filter_map(|n| lookup_name(n)).collect();
     out.map(found.len());
-    for s in found {
+    for (s, module) in found {
         out.bulk(s.full_name.as_bytes());
-        reply_docs(out, s);
+        reply_docs(out, s, module.as_deref());
     }
     Ok(())
 }
 
+/// The name of the module a command comes from.
+fn module_of(ctx: &Ctx, s: &CommandSpec) -> Option<String> {
+    if !s.flag_bits.contains(CmdFlags::MODULE) {
+        return None;
+    }
+    let c = ctx.core.modules.command(s.name.as_bytes())?;
+    c.module.as_ref().map(|m| m.module.clone())
+}
+
 enum ListFilter<'a> {
     All,
-    Module,
+    /// The commands of the module of that name.
+    Module(Vec<&'a [u8]>),
     AclCat(Option<spec::AclCategories>),
     Pattern(&'a [u8]),
 }
@@ -105,8 +127,7 @@ impl ListFilter<'_> {
     fn matches(&self, s: &CommandSpec) -> bool {
         match self {
             ListFilter::All => true,
-            // No module commands exist yet.
-            ListFilter::Module => false,
+            ListFilter::Module(names) => names.contains(&s.name.as_bytes()),
             ListFilter::AclCat(Some(cat)) => s.acl_bits.intersects(*cat),
             ListFilter::AclCat(None) => false,
             ListFilter::Pattern(p) => {
@@ -123,7 +144,10 @@ fn list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         5 if Ctx::is(&argv[2], "filterby") => {
             let arg = &argv[4];
             if Ctx::is(&argv[3], "module") {
-                ListFilter::Module
+                let m = ctx.core.modules.get(&String::from_utf8_lossy(arg));
+                ListFilter::Module(
+                    m.map_or(Vec::new(), |m| m.commands.iter().map(|c| &c[..]).collect()),
+                )
             } else if Ctx::is(&argv[3], "aclcat") {
                 let cat = std::str::from_utf8(arg).ok().and_then(spec::AclCategories::from_name);
                 ListFilter::AclCat(cat)
@@ -136,7 +160,7 @@ fn list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         _ => return Err(Error::SYNTAX),
     };
     let mut names: Vec<&'static str> = Vec::new();
-    for s in spec::all() {
+    for s in all_commands(ctx) {
         if filter.matches(s) {
             names.push(s.full_name);
         }
@@ -162,7 +186,7 @@ fn getkeysandflags(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 fn get_keys_reply(ctx: &mut Ctx, argv: &[Bytes], with_flags: bool) -> CmdResult {
     let call = &argv[2..];
-    let target = spec::lookup_bytes(&call[0]).and_then(|top| {
+    let target = lookup_top(ctx, &call[0]).and_then(|top| {
         if call.len() == 1 || !top.is_container() {
             Some(top)
         } else {
@@ -350,8 +374,9 @@ fn reply_key_spec(out: &mut Reply, ks: &KeySpec) {
 }
 
 /// The `COMMAND DOCS` map of one command (subcommands nested).
-pub fn reply_docs(out: &mut Reply, s: &CommandSpec) {
+pub fn reply_docs(out: &mut Reply, s: &CommandSpec, module: Option<&str>) {
     let n = 1 // group
+        + module.is_some() as usize
         + !s.summary.is_empty() as usize
         + !s.since.is_empty() as usize
         + s.complexity.is_some() as usize
@@ -375,6 +400,10 @@ pub fn reply_docs(out: &mut Reply, s: &CommandSpec) {
     if let Some(c) = s.complexity {
         out.bulk(b"complexity");
         out.bulk(c.as_bytes());
+    }
+    if let Some(m) = module {
+        out.bulk(b"module");
+        out.bulk(m.as_bytes());
     }
     if !s.doc_flags.is_empty() {
         out.bulk(b"doc_flags");
@@ -406,7 +435,7 @@ pub fn reply_docs(out: &mut Reply, s: &CommandSpec) {
         out.map(s.subcommands.len());
         for sub in s.subcommands {
             out.bulk(sub.full_name.as_bytes());
-            reply_docs(out, sub);
+            reply_docs(out, sub, None);
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod hash;
 pub mod hll;
 pub mod keys;
 pub mod list;
+pub mod module;
 pub mod multi;
 pub mod ops;
 pub mod persist;
@@ -66,6 +67,7 @@ fn handler_tables() -> &'static [&'static [(&'static str, Handler)]] {
         hll::HANDLERS,
         keys::HANDLERS,
         list::HANDLERS,
+        module::HANDLERS,
         multi::HANDLERS,
         ops::HANDLERS,
         persist::HANDLERS,
@@ -93,6 +95,8 @@ pub struct Command {
     /// write command asks (INFO keyspace hits).
     pub has_ro_keys: bool,
     pub subcommands: NameMap<Command>,
+    /// The module that implements it, for a module command (see `module_host`).
+    pub module: Option<Box<crate::module_host::ModuleCommand>>,
 }
 
 impl Command {
@@ -161,6 +165,7 @@ impl Commands {
             has_ro_keys: spec.key_specs.iter().any(|k| k.flags.contains(spec::KeyFlags::RO)),
             fullname,
             subcommands,
+            module: None,
         }
     }
 
@@ -202,7 +207,7 @@ pub enum Lookup<'a> {
 }
 
 /// Calls `f` with the ASCII-lower-cased `name`, without allocating for short names.
-fn with_lower<R>(name: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+pub(crate) fn with_lower<R>(name: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
     let mut buf = [0u8; 32];
     if name.len() <= buf.len() {
         for (d, s) in buf.iter_mut().zip(name) {
@@ -609,12 +614,25 @@ fn execute_inner(
     if core.stats.cmd.len() < server.commands.len() {
         core.stats.cmd.resize(server.commands.len(), Default::default());
     }
-    let cmd = match server.commands.resolve(argv) {
+    // No built-in has a `.` in its name and modules name theirs `module.command`: such a name
+    // is looked up among the modules' commands first, saving a miss in the built-in table.
+    let mut module_cmd: Option<Arc<Command>> = None;
+    if core.modules.has_commands() && argv[0].contains(&b'.') {
+        module_cmd = core.modules.command(&argv[0]);
+    }
+    let lookup = match &module_cmd {
+        Some(c) => Lookup::Found(c),
+        None => server.commands.resolve(argv),
+    };
+    let cmd = match lookup {
         Lookup::Found(c) => c,
-        Lookup::Unknown => {
-            reject(core, client, out, None, &unknown_command_error(argv));
-            return Flow::Continue;
-        }
+        Lookup::Unknown => match core.modules.command(&argv[0]) {
+            Some(c) => &*module_cmd.insert(c),
+            None => {
+                reject(core, client, out, None, &unknown_command_error(argv));
+                return Flow::Continue;
+            }
+        },
         Lookup::UnknownSub => {
             let sub: String = String::from_utf8_lossy(&argv[1]).chars().take(128).collect();
             let e = Error(
@@ -636,6 +654,15 @@ fn execute_inner(
     }
     if !client.authenticated && !cmd.flags.contains(CmdFlags::NO_AUTH) {
         reject(core, client, out, Some(cmd), &Error::NOAUTH);
+        return Flow::Continue;
+    }
+    // MODULE LOAD, LOADEX and UNLOAD need `enable-module-command`, checked as Redis does before
+    // the command runs or is queued (only admin commands pay for the name comparison).
+    if cmd.flags.contains(CmdFlags::ADMIN)
+        && matches!(cmd.fullname, "module|load" | "module|loadex" | "module|unload")
+        && !module::allowed(core, client)
+    {
+        reject(core, client, out, Some(cmd), &module::not_allowed());
         return Flow::Continue;
     }
     // Between MULTI and EXEC every command but these few is queued, not run.

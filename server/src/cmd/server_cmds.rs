@@ -195,7 +195,7 @@ fn debug_allowed(ctx: &Ctx) -> bool {
 }
 
 /// Whether a peer address as CLIENT LIST shows it (`127.0.0.1:5000`, `[::1]:5000`) is loopback.
-fn is_loopback_addr(addr: &str) -> bool {
+pub(crate) fn is_loopback_addr(addr: &str) -> bool {
     addr.parse::<std::net::SocketAddr>().map(|a| a.ip().is_loopback()).unwrap_or(false)
 }
 

@@ -156,8 +156,10 @@ pub fn replay(
             }
             Item::Command(argv, end) => (argv, end),
         };
+        let core = guard.get_or_insert_with(|| server.core.lock());
         match server.commands.resolve(&argv) {
             crate::cmd::Lookup::Found(c) if c.handler.is_some() => {}
+            crate::cmd::Lookup::Unknown if core.modules.command(&argv[0]).is_some() => {}
             // Known to Redis, not to this build: refused rather than skipped, so that nothing
             // of the file is silently dropped.
             crate::cmd::Lookup::Found(c) => {
@@ -178,7 +180,6 @@ pub fn replay(
             before_multi = pos;
         }
         out.clear();
-        let core = guard.get_or_insert_with(|| server.core.lock());
         crate::cmd::execute(server, core, &mut client, &argv, &mut out);
         if out.first() == Some(&b'-') {
             tracing::debug!(

@@ -1,0 +1,22 @@
+//! Vireo's module API: the stable ABI between `vireo-server` and its plugins ([`abi`]), and the
+//! safe SDK modules are written with: [`vireo_module!`] declares a module, [`Command`] a command,
+//! handlers read [`Args`] and reply through a [`Context`], and [`testing::TestModule`] runs a
+//! module's commands in its unit tests without a server. See `docs/modules.md`.
+
+pub mod abi;
+mod args;
+mod command;
+mod context;
+mod error;
+#[doc(hidden)]
+pub mod export;
+mod reply;
+pub mod testing;
+pub mod tracker;
+
+pub use abi::{LogLevel, API_MAJOR, API_MINOR};
+pub use args::{parse_f64, parse_i64, ArgParser, Args};
+pub use command::{Command, InitContext, KeySpec};
+pub use context::{Context, Postponed};
+pub use error::{CommandResult, Error};
+pub use reply::Reply;

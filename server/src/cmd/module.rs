@@ -1,0 +1,139 @@
+//! MODULE LOAD / LOADEX / UNLOAD / LIST / HELP (the loading itself is `module_host`'s).
+
+use bytes::Bytes;
+
+use super::{Ctx, Handler};
+use crate::client::Client;
+use crate::error::{CmdResult, Error};
+use crate::module_host::{self, UnloadError, LOAD_ERROR};
+use crate::server::Core;
+
+pub const HANDLERS: &[(&str, Handler)] = &[
+    ("module|help", help),
+    ("module|list", list),
+    ("module|load", load),
+    ("module|loadex", loadex),
+    ("module|unload", unload),
+];
+
+/// Whether `enable-module-command` lets this client load and unload modules (`local`: from
+/// loopback or the unix socket). The dispatcher checks it for LOAD, LOADEX and UNLOAD.
+pub fn allowed(core: &Core, client: &Client) -> bool {
+    let local = client.flags.unix || super::server_cmds::is_loopback_addr(&client.shared.addr);
+    core.cfg.enable_module_command.allows(local)
+}
+
+pub fn not_allowed() -> Error {
+    Error::msg(
+        "ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+    )
+}
+
+/// MODULE HELP
+fn help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    super::client::help_reply(
+        ctx,
+        "MODULE",
+        &[
+            "LIST",
+            "    Return a list of loaded modules.",
+            "LOAD <path> [<arg> ...]",
+            "    Load a module library from <path>, passing to it any optional arguments.",
+            "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+            "    Load a module library from <path>, while passing it module configurations and optional arguments.",
+            "UNLOAD <name>",
+            "    Unload a module.",
+        ],
+    );
+    Ok(())
+}
+
+/// MODULE LIST
+fn list(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let out = &mut ctx.out;
+    out.array(ctx.core.modules.loaded.len());
+    for m in &ctx.core.modules.loaded {
+        out.map(4);
+        out.bulk(b"name");
+        out.bulk(m.name.as_bytes());
+        out.bulk(b"ver");
+        out.int(i64::from(m.version));
+        out.bulk(b"path");
+        out.bulk(m.path.as_bytes());
+        out.bulk(b"args");
+        out.bulks(m.args.iter());
+    }
+    Ok(())
+}
+
+fn load_module(ctx: &mut Ctx, path: &[u8], args: &[Bytes], configs: usize) -> CmdResult {
+    let path = String::from_utf8_lossy(path).into_owned();
+    let args: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+    let result = if configs > 0 {
+        // No module can declare configs yet, so none can take these.
+        Err("Module Configuration detected without loadmodule directive or no ApplyConfig call: aborting".to_string())
+    } else {
+        module_host::load(ctx.server, ctx.core, &path, &args)
+    };
+    match result {
+        Ok(()) => {
+            let name = ctx.core.modules.loaded.last().map_or("", |m| m.name.as_str());
+            tracing::info!("Module '{name}' loaded from {path}");
+            ctx.out.ok();
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!("Module {path} failed to load: {e}");
+            Err(Error::msg(LOAD_ERROR))
+        }
+    }
+}
+
+/// MODULE LOAD path [arg [arg ...]]
+fn load(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    load_module(ctx, &argv[2], &argv[3..], 0)
+}
+
+/// MODULE LOADEX path [CONFIG name value [CONFIG name value ...]] [ARGS args [args ...]]
+fn loadex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let mut configs = 0;
+    let mut i = 3;
+    let mut args: &[Bytes] = &[];
+    while i < argv.len() {
+        if Ctx::is(&argv[i], "config") {
+            if i + 2 >= argv.len() {
+                tracing::info!("CONFIG specified without name value pair");
+                return Err(Error::msg(LOAD_ERROR));
+            }
+            configs += 1;
+            i += 3;
+        } else if Ctx::is(&argv[i], "args") {
+            args = &argv[i + 1..];
+            break;
+        } else {
+            tracing::info!(
+                "Syntax Error from arguments to loadex around {}.",
+                String::from_utf8_lossy(&argv[i])
+            );
+            return Err(Error::msg(LOAD_ERROR));
+        }
+    }
+    load_module(ctx, &argv[2], args, configs)
+}
+
+/// MODULE UNLOAD name
+fn unload(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let name = String::from_utf8_lossy(&argv[2]);
+    match module_host::unload(ctx.core, &name) {
+        Ok(()) => {
+            ctx.out.ok();
+            Ok(())
+        }
+        Err(UnloadError::NoSuchModule) => {
+            Err(Error::msg("ERR Error unloading module: no such module with that name"))
+        }
+        Err(UnloadError::InUse) => {
+            Err(Error::msg("ERR Error unloading module: the module's commands are running"))
+        }
+    }
+}

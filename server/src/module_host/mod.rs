@@ -1,0 +1,518 @@
+//! Loads modules and serves the module API (`vireo-module-api`) to them.
+//!
+//! A module is a `cdylib` exporting abi_stable's root module ([`abi::ModuleRef`]). Each library
+//! is opened with `lib_header_from_path(..)?.init_root_module()`, so any number load side by side;
+//! abi_stable never unmaps a library, so code a module handed out (its command handlers) stays
+//! callable for as long as anything holds it, and MODULE UNLOAD only unregisters. Loading checks,
+//! in order: that the file is a library, that it is a Vireo module of the same API major version
+//! with a compatible layout (abi_stable), that the API minor it needs is one this server offers
+//! (naming the capabilities it lacks otherwise), that its name is free; then its `init` registers
+//! its commands into a staging list that joins the command table only when `init` succeeded.
+//!
+//! Module commands are [`Command`]s like the built-ins, found after them by name (see
+//! [`Modules::command`]); their handler is [`dispatch`], which calls the module through the
+//! handler object kept in [`ModuleCommand`].
+
+pub mod spec;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use abi_stable::library::{lib_header_from_path, LibraryError};
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::sabi_types::RMut;
+use abi_stable::std_types::{RBox, RErr, ROk, RResult, RSlice, RStr, RString, RVec, Tuple2};
+use bytes::Bytes;
+use vireo_module_api::abi::{
+    self, Aggregate, CallReply, CommandDef, CommandHandler_TO, HostCtx, HostCtx_TO, InitHost,
+    InitHost_TO, LogLevel, ModuleRef, API_MINOR,
+};
+use vireo_module_api::tracker::ReplyTracker;
+
+use crate::client::Client;
+use crate::cmd::{self, Command, Ctx, NameMap};
+use crate::error::{CmdResult, Error};
+use crate::resp::Reply;
+use crate::server::{Core, Server};
+
+/// What a module command runs: the module's handler object.
+pub struct ModuleCommand {
+    pub module: String,
+    handler: CommandHandler_TO<'static, RBox<()>>,
+}
+
+/// A loaded module, as MODULE LIST shows it.
+pub struct LoadedModule {
+    pub name: String,
+    pub version: i32,
+    pub path: String,
+    pub args: Vec<Vec<u8>>,
+    /// Its commands' lower-case names.
+    pub commands: Vec<Box<[u8]>>,
+}
+
+/// The loaded modules and their commands (in `Core`).
+#[derive(Default)]
+pub struct Modules {
+    pub loaded: Vec<LoadedModule>,
+    commands: NameMap<Arc<Command>>,
+    /// The next stats slot for a module command (slots are never reused).
+    next_id: usize,
+}
+
+impl Modules {
+    /// A module command by name, ASCII case-insensitively.
+    #[inline]
+    pub fn command(&self, name: &[u8]) -> Option<Arc<Command>> {
+        if self.commands.is_empty() {
+            return None;
+        }
+        cmd::with_lower(name, |n| self.commands.get(n).cloned())
+    }
+
+    /// Whether any module command is registered.
+    #[inline]
+    pub fn has_commands(&self) -> bool {
+        !self.commands.is_empty()
+    }
+
+    /// Every module command, by name.
+    pub fn commands(&self) -> impl Iterator<Item = &Arc<Command>> {
+        self.commands.values()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.loaded.is_empty()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&LoadedModule> {
+        self.loaded.iter().find(|m| m.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// The message a failed MODULE LOAD / LOADEX replies (the reason goes to the log), as Redis.
+pub const LOAD_ERROR: &str = "ERR Error loading the extension. Please check the server logs.";
+
+fn library_error(e: &LibraryError) -> String {
+    match e {
+        LibraryError::OpenError { err, .. } => err.to_string(),
+        LibraryError::GetSymbolError { .. } => {
+            "it is not a Vireo module (no module API root symbol)".to_string()
+        }
+        LibraryError::IncompatibleVersionNumber { expected_version, actual_version, .. } => {
+            format!(
+                "it was built with module API {}.{} (vireo-module-api {actual_version}); this \
+                 server speaks API {}.x (vireo-module-api {expected_version}): a different major \
+                 version is incompatible",
+                actual_version.major, actual_version.minor, expected_version.major
+            )
+        }
+        LibraryError::AbiInstability(details) => {
+            // The full layout comparison is long: for whoever debugs an SDK change.
+            tracing::debug!("module layout check: {details}");
+            "its module API types do not match this server's (an incompatible vireo-module-api)"
+                .to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Loads the module at `path`, runs its `init` with `args` and registers its commands. The error
+/// says why, for the log.
+pub fn load(server: &Server, core: &mut Core, path: &str, args: &[Vec<u8>]) -> Result<(), String> {
+    let header = lib_header_from_path(Path::new(path)).map_err(|e| library_error(&e))?;
+    let module: ModuleRef = header.init_root_module().map_err(|e| library_error(&e))?;
+    let name = module.name().to_string();
+    let needs = module.api_minor();
+    if needs > API_MINOR {
+        let missing: Vec<String> = module
+            .capabilities()
+            .iter()
+            .filter(|c| c.minor > API_MINOR && c.minor <= needs)
+            .map(|c| format!("{} ({}.{})", c.name, abi::API_MAJOR, c.minor))
+            .collect();
+        let missing = if missing.is_empty() {
+            "capabilities this server does not know".to_string()
+        } else {
+            missing.join(", ")
+        };
+        return Err(format!(
+            "module '{name}' needs module API {}.{needs}, this server provides {}.{API_MINOR}: \
+             missing {missing}",
+            abi::API_MAJOR,
+            abi::API_MAJOR
+        ));
+    }
+    if core.modules.get(&name).is_some() {
+        return Err(format!("a module named '{name}' is already loaded"));
+    }
+    let str_args: Vec<RString> =
+        args.iter().map(|a| RString::from(String::from_utf8_lossy(a).into_owned())).collect();
+    let mut staging = Staging { server, core: &*core, module: &name, commands: Vec::new() };
+    let init = module.init();
+    let r = init(
+        InitHost_TO::from_ptr(RMut::new(&mut staging), TD_Opaque),
+        RSlice::from_slice(&str_args),
+    );
+    let staged = std::mem::take(&mut staging.commands);
+    if let RErr(e) = r {
+        // Nothing it registered joined the table: dropping the staging list unloads it.
+        return Err(format!("Module {name} initialization failed: {e}"));
+    }
+    let mut names = Vec::new();
+    let base = server.commands.len();
+    for (spec, handler) in staged {
+        let id = base + core.modules.next_id;
+        core.modules.next_id += 1;
+        let c = Command {
+            spec,
+            handler: Some(dispatch),
+            id,
+            fullname: spec.full_name,
+            flags: spec.flag_bits,
+            has_ro_keys: spec.key_specs.iter().any(|k| k.flags.contains(cmd::spec::KeyFlags::RO)),
+            subcommands: NameMap::default(),
+            module: Some(Box::new(ModuleCommand { module: name.clone(), handler })),
+        };
+        names.push(spec.name.as_bytes().into());
+        core.modules.commands.insert(spec.name.as_bytes().into(), Arc::new(c));
+    }
+    if core.stats.cmd.len() < base + core.modules.next_id {
+        core.stats.cmd.resize(base + core.modules.next_id, Default::default());
+    }
+    core.modules.loaded.push(LoadedModule {
+        name,
+        version: module.version(),
+        path: path.to_string(),
+        args: args.to_vec(),
+        commands: names,
+    });
+    Ok(())
+}
+
+/// Why MODULE UNLOAD refused.
+pub enum UnloadError {
+    NoSuchModule,
+    InUse,
+}
+
+/// Unregisters module `name`'s commands and forgets it. Refused while one of its commands is
+/// running (a module command that unloads its own module through `call`).
+pub fn unload(core: &mut Core, name: &str) -> Result<(), UnloadError> {
+    let i = core
+        .modules
+        .loaded
+        .iter()
+        .position(|m| m.name.eq_ignore_ascii_case(name))
+        .ok_or(UnloadError::NoSuchModule)?;
+    let busy = core.modules.loaded[i]
+        .commands
+        .iter()
+        .any(|c| core.modules.commands.get(c).is_some_and(|c| Arc::strong_count(c) > 1));
+    if busy {
+        return Err(UnloadError::InUse);
+    }
+    let m = core.modules.loaded.remove(i);
+    for c in &m.commands {
+        if let Some(cmd) = core.modules.commands.remove(c) {
+            core.stats.cmd[cmd.id] = Default::default();
+        }
+    }
+    tracing::info!("Module {} unloaded", m.name);
+    Ok(())
+}
+
+/// Loads the `loadmodule` lines of the configuration, in order; the first failure is returned
+/// (start-up stops with it, as Redis does).
+pub fn load_at_startup(server: &Server, core: &mut Core) -> Result<(), String> {
+    let lines = core.cfg.loadmodule.clone();
+    for line in lines {
+        let path = String::from_utf8_lossy(&line[0]).into_owned();
+        match load(server, core, &path, &line[1..]) {
+            Ok(()) => tracing::info!(
+                "Module '{}' loaded from {path}",
+                core.modules.loaded.last().map_or("", |m| &m.name)
+            ),
+            Err(e) => {
+                tracing::warn!("Module {path} failed to load: {e}");
+                return Err(format!("Can't load module from {path}: server aborting ({e})"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a module's `init` registers into: its commands join the table only if `init` succeeds.
+struct Staging<'a> {
+    server: &'a Server,
+    core: &'a Core,
+    module: &'a str,
+    commands: Vec<(&'static cmd::spec::CommandSpec, CommandHandler_TO<'static, RBox<()>>)>,
+}
+
+impl InitHost for Staging<'_> {
+    fn register_command(
+        &mut self,
+        def: CommandDef,
+        handler: CommandHandler_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString> {
+        let taken = |n: &str| {
+            self.server.commands.get(n.as_bytes()).is_some()
+                || self.core.modules.command(n.as_bytes()).is_some()
+                || self.commands.iter().any(|(s, _)| s.name.eq_ignore_ascii_case(n))
+        };
+        if taken(&def.name) {
+            return RErr(format!("ERR command '{}' already exists", def.name).into());
+        }
+        match spec::build(&def) {
+            Ok(s) => {
+                self.commands.push((s, handler));
+                ROk(())
+            }
+            Err(e) => RErr(format!("ERR {e}").into()),
+        }
+    }
+
+    fn log(&self, level: LogLevel, msg: RStr<'_>) {
+        log(level, self.module, msg.as_str());
+    }
+
+    fn api_minor(&self) -> u32 {
+        API_MINOR
+    }
+}
+
+fn log(level: LogLevel, module: &str, msg: &str) {
+    match level {
+        LogLevel::Warning => tracing::warn!("<{module}> {msg}"),
+        LogLevel::Notice => tracing::info!("<{module}> {msg}"),
+        LogLevel::Verbose | LogLevel::Debug => tracing::debug!("<{module}> {msg}"),
+    }
+}
+
+/// The handler of every module command: calls the module, checks that it wrote exactly one
+/// reply, and turns its error (or panic, which the SDK caught) into the error reply.
+pub fn dispatch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let Some(m) = ctx.cmd.module.as_deref() else {
+        return Err(Error::msg("ERR not a module command"));
+    };
+    let start = ctx.out.buf.len();
+    let mut small = [RSlice::from_slice(&[][..]); 8];
+    let big: Vec<RSlice<u8>>;
+    let args: &[RSlice<u8>] = if argv.len() <= small.len() {
+        for (d, a) in small.iter_mut().zip(argv) {
+            *d = RSlice::from_slice(a);
+        }
+        &small[..argv.len()]
+    } else {
+        big = argv.iter().map(|a| RSlice::from_slice(a)).collect();
+        &big
+    };
+    let mut host =
+        Host { ctx, tracker: ReplyTracker::default(), wrapped: false, module: &m.module };
+    let r = m
+        .handler
+        .call(HostCtx_TO::from_ptr(RMut::new(&mut host), TD_Opaque), RSlice::from_slice(args));
+    let Host { ctx, tracker, wrapped, .. } = host;
+    if wrapped {
+        ctx.core.prop.end_transaction();
+    }
+    let err = match r {
+        ROk(()) if tracker.complete() => return Ok(()),
+        ROk(()) => Error(
+            format!("ERR module command '{}' did not write exactly one reply", ctx.cmd.fullname)
+                .into(),
+        ),
+        RErr(e) => Error(e.into_string().into()),
+    };
+    // The error replaces whatever was written.
+    ctx.out.buf.truncate(start);
+    if err.0.starts_with("ERR module command '") && err.0.contains("' panicked: ") {
+        tracing::warn!("{}", err.0);
+    }
+    Err(err)
+}
+
+/// The host side of one module command call.
+struct Host<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    tracker: ReplyTracker,
+    /// A call began a MULTI/EXEC around what the command's calls propagate.
+    wrapped: bool,
+    module: &'c str,
+}
+
+fn header(out: &mut Vec<u8>, kind: Aggregate, len: u64, resp3: bool) -> bool {
+    let mut r = Reply::new(out, resp3);
+    let len = len as usize;
+    match kind {
+        Aggregate::Array => r.array(len),
+        Aggregate::Map => r.map(len),
+        Aggregate::Set => r.set(len),
+        Aggregate::Attribute if resp3 => r.attribute(len),
+        Aggregate::Attribute => return false,
+    }
+    true
+}
+
+fn line_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains(['\r', '\n']) {
+        s.replace(['\r', '\n'], " ").into()
+    } else {
+        s.into()
+    }
+}
+
+impl Host<'_, '_> {
+    fn to_call_reply(r: vireo_scripting::Reply) -> CallReply {
+        use vireo_scripting::Reply as R;
+        let s = |b: Vec<u8>| RString::from(String::from_utf8_lossy(&b).into_owned());
+        let list = |v: Vec<R>| v.into_iter().map(Self::to_call_reply).collect::<RVec<_>>();
+        match r {
+            R::Status(b) => CallReply::Simple(s(b)),
+            R::Error(b) => CallReply::Error(s(b)),
+            R::Int(n) => CallReply::Int(n),
+            R::Bulk(b) => CallReply::Bulk(b.into()),
+            R::Null | R::NullArray => CallReply::Null,
+            R::Array(v) => CallReply::Array(list(v)),
+            R::Set(v) => CallReply::Set(list(v)),
+            R::Map(v) => CallReply::Map(
+                v.into_iter()
+                    .map(|(k, v)| Tuple2(Self::to_call_reply(k), Self::to_call_reply(v)))
+                    .collect(),
+            ),
+            R::Double(d) => CallReply::Double(d),
+            R::Bool(b) => CallReply::Bool(b),
+            R::BigNumber(b) => CallReply::BigNumber(s(b)),
+        }
+    }
+}
+
+impl HostCtx for Host<'_, '_> {
+    fn resp(&self) -> u8 {
+        self.ctx.client.resp
+    }
+
+    fn client_id(&self) -> u64 {
+        self.ctx.client.id
+    }
+
+    fn db(&self) -> i64 {
+        self.ctx.client.db as i64
+    }
+
+    fn reply_simple(&mut self, s: RStr<'_>) {
+        self.ctx.out.simple(&line_safe(s.as_str()));
+        self.tracker.value();
+    }
+
+    fn reply_error(&mut self, s: RStr<'_>) {
+        self.ctx.out.error(s.as_str());
+        self.tracker.value();
+    }
+
+    fn reply_int(&mut self, n: i64) {
+        self.ctx.out.int(n);
+        self.tracker.value();
+    }
+
+    fn reply_bulk(&mut self, b: RSlice<'_, u8>) {
+        self.ctx.out.bulk(b.as_slice());
+        self.tracker.value();
+    }
+
+    fn reply_null(&mut self) {
+        self.ctx.out.null();
+        self.tracker.value();
+    }
+
+    fn reply_null_array(&mut self) {
+        self.ctx.out.null_array();
+        self.tracker.value();
+    }
+
+    fn reply_double(&mut self, d: f64) {
+        self.ctx.out.double(d);
+        self.tracker.value();
+    }
+
+    fn reply_bool(&mut self, b: bool) {
+        self.ctx.out.boolean(b);
+        self.tracker.value();
+    }
+
+    fn reply_big_number(&mut self, digits: RStr<'_>) {
+        self.ctx.out.big_number(&line_safe(digits.as_str()));
+        self.tracker.value();
+    }
+
+    fn reply_verbatim(&mut self, format: RStr<'_>, text: RSlice<'_, u8>) {
+        let f = format.as_str();
+        if f.len() != 3 || f.contains(['\r', '\n', ':']) {
+            self.tracker.break_reply();
+            return;
+        }
+        self.ctx.out.verbatim(f, text.as_slice());
+        self.tracker.value();
+    }
+
+    fn reply_aggregate(&mut self, kind: Aggregate, len: u64) -> bool {
+        let resp3 = self.ctx.out.is_resp3();
+        if !header(self.ctx.out.buf, kind, len, resp3) {
+            return false;
+        }
+        self.tracker.aggregate(kind, len);
+        true
+    }
+
+    fn reply_postponed(&mut self, kind: Aggregate) -> u32 {
+        if kind == Aggregate::Attribute && !self.ctx.out.is_resp3() {
+            return 0;
+        }
+        self.tracker.postpone(kind, self.ctx.out.buf.len())
+    }
+
+    fn set_postponed_len(&mut self, handle: u32, len: u64) {
+        if let Some((kind, at)) = self.tracker.close(handle, len) {
+            let mut h = Vec::with_capacity(16);
+            header(&mut h, kind, len, self.ctx.out.is_resp3());
+            self.ctx.out.buf.splice(at..at, h);
+        }
+    }
+
+    fn call(&mut self, argv: RSlice<'_, RSlice<'_, u8>>) -> CallReply {
+        if argv.is_empty() {
+            return CallReply::Error("ERR empty command".into());
+        }
+        let argv: Vec<Bytes> = argv.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+        let ctx = &mut *self.ctx;
+        // The module command itself is not propagated: the commands it calls are, wrapped in
+        // MULTI/EXEC when there are several (as a script's).
+        ctx.propagate_as.get_or_insert_with(Vec::new);
+        if !self.wrapped && !ctx.core.prop.in_transaction() {
+            ctx.core.prop.begin_transaction();
+            self.wrapped = true;
+        }
+        let mut client =
+            Client::new(ctx.client.id, ctx.client.shared.clone(), true, ctx.client.push_tx.clone());
+        client.db = ctx.client.db;
+        client.resp = 3;
+        // As inside EXEC: nothing blocks, no pause or OOM check between the caller and callee.
+        client.in_exec = true;
+        client.user = ctx.client.user.clone();
+        let mut out = Vec::new();
+        cmd::execute(ctx.server, ctx.core, &mut client, &argv, &mut out);
+        match vireo_scripting::parse_reply(&out) {
+            Some((r, _)) => Self::to_call_reply(r),
+            None => CallReply::Error("ERR the command gave no reply".into()),
+        }
+    }
+
+    fn log(&self, level: LogLevel, msg: RStr<'_>) {
+        log(level, self.module, msg.as_str());
+    }
+
+    fn api_minor(&self) -> u32 {
+        API_MINOR
+    }
+}
