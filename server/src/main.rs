@@ -27,15 +27,15 @@ fn main() {
     }
     let pidfile = config::process::write_pidfile(&mut cfg, background);
 
-    // One worker per core the process may run on (a taskset to one core gets a single-threaded
-    // runtime, which is cheaper than a work-stealing one with one worker).
+    // One worker per core the process may run on. Always the multi-thread runtime, even with one
+    // worker: a script past busy-reply-threshold hands its worker to another thread (see
+    // script_run), which a single-threaded runtime cannot do.
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let rt = if cores == 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(cores).enable_all().build()
-    }
-    .expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let code = rt.block_on(async move {
         let server = Server::new(cfg, file);
         {

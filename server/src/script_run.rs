@@ -131,6 +131,25 @@ impl vireo_scripting::Watchdog for ScriptRun {
                 self.busy.store(true, Ordering::Release);
             }
         }
+        if self.busy.load(Ordering::Relaxed) {
+            release_worker();
+        }
         None
+    }
+}
+
+/// Hands the runtime worker the busy script runs on to another thread, so that the other
+/// connections are served meanwhile (BUSY replies, the kills, SHUTDOWN NOSAVE) even on a
+/// runtime with a single worker; the script goes on, on this thread, without one.
+///
+/// Called at every watchdog tick while busy: the hand-over only sticks once the new thread has
+/// taken the worker, which the yield gives it a chance to do (if it has not, the worker comes
+/// back here when the closure returns, and the next tick tries again). Once the worker is
+/// gone, `block_in_place` returns at once.
+fn release_worker() {
+    let multi = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if multi {
+        tokio::task::block_in_place(std::thread::yield_now);
     }
 }

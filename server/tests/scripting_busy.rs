@@ -97,3 +97,21 @@ fn function_kill_stops_a_busy_function() {
     other.expect("PING", b"+PONG\r\n");
     c.expect("FUNCTION KILL", b"-NOTBUSY No scripts in execution right now.\r\n");
 }
+
+/// A server limited to one CPU (a small container) still answers BUSY and SCRIPT KILL while a
+/// script loops: the script gives its runtime worker away once it is busy.
+#[test]
+fn a_busy_script_on_one_core_leaves_connections_served() {
+    let Some(s) = Server::start_on_one_core(
+        "a_busy_script_on_one_core_leaves_connections_served",
+        &["--busy-reply-threshold", "100"],
+    ) else {
+        return;
+    };
+    let mut c = s.raw();
+    let mut other = start_busy(&s, &mut c, "EVAL \"while true do end\" 0");
+    other.expect("SCRIPT KILL", b"+OK\r\n");
+    assert!(c.read_reply().starts_with(b"-ERR Script killed by user"));
+    other.expect("PING", b"+PONG\r\n");
+    c.expect("EVAL \"return 1\" 0", b":1\r\n");
+}

@@ -159,9 +159,9 @@ pub(super) fn with_host<R>(
     let threshold = host.core.cfg.busy_reply_threshold;
     ctx.server.script.set_auth_required(host.core.cfg.requirepass.is_some());
     ctx.server.script.begin(kind, threshold);
-    // The script may run long: its worker's other tasks move to another thread meanwhile,
-    // so that connections stay served (BUSY, SCRIPT KILL).
-    let r = run_in_place(|| run(&mut host));
+    // A script that runs long gives its runtime worker away (see script_run's watchdog), so
+    // that connections stay served (BUSY, SCRIPT KILL); a short one costs nothing for it.
+    let r = run(&mut host);
     ctx.server.script.end();
     ctx.core.prop.suppressed = false;
     if wrap {
@@ -192,17 +192,6 @@ pub(super) fn finish(ctx: &mut Ctx, outcome: vireo_scripting::Outcome) -> CmdRes
             r.encode(ctx.out.buf, resp3);
             Ok(())
         }
-    }
-}
-
-/// Runs `f` with the current tokio worker's queued tasks handed to another thread, when on a
-/// multi-thread runtime.
-fn run_in_place<R>(f: impl FnOnce() -> R) -> R {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
     }
 }
 

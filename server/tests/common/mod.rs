@@ -119,8 +119,26 @@ impl Server {
         Some(Server::start_binary(&bin, &["--appendonly", "no"]))
     }
 
+    /// Starts Vireo allowed to run on one core only (through `taskset`, as a container limited
+    /// to one CPU would), or says on stderr that `what` is skipped when there is no `taskset`.
+    #[allow(dead_code)]
+    pub fn start_on_one_core(what: &str, extra: &[&str]) -> Option<Server> {
+        let ok = Command::new("taskset").arg("-V").output().is_ok_and(|o| o.status.success());
+        if !ok {
+            eprintln!("SKIPPED {what}: no taskset (util-linux)");
+            return None;
+        }
+        let bin = env!("CARGO_BIN_EXE_vireo-server");
+        Some(Server::start_command(Path::new("taskset"), &["-c", "0", bin], extra))
+    }
+
     /// Starts `bin` (Vireo or Redis) on a free port in its own directory, without persistence.
     fn start_binary(bin: &Path, extra: &[&str]) -> Server {
+        Server::start_command(bin, &[], extra)
+    }
+
+    /// [`Server::start_binary`] through `program leading...` (a wrapper such as `taskset`).
+    fn start_command(bin: &Path, leading: &[&str], extra: &[&str]) -> Server {
         for _ in 0..5 {
             let port = free_port();
             let dir =
@@ -128,6 +146,7 @@ impl Server {
             std::fs::create_dir_all(&dir).unwrap();
             let log = std::fs::File::create(dir.join("server.log")).unwrap();
             let child = Command::new(bin)
+                .args(leading)
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
                 .args(extra)
                 .current_dir(&dir)
