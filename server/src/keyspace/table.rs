@@ -63,6 +63,9 @@ impl<O> Drop for Snapshot<O> {
     }
 }
 
+/// How many cursor steps ahead a snapshot walk prefetches buckets.
+const PREFETCH_AHEAD: usize = 8;
+
 /// A cache prefetch hint for `p`.
 fn prefetch_addr(p: *const u8) {
     // SAFETY: a prefetch is only a hint: it reads nothing architecturally and never faults,
@@ -498,7 +501,32 @@ impl<O> Table<O> {
         };
         let mut seen = 0usize;
         let mut cursor = s.cursor.unwrap_or(0);
+        // The cursor order jumps around the bucket array, which defeats the hardware
+        // prefetcher: outside a rehash, fetch the buckets a few steps ahead, and the first
+        // record of the chains half as far ahead (their buckets arrived meanwhile).
+        let lookahead = m1.is_none();
+        let (mut far, mut near) = (cursor, cursor);
+        if lookahead {
+            for step in 0..PREFETCH_AHEAD {
+                far = next_cursor(far, m0);
+                if step < PREFETCH_AHEAD / 2 {
+                    near = far;
+                }
+            }
+        }
         loop {
+            if lookahead {
+                if far != 0 {
+                    prefetch_addr((&ht[small][(far & m0) as usize] as *const Bucket<O>).cast());
+                    far = next_cursor(far, m0);
+                }
+                if near != 0 {
+                    if let Some(e) = &ht[small][(near & m0) as usize] {
+                        prefetch_addr(e.addr());
+                    }
+                    near = next_cursor(near, m0);
+                }
+            }
             cursor = scan_step(cursor, m0, m1, |side, i| {
                 let t = match side {
                     Side::Small => small,
