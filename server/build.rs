@@ -444,51 +444,23 @@ fn parse_args(v: &Value) -> Res<Vec<ArgJ>> {
         .collect()
 }
 
+#[path = "src/cmd/legacy_range.rs"]
+mod legacy_range;
+
 /// Whether Redis marks the command `movablekeys`, and the legacy (first, last, step) triple that
-/// `COMMAND INFO` prints: both come from the key specs. A single plain spec (fixed index, range)
-/// is used as it is; otherwise the plain, step-1, adjacent specs are merged, and any spec left
-/// out, or marked incomplete, makes the keys movable.
+/// `COMMAND INFO` prints: both come from the key specs (see `src/cmd/legacy_range.rs`).
 fn legacy_range(specs: &[Ks]) -> (i64, i64, i64, bool) {
-    if specs.is_empty() {
-        return (0, 0, 0, false);
-    }
-    let plain = |ks: &Ks| match (&ks.bs, &ks.fk) {
-        (Bs::Index(pos), Fk::Range(lastkey, step, _)) => Some((*pos, *lastkey, *step)),
-        _ => None,
-    };
-    let incomplete = |ks: &Ks| ks.flags.iter().any(|f| f == "incomplete");
-    if let [only] = specs {
-        if let Some((pos, lastkey, step)) = plain(only) {
-            let last = if lastkey < 0 { lastkey } else { pos + lastkey };
-            return (pos, last, step, incomplete(only));
-        }
-    }
-    let mut movable = false;
-    let mut first: Option<i64> = None;
-    let mut last: i64 = 0;
-    let mut prev_last: i64 = 0;
-    for ks in specs {
-        let Some((pos, lastkey, step)) = plain(ks) else {
-            movable = true;
-            continue;
-        };
-        if step != 1 || (prev_last != 0 && prev_last != pos - 1) {
-            movable = true;
-            continue;
-        }
-        movable |= incomplete(ks);
-        first = Some(first.map_or(pos, |f| f.min(pos)));
-        let abs_last = if lastkey < 0 { lastkey } else { lastkey + pos };
-        // Compared as unsigned 32-bit numbers: an open-ended (negative) last key wins.
-        if (abs_last as u32) > (last as u32) {
-            last = abs_last;
-        }
-        prev_last = last;
-    }
-    match first {
-        None => (0, 0, 0, true),
-        Some(f) => (f, last, 1, movable),
-    }
+    let plain: Vec<legacy_range::Plain> = specs
+        .iter()
+        .map(|ks| legacy_range::Plain {
+            range: match (&ks.bs, &ks.fk) {
+                (Bs::Index(pos), Fk::Range(lastkey, step, _)) => Some((*pos, *lastkey, *step)),
+                _ => None,
+            },
+            incomplete: ks.flags.iter().any(|f| f == "incomplete"),
+        })
+        .collect();
+    legacy_range::legacy_range(&plain)
 }
 
 fn movable_keys(specs: &[Ks]) -> bool {

@@ -18,6 +18,7 @@ pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod keys;
+pub(crate) mod legacy_range;
 pub mod list;
 pub mod module;
 pub mod multi;

@@ -73,47 +73,23 @@ fn key_spec(ks: &abi::KeySpec, cmd: &str) -> Result<KeySpec, String> {
 }
 
 /// The legacy (first, last, step) triple COMMAND INFO prints, and whether the keys are movable,
-/// from the key specs, as Redis derives them (and as `build.rs` does for the built-ins).
+/// from the key specs, as for the built-ins.
 fn legacy_range(specs: &[KeySpec]) -> (i32, i32, i32, bool) {
-    let plain = |ks: &KeySpec| match (ks.begin_search, ks.find_keys) {
-        (BeginSearch::Index(pos), FindKeys::Range { lastkey, step, .. }) => {
-            Some((pos, lastkey, step))
-        }
-        _ => None,
-    };
-    let incomplete = |ks: &KeySpec| ks.flags.contains(KeyFlags::INCOMPLETE);
-    match specs {
-        [] => return (0, 0, 0, false),
-        [only] => {
-            if let Some((pos, lastkey, step)) = plain(only) {
-                let last = if lastkey < 0 { lastkey } else { pos + lastkey };
-                return (pos, last, step, incomplete(only));
-            }
-        }
-        _ => {}
-    }
-    let (mut movable, mut first, mut last, mut prev_last) = (false, None::<i32>, 0i32, 0i32);
-    for ks in specs {
-        let Some((pos, lastkey, step)) = plain(ks) else {
-            movable = true;
-            continue;
-        };
-        if step != 1 || (prev_last != 0 && prev_last != pos - 1) {
-            movable = true;
-            continue;
-        }
-        movable |= incomplete(ks);
-        first = Some(first.map_or(pos, |f| f.min(pos)));
-        let abs_last = if lastkey < 0 { lastkey } else { lastkey + pos };
-        if (abs_last as u32) > (last as u32) {
-            last = abs_last;
-        }
-        prev_last = last;
-    }
-    match first {
-        None => (0, 0, 0, true),
-        Some(f) => (f, last, 1, movable),
-    }
+    use crate::cmd::legacy_range::{legacy_range, Plain};
+    let plain: Vec<Plain> = specs
+        .iter()
+        .map(|ks| Plain {
+            range: match (ks.begin_search, ks.find_keys) {
+                (BeginSearch::Index(pos), FindKeys::Range { lastkey, step, .. }) => {
+                    Some((pos.into(), lastkey.into(), step.into()))
+                }
+                _ => None,
+            },
+            incomplete: ks.flags.contains(KeyFlags::INCOMPLETE),
+        })
+        .collect();
+    let (first, last, step, movable) = legacy_range(&plain);
+    (first as i32, last as i32, step as i32, movable)
 }
 
 /// Builds (and leaks) the spec of a module command; an error names what is wrong.
