@@ -207,6 +207,30 @@ pub enum Lookup<'a> {
     UnknownSub,
 }
 
+/// Finds the command `argv` names, a built-in or a module's. A module command is held in
+/// `module_cmd` (an `Arc`: MODULE UNLOAD sees it running while it is held). No built-in has a
+/// `.` in its name and modules name theirs `module.command`, so such a name is looked up among
+/// the modules' commands first, saving a miss in the built-in table.
+pub(crate) fn resolve<'a>(
+    server: &'a Server,
+    core: &Core,
+    argv: &[Bytes],
+    module_cmd: &'a mut Option<Arc<Command>>,
+) -> Lookup<'a> {
+    if core.modules.has_commands() && argv[0].contains(&b'.') {
+        if let Some(c) = core.modules.command(&argv[0]) {
+            return Lookup::Found(module_cmd.insert(c));
+        }
+    }
+    match server.commands.resolve(argv) {
+        Lookup::Unknown => match core.modules.command(&argv[0]) {
+            Some(c) => Lookup::Found(module_cmd.insert(c)),
+            None => Lookup::Unknown,
+        },
+        other => other,
+    }
+}
+
 /// Calls `f` with the ASCII-lower-cased `name`, without allocating for short names.
 pub(crate) fn with_lower<R>(name: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
     let mut buf = [0u8; 32];
@@ -615,25 +639,13 @@ fn execute_inner(
     if core.stats.cmd.len() < server.commands.len() {
         core.stats.cmd.resize(server.commands.len(), Default::default());
     }
-    // No built-in has a `.` in its name and modules name theirs `module.command`: such a name
-    // is looked up among the modules' commands first, saving a miss in the built-in table.
-    let mut module_cmd: Option<Arc<Command>> = None;
-    if core.modules.has_commands() && argv[0].contains(&b'.') {
-        module_cmd = core.modules.command(&argv[0]);
-    }
-    let lookup = match &module_cmd {
-        Some(c) => Lookup::Found(c),
-        None => server.commands.resolve(argv),
-    };
-    let cmd = match lookup {
+    let mut module_cmd = None;
+    let cmd = match resolve(server, core, argv, &mut module_cmd) {
         Lookup::Found(c) => c,
-        Lookup::Unknown => match core.modules.command(&argv[0]) {
-            Some(c) => &*module_cmd.insert(c),
-            None => {
-                reject(core, client, out, None, &unknown_command_error(argv));
-                return Flow::Continue;
-            }
-        },
+        Lookup::Unknown => {
+            reject(core, client, out, None, &unknown_command_error(argv));
+            return Flow::Continue;
+        }
         Lookup::UnknownSub => {
             let sub: String = String::from_utf8_lossy(&argv[1]).chars().take(128).collect();
             let e = Error(

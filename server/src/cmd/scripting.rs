@@ -240,13 +240,9 @@ impl ScriptHost for Host<'_> {
 
     fn call(&mut self, argv: Vec<Bytes>) -> Reply {
         self.ran = false;
-        let module_cmd;
-        let cmd = match self.server.commands.resolve(&argv) {
+        let mut module_cmd = None;
+        let cmd = match super::resolve(self.server, self.core, &argv, &mut module_cmd) {
             Lookup::Found(c) => c,
-            Lookup::Unknown if self.core.modules.command(&argv[0]).is_some() => {
-                module_cmd = self.core.modules.command(&argv[0]).expect("just found");
-                &*module_cmd
-            }
             Lookup::Unknown | Lookup::UnknownSub => {
                 return Reply::error("ERR Unknown Redis command called from script");
             }

@@ -157,9 +157,9 @@ pub fn replay(
             Item::Command(argv, end) => (argv, end),
         };
         let core = guard.get_or_insert_with(|| server.core.lock());
-        match server.commands.resolve(&argv) {
+        let mut module_cmd = None;
+        match crate::cmd::resolve(server, core, &argv, &mut module_cmd) {
             crate::cmd::Lookup::Found(c) if c.handler.is_some() => {}
-            crate::cmd::Lookup::Unknown if core.modules.command(&argv[0]).is_some() => {}
             // Known to Redis, not to this build: refused rather than skipped, so that nothing
             // of the file is silently dropped.
             crate::cmd::Lookup::Found(c) => {
