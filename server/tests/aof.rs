@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::TempDir;
 use redis::Value;
 
 /// A server process in a directory that outlives it (so it can be restarted on the same data).
@@ -26,28 +27,6 @@ struct Node {
 
 fn vireo_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_vireo-server"))
-}
-
-/// A fresh directory for one test, removed when the guard drops.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let d = std::env::temp_dir().join(format!(
-            "vireo-aof-{tag}-{}-{}",
-            std::process::id(),
-            common::free_port()
-        ));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        TempDir(d)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 impl Node {
@@ -401,7 +380,7 @@ fn last_incr(dir: &Path) -> PathBuf {
 
 #[test]
 fn writes_survive_restart_and_rewrite() {
-    let tmp = TempDir::new("restart");
+    let tmp = TempDir::new("aof-restart");
     let mut node = Node::new(vireo_bin(), &tmp.0, &["--appendonly", "yes"]);
     node.start();
     let mut c = node.conn();
@@ -457,7 +436,7 @@ fn writes_survive_restart_and_rewrite() {
 
 #[test]
 fn info_persistence_fields_in_redis_order() {
-    let tmp = TempDir::new("info");
+    let tmp = TempDir::new("aof-info");
     let mut node = Node::new(vireo_bin(), &tmp.0, &[]);
     node.start();
     let mut c = node.conn();
@@ -510,7 +489,7 @@ fn info_persistence_fields_in_redis_order() {
 
 #[test]
 fn timestamps_annotate_the_incremental_file() {
-    let tmp = TempDir::new("ts");
+    let tmp = TempDir::new("aof-ts");
     let mut node =
         Node::new(vireo_bin(), &tmp.0, &["--appendonly", "yes", "--aof-timestamp-enabled", "yes"]);
     node.start();
@@ -541,7 +520,7 @@ fn prepare_damaged(dir: &Path) -> (PathBuf, Vec<u8>) {
 
 #[test]
 fn truncated_tail_is_dropped_with_aof_load_truncated_yes() {
-    let tmp = TempDir::new("trunc-yes");
+    let tmp = TempDir::new("aof-trunc-yes");
     let (p, data) = prepare_damaged(&tmp.0);
     let mut damaged = data.clone();
     damaged.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$2\r\nk1");
@@ -561,7 +540,7 @@ fn truncated_tail_is_dropped_with_aof_load_truncated_yes() {
 
 #[test]
 fn unfinished_transaction_at_the_end_is_reverted() {
-    let tmp = TempDir::new("trunc-multi");
+    let tmp = TempDir::new("aof-trunc-multi");
     let (p, data) = prepare_damaged(&tmp.0);
     let mut damaged = data.clone();
     damaged.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n1\r\n");
@@ -576,7 +555,7 @@ fn unfinished_transaction_at_the_end_is_reverted() {
 
 #[test]
 fn truncated_tail_is_refused_with_aof_load_truncated_no() {
-    let tmp = TempDir::new("trunc-no");
+    let tmp = TempDir::new("aof-trunc-no");
     let (p, mut data) = prepare_damaged(&tmp.0);
     data.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$2\r\nk1");
     std::fs::write(&p, &data).unwrap();
@@ -594,7 +573,7 @@ fn truncated_tail_is_refused_with_aof_load_truncated_no() {
 
 #[test]
 fn corruption_in_the_middle_is_refused() {
-    let tmp = TempDir::new("corrupt");
+    let tmp = TempDir::new("aof-corrupt");
     let (p, data) = prepare_damaged(&tmp.0);
     // Break the 5th command's array header.
     let mut at = 0;
@@ -618,7 +597,7 @@ fn corruption_in_the_middle_is_refused() {
 
 #[test]
 fn legacy_single_file_is_upgraded_and_missing_dir_starts_empty() {
-    let tmp = TempDir::new("legacy");
+    let tmp = TempDir::new("aof-legacy");
     std::fs::write(
         tmp.0.join("appendonly.aof"),
         b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$3\r\nold\r\n",
@@ -638,7 +617,7 @@ fn legacy_single_file_is_upgraded_and_missing_dir_starts_empty() {
     node.start();
     assert_eq!(text(&q(&mut node.conn(), &["MGET", "x", "y"])), "[old,new]");
 
-    let empty = TempDir::new("nodir");
+    let empty = TempDir::new("aof-nodir");
     let mut node = Node::new(vireo_bin(), &empty.0, &["--appendonly", "yes"]);
     node.start();
     assert_eq!(text(&q(&mut node.conn(), &["DBSIZE"])), "0");
@@ -743,7 +722,7 @@ fn appendonlydir_with_rdb_bases_moves_between_redis_and_vireo() {
 }
 
 fn appendonlydir_round_trip(preamble: &str) {
-    let tmp = TempDir::new("diff");
+    let tmp = TempDir::new("aof-diff");
     let Some(mut reference) = reference_node(&tmp.0, preamble) else {
         eprintln!("SKIPPED appendonlydir_moves_between_redis_and_vireo: no reference Redis");
         return;
@@ -790,7 +769,7 @@ fn appendonlydir_round_trip(preamble: &str) {
 
 #[test]
 fn unknown_command_in_the_aof_is_refused() {
-    let tmp = TempDir::new("unknown");
+    let tmp = TempDir::new("aof-unknown");
     std::fs::write(
         tmp.0.join("appendonly.aof"),
         b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n1\r\n*2\r\n$7\r\nNOSUCH1\r\n$1\r\nx\r\n",
@@ -809,7 +788,7 @@ fn function_libraries_survive_restarts() {
     const LIB: &str =
         "#!lua name=lib\nredis.register_function('hello', function() return 'hi' end)";
     for preamble in ["yes", "no"] {
-        let tmp = TempDir::new("fn");
+        let tmp = TempDir::new("aof-fn");
         let args = ["--appendonly", "yes", "--aof-use-rdb-preamble", preamble];
         let mut node = Node::new(vireo_bin(), &tmp.0, &args);
         node.start();
@@ -824,7 +803,7 @@ fn function_libraries_survive_restarts() {
         node.start();
         assert_eq!(text(&q(&mut node.conn(), &["FCALL", "hello", "0"])), "hi", "{preamble}");
     }
-    let tmp = TempDir::new("fn-rdb");
+    let tmp = TempDir::new("aof-fn-rdb");
     let mut node = Node::new(vireo_bin(), &tmp.0, &[]);
     node.start();
     q(&mut node.conn(), &["FUNCTION", "LOAD", LIB]);
@@ -839,7 +818,7 @@ fn function_libraries_survive_restarts() {
 /// BGSAVE meanwhile is refused with Redis's message or scheduled, and runs after it.
 #[test]
 fn background_rewrite_keeps_concurrent_writes() {
-    let tmp = TempDir::new("bgrewrite");
+    let tmp = TempDir::new("aof-bgrewrite");
     let mut node = Node::new(vireo_bin(), &tmp.0, &["--appendonly", "yes"]);
     node.start();
     let mut c = node.conn();
@@ -913,7 +892,7 @@ const AOF_MISCONF: &[u8] = b"-MISCONF Errors writing to the AOF file: No space l
 /// file, so the AOF loads whole afterwards.
 #[test]
 fn aof_write_errors_refuse_writes_until_a_write_succeeds() {
-    let tmp = TempDir::new("write-error");
+    let tmp = TempDir::new("aof-write-error");
     let mut node = Node::new(vireo_bin(), &tmp.0, &["--appendonly", "yes"]);
     node.ignore_xfsz = true;
     node.start();
@@ -965,7 +944,7 @@ fn aof_write_errors_refuse_writes_until_a_write_succeeds() {
 /// promise the write it is about to acknowledge).
 #[test]
 fn aof_write_error_with_fsync_always_exits() {
-    let tmp = TempDir::new("write-error-always");
+    let tmp = TempDir::new("aof-write-error-always");
     let mut node =
         Node::new(vireo_bin(), &tmp.0, &["--appendonly", "yes", "--appendfsync", "always"]);
     node.ignore_xfsz = true;

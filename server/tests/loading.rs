@@ -8,31 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Raw;
+use common::{Raw, TempDir};
 
 const VIREO: &str = env!("CARGO_BIN_EXE_vireo-server");
 const LOADING: &[u8] = b"-LOADING Redis is loading the dataset in memory\r\n";
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!(
-            "vireo-loading-{tag}-{}-{}",
-            std::process::id(),
-            common::free_port()
-        ));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A Vireo process on `dir`, its log in `dir/server.log`.
 struct Proc {
@@ -162,7 +141,7 @@ const KEYS: i64 = 30_000;
 
 #[test]
 fn rdb_loads_while_clients_get_loading() {
-    let dir = Dir::new("rdb");
+    let dir = TempDir::new("loading-rdb");
     {
         let p = Proc::start(&dir.0, &["--save", ""], true);
         let mut r = p.raw();
@@ -193,7 +172,7 @@ fn rdb_loads_while_clients_get_loading() {
 
 #[test]
 fn aof_loads_while_clients_get_loading() {
-    let dir = Dir::new("aof");
+    let dir = TempDir::new("loading-aof");
     let aof = ["--save", "", "--appendonly", "yes", "--aof-use-rdb-preamble", "no"];
     {
         let p = Proc::start(&dir.0, &aof, true);
@@ -238,7 +217,7 @@ fn aof_loads_while_clients_get_loading() {
 
 #[test]
 fn shutdown_while_loading_does_not_save() {
-    let dir = Dir::new("shutdown");
+    let dir = TempDir::new("loading-shutdown");
     {
         let p = Proc::start(&dir.0, &["--save", ""], true);
         let mut r = p.raw();

@@ -319,14 +319,13 @@ fn a_panicking_command_is_an_error_and_the_server_goes_on() {
 
 /// Starts the server with `args` and waits for it to exit: its exit status and log.
 fn start_fails(args: &[&str]) -> (bool, String) {
-    let dir =
-        std::env::temp_dir().join(format!("vireo-modules-{}-{}", std::process::id(), args.len()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = common::TempDir::new("modules");
+    let dir = &tmp.0;
     let port = common::free_port().to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_vireo-server"))
         .args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--logfile", "vireo.log"])
         .args(args)
-        .current_dir(&dir)
+        .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -345,7 +344,6 @@ fn start_fails(args: &[&str]) -> (bool, String) {
         std::thread::sleep(Duration::from_millis(20));
     };
     let log = std::fs::read_to_string(dir.join("vireo.log")).unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&dir);
     (status.success(), log)
 }
 

@@ -49,6 +49,31 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// A fresh directory for one test (`vireo-<tag>-<pid>-<n>` in the temp directory), removed
+/// when the guard drops.
+#[allow(dead_code)]
+pub struct TempDir(pub PathBuf);
+
+#[allow(dead_code)]
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let d = std::env::temp_dir().join(format!(
+            "vireo-{tag}-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        TempDir(d)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Waits until `port` accepts connections; false when `child` (if given) exits first, as a
 /// server does when its port was taken meanwhile (the caller then starts it on another). A
 /// server started on data files may still be loading them then: see [`wait_loaded`].
