@@ -176,7 +176,7 @@ impl Server {
                 .args(extra)
                 .current_dir(&dir)
                 .stdin(Stdio::null())
-                .stdout(Stdio::null())
+                .stdout(log.try_clone().unwrap())
                 .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
@@ -212,7 +212,9 @@ impl Server {
     /// A raw RESP connection.
     pub fn raw(&self) -> Raw {
         Raw::try_connect(self.port).unwrap_or_else(|e| {
-            let alive = Path::new(&format!("/proc/{}", self.child.id())).exists();
+            // (An exited child not yet reaped is a zombie: state Z.)
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()));
+            let alive = stat.is_ok_and(|s| !s.contains(") Z "));
             let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
             panic!("connect to port {}: {e}; server alive: {alive}; its log:\n{log}", self.port)
         })
