@@ -87,6 +87,20 @@ pub fn wait_loaded(port: u16, child: Option<&mut Child>) -> bool {
     wait_port(port, child, true)
 }
 
+/// Whether a socket listens on `port` (on any address), per `/proc/net/tcp{,6}`.
+fn listening(port: u16) -> bool {
+    let local = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
+        std::fs::read_to_string(table).is_ok_and(|t| {
+            t.lines().skip(1).any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                // Fields: sl, local_address, rem_address, st (0A is LISTEN), ...
+                f.len() > 3 && f[1].ends_with(&local) && f[3] == "0A"
+            })
+        })
+    })
+}
+
 /// [`wait_ready`] (`loaded` false) or [`wait_loaded`].
 pub fn wait_port(port: u16, mut child: Option<&mut Child>, loaded: bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(if loaded { 60 } else { 10 });
@@ -96,10 +110,12 @@ pub fn wait_port(port: u16, mut child: Option<&mut Child>, loaded: bool) -> bool
                 return false;
             }
         }
-        let probe = TcpStream::connect(("127.0.0.1", port));
-        // Ports come from the ephemeral range: while nothing listens yet, a connect can pick
-        // the very port as its own and connect to itself (TCP simultaneous open).
-        let probe = probe.ok().filter(|p| p.local_addr().ok() != p.peer_addr().ok());
+        // Ports come from the ephemeral range, and so do the local ports of connects: while
+        // nothing listens yet, a probe can connect to itself, or to another test's probe that
+        // is connecting the other way at the same moment (TCP simultaneous open). Only a
+        // listening socket on the port counts.
+        let probe =
+            if listening(port) { TcpStream::connect(("127.0.0.1", port)).ok() } else { None };
         if let Some(mut probe) = probe {
             // PING, half-close and wait for the server to close too: by then it has dropped
             // the probe from its client list, which tests of CLIENT LIST and INFO clients count.
