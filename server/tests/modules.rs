@@ -4,40 +4,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{show, Server};
-
-/// Builds a workspace package's cdylib with cargo (wherever its target directory is: cargo
-/// says where it put the library) and returns the library's path.
-fn build_module(package: &str, lib: &str) -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let out = Command::new(cargo)
-        .args(["build", "--quiet", "--message-format=json", "-p", package])
-        .current_dir(workspace)
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run cargo build");
-    assert!(out.status.success(), "cargo build -p {package} failed");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let file = format!("lib{lib}.so");
-    for line in text.lines().filter(|l| l.contains("\"compiler-artifact\"")) {
-        let Some(at) = line.find("\"filenames\":[") else { continue };
-        let list = &line[at + 13..];
-        let list = &list[..list.find(']').unwrap_or(list.len())];
-        for f in list.split(',') {
-            let f = f.trim_matches('"');
-            if f.ends_with(&file) {
-                return PathBuf::from(f);
-            }
-        }
-    }
-    panic!("cargo built no {file}");
-}
+use common::{build_module, show, Server};
 
 fn hello() -> &'static str {
     static P: OnceLock<String> = OnceLock::new();
