@@ -623,6 +623,14 @@ fn keyspace_hits_and_misses_count_read_lookups() {
         ("sinterstore d s1 nos", 1, 1),
         ("incr a", 0, 0),
         ("pttl h", 1, 0),
+        ("getset nn 3", 0, 1),
+        ("getset nn 4", 1, 0),
+        ("set q 1 get", 0, 1),
+        ("set q 2 get", 1, 0),
+        ("getex nope", 0, 1),
+        ("getex q", 1, 0),
+        ("getdel nope", 0, 1),
+        ("getdel q", 1, 0),
     ];
     for (line, hits, misses) in cases {
         r.expect("config resetstat", b"+OK\r\n");

@@ -553,8 +553,8 @@ fn serve_key(server: &Arc<Server>, core: &mut Core, dbi: usize, key: &[u8]) {
 
 /// INFO's keyspace_hits / keyspace_misses, as Redis counts its read lookups: every key lookup
 /// of a read-only command (MEMORY USAGE looks without counting), and the read-only keys of a
-/// write (SINTERSTORE's sources), found or not after it ran. Not counted: writes that read
-/// their own key first (GETDEL, GETEX, SET ... GET), which Redis counts.
+/// write (SINTERSTORE's sources), found or not after it ran, and the one key of the writes that
+/// read it first as GET does (GETDEL, GETEX, GETSET, SET ... GET).
 fn count_keyspace_hits(
     core: &mut Core,
     cmd: &Command,
@@ -562,7 +562,20 @@ fn count_keyspace_hits(
     db: usize,
     before: (u64, u64),
 ) {
-    if cmd.flags.contains(CmdFlags::READONLY) {
+    let reads_first = match cmd.fullname {
+        "getdel" | "getex" | "getset" => true,
+        "set" => argv.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"GET")),
+        _ => false,
+    };
+    if reads_first {
+        // Its first lookup is the read: a hit or a miss, whatever the write did after it.
+        let d = &core.dbs[db];
+        match d.lookup_hits > before.0 {
+            true => core.stats.keyspace_hits += 1,
+            false if d.lookup_misses > before.1 => core.stats.keyspace_misses += 1,
+            false => {}
+        }
+    } else if cmd.flags.contains(CmdFlags::READONLY) {
         if cmd.fullname != "memory|usage" {
             let d = &core.dbs[db];
             core.stats.keyspace_hits += d.lookup_hits.saturating_sub(before.0);
