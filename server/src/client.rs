@@ -269,6 +269,9 @@ pub struct Client {
     pub serving_blocked: bool,
     /// The client a Lua script runs its commands as (MONITOR shows them as `lua`).
     pub lua: bool,
+    /// The time (unix ms) the script this client runs for started: its commands check expiry
+    /// against it, as in Redis no key expires while a script runs.
+    pub time_snapshot: Option<i64>,
     /// The client that replays the AOF at start-up (not refused with -LOADING).
     pub aof_loader: bool,
     /// Channels, patterns and shard channels this client subscribes to.
@@ -314,6 +317,7 @@ impl Client {
             in_exec: false,
             serving_blocked: false,
             lua: false,
+            time_snapshot: None,
             aof_loader: false,
             pubsub: Default::default(),
         }

@@ -217,3 +217,22 @@ fn slowlog_logs_the_script_not_its_commands() {
     assert!(log.contains("EVAL"), "{log}");
     assert!(!log.contains("$3\r\nSET\r\n"), "{log}");
 }
+
+/// No key expires while a script runs (its commands check expiry against the time it started),
+/// but TTLs are computed against the current time, as Redis 7.0 does: a key set with PX 1
+/// still exists 20 ms later inside the script, while PTTL has gone down.
+#[test]
+fn keys_do_not_expire_while_a_script_runs() {
+    let s = Server::start();
+    let mut c = s.raw();
+    let body = "redis.call('SET', KEYS[1], 'v', 'PX', 1) \
+        redis.call('SET', KEYS[2], 'v', 'PX', 100000) \
+        local t = redis.call('TIME') local start = t[1] * 1000000 + t[2] \
+        while true do \
+          local u = redis.call('TIME') \
+          if u[1] * 1000000 + u[2] - start > 20000 then break end \
+        end \
+        return {redis.call('EXISTS', KEYS[1]), redis.call('PTTL', KEYS[2]) <= 99990 and 1 or 0}";
+    assert_eq!(c.call(&["EVAL", body, "2", "k1", "k2"]), b"*2\r\n:1\r\n:1\r\n");
+    c.expect("EXISTS k1", b":0\r\n");
+}

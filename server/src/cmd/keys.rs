@@ -272,7 +272,7 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], basetime: i64, seconds: bool) -
         return Err(bad());
     }
     when += basetime;
-    let (now, acc) = (ctx.now, access(ctx));
+    let (now, wall, acc) = (ctx.now, ctx.wall_ms(), access(ctx));
     let key = &argv[1];
     let db = ctx.db();
     let Some(e) = db.lookup(key, now, acc) else {
@@ -288,7 +288,7 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], basetime: i64, seconds: bool) -
         ctx.out.int(0);
         return Ok(());
     }
-    if when <= now && !crate::keyspace::loading() {
+    if when <= wall && !crate::keyspace::loading() {
         db.remove(key);
         ctx.notify(ev::GENERIC, "del", key);
         let del = del_for(ctx.core.cfg.lazyfree_lazy_expire);
@@ -312,13 +312,13 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], basetime: i64, seconds: bool) -
 
 /// EXPIRE key seconds [NX | XX | GT | LT]
 fn expire(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
+    let now = ctx.wall_ms();
     expire_generic(ctx, argv, now, true)
 }
 
 /// PEXPIRE key milliseconds [NX | XX | GT | LT]
 fn pexpire(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
+    let now = ctx.wall_ms();
     expire_generic(ctx, argv, now, false)
 }
 
@@ -334,7 +334,7 @@ fn pexpireat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// TTL and friends: `ms` for milliseconds, `abs` for the absolute time.
 fn ttl_generic(ctx: &mut Ctx, argv: &[Bytes], ms: bool, abs: bool) -> CmdResult {
-    let now = ctx.now;
+    let (now, wall) = (ctx.now, ctx.wall_ms());
     let (db, out) = ctx.db_out();
     let Some(e) = db.peek(&argv[1], now) else {
         out.int(-2);
@@ -343,7 +343,7 @@ fn ttl_generic(ctx: &mut Ctx, argv: &[Bytes], ms: bool, abs: bool) -> CmdResult 
     match e.expire_at() {
         None => out.int(-1),
         Some(t) => {
-            let v = if abs { t } else { t.saturating_sub(now) }.max(0);
+            let v = if abs { t } else { t.saturating_sub(wall) }.max(0);
             // Rounded to the nearest second, without overflowing near i64::MAX.
             out.int(if ms { v } else { ((i128::from(v) + 500) / 1000) as i64 });
         }

@@ -260,6 +260,16 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
+    /// The clock TTLs are computed against (EXPIRE's base, what TTL subtracts): `now`, except
+    /// inside a script, whose `now` stays at its start for expiry checks while Redis 7.0 takes
+    /// the current time for these.
+    pub fn wall_ms(&self) -> i64 {
+        match self.client.time_snapshot {
+            Some(_) => crate::clock::mstime(),
+            None => self.now,
+        }
+    }
+
     /// The client's selected database and the reply writer, borrowed together.
     pub fn db_out(&mut self) -> (&mut Db, &mut Reply<'a>) {
         (&mut self.core.dbs[self.client.db], &mut self.out)
@@ -810,7 +820,7 @@ fn run_inner(
     resp3: bool,
 ) -> Flow {
     let handler = cmd.handler.expect("execute_inner runs only implemented commands");
-    let now = crate::clock::mstime();
+    let now = client.time_snapshot.unwrap_or_else(crate::clock::mstime);
     client.last_cmd = Some(cmd.fullname);
     let dirty_before = core.dirty;
     let db_before = client.db;

@@ -132,10 +132,10 @@ fn restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let at = match ttl {
         0 => None,
         t if absttl => Some(t),
-        t => Some(t.saturating_add(now)),
+        t => Some(t.saturating_add(ctx.wall_ms())),
     };
     if let Some(at) = at {
-        if at <= now {
+        if at <= ctx.wall_ms() {
             if deleted {
                 let lazy = ctx.core.cfg.lazyfree_lazy_server_del;
                 ctx.propagate(vec![super::keys::del_for(lazy), key.clone()]);

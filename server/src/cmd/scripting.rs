@@ -146,6 +146,7 @@ pub(super) fn with_host<R>(
     lua_client.db = ctx.client.db;
     lua_client.in_exec = true;
     lua_client.lua = true;
+    lua_client.time_snapshot = Some(ctx.now);
     lua_client.user = ctx.client.user.clone();
     let mut host = Host {
         server: ctx.server,

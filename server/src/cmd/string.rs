@@ -137,7 +137,7 @@ fn expire_ms(ctx: &Ctx, kind: ExpKind, arg: &[u8]) -> Result<i64, Error> {
     }
     let mut ms = if seconds { v * 1000 } else { v };
     if matches!(kind, ExpKind::Ex | ExpKind::Px) {
-        ms = ms.checked_add(ctx.now).ok_or_else(bad)?;
+        ms = ms.checked_add(ctx.wall_ms()).ok_or_else(bad)?;
     }
     if ms <= 0 {
         return Err(bad());
