@@ -180,7 +180,21 @@ pub fn set_value(doc: &mut Option<Value>, path: &Path, value: Value, cond: Cond)
     if cond == Cond::Xx {
         return read(Reply::Null);
     }
-    let Some((parent, key)) = path.split_last_key() else { return read(Reply::Null) };
+    let Some((parent, key)) = path.split_last_key() else {
+        // A missing element of an array that exists: RedisJSON does not extend arrays.
+        if let (Some(crate::path::Seg::Child(crate::path::Sel::Indices(_))), true) =
+            (path.segs.last(), path.is_static())
+        {
+            let parent = Path { segs: path.segs[..path.segs.len() - 1].to_vec(), ..path.clone() };
+            if let Some(Value::Arr(_)) = parent.values(root).first() {
+                return Err("ERR array index out of range".into());
+            }
+        }
+        return read(Reply::Null);
+    };
+    if !parent.is_static() {
+        return Err("Err wrong static path".into());
+    }
     let parents = parent.locate(root);
     let mut new = root.clone();
     let mut added = false;

@@ -304,6 +304,10 @@ fn test(root: &Value, cur: &Value, e: &Expr) -> bool {
         Expr::Exists(o) => !operand(root, cur, o).is_empty(),
         Expr::Cmp(l, op, r) => {
             let (ls, rs) = (operand(root, cur, l), operand(root, cur, r));
+            // A missing member differs from everything.
+            if *op == CmpOp::Ne && (ls.is_empty() || rs.is_empty()) {
+                return true;
+            }
             ls.iter().any(|a| rs.iter().any(|b| compare(a, *op, b)))
         }
     }
@@ -806,6 +810,7 @@ mod tests {
         assert_eq!(get_json("$.a.b[?(@ == $.n)]"), "[3]");
         assert_eq!(get_json(r#"$.*[?(@ =~ "^s$")]"#), r#"["s"]"#);
         assert_eq!(get_json("$.a.b[?(!(@ > 1))]"), "[1]");
+        assert_eq!(get_json("$.arr[?(@.k != 2)]"), r#"[1,"x",null,[1],{"k":1}]"#);
     }
 
     #[test]
