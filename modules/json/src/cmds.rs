@@ -1,0 +1,927 @@
+//! Every JSON.* command as a pure function of a document (or none, for a missing key) and its
+//! arguments: the reply, with RedisJSON 2.8's shapes on RESP2 and RESP3 and its error messages,
+//! and whether the key must be written back or deleted. Nothing here knows about the server.
+
+use crate::path::{get, get_mut, Loc, Path, Step};
+use crate::value::{Format, Num, Value, MAX_DEPTH};
+
+/// A reply, as the module writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Ok,
+    Null,
+    Int(i64),
+    Bulk(String),
+    Simple(String),
+    /// A double: `,` on RESP3; on RESP2 a bulk string as Redis Stack formats it.
+    Double(f64),
+    Arr(Vec<Reply>),
+}
+
+/// What to do with the key after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    None,
+    Update,
+    Delete,
+}
+
+pub type Outcome = Result<(Reply, Write), String>;
+
+pub const NO_KEY: &str = "ERR could not perform this operation on a key that doesn't exist";
+pub const NEW_AT_ROOT: &str = "ERR new objects must be created at the root";
+
+fn read(r: Reply) -> Outcome {
+    Ok((r, Write::None))
+}
+
+fn arity(name: &str) -> String {
+    format!("ERR wrong number of arguments for '{name}' command")
+}
+
+fn utf8(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn parse_path(b: &[u8]) -> Result<Path, String> {
+    Path::parse(&utf8(b))
+}
+
+fn parse_int(b: &[u8]) -> Result<i64, String> {
+    std::str::from_utf8(b)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| "Couldn't parse as integer".to_string())
+}
+
+fn check_depth(doc: &Value) -> Result<(), String> {
+    if doc.depth() > MAX_DEPTH {
+        return Err(format!("ERR the document would be nested deeper than {MAX_DEPTH} levels"));
+    }
+    Ok(())
+}
+
+fn nulls_or(v: Vec<Option<Reply>>) -> Reply {
+    Reply::Arr(v.into_iter().map(|r| r.unwrap_or(Reply::Null)).collect())
+}
+
+/// A value as JSON.RESP gives it: arrays as `[` then the elements, objects as `{` then keys
+/// and values, `true`/`false` as simple strings, floats as doubles.
+pub fn resp_of(v: &Value) -> Reply {
+    match v {
+        Value::Null => Reply::Null,
+        Value::Bool(b) => Reply::Simple(if *b { "true" } else { "false" }.into()),
+        Value::Num(Num::I(i)) => Reply::Int(*i),
+        Value::Num(n) => Reply::Double(n.as_f64()),
+        Value::Str(s) => Reply::Bulk(s.clone()),
+        Value::Arr(a) => {
+            let mut out = vec![Reply::Simple("[".into())];
+            out.extend(a.iter().map(resp_of));
+            Reply::Arr(out)
+        }
+        Value::Obj(o) => {
+            let mut out = vec![Reply::Simple("{".into())];
+            for (k, v) in o {
+                out.push(Reply::Bulk(k.clone()));
+                out.push(resp_of(v));
+            }
+            Reply::Arr(out)
+        }
+    }
+}
+
+/// Runs a single-key command: `name` in lower case, `args` after the key.
+pub fn run(name: &str, doc: &mut Option<Value>, args: &[&[u8]], resp3: bool) -> Outcome {
+    match name {
+        "json.set" => set(doc, args),
+        "json.get" => get_cmd(doc.as_ref(), args),
+        "json.del" | "json.forget" => del(doc, args),
+        "json.type" => type_cmd(doc.as_ref(), args, resp3),
+        "json.numincrby" | "json.nummultby" | "json.numpowby" => num_op(name, doc, args, resp3),
+        "json.strappend" => strappend(doc, args),
+        "json.strlen" => strlen(doc.as_ref(), args),
+        "json.arrappend" => arrappend(doc, args),
+        "json.arrindex" => arrindex(doc.as_ref(), args),
+        "json.arrinsert" => arrinsert(doc, args),
+        "json.arrlen" => arrlen(doc.as_ref(), args),
+        "json.arrpop" => arrpop(doc, args),
+        "json.arrtrim" => arrtrim(doc, args),
+        "json.objkeys" => objkeys(doc.as_ref(), args),
+        "json.objlen" => objlen(doc.as_ref(), args),
+        "json.clear" => clear(doc, args),
+        "json.toggle" => toggle(doc, args),
+        "json.resp" => resp_cmd(doc.as_ref(), args),
+        "json.merge" => merge(doc, args),
+        _ => Err(format!("ERR unknown command '{name}'")),
+    }
+}
+
+/// The optional path argument (legacy root when absent).
+fn opt_path(args: &[&[u8]], at: usize) -> Result<Path, String> {
+    match args.get(at) {
+        Some(p) => parse_path(p),
+        None => Path::parse("."),
+    }
+}
+
+// ---------------------------------------------------------------- JSON.SET / MSET / MERGE
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Cond {
+    Always,
+    Nx,
+    Xx,
+}
+
+/// JSON.SET key path value [NX|XX]
+fn set(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
+    if args.len() < 2 {
+        return Err(arity("json.set"));
+    }
+    let path = parse_path(args[0])?;
+    let value = Value::parse(args[1])?;
+    let cond = match args.get(2..).unwrap_or(&[]) {
+        [] => Cond::Always,
+        [c] if c.eq_ignore_ascii_case(b"NX") => Cond::Nx,
+        [c] if c.eq_ignore_ascii_case(b"XX") => Cond::Xx,
+        _ => return Err("ERR syntax error".into()),
+    };
+    set_value(doc, &path, value, cond)
+}
+
+/// JSON.SET's effect, shared with JSON.MSET.
+pub fn set_value(doc: &mut Option<Value>, path: &Path, value: Value, cond: Cond) -> Outcome {
+    let Some(root) = doc.as_mut() else {
+        if !path.is_root() {
+            return Err(NEW_AT_ROOT.into());
+        }
+        if cond == Cond::Xx {
+            return read(Reply::Null);
+        }
+        check_depth(&value)?;
+        *doc = Some(value);
+        return Ok((Reply::Ok, Write::Update));
+    };
+    let locs = path.locate(root);
+    if !locs.is_empty() {
+        if cond == Cond::Nx {
+            return read(Reply::Null);
+        }
+        let mut new = root.clone();
+        for l in &locs {
+            if let Some(v) = get_mut(&mut new, l) {
+                *v = value.clone();
+            }
+        }
+        check_depth(&new)?;
+        *root = new;
+        return Ok((Reply::Ok, Write::Update));
+    }
+    if cond == Cond::Xx {
+        return read(Reply::Null);
+    }
+    let Some((parent, key)) = path.split_last_key() else {
+        // A missing element of an array that exists: RedisJSON does not extend arrays.
+        if let (Some(crate::path::Seg::Child(crate::path::Sel::Indices(_))), true) =
+            (path.segs.last(), path.is_static())
+        {
+            let parent = Path { segs: path.segs[..path.segs.len() - 1].to_vec(), ..path.clone() };
+            if let Some(Value::Arr(_)) = parent.values(root).first() {
+                return Err("ERR array index out of range".into());
+            }
+        }
+        return read(Reply::Null);
+    };
+    if !parent.is_static() {
+        return Err("Err wrong static path".into());
+    }
+    let parents = parent.locate(root);
+    let mut new = root.clone();
+    let mut added = false;
+    for l in &parents {
+        if let Some(Value::Obj(o)) = get_mut(&mut new, l) {
+            if !o.contains_key(&key) {
+                o.insert(key.clone(), value.clone());
+                added = true;
+            }
+        }
+    }
+    if !added {
+        return read(Reply::Null);
+    }
+    check_depth(&new)?;
+    *root = new;
+    Ok((Reply::Ok, Write::Update))
+}
+
+/// RFC 7396 merge patch of `target` with `patch`.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Obj(p) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !matches!(target, Value::Obj(_)) {
+        *target = Value::Obj(Default::default());
+    }
+    let Value::Obj(t) = target else { return };
+    for (k, v) in p {
+        if matches!(v, Value::Null) {
+            t.swap_remove(k);
+        } else if let Some(tv) = t.get_mut(k) {
+            merge_patch(tv, v);
+        } else {
+            let mut nv = Value::Null;
+            merge_patch(&mut nv, v);
+            t.insert(k.clone(), nv);
+        }
+    }
+}
+
+/// JSON.MERGE key path value
+fn merge(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
+    if args.len() != 2 {
+        return Err(arity("json.merge"));
+    }
+    let path = parse_path(args[0])?;
+    let patch = Value::parse(args[1])?;
+    let Some(root) = doc.as_mut() else {
+        if !path.is_root() {
+            return Err(NEW_AT_ROOT.into());
+        }
+        let mut v = Value::Null;
+        merge_patch(&mut v, &patch);
+        check_depth(&v)?;
+        *doc = Some(v);
+        return Ok((Reply::Ok, Write::Update));
+    };
+    let mut new = root.clone();
+    let locs = path.locate(&new);
+    if !locs.is_empty() {
+        for l in &locs {
+            if let Some(v) = get_mut(&mut new, l) {
+                merge_patch(v, &patch);
+            }
+        }
+    } else if let Some((parent, key)) = path.split_last_key() {
+        for l in parent.locate(&new) {
+            if let Some(Value::Obj(o)) = get_mut(&mut new, &l) {
+                if !matches!(patch, Value::Null) {
+                    let mut v = Value::Null;
+                    merge_patch(&mut v, &patch);
+                    o.insert(key.clone(), v);
+                }
+            }
+        }
+    }
+    check_depth(&new)?;
+    *root = new;
+    Ok((Reply::Ok, Write::Update))
+}
+
+// ---------------------------------------------------------------- JSON.GET / MGET / RESP / TYPE
+
+/// JSON.GET key [INDENT s] [NEWLINE s] [SPACE s] [NOESCAPE] [path ...]
+fn get_cmd(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
+    let mut f = Format::default();
+    let mut paths = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i];
+        let opt = [b"INDENT".as_slice(), b"NEWLINE", b"SPACE"]
+            .iter()
+            .position(|o| a.eq_ignore_ascii_case(o));
+        if let Some(o) = opt {
+            let Some(v) = args.get(i + 1) else { return Err(arity("json.get")) };
+            let v = utf8(v);
+            match o {
+                0 => f.indent = v,
+                1 => f.newline = v,
+                _ => f.space = v,
+            }
+            i += 2;
+        } else if a.eq_ignore_ascii_case(b"NOESCAPE") {
+            i += 1;
+        } else {
+            paths.push(a);
+            i += 1;
+        }
+    }
+    let Some(doc) = doc else { return read(Reply::Null) };
+    read(Reply::Bulk(get_text(doc, &paths, &f)?))
+}
+
+/// JSON.GET's reply text for `paths` (none: the whole document).
+pub fn get_text(doc: &Value, paths: &[&[u8]], f: &Format) -> Result<String, String> {
+    if paths.is_empty() {
+        return Ok(doc.to_json_with(f));
+    }
+    let parsed: Vec<Path> = paths.iter().map(|p| parse_path(p)).collect::<Result<_, _>>()?;
+    if parsed.len() == 1 {
+        let p = &parsed[0];
+        if p.legacy {
+            return match p.values(doc).first() {
+                Some(v) => Ok(v.to_json_with(f)),
+                None => Err(format!("ERR Path '{}' does not exist", p.text)),
+            };
+        }
+        let arr = Value::Arr(p.values(doc).into_iter().cloned().collect());
+        return Ok(arr.to_json_with(f));
+    }
+    let all_legacy = parsed.iter().all(|p| p.legacy);
+    let mut obj = indexmap::IndexMap::new();
+    for (raw, p) in paths.iter().zip(&parsed) {
+        let vals = p.values(doc);
+        let v = if all_legacy {
+            match vals.first() {
+                Some(v) => (*v).clone(),
+                None => return Err(format!("ERR Path '{}' does not exist", utf8(raw))),
+            }
+        } else {
+            Value::Arr(vals.into_iter().cloned().collect())
+        };
+        obj.entry(utf8(raw)).or_insert(v);
+    }
+    Ok(Value::Obj(obj).to_json_with(f))
+}
+
+/// One key's element of JSON.MGET's reply.
+pub fn mget_one(doc: Option<&Value>, path: &Path) -> Reply {
+    let Some(doc) = doc else { return Reply::Null };
+    let vals = path.values(doc);
+    if path.legacy {
+        match vals.first() {
+            Some(v) => Reply::Bulk(v.to_json()),
+            None => Reply::Null,
+        }
+    } else {
+        Reply::Bulk(Value::Arr(vals.into_iter().cloned().collect()).to_json())
+    }
+}
+
+/// JSON.RESP key [path]
+fn resp_cmd(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
+    if args.len() > 1 {
+        return Err(arity("json.resp"));
+    }
+    let path = opt_path(args, 0)?;
+    let Some(doc) = doc else { return read(Reply::Null) };
+    let vals = path.values(doc);
+    if path.legacy {
+        return match vals.first() {
+            Some(v) => read(resp_of(v)),
+            None => Err(format!("ERR Path '{}' does not exist", path.text)),
+        };
+    }
+    read(Reply::Arr(vals.into_iter().map(resp_of).collect()))
+}
+
+/// JSON.TYPE key [path]: RESP3 wraps the RESP2 reply in a one-element array.
+fn type_cmd(doc: Option<&Value>, args: &[&[u8]], resp3: bool) -> Outcome {
+    if args.len() > 1 {
+        return Err(arity("json.type"));
+    }
+    let path = opt_path(args, 0)?;
+    let r = match doc {
+        None => Reply::Null,
+        Some(doc) => {
+            let vals = path.values(doc);
+            let names = vals.iter().map(|v| Reply::Bulk(v.type_name().into()));
+            if path.legacy {
+                names.into_iter().next().unwrap_or(Reply::Null)
+            } else {
+                Reply::Arr(names.collect())
+            }
+        }
+    };
+    read(if resp3 { Reply::Arr(vec![r]) } else { r })
+}
+
+// ---------------------------------------------------------------- JSON.DEL
+
+fn del(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
+    if args.len() > 1 {
+        return Err(arity("json.del"));
+    }
+    let path = opt_path(args, 0)?;
+    let Some(root) = doc.as_mut() else { return read(Reply::Int(0)) };
+    if path.is_root() {
+        return Ok((Reply::Int(1), Write::Delete));
+    }
+    let mut locs = path.locate(root);
+    if locs.is_empty() {
+        return read(Reply::Int(0));
+    }
+    // Deepest and last first, so that earlier locations stay valid.
+    locs.sort();
+    let mut n = 0;
+    for l in locs.iter().rev() {
+        if remove(root, l) {
+            n += 1;
+        }
+    }
+    Ok((Reply::Int(n), Write::Update))
+}
+
+fn remove(root: &mut Value, loc: &Loc) -> bool {
+    let Some((last, parent)) = loc.split_last() else { return false };
+    match (get_mut(root, parent), last) {
+        (Some(Value::Obj(o)), Step::Key(k)) => o.swap_remove(k).is_some(),
+        (Some(Value::Arr(a)), Step::Idx(i)) if *i < a.len() => {
+            a.remove(*i);
+            true
+        }
+        _ => false,
+    }
+}
+
+// ---------------------------------------------------------------- numbers
+
+fn num_op(name: &str, doc: &mut Option<Value>, args: &[&[u8]], resp3: bool) -> Outcome {
+    if args.len() != 2 {
+        return Err(arity(name));
+    }
+    let path = parse_path(args[0])?;
+    let operand = match Value::parse(args[1]) {
+        Ok(Value::Num(n)) => n,
+        Ok(_) => return Err("bad input number".into()),
+        Err(e) => return Err(format!("ERR {e}")),
+    };
+    let Some(root) = doc.as_mut() else { return Err(NO_KEY.into()) };
+    let locs = path.locate(root);
+    let mut new = root.clone();
+    let mut results = Vec::new();
+    for l in &locs {
+        match get_mut(&mut new, l) {
+            Some(Value::Num(n)) => {
+                let r = arith(name, *n, operand)?;
+                *n = r;
+                results.push(Some(r));
+            }
+            _ => results.push(None),
+        }
+    }
+    // RESP3 replies an array for legacy paths too, and so never fails on them.
+    if path.legacy && !resp3 && !matches!(results.first(), Some(Some(_))) {
+        return Err(format!(
+            "ERR Path '{}' does not exist or does not contains a number",
+            path.text
+        ));
+    }
+    let changed = results.iter().any(Option::is_some);
+    if changed {
+        *root = new;
+    }
+    let w = if changed { Write::Update } else { Write::None };
+    if resp3 {
+        let r = results
+            .iter()
+            .map(|n| match n {
+                Some(Num::I(i)) => Reply::Int(*i),
+                Some(n) => Reply::Double(n.as_f64()),
+                None => Reply::Null,
+            })
+            .collect();
+        return Ok((Reply::Arr(r), w));
+    }
+    let to_v = |n: &Option<Num>| n.map(Value::Num).unwrap_or(Value::Null);
+    let text = if path.legacy {
+        to_v(&results[0]).to_json()
+    } else {
+        Value::Arr(results.iter().map(to_v).collect()).to_json()
+    };
+    Ok((Reply::Bulk(text), w))
+}
+
+fn arith(name: &str, a: Num, b: Num) -> Result<Num, String> {
+    let ints = |n: Num| match n {
+        Num::I(i) => Some(i),
+        Num::U(_) | Num::F(_) => None,
+    };
+    let r = match (ints(a), ints(b), name) {
+        (Some(x), Some(y), "json.numincrby") => Num::I(x.wrapping_add(y)),
+        (Some(x), Some(y), "json.nummultby") => Num::I(x.wrapping_mul(y)),
+        (Some(x), Some(y), _) if (0..=u32::MAX as i64).contains(&y) => {
+            Num::I(x.wrapping_pow(y as u32))
+        }
+        _ => {
+            let (x, y) = (a.as_f64(), b.as_f64());
+            Num::F(match name {
+                "json.numincrby" => x + y,
+                "json.nummultby" => x * y,
+                _ => x.powf(y),
+            })
+        }
+    };
+    if let Num::F(f) = r {
+        if !f.is_finite() {
+            return Err("ERR result is not a number".into());
+        }
+    }
+    Ok(r)
+}
+
+// ---------------------------------------------------------------- strings
+
+fn strappend(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
+    let (path, raw) = match args {
+        [v] => (Path::parse(".")?, *v),
+        [p, v] => (parse_path(p)?, *v),
+        _ => return Err(arity("json.strappend")),
+    };
+    let add = match Value::parse(raw) {
+        Ok(Value::Str(s)) => s,
+        Ok(_) => {
+            return Err(format!(
+                "WRONGTYPE wrong type of path value - expected string but found {}",
+                utf8(raw)
+            ))
+        }
+        Err(e) => return Err(format!("ERR {e}")),
+    };
+    let Some(root) = doc.as_mut() else { return Err(NO_KEY.into()) };
+    let locs = path.locate(root);
+    let mut out = Vec::new();
+    for l in &locs {
+        match get_mut(root, l) {
+            Some(Value::Str(s)) => {
+                s.push_str(&add);
+                out.push(Some(Reply::Int(s.len() as i64)));
+            }
+            _ => out.push(None),
+        }
+    }
+    let changed = out.iter().any(Option::is_some);
+    let w = if changed { Write::Update } else { Write::None };
+    if path.legacy {
+        return match out.into_iter().next().flatten() {
+            Some(r) => Ok((r, w)),
+            None => Err(format!("ERR Path '{}' does not exist or not a string", path.text)),
+        };
+    }
+    Ok((nulls_or(out), w))
+}
+
+fn wrongtype(expected: &str, v: &Value) -> String {
+    format!("WRONGTYPE wrong type of path value - expected {expected} but found {}", v.type_name())
+}
+
+/// The shared shape of STRLEN, OBJLEN: legacy → the first match's answer or an error;
+/// JSONPath → an array with nulls for the matches of another type.
+fn measure(
+    name: &str,
+    doc: Option<&Value>,
+    args: &[&[u8]],
+    expected: &str,
+    f: impl Fn(&Value) -> Option<i64>,
+) -> Outcome {
+    if args.len() > 1 {
+        return Err(arity(name));
+    }
+    let path = opt_path(args, 0)?;
+    let Some(doc) = doc else {
+        if path.legacy {
+            return read(Reply::Null);
+        }
+        return Err(if name == "json.objlen" {
+            format!("ERR Path '{}' does not exist or not an object", path.text)
+        } else {
+            NO_KEY.into()
+        });
+    };
+    let vals = path.values(doc);
+    if path.legacy {
+        return match vals.first() {
+            Some(v) => match f(v) {
+                Some(n) => read(Reply::Int(n)),
+                None => Err(wrongtype(expected, v)),
+            },
+            None if name == "json.objlen" => read(Reply::Null),
+            None => Err(format!("ERR Path '{}' does not exist", path.text)),
+        };
+    }
+    read(nulls_or(vals.iter().map(|v| f(v).map(Reply::Int)).collect()))
+}
+
+fn strlen(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
+    measure("json.strlen", doc, args, "string", |v| match v {
+        Value::Str(s) => Some(s.len() as i64),
+        _ => None,
+    })
+}
+
+fn objlen(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
+    measure("json.objlen", doc, args, "object", |v| match v {
+        Value::Obj(o) => Some(o.len() as i64),
+        _ => None,
+    })
+}
+
+// ---------------------------------------------------------------- arrays
+
+/// Applies `f` to every array among the matches: legacy → the first match's reply, or
+/// `err_legacy` when it is missing or not an array; JSONPath → an array with nulls.
+fn on_arrays(
+    doc: &mut Option<Value>,
+    path: &Path,
+    err_legacy: String,
+    mut f: impl FnMut(&mut Vec<Value>) -> Result<Reply, String>,
+) -> Outcome {
+    let Some(root) = doc.as_mut() else { return Err(NO_KEY.into()) };
+    let locs = path.locate(root);
+    let mut new = root.clone();
+    let mut out = Vec::new();
+    for l in &locs {
+        match get_mut(&mut new, l) {
+            Some(Value::Arr(a)) => out.push(Some(f(a)?)),
+            _ => out.push(None),
+        }
+    }
+    let changed = out.iter().any(Option::is_some);
+    if changed {
+        check_depth(&new)?;
+        *root = new;
+    }
+    let w = if changed { Write::Update } else { Write::None };
+    if path.legacy {
+        return match out.into_iter().next().flatten() {
+            Some(r) => Ok((r, w)),
+            None => Err(err_legacy),
+        };
+    }
+    Ok((nulls_or(out), w))
+}
+
+fn not_array(p: &str) -> String {
+    format!("ERR Path '{p}' does not exist or not an array")
+}
+
+fn arrappend(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
+    if args.len() < 2 {
+        return Err(arity("json.arrappend"));
+    }
+    let path = parse_path(args[0])?;
+    let vals: Vec<Value> = args[1..].iter().map(|a| Value::parse(a)).collect::<Result<_, _>>()?;
+    on_arrays(doc, &path, not_array(&utf8(args[0])), |a| {
+        a.extend(vals.iter().cloned());
+        Ok(Reply::Int(a.len() as i64))
+    })
+}
+
+fn arrinsert(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
+    if args.len() < 3 {
+        return Err(arity("json.arrinsert"));
+    }
+    let path = parse_path(args[0])?;
+    let index = parse_int(args[1])?;
+    let vals: Vec<Value> = args[2..].iter().map(|a| Value::parse(a)).collect::<Result<_, _>>()?;
+    let text = path.text.clone();
+    on_arrays(doc, &path, not_array(&text), |a| {
+        let len = a.len() as i64;
+        let at = if index < 0 { len + index } else { index };
+        if at < 0 || at > len {
+            return Err("ERR index out of bounds".into());
+        }
+        let at = at as usize;
+        a.splice(at..at, vals.iter().cloned());
+        Ok(Reply::Int(a.len() as i64))
+    })
+}
+
+fn arrpop(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
+    if args.len() > 2 {
+        return Err(arity("json.arrpop"));
+    }
+    let path = opt_path(args, 0)?;
+    let index = match args.get(1) {
+        Some(i) => parse_int(i)?,
+        None => -1,
+    };
+    let text = path.text.clone();
+    on_arrays(doc, &path, not_array(&text), |a| {
+        if a.is_empty() {
+            return Ok(Reply::Null);
+        }
+        let len = a.len() as i64;
+        let at = if index < 0 { (len + index).max(0) } else { index.min(len - 1) };
+        Ok(Reply::Bulk(a.remove(at as usize).to_json()))
+    })
+}
+
+fn arrtrim(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
+    if args.len() != 3 {
+        return Err(arity("json.arrtrim"));
+    }
+    let path = parse_path(args[0])?;
+    let start = parse_int(args[1])?;
+    let stop = parse_int(args[2])?;
+    let text = path.text.clone();
+    on_arrays(doc, &path, not_array(&text), |a| {
+        let len = a.len() as i64;
+        let norm = |i: i64| if i < 0 { (len + i).max(0) } else { i };
+        let (s, e) = (norm(start), norm(stop).min(len - 1));
+        if s >= len || s > e {
+            a.clear();
+        } else {
+            a.truncate(e as usize + 1);
+            a.drain(..s as usize);
+        }
+        Ok(Reply::Int(a.len() as i64))
+    })
+}
+
+fn arrlen(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
+    if args.len() > 1 {
+        return Err(arity("json.arrlen"));
+    }
+    let given = args.first().map(|a| utf8(a)).unwrap_or_else(|| ".".into());
+    let path = opt_path(args, 0)?;
+    let Some(doc) = doc else {
+        return if path.legacy { read(Reply::Null) } else { Err(NO_KEY.into()) };
+    };
+    let vals = path.values(doc);
+    let len = |v: &Value| match v {
+        Value::Arr(a) => Some(Reply::Int(a.len() as i64)),
+        _ => None,
+    };
+    if path.legacy {
+        return match vals.first() {
+            Some(v) => len(v).map(read).unwrap_or_else(|| Err(not_array(&given))),
+            None => Err(format!("ERR Path '{given}' does not exist")),
+        };
+    }
+    read(nulls_or(vals.iter().map(|v| len(v)).collect()))
+}
+
+fn arrindex(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
+    if !(2..=4).contains(&args.len()) {
+        return Err(arity("json.arrindex"));
+    }
+    let given = utf8(args[0]);
+    let path = parse_path(args[0])?;
+    let needle = Value::parse(args[1]).map_err(|e| format!("ERR {e}"))?;
+    let start = match args.get(2) {
+        Some(s) => parse_int(s)?,
+        None => 0,
+    };
+    let stop = match args.get(3) {
+        Some(s) => parse_int(s)?,
+        None => 0,
+    };
+    let Some(doc) = doc else { return Err(format!("ERR Path '{given}' does not exist")) };
+    let find = |a: &Vec<Value>| {
+        let len = a.len() as i64;
+        let s = if start < 0 { (len + start).max(0) } else { start.min(len) };
+        let e = if stop == 0 {
+            len
+        } else if stop < 0 {
+            (len + stop).max(0)
+        } else {
+            stop.min(len)
+        };
+        if s >= e {
+            return -1;
+        }
+        a[s as usize..e as usize].iter().position(|v| *v == needle).map_or(-1, |i| s + i as i64)
+    };
+    let vals = path.values(doc);
+    if path.legacy {
+        return match vals.first() {
+            Some(Value::Arr(a)) => read(Reply::Int(find(a))),
+            Some(v) => Err(wrongtype("array", v)),
+            None => Err(format!("ERR Path '{}' does not exist", path.text)),
+        };
+    }
+    read(nulls_or(
+        vals.iter()
+            .map(|v| match v {
+                Value::Arr(a) => Some(Reply::Int(find(a))),
+                _ => None,
+            })
+            .collect(),
+    ))
+}
+
+// ---------------------------------------------------------------- objects, CLEAR, TOGGLE
+
+fn objkeys(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
+    if args.len() > 1 {
+        return Err(arity("json.objkeys"));
+    }
+    let path = opt_path(args, 0)?;
+    let Some(doc) = doc else {
+        return if path.legacy { read(Reply::Null) } else { Err(NO_KEY.into()) };
+    };
+    let keys = |v: &Value| match v {
+        Value::Obj(o) => Some(Reply::Arr(o.keys().map(|k| Reply::Bulk(k.clone())).collect())),
+        _ => None,
+    };
+    let vals = path.values(doc);
+    if path.legacy {
+        return match vals.first() {
+            Some(v) => keys(v).map(read).unwrap_or_else(|| {
+                Err(format!("ERR Path '{}' does not exist or not an object", path.text))
+            }),
+            None => read(Reply::Null),
+        };
+    }
+    read(nulls_or(vals.iter().map(|v| keys(v)).collect()))
+}
+
+fn clear(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
+    if args.len() > 1 {
+        return Err(arity("json.clear"));
+    }
+    let path = opt_path(args, 0)?;
+    let Some(root) = doc.as_mut() else { return Err(NO_KEY.into()) };
+    let locs = path.locate(root);
+    let mut n = 0;
+    for l in &locs {
+        match get_mut(root, l) {
+            Some(Value::Arr(a)) if !a.is_empty() => a.clear(),
+            Some(Value::Obj(o)) if !o.is_empty() => o.clear(),
+            Some(Value::Num(x)) if !matches!(x, Num::I(0)) => *x = Num::I(0),
+            _ => continue,
+        }
+        n += 1;
+    }
+    Ok((Reply::Int(n), if n > 0 { Write::Update } else { Write::None }))
+}
+
+fn toggle(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
+    if args.len() != 1 {
+        return Err(arity("json.toggle"));
+    }
+    let path = parse_path(args[0])?;
+    let Some(root) = doc.as_mut() else { return Err(NO_KEY.into()) };
+    let locs = path.locate(root);
+    let mut out = Vec::new();
+    for l in &locs {
+        match get_mut(root, l) {
+            Some(Value::Bool(b)) => {
+                *b = !*b;
+                out.push(Some(*b));
+            }
+            _ => out.push(None),
+        }
+    }
+    let w = if out.iter().any(Option::is_some) { Write::Update } else { Write::None };
+    if path.legacy {
+        return match out.first() {
+            Some(Some(b)) => Ok((Reply::Bulk(b.to_string()), w)),
+            _ => Err(format!("ERR Path '{}' does not exist or not a bool", path.text)),
+        };
+    }
+    Ok((nulls_or(out.into_iter().map(|b| b.map(|b| Reply::Int(b as i64))).collect()), w))
+}
+
+// ---------------------------------------------------------------- JSON.DEBUG MEMORY
+
+/// An estimate of the bytes a value takes, in the spirit of RedisJSON's figure (headers,
+/// element slots, string bytes, object key bytes).
+pub fn memory(v: &Value) -> i64 {
+    const HDR: i64 = 16;
+    match v {
+        Value::Null | Value::Bool(_) => 0,
+        Value::Num(Num::I(i)) if (-(1 << 23)..(1 << 23)).contains(i) => 0,
+        Value::Num(_) => 16,
+        Value::Str(s) => HDR + s.len() as i64,
+        Value::Arr(a) => {
+            if a.is_empty() {
+                return 0;
+            }
+            HDR + 8 * a.capacity() as i64 + a.iter().map(memory).sum::<i64>()
+        }
+        Value::Obj(o) => {
+            if o.is_empty() {
+                return 0;
+            }
+            HDR + 24 * o.capacity() as i64
+                + o.iter().map(|(k, v)| HDR + k.len() as i64 + memory(v)).sum::<i64>()
+        }
+    }
+}
+
+/// JSON.DEBUG MEMORY on one document and path (the key already read).
+pub fn debug_memory(doc: Option<&Value>, path: &Path) -> Reply {
+    let Some(doc) = doc else { return Reply::Int(0) };
+    let vals = path.values(doc);
+    if path.legacy {
+        return Reply::Int(vals.first().map_or(0, |v| memory(v)));
+    }
+    Reply::Arr(vals.iter().map(|v| Reply::Int(memory(v))).collect())
+}
+
+pub fn debug_help() -> Reply {
+    Reply::Arr(vec![
+        Reply::Bulk("MEMORY <key> [path] - reports memory usage".into()),
+        Reply::Bulk("HELP                - this message".into()),
+    ])
+}
+
+/// Whether a location can still be found (used by callers that keep locations).
+pub fn exists(root: &Value, loc: &[Step]) -> bool {
+    get(root, loc).is_some()
+}
+
+#[cfg(test)]
+mod tests;

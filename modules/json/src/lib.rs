@@ -1,0 +1,336 @@
+//! The JSON module: RedisJSON 2.8-compatible `JSON.*` commands, built only on Vireo's public
+//! module API. `MODULE LIST` names it `ReJSON`, version 20803, as clients check.
+//!
+//! Load it with `loadmodule /path/to/libvireo_json.so`.
+//!
+//! The engine (`value`, `path`, `cmds`) knows nothing of the server; this file reads a key's
+//! document through a [`Store`], runs the command, and writes the document back.
+#![forbid(unsafe_code)]
+
+pub mod cmds;
+pub mod path;
+pub mod value;
+
+use std::borrow::Cow;
+
+use vireo_module_api::{vireo_module, Args, Command, CommandResult, Context, Error, InitContext};
+
+use cmds::{Reply, Write};
+use path::Path;
+use value::Value;
+
+/// RedisJSON 2.8.3's module version, as MODULE LIST reports it.
+pub const MODULE_VERSION: i32 = 20803;
+
+/// Where documents live. Read a key's document (`None` when the key does not exist; the
+/// "wrong Redis type" error when it holds something else), write it, delete it.
+pub trait Store: Send + Sync {
+    fn read(&self, ctx: &mut Context, key: &[u8]) -> Result<Option<Value>, Error>;
+    fn write(&self, ctx: &mut Context, key: &[u8], doc: &Value) -> Result<(), Error>;
+    fn delete(&self, ctx: &mut Context, key: &[u8]) -> Result<(), Error>;
+}
+
+/// TEMPORARY storage, until the module API has data types (issue 7): a document is kept as a
+/// plain string key holding [`MAGIC`] then its compact JSON, through `SET ... KEEPTTL` / `GET` /
+/// `DEL` calls. Consequences while it lasts: `TYPE` says `string`, `GET` shows the text, every
+/// command parses and re-serializes the whole document, and the JSON.* commands are propagated
+/// as the SET/DEL they call. Replace it with a module type (RDB save/load, AOF rewrite emitting
+/// JSON.SET) when module data types land on main.
+pub struct StringStore;
+
+/// The header that marks a string key as a JSON document in [`StringStore`].
+pub const MAGIC: &[u8] = b"\x00vireo-json\x00";
+
+pub const WRONG_TYPE: &str = "Existing key has wrong Redis type";
+
+fn raw_error(msg: impl Into<String>) -> Error {
+    Error(Cow::Owned(msg.into()))
+}
+
+impl Store for StringStore {
+    fn read(&self, ctx: &mut Context, key: &[u8]) -> Result<Option<Value>, Error> {
+        match ctx.call(&[b"GET".as_slice(), key]) {
+            vireo_module_api::Reply::Null => Ok(None),
+            vireo_module_api::Reply::Bulk(b) => match b.strip_prefix(MAGIC) {
+                Some(text) => value::Value::parse_stored(text).map(Some).map_err(raw_error),
+                None => Err(raw_error(WRONG_TYPE)),
+            },
+            vireo_module_api::Reply::Error(e) if e.starts_with("WRONGTYPE") => {
+                Err(raw_error(WRONG_TYPE))
+            }
+            vireo_module_api::Reply::Error(e) => Err(raw_error(e)),
+            _ => Err(raw_error(WRONG_TYPE)),
+        }
+    }
+
+    fn write(&self, ctx: &mut Context, key: &[u8], doc: &Value) -> Result<(), Error> {
+        let mut v = MAGIC.to_vec();
+        v.extend_from_slice(doc.to_json().as_bytes());
+        match ctx.call(&[b"SET".as_slice(), key, &v, b"KEEPTTL"]) {
+            vireo_module_api::Reply::Error(e) => Err(raw_error(e)),
+            _ => Ok(()),
+        }
+    }
+
+    fn delete(&self, ctx: &mut Context, key: &[u8]) -> Result<(), Error> {
+        match ctx.call(&[b"DEL".as_slice(), key]) {
+            vireo_module_api::Reply::Error(e) => Err(raw_error(e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn emit(ctx: &mut Context, r: &Reply) {
+    match r {
+        Reply::Ok => ctx.reply_ok(),
+        Reply::Null => ctx.reply_null(),
+        Reply::Int(i) => ctx.reply_int(*i),
+        Reply::Bulk(s) => ctx.reply_bulk(s.as_bytes()),
+        Reply::Simple(s) => ctx.reply_simple(s),
+        Reply::Double(d) => {
+            if ctx.is_resp3() {
+                ctx.reply_double(*d)
+            } else {
+                ctx.reply_bulk(value::format_double(*d).as_bytes())
+            }
+        }
+        Reply::Arr(a) => {
+            ctx.reply_array(a.len());
+            for x in a {
+                emit(ctx, x);
+            }
+        }
+    }
+}
+
+fn lower_name(args: &Args) -> String {
+    String::from_utf8_lossy(args.name()).to_ascii_lowercase()
+}
+
+fn all_args<'a>(args: &'a Args) -> Vec<&'a [u8]> {
+    args.iter().collect()
+}
+
+/// A command on one key (argument 1), `min` arguments at least, the name included.
+fn single_key(store: &dyn Store, ctx: &mut Context, args: &Args, min: usize) -> CommandResult {
+    let name = lower_name(args);
+    let argv = all_args(args);
+    if argv.len() < min {
+        return Err(Error::wrong_arity(&name));
+    }
+    let key = argv[1];
+    let mut doc = store.read(ctx, key)?;
+    let resp3 = ctx.is_resp3();
+    let (reply, write) = cmds::run(&name, &mut doc, &argv[2..], resp3).map_err(raw_error)?;
+    match (write, &doc) {
+        (Write::Update, Some(d)) => store.write(ctx, key, d)?,
+        (Write::Delete, _) => store.delete(ctx, key)?,
+        _ => {}
+    }
+    emit(ctx, &reply);
+    Ok(())
+}
+
+/// JSON.MGET key [key ...] path
+fn mget(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
+    let argv = all_args(args);
+    if argv.len() < 3 {
+        return Err(Error::wrong_arity("json.mget"));
+    }
+    let path = Path::parse(&String::from_utf8_lossy(argv[argv.len() - 1])).map_err(raw_error)?;
+    let mut out = Vec::new();
+    for key in &argv[1..argv.len() - 1] {
+        // A key of another type reads as missing.
+        let doc = store.read(ctx, key).unwrap_or(None);
+        out.push(cmds::mget_one(doc.as_ref(), &path));
+    }
+    emit(ctx, &Reply::Arr(out));
+    Ok(())
+}
+
+/// JSON.MSET key path value [key path value ...]: everything is checked before anything is
+/// written.
+fn mset(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
+    let argv = all_args(args);
+    if argv.len() < 4 || !(argv.len() - 1).is_multiple_of(3) {
+        return Err(Error::wrong_arity("json.mset"));
+    }
+    let mut docs: Vec<(&[u8], Option<Value>)> = Vec::new();
+    for t in argv[1..].chunks(3) {
+        let path = Path::parse(&String::from_utf8_lossy(t[1])).map_err(raw_error)?;
+        let value = Value::parse(t[2]).map_err(raw_error)?;
+        let at = match docs.iter().position(|(k, _)| *k == t[0]) {
+            Some(i) => i,
+            None => {
+                let d = store.read(ctx, t[0])?;
+                docs.push((t[0], d));
+                docs.len() - 1
+            }
+        };
+        cmds::set_value(&mut docs[at].1, &path, value, cmds::Cond::Always).map_err(raw_error)?;
+    }
+    for (key, doc) in &docs {
+        if let Some(d) = doc {
+            store.write(ctx, key, d)?;
+        }
+    }
+    ctx.reply_ok();
+    Ok(())
+}
+
+/// JSON.DEBUG MEMORY key [path] | HELP
+fn debug(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
+    let argv = all_args(args);
+    if argv.len() < 2 {
+        return Err(Error::wrong_arity("json.debug"));
+    }
+    if argv[1].eq_ignore_ascii_case(b"HELP") {
+        emit(ctx, &cmds::debug_help());
+        return Ok(());
+    }
+    if !argv[1].eq_ignore_ascii_case(b"MEMORY") {
+        return Err(raw_error("ERR unknown subcommand - try `JSON.DEBUG HELP`"));
+    }
+    if argv.len() < 3 || argv.len() > 4 {
+        return Err(Error::wrong_arity("json.debug"));
+    }
+    let path = match argv.get(3) {
+        Some(p) => Path::parse(&String::from_utf8_lossy(p)).map_err(raw_error)?,
+        None => Path::parse(".").map_err(raw_error)?,
+    };
+    let doc = store.read(ctx, argv[2])?;
+    emit(ctx, &cmds::debug_memory(doc.as_ref(), &path));
+    Ok(())
+}
+
+/// Commands on one key at argument 1: name, minimum arguments (name included), flags.
+const SINGLE: &[(&str, usize, &str)] = &[
+    ("json.set", 4, "write deny-oom"),
+    ("json.get", 2, "readonly"),
+    ("json.merge", 4, "write deny-oom"),
+    ("json.del", 2, "write"),
+    ("json.forget", 2, "write"),
+    ("json.type", 2, "readonly"),
+    ("json.numincrby", 4, "write"),
+    ("json.nummultby", 4, "write"),
+    ("json.numpowby", 4, "write"),
+    ("json.strappend", 3, "write deny-oom"),
+    ("json.strlen", 2, "readonly"),
+    ("json.arrappend", 4, "write deny-oom"),
+    ("json.arrindex", 4, "readonly"),
+    ("json.arrinsert", 5, "write deny-oom"),
+    ("json.arrlen", 2, "readonly"),
+    ("json.arrpop", 2, "write"),
+    ("json.arrtrim", 5, "write"),
+    ("json.objkeys", 2, "readonly"),
+    ("json.objlen", 2, "readonly"),
+    ("json.clear", 2, "write"),
+    ("json.toggle", 3, "write deny-oom"),
+    ("json.resp", 2, "readonly"),
+];
+
+/// Registers every command on `store`.
+pub fn register_all(ctx: &mut InitContext, store: std::sync::Arc<dyn Store>) -> Result<(), Error> {
+    for &(name, min, flags) in SINGLE {
+        let s = store.clone();
+        ctx.register(
+            Command::new(name, move |c: &mut Context, a: &Args| single_key(&*s, c, a, min))
+                .arity(-1)
+                .flags(flags)
+                .keys(1, 1, 1),
+        )?;
+    }
+    let s = store.clone();
+    ctx.register(
+        Command::new("json.mget", move |c: &mut Context, a: &Args| mget(&*s, c, a))
+            .arity(-1)
+            .flags("readonly")
+            .keys(1, 1, 1),
+    )?;
+    let s = store.clone();
+    ctx.register(
+        Command::new("json.mset", move |c: &mut Context, a: &Args| mset(&*s, c, a))
+            .arity(-1)
+            .flags("write deny-oom")
+            .keys(1, -1, 3),
+    )?;
+    let s = store;
+    ctx.register(
+        Command::new("json.debug", move |c: &mut Context, a: &Args| debug(&*s, c, a))
+            .arity(-1)
+            .flags("readonly")
+            .keys(2, 2, 1),
+    )?;
+    Ok(())
+}
+
+fn init(ctx: &mut InitContext, _args: &[String]) -> Result<(), Error> {
+    register_all(ctx, std::sync::Arc::new(StringStore))
+}
+
+vireo_module! {
+    name: "ReJSON",
+    version: MODULE_VERSION,
+    init: init,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    use vireo_module_api::testing::TestModule;
+    use vireo_module_api::Reply as R;
+
+    /// The module over a fake keyspace that answers GET/SET/DEL as a server would.
+    fn module() -> TestModule {
+        let mut m = TestModule::load("ReJSON", init, &[]).unwrap();
+        let kv: Arc<Mutex<HashMap<Vec<u8>, Vec<u8>>>> = Default::default();
+        m.on_call(move |argv| {
+            let mut kv = kv.lock().unwrap();
+            match argv[0].as_slice() {
+                b"GET" => kv.get(&argv[1]).cloned().map_or(R::Null, R::Bulk),
+                b"SET" => {
+                    kv.insert(argv[1].clone(), argv[2].clone());
+                    R::ok()
+                }
+                b"DEL" => R::Int(kv.remove(&argv[1]).is_some() as i64),
+                _ => R::error("ERR unknown command"),
+            }
+        });
+        m
+    }
+
+    #[test]
+    fn commands_through_the_store() {
+        let mut m = module();
+        assert_eq!(m.run(&["JSON.SET", "k", "$", r#"{"a":[1,2],"s":"x"}"#]), R::ok());
+        assert_eq!(m.run(&["JSON.GET", "k", "$.a[*]"]), R::bulk("[1,2]"));
+        assert_eq!(m.run(&["JSON.ARRAPPEND", "k", ".a", "3"]), R::Int(3));
+        assert_eq!(m.run(&["JSON.GET", "k"]), R::bulk(r#"{"a":[1,2,3],"s":"x"}"#));
+        assert_eq!(m.run(&["JSON.DEL", "k", "$"]), R::Int(1));
+        assert_eq!(m.run(&["JSON.GET", "k"]), R::Null);
+        assert_eq!(
+            m.run(&["JSON.SET", "k", "$", "{"]),
+            R::error("EOF while parsing an object at line 1 column 1")
+        );
+        assert_eq!(
+            m.run(&["JSON.GET"]),
+            R::error("ERR wrong number of arguments for 'json.get' command")
+        );
+        assert_eq!(m.run(&["JSON.MSET", "a", "$", "1", "b", "$", "[2]"]), R::ok());
+        assert_eq!(
+            m.run(&["JSON.MGET", "a", "b", "c", "$"]),
+            R::array([R::bulk("[1]"), R::bulk("[[2]]"), R::Null])
+        );
+    }
+
+    #[test]
+    fn resp3_shapes() {
+        let mut m = module();
+        m.set_resp(3);
+        assert_eq!(m.run(&["JSON.SET", "k", "$", r#"{"n":1.5}"#]), R::ok());
+        assert_eq!(m.run(&["JSON.TYPE", "k", ".n"]), R::array([R::bulk("number")]));
+        assert_eq!(m.run(&["JSON.NUMINCRBY", "k", ".n", "1"]), R::array([R::Double(2.5)]));
+    }
+}

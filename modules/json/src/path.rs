@@ -1,0 +1,862 @@
+//! Paths: JSONPath (`$...`) and RedisJSON's legacy syntax (`.a.b[0]`, `a`, `.`, `["key"]`),
+//! parsed into one form and evaluated into the *locations* of the matches (so that commands can
+//! update them), in the order RedisJSON returns them.
+
+use crate::value::{Num, Value};
+
+/// One step from a value to one of its children.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    Key(String),
+    Idx(usize),
+}
+
+/// Where a match is, from the root.
+pub type Loc = Vec<Step>;
+
+#[derive(Debug, Clone)]
+pub enum Sel {
+    Key(String),
+    Keys(Vec<String>),
+    Wild,
+    Indices(Vec<i64>),
+    Slice(Option<i64>, Option<i64>, Option<i64>),
+    Filter(Box<Expr>),
+}
+
+#[derive(Debug, Clone)]
+pub enum Seg {
+    Child(Sel),
+    Descend(Sel),
+}
+
+#[derive(Debug, Clone)]
+pub enum Expr {
+    Or(Box<Expr>, Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    Cmp(Operand, CmpOp, Operand),
+    Exists(Operand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Regex,
+}
+
+#[derive(Debug, Clone)]
+pub enum Operand {
+    Current(Vec<Seg>),
+    Root(Vec<Seg>),
+    Lit(Value),
+}
+
+/// A parsed path.
+#[derive(Debug, Clone)]
+pub struct Path {
+    pub segs: Vec<Seg>,
+    /// Legacy syntax: the first match only, scalar replies, errors when missing.
+    pub legacy: bool,
+    /// The path as RedisJSON names it in its errors (`$.a.b` for the legacy `.a.b`).
+    pub text: String,
+}
+
+impl Path {
+    pub fn is_root(&self) -> bool {
+        self.segs.is_empty()
+    }
+
+    /// Whether every segment selects at most one location (no wildcard, descent, filter...).
+    pub fn is_static(&self) -> bool {
+        self.segs.iter().all(|s| match s {
+            Seg::Child(Sel::Key(_)) => true,
+            Seg::Child(Sel::Indices(i)) => i.len() == 1,
+            _ => false,
+        })
+    }
+
+    /// Parses `p` with RedisJSON's rules: a path that is `$` or starts with `$.` or `$[` is
+    /// JSONPath; anything else is legacy (`.` is the root; a path without a leading `.` or `[`
+    /// gets one).
+    pub fn parse(p: &str) -> Result<Path, String> {
+        let b = p.as_bytes();
+        let jsonpath = b.first() == Some(&b'$') && (b.len() == 1 || matches!(b[1], b'.' | b'['));
+        if jsonpath {
+            let segs = Parser::new(p).path()?;
+            return Ok(Path { segs, legacy: false, text: p.to_string() });
+        }
+        let text = if p == "." || p.is_empty() {
+            "$".to_string()
+        } else if p.starts_with('.') {
+            format!("${p}")
+        } else {
+            format!("$.{p}")
+        };
+        let segs = Parser::new(&text).path()?;
+        Ok(Path { segs, legacy: true, text })
+    }
+
+    /// The parent path and the key of the last segment, when the last segment names one key:
+    /// what JSON.SET and JSON.MERGE use to add a missing member.
+    pub fn split_last_key(&self) -> Option<(Path, String)> {
+        match self.segs.last()? {
+            Seg::Child(Sel::Key(k)) => Some((
+                Path { segs: self.segs[..self.segs.len() - 1].to_vec(), ..self.clone() },
+                k.clone(),
+            )),
+            Seg::Child(Sel::Keys(k)) if k.len() == 1 => Some((
+                Path { segs: self.segs[..self.segs.len() - 1].to_vec(), ..self.clone() },
+                k[0].clone(),
+            )),
+            _ => None,
+        }
+    }
+
+    /// The locations of every match, in RedisJSON's order; a legacy path keeps only the first.
+    pub fn locate(&self, root: &Value) -> Vec<Loc> {
+        let mut out = eval(root, root, &self.segs);
+        if self.legacy {
+            out.truncate(1);
+        }
+        out.into_iter().map(|(l, _)| l).collect()
+    }
+
+    /// The matches themselves.
+    pub fn values<'a>(&self, root: &'a Value) -> Vec<&'a Value> {
+        let mut out = eval(root, root, &self.segs);
+        if self.legacy {
+            out.truncate(1);
+        }
+        out.into_iter().map(|(_, v)| v).collect()
+    }
+}
+
+pub fn get<'a>(root: &'a Value, loc: &[Step]) -> Option<&'a Value> {
+    let mut v = root;
+    for s in loc {
+        v = match (v, s) {
+            (Value::Obj(o), Step::Key(k)) => o.get(k)?,
+            (Value::Arr(a), Step::Idx(i)) => a.get(*i)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+pub fn get_mut<'a>(root: &'a mut Value, loc: &[Step]) -> Option<&'a mut Value> {
+    let mut v = root;
+    for s in loc {
+        v = match (v, s) {
+            (Value::Obj(o), Step::Key(k)) => o.get_mut(k)?,
+            (Value::Arr(a), Step::Idx(i)) => a.get_mut(*i)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// Evaluates `segs` from `start`; `root` is what `$` means inside filters.
+fn eval<'a>(root: &'a Value, start: &'a Value, segs: &[Seg]) -> Vec<(Loc, &'a Value)> {
+    let mut cur: Vec<(Loc, &'a Value)> = vec![(Vec::new(), start)];
+    for seg in segs {
+        let mut next = Vec::new();
+        for (loc, v) in &cur {
+            match seg {
+                Seg::Child(sel) => select(root, loc, v, sel, &mut next),
+                Seg::Descend(sel) => descend(root, loc, v, sel, &mut next),
+            }
+        }
+        cur = next;
+        if cur.is_empty() {
+            break;
+        }
+    }
+    cur
+}
+
+fn child(loc: &Loc, s: Step) -> Loc {
+    let mut l = loc.clone();
+    l.push(s);
+    l
+}
+
+/// `..sel`: the selector applied to the value, then to each child's descendants in turn.
+fn descend<'a>(
+    root: &'a Value,
+    loc: &Loc,
+    v: &'a Value,
+    sel: &Sel,
+    out: &mut Vec<(Loc, &'a Value)>,
+) {
+    select(root, loc, v, sel, out);
+    match v {
+        Value::Arr(a) => {
+            for (i, c) in a.iter().enumerate() {
+                descend(root, &child(loc, Step::Idx(i)), c, sel, out);
+            }
+        }
+        Value::Obj(o) => {
+            for (k, c) in o {
+                descend(root, &child(loc, Step::Key(k.clone())), c, sel, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// An index into an array of `len`: negative from the end, clamped to the first element when it
+/// reaches before it (as RedisJSON: `[-5]` of a 3-element array is its first), none past the end.
+fn norm_index(i: i64, len: usize) -> Option<usize> {
+    let len = len as i64;
+    let i = if i < 0 { (len + i).max(0) } else { i };
+    (0..len).contains(&i).then_some(i as usize)
+}
+
+fn select<'a>(
+    root: &'a Value,
+    loc: &Loc,
+    v: &'a Value,
+    sel: &Sel,
+    out: &mut Vec<(Loc, &'a Value)>,
+) {
+    match (sel, v) {
+        (Sel::Key(k), Value::Obj(o)) => {
+            if let Some(c) = o.get(k) {
+                out.push((child(loc, Step::Key(k.clone())), c));
+            }
+        }
+        (Sel::Keys(ks), Value::Obj(o)) => {
+            for k in ks {
+                if let Some(c) = o.get(k) {
+                    out.push((child(loc, Step::Key(k.clone())), c));
+                }
+            }
+        }
+        (Sel::Wild, Value::Obj(o)) => {
+            for (k, c) in o {
+                out.push((child(loc, Step::Key(k.clone())), c));
+            }
+        }
+        (Sel::Wild, Value::Arr(a)) => {
+            for (i, c) in a.iter().enumerate() {
+                out.push((child(loc, Step::Idx(i)), c));
+            }
+        }
+        (Sel::Indices(is), Value::Arr(a)) => {
+            for &i in is {
+                if let Some(i) = norm_index(i, a.len()) {
+                    out.push((child(loc, Step::Idx(i)), &a[i]));
+                }
+            }
+        }
+        (Sel::Slice(start, end, step), Value::Arr(a)) => {
+            let len = a.len() as i64;
+            let step = step.unwrap_or(1);
+            if step <= 0 {
+                return;
+            }
+            let clamp = |x: i64| if x < 0 { (len + x).max(0) } else { x.min(len) };
+            let s = start.map(clamp).unwrap_or(0);
+            let e = end.map(clamp).unwrap_or(len);
+            let mut i = s;
+            while i < e {
+                out.push((child(loc, Step::Idx(i as usize)), &a[i as usize]));
+                i += step;
+            }
+        }
+        (Sel::Filter(expr), Value::Arr(a)) => {
+            for (i, c) in a.iter().enumerate() {
+                if test(root, c, expr) {
+                    out.push((child(loc, Step::Idx(i)), c));
+                }
+            }
+        }
+        (Sel::Filter(expr), Value::Obj(o)) => {
+            for (k, c) in o {
+                if test(root, c, expr) {
+                    out.push((child(loc, Step::Key(k.clone())), c));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn operand<'a>(root: &'a Value, cur: &'a Value, o: &'a Operand) -> Vec<&'a Value> {
+    match o {
+        Operand::Current(segs) => eval(root, cur, segs).into_iter().map(|(_, v)| v).collect(),
+        Operand::Root(segs) => eval(root, root, segs).into_iter().map(|(_, v)| v).collect(),
+        Operand::Lit(v) => vec![v],
+    }
+}
+
+fn test(root: &Value, cur: &Value, e: &Expr) -> bool {
+    match e {
+        Expr::Or(a, b) => test(root, cur, a) || test(root, cur, b),
+        Expr::And(a, b) => test(root, cur, a) && test(root, cur, b),
+        Expr::Not(a) => !test(root, cur, a),
+        Expr::Exists(o) => !operand(root, cur, o).is_empty(),
+        Expr::Cmp(l, op, r) => {
+            let (ls, rs) = (operand(root, cur, l), operand(root, cur, r));
+            // A missing member differs from everything.
+            if *op == CmpOp::Ne && (ls.is_empty() || rs.is_empty()) {
+                return true;
+            }
+            ls.iter().any(|a| rs.iter().any(|b| compare(a, *op, b)))
+        }
+    }
+}
+
+fn compare(a: &Value, op: CmpOp, b: &Value) -> bool {
+    use std::cmp::Ordering;
+    let ord = match (a, b) {
+        (Value::Num(x), Value::Num(y)) => match (x, y) {
+            (Num::F(_), _) | (_, Num::F(_)) => x.as_f64().partial_cmp(&y.as_f64()),
+            _ => Some(num_i128(*x).cmp(&num_i128(*y))),
+        },
+        (Value::Str(x), Value::Str(y)) => {
+            if op == CmpOp::Regex {
+                return simple_regex(y, x);
+            }
+            Some(x.cmp(y))
+        }
+        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
+        (Value::Null, Value::Null) => Some(Ordering::Equal),
+        _ => {
+            return match op {
+                CmpOp::Eq => a == b,
+                CmpOp::Ne => a != b,
+                _ => false,
+            }
+        }
+    };
+    let Some(ord) = ord else { return op == CmpOp::Ne };
+    match op {
+        CmpOp::Eq => ord == Ordering::Equal,
+        CmpOp::Ne => ord != Ordering::Equal,
+        CmpOp::Lt => ord == Ordering::Less,
+        CmpOp::Le => ord != Ordering::Greater,
+        CmpOp::Gt => ord == Ordering::Greater,
+        CmpOp::Ge => ord != Ordering::Less,
+        CmpOp::Regex => false,
+    }
+}
+
+fn num_i128(n: Num) -> i128 {
+    match n {
+        Num::I(i) => i as i128,
+        Num::U(u) => u as i128,
+        Num::F(f) => f as i128,
+    }
+}
+
+/// `=~`: a small regular-expression matcher (search semantics) for the common forms: literals,
+/// `.`, `*`, `+`, `?`, `^`, `$`, and `(?i)` at the start. Anything else matches nothing.
+fn simple_regex(pattern: &str, text: &str) -> bool {
+    let (pat, ci) = match pattern.strip_prefix("(?i)") {
+        Some(p) => (p, true),
+        None => (pattern, false),
+    };
+    let norm = |s: &str| if ci { s.to_lowercase() } else { s.to_string() };
+    let p: Vec<char> = norm(pat).chars().collect();
+    let t: Vec<char> = norm(text).chars().collect();
+    if p.iter().any(|c| matches!(c, '[' | ']' | '(' | ')' | '{' | '}' | '|' | '\\')) {
+        return false;
+    }
+    if p.first() == Some(&'^') {
+        return match_here(&p[1..], &t);
+    }
+    (0..=t.len()).any(|i| match_here(&p, &t[i..]))
+}
+
+fn match_here(p: &[char], t: &[char]) -> bool {
+    if p.is_empty() {
+        return true;
+    }
+    if p == ['$'] {
+        return t.is_empty();
+    }
+    if p.len() >= 2 && matches!(p[1], '*' | '+' | '?') {
+        let c = p[0];
+        let eq = |x: &char| c == '.' || *x == c;
+        let max = t.iter().take_while(|x| eq(x)).count();
+        let (min, max) = match p[1] {
+            '*' => (0, max),
+            '+' => (1, max),
+            _ => (0, max.min(1)),
+        };
+        return (min..=max).rev().any(|n| match_here(&p[2..], &t[n..]));
+    }
+    !t.is_empty() && (p[0] == '.' || p[0] == t[0]) && match_here(&p[1..], &t[1..])
+}
+
+struct Parser<'a> {
+    s: &'a str,
+    b: &'a [u8],
+    pos: usize,
+}
+
+const BRACKET_EXPECTED: &str = "'<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'";
+
+fn is_name_byte(c: u8) -> bool {
+    !matches!(
+        c,
+        b'.' | b'['
+            | b']'
+            | b'('
+            | b')'
+            | b' '
+            | b'\t'
+            | b'='
+            | b'!'
+            | b'<'
+            | b'>'
+            | b'&'
+            | b'|'
+            | b','
+            | b'\''
+            | b'"'
+    )
+}
+
+impl<'a> Parser<'a> {
+    fn new(s: &'a str) -> Self {
+        Parser { s, b: s.as_bytes(), pos: 0 }
+    }
+
+    /// An error in RedisJSON's words: `Error occurred on position N, "<before> ---->>>> <after>",
+    /// expected one of the following: ...`.
+    fn error(&self, expected: &str) -> String {
+        let at = self.pos.min(self.s.len());
+        let (before, after) = self.s.split_at(at);
+        let marked = if after.is_empty() {
+            format!("{before} <<<<----")
+        } else {
+            format!("{before} ---->>>> {after}")
+        };
+        format!(
+            "Error occurred on position {}, \"{marked}\", expected one of the following: {expected}.",
+            at
+        )
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.pos).copied()
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn eat_str(&mut self, s: &str) -> bool {
+        if self.b[self.pos..].starts_with(s.as_bytes()) {
+            self.pos += s.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.pos += 1;
+        }
+    }
+
+    fn path(&mut self) -> Result<Vec<Seg>, String> {
+        if !self.eat(b'$') {
+            return Err(self.error("'$'"));
+        }
+        let segs = self.segments(false)?;
+        if self.pos < self.b.len() {
+            return Err(self.error("'.', '..', '['"));
+        }
+        Ok(segs)
+    }
+
+    /// Segments until something that cannot continue a path (the end, or inside a filter an
+    /// operator or closing parenthesis).
+    fn segments(&mut self, in_filter: bool) -> Result<Vec<Seg>, String> {
+        let mut segs = Vec::new();
+        loop {
+            match self.peek() {
+                Some(b'.') => {
+                    if self.eat_str("..") {
+                        if self.eat(b'[') {
+                            segs.push(Seg::Descend(self.bracket()?));
+                        } else {
+                            segs.push(Seg::Descend(self.dot_name()?));
+                        }
+                    } else {
+                        self.pos += 1;
+                        if self.eat(b'[') {
+                            segs.push(Seg::Child(self.bracket()?));
+                        } else {
+                            segs.push(Seg::Child(self.dot_name()?));
+                        }
+                    }
+                }
+                Some(b'[') => {
+                    self.pos += 1;
+                    segs.push(Seg::Child(self.bracket()?));
+                }
+                _ => break,
+            }
+            let _ = in_filter;
+        }
+        Ok(segs)
+    }
+
+    fn dot_name(&mut self) -> Result<Sel, String> {
+        if self.eat(b'*') {
+            return Ok(Sel::Wild);
+        }
+        let start = self.pos;
+        while self.peek().is_some_and(is_name_byte) {
+            self.pos += 1;
+        }
+        if self.pos == start {
+            return Err(self.error("'*', '<literal>'"));
+        }
+        Ok(Sel::Key(self.s[start..self.pos].to_string()))
+    }
+
+    fn quoted(&mut self) -> Result<String, String> {
+        let q = self.peek().unwrap_or(b'"');
+        self.pos += 1;
+        let mut out = String::new();
+        loop {
+            let Some(c) = self.s[self.pos..].chars().next() else {
+                return Err(self.error(BRACKET_EXPECTED));
+            };
+            self.pos += c.len_utf8();
+            if c as u32 == q as u32 {
+                return Ok(out);
+            }
+            if c == '\\' {
+                let Some(e) = self.s[self.pos..].chars().next() else {
+                    return Err(self.error(BRACKET_EXPECTED));
+                };
+                self.pos += e.len_utf8();
+                out.push(match e {
+                    'n' => '\n',
+                    't' => '\t',
+                    'r' => '\r',
+                    other => other,
+                });
+            } else {
+                out.push(c);
+            }
+        }
+    }
+
+    fn int(&mut self) -> Option<i64> {
+        let start = self.pos;
+        self.eat(b'-');
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.pos += 1;
+        }
+        let r = self.s[start..self.pos].parse().ok();
+        if r.is_none() {
+            self.pos = start;
+        }
+        r
+    }
+
+    /// After `[`: through the closing `]`.
+    fn bracket(&mut self) -> Result<Sel, String> {
+        self.ws();
+        let sel = match self.peek() {
+            Some(b'*') => {
+                self.pos += 1;
+                Sel::Wild
+            }
+            Some(b'\'' | b'"') => {
+                let mut keys = vec![self.quoted()?];
+                self.ws();
+                while self.eat(b',') {
+                    self.ws();
+                    if !matches!(self.peek(), Some(b'\'' | b'"')) {
+                        return Err(self.error(BRACKET_EXPECTED));
+                    }
+                    keys.push(self.quoted()?);
+                    self.ws();
+                }
+                if keys.len() == 1 {
+                    Sel::Key(keys.pop().unwrap_or_default())
+                } else {
+                    Sel::Keys(keys)
+                }
+            }
+            Some(b'?') => {
+                self.pos += 1;
+                self.ws();
+                if !self.eat(b'(') {
+                    return Err(self.error("'('"));
+                }
+                let e = self.or()?;
+                self.ws();
+                if !self.eat(b')') {
+                    return Err(self.error("'&&', '||', ')'"));
+                }
+                Sel::Filter(Box::new(e))
+            }
+            Some(c) if c == b'-' || c == b':' || c.is_ascii_digit() => {
+                let first = self.int();
+                self.ws();
+                if self.eat(b':') {
+                    self.ws();
+                    let end = self.int();
+                    self.ws();
+                    let step = if self.eat(b':') {
+                        self.ws();
+                        self.int()
+                    } else {
+                        None
+                    };
+                    Sel::Slice(first, end, step)
+                } else {
+                    let Some(first) = first else { return Err(self.error(BRACKET_EXPECTED)) };
+                    let mut idx = vec![first];
+                    while self.eat(b',') {
+                        self.ws();
+                        let Some(i) = self.int() else { return Err(self.error(BRACKET_EXPECTED)) };
+                        idx.push(i);
+                        self.ws();
+                    }
+                    Sel::Indices(idx)
+                }
+            }
+            _ => return Err(self.error(BRACKET_EXPECTED)),
+        };
+        self.ws();
+        if !self.eat(b']') {
+            return Err(self.error(BRACKET_EXPECTED));
+        }
+        Ok(sel)
+    }
+
+    fn or(&mut self) -> Result<Expr, String> {
+        let mut e = self.and()?;
+        loop {
+            self.ws();
+            if self.eat_str("||") {
+                let r = self.and()?;
+                e = Expr::Or(Box::new(e), Box::new(r));
+            } else {
+                return Ok(e);
+            }
+        }
+    }
+
+    fn and(&mut self) -> Result<Expr, String> {
+        let mut e = self.unary()?;
+        loop {
+            self.ws();
+            if self.eat_str("&&") {
+                let r = self.unary()?;
+                e = Expr::And(Box::new(e), Box::new(r));
+            } else {
+                return Ok(e);
+            }
+        }
+    }
+
+    fn unary(&mut self) -> Result<Expr, String> {
+        self.ws();
+        if self.peek() == Some(b'!') && self.b.get(self.pos + 1) != Some(&b'=') {
+            self.pos += 1;
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        if self.eat(b'(') {
+            let e = self.or()?;
+            self.ws();
+            if !self.eat(b')') {
+                return Err(self.error("'&&', '||', ')'"));
+            }
+            return Ok(e);
+        }
+        let l = self.operand()?;
+        self.ws();
+        let op = if self.eat_str("==") {
+            CmpOp::Eq
+        } else if self.eat_str("!=") {
+            CmpOp::Ne
+        } else if self.eat_str("<=") {
+            CmpOp::Le
+        } else if self.eat_str(">=") {
+            CmpOp::Ge
+        } else if self.eat_str("<") {
+            CmpOp::Lt
+        } else if self.eat_str(">") {
+            CmpOp::Gt
+        } else if self.eat_str("=~") {
+            CmpOp::Regex
+        } else {
+            return match l {
+                Operand::Lit(_) => Err(self.error("'==', '!=', '<', '<=', '>', '>=', '=~'")),
+                o => Ok(Expr::Exists(o)),
+            };
+        };
+        self.ws();
+        let r = self.operand()?;
+        Ok(Expr::Cmp(l, op, r))
+    }
+
+    fn operand(&mut self) -> Result<Operand, String> {
+        self.ws();
+        const EXPECTED: &str =
+            "decimal, from_current, from_root, boolean_true, boolean_false, null, string";
+        match self.peek() {
+            Some(b'@') => {
+                self.pos += 1;
+                Ok(Operand::Current(self.segments(true)?))
+            }
+            Some(b'$') => {
+                self.pos += 1;
+                Ok(Operand::Root(self.segments(true)?))
+            }
+            Some(b'\'' | b'"') => Ok(Operand::Lit(Value::Str(self.quoted()?))),
+            Some(c) if c == b'-' || c.is_ascii_digit() => {
+                let start = self.pos;
+                self.pos += 1;
+                while self.peek().is_some_and(|c| {
+                    c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-')
+                }) {
+                    self.pos += 1;
+                }
+                match Value::parse(&self.b[start..self.pos]) {
+                    Ok(v @ Value::Num(_)) => Ok(Operand::Lit(v)),
+                    _ => {
+                        self.pos = start;
+                        Err(self.error(EXPECTED))
+                    }
+                }
+            }
+            _ => {
+                for (word, v) in [
+                    ("true", Value::Bool(true)),
+                    ("false", Value::Bool(false)),
+                    ("null", Value::Null),
+                ] {
+                    if self.eat_str(word) {
+                        return Ok(Operand::Lit(v));
+                    }
+                }
+                Err(self.error(EXPECTED))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc() -> Value {
+        Value::parse(
+            br#"{"a":{"b":[1,2,3],"c":"s"},"arr":[1,"x",null,[1],{"k":1}],"o":{"a":1,"b":{"a":2}},"n":3}"#,
+        )
+        .unwrap()
+    }
+
+    fn get_json(p: &str) -> String {
+        let d = doc();
+        let path = Path::parse(p).unwrap();
+        let vals: Vec<String> = path.values(&d).iter().map(|v| v.to_json()).collect();
+        format!("[{}]", vals.join(","))
+    }
+
+    #[test]
+    fn jsonpath_matches_in_redisjson_order() {
+        assert_eq!(get_json("$..a"), r#"[{"b":[1,2,3],"c":"s"},1,2]"#);
+        assert_eq!(
+            get_json("$..*"),
+            r#"[{"b":[1,2,3],"c":"s"},[1,"x",null,[1],{"k":1}],{"a":1,"b":{"a":2}},3,[1,2,3],"s",1,2,3,1,"x",null,[1],{"k":1},1,1,1,{"a":2},2]"#
+        );
+        assert_eq!(get_json("$.a.b[-1]"), "[3]");
+        assert_eq!(get_json("$.a.b[5]"), "[]");
+        assert_eq!(get_json("$.a.b[-5]"), "[1]");
+        assert_eq!(get_json("$.a.b[0:2]"), "[1,2]");
+        assert_eq!(get_json("$.a.b[:-1]"), "[1,2]");
+        assert_eq!(get_json("$.a.b[::2]"), "[1,3]");
+        assert_eq!(get_json("$.a.b[0,2]"), "[1,3]");
+        assert_eq!(get_json("$['a']['c']"), r#"["s"]"#);
+        assert_eq!(get_json(r#"$["a","n"]"#), r#"[{"b":[1,2,3],"c":"s"},3]"#);
+        assert_eq!(get_json("$.n[0]"), "[]");
+        assert_eq!(get_json("$"), format!("[{}]", doc().to_json()));
+    }
+
+    #[test]
+    fn filters() {
+        assert_eq!(get_json("$.arr[?(@>0)]"), "[1]");
+        assert_eq!(get_json("$.arr[?(@.k==1)]"), r#"[{"k":1}]"#);
+        assert_eq!(get_json(r#"$.arr[?(@=="x")]"#), r#"["x"]"#);
+        assert_eq!(get_json("$.arr[?(@.k)]"), r#"[{"k":1}]"#);
+        assert_eq!(get_json("$.o[?(@.a)]"), r#"[{"a":2}]"#);
+        assert_eq!(get_json("$.a.b[?(@ > 1 && @ < 3)]"), "[2]");
+        assert_eq!(get_json("$.a.b[?(@ == 1 || @ == 3)]"), "[1,3]");
+        assert_eq!(get_json("$.a.b[?(@ == $.n)]"), "[3]");
+        assert_eq!(get_json(r#"$.*[?(@ =~ "^s$")]"#), r#"["s"]"#);
+        assert_eq!(get_json("$.a.b[?(!(@ > 1))]"), "[1]");
+        assert_eq!(get_json("$.arr[?(@.k != 2)]"), r#"[1,"x",null,[1],{"k":1}]"#);
+    }
+
+    #[test]
+    fn legacy_paths() {
+        assert_eq!(get_json("."), format!("[{}]", doc().to_json()));
+        assert_eq!(get_json(".a.b[-1]"), "[3]");
+        assert_eq!(get_json("a.c"), r#"["s"]"#);
+        assert_eq!(get_json(r#"["a"]["c"]"#), r#"["s"]"#);
+        assert_eq!(get_json("..a"), r#"[{"b":[1,2,3],"c":"s"}]"#);
+        assert_eq!(get_json(".a..b"), "[[1,2,3]]");
+        assert_eq!(Path::parse(".a.b").unwrap().text, "$.a.b");
+        assert_eq!(Path::parse("a-b").unwrap().text, "$.a-b");
+        assert_eq!(Path::parse("$a").unwrap().text, "$.$a");
+        assert!(Path::parse("$a").unwrap().legacy);
+        assert!(!Path::parse("$.a").unwrap().legacy);
+    }
+
+    #[test]
+    fn parse_errors_in_redisjsons_words() {
+        assert_eq!(
+            Path::parse("$.a.b[x]").unwrap_err(),
+            "Error occurred on position 6, \"$.a.b[ ---->>>> x]\", expected one of the following: \
+             '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'."
+        );
+        assert_eq!(
+            Path::parse("$.a[").unwrap_err(),
+            "Error occurred on position 4, \"$.a[ <<<<----\", expected one of the following: \
+             '<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'."
+        );
+    }
+
+    #[test]
+    fn locations_allow_updates() {
+        let mut d = doc();
+        let p = Path::parse("$..a").unwrap();
+        let locs = p.locate(&d);
+        assert_eq!(locs.len(), 3);
+        for l in &locs {
+            *get_mut(&mut d, l).unwrap() = Value::Num(Num::I(7));
+        }
+        assert_eq!(get_json_of(&d, "$..a"), "[7,7,7]");
+    }
+
+    fn get_json_of(d: &Value, p: &str) -> String {
+        let vals: Vec<String> =
+            Path::parse(p).unwrap().values(d).iter().map(|v| v.to_json()).collect();
+        format!("[{}]", vals.join(","))
+    }
+}

@@ -1,0 +1,438 @@
+//! The document model: JSON values that keep integers and floats apart, objects in insertion
+//! order (a removal moves the last key into the hole, as RedisJSON's objects do), parsing with
+//! serde_json's exact error messages, and RedisJSON's output formats.
+
+use std::fmt;
+
+use indexmap::IndexMap;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// The deepest document this module keeps. Parsing alone stops at 128 levels (serde_json's
+/// limit, with its message, as RedisJSON); a value set below an existing path may add to the
+/// depth, and the whole document is refused past this, so that nothing recursive over a
+/// document (output, comparison, drop) can exhaust a thread's stack.
+pub const MAX_DEPTH: usize = 1024;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Num {
+    /// Integers that fit an i64.
+    I(i64),
+    /// Integers above i64::MAX that fit a u64.
+    U(u64),
+    F(f64),
+}
+
+#[derive(Debug, Clone)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Num(Num),
+    Str(String),
+    Arr(Vec<Value>),
+    Obj(IndexMap<String, Value>),
+}
+
+impl Num {
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Num::I(i) => i as f64,
+            Num::U(u) => u as f64,
+            Num::F(f) => f,
+        }
+    }
+    pub fn is_float(self) -> bool {
+        matches!(self, Num::F(_))
+    }
+    /// Equality as RedisJSON's values compare: an integer never equals a float.
+    pub fn strict_eq(self, other: Num) -> bool {
+        match (self, other) {
+            (Num::F(a), Num::F(b)) => a == b,
+            (Num::F(_), _) | (_, Num::F(_)) => false,
+            (a, b) => int128(a) == int128(b),
+        }
+    }
+}
+
+fn int128(n: Num) -> i128 {
+    match n {
+        Num::I(i) => i as i128,
+        Num::U(u) => u as i128,
+        Num::F(f) => f as i128,
+    }
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Null, Value::Null) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Num(a), Value::Num(b)) => a.strict_eq(*b),
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::Arr(a), Value::Arr(b)) => a == b,
+            (Value::Obj(a), Value::Obj(b)) => {
+                a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| v == w))
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Value {
+    /// RedisJSON's type names (JSON.TYPE).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Num(Num::F(_)) => "number",
+            Value::Num(_) => "integer",
+            Value::Str(_) => "string",
+            Value::Arr(_) => "array",
+            Value::Obj(_) => "object",
+        }
+    }
+
+    /// Levels of nesting: a scalar is 0, `[]` is 1, `[[1]]` is 2.
+    pub fn depth(&self) -> usize {
+        match self {
+            Value::Arr(a) => 1 + a.iter().map(Value::depth).max().unwrap_or(0),
+            Value::Obj(o) => 1 + o.values().map(Value::depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    /// Parses one JSON value as RedisJSON does: serde_json's grammar and error messages
+    /// (`EOF while parsing a value at line 1 column 0`), its 128-level recursion limit, and
+    /// whatever follows the first value ignored.
+    pub fn parse(text: &[u8]) -> Result<Value, String> {
+        let mut de = serde_json::Deserializer::from_slice(text);
+        Value::deserialize(&mut de).map_err(|e| e.to_string())
+    }
+
+    /// Parses a document this module wrote itself, which may be deeper than 128 levels (a
+    /// value set below a path adds to the depth) but never deeper than [`MAX_DEPTH`].
+    pub fn parse_stored(text: &[u8]) -> Result<Value, String> {
+        let mut de = serde_json::Deserializer::from_slice(text);
+        de.disable_recursion_limit();
+        Value::deserialize(&mut de).map_err(|e| e.to_string())
+    }
+
+    /// The compact serialization (JSON.GET without formatting).
+    pub fn to_json(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out, &Format::COMPACT, 0);
+        out
+    }
+
+    pub fn to_json_with(&self, f: &Format) -> String {
+        let mut out = String::new();
+        self.write(&mut out, f, 0);
+        out
+    }
+
+    /// Writes the value with `f`'s indent, newline and space (after `:`), as serde_json's
+    /// pretty printer with those strings: nothing between the brackets of an empty container.
+    pub fn write(&self, out: &mut String, f: &Format, level: usize) {
+        match self {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Num(n) => write_num(out, *n),
+            Value::Str(s) => write_str(out, s),
+            Value::Arr(a) => {
+                out.push('[');
+                for (i, v) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    f.line(out, level + 1);
+                    v.write(out, f, level + 1);
+                }
+                if !a.is_empty() {
+                    f.line(out, level);
+                }
+                out.push(']');
+            }
+            Value::Obj(o) => {
+                out.push('{');
+                for (i, (k, v)) in o.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    f.line(out, level + 1);
+                    write_str(out, k);
+                    out.push(':');
+                    out.push_str(&f.space);
+                    v.write(out, f, level + 1);
+                }
+                if !o.is_empty() {
+                    f.line(out, level);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
+/// JSON.GET's INDENT, NEWLINE and SPACE.
+#[derive(Debug, Clone, Default)]
+pub struct Format {
+    pub indent: String,
+    pub newline: String,
+    pub space: String,
+}
+
+impl Format {
+    pub const COMPACT: Format =
+        Format { indent: String::new(), newline: String::new(), space: String::new() };
+
+    pub fn is_compact(&self) -> bool {
+        self.indent.is_empty() && self.newline.is_empty() && self.space.is_empty()
+    }
+
+    fn line(&self, out: &mut String, level: usize) {
+        out.push_str(&self.newline);
+        for _ in 0..level {
+            out.push_str(&self.indent);
+        }
+    }
+}
+
+pub fn write_num(out: &mut String, n: Num) {
+    match n {
+        Num::I(i) => out.push_str(&i.to_string()),
+        Num::U(u) => out.push_str(&u.to_string()),
+        Num::F(f) if f.is_finite() => out.push_str(ryu::Buffer::new().format_finite(f)),
+        Num::F(_) => out.push_str("null"),
+    }
+}
+
+/// A JSON string literal with serde_json's escapes (`\"`, `\\`, `\n`, `\u0001`; `/` and
+/// non-ASCII characters as they are).
+pub fn write_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A double as Redis 7.2+ replies it (`fpconv_dtoa`: the shortest digits that round-trip, in
+/// JavaScript's layout: plain from 1e-6 to 1e21, otherwise `1.5e-7`, `1e+300`), which is what
+/// Redis Stack sends for JSON.RESP's floats on RESP2.
+pub fn format_double(x: f64) -> String {
+    if x.is_nan() {
+        return "nan".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let neg = x.is_sign_negative();
+    let sci = format!("{:e}", x.abs());
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i64 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    if digits == "0" {
+        out.push('0');
+        return out;
+    }
+    let k = digits.len() as i64;
+    let n = exp + 1;
+    if k <= n && n <= 21 {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', (n - k) as usize));
+    } else if 0 < n && n <= 21 {
+        out.push_str(&digits[..n as usize]);
+        out.push('.');
+        out.push_str(&digits[n as usize..]);
+    } else if -6 < n && n <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-n) as usize));
+        out.push_str(&digits);
+    } else {
+        out.push_str(&digits[..1]);
+        if k > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if n > 0 { '+' } else { '-' });
+        out.push_str(&(n - 1).abs().to_string());
+    }
+    out
+}
+
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::Num(Num::I(i)))
+    }
+    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
+        Ok(Value::Num(if u <= i64::MAX as u64 { Num::I(u as i64) } else { Num::U(u) }))
+    }
+    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
+        Ok(Value::Num(Num::F(f)))
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::Str(s.to_owned()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::Str(s))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut v = Vec::new();
+        while let Some(x) = seq.next_element()? {
+            v.push(x);
+        }
+        Ok(Value::Arr(v))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut o = IndexMap::new();
+        while let Some((k, v)) = map.next_entry::<String, Value>()? {
+            o.insert(k, v);
+        }
+        Ok(Value::Obj(o))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(s: &str) -> String {
+        Value::parse(s.as_bytes()).unwrap().to_json()
+    }
+
+    #[test]
+    fn numbers_round_trip_as_redisjson() {
+        assert_eq!(
+            round("[1,2.0,3.5e10,1e300,-0.0,1E5,0.1,1.5e-7,1e16,1.5e16]"),
+            "[1,2.0,35000000000.0,1e300,-0.0,100000.0,0.1,1.5e-7,1e16,1.5e16]"
+        );
+        assert_eq!(round("18446744073709551615"), "18446744073709551615");
+        assert_eq!(round("-9223372036854775808"), "-9223372036854775808");
+        assert_eq!(round("18446744073709551616"), "1.8446744073709552e19");
+        assert_eq!(round("123456789012345678901234567890"), "1.2345678901234568e29");
+        assert_eq!(Value::parse(b"1e400").unwrap_err(), "number out of range at line 1 column 5");
+    }
+
+    #[test]
+    fn types() {
+        let v = Value::parse(br#"[1,1.0,"s",true,null,[],{},18446744073709551615]"#).unwrap();
+        let Value::Arr(a) = v else { panic!() };
+        let names: Vec<_> = a.iter().map(Value::type_name).collect();
+        assert_eq!(
+            names,
+            ["integer", "number", "string", "boolean", "null", "array", "object", "integer"]
+        );
+    }
+
+    #[test]
+    fn parse_errors_are_serde_jsons() {
+        let e = |s: &str| Value::parse(s.as_bytes()).unwrap_err();
+        assert_eq!(e(""), "EOF while parsing a value at line 1 column 0");
+        assert_eq!(e("{\"a\":"), "EOF while parsing a value at line 1 column 5");
+        assert_eq!(e("nope"), "expected ident at line 1 column 2");
+        assert_eq!(e("[1,2"), "EOF while parsing a list at line 1 column 4");
+        assert_eq!(e("{'a':1}"), "key must be a string at line 1 column 2");
+        assert_eq!(e("[1,]"), "trailing comma at line 1 column 4");
+        assert_eq!(e("01"), "invalid number at line 1 column 2");
+        // What follows the first value is ignored, as RedisJSON does.
+        assert_eq!(round("{\"a\":1}x"), "{\"a\":1}");
+    }
+
+    #[test]
+    fn deep_input_is_refused_without_overflow() {
+        let ok = format!("{}{}", "[".repeat(127), "]".repeat(127));
+        assert_eq!(Value::parse(ok.as_bytes()).unwrap().depth(), 127);
+        for n in [128, 129, 100_000] {
+            let deep = format!("{}{}", "[".repeat(n), "]".repeat(n));
+            assert_eq!(
+                Value::parse(deep.as_bytes()).unwrap_err(),
+                "recursion limit exceeded at line 1 column 128"
+            );
+        }
+    }
+
+    #[test]
+    fn strings_escape_as_serde_json() {
+        assert_eq!(round(r#""h\u00e9\u0001\"\\\/\n\t""#), "\"hé\\u0001\\\"\\\\/\\n\\t\"");
+    }
+
+    #[test]
+    fn removal_moves_the_last_key() {
+        let mut v = Value::parse(br#"{"b":1,"a":2,"c":3}"#).unwrap();
+        if let Value::Obj(o) = &mut v {
+            o.swap_remove("b");
+            o.insert("b".into(), Value::Num(Num::I(5)));
+        }
+        assert_eq!(v.to_json(), r#"{"c":3,"a":2,"b":5}"#);
+    }
+
+    #[test]
+    fn pretty_output() {
+        let v = Value::parse(br#"{"a":[1,{"k":[]}],"e":{}}"#).unwrap();
+        let f = Format { indent: "  ".into(), newline: "\n".into(), space: " ".into() };
+        assert_eq!(
+            v.to_json_with(&f),
+            "{\n  \"a\": [\n    1,\n    {\n      \"k\": []\n    }\n  ],\n  \"e\": {}\n}"
+        );
+        let f = Format { indent: "z".into(), newline: "x".into(), space: "y".into() };
+        let v = Value::parse(br#"[{"b":[1,2],"c":"s"}]"#).unwrap();
+        assert_eq!(v.to_json_with(&f), "[xz{xzz\"b\":y[xzzz1,xzzz2xzz],xzz\"c\":y\"s\"xz}x]");
+    }
+
+    #[test]
+    fn doubles_as_redis_stack_replies_them() {
+        let cases = [
+            (5.5, "5.5"),
+            (1.8446744073709552e19, "18446744073709552000"),
+            (1e300, "1e+300"),
+            (35000000000.0, "35000000000"),
+            (-0.0, "-0"),
+            (1.5e-7, "1.5e-7"),
+            (1e16, "10000000000000000"),
+            (0.1, "0.1"),
+            (1e21, "1e+21"),
+            (0.000001, "0.000001"),
+            (123456790.0, "123456790"),
+            (1.00000015, "1.00000015"),
+        ];
+        for (x, s) in cases {
+            assert_eq!(format_double(x), s, "{x}");
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The JSON module (`modules/json`, MODULE LIST name `ReJSON`) loaded into a server: black-box
+//! checks on Vireo alone, and the corpus `tests/differential/modules/json.txt` compared byte
+//! for byte with Redis Stack (RedisJSON 2.8) on RESP2 and RESP3.
+//!
+//! The reference is `$VIREO_REFERENCE_STACK`: either the path of Redis Stack's `redis-server`
+//! (its `rejson.so` is then taken from `../lib/` beside it), or a launcher command that takes
+//! `PORT [redis-server args...]`, such as `/work/shared/tools/reference-redis stack`. Without it
+//! the differential test says it was skipped.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+use common::{build_module, free_port, show, split_args, wait_ready, Raw, Server};
+
+fn json_module() -> &'static str {
+    static P: OnceLock<String> = OnceLock::new();
+    P.get_or_init(|| build_module("vireo-json", "vireo_json").display().to_string())
+}
+
+fn start() -> Server {
+    Server::start_with(&["--loadmodule", json_module()])
+}
+
+#[test]
+fn module_list_names_it_rejson() {
+    let srv = start();
+    let mut c = srv.raw();
+    let list = c.call(&["MODULE", "LIST"]);
+    let text = String::from_utf8_lossy(&list);
+    assert!(text.contains("$4\r\nname\r\n$6\r\nReJSON\r\n$3\r\nver\r\n:20803\r\n"), "{text}");
+    let info = c.call(&["COMMAND", "INFO", "json.mset"]);
+    assert!(
+        info.starts_with(b"*1\r\n*10\r\n$9\r\njson.mset\r\n:-1\r\n*3\r\n+write\r\n+denyoom\r\n+module\r\n:1\r\n:-1\r\n:3\r\n"),
+        "{}",
+        show(&info)
+    );
+}
+
+#[test]
+fn commands_over_the_wire() {
+    let srv = start();
+    let mut c = srv.raw();
+    c.expect("JSON.SET k $ {\"a\":[1,2],\"n\":1.5}", b"+OK\r\n");
+    c.expect("JSON.GET k $.a[*]", b"$5\r\n[1,2]\r\n");
+    c.expect("JSON.NUMINCRBY k .n 1", b"$3\r\n2.5\r\n");
+    c.expect("JSON.ARRAPPEND k $.a 3 4", b"*1\r\n:4\r\n");
+    c.expect("JSON.TYPE k .a", b"$5\r\narray\r\n");
+    c.expect("JSON.GET nokey", b"$-1\r\n");
+    c.expect("JSON.SET k $ {", b"-EOF while parsing an object at line 1 column 1\r\n");
+    c.expect("JSON.GET", b"-ERR wrong number of arguments for 'json.get' command\r\n");
+    c.expect("SET plain v", b"+OK\r\n");
+    c.expect("JSON.GET plain", b"-Existing key has wrong Redis type\r\n");
+    c.expect("JSON.DEL k", b":1\r\n");
+    c.expect("EXISTS k", b":0\r\n");
+    c.call(&["HELLO", "3"]);
+    c.expect("JSON.SET k $ {\"n\":1}", b"+OK\r\n");
+    c.expect("JSON.TYPE k .n", b"*1\r\n$7\r\ninteger\r\n");
+    c.expect("JSON.NUMINCRBY k .n 2", b"*1\r\n:3\r\n");
+    c.expect("JSON.GET k .nope", b"-ERR Path '$.nope' does not exist\r\n");
+    c.expect("JSON.RESP k", b"*3\r\n+{\r\n$1\r\nn\r\n:3\r\n");
+}
+
+#[test]
+fn deep_nesting_is_refused_with_a_message() {
+    let srv = start();
+    let mut c = srv.raw();
+    for n in [128usize, 100_000] {
+        let doc = format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let r = c.call(&["JSON.SET", "d", "$", &doc]);
+        assert_eq!(r, b"-recursion limit exceeded at line 1 column 128\r\n", "{n}");
+    }
+    // Nesting built up through paths stops at the module's limit, with an error.
+    let level = format!("{}{}", "[".repeat(100), "]".repeat(100));
+    assert_eq!(c.call(&["JSON.SET", "d", "$", &level]), b"+OK\r\n");
+    let mut path = "$".to_string();
+    let mut refused = false;
+    for _ in 0..12 {
+        path.push_str(&"[0]".repeat(99));
+        let r = c.call(&["JSON.SET", "d", &path, &level]);
+        if r.starts_with(b"-ERR the document would be nested deeper than") {
+            refused = true;
+            break;
+        }
+        assert_eq!(r, b"+OK\r\n", "{}", show(&r));
+    }
+    assert!(refused);
+    assert_eq!(c.call(&["PING"]), b"+PONG\r\n");
+}
+
+/// Starts the reference Redis Stack on a free port, or `None` without `VIREO_REFERENCE_STACK`.
+fn start_stack() -> Option<(Child, u16)> {
+    let spec = std::env::var("VIREO_REFERENCE_STACK").ok().filter(|s| !s.trim().is_empty())?;
+    for _ in 0..5 {
+        let port = free_port();
+        let words: Vec<&str> = spec.split_whitespace().collect();
+        let bin = Path::new(words[0]);
+        let mut cmd = if words.len() == 1 && bin.file_name().is_some_and(|f| f == "redis-server") {
+            let lib: PathBuf =
+                bin.parent().and_then(Path::parent).map(|h| h.join("lib/rejson.so")).unwrap();
+            let mut c = Command::new(bin);
+            c.args(["--port", &port.to_string(), "--loadmodule"]).arg(lib);
+            c
+        } else {
+            let mut c = Command::new(words[0]);
+            c.args(&words[1..]).arg(port.to_string());
+            c
+        };
+        let dir = std::env::temp_dir().join(format!("vireo-stack-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("start {spec}: {e}"));
+        if wait_ready(port, Some(&mut child)) {
+            return Some((child, port));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("the reference Redis Stack ({spec}) did not start");
+}
+
+#[test]
+fn corpus_matches_redis_stack() {
+    let Some((mut stack, rport)) = start_stack() else {
+        eprintln!(
+            "SKIPPED JSON differential tests: no reference Redis Stack (set \
+             VIREO_REFERENCE_STACK to its redis-server, or to a launcher taking PORT such as \
+             'reference-redis stack')"
+        );
+        return;
+    };
+    let vireo = start();
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/differential/modules/json.txt");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for resp in [2, 3] {
+        let mut rc = Raw::connect(rport);
+        let mut vc = Raw::connect(vireo.port);
+        for c in [&mut rc, &mut vc] {
+            c.call(&["FLUSHALL"]);
+            if resp == 3 {
+                assert!(c.call(&["HELLO", "3"]).starts_with(b"%"));
+            }
+        }
+        for (n, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            // `2> ` and `3> ` lines run on that protocol only; `3?> ` lines compare only the
+            // reply's type on RESP3 (doubles: Vireo formats them as Redis 7.0, `%.17g`, Redis
+            // Stack 7.4 in the shortest form).
+            let (only, line) = match line.split_once("> ") {
+                Some((p @ ("2" | "3" | "3?"), rest)) => (Some(p), rest),
+                _ => (None, line),
+            };
+            let skip = match only {
+                Some("2") => resp != 2,
+                Some("3") => resp != 3,
+                _ => false,
+            };
+            if skip {
+                continue;
+            }
+            let (type_only, cmd) = match line.strip_prefix('?') {
+                Some(rest) => (true, rest),
+                None => (only == Some("3?") && resp == 3, line),
+            };
+            let args = split_args(cmd);
+            let want = rc.call(&args);
+            let got = vc.call(&args);
+            compared += 1;
+            let same = if type_only { want.first() == got.first() } else { want == got };
+            if !same {
+                failures.push(format!(
+                    "json.txt:{} (RESP{resp}): {line}\n  stack: {}\n  vireo: {}",
+                    n + 1,
+                    show(&want),
+                    show(&got)
+                ));
+            }
+        }
+    }
+    let _ = stack.kill();
+    let _ = stack.wait();
+    eprintln!("JSON differential: {compared} commands compared on RESP2 and RESP3");
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
