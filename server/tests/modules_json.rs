@@ -2,10 +2,9 @@
 //! checks on Vireo alone, and the corpus `tests/differential/modules/json.txt` compared byte
 //! for byte with Redis Stack (RedisJSON 2.8) on RESP2 and RESP3.
 //!
-//! The reference is `$VIREO_REFERENCE_STACK`: either the path of Redis Stack's `redis-server`
-//! (its `rejson.so` is then taken from `../lib/` beside it), or a launcher command that takes
-//! `PORT [redis-server args...]`, such as `/work/shared/tools/reference-redis stack`. Without it
-//! the differential test says it was skipped.
+//! The reference is `$VIREO_REFERENCE_STACK`: a `redis-server` that loads RedisJSON itself, as
+//! the wrapper `scripts/reference-stack` installs and prints. Without it the differential test
+//! says it was skipped.
 
 mod common;
 
@@ -95,19 +94,8 @@ fn start_stack() -> Option<(Child, u16)> {
     let spec = std::env::var("VIREO_REFERENCE_STACK").ok().filter(|s| !s.trim().is_empty())?;
     for _ in 0..5 {
         let port = free_port();
-        let words: Vec<&str> = spec.split_whitespace().collect();
-        let bin = Path::new(words[0]);
-        let mut cmd = if words.len() == 1 && bin.file_name().is_some_and(|f| f == "redis-server") {
-            let lib: PathBuf =
-                bin.parent().and_then(Path::parent).map(|h| h.join("lib/rejson.so")).unwrap();
-            let mut c = Command::new(bin);
-            c.args(["--port", &port.to_string(), "--loadmodule"]).arg(lib);
-            c
-        } else {
-            let mut c = Command::new(words[0]);
-            c.args(&words[1..]).arg(port.to_string());
-            c
-        };
+        let mut cmd = Command::new(&spec);
+        cmd.args(["--port", &port.to_string()]);
         let dir = std::env::temp_dir().join(format!("vireo-stack-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
@@ -130,8 +118,7 @@ fn corpus_matches_redis_stack() {
     let Some((mut stack, rport)) = start_stack() else {
         eprintln!(
             "SKIPPED JSON differential tests: no reference Redis Stack (set \
-             VIREO_REFERENCE_STACK to its redis-server, or to a launcher taking PORT such as \
-             'reference-redis stack')"
+             VIREO_REFERENCE_STACK to the redis-server wrapper scripts/reference-stack prints)"
         );
         return;
     };
