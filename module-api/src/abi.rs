@@ -38,7 +38,7 @@ use abi_stable::{
 /// The API's major version: the crate's major version, checked by abi_stable at load.
 pub const API_MAJOR: u32 = 1;
 /// The API's minor version: what this crate offers. See the module docs for the rules.
-pub const API_MINOR: u32 = 0;
+pub const API_MINOR: u32 = 1;
 
 /// One capability an API minor version added.
 #[repr(C)]
@@ -50,13 +50,16 @@ pub struct Capability {
 
 /// What each minor version of the API added, oldest first. A module carries its SDK's copy, so
 /// that an older server can name what it lacks.
-pub const CAPABILITIES: &[Capability] = &[Capability {
-    minor: 0,
-    name: RStr::from_str(
-        "commands (name, arity, flags, keys, key specs, ACL categories, summary), \
-         RESP2/RESP3 replies with postponed lengths, calling commands, logging",
-    ),
-}];
+pub const CAPABILITIES: &[Capability] = &[
+    Capability {
+        minor: 0,
+        name: RStr::from_str(
+            "commands (name, arity, flags, keys, key specs, ACL categories, summary), \
+             RESP2/RESP3 replies with postponed lengths, calling commands, logging",
+        ),
+    },
+    Capability { minor: 1, name: RStr::from_str("key access and call options") },
+];
 
 /// The root module every plugin exports (a prefix type: later minors append fields).
 #[repr(C)]
@@ -214,6 +217,23 @@ pub trait HostCtx {
     /// The server's API minor version.
     #[sabi(last_prefix_field)]
     fn api_minor(&self) -> u32;
+
+    // ---- API 1.1: key access and call options ----
+    /// Runs key operation `op` (a [`key_op`] code) on `key` of the calling client's database,
+    /// with the operation's `args`. The reply is typed as on RESP3; an error (`WRONGTYPE ...`)
+    /// is the `RErr`.
+    fn key_op(
+        &mut self,
+        op: u32,
+        key: RSlice<'_, u8>,
+        args: RSlice<'_, RSlice<'_, u8>>,
+    ) -> RResult<CallReply, RString>;
+    /// [`HostCtx::call`] with [`call_flags`]; a refusal or an error reply is the `RErr`.
+    fn call_with(
+        &mut self,
+        flags: u32,
+        argv: RSlice<'_, RSlice<'_, u8>>,
+    ) -> RResult<CallReply, CallError>;
 }
 
 /// What a module's `init` registers its commands through.
@@ -241,6 +261,129 @@ pub trait CommandHandler: Send + Sync {
         ctx: HostCtx_TO<'_, RMut<'_, ()>>,
         args: RSlice<'_, RSlice<'_, u8>>,
     ) -> RResult<(), RString>;
+}
+
+// ---- API 1.1: key access and call options ----
+
+/// The operations of [`HostCtx::key_op`]: each runs the built-in command named in its comment
+/// on the key, with the arguments listed (codes are never reused; later minors append).
+pub mod key_op {
+    /// TYPE key
+    pub const TYPE: u32 = 1;
+    /// The length STRLEN, LLEN, HLEN, SCARD, ZCARD or XLEN gives for the key's type (0: none).
+    pub const LEN: u32 = 2;
+    /// DEL key
+    pub const DEL: u32 = 3;
+    /// UNLINK key
+    pub const UNLINK: u32 = 4;
+    /// EXISTS key
+    pub const EXISTS: u32 = 5;
+    /// PTTL key
+    pub const PTTL: u32 = 6;
+    /// PEXPIRETIME key
+    pub const PEXPIRETIME: u32 = 7;
+    /// PEXPIRE key ms
+    pub const PEXPIRE: u32 = 8;
+    /// PEXPIREAT key unix-ms
+    pub const PEXPIREAT: u32 = 9;
+    /// PERSIST key
+    pub const PERSIST: u32 = 10;
+    /// GET key
+    pub const GET: u32 = 11;
+    /// SET key value
+    pub const SET: u32 = 12;
+    /// APPEND key value
+    pub const APPEND: u32 = 13;
+    /// SETRANGE key offset value
+    pub const SETRANGE: u32 = 14;
+    /// LPUSH key element [element ...]
+    pub const LPUSH: u32 = 15;
+    /// RPUSH key element [element ...]
+    pub const RPUSH: u32 = 16;
+    /// LPOP key
+    pub const LPOP: u32 = 17;
+    /// RPOP key
+    pub const RPOP: u32 = 18;
+    /// LINDEX key index
+    pub const LINDEX: u32 = 19;
+    /// LRANGE key start stop
+    pub const LRANGE: u32 = 20;
+    /// HGET key field
+    pub const HGET: u32 = 21;
+    /// HSET key field value
+    pub const HSET: u32 = 22;
+    /// HDEL key field
+    pub const HDEL: u32 = 23;
+    /// HGETALL key
+    pub const HGETALL: u32 = 24;
+    /// SADD key member [member ...]
+    pub const SADD: u32 = 25;
+    /// SREM key member [member ...]
+    pub const SREM: u32 = 26;
+    /// SISMEMBER key member
+    pub const SISMEMBER: u32 = 27;
+    /// SMEMBERS key
+    pub const SMEMBERS: u32 = 28;
+    /// ZADD key score member
+    pub const ZADD: u32 = 29;
+    /// ZREM key member [member ...]
+    pub const ZREM: u32 = 30;
+    /// ZSCORE key member
+    pub const ZSCORE: u32 = 31;
+    /// ZRANGE key start stop WITHSCORES
+    pub const ZRANGE_RANK: u32 = 32;
+    /// ZRANGE key min max BYSCORE WITHSCORES
+    pub const ZRANGE_SCORE: u32 = 33;
+    /// SCAN cursor COUNT count [MATCH pattern]: the key is the cursor, the arguments the count
+    /// and optionally the pattern.
+    pub const SCAN: u32 = 34;
+    /// HSCAN, SSCAN or ZSCAN (by the key's type) key cursor COUNT count: the arguments are the
+    /// cursor and the count. A missing key gives cursor 0 and no elements.
+    pub const SCAN_ELEMENTS: u32 = 35;
+}
+
+/// The flags of [`HostCtx::call_with`], as Redis's `RM_Call` format modifiers.
+pub mod call_flags {
+    /// `C`: check the command against the calling user's ACL.
+    pub const CHECK_ACL: u32 = 1;
+    /// `S`: script mode: refuse `deny-script` (noscript) commands, and writes while the server
+    /// refuses writes (a failing save or AOF).
+    pub const SCRIPT_MODE: u32 = 2;
+    /// `W`: refuse write commands.
+    pub const NO_WRITES: u32 = 4;
+    /// `M`: refuse `deny-oom` commands while over `maxmemory`.
+    pub const RESPECT_OOM: u32 = 8;
+    /// The command replies as to a RESP2 client (the default is RESP3).
+    pub const RESP2: u32 = 16;
+    /// The command replies in the calling client's protocol (`0`).
+    pub const RESP_AUTO: u32 = 32;
+}
+
+/// The kinds of [`CallError`].
+pub mod call_error {
+    /// The command ran and replied with an error.
+    pub const COMMAND: u32 = 0;
+    /// No such command.
+    pub const UNKNOWN_COMMAND: u32 = 1;
+    /// Wrong number of arguments.
+    pub const WRONG_ARITY: u32 = 2;
+    /// Refused by the ACL (`NOPERM`).
+    pub const NO_PERMISSION: u32 = 3;
+    /// A `deny-script` command, or a write the server refuses, in script mode.
+    pub const SCRIPT_MODE: u32 = 4;
+    /// A write command with [`super::call_flags::NO_WRITES`].
+    pub const NO_WRITES: u32 = 5;
+    /// A `deny-oom` command over `maxmemory` with [`super::call_flags::RESPECT_OOM`].
+    pub const OOM: u32 = 6;
+}
+
+/// Why a [`HostCtx::call_with`] gave no reply: one of [`call_error`], and the error line
+/// (`ERR Write command 'set' was called while write is not allowed.`).
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq)]
+pub struct CallError {
+    pub kind: u32,
+    pub message: RString,
 }
 
 #[cfg(test)]

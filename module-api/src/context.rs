@@ -25,6 +25,11 @@ impl<'a, 'p> Context<'a, 'p> {
         Context { host }
     }
 
+    /// The host, for the SDK's other modules.
+    pub(crate) fn host_mut(&mut self) -> &mut HostCtx_TO<'a, RMut<'p, ()>> {
+        &mut self.host
+    }
+
     /// Whether the client speaks RESP3 (HELLO 3).
     pub fn is_resp3(&self) -> bool {
         self.host.resp() == 3

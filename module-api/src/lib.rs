@@ -10,6 +10,8 @@ mod context;
 mod error;
 #[doc(hidden)]
 pub mod export;
+mod fake_keys;
+mod keys;
 mod reply;
 pub mod testing;
 pub mod tracker;
@@ -19,4 +21,7 @@ pub use args::{parse_f64, parse_i64, ArgParser, Args};
 pub use command::{Command, InitContext, KeySpec};
 pub use context::{Context, Postponed};
 pub use error::{CommandResult, Error};
+pub use keys::{
+    CallError, CallErrorKind, CallOptions, Expiry, FieldValue, Key, KeyMut, ListEnd, ScanBatch,
+};
 pub use reply::Reply;

@@ -20,11 +20,13 @@ use abi_stable::sabi_types::RMut;
 use abi_stable::std_types::{RBox, RErr, ROk, RResult, RSlice, RStr, RString};
 
 use crate::abi::{
-    Aggregate, CallReply, CommandDef, CommandHandler_TO, HostCtx, HostCtx_TO, InitHost,
-    InitHost_TO, LogLevel, API_MINOR,
+    call_error, Aggregate, CallError, CallReply, CommandDef, CommandHandler_TO, HostCtx,
+    HostCtx_TO, InitHost, InitHost_TO, LogLevel, API_MINOR,
 };
 use crate::tracker::ReplyTracker;
 use crate::{Error, InitContext, Reply};
+
+pub use crate::fake_keys::{Keyspace, Value as KeyValue};
 
 type CallFn = Box<dyn FnMut(&[Vec<u8>]) -> Reply>;
 
@@ -35,6 +37,7 @@ pub struct TestModule {
     on_call: Option<CallFn>,
     resp: u8,
     logs: RefCell<Vec<(LogLevel, String)>>,
+    keyspace: Keyspace,
 }
 
 impl TestModule {
@@ -50,6 +53,7 @@ impl TestModule {
             on_call: None,
             resp: 2,
             logs: RefCell::default(),
+            keyspace: Keyspace::default(),
         };
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let mut host = TestInit { m: &mut m };
@@ -70,6 +74,11 @@ impl TestModule {
     /// What answers the module's [`Context::call`](crate::Context::call)s.
     pub fn on_call(&mut self, f: impl FnMut(&[Vec<u8>]) -> Reply + 'static) {
         self.on_call = Some(Box::new(f));
+    }
+
+    /// The in-memory keyspace the module's key operations ([`crate::Key`]) work on.
+    pub fn keyspace(&mut self) -> &mut Keyspace {
+        &mut self.keyspace
     }
 
     /// The registered commands' definitions.
@@ -120,6 +129,7 @@ impl TestModule {
                 tracker: ReplyTracker::default(),
                 on_call: &mut on_call,
                 logs: &self.logs,
+                keys: &mut self.keyspace,
             };
             let r = {
                 let to = HostCtx_TO::from_ptr(RMut::new(&mut ctx), TD_Opaque);
@@ -175,6 +185,7 @@ struct TestCtx<'a> {
     tracker: ReplyTracker,
     on_call: &'a mut Option<CallFn>,
     logs: &'a RefCell<Vec<(LogLevel, String)>>,
+    keys: &'a mut Keyspace,
 }
 
 fn line(out: &mut Vec<u8>, prefix: u8, s: &[u8]) {
@@ -321,6 +332,30 @@ impl HostCtx for TestCtx<'_> {
     }
     fn api_minor(&self) -> u32 {
         API_MINOR
+    }
+    fn key_op(
+        &mut self,
+        op: u32,
+        key: RSlice<'_, u8>,
+        args: RSlice<'_, RSlice<'_, u8>>,
+    ) -> RResult<CallReply, RString> {
+        let args: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+        match self.keys.op(op, &key, &args) {
+            Ok(r) => ROk(CallReply::from(&r)),
+            Err(e) => RErr(e.into()),
+        }
+    }
+    /// Answered by `on_call` like [`HostCtx::call`]; the options are not checked (the fake
+    /// host has no command table), an error reply is the `Err`.
+    fn call_with(
+        &mut self,
+        _flags: u32,
+        argv: RSlice<'_, RSlice<'_, u8>>,
+    ) -> RResult<CallReply, CallError> {
+        match self.call(argv) {
+            CallReply::Error(e) => RErr(CallError { kind: call_error::COMMAND, message: e }),
+            r => ROk(r),
+        }
     }
 }
 

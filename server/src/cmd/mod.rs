@@ -399,7 +399,7 @@ pub enum Flow {
     Blocked,
 }
 
-fn unknown_command_error(argv: &[Bytes]) -> Error {
+pub(crate) fn unknown_command_error(argv: &[Bytes]) -> Error {
     let mut args = String::new();
     for a in &argv[1..] {
         if args.len() >= 128 {

@@ -13,6 +13,7 @@
 //! [`Modules::command`]); their handler is [`dispatch`], which calls the module through the
 //! handler object kept in [`ModuleCommand`].
 
+mod keys;
 pub mod spec;
 
 use std::path::Path;
@@ -485,6 +486,39 @@ impl HostCtx for Host<'_, '_> {
             return CallReply::Error("ERR empty command".into());
         }
         let argv: Vec<Bytes> = argv.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+        self.run_call(&argv, 3)
+    }
+
+    fn log(&self, level: LogLevel, msg: RStr<'_>) {
+        log(level, self.module, msg.as_str());
+    }
+
+    fn api_minor(&self) -> u32 {
+        API_MINOR
+    }
+
+    fn key_op(
+        &mut self,
+        op: u32,
+        key: RSlice<'_, u8>,
+        args: RSlice<'_, RSlice<'_, u8>>,
+    ) -> RResult<CallReply, RString> {
+        keys::key_op(self, op, &key, &args)
+    }
+
+    fn call_with(
+        &mut self,
+        flags: u32,
+        argv: RSlice<'_, RSlice<'_, u8>>,
+    ) -> RResult<CallReply, abi::CallError> {
+        keys::call_with(self, flags, &argv)
+    }
+}
+
+impl Host<'_, '_> {
+    /// Runs `argv` through the dispatcher as the calling client would, replying in protocol
+    /// `resp`, and returns the reply.
+    fn run_call(&mut self, argv: &[Bytes], resp: u8) -> CallReply {
         let ctx = &mut *self.ctx;
         // The module command itself is not propagated: the commands it calls are, wrapped in
         // MULTI/EXEC when there are several (as a script's).
@@ -496,23 +530,15 @@ impl HostCtx for Host<'_, '_> {
         let mut client =
             Client::new(ctx.client.id, ctx.client.shared.clone(), true, ctx.client.push_tx.clone());
         client.db = ctx.client.db;
-        client.resp = 3;
+        client.resp = resp;
         // As inside EXEC: nothing blocks, no pause or OOM check between the caller and callee.
         client.in_exec = true;
         client.user = ctx.client.user.clone();
         let mut out = Vec::new();
-        cmd::execute(ctx.server, ctx.core, &mut client, &argv, &mut out);
+        cmd::execute(ctx.server, ctx.core, &mut client, argv, &mut out);
         match vireo_scripting::parse_reply(&out) {
             Some((r, _)) => Self::to_call_reply(r),
             None => CallReply::Error("ERR the command gave no reply".into()),
         }
-    }
-
-    fn log(&self, level: LogLevel, msg: RStr<'_>) {
-        log(level, self.module, msg.as_str());
-    }
-
-    fn api_minor(&self) -> u32 {
-        API_MINOR
     }
 }
