@@ -31,7 +31,7 @@ use abi_stable::{
     library::RootModule,
     package_version_strings, sabi_trait,
     sabi_types::{RMut, VersionStrings},
-    std_types::{RBox, RResult, RSlice, RStr, RString, RVec, Tuple2},
+    std_types::{RBox, ROption, RResult, RSlice, RStr, RString, RVec, Tuple2},
     StableAbi,
 };
 
@@ -59,6 +59,12 @@ pub const CAPABILITIES: &[Capability] = &[
         ),
     },
     Capability { minor: 1, name: RStr::from_str("key access and call options") },
+    Capability {
+        minor: 1,
+        name: RStr::from_str(
+            "custom data types (RDB save/load, AOF rewrite, copy, memory usage, aux data)",
+        ),
+    },
 ];
 
 /// The root module every plugin exports (a prefix type: later minors append fields).
@@ -234,6 +240,32 @@ pub trait HostCtx {
         flags: u32,
         argv: RSlice<'_, RSlice<'_, u8>>,
     ) -> RResult<CallReply, CallError>;
+    // ---- API 1.1: custom data types ----
+    /// The value of `key` in the client's database when it is of the calling module's type
+    /// `type_name`, for reading (the access counts for LRU/LFU): `Ok(None)` when the key does
+    /// not exist, `Err("WRONGTYPE ...")` when it holds anything else.
+    fn module_value(
+        &mut self,
+        key: RSlice<'_, u8>,
+        type_name: RStr<'_>,
+    ) -> RResult<ROption<&ModuleValue_TO<'static, RBox<()>>>, RString>;
+    /// As [`HostCtx::module_value`], for writing: the key counts as modified (the command is
+    /// then propagated, and WATCHes on it are invalidated).
+    fn module_value_mut(
+        &mut self,
+        key: RSlice<'_, u8>,
+        type_name: RStr<'_>,
+    ) -> RResult<ROption<&mut ModuleValue_TO<'static, RBox<()>>>, RString>;
+    /// Sets `key` to `value` of the calling module's type `type_name`, replacing whatever the
+    /// key held (and its expiry), as Redis's `RM_ModuleTypeSetValue`.
+    fn set_module_value(
+        &mut self,
+        key: RSlice<'_, u8>,
+        type_name: RStr<'_>,
+        value: ModuleValue_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString>;
+    /// The type name TYPE answers for `key` (`none` when it does not exist).
+    fn key_type_name(&mut self, key: RSlice<'_, u8>) -> RString;
 }
 
 /// What a module's `init` registers its commands through.
@@ -248,6 +280,15 @@ pub trait InitHost {
     /// The server's API minor version.
     #[sabi(last_prefix_field)]
     fn api_minor(&self) -> u32;
+
+    // ---- API 1.1: custom data types ----
+    /// Registers a data type. Refused when the name is invalid (9 characters of
+    /// `A-Z a-z 0-9 - _`) or taken, or the encoding version is above 1023.
+    fn register_type(
+        &mut self,
+        def: DataTypeDef,
+        handler: DataTypeHandler_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString>;
 }
 
 /// A module command, implemented by the module (the SDK catches panics inside it: one must
@@ -384,6 +425,74 @@ pub mod call_error {
 pub struct CallError {
     pub kind: u32,
     pub message: RString,
+}
+
+// ---- API 1.1: custom data types ----
+
+/// One item of a module value's serialized form, as Redis's RDB module opcodes hold them
+/// (`SINT`, `UINT`, `FLOAT`, `DOUBLE`, `STRING`).
+#[repr(C, u8)]
+#[derive(StableAbi, Clone, Debug, PartialEq)]
+pub enum RdbItem {
+    Unsigned(u64),
+    Signed(i64),
+    Float(f32),
+    Double(f64),
+    Bytes(RVec<u8>),
+}
+
+/// Aux data saved before the keyspace (Redis's `REDISMODULE_AUX_BEFORE_RDB`).
+pub const AUX_BEFORE_RDB: u32 = 1;
+/// Aux data saved after the keyspace (Redis's `REDISMODULE_AUX_AFTER_RDB`).
+pub const AUX_AFTER_RDB: u32 = 2;
+
+/// A data type's declaration.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq, Eq)]
+pub struct DataTypeDef {
+    /// 9 characters of `A-Z a-z 0-9 - _`: TYPE's answer and, with `encver`, the RDB type id.
+    pub name: RString,
+    /// The encoding version written with each value (0 to 1023).
+    pub encver: u32,
+    /// When aux data is saved: `AUX_BEFORE_RDB | AUX_AFTER_RDB`, 0 for none.
+    pub aux_triggers: u32,
+}
+
+/// A value of a module's data type, as the keyspace holds it. Created, used and dropped by
+/// the module's own code (its vtable), opaque to the server.
+#[sabi_trait]
+pub trait ModuleValue: Send + Sync {
+    /// The value's serialized form (RDB, DUMP).
+    fn rdb_save(&self) -> RResult<RVec<RdbItem>, RString>;
+    /// The commands that rebuild the value under `key` (AOF rewrite).
+    fn aof_rewrite(&self, key: RSlice<'_, u8>) -> RResult<RVec<RVec<RVec<u8>>>, RString>;
+    /// Bytes the value uses (MEMORY USAGE).
+    fn mem_usage(&self) -> u64;
+    /// Bytes that identify the value's content (DEBUG DIGEST-VALUE).
+    #[sabi(last_prefix_field)]
+    fn digest(&self) -> RVec<u8>;
+}
+
+/// A module's data type: what builds values from their serialized form, copies them, and
+/// saves and loads the type's aux data.
+#[sabi_trait]
+pub trait DataTypeHandler: Send + Sync {
+    /// A value from its serialized form, written with encoding version `encver`.
+    fn rdb_load(
+        &self,
+        items: RSlice<'_, RdbItem>,
+        encver: u32,
+    ) -> RResult<ModuleValue_TO<'static, RBox<()>>, RString>;
+    /// A copy of `value` (COPY).
+    fn copy(
+        &self,
+        value: &ModuleValue_TO<'static, RBox<()>>,
+    ) -> RResult<ModuleValue_TO<'static, RBox<()>>, RString>;
+    /// The type's aux data, `when` being `AUX_BEFORE_RDB` or `AUX_AFTER_RDB`.
+    fn aux_save(&self, when: u32) -> RResult<RVec<RdbItem>, RString>;
+    /// Loads aux data saved by `aux_save(when)` with encoding version `encver`.
+    #[sabi(last_prefix_field)]
+    fn aux_load(&self, items: RSlice<'_, RdbItem>, encver: u32, when: u32) -> RResult<(), RString>;
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod abi;
 mod args;
 mod command;
 mod context;
+pub mod datatype;
 mod error;
 #[doc(hidden)]
 pub mod export;
@@ -20,6 +21,7 @@ pub use abi::{LogLevel, API_MAJOR, API_MINOR};
 pub use args::{parse_f64, parse_i64, ArgParser, Args};
 pub use command::{Command, InitContext, KeySpec};
 pub use context::{Context, Postponed};
+pub use datatype::{AofRewriter, DataType, RdbReader, RdbWriter, AUX_AFTER_RDB, AUX_BEFORE_RDB};
 pub use error::{CommandResult, Error};
 pub use keys::{
     CallError, CallErrorKind, CallOptions, Expiry, FieldValue, Key, KeyMut, ListEnd, ScanBatch,

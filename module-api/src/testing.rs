@@ -14,15 +14,18 @@
 //! Redis's `%.17g`).
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::sabi_types::RMut;
-use abi_stable::std_types::{RBox, RErr, ROk, RResult, RSlice, RStr, RString};
+use abi_stable::std_types::{RBox, RErr, ROk, ROption, RResult, RSlice, RStr, RString, RVec};
 
 use crate::abi::{
-    call_error, Aggregate, CallError, CallReply, CommandDef, CommandHandler_TO, HostCtx,
-    HostCtx_TO, InitHost, InitHost_TO, LogLevel, API_MINOR,
+    call_error, Aggregate, CallError, CallReply, CommandDef, CommandHandler_TO, DataTypeDef,
+    DataTypeHandler_TO, HostCtx, HostCtx_TO, InitHost, InitHost_TO, LogLevel, ModuleValue_TO,
+    RdbItem, API_MINOR,
 };
+use crate::datatype::{self, DataType};
 use crate::tracker::ReplyTracker;
 use crate::{Error, InitContext, Reply};
 
@@ -38,6 +41,15 @@ pub struct TestModule {
     resp: u8,
     logs: RefCell<Vec<(LogLevel, String)>>,
     keyspace: Keyspace,
+    types: Vec<(DataTypeDef, DataTypeHandler_TO<'static, RBox<()>>)>,
+    values: HashMap<Vec<u8>, TestValue>,
+}
+
+/// A key of the fake keyspace: a value of one of the module's types, or a key of another type
+/// (to test WRONGTYPE replies).
+enum TestValue {
+    Module { ty: String, v: ModuleValue_TO<'static, RBox<()>> },
+    Other(String),
 }
 
 impl TestModule {
@@ -54,6 +66,8 @@ impl TestModule {
             resp: 2,
             logs: RefCell::default(),
             keyspace: Keyspace::default(),
+            types: Vec::new(),
+            values: HashMap::new(),
         };
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let mut host = TestInit { m: &mut m };
@@ -130,6 +144,8 @@ impl TestModule {
                 on_call: &mut on_call,
                 logs: &self.logs,
                 keys: &mut self.keyspace,
+                types: &self.types,
+                values: &mut self.values,
             };
             let r = {
                 let to = HostCtx_TO::from_ptr(RMut::new(&mut ctx), TD_Opaque);
@@ -150,6 +166,154 @@ impl TestModule {
             encode_error(&mut out, &e);
         }
         out
+    }
+}
+
+/// Custom data types: the fake keyspace the module's commands read and write, and the
+/// persistence callbacks, run without a server.
+impl TestModule {
+    /// The registered data types.
+    pub fn types(&self) -> impl Iterator<Item = &DataTypeDef> {
+        self.types.iter().map(|(d, _)| d)
+    }
+
+    fn handler(&self, name: &str) -> Result<&DataTypeHandler_TO<'static, RBox<()>>, Error> {
+        self.types
+            .iter()
+            .find(|(d, _)| d.name == name)
+            .map(|(_, h)| h)
+            .ok_or_else(|| Error::err(format!("data type '{name}' is not registered")))
+    }
+
+    fn module_value(
+        &self,
+        key: &[u8],
+    ) -> Result<(&str, &ModuleValue_TO<'static, RBox<()>>), Error> {
+        match self.values.get(key) {
+            Some(TestValue::Module { ty, v }) => Ok((ty, v)),
+            Some(TestValue::Other(_)) => Err(Error::WRONG_TYPE),
+            None => Err(Error::err("no such key")),
+        }
+    }
+
+    /// Sets `key` to a value of type `T` (registered by the module).
+    pub fn set_value<T: DataType>(&mut self, key: impl AsRef<[u8]>, v: T) {
+        let v = TestValue::Module { ty: T::NAME.into(), v: datatype::to_object(v) };
+        self.values.insert(key.as_ref().to_vec(), v);
+    }
+
+    /// The `T` at `key`, if it holds one.
+    pub fn get_value<T: DataType>(&self, key: impl AsRef<[u8]>) -> Option<&T> {
+        match self.values.get(key.as_ref()) {
+            Some(TestValue::Module { v, .. }) => datatype::downcast::<T>(v),
+            _ => None,
+        }
+    }
+
+    /// Makes `key` a key of a built-in type (`"string"`, `"list"`...), which the module's
+    /// typed access answers with WRONGTYPE.
+    pub fn set_key_type(&mut self, key: impl AsRef<[u8]>, type_name: &str) {
+        self.values.insert(key.as_ref().to_vec(), TestValue::Other(type_name.into()));
+    }
+
+    /// What TYPE would answer for `key`.
+    pub fn key_type(&self, key: impl AsRef<[u8]>) -> String {
+        key_type(self.values.get(key.as_ref()))
+    }
+
+    pub fn delete(&mut self, key: impl AsRef<[u8]>) -> bool {
+        self.values.remove(key.as_ref()).is_some()
+    }
+
+    /// The serialized form of `key`'s value, as the server writes it into RDB files.
+    pub fn rdb_items(&self, key: impl AsRef<[u8]>) -> Result<Vec<RdbItem>, Error> {
+        let (_, v) = self.module_value(key.as_ref())?;
+        v.rdb_save().into_result().map(RVec::into_vec).map_err(|e| Error::new(e.into_string()))
+    }
+
+    /// Saves `key`'s value and replaces it with what its type loads back from that (with the
+    /// type's current encoding version), as a restart from an RDB file would.
+    pub fn rdb_round_trip(&mut self, key: impl AsRef<[u8]>) -> Result<(), Error> {
+        let key = key.as_ref();
+        let items = self.rdb_items(key)?;
+        let ty = self.module_value(key)?.0.to_string();
+        let encver = self.types.iter().find(|(d, _)| d.name == ty).map_or(0, |(d, _)| d.encver);
+        let v = self.load_value(&ty, &items, encver)?;
+        self.values.insert(key.to_vec(), TestValue::Module { ty, v });
+        Ok(())
+    }
+
+    /// A value of type `type_name` loaded from `items` written with encoding version `encver`
+    /// (an older file's, for one), stored at `key`.
+    pub fn rdb_load(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        type_name: &str,
+        items: &[RdbItem],
+        encver: u32,
+    ) -> Result<(), Error> {
+        let v = self.load_value(type_name, items, encver)?;
+        self.values.insert(key.as_ref().to_vec(), TestValue::Module { ty: type_name.into(), v });
+        Ok(())
+    }
+
+    fn load_value(
+        &self,
+        ty: &str,
+        items: &[RdbItem],
+        encver: u32,
+    ) -> Result<ModuleValue_TO<'static, RBox<()>>, Error> {
+        self.handler(ty)?
+            .rdb_load(RSlice::from_slice(items), encver)
+            .into_result()
+            .map_err(|e| Error::new(e.into_string()))
+    }
+
+    /// The commands an AOF rewrite writes for `key`.
+    pub fn aof_rewrite(&self, key: impl AsRef<[u8]>) -> Result<Vec<Vec<Vec<u8>>>, Error> {
+        let key = key.as_ref();
+        let (_, v) = self.module_value(key)?;
+        match v.aof_rewrite(RSlice::from_slice(key)) {
+            ROk(cmds) => {
+                Ok(cmds.into_iter().map(|c| c.into_iter().map(RVec::into_vec).collect()).collect())
+            }
+            RErr(e) => Err(Error::new(e.into_string())),
+        }
+    }
+
+    /// What the value's `mem_usage` says.
+    pub fn mem_usage(&self, key: impl AsRef<[u8]>) -> Result<usize, Error> {
+        Ok(self.module_value(key.as_ref())?.1.mem_usage() as usize)
+    }
+
+    /// Copies `src`'s value to `dst` through the type's copy callback (COPY).
+    pub fn copy(&mut self, src: impl AsRef<[u8]>, dst: impl AsRef<[u8]>) -> Result<(), Error> {
+        let (ty, v) = self.module_value(src.as_ref())?;
+        let ty = ty.to_string();
+        let c =
+            self.handler(&ty)?.copy(v).into_result().map_err(|e| Error::new(e.into_string()))?;
+        self.values.insert(dst.as_ref().to_vec(), TestValue::Module { ty, v: c });
+        Ok(())
+    }
+
+    /// Saves type `type_name`'s aux data for `when` and loads it back; returns the items.
+    pub fn aux_round_trip(&mut self, type_name: &str, when: u32) -> Result<Vec<RdbItem>, Error> {
+        let encver =
+            self.types.iter().find(|(d, _)| d.name == type_name).map_or(0, |(d, _)| d.encver);
+        let h = self.handler(type_name)?;
+        let items = h.aux_save(when).into_result().map_err(|e| Error::new(e.into_string()))?;
+        h.aux_load(items.as_rslice(), encver, when)
+            .into_result()
+            .map_err(|e| Error::new(e.into_string()))?;
+        Ok(items.into_vec())
+    }
+}
+
+fn key_type(v: Option<&TestValue>) -> String {
+    match v {
+        Some(TestValue::Module { ty, .. }) => ty.clone(),
+        Some(TestValue::Other(t)) => t.clone(),
+        None => "none".into(),
     }
 }
 
@@ -177,6 +341,27 @@ impl InitHost for TestInit<'_> {
     fn api_minor(&self) -> u32 {
         API_MINOR
     }
+
+    fn register_type(
+        &mut self,
+        def: DataTypeDef,
+        handler: DataTypeHandler_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString> {
+        if datatype::type_id(&def.name, def.encver).is_none() {
+            return RErr(
+                format!(
+                    "ERR invalid data type name '{}' or encoding version {}",
+                    def.name, def.encver
+                )
+                .into(),
+            );
+        }
+        if self.m.types.iter().any(|(d, _)| d.name == def.name) {
+            return RErr(format!("ERR data type '{}' is already registered", def.name).into());
+        }
+        self.m.types.push((def, handler));
+        ROk(())
+    }
 }
 
 struct TestCtx<'a> {
@@ -186,6 +371,18 @@ struct TestCtx<'a> {
     on_call: &'a mut Option<CallFn>,
     logs: &'a RefCell<Vec<(LogLevel, String)>>,
     keys: &'a mut Keyspace,
+    types: &'a [(DataTypeDef, DataTypeHandler_TO<'static, RBox<()>>)],
+    values: &'a mut HashMap<Vec<u8>, TestValue>,
+}
+
+impl TestCtx<'_> {
+    fn own_type(&self, name: &str) -> Result<(), RString> {
+        if self.types.iter().any(|(d, _)| d.name == name) {
+            Ok(())
+        } else {
+            Err(format!("ERR data type '{name}' is not registered by this module").into())
+        }
+    }
 }
 
 fn line(out: &mut Vec<u8>, prefix: u8, s: &[u8]) {
@@ -356,6 +553,49 @@ impl HostCtx for TestCtx<'_> {
             CallReply::Error(e) => RErr(CallError { kind: call_error::COMMAND, message: e }),
             r => ROk(r),
         }
+    }
+    fn module_value(
+        &mut self,
+        key: RSlice<'_, u8>,
+        type_name: RStr<'_>,
+    ) -> RResult<ROption<&ModuleValue_TO<'static, RBox<()>>>, RString> {
+        if let Err(e) = self.own_type(type_name.as_str()) {
+            return RErr(e);
+        }
+        match self.values.get(key.as_slice()) {
+            None => ROk(ROption::RNone),
+            Some(TestValue::Module { ty, v }) if ty == type_name.as_str() => ROk(ROption::RSome(v)),
+            Some(_) => RErr(Error::WRONG_TYPE.message().into()),
+        }
+    }
+    fn module_value_mut(
+        &mut self,
+        key: RSlice<'_, u8>,
+        type_name: RStr<'_>,
+    ) -> RResult<ROption<&mut ModuleValue_TO<'static, RBox<()>>>, RString> {
+        if let Err(e) = self.own_type(type_name.as_str()) {
+            return RErr(e);
+        }
+        match self.values.get_mut(key.as_slice()) {
+            None => ROk(ROption::RNone),
+            Some(TestValue::Module { ty, v }) if ty == type_name.as_str() => ROk(ROption::RSome(v)),
+            Some(_) => RErr(Error::WRONG_TYPE.message().into()),
+        }
+    }
+    fn set_module_value(
+        &mut self,
+        key: RSlice<'_, u8>,
+        type_name: RStr<'_>,
+        value: ModuleValue_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString> {
+        if let Err(e) = self.own_type(type_name.as_str()) {
+            return RErr(e);
+        }
+        self.values.insert(key.to_vec(), TestValue::Module { ty: type_name.to_string(), v: value });
+        ROk(())
+    }
+    fn key_type_name(&mut self, key: RSlice<'_, u8>) -> RString {
+        key_type(self.values.get(key.as_slice())).into()
     }
 }
 

@@ -411,7 +411,7 @@ fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    let (value, tag) = dup_value(e);
+    let (value, tag) = dup_value(e).map_err(|m| Error(m.into()))?;
     let expire_at = e.expire_at();
     let dst = &mut ctx.core.dbs[dst_id];
     let exists = dst.lookup(newkey, now, acc).is_some();

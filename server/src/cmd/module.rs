@@ -135,5 +135,8 @@ fn unload(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         Err(UnloadError::InUse) => {
             Err(Error::msg("ERR Error unloading module: the module's commands are running"))
         }
+        Err(UnloadError::HasValues) => Err(Error::msg(
+            "ERR Error unloading module: the module exports one or more module-side data types, can't unload",
+        )),
     }
 }

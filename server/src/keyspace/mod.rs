@@ -183,7 +183,7 @@ pub fn encoding_name(e: &Entry) -> &'static str {
 }
 
 /// The name TYPE answers for an entry.
-pub fn type_name(e: &Entry) -> &'static str {
+pub fn type_name(e: &Entry) -> &str {
     match e.value() {
         ValueRef::Obj(o) => o.type_name(),
         _ => "string",
@@ -512,13 +512,14 @@ impl Db {
     }
 }
 
-/// A copy of a string value for another key (COPY): integers Redis shares become private.
-pub fn dup_value(e: &Entry) -> (Value<'static>, u8) {
-    match e.value() {
+/// A copy of a value for another key (COPY): integers Redis shares become private. A module
+/// value is copied by its type's callback, which may fail (the error is the reply).
+pub fn dup_value(e: &Entry) -> Result<(Value<'static>, u8), String> {
+    Ok(match e.value() {
         ValueRef::Int(n) => (Value::Int(n), e.tag() | TAG_UNSHARED),
         ValueRef::Str(s) => (Value::Str(Cow::Owned(s.to_vec())), e.tag()),
-        ValueRef::Obj(o) => (Value::Obj(Box::new(o.clone())), e.tag()),
-    }
+        ValueRef::Obj(o) => (Value::Obj(Box::new(o.try_clone()?)), e.tag()),
+    })
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 
 mod keys;
 pub mod spec;
+pub mod types;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -59,6 +60,8 @@ pub struct Modules {
     commands: NameMap<Arc<Command>>,
     /// The next stats slot for a module command (slots are never reused).
     next_id: usize,
+    /// The data types of the loaded modules (API 1.1).
+    pub types: types::Registry,
 }
 
 impl Modules {
@@ -149,13 +152,15 @@ pub fn load(server: &Server, core: &mut Core, path: &str, args: &[Vec<u8>]) -> R
     }
     let str_args: Vec<RString> =
         args.iter().map(|a| RString::from(String::from_utf8_lossy(a).into_owned())).collect();
-    let mut staging = Staging { server, core: &*core, module: &name, commands: Vec::new() };
+    let mut staging =
+        Staging { server, core: &*core, module: &name, commands: Vec::new(), types: Vec::new() };
     let init = module.init();
     let r = init(
         InitHost_TO::from_ptr(RMut::new(&mut staging), TD_Opaque),
         RSlice::from_slice(&str_args),
     );
     let staged = std::mem::take(&mut staging.commands);
+    let staged_types = std::mem::take(&mut staging.types);
     if let RErr(e) = r {
         // Nothing it registered joined the table: dropping the staging list unloads it.
         return Err(format!("Module {name} initialization failed: {e}"));
@@ -181,6 +186,9 @@ pub fn load(server: &Server, core: &mut Core, path: &str, args: &[Vec<u8>]) -> R
     if core.stats.cmd.len() < base + core.modules.next_id {
         core.stats.cmd.resize(base + core.modules.next_id, Default::default());
     }
+    for t in staged_types {
+        core.modules.types = core.modules.types.with(t);
+    }
     core.modules.loaded.push(LoadedModule {
         name,
         version: module.version(),
@@ -195,6 +203,8 @@ pub fn load(server: &Server, core: &mut Core, path: &str, args: &[Vec<u8>]) -> R
 pub enum UnloadError {
     NoSuchModule,
     InUse,
+    /// Values of the module's data types exist.
+    HasValues,
 }
 
 /// Unregisters module `name`'s commands and forgets it. Refused while one of its commands is
@@ -213,6 +223,11 @@ pub fn unload(core: &mut Core, name: &str) -> Result<(), UnloadError> {
     if busy {
         return Err(UnloadError::InUse);
     }
+    let module = core.modules.loaded[i].name.clone();
+    if core.modules.types.of_module(&module).any(|t| t.live_values() > 0) {
+        return Err(UnloadError::HasValues);
+    }
+    core.modules.types = core.modules.types.without_module(&module);
     let m = core.modules.loaded.remove(i);
     for c in &m.commands {
         if let Some(cmd) = core.modules.commands.remove(c) {
@@ -249,6 +264,7 @@ struct Staging<'a> {
     core: &'a Core,
     module: &'a str,
     commands: Vec<(&'static cmd::spec::CommandSpec, CommandHandler_TO<'static, RBox<()>>)>,
+    types: Vec<Arc<types::ModuleType>>,
 }
 
 impl InitHost for Staging<'_> {
@@ -280,6 +296,21 @@ impl InitHost for Staging<'_> {
 
     fn api_minor(&self) -> u32 {
         API_MINOR
+    }
+
+    fn register_type(
+        &mut self,
+        def: abi::DataTypeDef,
+        handler: abi::DataTypeHandler_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString> {
+        let reg = &self.core.modules.types;
+        match types::build_type(reg, &self.types, self.module, def, handler) {
+            Ok(t) => {
+                self.types.push(t);
+                ROk(())
+            }
+            Err(e) => RErr(e.into()),
+        }
     }
 }
 
@@ -512,6 +543,35 @@ impl HostCtx for Host<'_, '_> {
         argv: RSlice<'_, RSlice<'_, u8>>,
     ) -> RResult<CallReply, abi::CallError> {
         keys::call_with(self, flags, &argv)
+    }
+
+    fn module_value(&mut self, key: RSlice<'_, u8>, type_name: RStr<'_>) -> types::ValueResult<'_> {
+        types::host_value(self.ctx, self.module, key.as_slice(), type_name.as_str())
+    }
+
+    fn module_value_mut(
+        &mut self,
+        key: RSlice<'_, u8>,
+        type_name: RStr<'_>,
+    ) -> types::ValueMutResult<'_> {
+        types::host_value_mut(self.ctx, self.module, key.as_slice(), type_name.as_str())
+    }
+
+    fn set_module_value(
+        &mut self,
+        key: RSlice<'_, u8>,
+        type_name: RStr<'_>,
+        value: abi::ModuleValue_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString> {
+        types::host_set_value(self.ctx, self.module, key.as_slice(), type_name.as_str(), value)
+    }
+
+    fn key_type_name(&mut self, key: RSlice<'_, u8>) -> RString {
+        let now = self.ctx.now;
+        match self.ctx.db().get(key.as_slice(), now) {
+            Some(e) => crate::keyspace::type_name(e).into(),
+            None => "none".into(),
+        }
     }
 }
 

@@ -70,6 +70,7 @@ pub fn bgsave(server: &Arc<Server>, core: &mut Core) -> Result<(), &'static str>
     let functions = crate::cmd::function::library_codes(core);
     let delay_us = core.cfg.rdb_key_save_delay.max(0) as u64;
     let aux = rdb::save::standard_aux(crate::info::used_memory(), false);
+    let (aux_before, aux_after) = module_aux(core, opts.compress);
     let server = server.clone();
     tracing::info!("Background saving started");
     std::thread::spawn(move || {
@@ -78,7 +79,9 @@ pub fn bgsave(server: &Arc<Server>, core: &mut Core) -> Result<(), &'static str>
         let res = write_file_atomic_as(&path, &tmp, |f| {
             let mut fw = FileWriter::new(f, opts, checksum);
             fw.header(&aux, &functions)?;
+            fw.raw_entry(&aux_before)?;
             dump.take().expect("run once").run(&server, |b| fw.raw_entry(b), delay_us)?;
+            fw.raw_entry(&aux_after)?;
             fw.footer()
         });
         // The file could not even be opened: the walk must still end.
@@ -181,7 +184,20 @@ pub fn load_opts(core: &Core) -> LoadOpts {
         access: Access { lru, touch: true },
         drop_expired_before: Some(crate::clock::mstime()),
         verify_checksum: cfg.rdbchecksum,
+        module_types: core.modules.types.clone(),
     }
+}
+
+/// The module aux records written before and after the keyspace (encoded when the image is
+/// taken).
+pub fn module_aux(core: &Core, compress: bool) -> (Vec<u8>, Vec<u8>) {
+    use crate::module_host::types::aux_records;
+    use vireo_module_api::abi::{AUX_AFTER_RDB, AUX_BEFORE_RDB};
+    let reg = &core.modules.types;
+    if reg.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    (aux_records(reg, AUX_BEFORE_RDB, compress), aux_records(reg, AUX_AFTER_RDB, compress))
 }
 
 /// Writes the whole keyspace as an RDB image to `w`.
@@ -191,6 +207,8 @@ pub fn write_core<W: io::Write>(core: &Core, w: W, aof_base: bool) -> io::Result
     let mut fw = FileWriter::new(w, opts, core.cfg.rdbchecksum);
     let aux = rdb::save::standard_aux(crate::info::used_memory(), aof_base);
     fw.header(&aux, &crate::cmd::function::library_codes(core))?;
+    let (before, after) = module_aux(core, opts.compress);
+    fw.raw_entry(&before)?;
     for db in &core.dbs {
         if db.is_empty() {
             continue;
@@ -200,6 +218,7 @@ pub fn write_core<W: io::Write>(core: &Core, w: W, aof_base: bool) -> io::Result
             fw.entry(e)?;
         }
     }
+    fw.raw_entry(&after)?;
     fw.footer()
 }
 

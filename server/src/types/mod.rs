@@ -22,13 +22,15 @@ pub mod zset;
 /// Every collection key pays for one `Object` allocation on top of its record, so it is kept
 /// at 16 bytes, the size of Redis's object header: the tag and one word, each type being a
 /// one-word [`thin::Tagged`] pointer to its compact or its big encoding.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Object {
     List(list::List),
     Hash(hash::Hash),
     Set(set::Set),
     ZSet(zset::ZSet),
     Stream(Box<stream::Stream>),
+    /// A value of a module's data type.
+    Module(Box<crate::module_host::types::ModuleObject>),
 }
 
 const _: () = assert!(std::mem::size_of::<Object>() <= 16, "Object must stay within 16 bytes");
@@ -44,8 +46,9 @@ pub(crate) fn member_hash(m: &[u8]) -> u64 {
 
 impl Object {
     /// The name TYPE answers.
-    pub fn type_name(&self) -> &'static str {
+    pub fn type_name(&self) -> &str {
         match self {
+            Object::Module(m) => &m.ty.name,
             Object::List(_) => "list",
             Object::Hash(_) => "hash",
             Object::Set(_) => "set",
@@ -62,6 +65,8 @@ impl Object {
             Object::Set(v) => v.encoding_name(),
             Object::ZSet(v) => v.encoding_name(),
             Object::Stream(v) => v.encoding_name(),
+            // Redis creates module objects with the raw encoding.
+            Object::Module(_) => "raw",
         }
     }
 
@@ -73,6 +78,7 @@ impl Object {
             Object::Set(v) => v.mem_usage(),
             Object::ZSet(v) => v.mem_usage(),
             Object::Stream(v) => v.mem_usage(),
+            Object::Module(v) => v.mem_usage(),
         }
     }
 
@@ -85,11 +91,25 @@ impl Object {
             Object::Set(v) => v.len(),
             Object::ZSet(v) => v.len(),
             Object::Stream(v) => v.len(),
+            // Never "empty": a module value is deleted only as a key.
+            Object::Module(_) => 1,
         }
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// A copy (COPY). Only a module value's copy can fail: its type's callback said so.
+    pub fn try_clone(&self) -> Result<Object, String> {
+        Ok(match self {
+            Object::List(v) => Object::List(v.clone()),
+            Object::Hash(v) => Object::Hash(v.clone()),
+            Object::Set(v) => Object::Set(v.clone()),
+            Object::ZSet(v) => Object::ZSet(v.clone()),
+            Object::Stream(v) => Object::Stream(v.clone()),
+            Object::Module(m) => Object::Module(Box::new(m.try_clone()?)),
+        })
     }
 }
 

@@ -920,6 +920,11 @@ pub fn start_rewrite(server: &Arc<Server>, core: &mut Core) -> Result<bool, Stri
     let dir = core.aof.dir.clone();
     let server = server.clone();
     let aux = crate::persist::rdb::save::standard_aux(crate::info::used_memory(), true);
+    let (aux_before, aux_after) = if rdb {
+        crate::persist::snapshot::module_aux(core, opts.compress)
+    } else {
+        Default::default()
+    };
     std::thread::spawn(move || {
         let temp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
         let written = (|| -> std::io::Result<u64> {
@@ -927,10 +932,12 @@ pub fn start_rewrite(server: &Arc<Server>, core: &mut Core) -> Result<bool, Stri
             let mut fw = crate::persist::rdb::save::FileWriter::new(f, opts, checksum);
             if rdb {
                 fw.header(&aux, &functions)?;
+                fw.raw_entry(&aux_before)?;
             } else {
                 fw.raw_entry(&header)?;
             }
             dump.run(&server, |b| fw.raw_entry(b), delay_us)?;
+            fw.raw_entry(&aux_after)?;
             let size = fw.bytes_written() + if rdb { 9 } else { 0 };
             let f = if rdb { fw.footer()? } else { fw.into_inner()? };
             let f = f.into_inner().map_err(|e| e.into_error())?;

@@ -104,6 +104,12 @@ pub fn rewrite_entry(out: &mut Vec<u8>, entry: &Entry<Object>) {
             batched(out, b"HMSET", key, h.len(), 2, items);
         }
         ValueRef::Obj(Object::Stream(s)) => rewrite_stream(out, key, s),
+        ValueRef::Obj(Object::Module(m)) => {
+            for cmd in m.rewrite(key) {
+                let argv: Vec<&[u8]> = cmd.iter().map(|a| &a[..]).collect();
+                crate::propagate::encode(out, &argv);
+            }
+        }
     }
     if let Some(at) = entry.expire_at() {
         header(out, 3);

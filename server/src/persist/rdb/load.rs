@@ -6,8 +6,9 @@
 //! validated whole before its elements are used. Any malformed input is an error, never a
 //! panic.
 //!
-//! Refused, with a message saying why: versions above 12, module values and module aux data
-//! (no module types exist yet; the message names the module type), hashes with field
+//! Module values and module aux data go to the loaded module's data type (see
+//! `module_host::types`); one no loaded module provides is refused, the message naming it.
+//! Refused, with a message saying why: versions above 12, hashes with field
 //! expiration (Redis 7.4's types 22 to 25), and pre-release function libraries.
 
 use std::borrow::Cow;
@@ -26,7 +27,7 @@ use crate::types::Object;
 const PREALLOC_MAX: usize = 1 << 12;
 
 /// How loaded values are built (the conversion thresholds of the configuration).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct LoadOpts {
     pub hash: hash::Limits,
     pub zset: zset::Limits,
@@ -38,6 +39,8 @@ pub struct LoadOpts {
     pub drop_expired_before: Option<i64>,
     /// Check the CRC-64 footer (`rdbchecksum`); a stored 0 is never checked.
     pub verify_checksum: bool,
+    /// The data types of the loaded modules, for module values and aux data.
+    pub module_types: crate::module_host::types::Registry,
 }
 
 /// What a file held.
@@ -75,7 +78,7 @@ impl<'a> Reader<'a> {
         self.pos
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], RdbError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], RdbError> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len()).ok_or_else(|| {
             corrupt(format!("unexpected end of file at offset {} (needed {n} bytes)", self.pos))
         })?;
@@ -382,7 +385,11 @@ pub fn read_object<'a>(
         | T_HASH_LISTPACK_EX => Err(RdbError::Unsupported(format!(
             "The RDB file holds a hash with field expiration (Redis 7.4, RDB type {t}), which Vireo does not support"
         ))),
-        T_MODULE_PRE_GA | T_MODULE_2 => {
+        T_MODULE_2 => {
+            let m = crate::module_host::types::read_value(r, &opts.module_types)?;
+            obj(Object::Module(Box::new(m)))
+        }
+        T_MODULE_PRE_GA => {
             let id = r.read_len()?;
             Err(RdbError::Unsupported(format!(
                 "The RDB file contains module data I can't load: no matching module type '{}' (encoding version {})",
@@ -538,28 +545,6 @@ fn parse_stream_block(s: &mut Stream, master: StreamId, e: &[Elem]) -> Result<u6
     s.log.load_block(&refs).map_err(corrupt)
 }
 
-/// Module aux data: refused unless it is empty (a module with nothing to save).
-fn read_module_aux(r: &mut Reader<'_>) -> Result<(), RdbError> {
-    let id = r.read_len()?;
-    let refuse = || {
-        RdbError::Unsupported(format!(
-            "The RDB file contains AUX module data I can't load: no matching module '{}' (encoding version {})",
-            module_type_name(id),
-            module_type_version(id)
-        ))
-    };
-    let when_op = r.read_len()?;
-    if when_op != 2 {
-        return Err(corrupt("bad module aux 'when' opcode"));
-    }
-    r.read_len()?; // when
-                   // The module's data: typed opcodes until EOF (0). Only an empty payload can be skipped.
-    match r.read_len()? {
-        0 => Ok(()),
-        _ => Err(refuse()),
-    }
-}
-
 /// Applies IDLE / FREQ read before a key to its LRU field, as the policy keeps it.
 fn apply_age(e: &mut Entry, access: Access, idle: Option<u64>, freq: Option<u8>) {
     match access.lru {
@@ -699,7 +684,7 @@ pub fn load_with<P: Progress>(
                 continue;
             }
             OP_MODULE_AUX => {
-                read_module_aux(&mut r)?;
+                crate::module_host::types::read_aux(&mut r, &opts.module_types)?;
                 continue;
             }
             OP_FUNCTION_PRE_GA => {
@@ -811,6 +796,7 @@ mod tests {
             access: Access::lru(100),
             drop_expired_before: None,
             verify_checksum: true,
+            module_types: Default::default(),
         }
     }
 

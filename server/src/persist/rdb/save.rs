@@ -159,6 +159,7 @@ pub fn value_type(e: &Entry) -> u8 {
                 }
             }
             Object::Stream(_) => T_STREAM_LISTPACKS_2,
+            Object::Module(_) => T_MODULE_2,
         },
     }
 }
@@ -240,6 +241,7 @@ fn write_body(out: &mut Vec<u8>, e: &Entry, t: u8, c: bool) {
                 }
             }
             Object::Stream(s) => write_stream(out, s, c),
+            Object::Module(m) => crate::module_host::types::write_value(out, m, c),
         },
     }
 }
