@@ -17,11 +17,12 @@ use std::cell::RefCell;
 
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::sabi_types::RMut;
-use abi_stable::std_types::{RBox, RErr, ROk, RResult, RSlice, RStr, RString};
+use abi_stable::std_types::{RBox, RErr, ROk, ROption, RResult, RSlice, RStr, RString};
 
 use crate::abi::{
-    Aggregate, CallReply, CommandDef, CommandHandler_TO, HostCtx, HostCtx_TO, InitHost,
-    InitHost_TO, LogLevel, API_MINOR,
+    Aggregate, BlockCallback_TO, BlockedHandle_TO, CallReply, CommandDef, CommandHandler_TO,
+    DisconnectCallback_TO, HostCtx, HostCtx_TO, InitHost, InitHost_TO, KeyReadyCallback_TO,
+    LogLevel, ServerHandle_TO, TimerCallback_TO, API_MINOR,
 };
 use crate::tracker::ReplyTracker;
 use crate::{Error, InitContext, Reply};
@@ -166,6 +167,10 @@ impl InitHost for TestInit<'_> {
 
     fn api_minor(&self) -> u32 {
         API_MINOR
+    }
+
+    fn server_handle(&self) -> ServerHandle_TO<'static, RBox<()>> {
+        ServerHandle_TO::from_value(crate::concurrency::NoServer, TD_Opaque)
     }
 }
 
@@ -322,7 +327,43 @@ impl HostCtx for TestCtx<'_> {
     fn api_minor(&self) -> u32 {
         API_MINOR
     }
+
+    // API 1.1: the fake host blocks nothing and runs no timers.
+    fn block_client(
+        &mut self,
+        _timeout_ms: i64,
+        _on_timeout: ROption<BlockCallback_TO<'static, RBox<()>>>,
+        _on_disconnect: ROption<DisconnectCallback_TO<'static, RBox<()>>>,
+    ) -> BlockedHandle_TO<'static, RBox<()>> {
+        self.reply_error(RStr::from_str(BLOCKING_UNSUPPORTED));
+        crate::concurrency::dead_handle()
+    }
+    fn block_on_keys(
+        &mut self,
+        _keys: RSlice<'_, RSlice<'_, u8>>,
+        _timeout_ms: i64,
+        _on_ready: KeyReadyCallback_TO<'static, RBox<()>>,
+        _on_timeout: ROption<BlockCallback_TO<'static, RBox<()>>>,
+        _on_disconnect: ROption<DisconnectCallback_TO<'static, RBox<()>>>,
+    ) -> BlockedHandle_TO<'static, RBox<()>> {
+        self.reply_error(RStr::from_str(BLOCKING_UNSUPPORTED));
+        crate::concurrency::dead_handle()
+    }
+    fn create_timer(&mut self, _ms: u64, _callback: TimerCallback_TO<'static, RBox<()>>) -> u64 {
+        0
+    }
+    fn stop_timer(&mut self, _id: u64) -> ROption<TimerCallback_TO<'static, RBox<()>>> {
+        ROption::RNone
+    }
+    fn server_handle(&self) -> ServerHandle_TO<'static, RBox<()>> {
+        ServerHandle_TO::from_value(crate::concurrency::NoServer, TD_Opaque)
+    }
+    fn signal_key_ready(&mut self, _key: RSlice<'_, u8>) {}
 }
+
+/// What a blocking command replies under [`TestModule`], which blocks nothing (test blocking
+/// against a server: `server/tests/modules_blocking.rs`).
+pub const BLOCKING_UNSUPPORTED: &str = "ERR TestModule does not block clients";
 
 /// Decodes one RESP2/RESP3 reply; the reply and the bytes it took.
 pub fn decode(b: &[u8]) -> Option<(Reply, usize)> {

@@ -234,7 +234,7 @@ fn loads_that_fail_leave_nothing_behind() {
     for needle in [
         "Module /nonexistent/libnothing.so failed to load: /nonexistent/libnothing.so: cannot open shared object file",
         "failed to load: it is not a Vireo module",
-        "module 'future' needs module API 1.1, this server provides 1.0: missing time travel (1.1)",
+        "module 'future' needs module API 1.2, this server provides 1.1: missing time travel (1.2)",
         "Module hello initialization failed: ERR hello was told to fail",
         "CONFIG specified without name value pair",
         "Syntax Error from arguments to loadex around bogus.",

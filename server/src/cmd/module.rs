@@ -135,5 +135,9 @@ fn unload(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         Err(UnloadError::InUse) => {
             Err(Error::msg("ERR Error unloading module: the module's commands are running"))
         }
+        Err(UnloadError::BlockedClients) => Err(Error::msg(
+            "ERR Error unloading module: the module has blocked clients. Please wait them \
+             unblocked and try again",
+        )),
     }
 }
