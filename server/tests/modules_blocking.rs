@@ -97,6 +97,10 @@ fn other_clients_are_served_while_one_is_blocked() {
     expect_reply(&mut a, b"$1\r\nx\r\n");
     b.expect("LRANGE q 0 -1", b"*1\r\n$1\r\ny\r\n");
     assert_eq!(blocked_clients(&mut b), 0);
+    // Counted once served.
+    let stats = String::from_utf8(b.line("INFO commandstats")).unwrap();
+    assert!(stats.contains("cmdstat_block.pop:calls=1,"), "{stats}");
+    assert!(stats.contains("cmdstat_block.sleep:calls=1,"), "{stats}");
 }
 
 #[test]

@@ -246,6 +246,12 @@ pub(super) fn cancel(ctx: &mut Ctx) {
 /// and what its handle left.
 fn take(core: &mut Core, id: u64) -> Option<(Blocked, Option<Pending>)> {
     let b = core.modules.conc.blocked.remove(&id)?;
+    // The command counts once its client is finished (as a built-in blocked command counts
+    // when it is served).
+    if let Some(st) = core.stats.cmd.get_mut(b.cmd.id) {
+        st.calls += 1;
+    }
+    core.stats.total_commands_processed += 1;
     let pending = {
         let mut s = b.slot.lock();
         s.dead = true;
