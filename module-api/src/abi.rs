@@ -65,6 +65,10 @@ pub const CAPABILITIES: &[Capability] = &[
             "custom data types (RDB save/load, AOF rewrite, copy, memory usage, aux data)",
         ),
     },
+    Capability {
+        minor: 1,
+        name: RStr::from_str("blocking clients (threads, keys), thread-safe contexts, timers"),
+    },
 ];
 
 /// The root module every plugin exports (a prefix type: later minors append fields).
@@ -266,6 +270,97 @@ pub trait HostCtx {
     ) -> RResult<(), RString>;
     /// The type name TYPE answers for `key` (`none` when it does not exist).
     fn key_type_name(&mut self, key: RSlice<'_, u8>) -> RString;
+    // ---- API 1.1: concurrency (blocking clients, thread-safe contexts, timers) ----
+
+    /// Blocks the calling client until the returned handle replies, `timeout_ms` passes (0:
+    /// never) and `on_timeout` replies, or the client goes away (`on_disconnect` runs). Inside
+    /// MULTI/EXEC or a script the client is not blocked: the command's reply is the error Redis
+    /// gives, and the handle is dead.
+    fn block_client(
+        &mut self,
+        timeout_ms: i64,
+        on_timeout: ROption<BoxedBlockCallback>,
+        on_disconnect: ROption<BoxedDisconnectCallback>,
+    ) -> BoxedBlockedHandle;
+    /// Blocks the calling client until one of `keys` (of its database) is signalled ready and
+    /// `on_ready` serves it (returns true), as [`HostCtx::block_client`] otherwise.
+    fn block_on_keys(
+        &mut self,
+        keys: RSlice<'_, RSlice<'_, u8>>,
+        timeout_ms: i64,
+        on_ready: KeyReadyCallback_TO<'static, RBox<()>>,
+        on_timeout: ROption<BoxedBlockCallback>,
+        on_disconnect: ROption<BoxedDisconnectCallback>,
+    ) -> BoxedBlockedHandle;
+    /// Runs `callback` on the server after `ms` milliseconds; returns the timer's id.
+    fn create_timer(&mut self, ms: u64, callback: TimerCallback_TO<'static, RBox<()>>) -> u64;
+    /// Cancels timer `id` and gives its callback back; none if it fired or does not exist.
+    fn stop_timer(&mut self, id: u64) -> ROption<TimerCallback_TO<'static, RBox<()>>>;
+    /// A handle any thread can lock the server through.
+    fn server_handle(&self) -> ServerHandle_TO<'static, RBox<()>>;
+    /// Marks `key` of the context's database ready for clients blocked on it.
+    fn signal_key_ready(&mut self, key: RSlice<'_, u8>);
+}
+
+/// API 1.1: owned callback and handle objects (aliases; the types are the `_TO`s).
+pub type BoxedBlockCallback = BlockCallback_TO<'static, RBox<()>>;
+pub type BoxedDisconnectCallback = DisconnectCallback_TO<'static, RBox<()>>;
+pub type BoxedBlockedHandle = BlockedHandle_TO<'static, RBox<()>>;
+
+/// API 1.1: a callback that writes a blocked client's reply (from a [`BlockedHandle`], or on a
+/// timeout). Called at most once, on the server, with the server locked.
+#[sabi_trait]
+pub trait BlockCallback: Send {
+    #[sabi(last_prefix_field)]
+    fn call(&mut self, ctx: HostCtx_TO<'_, RMut<'_, ()>>) -> RResult<(), RString>;
+}
+
+/// API 1.1: decides, when a key a client is blocked on is signalled ready, whether to serve it
+/// (write its reply, return true) or let it wait on (return false; what it wrote is dropped).
+#[sabi_trait]
+pub trait KeyReadyCallback: Send {
+    #[sabi(last_prefix_field)]
+    fn call(
+        &mut self,
+        ctx: HostCtx_TO<'_, RMut<'_, ()>>,
+        key: RSlice<'_, u8>,
+    ) -> RResult<bool, RString>;
+}
+
+/// API 1.1: called once when a blocked client disconnects.
+#[sabi_trait]
+pub trait DisconnectCallback: Send {
+    #[sabi(last_prefix_field)]
+    fn call(&mut self);
+}
+
+/// API 1.1: what a module thread unblocks its client through.
+#[sabi_trait]
+pub trait BlockedHandle: Send + Sync {
+    /// Unblocks the client: `reply` writes its reply on the server. False (and `reply` is
+    /// dropped unrun) when the client is no longer blocked by this handle.
+    fn reply(&self, reply: BlockCallback_TO<'static, RBox<()>>) -> bool;
+    /// Unblocks the client without a callback: it gets a null reply. False as for `reply`.
+    #[sabi(last_prefix_field)]
+    fn abort(&self) -> bool;
+}
+
+/// API 1.1: a timer's callback (and the data it carries).
+#[sabi_trait]
+pub trait TimerCallback: Send {
+    #[sabi(last_prefix_field)]
+    fn fire(&mut self, ctx: HostCtx_TO<'_, RMut<'_, ()>>);
+}
+
+/// API 1.1: the server, for a thread that wants to run commands (`RM_GetThreadSafeContext`).
+#[sabi_trait]
+pub trait ServerHandle: Send + Sync {
+    /// Waits for the server's execution lock; the context runs commands while it is held and
+    /// releases the lock when dropped. An error when the server is shutting down, or when the
+    /// calling thread is running a command or callback (it holds the lock already).
+    fn lock(&self) -> RResult<HostCtx_TO<'static, RBox<()>>, RString>;
+    #[sabi(last_prefix_field)]
+    fn clone_handle(&self) -> ServerHandle_TO<'static, RBox<()>>;
 }
 
 /// What a module's `init` registers its commands through.
@@ -289,6 +384,10 @@ pub trait InitHost {
         def: DataTypeDef,
         handler: DataTypeHandler_TO<'static, RBox<()>>,
     ) -> RResult<(), RString>;
+    // ---- API 1.1: concurrency ----
+
+    /// A handle any thread can lock the server through.
+    fn server_handle(&self) -> ServerHandle_TO<'static, RBox<()>>;
 }
 
 /// A module command, implemented by the module (the SDK catches panics inside it: one must

@@ -198,6 +198,10 @@ pub struct InitContext<'a, 'p> {
 
 impl<'a, 'p> InitContext<'a, 'p> {
     pub fn new(host: InitHost_TO<'a, RMut<'p, ()>>) -> Self {
+        // API 1.1: the handle `ThreadSafeContext::new` locks the server through.
+        if host.api_minor() >= 1 {
+            crate::concurrency::set_server(host.server_handle());
+        }
         InitContext { host }
     }
 

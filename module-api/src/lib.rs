@@ -6,6 +6,7 @@
 pub mod abi;
 mod args;
 mod command;
+mod concurrency;
 mod context;
 pub mod datatype;
 mod error;
@@ -20,6 +21,7 @@ pub mod tracker;
 pub use abi::{LogLevel, API_MAJOR, API_MINOR};
 pub use args::{parse_f64, parse_i64, ArgParser, Args};
 pub use command::{Command, InitContext, KeySpec};
+pub use concurrency::{BlockedClient, LockedContext, ThreadSafeContext, TimerId};
 pub use context::{Context, Postponed};
 pub use datatype::{AofRewriter, DataType, RdbReader, RdbWriter, AUX_AFTER_RDB, AUX_BEFORE_RDB};
 pub use error::{CommandResult, Error};

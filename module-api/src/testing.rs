@@ -21,9 +21,10 @@ use abi_stable::sabi_types::RMut;
 use abi_stable::std_types::{RBox, RErr, ROk, ROption, RResult, RSlice, RStr, RString, RVec};
 
 use crate::abi::{
-    call_error, Aggregate, CallError, CallReply, CommandDef, CommandHandler_TO, DataTypeDef,
-    DataTypeHandler_TO, HostCtx, HostCtx_TO, InitHost, InitHost_TO, LogLevel, ModuleValue_TO,
-    RdbItem, API_MINOR,
+    call_error, Aggregate, BlockCallback_TO, BlockedHandle_TO, CallError, CallReply, CommandDef,
+    CommandHandler_TO, DataTypeDef, DataTypeHandler_TO, DisconnectCallback_TO, HostCtx, HostCtx_TO,
+    InitHost, InitHost_TO, KeyReadyCallback_TO, LogLevel, ModuleValue_TO, RdbItem, ServerHandle_TO,
+    TimerCallback_TO, API_MINOR,
 };
 use crate::datatype::{self, DataType};
 use crate::tracker::ReplyTracker;
@@ -362,6 +363,10 @@ impl InitHost for TestInit<'_> {
         self.m.types.push((def, handler));
         ROk(())
     }
+
+    fn server_handle(&self) -> ServerHandle_TO<'static, RBox<()>> {
+        ServerHandle_TO::from_value(crate::concurrency::NoServer, TD_Opaque)
+    }
 }
 
 struct TestCtx<'a> {
@@ -597,7 +602,43 @@ impl HostCtx for TestCtx<'_> {
     fn key_type_name(&mut self, key: RSlice<'_, u8>) -> RString {
         key_type(self.values.get(key.as_slice())).into()
     }
+
+    // API 1.1: the fake host blocks nothing and runs no timers.
+    fn block_client(
+        &mut self,
+        _timeout_ms: i64,
+        _on_timeout: ROption<BlockCallback_TO<'static, RBox<()>>>,
+        _on_disconnect: ROption<DisconnectCallback_TO<'static, RBox<()>>>,
+    ) -> BlockedHandle_TO<'static, RBox<()>> {
+        self.reply_error(RStr::from_str(BLOCKING_UNSUPPORTED));
+        crate::concurrency::dead_handle()
+    }
+    fn block_on_keys(
+        &mut self,
+        _keys: RSlice<'_, RSlice<'_, u8>>,
+        _timeout_ms: i64,
+        _on_ready: KeyReadyCallback_TO<'static, RBox<()>>,
+        _on_timeout: ROption<BlockCallback_TO<'static, RBox<()>>>,
+        _on_disconnect: ROption<DisconnectCallback_TO<'static, RBox<()>>>,
+    ) -> BlockedHandle_TO<'static, RBox<()>> {
+        self.reply_error(RStr::from_str(BLOCKING_UNSUPPORTED));
+        crate::concurrency::dead_handle()
+    }
+    fn create_timer(&mut self, _ms: u64, _callback: TimerCallback_TO<'static, RBox<()>>) -> u64 {
+        0
+    }
+    fn stop_timer(&mut self, _id: u64) -> ROption<TimerCallback_TO<'static, RBox<()>>> {
+        ROption::RNone
+    }
+    fn server_handle(&self) -> ServerHandle_TO<'static, RBox<()>> {
+        ServerHandle_TO::from_value(crate::concurrency::NoServer, TD_Opaque)
+    }
+    fn signal_key_ready(&mut self, _key: RSlice<'_, u8>) {}
 }
+
+/// What a blocking command replies under [`TestModule`], which blocks nothing (test blocking
+/// against a server: `server/tests/modules_blocking.rs`).
+pub const BLOCKING_UNSUPPORTED: &str = "ERR TestModule does not block clients";
 
 /// Decodes one RESP2/RESP3 reply; the reply and the bytes it took.
 pub fn decode(b: &[u8]) -> Option<(Reply, usize)> {

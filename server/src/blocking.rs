@@ -22,6 +22,8 @@ pub enum Wants {
     List,
     ZSet,
     Stream,
+    /// A module's `block_client` / `block_on_keys` (see `module_host::concurrency`).
+    Module,
 }
 
 /// What a command that found nothing asks for (see `Ctx::block`).

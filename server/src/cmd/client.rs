@@ -535,6 +535,13 @@ fn unblock(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if argv.len() > 4 {
         return Err(Error::SYNTAX);
     }
+    if let Ok(uid) = u64::try_from(id) {
+        let m = crate::module_host::concurrency::client_unblock(ctx.server, ctx.core, uid, error);
+        if let Some(n) = m {
+            ctx.out.int(n);
+            return Ok(());
+        }
+    }
     let core = &mut *ctx.core;
     let Some(w) = u64::try_from(id).ok().and_then(|id| core.blocking.unblock(&mut core.dbs, id))
     else {

@@ -525,10 +525,24 @@ fn serve_blocked(server: &Arc<Server>, core: &mut Core) {
     core.blocking.serving = false;
 }
 
+/// [`serve_blocked`] unless it is running or nobody is blocked (for what runs outside a
+/// command: module callbacks, timers, thread-safe contexts).
+pub(crate) fn serve_blocked_now(server: &Arc<Server>, core: &mut Core) {
+    if !core.blocking.is_empty() && !core.blocking.serving {
+        serve_blocked(server, core);
+    }
+}
+
 fn serve_key(server: &Arc<Server>, core: &mut Core, dbi: usize, key: &[u8]) {
     use crate::keyspace::ValueRef;
     use crate::types::Object;
-    while let Some(&id) = core.dbs[dbi].blocked_on.get(key).and_then(|q| q.front()) {
+    // Module clients blocked on the key decide for themselves; the built-in loop skips them.
+    crate::module_host::concurrency::serve_key(server, core, dbi, key);
+    let first = |core: &Core| {
+        let q = core.dbs[dbi].blocked_on.get(key)?;
+        q.iter().copied().find(|&c| !crate::module_host::concurrency::is_module_waiter(core, c))
+    };
+    while let Some(id) = first(core) {
         let w = core.blocking.waiter_mut(id).expect("queued clients are blocked");
         let (wants, resp, shared) = (w.wants, w.resp, w.shared.clone());
         let argv = std::mem::take(&mut w.argv);

@@ -138,5 +138,9 @@ fn unload(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         Err(UnloadError::HasValues) => Err(Error::msg(
             "ERR Error unloading module: the module exports one or more module-side data types, can't unload",
         )),
+        Err(UnloadError::BlockedClients) => Err(Error::msg(
+            "ERR Error unloading module: the module has blocked clients. Please wait them \
+             unblocked and try again",
+        )),
     }
 }

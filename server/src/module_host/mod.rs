@@ -13,6 +13,7 @@
 //! [`Modules::command`]); their handler is [`dispatch`], which calls the module through the
 //! handler object kept in [`ModuleCommand`].
 
+pub mod concurrency;
 mod keys;
 pub mod spec;
 pub mod types;
@@ -23,7 +24,9 @@ use std::sync::Arc;
 use abi_stable::library::{lib_header_from_path, LibraryError};
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::sabi_types::RMut;
-use abi_stable::std_types::{RBox, RErr, ROk, RResult, RSlice, RStr, RString, RVec, Tuple2};
+use abi_stable::std_types::{
+    RBox, RErr, ROk, ROption, RResult, RSlice, RStr, RString, RVec, Tuple2,
+};
 use bytes::Bytes;
 use vireo_module_api::abi::{
     self, Aggregate, CallReply, CommandDef, CommandHandler_TO, HostCtx, HostCtx_TO, InitHost,
@@ -62,6 +65,8 @@ pub struct Modules {
     next_id: usize,
     /// The data types of the loaded modules (API 1.1).
     pub types: types::Registry,
+    /// Blocked clients, timers (API 1.1, see `concurrency`).
+    pub conc: concurrency::State,
 }
 
 impl Modules {
@@ -123,7 +128,13 @@ fn library_error(e: &LibraryError) -> String {
 
 /// Loads the module at `path`, runs its `init` with `args` and registers its commands. The error
 /// says why, for the log.
-pub fn load(server: &Server, core: &mut Core, path: &str, args: &[Vec<u8>]) -> Result<(), String> {
+pub fn load(
+    server: &Arc<Server>,
+    core: &mut Core,
+    path: &str,
+    args: &[Vec<u8>],
+) -> Result<(), String> {
+    core.modules.conc.capture_runtime();
     let header = lib_header_from_path(Path::new(path)).map_err(|e| library_error(&e))?;
     let module: ModuleRef = header.init_root_module().map_err(|e| library_error(&e))?;
     let name = module.name().to_string();
@@ -205,6 +216,8 @@ pub enum UnloadError {
     InUse,
     /// Values of the module's data types exist.
     HasValues,
+    /// Clients are blocked by its commands.
+    BlockedClients,
 }
 
 /// Unregisters module `name`'s commands and forgets it. Refused while one of its commands is
@@ -216,6 +229,9 @@ pub fn unload(core: &mut Core, name: &str) -> Result<(), UnloadError> {
         .iter()
         .position(|m| m.name.eq_ignore_ascii_case(name))
         .ok_or(UnloadError::NoSuchModule)?;
+    if core.modules.conc.blocks_clients(&core.modules.loaded[i].name) {
+        return Err(UnloadError::BlockedClients);
+    }
     let busy = core.modules.loaded[i]
         .commands
         .iter()
@@ -229,6 +245,7 @@ pub fn unload(core: &mut Core, name: &str) -> Result<(), UnloadError> {
     }
     core.modules.types = core.modules.types.without_module(&module);
     let m = core.modules.loaded.remove(i);
+    core.modules.conc.cancel_timers(&m.name);
     for c in &m.commands {
         if let Some(cmd) = core.modules.commands.remove(c) {
             core.stats.cmd[cmd.id] = Default::default();
@@ -240,7 +257,7 @@ pub fn unload(core: &mut Core, name: &str) -> Result<(), UnloadError> {
 
 /// Loads the `loadmodule` lines of the configuration, in order; the first failure is returned
 /// (start-up stops with it, as Redis does).
-pub fn load_at_startup(server: &Server, core: &mut Core) -> Result<(), String> {
+pub fn load_at_startup(server: &Arc<Server>, core: &mut Core) -> Result<(), String> {
     let lines = core.cfg.loadmodule.clone();
     for line in lines {
         let path = String::from_utf8_lossy(&line[0]).into_owned();
@@ -260,7 +277,7 @@ pub fn load_at_startup(server: &Server, core: &mut Core) -> Result<(), String> {
 
 /// What a module's `init` registers into: its commands join the table only if `init` succeeds.
 struct Staging<'a> {
-    server: &'a Server,
+    server: &'a Arc<Server>,
     core: &'a Core,
     module: &'a str,
     commands: Vec<(&'static cmd::spec::CommandSpec, CommandHandler_TO<'static, RBox<()>>)>,
@@ -312,6 +329,10 @@ impl InitHost for Staging<'_> {
             Err(e) => RErr(e.into()),
         }
     }
+
+    fn server_handle(&self) -> abi::ServerHandle_TO<'static, RBox<()>> {
+        concurrency::server_handle(self.server)
+    }
 }
 
 fn log(level: LogLevel, module: &str, msg: &str) {
@@ -342,12 +363,21 @@ pub fn dispatch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     let mut host =
         Host { ctx, tracker: ReplyTracker::default(), wrapped: false, module: &m.module };
+    let mark = concurrency::LockMark::set();
     let r = m
         .handler
         .call(HostCtx_TO::from_ptr(RMut::new(&mut host), TD_Opaque), RSlice::from_slice(args));
+    drop(mark);
     let Host { ctx, tracker, wrapped, .. } = host;
     if wrapped {
         ctx.core.prop.end_transaction();
+    }
+    // API 1.1: a command that blocked its client replies later, so it must write nothing now.
+    if ctx.blocked.is_some() {
+        match r {
+            ROk(()) if ctx.out.buf.len() == start => return Ok(()),
+            _ => concurrency::cancel(ctx),
+        }
     }
     let err = match r {
         ROk(()) if tracker.complete() => return Ok(()),
@@ -572,6 +602,47 @@ impl HostCtx for Host<'_, '_> {
             Some(e) => crate::keyspace::type_name(e).into(),
             None => "none".into(),
         }
+    }
+
+    // ---- API 1.1: concurrency (see `concurrency`) ----
+
+    fn block_client(
+        &mut self,
+        timeout_ms: i64,
+        on_timeout: ROption<abi::BlockCallback_TO<'static, RBox<()>>>,
+        on_disconnect: ROption<abi::DisconnectCallback_TO<'static, RBox<()>>>,
+    ) -> abi::BlockedHandle_TO<'static, RBox<()>> {
+        let (t, d) = (on_timeout.into_option(), on_disconnect.into_option());
+        concurrency::block(self, Vec::new(), timeout_ms, None, t, d)
+    }
+
+    fn block_on_keys(
+        &mut self,
+        keys: RSlice<'_, RSlice<'_, u8>>,
+        timeout_ms: i64,
+        on_ready: abi::KeyReadyCallback_TO<'static, RBox<()>>,
+        on_timeout: ROption<abi::BlockCallback_TO<'static, RBox<()>>>,
+        on_disconnect: ROption<abi::DisconnectCallback_TO<'static, RBox<()>>>,
+    ) -> abi::BlockedHandle_TO<'static, RBox<()>> {
+        let keys = keys.iter().map(|k| Bytes::copy_from_slice(k)).collect();
+        let (t, d) = (on_timeout.into_option(), on_disconnect.into_option());
+        concurrency::block(self, keys, timeout_ms, Some(on_ready), t, d)
+    }
+
+    fn create_timer(&mut self, ms: u64, callback: abi::TimerCallback_TO<'static, RBox<()>>) -> u64 {
+        concurrency::create_timer(self.ctx.server, self.ctx.core, self.module, ms, callback)
+    }
+
+    fn stop_timer(&mut self, id: u64) -> ROption<abi::TimerCallback_TO<'static, RBox<()>>> {
+        concurrency::stop_timer(self.ctx.core, id)
+    }
+
+    fn server_handle(&self) -> abi::ServerHandle_TO<'static, RBox<()>> {
+        concurrency::server_handle(self.ctx.server)
+    }
+
+    fn signal_key_ready(&mut self, key: RSlice<'_, u8>) {
+        concurrency::signal_ready(self, key.as_slice());
     }
 }
 

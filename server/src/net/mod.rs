@@ -199,6 +199,7 @@ pub async fn serve<S>(
         core.monitors.retain(|(cid, _)| *cid != id);
         cmd::multi::unwatch_all(&mut core, &mut client);
         let core = &mut *core;
+        crate::module_host::concurrency::client_gone(core, id);
         core.blocking.forget(&mut core.dbs, id);
         crate::pubsub::unsubscribe_all(core, &mut client);
         core.tracking.disable(id);
@@ -268,8 +269,13 @@ where
             let reply = match core.blocking.take_done(id) {
                 Some(r) => r,
                 None if timed_out => {
-                    core.blocking.unblock(&mut core.dbs, id);
-                    crate::blocking::timeout_reply(client.resp)
+                    match crate::module_host::concurrency::timed_out(server, core, id) {
+                        Some(r) => r,
+                        None => {
+                            core.blocking.unblock(&mut core.dbs, id);
+                            crate::blocking::timeout_reply(client.resp)
+                        }
+                    }
                 }
                 None => continue,
             };
