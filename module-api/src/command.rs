@@ -193,12 +193,14 @@ impl CommandHandler for FnHandler {
 
 /// What a module's `init` registers its commands through.
 pub struct InitContext<'a, 'p> {
-    host: InitHost_TO<'a, RMut<'p, ()>>,
+    pub(crate) host: InitHost_TO<'a, RMut<'p, ()>>,
+    /// Configs were registered since the last `load_configs` (API 1.1).
+    pub(crate) configs_pending: bool,
 }
 
 impl<'a, 'p> InitContext<'a, 'p> {
     pub fn new(host: InitHost_TO<'a, RMut<'p, ()>>) -> Self {
-        InitContext { host }
+        InitContext { host, configs_pending: false }
     }
 
     /// Registers a command. Refused when the name is taken or the declaration is invalid (an

@@ -10,6 +10,7 @@ mod context;
 mod error;
 #[doc(hidden)]
 pub mod export;
+mod modconf;
 mod reply;
 pub mod testing;
 pub mod tracker;
@@ -19,4 +20,7 @@ pub use args::{parse_f64, parse_i64, ArgParser, Args};
 pub use command::{Command, InitContext, KeySpec};
 pub use context::{Context, Postponed};
 pub use error::{CommandResult, Error};
+pub use modconf::{
+    ConfigBuilder, ConfigCell, ConfigType, EnumValue, InfoBuilder, InfoFieldValue, Shared,
+};
 pub use reply::Reply;

@@ -13,6 +13,7 @@
 //! [`Modules::command`]); their handler is [`dispatch`], which calls the module through the
 //! handler object kept in [`ModuleCommand`].
 
+pub mod modconf;
 pub mod spec;
 
 use std::path::Path;
@@ -58,6 +59,8 @@ pub struct Modules {
     commands: NameMap<Arc<Command>>,
     /// The next stats slot for a module command (slots are never reused).
     next_id: usize,
+    /// Module configs, INFO sections, shared APIs (API 1.1).
+    pub ext: modconf::State,
 }
 
 impl Modules {
@@ -120,6 +123,18 @@ fn library_error(e: &LibraryError) -> String {
 /// Loads the module at `path`, runs its `init` with `args` and registers its commands. The error
 /// says why, for the log.
 pub fn load(server: &Server, core: &mut Core, path: &str, args: &[Vec<u8>]) -> Result<(), String> {
+    load_ex(server, core, path, args, &mut Vec::new())
+}
+
+/// [`load`] with `<module>.<name>` config values to apply (the config file's, or MODULE
+/// LOADEX's): those the module takes are removed from `queue`.
+pub fn load_ex(
+    server: &Server,
+    core: &mut Core,
+    path: &str,
+    args: &[Vec<u8>],
+    queue: &mut Vec<(String, Vec<u8>)>,
+) -> Result<(), String> {
     let header = lib_header_from_path(Path::new(path)).map_err(|e| library_error(&e))?;
     let module: ModuleRef = header.init_root_module().map_err(|e| library_error(&e))?;
     let name = module.name().to_string();
@@ -148,17 +163,26 @@ pub fn load(server: &Server, core: &mut Core, path: &str, args: &[Vec<u8>]) -> R
     }
     let str_args: Vec<RString> =
         args.iter().map(|a| RString::from(String::from_utf8_lossy(a).into_owned())).collect();
-    let mut staging = Staging { server, core: &*core, module: &name, commands: Vec::new() };
+    let mut staging = Staging {
+        server,
+        core: &*core,
+        module: &name,
+        commands: Vec::new(),
+        ext: modconf::Staged::with_queue(std::mem::take(queue)),
+    };
     let init = module.init();
     let r = init(
         InitHost_TO::from_ptr(RMut::new(&mut staging), TD_Opaque),
         RSlice::from_slice(&str_args),
     );
     let staged = std::mem::take(&mut staging.commands);
+    let mut ext = std::mem::take(&mut staging.ext);
+    *queue = std::mem::take(&mut ext.queue);
     if let RErr(e) = r {
         // Nothing it registered joined the table: dropping the staging list unloads it.
         return Err(format!("Module {name} initialization failed: {e}"));
     }
+    ext.finish()?;
     let mut names = Vec::new();
     let base = server.commands.len();
     for (spec, handler) in staged {
@@ -180,6 +204,7 @@ pub fn load(server: &Server, core: &mut Core, path: &str, args: &[Vec<u8>]) -> R
     if core.stats.cmd.len() < base + core.modules.next_id {
         core.stats.cmd.resize(base + core.modules.next_id, Default::default());
     }
+    ext.commit(&mut core.modules.ext, &name);
     core.modules.loaded.push(LoadedModule {
         name,
         version: module.version(),
@@ -194,6 +219,8 @@ pub fn load(server: &Server, core: &mut Core, path: &str, args: &[Vec<u8>]) -> R
 pub enum UnloadError {
     NoSuchModule,
     InUse,
+    /// Another module uses an API it exports.
+    UsedBy,
 }
 
 /// Unregisters module `name`'s commands and forgets it. Refused while one of its commands is
@@ -212,7 +239,11 @@ pub fn unload(core: &mut Core, name: &str) -> Result<(), UnloadError> {
     if busy {
         return Err(UnloadError::InUse);
     }
+    if !core.modules.ext.used_by(&core.modules.loaded[i].name).is_empty() {
+        return Err(UnloadError::UsedBy);
+    }
     let m = core.modules.loaded.remove(i);
+    core.modules.ext.remove_module(&m.name);
     for c in &m.commands {
         if let Some(cmd) = core.modules.commands.remove(c) {
             core.stats.cmd[cmd.id] = Default::default();
@@ -226,9 +257,10 @@ pub fn unload(core: &mut Core, name: &str) -> Result<(), UnloadError> {
 /// (start-up stops with it, as Redis does).
 pub fn load_at_startup(server: &Server, core: &mut Core) -> Result<(), String> {
     let lines = core.cfg.loadmodule.clone();
+    let mut queue = core.cfg.module_configs.clone();
     for line in lines {
         let path = String::from_utf8_lossy(&line[0]).into_owned();
-        match load(server, core, &path, &line[1..]) {
+        match load_ex(server, core, &path, &line[1..], &mut queue) {
             Ok(()) => tracing::info!(
                 "Module '{}' loaded from {path}",
                 core.modules.loaded.last().map_or("", |m| &m.name)
@@ -239,6 +271,12 @@ pub fn load_at_startup(server: &Server, core: &mut Core) -> Result<(), String> {
             }
         }
     }
+    if !queue.is_empty() {
+        return Err(
+            "Module Configuration detected without loadmodule directive or no ApplyConfig call: aborting"
+                .into(),
+        );
+    }
     Ok(())
 }
 
@@ -248,6 +286,7 @@ struct Staging<'a> {
     core: &'a Core,
     module: &'a str,
     commands: Vec<(&'static cmd::spec::CommandSpec, CommandHandler_TO<'static, RBox<()>>)>,
+    ext: modconf::Staged,
 }
 
 impl InitHost for Staging<'_> {
@@ -280,13 +319,46 @@ impl InitHost for Staging<'_> {
     fn api_minor(&self) -> u32 {
         API_MINOR
     }
+
+    // Module configs, INFO sections, shared APIs (API 1.1).
+    fn register_config(
+        &mut self,
+        def: abi::ConfigDef,
+        handler: abi::ConfigHandler_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString> {
+        self.ext.register_config(&self.core.modules.ext, self.module, def, handler)
+    }
+
+    fn load_configs(&mut self) -> RResult<(), RString> {
+        self.ext.load_configs()
+    }
+
+    fn register_info(
+        &mut self,
+        handler: abi::InfoHandler_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString> {
+        self.ext.register_info(handler)
+    }
+
+    fn export_api(&mut self, name: RStr<'_>, api: abi::SharedApi) -> RResult<(), RString> {
+        self.ext.export_api(&self.core.modules.ext, self.module, name.as_str(), api)
+    }
+
+    fn import_api(&mut self, name: RStr<'_>, min_version: u32) -> RResult<abi::SharedApi, RString> {
+        self.ext.import_api(&self.core.modules.ext, name.as_str(), min_version)
+    }
 }
 
 fn log(level: LogLevel, module: &str, msg: &str) {
+    // `loglevel` filters as Redis's levels do (the tracing filter alone cannot tell verbose
+    // from notice).
+    if !crate::config::process::log_enabled(level as u8) {
+        return;
+    }
     match level {
         LogLevel::Warning => tracing::warn!("<{module}> {msg}"),
-        LogLevel::Notice => tracing::info!("<{module}> {msg}"),
-        LogLevel::Verbose | LogLevel::Debug => tracing::debug!("<{module}> {msg}"),
+        LogLevel::Notice | LogLevel::Verbose => tracing::info!("<{module}> {msg}"),
+        LogLevel::Debug => tracing::debug!("<{module}> {msg}"),
     }
 }
 
@@ -514,5 +586,10 @@ impl HostCtx for Host<'_, '_> {
 
     fn api_minor(&self) -> u32 {
         API_MINOR
+    }
+
+    // Module configs, INFO sections, shared APIs (API 1.1).
+    fn import_api(&mut self, name: RStr<'_>, min_version: u32) -> RResult<abi::SharedApi, RString> {
+        self.ctx.core.modules.ext.import_api(self.module, name.as_str(), min_version)
     }
 }
