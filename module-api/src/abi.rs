@@ -69,6 +69,10 @@ pub const CAPABILITIES: &[Capability] = &[
         minor: 1,
         name: RStr::from_str("blocking clients (threads, keys), thread-safe contexts, timers"),
     },
+    Capability {
+        minor: 1,
+        name: RStr::from_str("module configs, INFO sections, shared APIs between modules"),
+    },
 ];
 
 /// The root module every plugin exports (a prefix type: later minors append fields).
@@ -300,6 +304,12 @@ pub trait HostCtx {
     fn server_handle(&self) -> ServerHandle_TO<'static, RBox<()>>;
     /// Marks `key` of the context's database ready for clients blocked on it.
     fn signal_key_ready(&mut self, key: RSlice<'_, u8>);
+
+    // ---- Module configs, INFO sections, shared APIs (API 1.1) ----
+    /// The shared API `name` another module exported, if its version is at least
+    /// `min_version`; records that this module uses the exporter (MODULE UNLOAD of the exporter
+    /// is then refused).
+    fn import_api(&mut self, name: RStr<'_>, min_version: u32) -> RResult<SharedApi, RString>;
 }
 
 /// API 1.1: owned callback and handle objects (aliases; the types are the `_TO`s).
@@ -388,6 +398,143 @@ pub trait InitHost {
 
     /// A handle any thread can lock the server through.
     fn server_handle(&self) -> ServerHandle_TO<'static, RBox<()>>;
+    // ---- Module configs, INFO sections, shared APIs (API 1.1) ----
+    /// Declares the config `<module>.<def.name>`; its value lives in the module, behind
+    /// `handler`. Refused for an invalid name or definition, or a name taken.
+    fn register_config(
+        &mut self,
+        def: ConfigDef,
+        handler: ConfigHandler_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString>;
+    /// Gives every config registered so far its value: the one the config file or MODULE
+    /// LOADEX names, else its default (Redis's `RM_LoadConfigs`). An error (a bad value, a
+    /// value the module's setter refused) should fail the load.
+    fn load_configs(&mut self) -> RResult<(), RString>;
+    /// Adds the module's INFO sections (one handler per module).
+    fn register_info(&mut self, handler: InfoHandler_TO<'static, RBox<()>>)
+        -> RResult<(), RString>;
+    /// Exports `api` under `name` for other modules (a name is exported once server-wide).
+    fn export_api(&mut self, name: RStr<'_>, api: SharedApi) -> RResult<(), RString>;
+    /// As [`HostCtx::import_api`], from `init`.
+    fn import_api(&mut self, name: RStr<'_>, min_version: u32) -> RResult<SharedApi, RString>;
+}
+
+// ---- Module configs, INFO sections, shared APIs (API 1.1) ----
+
+/// Config flags ([`ConfigDef::flags`]), as Redis's `REDISMODULE_CONFIG_*`.
+pub mod config_flags {
+    /// CONFIG SET refuses it: only the config file or MODULE LOADEX set it.
+    pub const IMMUTABLE: u32 = 1 << 0;
+    /// Holds a secret (kept out of logs).
+    pub const SENSITIVE: u32 = 1 << 1;
+    /// Not matched by CONFIG GET patterns; CONFIG GET of its exact name still answers.
+    pub const HIDDEN: u32 = 1 << 2;
+    /// CONFIG SET needs `enable-protected-configs`.
+    pub const PROTECTED: u32 = 1 << 3;
+    /// Refused while the server loads its data.
+    pub const DENY_LOADING: u32 = 1 << 4;
+    /// Numeric: accepts memory units (`1kb`, `5mb`, `2gb`).
+    pub const MEMORY: u32 = 1 << 5;
+    /// Enum: a set of flags (`CONFIG SET m.x "a b"` combines values).
+    pub const BITFLAGS: u32 = 1 << 6;
+    /// Every flag this API version knows.
+    pub const ALL: u32 = (1 << 7) - 1;
+}
+
+/// A config's value, by kind.
+#[repr(C, u8)]
+#[derive(StableAbi, Clone, Debug, PartialEq, Eq)]
+pub enum ConfigValue {
+    Bool(bool),
+    Numeric(i64),
+    /// Any bytes (a config string is binary-safe, as Redis's).
+    String(RVec<u8>),
+    /// The value of an enum entry (or of several, OR-ed, with `BITFLAGS`).
+    Enum(i32),
+}
+
+/// A module config's definition. The kind is the default's.
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq, Eq)]
+pub struct ConfigDef {
+    /// Without the module prefix: `max-items` becomes `<module>.max-items`.
+    pub name: RString,
+    /// [`config_flags`] bits.
+    pub flags: u32,
+    pub default: ConfigValue,
+    /// Bounds of a numeric config, inclusive.
+    pub min: i64,
+    pub max: i64,
+    /// An enum's names and values, in the order CONFIG GET looks for names.
+    pub enum_values: RVec<Tuple2<RString, i32>>,
+}
+
+/// A module config's value, kept by the module.
+#[sabi_trait]
+pub trait ConfigHandler: Send + Sync {
+    fn get(&self) -> ConfigValue;
+    /// Sets a new value (already parsed and within bounds); an `Err` refuses it with a message
+    /// (CONFIG SET's error says `... - <message>`).
+    #[sabi(last_prefix_field)]
+    fn set(&self, value: ConfigValue) -> RResult<(), RString>;
+}
+
+/// An INFO field's value.
+#[repr(C, u8)]
+#[derive(StableAbi, Clone, Debug, PartialEq)]
+pub enum InfoValue {
+    Str(RString),
+    Int(i64),
+    UInt(u64),
+    /// Printed as `%.17g`.
+    Double(f64),
+    /// `name:k1=v1,k2=v2`.
+    Dict(RVec<Tuple2<RString, RString>>),
+}
+
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq)]
+pub struct InfoField {
+    /// Printed as `<module>_<name>`.
+    pub name: RString,
+    pub value: InfoValue,
+}
+
+/// One INFO section, printed as `# <module>_<name>` (`# <module>` for an empty name).
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq)]
+pub struct InfoSection {
+    pub name: RString,
+    pub fields: RVec<InfoField>,
+}
+
+/// A module's INFO sections, asked for each time INFO includes them.
+#[sabi_trait]
+pub trait InfoHandler: Send + Sync {
+    /// `for_crash_report`: the sections go to a crash report (keep them cheap and safe).
+    #[sabi(last_prefix_field)]
+    fn sections(&self, for_crash_report: bool) -> RVec<InfoSection>;
+}
+
+/// The shared value behind a [`SharedApi`]: keeps it alive and gives its address.
+#[sabi_trait]
+pub trait SharedValue: Send + Sync {
+    /// The address of the exported value, of the type `SharedApi::layout` describes.
+    #[sabi(last_prefix_field)]
+    fn addr(&self) -> usize;
+}
+
+/// An API a module exports to others: a value of any `StableAbi` type (a function table, a
+/// prefix struct, a sabi trait object), type-checked with abi_stable's layout check by the
+/// importer before it is used.
+#[repr(C)]
+#[derive(StableAbi, Clone)]
+pub struct SharedApi {
+    /// The API's version (the importer asks for a minimum).
+    pub version: u32,
+    /// abi_stable's layout of the exported value's type.
+    pub layout: &'static abi_stable::type_layout::TypeLayout,
+    pub value: abi_stable::std_types::RArc<SharedValue_TO<'static, RBox<()>>>,
 }
 
 /// A module command, implemented by the module (the SDK catches panics inside it: one must

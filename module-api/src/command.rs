@@ -194,6 +194,8 @@ impl CommandHandler for FnHandler {
 /// What a module's `init` registers its commands through.
 pub struct InitContext<'a, 'p> {
     pub(crate) host: InitHost_TO<'a, RMut<'p, ()>>,
+    /// Configs were registered since the last `load_configs` (API 1.1).
+    pub(crate) configs_pending: bool,
 }
 
 impl<'a, 'p> InitContext<'a, 'p> {
@@ -202,7 +204,7 @@ impl<'a, 'p> InitContext<'a, 'p> {
         if host.api_minor() >= 1 {
             crate::concurrency::set_server(host.server_handle());
         }
-        InitContext { host }
+        InitContext { host, configs_pending: false }
     }
 
     /// Registers a command. Refused when the name is taken or the declaration is invalid (an

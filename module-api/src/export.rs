@@ -41,7 +41,14 @@ extern "C" fn init_module<M: ExportModule>(
     args: RSlice<'_, RString>,
 ) -> RResult<(), RString> {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let run = || M::init(&mut InitContext::new(host), &args);
+    let run = || -> Result<(), Error> {
+        let mut ctx = InitContext::new(host);
+        M::init(&mut ctx, &args)?;
+        if ctx.configs_pending {
+            ctx.load_configs()?;
+        }
+        Ok(())
+    };
     match catch_unwind(AssertUnwindSafe(run)) {
         Ok(Ok(())) => RResult::ROk(()),
         Ok(Err(e)) => RErr(e.message().into()),

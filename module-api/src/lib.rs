@@ -14,6 +14,7 @@ mod error;
 pub mod export;
 mod fake_keys;
 mod keys;
+mod modconf;
 mod reply;
 pub mod testing;
 pub mod tracker;
@@ -27,5 +28,8 @@ pub use datatype::{AofRewriter, DataType, RdbReader, RdbWriter, AUX_AFTER_RDB, A
 pub use error::{CommandResult, Error};
 pub use keys::{
     CallError, CallErrorKind, CallOptions, Expiry, FieldValue, Key, KeyMut, ListEnd, ScanBatch,
+};
+pub use modconf::{
+    ConfigBuilder, ConfigCell, ConfigType, EnumValue, InfoBuilder, InfoFieldValue, Shared,
 };
 pub use reply::Reply;

@@ -22,8 +22,9 @@ use abi_stable::std_types::{RBox, RErr, ROk, ROption, RResult, RSlice, RStr, RSt
 
 use crate::abi::{
     call_error, Aggregate, BlockCallback_TO, BlockedHandle_TO, CallError, CallReply, CommandDef,
-    CommandHandler_TO, DataTypeDef, DataTypeHandler_TO, DisconnectCallback_TO, HostCtx, HostCtx_TO,
-    InitHost, InitHost_TO, KeyReadyCallback_TO, LogLevel, ModuleValue_TO, RdbItem, ServerHandle_TO,
+    CommandHandler_TO, ConfigDef, ConfigHandler_TO, ConfigValue, DataTypeDef, DataTypeHandler_TO,
+    DisconnectCallback_TO, HostCtx, HostCtx_TO, InfoHandler_TO, InfoSection, InitHost, InitHost_TO,
+    KeyReadyCallback_TO, LogLevel, ModuleValue_TO, RdbItem, ServerHandle_TO, SharedApi,
     TimerCallback_TO, API_MINOR,
 };
 use crate::datatype::{self, DataType};
@@ -44,6 +45,10 @@ pub struct TestModule {
     keyspace: Keyspace,
     types: Vec<(DataTypeDef, DataTypeHandler_TO<'static, RBox<()>>)>,
     values: HashMap<Vec<u8>, TestValue>,
+    // Module configs, INFO sections, shared APIs (API 1.1).
+    configs: Vec<(ConfigDef, ConfigHandler_TO<'static, RBox<()>>)>,
+    info: Option<InfoHandler_TO<'static, RBox<()>>>,
+    apis: Vec<(String, SharedApi)>,
 }
 
 /// A key of the fake keyspace: a value of one of the module's types, or a key of another type
@@ -69,12 +74,86 @@ impl TestModule {
             keyspace: Keyspace::default(),
             types: Vec::new(),
             values: HashMap::new(),
+            configs: Vec::new(),
+            info: None,
+            apis: Vec::new(),
         };
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let mut host = TestInit { m: &mut m };
-        let to = InitHost_TO::from_ptr(RMut::new(&mut host), TD_Opaque);
-        init(&mut InitContext::new(to), &args)?;
+        m.init_with(init, args)?;
         Ok(m)
+    }
+
+    /// As [`TestModule::load`], with shared APIs (see [`TestModule::provide_api`]) that `init`
+    /// can import.
+    pub fn load_with_apis(
+        name: &str,
+        init: fn(&mut InitContext, &[String]) -> Result<(), Error>,
+        args: &[&str],
+        apis: &[(&str, SharedApi)],
+    ) -> Result<TestModule, Error> {
+        let mut m = TestModule::load(name, |_, _| Ok(()), &[])?;
+        m.apis = apis.iter().map(|(n, a)| (n.to_string(), a.clone())).collect();
+        m.init_with(init, args)?;
+        Ok(m)
+    }
+
+    fn init_with(
+        &mut self,
+        init: fn(&mut InitContext, &[String]) -> Result<(), Error>,
+        args: &[&str],
+    ) -> Result<(), Error> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let mut host = TestInit { m: self };
+        let to = InitHost_TO::from_ptr(RMut::new(&mut host), TD_Opaque);
+        let mut ctx = InitContext::new(to);
+        init(&mut ctx, &args)?;
+        if ctx.configs_pending {
+            ctx.load_configs()?;
+        }
+        Ok(())
+    }
+
+    /// A shared API as a module would export it, for [`TestModule::load_with_apis`] or
+    /// [`TestModule::provide_api`].
+    pub fn shared_api<T: abi_stable::StableAbi + Send + Sync + 'static>(
+        version: u32,
+        value: T,
+    ) -> SharedApi {
+        crate::modconf::to_shared(version, value)
+    }
+
+    /// Makes a shared API importable by the module's commands (and lists what it exported).
+    pub fn provide_api(&mut self, name: &str, api: SharedApi) {
+        self.apis.retain(|(n, _)| n != name);
+        self.apis.push((name.to_string(), api));
+    }
+
+    /// The shared APIs the module exported (and those provided to it), by name.
+    pub fn apis(&self) -> impl Iterator<Item = (&str, &SharedApi)> {
+        self.apis.iter().map(|(n, a)| (n.as_str(), a))
+    }
+
+    /// A module config's value, by its name without the module prefix.
+    pub fn config_get(&self, name: &str) -> Option<ConfigValue> {
+        self.configs.iter().find(|(d, _)| d.name.eq_ignore_ascii_case(name)).map(|(_, h)| h.get())
+    }
+
+    /// Sets a module config as CONFIG SET would once the value is parsed: checks its kind,
+    /// numeric bounds and enum values (not the immutable flag), then calls the module's setter.
+    pub fn config_set(&mut self, name: &str, value: ConfigValue) -> Result<(), String> {
+        let Some((d, h)) = self.configs.iter().find(|(d, _)| d.name.eq_ignore_ascii_case(name))
+        else {
+            return Err(format!("no config named '{name}'"));
+        };
+        check_config_value(d, &value)?;
+        match h.set(value) {
+            ROk(()) => Ok(()),
+            RErr(e) => Err(e.into_string()),
+        }
+    }
+
+    /// The module's INFO sections, as INFO would ask for them.
+    pub fn info(&self) -> Vec<InfoSection> {
+        self.info.as_ref().map(|h| h.sections(false).into_vec()).unwrap_or_default()
     }
 
     pub fn name(&self) -> &str {
@@ -147,6 +226,7 @@ impl TestModule {
                 keys: &mut self.keyspace,
                 types: &self.types,
                 values: &mut self.values,
+                apis: &self.apis,
             };
             let r = {
                 let to = HostCtx_TO::from_ptr(RMut::new(&mut ctx), TD_Opaque);
@@ -367,6 +447,86 @@ impl InitHost for TestInit<'_> {
     fn server_handle(&self) -> ServerHandle_TO<'static, RBox<()>> {
         ServerHandle_TO::from_value(crate::concurrency::NoServer, TD_Opaque)
     }
+
+    fn register_config(
+        &mut self,
+        def: ConfigDef,
+        handler: ConfigHandler_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString> {
+        if self.m.configs.iter().any(|(d, _)| d.name.eq_ignore_ascii_case(&def.name)) {
+            return RErr(format!("config '{}' is already registered", def.name).into());
+        }
+        if let Err(e) = check_config_value(&def, &def.default) {
+            return RErr(format!("config '{}': bad default: {e}", def.name).into());
+        }
+        self.m.configs.push((def, handler));
+        ROk(())
+    }
+
+    fn load_configs(&mut self) -> RResult<(), RString> {
+        for (d, h) in &self.m.configs {
+            if let RErr(e) = h.set(d.default.clone()) {
+                return RErr(
+                    format!("Issue during loading of configuration {} : {e}", d.name).into(),
+                );
+            }
+        }
+        ROk(())
+    }
+
+    fn register_info(
+        &mut self,
+        handler: InfoHandler_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString> {
+        self.m.info = Some(handler);
+        ROk(())
+    }
+
+    fn export_api(&mut self, name: RStr<'_>, api: SharedApi) -> RResult<(), RString> {
+        if self.m.apis.iter().any(|(n, _)| n == name.as_str()) {
+            return RErr(format!("shared API '{name}' is already exported").into());
+        }
+        self.m.apis.push((name.to_string(), api));
+        ROk(())
+    }
+
+    fn import_api(&mut self, name: RStr<'_>, min_version: u32) -> RResult<SharedApi, RString> {
+        find_api(&self.m.apis, name.as_str(), min_version)
+    }
+}
+
+fn find_api(apis: &[(String, SharedApi)], name: &str, min: u32) -> RResult<SharedApi, RString> {
+    match apis.iter().find(|(n, _)| n == name) {
+        None => RErr(format!("no shared API named '{name}'").into()),
+        Some((_, a)) if a.version < min => {
+            RErr(format!("shared API '{name}' has version {}, {min} is needed", a.version).into())
+        }
+        Some((_, a)) => ROk(a.clone()),
+    }
+}
+
+/// The checks the server makes on a parsed config value.
+fn check_config_value(d: &ConfigDef, v: &ConfigValue) -> Result<(), String> {
+    use std::mem::discriminant;
+    if discriminant(&d.default) != discriminant(v) {
+        return Err("the value has the wrong type".into());
+    }
+    match v {
+        ConfigValue::Numeric(n) if *n < d.min || *n > d.max => {
+            Err(format!("argument must be between {} and {} inclusive", d.min, d.max))
+        }
+        ConfigValue::Enum(e) => {
+            let known = d.enum_values.iter().any(|t| t.1 == *e)
+                || (d.flags & crate::abi::config_flags::BITFLAGS != 0
+                    && *e & !d.enum_values.iter().fold(0, |a, t| a | t.1) == 0);
+            if known {
+                Ok(())
+            } else {
+                Err("not one of the enum's values".into())
+            }
+        }
+        _ => Ok(()),
+    }
 }
 
 struct TestCtx<'a> {
@@ -378,6 +538,7 @@ struct TestCtx<'a> {
     keys: &'a mut Keyspace,
     types: &'a [(DataTypeDef, DataTypeHandler_TO<'static, RBox<()>>)],
     values: &'a mut HashMap<Vec<u8>, TestValue>,
+    apis: &'a [(String, SharedApi)],
 }
 
 impl TestCtx<'_> {
@@ -634,6 +795,10 @@ impl HostCtx for TestCtx<'_> {
         ServerHandle_TO::from_value(crate::concurrency::NoServer, TD_Opaque)
     }
     fn signal_key_ready(&mut self, _key: RSlice<'_, u8>) {}
+
+    fn import_api(&mut self, name: RStr<'_>, min_version: u32) -> RResult<SharedApi, RString> {
+        find_api(self.apis, name.as_str(), min_version)
+    }
 }
 
 /// What a blocking command replies under [`TestModule`], which blocks nothing (test blocking

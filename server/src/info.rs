@@ -150,10 +150,12 @@ pub fn generate(server: &Server, core: &mut Core, sections: Sections) -> String 
         for m in &core.modules.loaded {
             let _ = write!(
                 out,
-                "module:name={},ver={},api={},filters=0,usedby=[],using=[],options=[]\r\n",
+                "module:name={},ver={},api={},filters=0,usedby=[{}],using=[{}],options=[]\r\n",
                 m.name,
                 m.version,
-                vireo_module_api::API_MAJOR
+                vireo_module_api::API_MAJOR,
+                core.modules.ext.used_by(&m.name).join("|"),
+                core.modules.ext.using(&m.name).join("|"),
             );
         }
     }

@@ -48,11 +48,24 @@ fn get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             }
         }
     }
+    // Module configs (`<module>.<name>`).
+    let mut module_pairs: Vec<(String, Vec<u8>)> = Vec::new();
+    if !ctx.core.modules.ext.configs.is_empty() {
+        for pat in &argv[2..] {
+            let seen = |n: &str| module_pairs.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
+            let found = crate::module_host::modconf::get_pairs(&ctx.core.modules.ext, pat, seen);
+            module_pairs.extend(found);
+        }
+    }
     let cfg = &ctx.core.cfg;
-    ctx.out.map(matches.len());
+    ctx.out.map(matches.len() + module_pairs.len());
     for (name, d) in &matches {
         ctx.out.bulk(name.as_bytes());
         ctx.out.bulk(&d.get(cfg));
+    }
+    for (name, v) in &module_pairs {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.bulk(v);
     }
     Ok(())
 }
@@ -93,8 +106,24 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let protected_ok = ctx.core.cfg.enable_protected_configs.allows(is_local(ctx));
     // Find every directive first: unknown, immutable and repeated names fail the whole call.
     let mut targets: Vec<(&'static Directive, &'static str, &Bytes)> = Vec::new();
+    // Module configs: (index in the module config list, value).
+    let mut module_targets: Vec<(usize, &[u8])> = Vec::new();
     for pair in argv[2..].chunks(2) {
         let typed = String::from_utf8_lossy(&pair[0]);
+        let mconfigs = &ctx.core.modules.ext.configs;
+        if let Some(i) =
+            mconfigs.iter().position(|c| c.full.as_bytes().eq_ignore_ascii_case(&pair[0]))
+        {
+            if let Some(why) = crate::module_host::modconf::set_refusal(&mconfigs[i], protected_ok)
+            {
+                return Err(fail(&typed, why));
+            }
+            if module_targets.iter().any(|(j, _)| *j == i) {
+                return Err(fail(&typed, "duplicate parameter"));
+            }
+            module_targets.push((i, &pair[1]));
+            continue;
+        }
         let Some((d, matched)) = config::lookup(&pair[0]) else {
             return Err(Error::err(format_args!(
                 "Unknown option or number of arguments for CONFIG SET - '{typed}'"
@@ -121,6 +150,14 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         if let Err(e) = d.set(&mut ctx.core.cfg, &args, &mut sctx) {
             result = Err(fail(matched, &e));
             break;
+        }
+    }
+    if result.is_ok() && !module_targets.is_empty() {
+        let loading = ctx.server.loading.active();
+        if let Err((name, why)) =
+            crate::module_host::modconf::set_many(&ctx.core.modules.ext, &module_targets, loading)
+        {
+            result = Err(fail(&name, &why));
         }
     }
     if let Err(e) = result {
@@ -168,7 +205,8 @@ fn rewrite(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     let Some(path) = ctx.server.config_file.as_ref() else {
         return Err(Error::msg("ERR The server is running without a config file"));
     };
-    match config::rewrite::rewrite(&ctx.core.cfg, path) {
+    let extra = crate::module_host::modconf::rewrite_extra(&ctx.core.modules);
+    match config::rewrite::rewrite_with(&ctx.core.cfg, path, &extra) {
         Ok(()) => {
             tracing::warn!("CONFIG REWRITE executed with success.");
             ctx.out.ok();

@@ -66,15 +66,23 @@ fn list(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn load_module(ctx: &mut Ctx, path: &[u8], args: &[Bytes], configs: usize) -> CmdResult {
+fn load_module(
+    ctx: &mut Ctx,
+    path: &[u8],
+    args: &[Bytes],
+    mut configs: Vec<(String, Vec<u8>)>,
+) -> CmdResult {
     let path = String::from_utf8_lossy(path).into_owned();
     let args: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
-    let result = if configs > 0 {
-        // No module can declare configs yet, so none can take these.
-        Err("Module Configuration detected without loadmodule directive or no ApplyConfig call: aborting".to_string())
-    } else {
-        module_host::load(ctx.server, ctx.core, &path, &args)
-    };
+    let given = !configs.is_empty();
+    let mut result = module_host::load_ex(ctx.server, ctx.core, &path, &args, &mut configs);
+    if result.is_ok() && given && !configs.is_empty() {
+        // A LOADEX config the module did not take: the load is undone.
+        if let Some(name) = ctx.core.modules.loaded.last().map(|m| m.name.clone()) {
+            let _ = module_host::unload(ctx.core, &name);
+        }
+        result = Err("Loadex configurations were not applied, likely due to invalid arguments. Unloading the module.".to_string());
+    }
     match result {
         Ok(()) => {
             let name = ctx.core.modules.loaded.last().map_or("", |m| m.name.as_str());
@@ -91,12 +99,12 @@ fn load_module(ctx: &mut Ctx, path: &[u8], args: &[Bytes], configs: usize) -> Cm
 
 /// MODULE LOAD path [arg [arg ...]]
 fn load(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    load_module(ctx, &argv[2], &argv[3..], 0)
+    load_module(ctx, &argv[2], &argv[3..], Vec::new())
 }
 
 /// MODULE LOADEX path [CONFIG name value [CONFIG name value ...]] [ARGS args [args ...]]
 fn loadex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let mut configs = 0;
+    let mut configs: Vec<(String, Vec<u8>)> = Vec::new();
     let mut i = 3;
     let mut args: &[Bytes] = &[];
     while i < argv.len() {
@@ -105,7 +113,8 @@ fn loadex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 tracing::info!("CONFIG specified without name value pair");
                 return Err(Error::msg(LOAD_ERROR));
             }
-            configs += 1;
+            configs
+                .push((String::from_utf8_lossy(&argv[i + 1]).into_owned(), argv[i + 2].to_vec()));
             i += 3;
         } else if Ctx::is(&argv[i], "args") {
             args = &argv[i + 1..];
@@ -141,6 +150,9 @@ fn unload(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         Err(UnloadError::BlockedClients) => Err(Error::msg(
             "ERR Error unloading module: the module has blocked clients. Please wait them \
              unblocked and try again",
+        )),
+        Err(UnloadError::UsedBy) => Err(Error::msg(
+            "ERR Error unloading module: the module exports APIs used by other modules. Please unload them first and try again",
         )),
     }
 }

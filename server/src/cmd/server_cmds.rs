@@ -29,7 +29,15 @@ pub const HANDLERS: &[(&str, Handler)] = &[
 /// INFO [section [section ...]]
 fn info_cmd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let sections = Sections::from_args(&argv[1..]);
-    let text = info::generate(ctx.server, ctx.core, sections);
+    let mut text = info::generate(ctx.server, ctx.core, sections);
+    // Modules' own sections: all for `everything` / `modules`, else those named.
+    let all = sections.has(info::Section::ModuleGenerated);
+    let names: Vec<String> = argv[1..]
+        .iter()
+        .filter(|a| Sections::from_args(std::slice::from_ref(*a)) == Sections::default())
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    crate::module_host::modconf::info_sections(&ctx.core.modules.ext, all, &names, &mut text);
     ctx.out.verbatim("txt", text.as_bytes());
     Ok(())
 }

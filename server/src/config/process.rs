@@ -15,6 +15,26 @@ pub const DEFAULT_PIDFILE: &str = "/var/run/redis.pid";
 
 static LOG_FILTER: OnceLock<reload::Handle<EnvFilter, Registry>> = OnceLock::new();
 
+/// The current `loglevel` as Redis numbers it (0 debug, 1 verbose, 2 notice, 3 warning, 4
+/// nothing), for what logs at Redis's levels (modules).
+static LOG_LEVEL: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(2);
+
+fn store_level(loglevel: &str) {
+    let n = match loglevel {
+        "debug" => 0,
+        "verbose" => 1,
+        "warning" => 3,
+        "nothing" => 4,
+        _ => 2,
+    };
+    LOG_LEVEL.store(n, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether a message at Redis level `level` (0 debug .. 3 warning) passes `loglevel`.
+pub fn log_enabled(level: u8) -> bool {
+    level >= LOG_LEVEL.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The tracing level for a Redis `loglevel`.
 pub fn level_for(loglevel: &str) -> &'static str {
     match loglevel {
@@ -30,6 +50,7 @@ pub fn level_for(loglevel: &str) -> &'static str {
 /// `VIREO_LOG` environment variable gives a tracing filter. The level can be changed later with
 /// [`set_log_level`].
 pub fn init_logging(cfg: &Config) -> Result<(), String> {
+    store_level(&cfg.loglevel);
     let filter = EnvFilter::try_from_env("VIREO_LOG")
         .unwrap_or_else(|_| EnvFilter::new(level_for(&cfg.loglevel)));
     let (filter, handle) = reload::Layer::new(filter);
@@ -52,6 +73,7 @@ pub fn init_logging(cfg: &Config) -> Result<(), String> {
 
 /// Applies a new `loglevel` to the running logger.
 pub fn set_log_level(loglevel: &str) {
+    store_level(loglevel);
     if let Some(h) = LOG_FILTER.get() {
         let _ = h.reload(EnvFilter::new(level_for(loglevel)));
     }

@@ -19,12 +19,22 @@ const OTHER_DIRECTIVES: &[&str] = &["include", "rename-command", "user", "loadmo
 
 /// Rewrites the config file at `path` to hold `cfg`.
 pub fn rewrite(cfg: &Config, path: &Path) -> io::Result<()> {
+    rewrite_with(cfg, path, &[])
+}
+
+/// Lines of directives outside the table (loaded modules, module configs): a lower-case
+/// directive name and its lines, each with whether it must be written where the file lacks it.
+pub type ExtraLines = [(String, Vec<(String, bool)>)];
+
+/// [`rewrite`], with the lines of directives outside the table; any `<module>.<name>` line of
+/// the old file that `extra` does not list (a module config no loaded module declares) goes.
+pub fn rewrite_with(cfg: &Config, path: &Path, extra: &ExtraLines) -> io::Result<()> {
     let old = match std::fs::read(path) {
         Ok(c) => c,
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e),
     };
-    let new = rewrite_content(&old, cfg, defaults());
+    let new = rewrite_content_with(&old, cfg, defaults(), Some(extra));
     write_atomically(path, &new)
 }
 
@@ -37,6 +47,17 @@ fn trim(line: &[u8]) -> &[u8] {
 
 /// The new content of a config file whose old content is `old`.
 pub fn rewrite_content(old: &[u8], cfg: &Config, defaults: &Config) -> Vec<u8> {
+    rewrite_content_with(old, cfg, defaults, None)
+}
+
+/// [`rewrite_content`], with extra directives (see [`rewrite_with`]); `None` keeps the lines
+/// of directives outside the table as they are.
+pub fn rewrite_content_with(
+    old: &[u8],
+    cfg: &Config,
+    defaults: &Config,
+    extra: Option<&ExtraLines>,
+) -> Vec<u8> {
     let mut lines: Vec<Vec<u8>> = Vec::new();
     // directive (canonical name) -> its lines in the old file, in order
     let mut option_lines: HashMap<String, VecDeque<usize>> = HashMap::new();
@@ -91,9 +112,25 @@ pub fn rewrite_content(old: &[u8], cfg: &Config, defaults: &Config) -> Vec<u8> {
             }
         }
     }
+    for (name, extra_lines) in extra.unwrap_or(&[]) {
+        for (line, force) in extra_lines {
+            if let Some(i) = option_lines.get_mut(name.as_str()).and_then(|q| q.pop_front()) {
+                lines[i] = line.clone().into_bytes();
+            } else if *force {
+                if !has_signature {
+                    lines.push(SIGNATURE.as_bytes().to_vec());
+                    has_signature = true;
+                }
+                lines.push(line.clone().into_bytes());
+            }
+        }
+    }
     // Lines of rewritten directives that were not reused are dropped.
     for (name, idx) in &option_lines {
-        if processed.contains(name.as_str()) {
+        let handled = extra.is_some_and(|e| {
+            name == "loadmodule" || name.contains('.') || e.iter().any(|(n, _)| n == name)
+        });
+        if processed.contains(name.as_str()) || handled {
             for &i in idx {
                 lines[i].clear();
             }

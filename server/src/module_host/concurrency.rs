@@ -742,6 +742,15 @@ impl HostCtx for Locked {
     fn key_type_name(&mut self, key: RSlice<'_, u8>) -> RString {
         self.with(|h| h.key_type_name(key))
     }
+    fn import_api(
+        &mut self,
+        _name: RStr<'_>,
+        _min_version: u32,
+    ) -> RResult<vireo_module_api::abi::SharedApi, RString> {
+        // Imports are recorded per module, and a thread-safe context belongs to none: a module
+        // imports in `init` or from its commands.
+        RErr("ERR a thread-safe context cannot import shared APIs".into())
+    }
 }
 
 const NO_TYPES: &str = "ERR a thread-safe context reaches module values only through commands";

@@ -15,6 +15,7 @@
 
 pub mod concurrency;
 mod keys;
+pub mod modconf;
 pub mod spec;
 pub mod types;
 
@@ -67,6 +68,8 @@ pub struct Modules {
     pub types: types::Registry,
     /// Blocked clients, timers (API 1.1, see `concurrency`).
     pub conc: concurrency::State,
+    /// Module configs, INFO sections, shared APIs (API 1.1).
+    pub ext: modconf::State,
 }
 
 impl Modules {
@@ -134,6 +137,18 @@ pub fn load(
     path: &str,
     args: &[Vec<u8>],
 ) -> Result<(), String> {
+    load_ex(server, core, path, args, &mut Vec::new())
+}
+
+/// [`load`] with `<module>.<name>` config values to apply (the config file's, or MODULE
+/// LOADEX's): those the module takes are removed from `queue`.
+pub fn load_ex(
+    server: &Arc<Server>,
+    core: &mut Core,
+    path: &str,
+    args: &[Vec<u8>],
+    queue: &mut Vec<(String, Vec<u8>)>,
+) -> Result<(), String> {
     core.modules.conc.capture_runtime();
     let header = lib_header_from_path(Path::new(path)).map_err(|e| library_error(&e))?;
     let module: ModuleRef = header.init_root_module().map_err(|e| library_error(&e))?;
@@ -163,8 +178,14 @@ pub fn load(
     }
     let str_args: Vec<RString> =
         args.iter().map(|a| RString::from(String::from_utf8_lossy(a).into_owned())).collect();
-    let mut staging =
-        Staging { server, core: &*core, module: &name, commands: Vec::new(), types: Vec::new() };
+    let mut staging = Staging {
+        server,
+        core: &*core,
+        module: &name,
+        commands: Vec::new(),
+        types: Vec::new(),
+        ext: modconf::Staged::with_queue(std::mem::take(queue)),
+    };
     let init = module.init();
     let r = init(
         InitHost_TO::from_ptr(RMut::new(&mut staging), TD_Opaque),
@@ -172,10 +193,13 @@ pub fn load(
     );
     let staged = std::mem::take(&mut staging.commands);
     let staged_types = std::mem::take(&mut staging.types);
+    let mut ext = std::mem::take(&mut staging.ext);
+    *queue = std::mem::take(&mut ext.queue);
     if let RErr(e) = r {
         // Nothing it registered joined the table: dropping the staging list unloads it.
         return Err(format!("Module {name} initialization failed: {e}"));
     }
+    ext.finish()?;
     let mut names = Vec::new();
     let base = server.commands.len();
     for (spec, handler) in staged {
@@ -200,6 +224,7 @@ pub fn load(
     for t in staged_types {
         core.modules.types = core.modules.types.with(t);
     }
+    ext.commit(&mut core.modules.ext, &name);
     core.modules.loaded.push(LoadedModule {
         name,
         version: module.version(),
@@ -218,6 +243,8 @@ pub enum UnloadError {
     HasValues,
     /// Clients are blocked by its commands.
     BlockedClients,
+    /// Another module uses an API it exports.
+    UsedBy,
 }
 
 /// Unregisters module `name`'s commands and forgets it. Refused while one of its commands is
@@ -243,9 +270,13 @@ pub fn unload(core: &mut Core, name: &str) -> Result<(), UnloadError> {
     if core.modules.types.of_module(&module).any(|t| t.live_values() > 0) {
         return Err(UnloadError::HasValues);
     }
+    if !core.modules.ext.used_by(&module).is_empty() {
+        return Err(UnloadError::UsedBy);
+    }
     core.modules.types = core.modules.types.without_module(&module);
     let m = core.modules.loaded.remove(i);
     core.modules.conc.cancel_timers(&m.name);
+    core.modules.ext.remove_module(&m.name);
     for c in &m.commands {
         if let Some(cmd) = core.modules.commands.remove(c) {
             core.stats.cmd[cmd.id] = Default::default();
@@ -259,9 +290,10 @@ pub fn unload(core: &mut Core, name: &str) -> Result<(), UnloadError> {
 /// (start-up stops with it, as Redis does).
 pub fn load_at_startup(server: &Arc<Server>, core: &mut Core) -> Result<(), String> {
     let lines = core.cfg.loadmodule.clone();
+    let mut queue = core.cfg.module_configs.clone();
     for line in lines {
         let path = String::from_utf8_lossy(&line[0]).into_owned();
-        match load(server, core, &path, &line[1..]) {
+        match load_ex(server, core, &path, &line[1..], &mut queue) {
             Ok(()) => tracing::info!(
                 "Module '{}' loaded from {path}",
                 core.modules.loaded.last().map_or("", |m| &m.name)
@@ -271,6 +303,12 @@ pub fn load_at_startup(server: &Arc<Server>, core: &mut Core) -> Result<(), Stri
                 return Err(format!("Can't load module from {path}: server aborting ({e})"));
             }
         }
+    }
+    if !queue.is_empty() {
+        return Err(
+            "Module Configuration detected without loadmodule directive or no ApplyConfig call: aborting"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -282,6 +320,7 @@ struct Staging<'a> {
     module: &'a str,
     commands: Vec<(&'static cmd::spec::CommandSpec, CommandHandler_TO<'static, RBox<()>>)>,
     types: Vec<Arc<types::ModuleType>>,
+    ext: modconf::Staged,
 }
 
 impl InitHost for Staging<'_> {
@@ -333,13 +372,46 @@ impl InitHost for Staging<'_> {
     fn server_handle(&self) -> abi::ServerHandle_TO<'static, RBox<()>> {
         concurrency::server_handle(self.server)
     }
+
+    // Module configs, INFO sections, shared APIs (API 1.1).
+    fn register_config(
+        &mut self,
+        def: abi::ConfigDef,
+        handler: abi::ConfigHandler_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString> {
+        self.ext.register_config(&self.core.modules.ext, self.module, def, handler)
+    }
+
+    fn load_configs(&mut self) -> RResult<(), RString> {
+        self.ext.load_configs()
+    }
+
+    fn register_info(
+        &mut self,
+        handler: abi::InfoHandler_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString> {
+        self.ext.register_info(handler)
+    }
+
+    fn export_api(&mut self, name: RStr<'_>, api: abi::SharedApi) -> RResult<(), RString> {
+        self.ext.export_api(&self.core.modules.ext, self.module, name.as_str(), api)
+    }
+
+    fn import_api(&mut self, name: RStr<'_>, min_version: u32) -> RResult<abi::SharedApi, RString> {
+        self.ext.import_api(&self.core.modules.ext, name.as_str(), min_version)
+    }
 }
 
 fn log(level: LogLevel, module: &str, msg: &str) {
+    // `loglevel` filters as Redis's levels do (the tracing filter alone cannot tell verbose
+    // from notice).
+    if !crate::config::process::log_enabled(level as u8) {
+        return;
+    }
     match level {
         LogLevel::Warning => tracing::warn!("<{module}> {msg}"),
-        LogLevel::Notice => tracing::info!("<{module}> {msg}"),
-        LogLevel::Verbose | LogLevel::Debug => tracing::debug!("<{module}> {msg}"),
+        LogLevel::Notice | LogLevel::Verbose => tracing::info!("<{module}> {msg}"),
+        LogLevel::Debug => tracing::debug!("<{module}> {msg}"),
     }
 }
 
@@ -643,6 +715,11 @@ impl HostCtx for Host<'_, '_> {
 
     fn signal_key_ready(&mut self, key: RSlice<'_, u8>) {
         concurrency::signal_ready(self, key.as_slice());
+    }
+
+    // Module configs, INFO sections, shared APIs (API 1.1).
+    fn import_api(&mut self, name: RStr<'_>, min_version: u32) -> RResult<abi::SharedApi, RString> {
+        self.ctx.core.modules.ext.import_api(self.module, name.as_str(), min_version)
     }
 }
 
