@@ -193,7 +193,7 @@ impl CommandHandler for FnHandler {
 
 /// What a module's `init` registers its commands through.
 pub struct InitContext<'a, 'p> {
-    host: InitHost_TO<'a, RMut<'p, ()>>,
+    pub(crate) host: InitHost_TO<'a, RMut<'p, ()>>,
 }
 
 impl<'a, 'p> InitContext<'a, 'p> {

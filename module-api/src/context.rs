@@ -17,7 +17,7 @@ pub struct Postponed(u32);
 /// A handler writes exactly one reply (which may be an aggregate of many), or returns an
 /// error, which replaces whatever it wrote.
 pub struct Context<'a, 'p> {
-    host: HostCtx_TO<'a, RMut<'p, ()>>,
+    pub(crate) host: HostCtx_TO<'a, RMut<'p, ()>>,
 }
 
 impl<'a, 'p> Context<'a, 'p> {

@@ -8,6 +8,8 @@ mod args;
 mod command;
 mod context;
 mod error;
+// ---- keyspace and server events, replication control (API 1.1) ----
+pub mod events;
 #[doc(hidden)]
 pub mod export;
 mod reply;
@@ -20,3 +22,8 @@ pub use command::{Command, InitContext, KeySpec};
 pub use context::{Context, Postponed};
 pub use error::{CommandResult, Error};
 pub use reply::Reply;
+// ---- keyspace and server events, replication control (API 1.1) ----
+pub use events::{
+    notify_class, parse_classes, EventContext, KeyChange, Persistence, Phase, ServerEvent,
+    ServerEventKind,
+};

@@ -231,10 +231,15 @@ fn loads_that_fail_leave_nothing_behind() {
         b"-ERR unknown command 'hello.echo', with args beginning with: 'x' \r\n",
     );
     let log = log_of(&srv);
+    let (now, next) = (vireo_module_api::API_MINOR, vireo_module_api::API_MINOR + 1);
+    let future = format!(
+        "module 'future' needs module API 1.{next}, this server provides 1.{now}: missing time \
+         travel (1.{next})"
+    );
     for needle in [
         "Module /nonexistent/libnothing.so failed to load: /nonexistent/libnothing.so: cannot open shared object file",
         "failed to load: it is not a Vireo module",
-        "module 'future' needs module API 1.1, this server provides 1.0: missing time travel (1.1)",
+        &future,
         "Module hello initialization failed: ERR hello was told to fail",
         "CONFIG specified without name value pair",
         "Syntax Error from arguments to loadex around bogus.",

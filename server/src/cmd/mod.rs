@@ -306,7 +306,7 @@ impl<'a> Ctx<'a> {
     /// `key` of the client's database. One branch when the class is not configured.
     #[inline]
     pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
-        if self.core.cfg.notify_keyspace_events & class != 0 {
+        if crate::keyspace::notify::wanted(self.core) & class != 0 {
             let db = self.client.db;
             self.notify_db(class, event, key, db);
         }
@@ -437,6 +437,11 @@ pub fn execute(
     // Tracking messages for this client itself (pushes survive CLIENT REPLY OFF).
     if !client.in_exec && core.tracking.has_local() {
         crate::tracking::deliver_local(core, client, out, reply_start);
+    }
+    // Module listeners of the keyspace events the command raised, after it (see
+    // module_host::events).
+    if !client.in_exec {
+        crate::module_host::events::deliver(server, core);
     }
     flow
 }
@@ -824,11 +829,11 @@ fn run_inner(
 
     // Keyspace events no notify call published yet (a lazy expiry on a read, a key created by a
     // command with no event of its own) come before the reply, as in Redis.
-    if core.cfg.notify_keyspace_events != 0 {
+    if crate::keyspace::notify::wanted(core) != 0 {
         crate::pubsub::local_at(client, out, reply_start, |l| {
             crate::keyspace::notify::flush(core, Some(l))
         });
-        if core.cfg.notify_keyspace_events & crate::config::notify::KEY_MISS != 0 {
+        if crate::keyspace::notify::wanted(core) & crate::config::notify::KEY_MISS != 0 {
             notify_key_misses(core, cmd, argv, db_before);
         }
     }

@@ -8,6 +8,7 @@ use crate::error::{CmdResult, Error};
 use crate::keyspace::{self, Access, Entry, Lru};
 use crate::persist::{rdb, snapshot};
 use crate::util::num::parse_i64;
+use vireo_module_api::abi::server_event as SE;
 
 pub const HANDLERS: &[(&str, Handler)] =
     &[("save", save), ("bgsave", bgsave), ("dump", dump), ("restore", restore)];
@@ -17,7 +18,13 @@ fn save(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     if ctx.core.rdb.bgsave.is_some() {
         return Err(Error::msg("ERR Background save already in progress"));
     }
-    match snapshot::save(ctx.core) {
+    use crate::module_host::events::{data, fire};
+    use vireo_module_api::abi::server_event as se;
+    fire(ctx.server, ctx.core, data(se::PERSISTENCE, se::SYNC_RDB_START, 0));
+    let r = snapshot::save(ctx.core);
+    let end = if r.is_ok() { se::END } else { se::FAILED };
+    fire(ctx.server, ctx.core, data(se::PERSISTENCE, end, 0));
+    match r {
         Ok(()) => {
             ctx.out.ok();
             Ok(())
@@ -42,6 +49,12 @@ fn bgsave(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     snapshot::bgsave(ctx.server, ctx.core).map_err(Error::msg)?;
+    let (ev, start) = (SE::PERSISTENCE, SE::RDB_START);
+    crate::module_host::events::fire(
+        ctx.server,
+        ctx.core,
+        crate::module_host::events::data(ev, start, 0),
+    );
     ctx.out.simple("Background saving started");
     Ok(())
 }

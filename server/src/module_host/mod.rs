@@ -13,6 +13,8 @@
 //! [`Modules::command`]); their handler is [`dispatch`], which calls the module through the
 //! handler object kept in [`ModuleCommand`].
 
+// ---- keyspace and server events, replication control (API 1.1) ----
+pub mod events;
 pub mod spec;
 
 use std::path::Path;
@@ -58,6 +60,8 @@ pub struct Modules {
     commands: NameMap<Arc<Command>>,
     /// The next stats slot for a module command (slots are never reused).
     next_id: usize,
+    // ---- keyspace and server events, replication control (API 1.1) ----
+    pub events: events::Events,
 }
 
 impl Modules {
@@ -148,13 +152,20 @@ pub fn load(server: &Server, core: &mut Core, path: &str, args: &[Vec<u8>]) -> R
     }
     let str_args: Vec<RString> =
         args.iter().map(|a| RString::from(String::from_utf8_lossy(a).into_owned())).collect();
-    let mut staging = Staging { server, core: &*core, module: &name, commands: Vec::new() };
+    let mut staging = Staging {
+        server,
+        core: &*core,
+        module: &name,
+        commands: Vec::new(),
+        subs: Default::default(),
+    };
     let init = module.init();
     let r = init(
         InitHost_TO::from_ptr(RMut::new(&mut staging), TD_Opaque),
         RSlice::from_slice(&str_args),
     );
     let staged = std::mem::take(&mut staging.commands);
+    let subs = std::mem::take(&mut staging.subs);
     if let RErr(e) = r {
         // Nothing it registered joined the table: dropping the staging list unloads it.
         return Err(format!("Module {name} initialization failed: {e}"));
@@ -180,6 +191,8 @@ pub fn load(server: &Server, core: &mut Core, path: &str, args: &[Vec<u8>]) -> R
     if core.stats.cmd.len() < base + core.modules.next_id {
         core.stats.cmd.resize(base + core.modules.next_id, Default::default());
     }
+    core.modules.events.commit(&name, subs);
+    crate::keyspace::notify::sync(core);
     core.modules.loaded.push(LoadedModule {
         name,
         version: module.version(),
@@ -213,6 +226,8 @@ pub fn unload(core: &mut Core, name: &str) -> Result<(), UnloadError> {
         return Err(UnloadError::InUse);
     }
     let m = core.modules.loaded.remove(i);
+    core.modules.events.remove_module(&m.name);
+    crate::keyspace::notify::sync(core);
     for c in &m.commands {
         if let Some(cmd) = core.modules.commands.remove(c) {
             core.stats.cmd[cmd.id] = Default::default();
@@ -248,6 +263,7 @@ struct Staging<'a> {
     core: &'a Core,
     module: &'a str,
     commands: Vec<(&'static cmd::spec::CommandSpec, CommandHandler_TO<'static, RBox<()>>)>,
+    subs: events::Staged,
 }
 
 impl InitHost for Staging<'_> {
@@ -280,6 +296,27 @@ impl InitHost for Staging<'_> {
     fn api_minor(&self) -> u32 {
         API_MINOR
     }
+
+    // ---- keyspace and server events, replication control (API 1.1) ----
+    fn subscribe_keyspace(
+        &mut self,
+        classes: u32,
+        listener: abi::KeyspaceListener_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString> {
+        self.subs.keyspace(classes, listener);
+        ROk(())
+    }
+
+    fn subscribe_server_event(
+        &mut self,
+        event: u32,
+        listener: abi::ServerEventListener_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString> {
+        match self.subs.server(event, listener) {
+            true => ROk(()),
+            false => RErr(format!("ERR unknown server event {event}").into()),
+        }
+    }
 }
 
 fn log(level: LogLevel, module: &str, msg: &str) {
@@ -308,12 +345,36 @@ pub fn dispatch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         big = argv.iter().map(|a| RSlice::from_slice(a)).collect();
         &big
     };
-    let mut host =
-        Host { ctx, tracker: ReplyTracker::default(), wrapped: false, module: &m.module };
+    // Where an enclosing transaction (EXEC, a script) stood before this command's calls.
+    let txn_mark = ctx.core.prop.txn_len();
+    let mut host = Host {
+        ctx,
+        tracker: ReplyTracker::default(),
+        wrapped: false,
+        module: &m.module,
+        argv,
+        replicate: None,
+    };
     let r = m
         .handler
         .call(HostCtx_TO::from_ptr(RMut::new(&mut host), TD_Opaque), RSlice::from_slice(args));
-    let Host { ctx, tracker, wrapped, .. } = host;
+    let Host { ctx, tracker, mut wrapped, replicate, .. } = host;
+    if let Some(cmds) = replicate {
+        // Chosen commands replace what the calls propagated.
+        if wrapped {
+            ctx.core.prop.truncate_txn(0);
+        } else if let Some(n) = txn_mark {
+            ctx.core.prop.truncate_txn(n);
+        }
+        if !wrapped && !ctx.core.prop.in_transaction() && cmds.len() > 1 {
+            ctx.core.prop.begin_transaction();
+            wrapped = true;
+        }
+        for (db, c) in &cmds {
+            ctx.core.prop.feed(*db, c);
+        }
+        ctx.propagate_as = Some(Vec::new());
+    }
     if wrapped {
         ctx.core.prop.end_transaction();
     }
@@ -340,6 +401,10 @@ struct Host<'c, 'a> {
     /// A call began a MULTI/EXEC around what the command's calls propagate.
     wrapped: bool,
     module: &'c str,
+    // ---- keyspace and server events, replication control (API 1.1) ----
+    argv: &'c [Bytes],
+    /// What `replicate_verbatim` / `replicate` chose, instead of what the calls propagate.
+    replicate: Option<Vec<(usize, Vec<Bytes>)>>,
 }
 
 fn header(out: &mut Vec<u8>, kind: Aggregate, len: u64, resp3: bool) -> bool {
@@ -502,10 +567,7 @@ impl HostCtx for Host<'_, '_> {
         client.user = ctx.client.user.clone();
         let mut out = Vec::new();
         cmd::execute(ctx.server, ctx.core, &mut client, &argv, &mut out);
-        match vireo_scripting::parse_reply(&out) {
-            Some((r, _)) => Self::to_call_reply(r),
-            None => CallReply::Error("ERR the command gave no reply".into()),
-        }
+        parse_call_reply(&out)
     }
 
     fn log(&self, level: LogLevel, msg: RStr<'_>) {
@@ -514,5 +576,39 @@ impl HostCtx for Host<'_, '_> {
 
     fn api_minor(&self) -> u32 {
         API_MINOR
+    }
+
+    // ---- keyspace and server events, replication control (API 1.1) ----
+    fn notify_keyspace_event(&mut self, class: u32, event: RStr<'_>, key: RSlice<'_, u8>) {
+        let db = self.ctx.client.db;
+        self.ctx.notify_db(class, event.as_str(), &key, db);
+    }
+
+    fn replicate_verbatim(&mut self) {
+        let db = self.ctx.client.db;
+        self.replicate.get_or_insert_with(Vec::new).push((db, self.argv.to_vec()));
+    }
+
+    fn replicate(&mut self, argv: RSlice<'_, RSlice<'_, u8>>) -> RResult<(), RString> {
+        let Some(name) = argv.first() else {
+            return RErr("ERR empty command".into());
+        };
+        let ctx = &*self.ctx;
+        if ctx.server.commands.get(name).is_none() && ctx.core.modules.command(name).is_none() {
+            let n = String::from_utf8_lossy(name);
+            return RErr(format!("ERR unknown command '{n}' to replicate").into());
+        }
+        let argv: Vec<Bytes> = argv.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+        let db = self.ctx.client.db;
+        self.replicate.get_or_insert_with(Vec::new).push((db, argv));
+        ROk(())
+    }
+}
+
+/// A command's reply, as `call` returns it.
+fn parse_call_reply(out: &[u8]) -> CallReply {
+    match vireo_scripting::parse_reply(out) {
+        Some((r, _)) => Host::to_call_reply(r),
+        None => CallReply::Error("ERR the command gave no reply".into()),
     }
 }

@@ -1,0 +1,172 @@
+//! Module keyspace and server events, module-raised events and module replication control:
+//! `sdk-examples/listener` built with cargo, loaded into a running server and used over the wire.
+
+mod common;
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::{build_module, show, Conn, Server};
+
+fn listener() -> &'static str {
+    static P: OnceLock<String> = OnceLock::new();
+    P.get_or_init(|| build_module("vireo-example-listener", "vireo_listener").display().to_string())
+}
+
+fn start(extra: &[&str]) -> Server {
+    let mut args = vec!["--loadmodule", listener(), "--enable-module-command", "yes"];
+    args.extend_from_slice(extra);
+    Server::start_with(&args)
+}
+
+/// The elements of a flat array of bulk strings.
+fn bulks(reply: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(reply);
+    let mut lines = text.split("\r\n");
+    let n: usize = lines.next().unwrap()[1..].parse().unwrap();
+    (0..n)
+        .map(|_| {
+            lines.next();
+            lines.next().unwrap().to_string()
+        })
+        .collect()
+}
+
+fn stats(c: &mut Conn) -> String {
+    show(&c.call("LISTENER.STATS"))
+}
+
+#[test]
+fn keyspace_events_reach_the_listener_without_pubsub_config() {
+    let srv = start(&[]);
+    let mut c = Conn::new(&srv);
+    assert_eq!(
+        c.call("CONFIG GET notify-keyspace-events"),
+        b"*2\r\n$22\r\nnotify-keyspace-events\r\n$0\r\n\r\n"
+    );
+    assert_eq!(c.call("SET k v"), b"+OK\r\n");
+    assert_eq!(c.call("EXPIRE k 100"), b":1\r\n");
+    assert_eq!(c.call("DEL k"), b":1\r\n");
+    // Counted per name: `new` (class n) and the command's own event, in a map (RESP2: flat).
+    assert_eq!(
+        stats(&mut c),
+        show(b"*8\r\n$3\r\ndel\r\n:1\r\n$6\r\nexpire\r\n:1\r\n$3\r\nnew\r\n:1\r\n$3\r\nset\r\n:1\r\n")
+    );
+    assert_eq!(c.call("LISTENER.LASTDEL"), b"$1\r\nk\r\n");
+
+    // Lazy expiry: GET finds the key expired. The listener writes `listener:expired` through
+    // `call`; that write's own events do not come back to it (no `incrby` counted).
+    assert_eq!(c.call("LISTENER.RESET"), b"+OK\r\n");
+    assert_eq!(c.call("SET gone v PX 30"), b"+OK\r\n");
+    std::thread::sleep(Duration::from_millis(80));
+    assert_eq!(c.call("GET gone"), b"$-1\r\n");
+    assert_eq!(c.call("GET listener:expired"), b"$1\r\n1\r\n");
+    // (SET with an expiry raises `set` and `expire`, as in Redis.)
+    assert_eq!(
+        stats(&mut c),
+        show(
+            b"*8\r\n$6\r\nexpire\r\n:1\r\n$7\r\nexpired\r\n:1\r\n$3\r\nnew\r\n:1\r\n\
+$3\r\nset\r\n:1\r\n"
+        )
+    );
+
+    // Active expiry (the cron) delivers too.
+    assert_eq!(c.call("SET gone2 v PX 20"), b"+OK\r\n");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while c.call("GET listener:expired") != b"$1\r\n2\r\n" {
+        assert!(Instant::now() < deadline, "active expiry never reached the listener");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn server_events_are_typed_and_in_order() {
+    let srv = start(&[]);
+    let mut c = Conn::new(&srv);
+    c.call("SET a 1");
+    assert_eq!(c.call("FLUSHDB"), b"+OK\r\n");
+    assert_eq!(c.call("SELECT 3"), b"+OK\r\n");
+    assert_eq!(c.call("FLUSHALL"), b"+OK\r\n");
+    assert_eq!(c.call("SWAPDB 0 1"), b"+OK\r\n");
+    assert_eq!(c.call("CONFIG SET maxmemory-clients 0 hz 10"), b"+OK\r\n");
+    assert_eq!(
+        bulks(&c.call("LISTENER.SERVER")),
+        [
+            "flushdb:start:0",
+            "flushdb:end:0",
+            "flushdb:start:all",
+            "flushdb:end:all",
+            "swapdb:0:1",
+            "config:maxmemory-clients,hz"
+        ]
+    );
+    // Modules loaded and unloaded after it.
+    let hello = build_module("vireo-example-hello", "vireo_hello").display().to_string();
+    assert_eq!(c.call(&format!("MODULE LOAD {hello}")), b"+OK\r\n");
+    assert_eq!(c.call("MODULE UNLOAD hello"), b"+OK\r\n");
+    let all = bulks(&c.call("LISTENER.SERVER"));
+    assert_eq!(all[6..], ["module-loaded:hello", "module-unloaded:hello"]);
+}
+
+#[test]
+fn module_events_reach_pubsub_subscribers() {
+    let srv = start(&[]);
+    let mut c = Conn::new(&srv);
+    assert_eq!(c.call("CONFIG SET notify-keyspace-events KEd"), b"+OK\r\n");
+    let mut sub = Conn::new(&srv);
+    sub.call("PSUBSCRIBE __key*__:*");
+    assert_eq!(c.call("LISTENER.EMIT mykey custom"), b"+OK\r\n");
+    assert_eq!(
+        sub.reply(),
+        b"*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$20\r\n__keyspace@0__:mykey\r\n$6\r\ncustom\r\n"
+    );
+    assert_eq!(
+        sub.reply(),
+        b"*4\r\n$8\r\npmessage\r\n$10\r\n__key*__:*\r\n$21\r\n__keyevent@0__:custom\r\n$5\r\nmykey\r\n"
+    );
+    // Its own listener gets the module class too.
+    assert!(stats(&mut c).contains("custom"));
+    // Without `d` in the configuration, subscribers see nothing; the listener still does.
+    assert_eq!(c.call("CONFIG SET notify-keyspace-events KEg"), b"+OK\r\n");
+    assert_eq!(c.call("LISTENER.EMIT mykey quiet"), b"+OK\r\n");
+    assert_eq!(sub.reply_within(Duration::from_millis(200)), None);
+    assert!(stats(&mut c).contains("quiet"));
+}
+
+/// The commands of the AOF's incremental file, as text.
+fn aof_text(srv: &Server) -> String {
+    let dir = srv.dir.join("appendonlydir");
+    let manifest = std::fs::read_to_string(dir.join("appendonly.aof.manifest")).unwrap();
+    let line = manifest.lines().rfind(|l| l.ends_with("type i")).expect("an incr file");
+    let file = dir.join(line.split(' ').nth(1).unwrap());
+    String::from_utf8_lossy(&std::fs::read(file).unwrap()).replace("\r\n", " ")
+}
+
+#[test]
+fn module_commands_choose_what_replicates() {
+    let srv = start(&["--appendonly", "yes"]);
+    let mut c = Conn::new(&srv);
+    // replicate(): the INCR it called is replaced by the SET it chose.
+    assert_eq!(c.call("LISTENER.INCR n"), b":1\r\n");
+    assert_eq!(c.call("LISTENER.INCR n"), b":2\r\n");
+    // replicate_verbatim(): the command itself, not the SET it called.
+    assert_eq!(c.call("LISTENER.SETV k v"), b"+OK\r\n");
+    // Neither, and no write: nothing.
+    c.call("LISTENER.STATS");
+    c.call("LISTENER.EMIT k ping");
+    // Calls with no choice made: what it called, as before.
+    assert_eq!(c.call("SET marker 1"), b"+OK\r\n");
+    let want = "*2 $6 SELECT $1 0 *3 $3 SET $1 n $1 1 *3 $3 SET $1 n $1 2 \
+                *3 $13 LISTENER.SETV $1 k $1 v *3 $3 SET $6 marker $1 1 ";
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let got = aof_text(&srv);
+        if got.ends_with(want) || Instant::now() > deadline {
+            assert!(got.ends_with(want), "AOF: {got:?}");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The AOF loads back (the module is loaded before the data).
+    drop(c);
+}
