@@ -92,6 +92,9 @@ fn server_events_are_typed_and_in_order() {
     assert_eq!(
         bulks(&c.call("LISTENER.SERVER")),
         [
+            // Start-up loads the (empty) data set after the modules.
+            "Loading(Start)",
+            "Loading(End)",
             "flushdb:start:0",
             "flushdb:end:0",
             "flushdb:start:all",
@@ -105,7 +108,44 @@ fn server_events_are_typed_and_in_order() {
     assert_eq!(c.call(&format!("MODULE LOAD {hello}")), b"+OK\r\n");
     assert_eq!(c.call("MODULE UNLOAD hello"), b"+OK\r\n");
     let all = bulks(&c.call("LISTENER.SERVER"));
-    assert_eq!(all[6..], ["module-loaded:hello", "module-unloaded:hello"]);
+    assert_eq!(all[8..], ["module-loaded:hello", "module-unloaded:hello"]);
+
+    // Persistence: SAVE under the lock, BGSAVE ending later on its thread.
+    assert_eq!(c.call("LISTENER.RESET"), b"+OK\r\n");
+    assert_eq!(c.call("SAVE"), b"+OK\r\n");
+    assert_eq!(c.call("BGSAVE"), b"+Background saving started\r\n");
+    let want = ["PersistenceStart(SyncRdb)", "PersistenceEnd(End)", "PersistenceStart(Rdb)"];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = bulks(&c.call("LISTENER.SERVER"));
+        if got.len() == 4 {
+            assert_eq!(got[..3], want);
+            assert_eq!(got[3], "PersistenceEnd(End)");
+            break;
+        }
+        assert_eq!(got, want, "before the BGSAVE ends");
+        assert!(Instant::now() < deadline, "the BGSAVE never ended");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_panicking_listener_is_logged_and_the_server_goes_on() {
+    let srv = start(&[]);
+    let mut c = Conn::new(&srv);
+    assert_eq!(c.call("SET listener:panic 1"), b"+OK\r\n");
+    assert_eq!(c.call("GET listener:panic"), b"$1\r\n1\r\n");
+    // Events after it are still delivered.
+    assert_eq!(c.call("DEL after"), b":0\r\n");
+    assert_eq!(c.call("SET after 1"), b"+OK\r\n");
+    assert_eq!(c.call("DEL after"), b":1\r\n");
+    assert_eq!(c.call("LISTENER.LASTDEL"), b"$5\r\nafter\r\n");
+    std::thread::sleep(Duration::from_millis(50));
+    let log = std::fs::read_to_string(srv.dir.join("server.log")).unwrap_or_default();
+    assert!(
+        log.contains("<listener> keyspace event listener panicked: asked to panic on"),
+        "{log}"
+    );
 }
 
 #[test]

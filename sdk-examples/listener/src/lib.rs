@@ -4,8 +4,10 @@
 //! - It counts every keyspace event by name (`LISTENER.STATS`), remembers the last deleted key
 //!   (`LISTENER.LASTDEL`), and counts expiries in the key `listener:expired`, written from its
 //!   listener through `call`.
-//! - It records FLUSHDB/FLUSHALL, SWAPDB, CONFIG SET and module load/unload server events
-//!   (`LISTENER.SERVER`).
+//! - It records FLUSHDB/FLUSHALL, SWAPDB, CONFIG SET, module load/unload, loading and
+//!   persistence server events (`LISTENER.SERVER`).
+//! - A keyspace event on `listener:panic` makes its listener panic (to show that the SDK
+//!   catches it).
 //! - `LISTENER.EMIT key event` raises a module keyspace event (class `d`).
 //! - `LISTENER.INCR key` increments through `call` but replicates `SET key <new value>`;
 //!   `LISTENER.SETV key value` sets through `call` and replicates itself verbatim.
@@ -42,6 +44,10 @@ fn on_keyspace(state: &Shared, ctx: &mut EventContext, _db: i64, event: &str, ke
         if event == "del" {
             st.last_deleted = Some(key.to_vec());
         }
+    }
+    if key == b"listener:panic" {
+        // Caught by the SDK and logged: the server goes on.
+        panic!("asked to panic on {event}");
     }
     if event == "expired" {
         // A write from a listener: its own `incrby` event does not come back to this listener.
@@ -114,6 +120,8 @@ fn init(ctx: &mut InitContext, _args: &[String]) -> Result<(), Error> {
         ServerEventKind::SwapDb,
         ServerEventKind::ConfigChange,
         ServerEventKind::ModuleChange,
+        ServerEventKind::Loading,
+        ServerEventKind::Persistence,
     ] {
         let s = state.clone();
         ctx.subscribe_server_event(kind, move |_, ev| lock(&s).server.push(describe(ev)))?;

@@ -8,7 +8,6 @@ use crate::error::{CmdResult, Error};
 use crate::keyspace::{self, Access, Entry, Lru};
 use crate::persist::{rdb, snapshot};
 use crate::util::num::parse_i64;
-use vireo_module_api::abi::server_event as SE;
 
 pub const HANDLERS: &[(&str, Handler)] =
     &[("save", save), ("bgsave", bgsave), ("dump", dump), ("restore", restore)];
@@ -49,12 +48,6 @@ fn bgsave(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     snapshot::bgsave(ctx.server, ctx.core).map_err(Error::msg)?;
-    let (ev, start) = (SE::PERSISTENCE, SE::RDB_START);
-    crate::module_host::events::fire(
-        ctx.server,
-        ctx.core,
-        crate::module_host::events::data(ev, start, 0),
-    );
     ctx.out.simple("Background saving started");
     Ok(())
 }

@@ -245,6 +245,12 @@ fn fire_slow(server: &Arc<Server>, core: &mut Core, d: ServerEventData) {
     }
 }
 
+/// [`fire`], taking the core lock (for callers outside a command).
+pub fn fire_locked(server: &Arc<Server>, d: ServerEventData) {
+    let mut core = server.core.lock();
+    fire(server, &mut core, d);
+}
+
 /// FLUSHDB (`db`) or FLUSHALL (`db` -1), `sub` START or END.
 pub fn flush(server: &Arc<Server>, core: &mut Core, sub: u32, db: i64) {
     fire(server, core, data(se::FLUSHDB, sub, db));
