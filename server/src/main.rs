@@ -153,6 +153,12 @@ async fn run(server: Arc<Server>) -> std::io::Result<()> {
                 tracing::warn!("Error trying to save the DB: {e}");
             }
         }
+        // (SHUTDOWN told the modules already.)
+        if !core.shutting_down {
+            use vireo_server::module_host::events;
+            let shutdown = vireo_module_api::abi::server_event::SHUTDOWN;
+            events::fire(&server, &mut core, events::data(shutdown, 0, 0));
+        }
     }
     tracing::warn!("User requested shutdown...");
     vireo_server::persist::aof::shutdown(&mut server.core.lock());

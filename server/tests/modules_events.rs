@@ -194,10 +194,15 @@ fn module_commands_choose_what_replicates() {
     // Neither, and no write: nothing.
     c.call("LISTENER.STATS");
     c.call("LISTENER.EMIT k ping");
-    // Calls with no choice made: what it called, as before.
+    // Inside MULTI/EXEC: the chosen command takes the place of the INCR in the transaction.
+    assert_eq!(c.call("MULTI"), b"+OK\r\n");
+    assert_eq!(c.call("LISTENER.INCR n"), b"+QUEUED\r\n");
+    assert_eq!(c.call("SET x 1"), b"+QUEUED\r\n");
+    assert_eq!(c.call("EXEC"), b"*2\r\n:3\r\n+OK\r\n");
     assert_eq!(c.call("SET marker 1"), b"+OK\r\n");
     let want = "*2 $6 SELECT $1 0 *3 $3 SET $1 n $1 1 *3 $3 SET $1 n $1 2 \
-                *3 $13 LISTENER.SETV $1 k $1 v *3 $3 SET $6 marker $1 1 ";
+                *3 $13 LISTENER.SETV $1 k $1 v *1 $5 MULTI *3 $3 SET $1 n $1 3 \
+                *3 $3 SET $1 x $1 1 *1 $4 EXEC *3 $3 SET $6 marker $1 1 ";
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let got = aof_text(&srv);
@@ -207,6 +212,15 @@ fn module_commands_choose_what_replicates() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    // The AOF loads back (the module is loaded before the data).
-    drop(c);
+
+    // A listener's writes propagate as ordinary commands, after what raised them.
+    assert_eq!(c.call("SET gone v PX 30"), b"+OK\r\n");
+    std::thread::sleep(Duration::from_millis(80));
+    assert_eq!(c.call("GET gone"), b"$-1\r\n");
+    let want = "*2 $3 DEL $4 gone *2 $4 INCR $16 listener:expired ";
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !aof_text(&srv).ends_with(want) {
+        assert!(Instant::now() < deadline, "AOF: {:?}", aof_text(&srv));
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

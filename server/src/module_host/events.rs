@@ -320,3 +320,75 @@ impl EventHost for Host<'_> {
         API_MINOR
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use vireo_module_api::abi::KeyspaceListener;
+
+    /// Answers every string event with `INCR <counter>`.
+    struct Incr(&'static [u8]);
+
+    impl KeyspaceListener for Incr {
+        fn on_event(
+            &self,
+            ctx: EventHost_TO<'_, RMut<'_, ()>>,
+            _db: i64,
+            _class: u32,
+            _event: RStr<'_>,
+            _key: RSlice<'_, u8>,
+        ) {
+            let mut ctx = ctx;
+            let argv = [RSlice::from_slice(&b"INCR"[..]), RSlice::from_slice(self.0)];
+            ctx.call(RSlice::from_slice(&argv));
+        }
+    }
+
+    fn subscribe(core: &mut Core, module: &str, counter: &'static [u8]) {
+        let mut staged = Staged::default();
+        staged.keyspace(
+            notify_class::STRING,
+            KeyspaceListener_TO::from_value(Incr(counter), TD_Opaque),
+        );
+        core.modules.events.commit(module, staged);
+    }
+
+    fn run(server: &Arc<Server>, core: &mut Core, argv: &[&str]) -> Vec<u8> {
+        let argv: Vec<Bytes> = argv.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+        let mut client = listener_client(0);
+        client.in_exec = false;
+        let mut out = Vec::new();
+        crate::cmd::execute(server, core, &mut client, &argv, &mut out);
+        out
+    }
+
+    #[test]
+    fn a_listener_does_not_hear_its_own_writes() {
+        let server = Server::new(Config::default(), None);
+        let mut core = server.core.lock();
+        subscribe(&mut core, "a", b"ca");
+        assert_eq!(run(&server, &mut core, &["SET", "k", "v"]), b"+OK\r\n");
+        // One INCR for the SET; its own `incrby` event did not come back.
+        assert_eq!(run(&server, &mut core, &["GET", "ca"]), b"$1\r\n1\r\n");
+    }
+
+    #[test]
+    fn listeners_answering_each_other_stop_after_max_depth() {
+        let server = Server::new(Config::default(), None);
+        let mut core = server.core.lock();
+        subscribe(&mut core, "a", b"ca");
+        subscribe(&mut core, "b", b"cb");
+        assert_eq!(run(&server, &mut core, &["SET", "k", "v"]), b"+OK\r\n");
+        assert!(core.modules.events.pending.is_empty());
+        let count = |core: &mut Core, k: &str| {
+            let r = run(&server, core, &["GET", k]);
+            String::from_utf8_lossy(&r).lines().nth(1).unwrap().parse::<u32>().unwrap()
+        };
+        let (a, b) = (count(&mut core, "ca"), count(&mut core, "cb"));
+        // The SET reaches both (depth 0); each INCR's event reaches the other one, up to
+        // MAX_DEPTH hops: two chains of MAX_DEPTH + 1 INCRs.
+        assert_eq!(a + b, 2 * (MAX_DEPTH as u32 + 1), "a {a} b {b}");
+        assert!(core.modules.events.dropped_warned);
+    }
+}
