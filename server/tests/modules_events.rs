@@ -130,6 +130,22 @@ fn server_events_are_typed_and_in_order() {
 }
 
 #[test]
+fn key_server_events() {
+    let srv = start(&[]);
+    let mut c = Conn::new(&srv);
+    assert_eq!(c.call("SET a 1"), b"+OK\r\n");
+    assert_eq!(c.call("SET a 2"), b"+OK\r\n");
+    assert_eq!(c.call("DEL a"), b":1\r\n");
+    assert_eq!(c.call("SET e v PX 20"), b"+OK\r\n");
+    std::thread::sleep(Duration::from_millis(60));
+    assert_eq!(c.call("GET e"), b"$-1\r\n");
+    assert_eq!(
+        bulks(&c.call("LISTENER.SERVER")),
+        ["Loading(Start)", "Loading(End)", "key-overwritten:a", "key-deleted:a", "key-expired:e"]
+    );
+}
+
+#[test]
 fn a_panicking_listener_is_logged_and_the_server_goes_on() {
     let srv = start(&[]);
     let mut c = Conn::new(&srv);

@@ -5,7 +5,8 @@
 //!   (`LISTENER.LASTDEL`), and counts expiries in the key `listener:expired`, written from its
 //!   listener through `call`.
 //! - It records FLUSHDB/FLUSHALL, SWAPDB, CONFIG SET, module load/unload, loading and
-//!   persistence server events (`LISTENER.SERVER`).
+//!   persistence server events, and keys deleted, expired, evicted or overwritten
+//!   (`LISTENER.SERVER`).
 //! - A keyspace event on `listener:panic` makes its listener panic (to show that the SDK
 //!   catches it).
 //! - `LISTENER.EMIT key event` raises a module keyspace event (class `d`).
@@ -20,7 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use vireo_module_api::{
     notify_class, vireo_module, Args, Command, CommandResult, Context, Error, EventContext,
-    InitContext, KeyChange, Phase, Reply, ServerEvent, ServerEventKind,
+    InitContext, Phase, Reply, ServerEvent, ServerEventKind,
 };
 
 #[derive(Default)]
@@ -69,8 +70,9 @@ fn describe(ev: &ServerEvent) -> String {
         ServerEvent::ConfigChange(names) => format!("config:{}", names.join(",")),
         ServerEvent::ModuleLoaded(n) => format!("module-loaded:{n}"),
         ServerEvent::ModuleUnloaded(n) => format!("module-unloaded:{n}"),
-        ServerEvent::Key { change: KeyChange::Deleted, key, .. } => {
-            format!("key-deleted:{}", String::from_utf8_lossy(key))
+        ServerEvent::Key { change, key, .. } => {
+            let change = format!("{change:?}").to_lowercase();
+            format!("key-{change}:{}", String::from_utf8_lossy(key))
         }
         other => format!("{other:?}"),
     }
@@ -122,6 +124,7 @@ fn init(ctx: &mut InitContext, _args: &[String]) -> Result<(), Error> {
         ServerEventKind::ModuleChange,
         ServerEventKind::Loading,
         ServerEventKind::Persistence,
+        ServerEventKind::Key,
     ] {
         let s = state.clone();
         ctx.subscribe_server_event(kind, move |_, ev| lock(&s).server.push(describe(ev)))?;

@@ -24,6 +24,8 @@ use super::Db;
 pub enum DbEvent {
     Expired,
     New,
+    /// A key given a whole new value (recorded only for module KEY server events).
+    Overwritten,
 }
 
 /// Publishes event `event` of class `class` (a [`crate::config::notify`] bit) on `key` of
@@ -51,7 +53,7 @@ pub fn notify(
 /// Publishes the `expired` and `new` events the databases recorded (see the module docs).
 #[inline]
 pub fn flush(core: &mut Core, local: Option<Local>) {
-    if wanted(core) & (class::EXPIRED | class::NEW) != 0 {
+    if wanted(core) & (class::EXPIRED | class::NEW) != 0 || core.modules.events.overwrites {
         flush_recorded(core, local);
     }
 }
@@ -68,6 +70,10 @@ fn flush_recorded(core: &mut Core, mut local: Option<Local>) {
             let (c, name) = match ev {
                 DbEvent::Expired => (class::EXPIRED, "expired"),
                 DbEvent::New => (class::NEW, "new"),
+                DbEvent::Overwritten => {
+                    crate::module_host::events::queue_overwritten(core, &key, db);
+                    continue;
+                }
             };
             if core.modules.events.mask & c != 0 {
                 crate::module_host::events::queue(core, c, name, &key, db);
@@ -90,9 +96,12 @@ pub fn sync(core: &mut Core) {
     let flags = core.cfg.notify_keyspace_events;
     let on = flags & (class::KEYSPACE | class::KEYEVENT) != 0
         && flags & (class::EXPIRED | class::NEW) != 0
-        || core.modules.events.mask & (class::EXPIRED | class::NEW) != 0;
+        || core.modules.events.mask & (class::EXPIRED | class::NEW) != 0
+        || core.modules.events.overwrites;
+    let overwrites = core.modules.events.overwrites;
     for db in &mut core.dbs {
         set_recording(db, on);
+        db.record_overwrites = overwrites;
     }
 }
 

@@ -74,6 +74,8 @@ pub struct Events {
     server: Vec<ServerSub>,
     /// The keyspace classes some module wants (KEY server events add `g`, `x` and `e`).
     pub mask: u32,
+    /// Some module listens to KEY server events: the databases record overwritten keys.
+    pub overwrites: bool,
     pending: VecDeque<Pending>,
     draining: bool,
     /// The listener running now and the depth of its event.
@@ -136,7 +138,8 @@ impl Events {
 
     fn update_mask(&mut self) {
         let mut m = self.keyspace.iter().fold(0, |m, s| m | s.classes);
-        if self.server.iter().any(|s| s.event == se::KEY) {
+        self.overwrites = self.server.iter().any(|s| s.event == se::KEY);
+        if self.overwrites {
             m |= notify_class::GENERIC | notify_class::EXPIRED | notify_class::EVICTED;
         }
         self.mask = m;
@@ -167,6 +170,15 @@ pub fn queue(core: &mut Core, class: u32, event: &str, key: &[u8], db: usize) {
     }
     ev.pending.push_back(Pending { class, event: event.into(), key: key.into(), db, skip, depth });
 }
+
+/// Queues a KEY `overwritten` server event (no keyspace class: no keyspace listener gets it).
+pub fn queue_overwritten(core: &mut Core, key: &[u8], db: usize) {
+    if core.modules.events.overwrites {
+        queue(core, 0, OVERWRITTEN, key, db);
+    }
+}
+
+const OVERWRITTEN: &str = "overwritten";
 
 /// Runs the module listeners of the queued keyspace events, oldest first, until none is left
 /// (events their calls raise included). Does nothing when called from inside a listener: the
@@ -201,6 +213,7 @@ pub fn deliver(server: &Arc<Server>, core: &mut Core) {
             (notify_class::GENERIC, "del") => Some(se::DELETED),
             (notify_class::EXPIRED, _) => Some(se::EXPIRED),
             (notify_class::EVICTED, _) => Some(se::EVICTED),
+            (0, OVERWRITTEN) => Some(se::OVERWRITTEN),
             _ => None,
         };
         if let Some(sub) = change.filter(|_| core.modules.events.has_server_listeners(se::KEY)) {
