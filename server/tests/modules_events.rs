@@ -130,6 +130,26 @@ fn server_events_are_typed_and_in_order() {
 }
 
 #[test]
+fn a_listeners_write_serves_blocked_clients() {
+    let srv = start(&[]);
+    let mut waiter = Conn::new(&srv);
+    waiter.send("BLPOP listener:deleted 10");
+    let mut c = Conn::new(&srv);
+    // (Wait until the waiter is blocked.)
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !show(&c.call("CLIENT LIST")).contains("cmd=blpop") {
+        assert!(Instant::now() < deadline, "BLPOP never blocked");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(c.call("SET x 1"), b"+OK\r\n");
+    assert_eq!(c.call("DEL x"), b":1\r\n");
+    assert_eq!(
+        waiter.reply_within(Duration::from_secs(2)).as_deref(),
+        Some(&b"*2\r\n$16\r\nlistener:deleted\r\n$1\r\nx\r\n"[..])
+    );
+}
+
+#[test]
 fn key_server_events() {
     let srv = start(&[]);
     let mut c = Conn::new(&srv);

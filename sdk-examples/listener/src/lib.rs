@@ -2,7 +2,7 @@
 //! what a command replicates.
 //!
 //! - It counts every keyspace event by name (`LISTENER.STATS`), remembers the last deleted key
-//!   (`LISTENER.LASTDEL`), and counts expiries in the key `listener:expired`, written from its
+//!   (`LISTENER.LASTDEL`), pushes deleted keys on the list `listener:deleted`, and counts expiries in the key `listener:expired`, written from its
 //!   listener through `call`.
 //! - It records FLUSHDB/FLUSHALL, SWAPDB, CONFIG SET, module load/unload, loading and
 //!   persistence server events, and keys deleted, expired, evicted or overwritten
@@ -49,6 +49,10 @@ fn on_keyspace(state: &Shared, ctx: &mut EventContext, _db: i64, event: &str, ke
     if key == b"listener:panic" {
         // Caught by the SDK and logged: the server goes on.
         panic!("asked to panic on {event}");
+    }
+    if event == "del" {
+        // A client blocked on the list (BLPOP listener:deleted) is served at once.
+        ctx.call(&[b"RPUSH".as_slice(), b"listener:deleted", key]);
     }
     if event == "expired" {
         // A write from a listener: its own `incrby` event does not come back to this listener.
@@ -233,9 +237,13 @@ mod tests {
             ])
         );
         assert_eq!(m.run(&["listener.lastdel"]), Reply::bulk("a"));
+        let calls = calls.lock().unwrap().clone();
         assert_eq!(
-            *calls.lock().unwrap(),
-            vec![vec![b"INCR".to_vec(), b"listener:expired".to_vec()]]
+            calls,
+            vec![
+                vec![b"RPUSH".to_vec(), b"listener:deleted".to_vec(), b"a".to_vec()],
+                vec![b"INCR".to_vec(), b"listener:expired".to_vec()]
+            ]
         );
     }
 

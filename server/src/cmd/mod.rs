@@ -417,6 +417,12 @@ pub fn execute(
 ) -> Flow {
     let reply_start = out.len();
     let flow = execute_inner(server, core, client, argv, out);
+    // Module listeners of the keyspace events the command raised run after it, before blocked
+    // clients are served (so that what they write can serve them too); and again for the
+    // events of serving them (see module_host::events).
+    if !client.in_exec {
+        crate::module_host::events::deliver(server, core);
+    }
     // Keys the command (or the whole EXEC) gave values to may serve blocked clients now.
     if !client.in_exec && !core.blocking.is_empty() && !core.blocking.serving {
         serve_blocked(server, core);
@@ -438,8 +444,6 @@ pub fn execute(
     if !client.in_exec && core.tracking.has_local() {
         crate::tracking::deliver_local(core, client, out, reply_start);
     }
-    // Module listeners of the keyspace events the command raised, after it (see
-    // module_host::events).
     if !client.in_exec {
         crate::module_host::events::deliver(server, core);
     }
