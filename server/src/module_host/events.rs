@@ -82,6 +82,7 @@ pub struct Events {
     current: Option<(u64, u8)>,
     /// Server listeners running now (not called again for what they cause).
     active: Vec<u64>,
+    /// The last subscription id given (ids start at 1).
     next_id: u64,
     dropped_warned: bool,
 }
@@ -219,7 +220,10 @@ pub fn deliver(server: &Arc<Server>, core: &mut Core) {
         if let Some(sub) = change.filter(|_| core.modules.events.has_server_listeners(se::KEY)) {
             let mut d = data(se::KEY, sub, p.db as i64);
             d.name = p.key.to_vec().into();
+            // What its listeners' calls raise is one hop further (id 0 is no subscriber).
+            let saved = core.modules.events.current.replace((0, p.depth));
             fire(server, core, d);
+            core.modules.events.current = saved;
         }
     }
     core.modules.events.draining = false;
@@ -358,6 +362,23 @@ mod tests {
         }
     }
 
+    /// On each KEY event: `INCR seq`, then creates and deletes key `k<seq>`.
+    struct Churn;
+
+    impl vireo_module_api::abi::ServerEventListener for Churn {
+        fn on_event(&self, ctx: EventHost_TO<'_, RMut<'_, ()>>, _event: ServerEventData) {
+            let mut ctx = ctx;
+            let mut call = |args: &[&[u8]]| {
+                let argv: Vec<RSlice<u8>> = args.iter().map(|a| RSlice::from_slice(a)).collect();
+                ctx.call(RSlice::from_slice(&argv))
+            };
+            let CallReply::Int(n) = call(&[b"INCR", b"seq"]) else { panic!("INCR") };
+            let key = format!("k{n}");
+            call(&[b"SET", key.as_bytes(), b"1"]);
+            call(&[b"DEL", key.as_bytes()]);
+        }
+    }
+
     fn subscribe(core: &mut Core, module: &str, counter: &'static [u8]) {
         let mut staged = Staged::default();
         staged.keyspace(
@@ -403,5 +424,20 @@ mod tests {
         // MAX_DEPTH hops: two chains of MAX_DEPTH + 1 INCRs.
         assert_eq!(a + b, 2 * (MAX_DEPTH as u32 + 1), "a {a} b {b}");
         assert!(core.modules.events.dropped_warned);
+    }
+
+    #[test]
+    fn key_listeners_causing_key_events_stop_after_max_depth() {
+        let server = Server::new(Config::default(), None);
+        let mut core = server.core.lock();
+        let mut staged = Staged::default();
+        assert!(staged.server(se::KEY, ServerEventListener_TO::from_value(Churn, TD_Opaque)));
+        core.modules.events.commit("churn", staged);
+        crate::keyspace::notify::sync(&mut core);
+        assert_eq!(run(&server, &mut core, &["SET", "k", "v"]), b"+OK\r\n");
+        assert_eq!(run(&server, &mut core, &["DEL", "k"]), b":1\r\n");
+        // The DEL's event (depth 0) and each one the listener's DELs raised, up to MAX_DEPTH.
+        let want = format!("${}\r\n{}\r\n", (MAX_DEPTH + 1).to_string().len(), MAX_DEPTH + 1);
+        assert_eq!(run(&server, &mut core, &["GET", "seq"]), want.as_bytes());
     }
 }
