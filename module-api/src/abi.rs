@@ -73,6 +73,10 @@ pub const CAPABILITIES: &[Capability] = &[
         minor: 1,
         name: RStr::from_str("module configs, INFO sections, shared APIs between modules"),
     },
+    Capability {
+        minor: 1,
+        name: RStr::from_str("keyspace and server events, replication control"),
+    },
 ];
 
 /// The root module every plugin exports (a prefix type: later minors append fields).
@@ -310,6 +314,15 @@ pub trait HostCtx {
     /// `min_version`; records that this module uses the exporter (MODULE UNLOAD of the exporter
     /// is then refused).
     fn import_api(&mut self, name: RStr<'_>, min_version: u32) -> RResult<SharedApi, RString>;
+    // ---- keyspace and server events, replication control (API 1.1) ----
+    /// Raises keyspace event `event` of `class` (a [`notify_class`] bit) on `key` of the
+    /// client's database: published as a built-in event, and delivered to module listeners.
+    fn notify_keyspace_event(&mut self, class: u32, event: RStr<'_>, key: RSlice<'_, u8>);
+    /// Propagates the command itself to the AOF and replicas, instead of what it called.
+    fn replicate_verbatim(&mut self);
+    /// Propagates `argv` (after anything replicated before), instead of what the command
+    /// called. An error when `argv` names no known command.
+    fn replicate(&mut self, argv: RSlice<'_, RSlice<'_, u8>>) -> RResult<(), RString>;
 }
 
 /// API 1.1: owned callback and handle objects (aliases; the types are the `_TO`s).
@@ -417,6 +430,19 @@ pub trait InitHost {
     fn export_api(&mut self, name: RStr<'_>, api: SharedApi) -> RResult<(), RString>;
     /// As [`HostCtx::import_api`], from `init`.
     fn import_api(&mut self, name: RStr<'_>, min_version: u32) -> RResult<SharedApi, RString>;
+    // ---- keyspace and server events, replication control (API 1.1) ----
+    /// Calls `listener` for each keyspace event of the [`notify_class`] bits in `classes`.
+    fn subscribe_keyspace(
+        &mut self,
+        classes: u32,
+        listener: KeyspaceListener_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString>;
+    /// Calls `listener` for each server event `event` (a [`server_event`] constant).
+    fn subscribe_server_event(
+        &mut self,
+        event: u32,
+        listener: ServerEventListener_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString>;
 }
 
 // ---- Module configs, INFO sections, shared APIs (API 1.1) ----
@@ -739,6 +765,129 @@ pub trait DataTypeHandler: Send + Sync {
     /// Loads aux data saved by `aux_save(when)` with encoding version `encver`.
     #[sabi(last_prefix_field)]
     fn aux_load(&self, items: RSlice<'_, RdbItem>, encver: u32, when: u32) -> RResult<(), RString>;
+}
+
+// ---- keyspace and server events, replication control (API 1.1) ----
+
+/// Keyspace event classes, with Redis's bit values (`notify-keyspace-events` letters in the
+/// comments).
+pub mod notify_class {
+    /// `g`: DEL, EXPIRE, RENAME...
+    pub const GENERIC: u32 = 1 << 2;
+    /// `$`
+    pub const STRING: u32 = 1 << 3;
+    /// `l`
+    pub const LIST: u32 = 1 << 4;
+    /// `s`
+    pub const SET: u32 = 1 << 5;
+    /// `h`
+    pub const HASH: u32 = 1 << 6;
+    /// `z`
+    pub const ZSET: u32 = 1 << 7;
+    /// `x`: a key expired (lazily or actively).
+    pub const EXPIRED: u32 = 1 << 8;
+    /// `e`: a key was evicted by `maxmemory`.
+    pub const EVICTED: u32 = 1 << 9;
+    /// `t`
+    pub const STREAM: u32 = 1 << 10;
+    /// `m`: a read found no key.
+    pub const KEY_MISS: u32 = 1 << 11;
+    /// `d`: events modules raise.
+    pub const MODULE: u32 = 1 << 13;
+    /// `n`: a key came to exist.
+    pub const NEW: u32 = 1 << 14;
+    /// `A`: every class but `m` and `n`.
+    pub const ALL: u32 =
+        GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+}
+
+/// Server events a module can subscribe to, and their subevents.
+pub mod server_event {
+    /// FLUSHDB / FLUSHALL: subevent [`START`] then [`END`]; `db` is -1 for FLUSHALL.
+    pub const FLUSHDB: u32 = 1;
+    /// SWAPDB: `db` and `other_db`.
+    pub const SWAPDB: u32 = 2;
+    /// Loading the data at start-up: [`START`], then [`END`] or [`FAILED`].
+    pub const LOADING: u32 = 3;
+    /// Persistence: [`RDB_START`], [`SYNC_RDB_START`], [`AOF_START`], then [`END`] or
+    /// [`FAILED`].
+    pub const PERSISTENCE: u32 = 4;
+    /// The server is shutting down.
+    pub const SHUTDOWN: u32 = 5;
+    /// A module was loaded ([`LOADED`]) or unloaded ([`UNLOADED`]); `name` is its name.
+    pub const MODULE_CHANGE: u32 = 6;
+    /// CONFIG SET changed parameters: `names`.
+    pub const CONFIG_CHANGE: u32 = 7;
+    /// A key was deleted ([`DELETED`]), expired, evicted or overwritten: `db`, `name` the key.
+    pub const KEY: u32 = 8;
+    /// The replication role changed: [`MASTER`] or [`REPLICA`].
+    pub const REPLICATION_ROLE: u32 = 9;
+
+    pub const START: u32 = 0;
+    pub const END: u32 = 1;
+    pub const FAILED: u32 = 2;
+    pub const RDB_START: u32 = 3;
+    pub const SYNC_RDB_START: u32 = 4;
+    pub const AOF_START: u32 = 5;
+    pub const LOADED: u32 = 0;
+    pub const UNLOADED: u32 = 1;
+    pub const DELETED: u32 = 0;
+    pub const EXPIRED: u32 = 1;
+    pub const EVICTED: u32 = 2;
+    pub const OVERWRITTEN: u32 = 3;
+    pub const MASTER: u32 = 0;
+    pub const REPLICA: u32 = 1;
+}
+
+/// One server event, as the server delivers it (the SDK turns it into a typed value).
+#[repr(C)]
+#[derive(StableAbi, Clone, Debug, PartialEq, Eq)]
+pub struct ServerEventData {
+    /// A [`server_event`] event constant.
+    pub event: u32,
+    /// A [`server_event`] subevent constant (0 where the event has none).
+    pub subevent: u32,
+    pub db: i64,
+    pub other_db: i64,
+    /// A key or a module name.
+    pub name: RVec<u8>,
+    /// CONFIG_CHANGE's parameter names.
+    pub names: RVec<RString>,
+}
+
+/// What an event listener works through (the server, while it delivers one event).
+#[sabi_trait]
+pub trait EventHost {
+    /// The event's database: what `call` runs against.
+    fn db(&self) -> i64;
+    /// Runs a command (on RESP3) and returns its reply.
+    fn call(&mut self, argv: RSlice<'_, RSlice<'_, u8>>) -> CallReply;
+    /// Raises a keyspace event on `key` of the event's database.
+    fn notify_keyspace_event(&mut self, class: u32, event: RStr<'_>, key: RSlice<'_, u8>);
+    fn log(&self, level: LogLevel, msg: RStr<'_>);
+    #[sabi(last_prefix_field)]
+    fn api_minor(&self) -> u32;
+}
+
+/// A keyspace event listener, implemented by the module (the SDK catches panics).
+#[sabi_trait]
+pub trait KeyspaceListener: Send + Sync {
+    #[sabi(last_prefix_field)]
+    fn on_event(
+        &self,
+        ctx: EventHost_TO<'_, RMut<'_, ()>>,
+        db: i64,
+        class: u32,
+        event: RStr<'_>,
+        key: RSlice<'_, u8>,
+    );
+}
+
+/// A server event listener, implemented by the module (the SDK catches panics).
+#[sabi_trait]
+pub trait ServerEventListener: Send + Sync {
+    #[sabi(last_prefix_field)]
+    fn on_event(&self, ctx: EventHost_TO<'_, RMut<'_, ()>>, event: ServerEventData);
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ mod concurrency;
 mod context;
 pub mod datatype;
 mod error;
+// ---- keyspace and server events, replication control (API 1.1) ----
+pub mod events;
 #[doc(hidden)]
 pub mod export;
 mod fake_keys;
@@ -33,3 +35,8 @@ pub use modconf::{
     ConfigBuilder, ConfigCell, ConfigType, EnumValue, InfoBuilder, InfoFieldValue, Shared,
 };
 pub use reply::Reply;
+// ---- keyspace and server events, replication control (API 1.1) ----
+pub use events::{
+    notify_class, parse_classes, EventContext, KeyChange, Persistence, Phase, ServerEvent,
+    ServerEventKind,
+};

@@ -28,6 +28,10 @@ use crate::abi::{
     TimerCallback_TO, API_MINOR,
 };
 use crate::datatype::{self, DataType};
+// ---- keyspace and server events, replication control (API 1.1) ----
+use crate::abi::{
+    EventHost, EventHost_TO, KeyspaceListener_TO, ServerEventData, ServerEventListener_TO,
+};
 use crate::tracker::ReplyTracker;
 use crate::{Error, InitContext, Reply};
 
@@ -49,6 +53,13 @@ pub struct TestModule {
     configs: Vec<(ConfigDef, ConfigHandler_TO<'static, RBox<()>>)>,
     info: Option<InfoHandler_TO<'static, RBox<()>>>,
     apis: Vec<(String, SharedApi)>,
+    // ---- keyspace and server events, replication control (API 1.1) ----
+    keyspace_listeners: Vec<(u32, KeyspaceListener_TO<'static, RBox<()>>)>,
+    server_events: Vec<(u32, ServerEventListener_TO<'static, RBox<()>>)>,
+    /// Keyspace events the module raised: (class, event, key).
+    notified: RefCell<Vec<(u32, String, Vec<u8>)>>,
+    /// What the last command asked to replicate (`replicate_verbatim` gives its own argv).
+    replicated: Vec<Vec<Vec<u8>>>,
 }
 
 /// A key of the fake keyspace: a value of one of the module's types, or a key of another type
@@ -77,6 +88,10 @@ impl TestModule {
             configs: Vec::new(),
             info: None,
             apis: Vec::new(),
+            keyspace_listeners: Vec::new(),
+            server_events: Vec::new(),
+            notified: RefCell::default(),
+            replicated: Vec::new(),
         };
         m.init_with(init, args)?;
         Ok(m)
@@ -216,6 +231,8 @@ impl TestModule {
         }
         let args: Vec<RSlice<u8>> = argv.iter().map(|a| RSlice::from_slice(a.as_ref())).collect();
         let mut on_call = self.on_call.take();
+        self.replicated.clear();
+        let argv_owned: Vec<Vec<u8>> = argv.iter().map(|a| a.as_ref().to_vec()).collect();
         let result = {
             let mut ctx = TestCtx {
                 out: &mut out,
@@ -227,6 +244,9 @@ impl TestModule {
                 types: &self.types,
                 values: &mut self.values,
                 apis: &self.apis,
+                argv: &argv_owned,
+                notified: &self.notified,
+                replicated: &mut self.replicated,
             };
             let r = {
                 let to = HostCtx_TO::from_ptr(RMut::new(&mut ctx), TD_Opaque);
@@ -493,6 +513,25 @@ impl InitHost for TestInit<'_> {
     fn import_api(&mut self, name: RStr<'_>, min_version: u32) -> RResult<SharedApi, RString> {
         find_api(&self.m.apis, name.as_str(), min_version)
     }
+
+    // ---- keyspace and server events, replication control (API 1.1) ----
+    fn subscribe_keyspace(
+        &mut self,
+        classes: u32,
+        listener: KeyspaceListener_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString> {
+        self.m.keyspace_listeners.push((classes, listener));
+        ROk(())
+    }
+
+    fn subscribe_server_event(
+        &mut self,
+        event: u32,
+        listener: ServerEventListener_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString> {
+        self.m.server_events.push((event, listener));
+        ROk(())
+    }
 }
 
 fn find_api(apis: &[(String, SharedApi)], name: &str, min: u32) -> RResult<SharedApi, RString> {
@@ -539,6 +578,9 @@ struct TestCtx<'a> {
     types: &'a [(DataTypeDef, DataTypeHandler_TO<'static, RBox<()>>)],
     values: &'a mut HashMap<Vec<u8>, TestValue>,
     apis: &'a [(String, SharedApi)],
+    argv: &'a [Vec<u8>],
+    notified: &'a RefCell<Vec<(u32, String, Vec<u8>)>>,
+    replicated: &'a mut Vec<Vec<Vec<u8>>>,
 }
 
 impl TestCtx<'_> {
@@ -798,6 +840,102 @@ impl HostCtx for TestCtx<'_> {
 
     fn import_api(&mut self, name: RStr<'_>, min_version: u32) -> RResult<SharedApi, RString> {
         find_api(self.apis, name.as_str(), min_version)
+    }
+
+    // ---- keyspace and server events, replication control (API 1.1) ----
+    fn notify_keyspace_event(&mut self, class: u32, event: RStr<'_>, key: RSlice<'_, u8>) {
+        self.notified.borrow_mut().push((class, event.to_string(), key.to_vec()));
+    }
+    fn replicate_verbatim(&mut self) {
+        self.replicated.push(self.argv.to_vec());
+    }
+    fn replicate(&mut self, argv: RSlice<'_, RSlice<'_, u8>>) -> RResult<(), RString> {
+        if argv.is_empty() {
+            return RErr("ERR empty command".into());
+        }
+        self.replicated.push(argv.iter().map(|a| a.to_vec()).collect());
+        ROk(())
+    }
+}
+
+// ---- keyspace and server events, replication control (API 1.1) ----
+
+impl TestModule {
+    /// Delivers keyspace event `event` of `class` on `key` of `db` to the module's listeners
+    /// of that class, as the server would after a command.
+    pub fn keyspace_event(&mut self, db: i64, class: u32, event: &str, key: &[u8]) {
+        let mut on_call = self.on_call.take();
+        for (classes, l) in &self.keyspace_listeners {
+            if classes & class != 0 {
+                let mut h = TestEvents {
+                    db,
+                    on_call: &mut on_call,
+                    logs: &self.logs,
+                    notified: &self.notified,
+                };
+                let to = EventHost_TO::from_ptr(RMut::new(&mut h), TD_Opaque);
+                l.on_event(to, db, class, RStr::from_str(event), RSlice::from_slice(key));
+            }
+        }
+        self.on_call = on_call;
+    }
+
+    /// Delivers a server event to the module's listeners of its kind.
+    pub fn server_event(&mut self, event: ServerEventData) {
+        let mut on_call = self.on_call.take();
+        for (kind, l) in &self.server_events {
+            if *kind == event.event {
+                let mut h = TestEvents {
+                    db: event.db.max(0),
+                    on_call: &mut on_call,
+                    logs: &self.logs,
+                    notified: &self.notified,
+                };
+                let to = EventHost_TO::from_ptr(RMut::new(&mut h), TD_Opaque);
+                l.on_event(to, event.clone());
+            }
+        }
+        self.on_call = on_call;
+    }
+
+    /// The keyspace events the module raised, oldest first: (class, event, key).
+    pub fn notified(&self) -> Vec<(u32, String, Vec<u8>)> {
+        self.notified.borrow().clone()
+    }
+
+    /// What the last command asked to replicate, in order.
+    pub fn replicated(&self) -> &[Vec<Vec<u8>>] {
+        &self.replicated
+    }
+}
+
+struct TestEvents<'a> {
+    db: i64,
+    on_call: &'a mut Option<CallFn>,
+    logs: &'a RefCell<Vec<(LogLevel, String)>>,
+    notified: &'a RefCell<Vec<(u32, String, Vec<u8>)>>,
+}
+
+impl EventHost for TestEvents<'_> {
+    fn db(&self) -> i64 {
+        self.db
+    }
+    fn call(&mut self, argv: RSlice<'_, RSlice<'_, u8>>) -> CallReply {
+        let argv: Vec<Vec<u8>> = argv.iter().map(|a| a.to_vec()).collect();
+        let r = match self.on_call.as_mut() {
+            Some(f) => f(&argv),
+            None => Reply::error("ERR TestModule has no on_call handler"),
+        };
+        CallReply::from(&r)
+    }
+    fn notify_keyspace_event(&mut self, class: u32, event: RStr<'_>, key: RSlice<'_, u8>) {
+        self.notified.borrow_mut().push((class, event.to_string(), key.to_vec()));
+    }
+    fn log(&self, level: LogLevel, msg: RStr<'_>) {
+        self.logs.borrow_mut().push((level, msg.to_string()));
+    }
+    fn api_minor(&self) -> u32 {
+        API_MINOR
     }
 }
 

@@ -43,6 +43,7 @@ pub async fn run(server: Arc<Server>) {
         if core.active_expire_enabled {
             active_expire_cycle(&mut core, hz);
             crate::tracking::flush_bcast(&mut core);
+            crate::module_host::events::deliver(&server, &mut core);
         }
         for db in &mut core.dbs {
             db.table.rehash_step(100);

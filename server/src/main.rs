@@ -61,12 +61,18 @@ fn main() {
 /// Loads the data set: the AOF when it is on (it is the source of truth then), else the RDB
 /// file.
 fn load_data(server: &Arc<Server>) -> Result<(), String> {
+    use vireo_module_api::abi::server_event as se;
+    use vireo_server::module_host::events;
+    events::fire_locked(server, events::data(se::LOADING, se::START, 0));
     let aof = server.core.lock().cfg.appendonly;
-    if aof {
+    let r = if aof {
         vireo_server::persist::aof::load_at_startup(server)
     } else {
         vireo_server::persist::snapshot::load_at_startup(server)
-    }
+    };
+    let end = if r.is_ok() { se::END } else { se::FAILED };
+    events::fire_locked(server, events::data(se::LOADING, end, 0));
+    r
 }
 
 /// Returns when SHUTDOWN or a signal asked the server to stop.
@@ -146,6 +152,12 @@ async fn run(server: Arc<Server>) -> std::io::Result<()> {
             if let Err(e) = vireo_server::persist::snapshot::save(&mut core) {
                 tracing::warn!("Error trying to save the DB: {e}");
             }
+        }
+        // (SHUTDOWN told the modules already.)
+        if !core.shutting_down {
+            use vireo_server::module_host::events;
+            let shutdown = vireo_module_api::abi::server_event::SHUTDOWN;
+            events::fire(&server, &mut core, events::data(shutdown, 0, 0));
         }
     }
     tracing::warn!("User requested shutdown...");

@@ -55,6 +55,19 @@ impl Propagator {
         self.txn.is_some()
     }
 
+    /// How many commands the transaction holds so far (None: no transaction).
+    pub fn txn_len(&self) -> Option<usize> {
+        self.txn.as_ref().map(Vec::len)
+    }
+
+    /// Forgets what the transaction held after its first `n` commands (a module command that
+    /// chose what it replicates).
+    pub fn truncate_txn(&mut self, n: usize) {
+        if let Some(t) = &mut self.txn {
+            t.truncate(n);
+        }
+    }
+
     /// Starts holding back what is fed, until [`Propagator::end_transaction`].
     pub fn begin_transaction(&mut self) {
         if !self.sinks.is_empty() {

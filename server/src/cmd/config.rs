@@ -177,6 +177,8 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if old.notify_keyspace_events != ctx.core.cfg.notify_keyspace_events {
         crate::keyspace::notify::sync(ctx.core);
     }
+    let names: Vec<&str> = targets.iter().map(|(_, m, _)| *m).collect();
+    crate::module_host::events::config_changed(ctx.server, ctx.core, &names);
     ctx.out.ok();
     Ok(())
 }

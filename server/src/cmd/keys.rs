@@ -10,6 +10,7 @@ use crate::error::{CmdResult, Error};
 use crate::keyspace::{self, dup_value, Access, Db, Lru};
 use crate::util::glob::glob_match;
 use crate::util::num::parse_i64;
+use vireo_module_api::abi::server_event as SE;
 
 pub const HANDLERS: &[(&str, Handler)] = &[
     ("copy", copy),
@@ -478,6 +479,9 @@ fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         let (left, right) = ctx.core.dbs.split_at_mut(hi);
         left[lo].swap_contents(&mut right[0]);
     }
+    let mut d = crate::module_host::events::data(SE::SWAPDB, 0, a as i64);
+    d.other_db = b2 as i64;
+    crate::module_host::events::fire(ctx.server, ctx.core, d);
     ctx.dirty(1);
     ctx.out.ok();
     Ok(())
@@ -601,9 +605,11 @@ fn empty_dbs(dbs: &mut [Db], lazy: bool) -> u64 {
 fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(ctx, argv)?;
     let id = ctx.client.db;
+    crate::module_host::events::flush(ctx.server, ctx.core, SE::START, id as i64);
     ctx.core.watches.touch_db(&ctx.core.dbs[id], None, ctx.now);
     crate::tracking::flush(ctx.core);
     let n = empty_dbs(&mut ctx.core.dbs[id..=id], lazy);
+    crate::module_host::events::flush(ctx.server, ctx.core, SE::END, id as i64);
     // Propagated even when the database was empty already, as Redis does.
     ctx.dirty(n.max(1));
     ctx.out.ok();
@@ -613,6 +619,7 @@ fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// FLUSHALL [ASYNC | SYNC]
 fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(ctx, argv)?;
+    crate::module_host::events::flush(ctx.server, ctx.core, SE::START, -1);
     for db in &ctx.core.dbs {
         ctx.core.watches.touch_db(db, None, ctx.now);
     }
@@ -620,6 +627,7 @@ fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     // A BGSAVE in progress stops, as Redis kills its child.
     crate::persist::background::abandon_all(ctx.core);
     let n = empty_dbs(&mut ctx.core.dbs, lazy);
+    crate::module_host::events::flush(ctx.server, ctx.core, SE::END, -1);
     // With save points configured, Redis writes the now empty dataset at once.
     if !ctx.core.cfg.save.is_empty() {
         let _ = crate::persist::snapshot::save(ctx.core);

@@ -316,7 +316,7 @@ impl<'a> Ctx<'a> {
     /// `key` of the client's database. One branch when the class is not configured.
     #[inline]
     pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
-        if self.core.cfg.notify_keyspace_events & class != 0 {
+        if crate::keyspace::notify::wanted(self.core) & class != 0 {
             let db = self.client.db;
             self.notify_db(class, event, key, db);
         }
@@ -427,6 +427,12 @@ pub fn execute(
 ) -> Flow {
     let reply_start = out.len();
     let flow = execute_inner(server, core, client, argv, out);
+    // Module listeners of the keyspace events the command raised run after it, before blocked
+    // clients are served (so that what they write can serve them too); and again for the
+    // events of serving them (see module_host::events).
+    if !client.in_exec {
+        crate::module_host::events::deliver(server, core);
+    }
     // Keys the command (or the whole EXEC) gave values to may serve blocked clients now.
     if !client.in_exec && !core.blocking.is_empty() && !core.blocking.serving {
         serve_blocked(server, core);
@@ -447,6 +453,9 @@ pub fn execute(
     // Tracking messages for this client itself (pushes survive CLIENT REPLY OFF).
     if !client.in_exec && core.tracking.has_local() {
         crate::tracking::deliver_local(core, client, out, reply_start);
+    }
+    if !client.in_exec {
+        crate::module_host::events::deliver(server, core);
     }
     flow
 }
@@ -861,11 +870,11 @@ fn run_inner(
 
     // Keyspace events no notify call published yet (a lazy expiry on a read, a key created by a
     // command with no event of its own) come before the reply, as in Redis.
-    if core.cfg.notify_keyspace_events != 0 {
+    if crate::keyspace::notify::wanted(core) != 0 {
         crate::pubsub::local_at(client, out, reply_start, |l| {
             crate::keyspace::notify::flush(core, Some(l))
         });
-        if core.cfg.notify_keyspace_events & crate::config::notify::KEY_MISS != 0 {
+        if crate::keyspace::notify::wanted(core) & crate::config::notify::KEY_MISS != 0 {
             notify_key_misses(core, cmd, argv, db_before);
         }
     }

@@ -87,6 +87,9 @@ fn load_module(
         Ok(()) => {
             let name = ctx.core.modules.loaded.last().map_or("", |m| m.name.as_str());
             tracing::info!("Module '{name}' loaded from {path}");
+            let name = name.to_string();
+            let loaded = vireo_module_api::abi::server_event::LOADED;
+            module_host::events::module_changed(ctx.server, ctx.core, loaded, &name);
             ctx.out.ok();
             Ok(())
         }
@@ -133,8 +136,12 @@ fn loadex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// MODULE UNLOAD name
 fn unload(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let name = String::from_utf8_lossy(&argv[2]);
+    let real = ctx.core.modules.get(&name).map(|m| m.name.clone());
     match module_host::unload(ctx.core, &name) {
         Ok(()) => {
+            let unloaded = vireo_module_api::abi::server_event::UNLOADED;
+            let real = real.unwrap_or_default();
+            module_host::events::module_changed(ctx.server, ctx.core, unloaded, &real);
             ctx.out.ok();
             Ok(())
         }

@@ -17,7 +17,13 @@ fn save(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     if ctx.core.rdb.bgsave.is_some() {
         return Err(Error::msg("ERR Background save already in progress"));
     }
-    match snapshot::save(ctx.core) {
+    use crate::module_host::events::{data, fire};
+    use vireo_module_api::abi::server_event as se;
+    fire(ctx.server, ctx.core, data(se::PERSISTENCE, se::SYNC_RDB_START, 0));
+    let r = snapshot::save(ctx.core);
+    let end = if r.is_ok() { se::END } else { se::FAILED };
+    fire(ctx.server, ctx.core, data(se::PERSISTENCE, end, 0));
+    match r {
         Ok(()) => {
             ctx.out.ok();
             Ok(())

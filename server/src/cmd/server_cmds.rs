@@ -108,6 +108,8 @@ fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
     }
     tracing::warn!("User requested shutdown...");
+    let d = crate::module_host::events::data(vireo_module_api::abi::server_event::SHUTDOWN, 0, 0);
+    crate::module_host::events::fire(ctx.server, ctx.core, d);
     ctx.core.shutting_down = true;
     ctx.client.close_after_reply = true;
     ctx.server.request_shutdown();

@@ -258,6 +258,9 @@ pub struct Db {
     /// `expired` and `new` events waiting to be published, recorded only while the configured
     /// notification classes want them (see [`notify`]); None otherwise.
     pub events: Option<Vec<(notify::DbEvent, Box<[u8]>)>>,
+    /// `events` also records keys overwritten by a whole new value (a module listens to KEY
+    /// server events).
+    pub record_overwrites: bool,
     /// Lookups that found a live key / found none, ever (the dispatcher turns the deltas of
     /// read-only commands into INFO's keyspace_hits and keyspace_misses).
     pub lookup_hits: u64,
@@ -275,6 +278,7 @@ impl Db {
             blocked_on: HashMap::new(),
             ready: Vec::new(),
             events: None,
+            record_overwrites: false,
             lookup_hits: 0,
             lookup_misses: 0,
         }
@@ -393,6 +397,11 @@ impl Db {
                         _ => {}
                     }
                 }
+                if self.record_overwrites {
+                    if let Some(ev) = &mut self.events {
+                        ev.push((notify::DbEvent::Overwritten, key.into()));
+                    }
+                }
                 return true;
             }
             self.expire_now(key);
@@ -449,8 +458,12 @@ impl Db {
                 self.expires -= 1;
             }
         }
-        if let (Some(k), None, Some(ev)) = (new_key, &old, &mut self.events) {
-            ev.push((notify::DbEvent::New, k));
+        if let (Some(k), Some(ev)) = (new_key, &mut self.events) {
+            match &old {
+                None => ev.push((notify::DbEvent::New, k)),
+                Some(_) if self.record_overwrites => ev.push((notify::DbEvent::Overwritten, k)),
+                Some(_) => {}
+            }
         }
         old
     }

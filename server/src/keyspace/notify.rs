@@ -24,6 +24,8 @@ use super::Db;
 pub enum DbEvent {
     Expired,
     New,
+    /// A key given a whole new value (recorded only for module KEY server events).
+    Overwritten,
 }
 
 /// Publishes event `event` of class `class` (a [`crate::config::notify`] bit) on `key` of
@@ -37,6 +39,10 @@ pub fn notify(
     db: usize,
     mut local: Option<Local>,
 ) {
+    // Module listeners get the classes they subscribed to, whatever the configuration says.
+    if core.modules.events.mask & class != 0 {
+        crate::module_host::events::queue(core, class, event, key, db);
+    }
     if core.cfg.notify_keyspace_events & class == 0 {
         return;
     }
@@ -47,7 +53,7 @@ pub fn notify(
 /// Publishes the `expired` and `new` events the databases recorded (see the module docs).
 #[inline]
 pub fn flush(core: &mut Core, local: Option<Local>) {
-    if core.cfg.notify_keyspace_events & (class::EXPIRED | class::NEW) != 0 {
+    if wanted(core) & (class::EXPIRED | class::NEW) != 0 || core.modules.events.overwrites {
         flush_recorded(core, local);
     }
 }
@@ -64,7 +70,14 @@ fn flush_recorded(core: &mut Core, mut local: Option<Local>) {
             let (c, name) = match ev {
                 DbEvent::Expired => (class::EXPIRED, "expired"),
                 DbEvent::New => (class::NEW, "new"),
+                DbEvent::Overwritten => {
+                    crate::module_host::events::queue_overwritten(core, &key, db);
+                    continue;
+                }
             };
+            if core.modules.events.mask & c != 0 {
+                crate::module_host::events::queue(core, c, name, &key, db);
+            }
             if flags & c != 0 {
                 emit(core, name, &key, db, reborrow(&mut local));
             }
@@ -77,14 +90,25 @@ fn flush_recorded(core: &mut Core, mut local: Option<Local>) {
 }
 
 /// Makes the databases record `expired` and `new` events exactly while the configuration would
-/// publish some of them. Called at start-up and after CONFIG SET.
+/// publish some of them, or a module listens to them. Called at start-up, after CONFIG SET and
+/// when modules load or unload.
 pub fn sync(core: &mut Core) {
     let flags = core.cfg.notify_keyspace_events;
     let on = flags & (class::KEYSPACE | class::KEYEVENT) != 0
-        && flags & (class::EXPIRED | class::NEW) != 0;
+        && flags & (class::EXPIRED | class::NEW) != 0
+        || core.modules.events.mask & (class::EXPIRED | class::NEW) != 0
+        || core.modules.events.overwrites;
+    let overwrites = core.modules.events.overwrites;
     for db in &mut core.dbs {
         set_recording(db, on);
+        db.record_overwrites = overwrites;
     }
+}
+
+/// The classes anyone wants: the configuration's, and those module listeners subscribed to.
+#[inline]
+pub fn wanted(core: &Core) -> u32 {
+    core.cfg.notify_keyspace_events | core.modules.events.mask
 }
 
 fn set_recording(db: &mut Db, on: bool) {

@@ -352,7 +352,16 @@ fn detached<R>(
         cmd,
         blocked: None,
     };
-    let mut host = Host { ctx: &mut ctx, tracker: ReplyTracker::default(), wrapped: false, module };
+    // A callback replies to no command of its own: nothing to replicate verbatim, and what it
+    // chooses to replicate is dropped (its calls propagate).
+    let mut host = Host {
+        ctx: &mut ctx,
+        tracker: ReplyTracker::default(),
+        wrapped: false,
+        module,
+        argv: &[],
+        replicate: None,
+    };
     let r = f(HostCtx_TO::from_ptr(RMut::new(&mut host), TD_Opaque));
     let (wrapped, complete) = (host.wrapped, host.tracker.complete());
     if wrapped {
@@ -625,6 +634,8 @@ impl Locked {
             tracker: ReplyTracker::default(),
             wrapped: self.wrapped,
             module: "",
+            argv: &[],
+            replicate: None,
         };
         let r = f(&mut host);
         self.wrapped = host.wrapped;
@@ -741,6 +752,14 @@ impl HostCtx for Locked {
     }
     fn key_type_name(&mut self, key: RSlice<'_, u8>) -> RString {
         self.with(|h| h.key_type_name(key))
+    }
+    fn notify_keyspace_event(&mut self, class: u32, event: RStr<'_>, key: RSlice<'_, u8>) {
+        self.with(|h| h.notify_keyspace_event(class, event, key))
+    }
+    // A thread-safe context runs no command to replicate: what its calls write propagates.
+    fn replicate_verbatim(&mut self) {}
+    fn replicate(&mut self, _argv: RSlice<'_, RSlice<'_, u8>>) -> RResult<(), RString> {
+        RErr("ERR a thread-safe context replicates what its calls write".into())
     }
     fn import_api(
         &mut self,

@@ -16,6 +16,8 @@
 pub mod concurrency;
 mod keys;
 pub mod modconf;
+// ---- keyspace and server events, replication control (API 1.1) ----
+pub mod events;
 pub mod spec;
 pub mod types;
 
@@ -70,6 +72,8 @@ pub struct Modules {
     pub conc: concurrency::State,
     /// Module configs, INFO sections, shared APIs (API 1.1).
     pub ext: modconf::State,
+    // ---- keyspace and server events, replication control (API 1.1) ----
+    pub events: events::Events,
 }
 
 impl Modules {
@@ -185,6 +189,7 @@ pub fn load_ex(
         commands: Vec::new(),
         types: Vec::new(),
         ext: modconf::Staged::with_queue(std::mem::take(queue)),
+        subs: Default::default(),
     };
     let init = module.init();
     let r = init(
@@ -195,6 +200,7 @@ pub fn load_ex(
     let staged_types = std::mem::take(&mut staging.types);
     let mut ext = std::mem::take(&mut staging.ext);
     *queue = std::mem::take(&mut ext.queue);
+    let subs = std::mem::take(&mut staging.subs);
     if let RErr(e) = r {
         // Nothing it registered joined the table: dropping the staging list unloads it.
         return Err(format!("Module {name} initialization failed: {e}"));
@@ -225,6 +231,8 @@ pub fn load_ex(
         core.modules.types = core.modules.types.with(t);
     }
     ext.commit(&mut core.modules.ext, &name);
+    core.modules.events.commit(&name, subs);
+    crate::keyspace::notify::sync(core);
     core.modules.loaded.push(LoadedModule {
         name,
         version: module.version(),
@@ -277,6 +285,8 @@ pub fn unload(core: &mut Core, name: &str) -> Result<(), UnloadError> {
     let m = core.modules.loaded.remove(i);
     core.modules.conc.cancel_timers(&m.name);
     core.modules.ext.remove_module(&m.name);
+    core.modules.events.remove_module(&m.name);
+    crate::keyspace::notify::sync(core);
     for c in &m.commands {
         if let Some(cmd) = core.modules.commands.remove(c) {
             core.stats.cmd[cmd.id] = Default::default();
@@ -321,6 +331,7 @@ struct Staging<'a> {
     commands: Vec<(&'static cmd::spec::CommandSpec, CommandHandler_TO<'static, RBox<()>>)>,
     types: Vec<Arc<types::ModuleType>>,
     ext: modconf::Staged,
+    subs: events::Staged,
 }
 
 impl InitHost for Staging<'_> {
@@ -400,6 +411,26 @@ impl InitHost for Staging<'_> {
     fn import_api(&mut self, name: RStr<'_>, min_version: u32) -> RResult<abi::SharedApi, RString> {
         self.ext.import_api(&self.core.modules.ext, name.as_str(), min_version)
     }
+    // ---- keyspace and server events, replication control (API 1.1) ----
+    fn subscribe_keyspace(
+        &mut self,
+        classes: u32,
+        listener: abi::KeyspaceListener_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString> {
+        self.subs.keyspace(classes, listener);
+        ROk(())
+    }
+
+    fn subscribe_server_event(
+        &mut self,
+        event: u32,
+        listener: abi::ServerEventListener_TO<'static, RBox<()>>,
+    ) -> RResult<(), RString> {
+        match self.subs.server(event, listener) {
+            true => ROk(()),
+            false => RErr(format!("ERR unknown server event {event}").into()),
+        }
+    }
 }
 
 fn log(level: LogLevel, module: &str, msg: &str) {
@@ -433,14 +464,38 @@ pub fn dispatch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         big = argv.iter().map(|a| RSlice::from_slice(a)).collect();
         &big
     };
-    let mut host =
-        Host { ctx, tracker: ReplyTracker::default(), wrapped: false, module: &m.module };
+    // Where an enclosing transaction (EXEC, a script) stood before this command's calls.
+    let txn_mark = ctx.core.prop.txn_len();
+    let mut host = Host {
+        ctx,
+        tracker: ReplyTracker::default(),
+        wrapped: false,
+        module: &m.module,
+        argv,
+        replicate: None,
+    };
     let mark = concurrency::LockMark::set();
     let r = m
         .handler
         .call(HostCtx_TO::from_ptr(RMut::new(&mut host), TD_Opaque), RSlice::from_slice(args));
     drop(mark);
-    let Host { ctx, tracker, wrapped, .. } = host;
+    let Host { ctx, tracker, mut wrapped, replicate, .. } = host;
+    if let Some(cmds) = replicate {
+        // Chosen commands replace what the calls propagated.
+        if wrapped {
+            ctx.core.prop.truncate_txn(0);
+        } else if let Some(n) = txn_mark {
+            ctx.core.prop.truncate_txn(n);
+        }
+        if !wrapped && !ctx.core.prop.in_transaction() && cmds.len() > 1 {
+            ctx.core.prop.begin_transaction();
+            wrapped = true;
+        }
+        for (db, c) in &cmds {
+            ctx.core.prop.feed(*db, c);
+        }
+        ctx.propagate_as = Some(Vec::new());
+    }
     if wrapped {
         ctx.core.prop.end_transaction();
     }
@@ -474,6 +529,10 @@ struct Host<'c, 'a> {
     /// A call began a MULTI/EXEC around what the command's calls propagate.
     wrapped: bool,
     module: &'c str,
+    // ---- keyspace and server events, replication control (API 1.1) ----
+    argv: &'c [Bytes],
+    /// What `replicate_verbatim` / `replicate` chose, instead of what the calls propagate.
+    replicate: Option<Vec<(usize, Vec<Bytes>)>>,
 }
 
 fn header(out: &mut Vec<u8>, kind: Aggregate, len: u64, resp3: bool) -> bool {
@@ -721,6 +780,32 @@ impl HostCtx for Host<'_, '_> {
     fn import_api(&mut self, name: RStr<'_>, min_version: u32) -> RResult<abi::SharedApi, RString> {
         self.ctx.core.modules.ext.import_api(self.module, name.as_str(), min_version)
     }
+
+    // ---- keyspace and server events, replication control (API 1.1) ----
+    fn notify_keyspace_event(&mut self, class: u32, event: RStr<'_>, key: RSlice<'_, u8>) {
+        let db = self.ctx.client.db;
+        self.ctx.notify_db(class, event.as_str(), &key, db);
+    }
+
+    fn replicate_verbatim(&mut self) {
+        let db = self.ctx.client.db;
+        self.replicate.get_or_insert_with(Vec::new).push((db, self.argv.to_vec()));
+    }
+
+    fn replicate(&mut self, argv: RSlice<'_, RSlice<'_, u8>>) -> RResult<(), RString> {
+        let Some(name) = argv.first() else {
+            return RErr("ERR empty command".into());
+        };
+        let ctx = &*self.ctx;
+        if ctx.server.commands.get(name).is_none() && ctx.core.modules.command(name).is_none() {
+            let n = String::from_utf8_lossy(name);
+            return RErr(format!("ERR unknown command '{n}' to replicate").into());
+        }
+        let argv: Vec<Bytes> = argv.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+        let db = self.ctx.client.db;
+        self.replicate.get_or_insert_with(Vec::new).push((db, argv));
+        ROk(())
+    }
 }
 
 impl Host<'_, '_> {
@@ -748,5 +833,13 @@ impl Host<'_, '_> {
             Some((r, _)) => Self::to_call_reply(r),
             None => CallReply::Error("ERR the command gave no reply".into()),
         }
+    }
+}
+
+/// A command's reply, as `call` returns it.
+fn parse_call_reply(out: &[u8]) -> CallReply {
+    match vireo_scripting::parse_reply(out) {
+        Some((r, _)) => Host::to_call_reply(r),
+        None => CallReply::Error("ERR the command gave no reply".into()),
     }
 }

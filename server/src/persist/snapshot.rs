@@ -10,6 +10,7 @@ use std::time::Instant;
 use super::rdb::{self, load::LoadOpts, save::FileWriter, save::KeyAge, save::SaveOpts, RdbError};
 use crate::config::{Config, MaxmemoryPolicy};
 use crate::keyspace::{self, Access, Lru};
+use crate::module_host::events;
 use crate::server::{Core, Server};
 use std::sync::Arc;
 
@@ -71,6 +72,9 @@ pub fn bgsave(server: &Arc<Server>, core: &mut Core) -> Result<(), &'static str>
     let delay_us = core.cfg.rdb_key_save_delay.max(0) as u64;
     let aux = rdb::save::standard_aux(crate::info::used_memory(), false);
     let (aux_before, aux_after) = module_aux(core, opts.compress);
+    let persistence = vireo_module_api::abi::server_event::PERSISTENCE;
+    let rdb_start = vireo_module_api::abi::server_event::RDB_START;
+    crate::module_host::events::fire(server, core, events::data(persistence, rdb_start, 0));
     let server = server.clone();
     tracing::info!("Background saving started");
     std::thread::spawn(move || {
@@ -89,6 +93,10 @@ pub fn bgsave(server: &Arc<Server>, core: &mut Core) -> Result<(), &'static str>
             d.cancel(&server);
         }
         let mut core = server.core.lock();
+        let end = match &res {
+            Ok(()) => vireo_module_api::abi::server_event::END,
+            Err(_) => vireo_module_api::abi::server_event::FAILED,
+        };
         let (started, dirty_then) = core.rdb.bgsave.take().unwrap_or((now, 0));
         core.rdb.last_bgsave_secs = (crate::clock::mstime() - started) / 1000;
         match res {
@@ -109,6 +117,7 @@ pub fn bgsave(server: &Arc<Server>, core: &mut Core) -> Result<(), &'static str>
                 core.rdb.last_bgsave_try = crate::clock::mstime();
             }
         }
+        crate::module_host::events::fire(&server, &mut core, events::data(persistence, end, 0));
     });
     Ok(())
 }
