@@ -744,6 +744,21 @@ impl HostCtx for TestCtx<'_> {
         key: RSlice<'_, u8>,
         args: RSlice<'_, RSlice<'_, u8>>,
     ) -> RResult<CallReply, RString> {
+        // Module values live beside the key API's fake keyspace: the generic operations see
+        // them too.
+        if let Some(v) = self.values.get(key.as_slice()) {
+            match op {
+                crate::abi::key_op::DEL | crate::abi::key_op::UNLINK => {
+                    self.values.remove(key.as_slice());
+                    return ROk(CallReply::Int(1));
+                }
+                crate::abi::key_op::EXISTS => return ROk(CallReply::Int(1)),
+                crate::abi::key_op::TYPE => {
+                    return ROk(CallReply::Simple(key_type(Some(v)).into()))
+                }
+                _ => {}
+            }
+        }
         let args: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
         match self.keys.op(op, &key, &args) {
             Ok(r) => ROk(CallReply::from(&r)),

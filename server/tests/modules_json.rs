@@ -180,3 +180,41 @@ fn corpus_matches_redis_stack() {
     eprintln!("JSON differential: {compared} commands compared on RESP2 and RESP3");
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// Documents are values of the module type `ReJSON-RL`, as RedisJSON's: TYPE names it, built-in
+/// commands refuse it, updates keep the key's TTL, and documents survive DEBUG RELOAD, SAVE and a
+/// restart with the module loaded, DUMP/RESTORE and COPY.
+#[test]
+fn documents_are_a_persistent_module_type() {
+    let dir = common::TempDir::new("json-type");
+    let lib = json_module();
+    let dirs = dir.0.to_str().unwrap();
+    let args = ["--loadmodule", lib, "--dir", dirs, "--enable-debug-command", "yes"];
+    let srv = Server::start_with(&args);
+    let mut c = srv.raw();
+    c.expect("JSON.SET doc $ {\"a\":[1,2],\"n\":12345678901234567890,\"f\":1.5}", b"+OK\r\n");
+    c.expect("TYPE doc", b"+ReJSON-RL\r\n");
+    c.expect("GET doc", b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+    c.expect("EXPIRE doc 1000", b":1\r\n");
+    c.expect("JSON.SET doc $.a[0] 7", b"+OK\r\n");
+    let ttl = c.call(&["TTL", "doc"]);
+    assert!(ttl == b":1000\r\n" || ttl == b":999\r\n", "{}", show(&ttl));
+    c.expect("PERSIST doc", b":1\r\n");
+    let want = b"$44\r\n{\"a\":[7,2],\"n\":12345678901234567890,\"f\":1.5}\r\n";
+    c.expect("DEBUG RELOAD", b"+OK\r\n");
+    c.expect("JSON.GET doc", want);
+    c.expect("COPY doc doc2", b":1\r\n");
+    c.expect("JSON.GET doc2 .f", b"$3\r\n1.5\r\n");
+    let dump = c.call(&["DUMP", "doc"]);
+    let payload = &dump[dump.iter().position(|&b| b == b'\n').unwrap() + 1..dump.len() - 2];
+    c.expect("DEL doc", b":1\r\n");
+    assert_eq!(c.call(&[b"RESTORE".as_slice(), b"doc", b"0", payload]), b"+OK\r\n");
+    c.expect("JSON.GET doc", want);
+    c.expect("SAVE", b"+OK\r\n");
+    drop(c);
+    drop(srv);
+    let srv = Server::start_with(&args);
+    let mut c = srv.raw();
+    c.expect("JSON.GET doc", want);
+    c.expect("DBSIZE", b":2\r\n");
+}

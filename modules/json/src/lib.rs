@@ -13,7 +13,10 @@ pub mod value;
 
 use std::borrow::Cow;
 
-use vireo_module_api::{vireo_module, Args, Command, CommandResult, Context, Error, InitContext};
+use vireo_module_api::{
+    vireo_module, AofRewriter, Args, Command, CommandResult, Context, DataType, Error, InitContext,
+    RdbReader, RdbWriter,
+};
 
 use cmds::{Reply, Write};
 use path::Path;
@@ -30,16 +33,35 @@ pub trait Store: Send + Sync {
     fn delete(&self, ctx: &mut Context, key: &[u8]) -> Result<(), Error>;
 }
 
-/// TEMPORARY storage, until the module API has data types (issue 7): a document is kept as a
-/// plain string key holding [`MAGIC`] then its compact JSON, through `SET ... KEEPTTL` / `GET` /
-/// `DEL` calls. Consequences while it lasts: `TYPE` says `string`, `GET` shows the text, every
-/// command parses and re-serializes the whole document, and the JSON.* commands are propagated
-/// as the SET/DEL they call. Replace it with a module type (RDB save/load, AOF rewrite emitting
-/// JSON.SET) when module data types land on main.
-pub struct StringStore;
+/// A document as the keyspace holds it: a value of the module type `ReJSON-RL` (RedisJSON's
+/// type name and encoding version). RDB and DUMP carry the compact JSON text as one string; an
+/// AOF rewrite emits `JSON.SET key $ <json>`.
+#[derive(Clone)]
+pub struct JsonDoc(pub Value);
 
-/// The header that marks a string key as a JSON document in [`StringStore`].
-pub const MAGIC: &[u8] = b"\x00vireo-json\x00";
+impl DataType for JsonDoc {
+    const NAME: &'static str = "ReJSON-RL";
+    const ENCVER: u32 = 3;
+
+    fn rdb_save(&self, w: &mut RdbWriter) {
+        w.save_bytes(self.0.to_json());
+    }
+
+    fn rdb_load(r: &mut RdbReader, _encver: u32) -> Result<Self, Error> {
+        Value::parse_stored(r.load_bytes()?).map(JsonDoc).map_err(raw_error)
+    }
+
+    fn aof_rewrite(&self, key: &[u8], out: &mut AofRewriter) {
+        out.emit(&[b"JSON.SET".as_slice(), key, b"$", self.0.to_json().as_bytes()]);
+    }
+
+    fn mem_usage(&self) -> usize {
+        cmds::memory(&self.0).max(0) as usize
+    }
+}
+
+/// Documents as values of [`JsonDoc`]'s module type.
+pub struct TypeStore;
 
 pub const WRONG_TYPE: &str = "Existing key has wrong Redis type";
 
@@ -47,36 +69,32 @@ fn raw_error(msg: impl Into<String>) -> Error {
     Error(Cow::Owned(msg.into()))
 }
 
-impl Store for StringStore {
+/// RedisJSON's words for a key of another type.
+fn type_error(e: Error) -> Error {
+    if e.0.starts_with("WRONGTYPE") {
+        raw_error(WRONG_TYPE)
+    } else {
+        e
+    }
+}
+
+impl Store for TypeStore {
     fn read(&self, ctx: &mut Context, key: &[u8]) -> Result<Option<Value>, Error> {
-        match ctx.call(&[b"GET".as_slice(), key]) {
-            vireo_module_api::Reply::Null => Ok(None),
-            vireo_module_api::Reply::Bulk(b) => match b.strip_prefix(MAGIC) {
-                Some(text) => value::Value::parse_stored(text).map(Some).map_err(raw_error),
-                None => Err(raw_error(WRONG_TYPE)),
-            },
-            vireo_module_api::Reply::Error(e) if e.starts_with("WRONGTYPE") => {
-                Err(raw_error(WRONG_TYPE))
-            }
-            vireo_module_api::Reply::Error(e) => Err(raw_error(e)),
-            _ => Err(raw_error(WRONG_TYPE)),
-        }
+        Ok(ctx.get_value::<JsonDoc>(key).map_err(type_error)?.map(|d| d.0.clone()))
     }
 
     fn write(&self, ctx: &mut Context, key: &[u8], doc: &Value) -> Result<(), Error> {
-        let mut v = MAGIC.to_vec();
-        v.extend_from_slice(doc.to_json().as_bytes());
-        match ctx.call(&[b"SET".as_slice(), key, &v, b"KEEPTTL"]) {
-            vireo_module_api::Reply::Error(e) => Err(raw_error(e)),
-            _ => Ok(()),
+        // In place when the document exists, so that the key keeps its TTL (as RedisJSON's
+        // updates do); a new key otherwise.
+        if let Some(d) = ctx.get_value_mut::<JsonDoc>(key).map_err(type_error)? {
+            d.0 = doc.clone();
+            return Ok(());
         }
+        ctx.set_value(key, JsonDoc(doc.clone())).map_err(type_error)
     }
 
     fn delete(&self, ctx: &mut Context, key: &[u8]) -> Result<(), Error> {
-        match ctx.call(&[b"DEL".as_slice(), key]) {
-            vireo_module_api::Reply::Error(e) => Err(raw_error(e)),
-            _ => Ok(()),
-        }
+        ctx.open_key_writable(key).delete().map(|_| ())
     }
 }
 
@@ -265,7 +283,8 @@ pub fn register_all(ctx: &mut InitContext, store: std::sync::Arc<dyn Store>) -> 
 }
 
 fn init(ctx: &mut InitContext, _args: &[String]) -> Result<(), Error> {
-    register_all(ctx, std::sync::Arc::new(StringStore))
+    ctx.register_type::<JsonDoc>()?;
+    register_all(ctx, std::sync::Arc::new(TypeStore))
 }
 
 vireo_module! {
