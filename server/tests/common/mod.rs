@@ -87,18 +87,30 @@ pub fn wait_loaded(port: u16, child: Option<&mut Child>) -> bool {
     wait_port(port, child, true)
 }
 
-/// Whether a socket listens on `port` (on any address), per `/proc/net/tcp{,6}`.
-fn listening(port: u16) -> bool {
+/// Whether a socket listens on `port` (on any address), per `/proc/net/tcp{,6}`, and, given a
+/// process id, whether that process owns it (another process's server may hold the port).
+fn listening(port: u16, pid: Option<u32>) -> bool {
     let local = format!(":{port:04X}");
-    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
-        std::fs::read_to_string(table).is_ok_and(|t| {
-            t.lines().skip(1).any(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                // Fields: sl, local_address, rem_address, st (0A is LISTEN), ...
-                f.len() > 3 && f[1].ends_with(&local) && f[3] == "0A"
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(t) = std::fs::read_to_string(table) else { continue };
+        for l in t.lines().skip(1) {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // Fields: sl, local_address, rem_address, st (0A is LISTEN), ..., inode (10th).
+            if f.len() > 9 && f[1].ends_with(&local) && f[3] == "0A" {
+                inodes.push(format!("socket:[{}]", f[9]));
+            }
+        }
+    }
+    match pid {
+        None => !inodes.is_empty(),
+        Some(pid) => std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+            fds.flatten().any(|fd| {
+                std::fs::read_link(fd.path())
+                    .is_ok_and(|l| inodes.iter().any(|i| l.as_os_str() == i.as_str()))
             })
-        })
-    })
+        }),
+    }
 }
 
 /// [`wait_ready`] (`loaded` false) or [`wait_loaded`].
@@ -113,9 +125,11 @@ pub fn wait_port(port: u16, mut child: Option<&mut Child>, loaded: bool) -> bool
         // Ports come from the ephemeral range, and so do the local ports of connects: while
         // nothing listens yet, a probe can connect to itself, or to another test's probe that
         // is connecting the other way at the same moment (TCP simultaneous open). Only a
-        // listening socket on the port counts.
+        // listening socket on the port counts, the child's own when there is a child (another
+        // process may hold the port, and the child then fails to bind).
+        let pid = child.as_deref().map(|c| c.id());
         let probe =
-            if listening(port) { TcpStream::connect(("127.0.0.1", port)).ok() } else { None };
+            if listening(port, pid) { TcpStream::connect(("127.0.0.1", port)).ok() } else { None };
         if let Some(mut probe) = probe {
             // PING, half-close and wait for the server to close too: by then it has dropped
             // the probe from its client list, which tests of CLIENT LIST and INFO clients count.
