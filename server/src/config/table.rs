@@ -690,14 +690,7 @@ impl Directive {
     pub fn set(&self, cfg: &mut Config, args: &[Vec<u8>], ctx: &mut SetCtx) -> SetResult {
         match &self.kind {
             Kind::Bool { set, .. } => {
-                let v = &args[0];
-                if v.eq_ignore_ascii_case(b"yes") {
-                    set(cfg, true);
-                } else if v.eq_ignore_ascii_case(b"no") {
-                    set(cfg, false);
-                } else {
-                    return Err("argument must be 'yes' or 'no'".into());
-                }
+                set(cfg, parse_bool(&args[0])?);
                 Ok(())
             }
             Kind::Int { min, max, unit, set, .. } => {
@@ -706,17 +699,10 @@ impl Directive {
                 set(cfg, v);
                 Ok(())
             }
-            Kind::Enum { names, multi, set, .. } => match enum_value(names, args, *multi) {
-                Some(v) => {
-                    set(cfg, v);
-                    Ok(())
-                }
-                None => {
-                    let list: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
-                    Err(format!("argument(s) must be one of the following: {}", list.join(", "))
-                        .into())
-                }
-            },
+            Kind::Enum { names, multi, set, .. } => {
+                set(cfg, parse_enum(names, args, *multi)?);
+                Ok(())
+            }
             Kind::Str { null_if_empty, check, set, .. } => {
                 let v = &args[0];
                 if let Some(check) = check {
@@ -837,7 +823,31 @@ pub fn parse_int(v: &[u8], unit: Unit) -> Result<i128, Cow<'static, str>> {
     }
 }
 
-fn check_bounds(v: i128, min: i128, max: i128, unit: Unit) -> SetResult {
+/// `yes` or `no`, in any case.
+pub fn parse_bool(v: &[u8]) -> Result<bool, Cow<'static, str>> {
+    if v.eq_ignore_ascii_case(b"yes") {
+        Ok(true)
+    } else if v.eq_ignore_ascii_case(b"no") {
+        Ok(false)
+    } else {
+        Err("argument must be 'yes' or 'no'".into())
+    }
+}
+
+/// [`enum_value`], with Redis's error listing the names.
+pub fn parse_enum(
+    names: &[(&str, i32)],
+    args: &[Vec<u8>],
+    multi: bool,
+) -> Result<i32, Cow<'static, str>> {
+    enum_value(names, args, multi).ok_or_else(|| {
+        let list: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
+        format!("argument(s) must be one of the following: {}", list.join(", ")).into()
+    })
+}
+
+/// Redis's range check of an integer directive.
+pub fn check_bounds(v: i128, min: i128, max: i128, unit: Unit) -> SetResult {
     if unit == Unit::MemoryPercent && v < 0 {
         if v < min {
             return Err(format!("percentage argument must be less or equal to {}", -min).into());

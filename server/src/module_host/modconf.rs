@@ -21,7 +21,9 @@ use vireo_module_api::abi::{
     SharedApi,
 };
 
-use crate::config::table::{enum_name, enum_value, format_memory, parse_int, Unit};
+use crate::config::table::{
+    check_bounds, enum_name, format_memory, parse_bool, parse_enum, parse_int, Unit,
+};
 
 /// A registered module config.
 pub struct ModuleConfig {
@@ -90,15 +92,7 @@ fn enum_names(def: &ConfigDef) -> Vec<(&str, i32)> {
 /// errors, and checks bounds and enum names.
 pub fn parse_value(def: &ConfigDef, text: &[u8]) -> Result<ConfigValue, Cow<'static, str>> {
     let v = match &def.default {
-        ConfigValue::Bool(_) => {
-            if text.eq_ignore_ascii_case(b"yes") {
-                ConfigValue::Bool(true)
-            } else if text.eq_ignore_ascii_case(b"no") {
-                ConfigValue::Bool(false)
-            } else {
-                return Err("argument must be 'yes' or 'no'".into());
-            }
-        }
+        ConfigValue::Bool(_) => ConfigValue::Bool(parse_bool(text)?),
         ConfigValue::Numeric(_) => {
             let unit = if def.flags & F::MEMORY != 0 { Unit::Memory } else { Unit::Plain };
             let n = parse_int(text, unit)?;
@@ -112,18 +106,7 @@ pub fn parse_value(def: &ConfigDef, text: &[u8]) -> Result<ConfigValue, Cow<'sta
             } else {
                 vec![text.to_vec()]
             };
-            let names = enum_names(def);
-            match enum_value(&names, &args, multi) {
-                Some(v) => ConfigValue::Enum(v),
-                None => {
-                    let list: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
-                    return Err(format!(
-                        "argument(s) must be one of the following: {}",
-                        list.join(", ")
-                    )
-                    .into());
-                }
-            }
+            ConfigValue::Enum(parse_enum(&enum_names(def), &args, multi)?)
         }
     };
     check(def, &v)?;
@@ -136,11 +119,7 @@ fn check(def: &ConfigDef, v: &ConfigValue) -> Result<(), Cow<'static, str>> {
         return Err("the value has the wrong type".into());
     }
     if let ConfigValue::Numeric(n) = v {
-        if *n < def.min || *n > def.max {
-            return Err(
-                format!("argument must be between {} and {} inclusive", def.min, def.max).into()
-            );
-        }
+        check_bounds(i128::from(*n), i128::from(def.min), i128::from(def.max), Unit::Plain)?;
     }
     Ok(())
 }
