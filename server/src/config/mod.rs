@@ -153,26 +153,17 @@ pub mod shutdown_flags {
         &[("default", 0), ("save", 1), ("nosave", 2), ("now", 4), ("force", 8)];
 }
 
-/// `notify-keyspace-events` classes, with Redis's bit values (the module API uses them too).
+/// `notify-keyspace-events` classes, with Redis's bit values. The event classes are the module
+/// API's (modules subscribe with the same bits); the delivery flags and `LOADED` are the
+/// server's own.
 pub mod notify {
+    pub use vireo_module_api::abi::notify_class::{
+        ALL, EVICTED, EXPIRED, GENERIC, HASH, KEY_MISS, LIST, MODULE, NEW, SET, STREAM, STRING,
+        ZSET,
+    };
     pub const KEYSPACE: u32 = 1 << 0;
     pub const KEYEVENT: u32 = 1 << 1;
-    pub const GENERIC: u32 = 1 << 2;
-    pub const STRING: u32 = 1 << 3;
-    pub const LIST: u32 = 1 << 4;
-    pub const SET: u32 = 1 << 5;
-    pub const HASH: u32 = 1 << 6;
-    pub const ZSET: u32 = 1 << 7;
-    pub const EXPIRED: u32 = 1 << 8;
-    pub const EVICTED: u32 = 1 << 9;
-    pub const STREAM: u32 = 1 << 10;
-    pub const KEY_MISS: u32 = 1 << 11;
     pub const LOADED: u32 = 1 << 12;
-    pub const MODULE: u32 = 1 << 13;
-    pub const NEW: u32 = 1 << 14;
-    /// `A`: every class but `m` (key miss) and `n` (new key).
-    pub const ALL: u32 =
-        GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
 
     /// Parses a class string such as `KEA`; `None` on an unknown character.
     pub fn parse(s: &[u8]) -> Option<u32> {
