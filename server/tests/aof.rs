@@ -959,14 +959,8 @@ fn aof_write_error_with_fsync_always_exits() {
     }
     r.send_cmd(&["SET", "big", &"x".repeat(300)]);
     let mut child = node.child.take().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "still running: {}", node.log());
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = common::wait_exit(&mut child, 10)
+        .unwrap_or_else(|| panic!("still running: {}", node.log()));
     assert_eq!(status.code(), Some(1));
     let log = node.log();
     assert!(

@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{build_module, show, Server};
 
@@ -294,45 +293,15 @@ fn a_panicking_command_is_an_error_and_the_server_goes_on() {
     assert!(stats.contains("failed_calls=1"), "{stats}");
 }
 
-/// Starts the server with `args` and waits for it to exit: its exit status and log.
-fn start_fails(args: &[&str]) -> (bool, String) {
-    let tmp = common::TempDir::new("modules");
-    let dir = &tmp.0;
-    let port = common::free_port().to_string();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vireo-server"))
-        .args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--logfile", "vireo.log"])
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the server started with {args:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let log = std::fs::read_to_string(dir.join("vireo.log")).unwrap_or_default();
-    (status.success(), log)
-}
-
 #[test]
 fn a_failing_loadmodule_stops_start_up() {
-    let (ok, log) = start_fails(&["--loadmodule", "/nonexistent/libnothing.so"]);
+    let (ok, log) = common::start_fails(&["--loadmodule", "/nonexistent/libnothing.so"]);
     assert!(!ok);
     assert!(
         log.contains("Can't load module from /nonexistent/libnothing.so: server aborting"),
         "{log}"
     );
-    let (ok, log) = start_fails(&["--loadmodule", hello(), "fail"]);
+    let (ok, log) = common::start_fails(&["--loadmodule", hello(), "fail"]);
     assert!(!ok);
     assert!(
         log.contains("Module hello initialization failed: ERR hello was told to fail"),

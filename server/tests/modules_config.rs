@@ -6,7 +6,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{build_module, show, Raw, Server};
 
@@ -186,36 +186,6 @@ fn loadex_configs() {
     ));
 }
 
-/// Starts the server with `args` and waits for it to exit: its exit status and log.
-fn start_fails(args: &[&str]) -> (bool, String) {
-    let tmp = common::TempDir::new("modconf");
-    let dir = &tmp.0;
-    let port = common::free_port().to_string();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vireo-server"))
-        .args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--logfile", "vireo.log"])
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the server started with {args:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let log = std::fs::read_to_string(dir.join("vireo.log")).unwrap_or_default();
-    (status.success(), log)
-}
-
 /// A server started with a config file (first argument) and `--port <free>`.
 struct FileServer(std::process::Child, u16);
 
@@ -302,16 +272,17 @@ fn config_file_lines_after_loadmodule_and_rewrite() {
 
 #[test]
 fn bad_module_config_lines_stop_start_up() {
-    let (ok, log) = start_fails(&["--cfgdemo.greeting", "hi"]);
+    let (ok, log) = common::start_fails(&["--cfgdemo.greeting", "hi"]);
     assert!(!ok);
     assert!(
         log.contains("Module Configuration detected without loadmodule directive or no ApplyConfig call: aborting"),
         "{log}"
     );
-    let (ok, log) = start_fails(&["--loadmodule", cfgdemo(), "--cfgdemo.nosuch", "1"]);
+    let (ok, log) = common::start_fails(&["--loadmodule", cfgdemo(), "--cfgdemo.nosuch", "1"]);
     assert!(!ok);
     assert!(log.contains("Module Configuration detected without loadmodule directive"), "{log}");
-    let (ok, log) = start_fails(&["--loadmodule", cfgdemo(), "--cfgdemo.max-items", "5000"]);
+    let (ok, log) =
+        common::start_fails(&["--loadmodule", cfgdemo(), "--cfgdemo.max-items", "5000"]);
     assert!(!ok);
     assert!(
         log.contains("Issue during loading of configuration cfgdemo.max-items : argument must be between 1 and 1000 inclusive"),

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{free_port, reference_redis, DirServer as Proc};
 use redis::Value;
@@ -44,17 +44,12 @@ fn failed_start(dir: &Path) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(!status.success(), "start-up should fail");
-            break;
-        }
-        if Instant::now() > deadline {
+    match common::wait_exit(&mut child, 10) {
+        Some(status) => assert!(!status.success(), "start-up should fail"),
+        None => {
             let _ = child.kill();
             panic!("server started on a bad file");
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
     let out = child.wait_with_output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)

@@ -259,6 +259,43 @@ impl Drop for Server {
     }
 }
 
+/// Waits up to `secs` for `child` to exit; `None` (the child still running) when it did not.
+pub fn wait_exit(child: &mut Child, secs: u64) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts Vireo with `args` on a free port, expecting it to exit during start-up; returns
+/// whether it exited successfully and its log. Panics (after killing it) if it keeps running.
+pub fn start_fails(args: &[&str]) -> (bool, String) {
+    let tmp = TempDir::new("start");
+    let port = free_port().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vireo-server"))
+        .args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--logfile", "vireo.log"])
+        .args(args)
+        .current_dir(&tmp.0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let Some(status) = wait_exit(&mut child, 10) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the server started with {args:?}");
+    };
+    let log = std::fs::read_to_string(tmp.0.join("vireo.log")).unwrap_or_default();
+    (status.success(), log)
+}
+
 /// A server started in a directory that outlives it, so that another can start on its files
 /// (persistence tests): `bin` is Vireo or the reference Redis.
 pub struct DirServer {
