@@ -1,9 +1,11 @@
 //! Differential tests: every script in `tests/differential/*.txt` is sent to Vireo and to a
 //! reference Redis, command by command, and the raw reply bytes must be identical.
 //!
-//! Script syntax: one command per line in redis-cli quoting; `#` starts a comment line. A line
-//! prefixed with `?` compares only the reply's type (for replies that differ by nature, such as
-//! timestamps); `@sleep <ms>` pauses both sides. Every script starts from an empty server.
+//! Script syntax (see `common::run_differential`): one command per line in redis-cli quoting;
+//! `#` starts a comment line. A line prefixed with `?` compares only the reply's type (for
+//! replies that differ by nature, such as timestamps); `@sleep <ms>` pauses both sides; `2> `,
+//! `3> ` and `3?> ` prefixes restrict a line to one protocol. Every script starts from an empty
+//! server on RESP2.
 //!
 //! The reference server is `$VIREO_REFERENCE_REDIS`, else `redis-server` on PATH; without one
 //! the test prints that it was skipped.
@@ -12,8 +14,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{show, split_args, Raw, Server};
-use std::time::Duration;
+use common::{run_differential, Server};
 
 #[test]
 fn scripts_match_reference_redis() {
@@ -28,41 +29,9 @@ fn scripts_match_reference_redis() {
     let mut failures = Vec::new();
     let mut compared = 0;
     for file in &files {
-        let mut rc = Raw::connect(rport);
-        let mut vc = Raw::connect(vport);
-        for c in [&mut rc, &mut vc] {
-            c.call(&["FLUSHALL"]);
-        }
         let text = std::fs::read_to_string(file).unwrap();
-        for (n, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            if let Some(ms) = line.strip_prefix("@sleep ") {
-                std::thread::sleep(Duration::from_millis(ms.trim().parse().unwrap()));
-                continue;
-            }
-            let (type_only, cmd) = match line.strip_prefix('?') {
-                Some(rest) => (true, rest),
-                None => (false, line),
-            };
-            let args = split_args(cmd);
-            let want = rc.call(&args);
-            let got = vc.call(&args);
-            compared += 1;
-            let same = if type_only { want.first() == got.first() } else { want == got };
-            if !same {
-                failures.push(format!(
-                    "{}:{}: {}\n  redis: {}\n  vireo: {}",
-                    file.file_name().unwrap().to_string_lossy(),
-                    n + 1,
-                    line,
-                    show(&want),
-                    show(&got)
-                ));
-            }
-        }
+        let name = file.file_name().unwrap().to_string_lossy();
+        compared += run_differential(&name, &text, 2, (rport, vport), &mut failures);
     }
     eprintln!("differential: {compared} commands compared over {} scripts", files.len());
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-use common::{build_module, free_port, show, split_args, wait_ready, Raw, Server};
+use common::{build_module, free_port, show, wait_ready, Server};
 
 fn json_module() -> &'static str {
     static P: OnceLock<String> = OnceLock::new();
@@ -127,53 +127,11 @@ fn corpus_matches_redis_stack() {
     let text = std::fs::read_to_string(&file).unwrap();
     let mut failures = Vec::new();
     let mut compared = 0;
+    // `3?> ` lines: doubles, which Vireo formats as Redis 7.0 does (`%.17g`) and Redis Stack 7.4
+    // in the shortest form.
     for resp in [2, 3] {
-        let mut rc = Raw::connect(rport);
-        let mut vc = Raw::connect(vireo.port);
-        for c in [&mut rc, &mut vc] {
-            c.call(&["FLUSHALL"]);
-            if resp == 3 {
-                assert!(c.call(&["HELLO", "3"]).starts_with(b"%"));
-            }
-        }
-        for (n, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            // `2> ` and `3> ` lines run on that protocol only; `3?> ` lines compare only the
-            // reply's type on RESP3 (doubles: Vireo formats them as Redis 7.0, `%.17g`, Redis
-            // Stack 7.4 in the shortest form).
-            let (only, line) = match line.split_once("> ") {
-                Some((p @ ("2" | "3" | "3?"), rest)) => (Some(p), rest),
-                _ => (None, line),
-            };
-            let skip = match only {
-                Some("2") => resp != 2,
-                Some("3") => resp != 3,
-                _ => false,
-            };
-            if skip {
-                continue;
-            }
-            let (type_only, cmd) = match line.strip_prefix('?') {
-                Some(rest) => (true, rest),
-                None => (only == Some("3?") && resp == 3, line),
-            };
-            let args = split_args(cmd);
-            let want = rc.call(&args);
-            let got = vc.call(&args);
-            compared += 1;
-            let same = if type_only { want.first() == got.first() } else { want == got };
-            if !same {
-                failures.push(format!(
-                    "json.txt:{} (RESP{resp}): {line}\n  stack: {}\n  vireo: {}",
-                    n + 1,
-                    show(&want),
-                    show(&got)
-                ));
-            }
-        }
+        let ports = (rport, vireo.port);
+        compared += common::run_differential("json.txt", &text, resp, ports, &mut failures);
     }
     let _ = stack.kill();
     let _ = stack.wait();

@@ -259,6 +259,68 @@ impl Drop for Server {
     }
 }
 
+/// Runs a differential script on fresh connections to a reference server and to Vireo at
+/// protocol `resp` (2 or 3), both flushed first, comparing the raw reply bytes command by
+/// command; each mismatch goes to `failures`, labelled with `name` and the line. Returns how many
+/// commands were compared.
+///
+/// Syntax: one command per line in redis-cli quoting; blank lines and `#` lines are skipped;
+/// `@sleep <ms>` pauses; a `?` before the command compares only the reply's type (replies that
+/// differ by nature, such as timestamps). A line prefixed `2> ` or `3> ` runs on that protocol
+/// only; `3?> ` runs on both and compares only the type on RESP3.
+pub fn run_differential(
+    name: &str,
+    text: &str,
+    resp: u8,
+    (rport, vport): (u16, u16),
+    failures: &mut Vec<String>,
+) -> usize {
+    let mut rc = Raw::connect(rport);
+    let mut vc = Raw::connect(vport);
+    for c in [&mut rc, &mut vc] {
+        c.call(&["FLUSHALL"]);
+        if resp == 3 {
+            assert!(c.call(&["HELLO", "3"]).starts_with(b"%"));
+        }
+    }
+    let mut compared = 0;
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(ms) = line.strip_prefix("@sleep ") {
+            std::thread::sleep(Duration::from_millis(ms.trim().parse().unwrap()));
+            continue;
+        }
+        let (only, line) = match line.split_once("> ") {
+            Some((p @ ("2" | "3" | "3?"), rest)) => (Some(p), rest),
+            _ => (None, line),
+        };
+        if (only == Some("2") && resp != 2) || (only == Some("3") && resp != 3) {
+            continue;
+        }
+        let (type_only, cmd) = match line.strip_prefix('?') {
+            Some(rest) => (true, rest),
+            None => (only == Some("3?") && resp == 3, line),
+        };
+        let args = split_args(cmd);
+        let want = rc.call(&args);
+        let got = vc.call(&args);
+        compared += 1;
+        let same = if type_only { want.first() == got.first() } else { want == got };
+        if !same {
+            failures.push(format!(
+                "{name}:{} (RESP{resp}): {line}\n  reference: {}\n  vireo:     {}",
+                n + 1,
+                show(&want),
+                show(&got)
+            ));
+        }
+    }
+    compared
+}
+
 /// Waits up to `secs` for `child` to exit; `None` (the child still running) when it did not.
 pub fn wait_exit(child: &mut Child, secs: u64) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + Duration::from_secs(secs);
