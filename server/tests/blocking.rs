@@ -140,6 +140,37 @@ fn a_key_of_another_type_does_not_serve() {
     );
 }
 
+/// A waiter that the new value cannot serve keeps its place without holding up the clients
+/// behind it: a BZPOPMIN ahead of a BLPOP on a list, an XREAD past the stream's last entry
+/// ahead of an XREAD `$` (Redis serves the second of each).
+#[test]
+fn a_waiter_that_cannot_be_served_does_not_hold_up_the_next() {
+    let s = Server::start();
+    let mut p = s.raw();
+    let (mut z, mut l) = (s.raw(), s.raw());
+    send(&mut z, "BZPOPMIN k 0");
+    wait_blocked(&mut p, 1);
+    send(&mut l, "BLPOP k 0");
+    wait_blocked(&mut p, 2);
+    p.expect("LPUSH k x", b":1\r\n");
+    assert_eq!(l.read_reply(), b"*2\r\n$1\r\nk\r\n$1\r\nx\r\n");
+    wait_blocked(&mut p, 1);
+    drop(z);
+    wait_blocked(&mut p, 0);
+
+    p.expect("XADD s 1-0 f v", b"$3\r\n1-0\r\n");
+    let (mut late, mut now) = (s.raw(), s.raw());
+    send(&mut late, "XREAD BLOCK 0 STREAMS s 100-0");
+    wait_blocked(&mut p, 1);
+    send(&mut now, "XREAD BLOCK 0 STREAMS s $");
+    wait_blocked(&mut p, 2);
+    p.expect("XADD s 2-0 f w", b"$3\r\n2-0\r\n");
+    assert_eq!(
+        now.read_reply(),
+        b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n2-0\r\n*2\r\n$1\r\nf\r\n$1\r\nw\r\n"
+    );
+    wait_blocked(&mut p, 1);
+}
 #[test]
 fn a_client_that_left_is_never_served() {
     let s = Server::start();

@@ -143,6 +143,27 @@ fn key_ready_wakes_in_order_and_keeps_waiting_when_nothing_is_there() {
     expect_reply(&mut a, b"$4\r\nlast\r\n");
 }
 
+/// Module clients and BLPOP clients blocked on the same key share one queue: each element goes
+/// to the oldest waiter, whichever kind it is.
+#[test]
+fn module_and_built_in_waiters_are_served_in_the_order_they_blocked() {
+    let srv = start();
+    let (mut first, mut second, mut c) = (srv.raw(), srv.raw(), srv.raw());
+    first.send_cmd(&["BLPOP", "q", "0"]);
+    eventually("BLPOP blocked", || blocked_clients(&mut c) == 1);
+    second.send_cmd(&["BLOCK.POP", "q", "0"]);
+    eventually("BLOCK.POP blocked", || blocked_clients(&mut c) == 2);
+    c.expect("LPUSH q a", b":1\r\n");
+    expect_reply(&mut first, b"*2\r\n$1\r\nq\r\n$1\r\na\r\n");
+    assert_eq!(blocked_clients(&mut c), 1);
+    first.send_cmd(&["BLPOP", "q", "0"]);
+    eventually("BLPOP blocked again", || blocked_clients(&mut c) == 2);
+    c.expect("LPUSH q b", b":1\r\n");
+    expect_reply(&mut second, b"$1\r\nb\r\n");
+    c.expect("LPUSH q c", b":1\r\n");
+    expect_reply(&mut first, b"*2\r\n$1\r\nq\r\n$1\r\nc\r\n");
+}
+
 #[test]
 fn client_unblock_timeout_and_error() {
     let srv = start();

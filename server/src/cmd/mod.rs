@@ -542,31 +542,38 @@ pub(crate) fn serve_blocked_now(server: &Arc<Server>, core: &mut Core) {
     }
 }
 
+/// Serves the clients blocked on `key` in the order they blocked, while the key exists. A client
+/// it cannot serve (blocked for another type, an XREAD past the stream's last entry, a module
+/// whose key-ready callback declines) keeps its place and the next one is tried, as in Redis.
 fn serve_key(server: &Arc<Server>, core: &mut Core, dbi: usize, key: &[u8]) {
     use crate::keyspace::ValueRef;
     use crate::types::Object;
-    // Module clients blocked on the key decide for themselves; the built-in loop skips them.
-    crate::module_host::concurrency::serve_key(server, core, dbi, key);
-    let first = |core: &Core| {
-        let q = core.dbs[dbi].blocked_on.get(key)?;
-        q.iter().copied().find(|&c| !crate::module_host::concurrency::is_module_waiter(core, c))
-    };
-    while let Some(id) = first(core) {
-        let w = core.blocking.waiter_mut(id).expect("queued clients are blocked");
+    let Some(queue) = core.dbs[dbi].blocked_on.get(key) else { return };
+    let ids: Vec<u64> = queue.iter().copied().collect();
+    for id in ids {
+        let Some(w) = core.blocking.waiter_mut(id) else { continue };
         let (wants, resp, shared) = (w.wants, w.resp, w.shared.clone());
-        let argv = std::mem::take(&mut w.argv);
         let now = crate::clock::mstime();
         let serves = match core.dbs[dbi].get(key, now).map(|e| e.value()) {
-            Some(ValueRef::Obj(Object::List(_))) => wants == Wants::List,
-            Some(ValueRef::Obj(Object::ZSet(_))) => wants == Wants::ZSet,
-            Some(ValueRef::Obj(Object::Stream(_))) => wants == Wants::Stream,
-            _ => false,
+            None => None,
+            Some(ValueRef::Obj(Object::List(_))) => Some(wants == Wants::List),
+            Some(ValueRef::Obj(Object::ZSet(_))) => Some(wants == Wants::ZSet),
+            Some(ValueRef::Obj(Object::Stream(_))) => Some(wants == Wants::Stream),
+            Some(_) => Some(false),
         };
         propagate_lazy_expired(core, dbi);
-        if !serves {
-            core.blocking.waiter_mut(id).expect("still blocked").argv = argv;
-            return;
+        match serves {
+            // Gone (or emptied by the clients served before): nobody else can be served.
+            None => return,
+            _ if wants == Wants::Module => {
+                crate::module_host::concurrency::serve_waiter(server, core, id, key);
+                continue;
+            }
+            Some(false) => continue,
+            Some(true) => {}
         }
+        let w = core.blocking.waiter_mut(id).expect("checked above");
+        let argv = std::mem::take(&mut w.argv);
         let push = shared.push_sender();
         let mut client = Client::new(id, shared, true, push);
         client.db = dbi;
@@ -577,7 +584,7 @@ fn serve_key(server: &Arc<Server>, core: &mut Core, dbi: usize, key: &[u8]) {
         if execute(server, core, &mut client, &argv, &mut out) == Flow::Blocked {
             // Nothing for it after all: it keeps its place.
             core.blocking.waiter_mut(id).expect("still blocked").argv = argv;
-            return;
+            continue;
         }
         let w = core.blocking.unblock(&mut core.dbs, id).expect("blocked above");
         core.blocking.finish(id, &w.shared, out);

@@ -407,63 +407,43 @@ pub fn client_gone(core: &mut Core, id: u64) {
     }
 }
 
-/// Whether client `id` is blocked by a module's `block_on_keys` (the built-in serving skips it).
-pub fn is_module_waiter(core: &Core, id: u64) -> bool {
-    core.blocking.waiter(id).is_some_and(|w| w.wants == Wants::Module)
-}
-
-/// `key` of database `dbi` is ready: the module clients blocked on it, in order, get their
-/// key-ready callback; those it serves (or that fail) are unblocked with what it wrote.
-pub fn serve_key(server: &Arc<Server>, core: &mut Core, dbi: usize, key: &[u8]) {
-    if core.modules.conc.blocked.is_empty() {
-        return;
-    }
-    let ids: Vec<u64> = match core.dbs[dbi].blocked_on.get(key) {
-        Some(q) => q
-            .iter()
-            .copied()
-            .filter(|id| core.modules.conc.blocked.get(id).is_some_and(|b| b.on_ready.is_some()))
-            .collect(),
-        None => return,
+/// Module client `id`, blocked on `key` of the database being served, gets its key-ready
+/// callback; if it serves (or fails) it is unblocked with what it wrote. Whether it was
+/// unblocked. Clients blocked without `block_on_keys` (on a timeout only) are never ready.
+pub fn serve_waiter(server: &Arc<Server>, core: &mut Core, id: u64, key: &[u8]) -> bool {
+    let Some(mut ready) = core.modules.conc.blocked.get_mut(&id).and_then(|b| b.on_ready.take())
+    else {
+        return false;
     };
-    for id in ids {
-        // An earlier callback may have finished it.
-        let Some(mut ready) =
-            core.modules.conc.blocked.get_mut(&id).and_then(|b| b.on_ready.take())
-        else {
-            continue;
-        };
-        // The record is moved out for the call (the host borrows the core) and put back.
-        let Some(mut b) = core.modules.conc.blocked.remove(&id) else { continue };
-        let mut out = Vec::new();
-        let (r, complete) =
-            with_host(server, core, &b, &mut out, |h| ready.call(h, RSlice::from_slice(key)));
-        let served = match r {
-            ROk(false) => {
-                b.on_ready = Some(ready);
-                core.modules.conc.blocked.insert(id, b);
-                continue;
-            }
-            ROk(true) if complete => out,
-            ROk(true) => {
-                let e = format!(
-                    "ERR module command '{}' did not write exactly one reply",
-                    b.cmd.fullname
-                );
-                out.clear();
-                Reply::new(&mut out, b.resp == 3).error(&e);
-                out
-            }
-            RErr(e) => {
-                out.clear();
-                Reply::new(&mut out, b.resp == 3).error(&e);
-                out
-            }
-        };
-        core.modules.conc.blocked.insert(id, b);
-        let (b, _pending) = take(core, id).expect("inserted above");
-        core.blocking.finish(id, &b.shared, served);
-    }
+    // The record is moved out for the call (the host borrows the core) and put back.
+    let Some(mut b) = core.modules.conc.blocked.remove(&id) else { return false };
+    let mut out = Vec::new();
+    let (r, complete) =
+        with_host(server, core, &b, &mut out, |h| ready.call(h, RSlice::from_slice(key)));
+    let served = match r {
+        ROk(false) => {
+            b.on_ready = Some(ready);
+            core.modules.conc.blocked.insert(id, b);
+            return false;
+        }
+        ROk(true) if complete => out,
+        ROk(true) => {
+            let e =
+                format!("ERR module command '{}' did not write exactly one reply", b.cmd.fullname);
+            out.clear();
+            Reply::new(&mut out, b.resp == 3).error(&e);
+            out
+        }
+        RErr(e) => {
+            out.clear();
+            Reply::new(&mut out, b.resp == 3).error(&e);
+            out
+        }
+    };
+    core.modules.conc.blocked.insert(id, b);
+    let (b, _pending) = take(core, id).expect("inserted above");
+    core.blocking.finish(id, &b.shared, served);
+    true
 }
 
 /// `signal_key_ready` of a host.
