@@ -13,6 +13,7 @@ mod structlib;
 use std::collections::HashMap;
 
 use bytes::Bytes;
+use either::Either;
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 
 pub use function::{flag_names, FunctionInfo, Functions, Library, RestorePolicy};
@@ -127,6 +128,27 @@ fn sha_key(sha: &[u8]) -> Option<[u8; 40]> {
     Some(key)
 }
 
+/// Hashes a script's key by the value of its first 16 hex digits: SHA1 digests are uniform
+/// already, and loaded scripts cannot be chosen to collide on 64 bits of SHA1, so SipHash's
+/// work buys nothing on every EVALSHA.
+#[derive(Default)]
+struct ShaHasher(u64);
+
+impl std::hash::Hasher for ShaHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &c in bytes.iter().take(16) {
+            // A hex digit's value; other bytes (a bad EVALSHA argument) still hash somewhere.
+            self.0 = self.0 << 4 | u64::from((c & 0x0f) + 9 * (c >> 6));
+        }
+    }
+    fn write_usize(&mut self, _len: usize) {}
+}
+
+type ShaMap<V> = HashMap<[u8; 40], V, std::hash::BuildHasherDefault<ShaHasher>>;
+
 /// A cached script. Its compiled function lives in the Lua state, in [`Engine::funcs`] at
 /// `slot`: a Rust handle per script would take a slot of mlua's reference stack each, which
 /// holds a few thousand.
@@ -171,7 +193,7 @@ pub struct Outcome {
 pub struct Engine {
     lua: Lua,
     /// By SHA1 (lower-case hex).
-    scripts: HashMap<[u8; 40], Script>,
+    scripts: ShaMap<Script>,
     /// The cached scripts' compiled functions, by [`Script::slot`] (1, 2, ...).
     funcs: Table,
     /// The scripts' globals as they see them (behind the read-only proxy).
@@ -316,7 +338,7 @@ impl Engine {
         let funcs = lua.create_table()?;
         Ok(Engine {
             lua,
-            scripts: HashMap::new(),
+            scripts: ShaMap::default(),
             funcs,
             backing,
             runner,
@@ -532,12 +554,18 @@ impl Engine {
         host: &mut dyn ScriptHost,
     ) -> mlua::Result<Outcome> {
         let lua = &self.lua;
+        // One call into mlua per table: UTF-8 items (the usual keys and arguments) go onto the
+        // Lua stack as they are; other bytes are made Lua strings first.
         let to_table = |items: &[&[u8]]| -> mlua::Result<Table> {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, a) in items.iter().enumerate() {
-                t.raw_set(i + 1, lua.create_string(a)?)?;
+            let mut binary = Vec::new();
+            for a in items.iter().filter(|a| std::str::from_utf8(a).is_err()) {
+                binary.push(lua.create_string(a)?);
             }
-            Ok(t)
+            let mut binary = binary.into_iter();
+            lua.create_sequence_from(items.iter().map(|a| match std::str::from_utf8(a) {
+                Ok(s) => Either::Left(s),
+                Err(_) => Either::Right(binary.next().expect("made above")),
+            }))
         };
         // A script's KEYS and ARGV are globals; a function gets them as its two arguments.
         let fn_args = match target {

@@ -34,8 +34,9 @@ impl Reply {
             out.extend_from_slice(b"\r\n");
         }
         fn head(out: &mut Vec<u8>, prefix: u8, n: usize) {
-            use std::io::Write;
-            let _ = write!(out, "{}{n}\r\n", prefix as char);
+            out.push(prefix);
+            out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
         match self {
             Reply::Status(s) => line(out, b'+', s),
@@ -92,8 +93,9 @@ impl Reply {
 }
 
 fn head_i(out: &mut Vec<u8>, n: i64) {
-    use std::io::Write;
-    let _ = write!(out, ":{n}\r\n");
+    out.push(b':');
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
 /// A double as Redis replies it (`%.17g`, `inf`, `-inf`, `nan`).

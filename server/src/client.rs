@@ -297,6 +297,18 @@ impl Client {
         push_tx: mpsc::UnboundedSender<bytes::Bytes>,
     ) -> Self {
         let flags = shared.meta.lock().flags;
+        Client::with_flags(id, shared, authenticated, push_tx, flags)
+    }
+
+    /// [`Client::new`] with `flags` given, for a client made on behalf of one at hand (a
+    /// script's), which knows them without taking the connection's lock.
+    pub fn with_flags(
+        id: u64,
+        shared: Arc<ClientShared>,
+        authenticated: bool,
+        push_tx: mpsc::UnboundedSender<bytes::Bytes>,
+        flags: ClientFlags,
+    ) -> Self {
         Client {
             id,
             shared,

@@ -141,8 +141,8 @@ pub(super) fn with_host<R>(
     if wrap {
         ctx.core.prop.begin_transaction();
     }
-    let mut lua_client =
-        Client::new(ctx.client.id, ctx.client.shared.clone(), true, ctx.client.push_tx.clone());
+    let (shared, push) = (ctx.client.shared.clone(), ctx.client.push_tx.clone());
+    let mut lua_client = Client::with_flags(ctx.client.id, shared, true, push, ctx.client.flags);
     lua_client.db = ctx.client.db;
     lua_client.in_exec = true;
     lua_client.lua = true;
