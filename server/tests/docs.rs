@@ -53,6 +53,51 @@ fn render() -> String {
             out.push_str(&format!("| {name} | {since} | {status} |\n"));
         }
     }
+    out.push_str(&json_section());
+    out
+}
+
+/// Every command of RedisJSON 2.8 (`COMMAND LIST FILTERBY MODULE ReJSON` on Redis Stack 7.4.1)
+/// and whether the JSON module (`modules/json`) registers it.
+const REDISJSON_2_8: &[&str] = &[
+    "json.arrappend",
+    "json.arrindex",
+    "json.arrinsert",
+    "json.arrlen",
+    "json.arrpop",
+    "json.arrtrim",
+    "json.clear",
+    "json.debug",
+    "json.del",
+    "json.forget",
+    "json.get",
+    "json.merge",
+    "json.mget",
+    "json.mset",
+    "json.numincrby",
+    "json.nummultby",
+    "json.numpowby",
+    "json.objkeys",
+    "json.objlen",
+    "json.resp",
+    "json.set",
+    "json.strappend",
+    "json.strlen",
+    "json.toggle",
+    "json.type",
+];
+
+fn json_section() -> String {
+    let have = vireo_json::command_names();
+    let mut out = String::from(
+        "\n## json (module)\n\nThe commands of RedisJSON 2.8, provided by the JSON module \
+         (`modules/json`, loaded with `loadmodule`; see [modules/json.md](modules/json.md)).\n\n\
+         | command | module | implemented |\n|---|---|---|\n",
+    );
+    for name in REDISJSON_2_8 {
+        let status = if have.contains(name) { "yes" } else { "not yet" };
+        out.push_str(&format!("| {} | ReJSON | {status} |\n", name.to_ascii_uppercase()));
+    }
     out
 }
 

@@ -176,3 +176,307 @@ fn documents_are_a_persistent_module_type() {
     c.expect("JSON.GET doc", want);
     c.expect("DBSIZE", b":2\r\n");
 }
+
+/// The bulk strings of a RESP reply, in order (the integers of a subscription reply skipped).
+fn bulk_strings(reply: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(at) = reply[i..].iter().position(|&b| b == b'$').map(|p| p + i) {
+        let end = at + reply[at..].windows(2).position(|w| w == b"\r\n").unwrap();
+        let n: usize = std::str::from_utf8(&reply[at + 1..end]).unwrap().parse().unwrap();
+        out.push(String::from_utf8_lossy(&reply[end + 2..end + 2 + n]).into_owned());
+        i = end + 2 + n + 2;
+    }
+    out
+}
+
+/// Runs `lines` on the server at `port` with `notify-keyspace-events KEA` and returns, for each,
+/// the keyevent notifications it raised as `event:key`, space separated. A `PUBLISH` on a
+/// channel of its own after each command marks where its events end.
+fn events_of(port: u16, lines: &[&str]) -> Vec<String> {
+    let mut c = common::Raw::connect(port);
+    c.expect("FLUSHALL", b"+OK\r\n");
+    c.expect("CONFIG SET notify-keyspace-events KEA", b"+OK\r\n");
+    let mut sub = common::Raw::connect(port);
+    sub.send_cmd(&["PSUBSCRIBE", "__keyevent@*__:*"]);
+    sub.read_reply();
+    sub.send_cmd(&["SUBSCRIBE", "mark"]);
+    sub.read_reply();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        c.line(line);
+        c.call(&["PUBLISH", "mark", &i.to_string()]);
+        let mut evs = Vec::new();
+        loop {
+            let m = bulk_strings(&sub.read_reply());
+            if m[0] == "message" {
+                assert_eq!(m[2], i.to_string());
+                break;
+            }
+            let event = m[2].rsplit(':').next().unwrap().to_string();
+            evs.push(format!("{event}:{}", m[3]));
+        }
+        out.push(evs.join(" "));
+    }
+    out
+}
+
+/// Each JSON write raises RedisJSON's keyspace event (class `d`), and no-ops raise none. The
+/// table is what Redis Stack 7.4.1 (RedisJSON 2.8) raises; it is checked on Vireo always and on
+/// the reference when `VIREO_REFERENCE_STACK` is set.
+#[test]
+fn keyspace_events_are_redisjson_s() {
+    #[rustfmt::skip]
+    let table: &[(&str, &str)] = &[
+        (r#"JSON.SET k $ {"a":1,"s":"x","arr":[1,2,3],"b":true,"o":{"x":1}}"#, "json.set:k"),
+        ("JSON.SET k $.a 2", "json.set:k"),
+        ("JSON.SET k $.new 2", "json.set:k"),
+        ("JSON.SET k $.zz 2 XX", ""),
+        ("JSON.SET k $.a 3 NX", ""),
+        ("JSON.SET k $.missing.deep 2", ""),
+        (r#"JSON.MERGE k $ {"m":1}"#, "json.merge:k"),
+        (r#"JSON.MERGE k $ {"m":1}"#, "json.merge:k"),
+        (r#"JSON.MERGE k $.zz.y {"a":1}"#, ""),
+        ("JSON.NUMINCRBY k $.a 1", "json.numincrby:k"),
+        ("JSON.NUMINCRBY k $.s 1", ""),
+        ("JSON.NUMMULTBY k $.a 2", "json.nummultby:k"),
+        ("JSON.NUMPOWBY k $.a 2", "json.numpowby:k"),
+        ("JSON.NUMINCRBY k .a x", ""),
+        (r#"JSON.STRAPPEND k $.s "\"y\"""#, "json.strappend:k"),
+        (r#"JSON.STRAPPEND k $.a "\"y\"""#, ""),
+        (r#"JSON.STRAPPEND k .s "\"\"""#, "json.strappend:k"),
+        ("JSON.ARRAPPEND k $.arr 4", "json.arrappend:k"),
+        ("JSON.ARRAPPEND k $.nothere 4", ""),
+        ("JSON.ARRINSERT k $.arr 0 0", "json.arrinsert:k"),
+        ("JSON.ARRPOP k $.arr", "json.arrpop:k"),
+        ("JSON.ARRPOP k $.s", ""),
+        ("JSON.ARRTRIM k $.arr 0 1", "json.arrtrim:k"),
+        ("JSON.ARRTRIM k $.a 0 1", ""),
+        ("JSON.TOGGLE k $.b", "json.toggle:k"),
+        ("JSON.TOGGLE k $.a", ""),
+        ("JSON.CLEAR k $.o", "json.clear:k"),
+        ("JSON.CLEAR k $.o", ""),
+        ("JSON.DEL k $.nothere", ""),
+        ("JSON.DEL k $.m", "json.del:k"),
+        ("JSON.FORGET k $.new", "json.del:k"),
+        ("JSON.MSET k $.a 5 k2 $ [1] k3 $ {} k2 $ [2]",
+         "json.mset:k json.mset:k2 json.mset:k3 json.mset:k2"),
+        ("JSON.MSET k3 $.x.y 1 k4 $ 3", "json.mset:k4"),
+        ("JSON.GET k", ""),
+        ("JSON.SET e $ []", "json.set:e"),
+        ("JSON.ARRPOP e $", ""),
+        // A legacy path on an empty array: RedisJSON raises the event all the same.
+        ("JSON.ARRPOP e", "json.arrpop:e"),
+        ("JSON.ARRTRIM e $ 0 1", "json.arrtrim:e"),
+        ("JSON.DEL nokey", ""),
+        ("JSON.ARRPOP nokey", ""),
+        ("JSON.SET x $ {\"a\":1}", "json.set:x"),
+        ("EXPIRE x 100", "expire:x"),
+        ("JSON.SET x $ {\"b\":1}", "json.set:x"),
+        ("JSON.MERGE n $ {\"a\":1}", "json.merge:n"),
+    ];
+    let lines: Vec<&str> = table.iter().map(|t| t.0).collect();
+    let want: Vec<&str> = table.iter().map(|t| t.1).collect();
+    let srv = start();
+    assert_eq!(events_of(srv.port, &lines), want);
+    // Deleting the whole document: RedisJSON raises `json.del` only; Vireo deletes the key as
+    // DEL does, which raises `del` first (the module API has no silent delete).
+    let root_del = ["JSON.SET d $ 1", "JSON.DEL d"];
+    assert_eq!(events_of(srv.port, &root_del), ["json.set:d", "del:d json.del:d"]);
+    let Some((mut stack, port)) = start_stack() else {
+        eprintln!("SKIPPED keyspace events on Redis Stack: VIREO_REFERENCE_STACK is not set");
+        return;
+    };
+    let on_stack = events_of(port, &lines);
+    let root_on_stack = events_of(port, &root_del);
+    let _ = stack.kill();
+    let _ = stack.wait();
+    assert_eq!(on_stack, want);
+    assert_eq!(root_on_stack, ["json.set:d", "json.del:d"]);
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)).unwrap()
+}
+
+/// The documents of `fixtures/redis-7.4-rejson.rdb` (`rdb-rejson-fill.txt`), as JSON.GET gives
+/// them on Redis Stack.
+const REJSON_DOCS: &[(&str, &str)] = &[
+    (
+        "doc",
+        r#"{"name":"Vireo","tags":["a","b"],"n":42,"neg":-7,"big":18446744073709551615,"bigneg":-9223372036854775808,"f":1.5,"exp":1e300,"small":0.1,"whole":3.0,"t":true,"z":null,"nested":{"deep":{"arr":[[1,2],[3,{"x":"y"}]],"empty":{},"none":[]}}}"#,
+    ),
+    (
+        "text",
+        "{\"uni\":\"h\u{e9}llo \u{65e5}\u{672c} \u{1f600}\",\"esc\":\"line\\nnext\\ttab \\\"q\\\" back\\\\slash \\u0001 \\u001f /\",\"u2028\":\"\u{2028}\",\"del\":\"\u{7f}\"}",
+    ),
+    ("arr", r#"[1,-2.25,"s",false,null,[],{}]"#),
+    ("str", r#""just a string""#),
+    ("nul", "null"),
+    ("num", "18446744073709551615"),
+    ("flt", "-0.0"),
+    ("ttl", r#"{"expires":true}"#),
+];
+
+fn bulk(s: &str) -> Vec<u8> {
+    format!("${}\r\n{s}\r\n", s.len()).into_bytes()
+}
+
+/// What the fixture holds, on a server that loaded it (Vireo, or Redis Stack from Vireo's file).
+fn check_rejson_fixture(c: &mut common::Raw) {
+    for (key, json) in REJSON_DOCS {
+        assert_eq!(c.call(&["JSON.GET", key]), bulk(json), "{key}");
+        assert_eq!(c.call(&["TYPE", key]), b"+ReJSON-RL\r\n", "{key}");
+    }
+    let long = c.call(&["JSON.GET", "long", "$.items[39]"]);
+    assert_eq!(long, bulk(r#"[{"id":39,"label":"item","ok":true}]"#));
+    c.expect("JSON.ARRLEN long .items", b":40\r\n");
+    c.expect("PEXPIRETIME ttl", b":4102444800000\r\n");
+    c.expect("TTL doc", b":-1\r\n");
+    c.expect("GET plain", b"$5\r\nhello\r\n");
+    c.expect("LRANGE list 0 -1", b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n");
+    c.expect("HGET hash g", b"$1\r\nw\r\n");
+    c.expect("DBSIZE", b":12\r\n");
+    c.expect("SELECT 2", b"+OK\r\n");
+    c.expect("JSON.GET indb2", &bulk(r#"{"db":2}"#));
+    c.expect("SELECT 0", b"+OK\r\n");
+}
+
+/// An RDB file Redis Stack (RedisJSON 2.8) saved loads into Vireo with the JSON module, and the
+/// documents Vireo saves are RedisJSON's bytes.
+#[test]
+fn loads_a_redis_stack_rejson_dump() {
+    let dir = common::TempDir::new("json-rdb-in");
+    std::fs::write(dir.0.join("dump.rdb"), fixture("redis-7.4-rejson.rdb")).unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_vireo-server"));
+    let srv = common::DirServer::start(bin, &dir.0, &["--loadmodule", json_module()]);
+    let mut c = srv.raw();
+    check_rejson_fixture(&mut c);
+    c.expect("SAVE", b"+OK\r\n");
+    srv.stop();
+    let saved = std::fs::read(dir.0.join("dump.rdb")).unwrap();
+    // A record too short to be compressed: key, module type id (`ReJSON-RL`, encver 3), one
+    // string, the module EOF.
+    let record = b"\x07\x03str\x81\x45\xe2\x52\x38\xdf\x91\x2c\x03\x05\x0f\"just a string\"\x00";
+    for (what, file) in [("Redis Stack's", &fixture("redis-7.4-rejson.rdb")), ("Vireo's", &saved)] {
+        assert!(file.windows(record.len()).any(|w| w == record), "{what} file");
+    }
+    // Without the module, the file is refused, naming the type.
+    let rdb = fixture("redis-7.4-rejson.rdb");
+    let dir2 = common::TempDir::new("json-rdb-nomod");
+    std::fs::write(dir2.0.join("dump.rdb"), &rdb).unwrap();
+    let (ok, log) = fails_in(&dir2.0, &[]);
+    assert!(!ok && log.contains("no matching module type 'ReJSON-RL'"), "{log}");
+}
+
+/// Whether a server started on the files of `dir` exited successfully, and its log.
+fn fails_in(dir: &Path, extra: &[&str]) -> (bool, String) {
+    let log = dir.join("vireo.log");
+    let mut args = vec!["--dir", dir.to_str().unwrap(), "--logfile", log.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let (ok, _) = common::start_fails(&args);
+    (ok, std::fs::read_to_string(&log).unwrap_or_default())
+}
+
+/// A dump of Redis Stack with RediSearch too is still refused with only the JSON module: its
+/// first module record is RediSearch's aux data.
+#[test]
+fn other_modules_data_is_still_refused_with_json_loaded() {
+    let dir = common::TempDir::new("json-rdb-search");
+    std::fs::write(dir.0.join("dump.rdb"), fixture("redis-7.4-stack-modules.rdb")).unwrap();
+    let (ok, log) = fails_in(&dir.0, &["--loadmodule", json_module()]);
+    assert!(!ok, "{log}");
+    assert!(log.contains("no matching module 'scdtype00'"), "{log}");
+}
+
+/// Redis Stack loads the RDB file Vireo saved, and DUMP payloads restore across the two.
+#[test]
+fn redis_stack_loads_what_vireo_saves() {
+    let dir = common::TempDir::new("json-rdb-out");
+    std::fs::write(dir.0.join("dump.rdb"), fixture("redis-7.4-rejson.rdb")).unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_vireo-server"));
+    let srv = common::DirServer::start(bin, &dir.0, &["--loadmodule", json_module()]);
+    let mut c = srv.raw();
+    // A payload Redis Stack's DUMP gave (RDB version 12) restores into Vireo.
+    let payload = fixture("redis-7.4-rejson-text.dump");
+    assert_eq!(c.call(&[b"RESTORE".as_slice(), b"t2", b"0", &payload]), b"+OK\r\n");
+    assert_eq!(c.call(&["JSON.GET", "t2"]), c.call(&["JSON.GET", "text"]));
+    c.expect("DEL t2", b":1\r\n");
+    c.expect("SAVE", b"+OK\r\n");
+    let dumped = c.call(&["DUMP", "doc"]);
+    srv.stop();
+    let Some(spec) = std::env::var_os("VIREO_REFERENCE_STACK").filter(|s| !s.is_empty()) else {
+        eprintln!("SKIPPED Redis Stack loading Vireo's RDB: VIREO_REFERENCE_STACK is not set");
+        return;
+    };
+    let stack = common::DirServer::start(Path::new(&spec), &dir.0, &["--save", ""]);
+    let mut s = stack.raw();
+    check_rejson_fixture(&mut s);
+    // And a payload of Vireo's DUMP (RDB version 10) restores into Redis Stack.
+    let payload = &dumped[dumped.iter().position(|&b| b == b'\n').unwrap() + 1..dumped.len() - 2];
+    assert_eq!(s.call(&[b"RESTORE".as_slice(), b"d2", b"0", payload]), b"+OK\r\n");
+    assert_eq!(s.call(&["JSON.GET", "d2"]), bulk(REJSON_DOCS[0].1));
+    stack.stop();
+}
+
+/// MOVE and SWAPDB carry documents between databases, TTL included.
+#[test]
+fn move_and_swapdb_carry_documents() {
+    let srv = start();
+    let mut c = srv.raw();
+    c.expect(r#"JSON.SET m $ {"a":[1,2]}"#, b"+OK\r\n");
+    c.expect("PEXPIREAT m 4102444800000", b":1\r\n");
+    c.expect("MOVE m 1", b":1\r\n");
+    c.expect("EXISTS m", b":0\r\n");
+    c.expect("SELECT 1", b"+OK\r\n");
+    c.expect("JSON.GET m $.a[1]", b"$3\r\n[2]\r\n");
+    c.expect("PEXPIRETIME m", b":4102444800000\r\n");
+    c.expect("JSON.ARRAPPEND m .a 3", b":3\r\n");
+    c.expect("SWAPDB 0 1", b"+OK\r\n");
+    c.expect("EXISTS m", b":0\r\n");
+    c.expect("SELECT 0", b"+OK\r\n");
+    c.expect("JSON.GET m", &bulk(r#"{"a":[1,2,3]}"#));
+    c.expect("TYPE m", b"+ReJSON-RL\r\n");
+    c.expect("JSON.SET m2 $ 1", b"+OK\r\n");
+    c.expect("SELECT 1", b"+OK\r\n");
+    c.expect("JSON.SET m2 $ 2", b"+OK\r\n");
+    c.expect("MOVE m2 0", b":0\r\n");
+    c.expect("JSON.GET m2", b"$1\r\n2\r\n");
+}
+
+/// The shipped `vireo-modules.conf` starts a server with the JSON module, its `loadmodule` path
+/// relative to the directory the server starts in (a copy of the repository's layout here).
+#[test]
+fn shipped_config_loads_the_bundled_modules() {
+    let dir = common::TempDir::new("json-conf");
+    std::fs::create_dir_all(dir.0.join("target/release")).unwrap();
+    std::os::unix::fs::symlink(json_module(), dir.0.join("target/release/libvireo_json.so"))
+        .unwrap();
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vireo-modules.conf");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(text.lines().any(|l| l == "loadmodule target/release/libvireo_json.so"), "{text}");
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vireo-server"))
+        .arg(&conf)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+        .current_dir(&dir.0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ready = wait_ready(port, Some(&mut child));
+    let result = std::panic::catch_unwind(|| {
+        assert!(ready, "the server did not start with {}", conf.display());
+        let mut c = common::Raw::connect(port);
+        let list = c.call(&["MODULE", "LIST"]);
+        assert!(String::from_utf8_lossy(&list).contains("ReJSON"), "{}", show(&list));
+        c.expect("JSON.SET k $ [1]", b"+OK\r\n");
+        c.expect("JSON.GET k", b"$3\r\n[1]\r\n");
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}

@@ -181,16 +181,14 @@ pub fn set_value(doc: &mut Option<Value>, path: &Path, value: Value, cond: Cond)
         return read(Reply::Null);
     }
     let Some((parent, key)) = path.split_last_key() else {
-        // A missing element of an array that exists: RedisJSON does not extend arrays.
+        // A missing array element (RedisJSON does not extend arrays, and says so whatever the
+        // parent is), or a wildcard, slice, filter or descent that matched nothing.
         if let (Some(crate::path::Seg::Child(crate::path::Sel::Indices(_))), true) =
             (path.segs.last(), path.is_static())
         {
-            let parent = Path { segs: path.segs[..path.segs.len() - 1].to_vec(), ..path.clone() };
-            if let Some(Value::Arr(_)) = parent.values(root).first() {
-                return Err("ERR array index out of range".into());
-            }
+            return Err("ERR array index out of range".into());
         }
-        return read(Reply::Null);
+        return Err("Err wrong static path".into());
     };
     if !parent.is_static() {
         return Err("Err wrong static path".into());
@@ -254,23 +252,16 @@ fn merge(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
         *doc = Some(v);
         return Ok((Reply::Ok, Write::Update));
     };
+    let locs = path.locate(root);
+    if locs.is_empty() {
+        // Nothing to merge into: RedisJSON sets the patch as it is, as JSON.SET would (a missing
+        // parent answers null, a null patch is stored as null).
+        return set_value(doc, &path, patch, Cond::Always);
+    }
     let mut new = root.clone();
-    let locs = path.locate(&new);
-    if !locs.is_empty() {
-        for l in &locs {
-            if let Some(v) = get_mut(&mut new, l) {
-                merge_patch(v, &patch);
-            }
-        }
-    } else if let Some((parent, key)) = path.split_last_key() {
-        for l in parent.locate(&new) {
-            if let Some(Value::Obj(o)) = get_mut(&mut new, &l) {
-                if !matches!(patch, Value::Null) {
-                    let mut v = Value::Null;
-                    merge_patch(&mut v, &patch);
-                    o.insert(key.clone(), v);
-                }
-            }
+    for l in &locs {
+        if let Some(v) = get_mut(&mut new, l) {
+            merge_patch(v, &patch);
         }
     }
     check_depth(&new)?;

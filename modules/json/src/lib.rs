@@ -8,14 +8,15 @@
 #![forbid(unsafe_code)]
 
 pub mod cmds;
+pub mod events;
 pub mod path;
 pub mod value;
 
 use std::borrow::Cow;
 
 use vireo_module_api::{
-    vireo_module, AofRewriter, Args, Command, CommandResult, Context, DataType, Error, InitContext,
-    RdbReader, RdbWriter,
+    notify_class, vireo_module, AofRewriter, Args, Command, CommandResult, Context, DataType,
+    Error, InitContext, RdbReader, RdbWriter,
 };
 
 use cmds::{Reply, Write};
@@ -34,8 +35,10 @@ pub trait Store: Send + Sync {
 }
 
 /// A document as the keyspace holds it: a value of the module type `ReJSON-RL` (RedisJSON's
-/// type name and encoding version). RDB and DUMP carry the compact JSON text as one string; an
-/// AOF rewrite emits `JSON.SET key $ <json>`.
+/// type name and encoding version). RDB and DUMP carry the compact JSON text as one string, as
+/// RedisJSON 2.x writes it for encoding versions 2 and 3 (read from Redis Stack 7.4.1's files:
+/// the value is one RDB module string, then the module EOF), so files and DUMP payloads move
+/// both ways; an AOF rewrite emits `JSON.SET key $ <json>`.
 #[derive(Clone)]
 pub struct JsonDoc(pub Value);
 
@@ -47,7 +50,13 @@ impl DataType for JsonDoc {
         w.save_bytes(self.0.to_json());
     }
 
-    fn rdb_load(r: &mut RdbReader, _encver: u32) -> Result<Self, Error> {
+    fn rdb_load(r: &mut RdbReader, encver: u32) -> Result<Self, Error> {
+        if encver < 2 {
+            // ReJSON 1.x's node-by-node encoding.
+            return Err(Error::err(format!(
+                "ReJSON-RL encoding version {encver} (ReJSON 1.x) is not supported"
+            )));
+        }
         Value::parse_stored(r.load_bytes()?).map(JsonDoc).map_err(raw_error)
     }
 
@@ -145,6 +154,9 @@ fn single_key(store: &dyn Store, ctx: &mut Context, args: &Args, min: usize) -> 
         (Write::Delete, _) => store.delete(ctx, key)?,
         _ => {}
     }
+    if let Some(ev) = events::event(&name, write, &reply) {
+        ctx.notify_keyspace_event(notify_class::MODULE, ev, key);
+    }
     emit(ctx, &reply);
     Ok(())
 }
@@ -174,6 +186,8 @@ fn mset(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
         return Err(Error::wrong_arity("json.mset"));
     }
     let mut docs: Vec<(&[u8], Option<Value>)> = Vec::new();
+    // The keys of the triples that wrote, in order, for their events.
+    let mut wrote: Vec<&[u8]> = Vec::new();
     for t in argv[1..].chunks(3) {
         let path = Path::parse(&String::from_utf8_lossy(t[1])).map_err(raw_error)?;
         let value = Value::parse(t[2]).map_err(raw_error)?;
@@ -185,12 +199,19 @@ fn mset(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
                 docs.len() - 1
             }
         };
-        cmds::set_value(&mut docs[at].1, &path, value, cmds::Cond::Always).map_err(raw_error)?;
+        let (_, w) = cmds::set_value(&mut docs[at].1, &path, value, cmds::Cond::Always)
+            .map_err(raw_error)?;
+        if w != Write::None {
+            wrote.push(t[0]);
+        }
     }
     for (key, doc) in &docs {
         if let Some(d) = doc {
             store.write(ctx, key, d)?;
         }
+    }
+    for key in wrote {
+        ctx.notify_keyspace_event(notify_class::MODULE, events::MSET, key);
     }
     ctx.reply_ok();
     Ok(())
@@ -246,6 +267,13 @@ const SINGLE: &[(&str, usize, &str)] = &[
     ("json.toggle", 3, "write deny-oom"),
     ("json.resp", 2, "readonly"),
 ];
+
+/// The names of every command the module registers (lower case).
+pub fn command_names() -> Vec<&'static str> {
+    let mut v: Vec<&str> = SINGLE.iter().map(|c| c.0).collect();
+    v.extend(["json.mget", "json.mset", "json.debug"]);
+    v
+}
 
 /// Registers every command on `store`.
 pub fn register_all(ctx: &mut InitContext, store: std::sync::Arc<dyn Store>) -> Result<(), Error> {
