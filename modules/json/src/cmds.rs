@@ -54,7 +54,7 @@ fn parse_int(b: &[u8]) -> Result<i64, String> {
         .ok_or_else(|| "Couldn't parse as integer".to_string())
 }
 
-fn check_depth(doc: &Value) -> Result<(), String> {
+pub fn check_depth(doc: &Value) -> Result<(), String> {
     if doc.depth() > MAX_DEPTH {
         return Err(format!("ERR the document would be nested deeper than {MAX_DEPTH} levels"));
     }
@@ -90,30 +90,79 @@ pub fn resp_of(v: &Value) -> Reply {
     }
 }
 
-/// Runs a single-key command: `name` in lower case, `args` after the key.
+/// Runs a single-key command: `name` in lower case, `args` after the key. On an error the
+/// document may have been changed halfway: callers work on a copy, or discard it.
 pub fn run(name: &str, doc: &mut Option<Value>, args: &[&[u8]], resp3: bool) -> Outcome {
+    if let Some(r) = run_read(name, doc.as_ref(), args, resp3) {
+        return r;
+    }
     match name {
         "json.set" => set(doc, args),
-        "json.get" => get_cmd(doc.as_ref(), args),
         "json.del" | "json.forget" => del(doc, args),
-        "json.type" => type_cmd(doc.as_ref(), args, resp3),
         "json.numincrby" | "json.nummultby" | "json.numpowby" => num_op(name, doc, args, resp3),
         "json.strappend" => strappend(doc, args),
-        "json.strlen" => strlen(doc.as_ref(), args),
         "json.arrappend" => arrappend(doc, args),
-        "json.arrindex" => arrindex(doc.as_ref(), args),
         "json.arrinsert" => arrinsert(doc, args),
-        "json.arrlen" => arrlen(doc.as_ref(), args),
         "json.arrpop" => arrpop(doc, args),
         "json.arrtrim" => arrtrim(doc, args),
-        "json.objkeys" => objkeys(doc.as_ref(), args),
-        "json.objlen" => objlen(doc.as_ref(), args),
         "json.clear" => clear(doc, args),
         "json.toggle" => toggle(doc, args),
-        "json.resp" => resp_cmd(doc.as_ref(), args),
         "json.merge" => merge(doc, args),
         _ => Err(format!("ERR unknown command '{name}'")),
     }
+}
+
+/// Whether `name` (lower case) only reads its document.
+pub fn is_read(name: &str) -> bool {
+    matches!(
+        name,
+        "json.get"
+            | "json.type"
+            | "json.strlen"
+            | "json.arrindex"
+            | "json.arrlen"
+            | "json.objkeys"
+            | "json.objlen"
+            | "json.resp"
+    )
+}
+
+/// Runs a command that only reads its document (None for the others): these need no copy of
+/// the document, and never write it.
+pub fn run_read(name: &str, doc: Option<&Value>, args: &[&[u8]], resp3: bool) -> Option<Outcome> {
+    Some(match name {
+        "json.get" => get_cmd(doc, args),
+        "json.type" => type_cmd(doc, args, resp3),
+        "json.strlen" => strlen(doc, args),
+        "json.arrindex" => arrindex(doc, args),
+        "json.arrlen" => arrlen(doc, args),
+        "json.objkeys" => objkeys(doc, args),
+        "json.objlen" => objlen(doc, args),
+        "json.resp" => resp_cmd(doc, args),
+        _ => return None,
+    })
+}
+
+/// JSON.SET's arguments after the key when its path is the root: the value and the condition
+/// (errors as JSON.SET gives them), or None for another path.
+pub fn set_root_args(args: &[&[u8]]) -> Option<Result<(Value, Cond), String>> {
+    let path = match parse_path(args.first()?) {
+        Ok(p) => p,
+        Err(e) => return Some(Err(e)),
+    };
+    if !path.is_root() || args.len() < 2 {
+        return None;
+    }
+    Some(Value::parse(args[1]).and_then(|v| Ok((v, set_cond(&args[2..])?))))
+}
+
+fn set_cond(rest: &[&[u8]]) -> Result<Cond, String> {
+    Ok(match rest {
+        [] => Cond::Always,
+        [c] if c.eq_ignore_ascii_case(b"NX") => Cond::Nx,
+        [c] if c.eq_ignore_ascii_case(b"XX") => Cond::Xx,
+        _ => return Err("ERR syntax error".into()),
+    })
 }
 
 /// The optional path argument (legacy root when absent).
@@ -140,12 +189,7 @@ fn set(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     }
     let path = parse_path(args[0])?;
     let value = Value::parse(args[1])?;
-    let cond = match args.get(2..).unwrap_or(&[]) {
-        [] => Cond::Always,
-        [c] if c.eq_ignore_ascii_case(b"NX") => Cond::Nx,
-        [c] if c.eq_ignore_ascii_case(b"XX") => Cond::Xx,
-        _ => return Err("ERR syntax error".into()),
-    };
+    let cond = set_cond(&args[2..])?;
     set_value(doc, &path, value, cond)
 }
 
@@ -167,14 +211,15 @@ pub fn set_value(doc: &mut Option<Value>, path: &Path, value: Value, cond: Cond)
         if cond == Cond::Nx {
             return read(Reply::Null);
         }
-        let mut new = root.clone();
-        for l in &locs {
-            if let Some(v) = get_mut(&mut new, l) {
-                *v = value.clone();
+        let mut value = Some(value);
+        for (i, l) in locs.iter().enumerate() {
+            if let Some(v) = get_mut(root, l) {
+                // The last location takes the parsed value itself.
+                *v = if i + 1 == locs.len() { value.take() } else { value.clone() }
+                    .unwrap_or(Value::Null);
             }
         }
-        check_depth(&new)?;
-        *root = new;
+        check_depth(root)?;
         return Ok((Reply::Ok, Write::Update));
     }
     if cond == Cond::Xx {
@@ -196,10 +241,9 @@ pub fn set_value(doc: &mut Option<Value>, path: &Path, value: Value, cond: Cond)
         return Err("Err wrong static path".into());
     }
     let parents = parent.locate(root);
-    let mut new = root.clone();
     let mut added = false;
     for l in &parents {
-        if let Some(Value::Obj(o)) = get_mut(&mut new, l) {
+        if let Some(Value::Obj(o)) = get_mut(root, l) {
             if !o.contains_key(&key) {
                 o.insert(key.clone(), value.clone());
                 added = true;
@@ -209,8 +253,7 @@ pub fn set_value(doc: &mut Option<Value>, path: &Path, value: Value, cond: Cond)
     if !added {
         return read(Reply::Null);
     }
-    check_depth(&new)?;
-    *root = new;
+    check_depth(root)?;
     Ok((Reply::Ok, Write::Update))
 }
 
@@ -254,17 +297,17 @@ fn merge(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
         *doc = Some(v);
         return Ok((Reply::Ok, Write::Update));
     };
-    let mut new = root.clone();
-    let locs = path.locate(&new);
+    let new = root;
+    let locs = path.locate(new);
     if !locs.is_empty() {
         for l in &locs {
-            if let Some(v) = get_mut(&mut new, l) {
+            if let Some(v) = get_mut(new, l) {
                 merge_patch(v, &patch);
             }
         }
     } else if let Some((parent, key)) = path.split_last_key() {
-        for l in parent.locate(&new) {
-            if let Some(Value::Obj(o)) = get_mut(&mut new, &l) {
+        for l in parent.locate(new) {
+            if let Some(Value::Obj(o)) = get_mut(new, &l) {
                 if !matches!(patch, Value::Null) {
                     let mut v = Value::Null;
                     merge_patch(&mut v, &patch);
@@ -273,8 +316,7 @@ fn merge(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
             }
         }
     }
-    check_depth(&new)?;
-    *root = new;
+    check_depth(new)?;
     Ok((Reply::Ok, Write::Update))
 }
 
@@ -324,8 +366,7 @@ pub fn get_text(doc: &Value, paths: &[&[u8]], f: &Format) -> Result<String, Stri
                 None => Err(format!("ERR Path '{}' does not exist", p.text)),
             };
         }
-        let arr = Value::Arr(p.values(doc).into_iter().cloned().collect());
-        return Ok(arr.to_json_with(f));
+        return Ok(crate::value::array_to_json(&p.values(doc), f));
     }
     let all_legacy = parsed.iter().all(|p| p.legacy);
     let mut obj = indexmap::IndexMap::new();
@@ -354,7 +395,7 @@ pub fn mget_one(doc: Option<&Value>, path: &Path) -> Reply {
             None => Reply::Null,
         }
     } else {
-        Reply::Bulk(Value::Arr(vals.into_iter().cloned().collect()).to_json())
+        Reply::Bulk(crate::value::array_to_json(&vals, &Format::COMPACT))
     }
 }
 
@@ -448,10 +489,9 @@ fn num_op(name: &str, doc: &mut Option<Value>, args: &[&[u8]], resp3: bool) -> O
     };
     let Some(root) = doc.as_mut() else { return Err(NO_KEY.into()) };
     let locs = path.locate(root);
-    let mut new = root.clone();
     let mut results = Vec::new();
     for l in &locs {
-        match get_mut(&mut new, l) {
+        match get_mut(root, l) {
             Some(Value::Num(n)) => {
                 let r = arith(name, *n, operand)?;
                 *n = r;
@@ -468,9 +508,6 @@ fn num_op(name: &str, doc: &mut Option<Value>, args: &[&[u8]], resp3: bool) -> O
         ));
     }
     let changed = results.iter().any(Option::is_some);
-    if changed {
-        *root = new;
-    }
     let w = if changed { Write::Update } else { Write::None };
     if resp3 {
         let r = results
@@ -628,18 +665,16 @@ fn on_arrays(
 ) -> Outcome {
     let Some(root) = doc.as_mut() else { return Err(NO_KEY.into()) };
     let locs = path.locate(root);
-    let mut new = root.clone();
     let mut out = Vec::new();
     for l in &locs {
-        match get_mut(&mut new, l) {
+        match get_mut(root, l) {
             Some(Value::Arr(a)) => out.push(Some(f(a)?)),
             _ => out.push(None),
         }
     }
     let changed = out.iter().any(Option::is_some);
     if changed {
-        check_depth(&new)?;
-        *root = new;
+        check_depth(root)?;
     }
     let w = if changed { Write::Update } else { Write::None };
     if path.legacy {

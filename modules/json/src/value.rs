@@ -137,20 +137,7 @@ impl Value {
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Num(n) => write_num(out, *n),
             Value::Str(s) => write_str(out, s),
-            Value::Arr(a) => {
-                out.push('[');
-                for (i, v) in a.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    f.line(out, level + 1);
-                    v.write(out, f, level + 1);
-                }
-                if !a.is_empty() {
-                    f.line(out, level);
-                }
-                out.push(']');
-            }
+            Value::Arr(a) => write_array(out, a.iter(), f, level),
             Value::Obj(o) => {
                 out.push('{');
                 for (i, (k, v)) in o.iter().enumerate() {
@@ -172,6 +159,36 @@ impl Value {
     }
 }
 
+/// Writes `items` as a JSON array (what `Value::Arr` of them writes, without building one).
+pub fn write_array<'a>(
+    out: &mut String,
+    items: impl Iterator<Item = &'a Value>,
+    f: &Format,
+    level: usize,
+) {
+    out.push('[');
+    let mut any = false;
+    for v in items {
+        if any {
+            out.push(',');
+        }
+        any = true;
+        f.line(out, level + 1);
+        v.write(out, f, level + 1);
+    }
+    if any {
+        f.line(out, level);
+    }
+    out.push(']');
+}
+
+/// The JSON array of `items`, formatted with `f`.
+pub fn array_to_json(items: &[&Value], f: &Format) -> String {
+    let mut out = String::new();
+    write_array(&mut out, items.iter().copied(), f, 0);
+    out
+}
+
 /// JSON.GET's INDENT, NEWLINE and SPACE.
 #[derive(Debug, Clone, Default)]
 pub struct Format {
@@ -189,6 +206,9 @@ impl Format {
     }
 
     fn line(&self, out: &mut String, level: usize) {
+        if self.newline.is_empty() && self.indent.is_empty() {
+            return;
+        }
         out.push_str(&self.newline);
         for _ in 0..level {
             out.push_str(&self.indent);
@@ -198,8 +218,8 @@ impl Format {
 
 pub fn write_num(out: &mut String, n: Num) {
     match n {
-        Num::I(i) => out.push_str(&i.to_string()),
-        Num::U(u) => out.push_str(&u.to_string()),
+        Num::I(i) => out.push_str(itoa::Buffer::new().format(i)),
+        Num::U(u) => out.push_str(itoa::Buffer::new().format(u)),
         Num::F(f) if f.is_finite() => out.push_str(ryu::Buffer::new().format_finite(f)),
         Num::F(_) => out.push_str("null"),
     }
@@ -209,19 +229,32 @@ pub fn write_num(out: &mut String, n: Num) {
 /// non-ASCII characters as they are).
 pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+    let b = s.as_bytes();
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let esc = match c {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            c if c < 0x20 => "",
+            _ => continue,
+        };
+        // Runs between escapes are copied whole (an escaped byte is ASCII: a char boundary).
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(b"0123456789abcdef"[(c >> 4) as usize]));
+            out.push(char::from(b"0123456789abcdef"[(c & 15) as usize]));
+        } else {
+            out.push_str(esc);
         }
+        start = i + 1;
     }
+    out.push_str(&s[start..]);
     out.push('"');
 }
 
