@@ -3,7 +3,8 @@
 //! and whether the key must be written back or deleted. Nothing here knows about the server.
 
 use crate::path::{get, get_mut, Loc, Path, Step};
-use crate::value::{Format, Num, Value, MAX_DEPTH};
+use crate::compact::alloc_size;
+use crate::value::{with_vec, Format, Num, Value, MAX_DEPTH};
 
 /// A reply, as the module writes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,7 +74,7 @@ pub fn resp_of(v: &Value) -> Reply {
         Value::Bool(b) => Reply::Simple(if *b { "true" } else { "false" }.into()),
         Value::Num(Num::I(i)) => Reply::Int(*i),
         Value::Num(n) => Reply::Double(n.as_f64()),
-        Value::Str(s) => Reply::Bulk(s.clone()),
+        Value::Str(s) => Reply::Bulk(s.to_string()),
         Value::Arr(a) => {
             let mut out = vec![Reply::Simple("[".into())];
             out.extend(a.iter().map(resp_of));
@@ -82,7 +83,7 @@ pub fn resp_of(v: &Value) -> Reply {
         Value::Obj(o) => {
             let mut out = vec![Reply::Simple("{".into())];
             for (k, v) in o {
-                out.push(Reply::Bulk(k.clone()));
+                out.push(Reply::Bulk(k.to_string()));
                 out.push(resp_of(v));
             }
             Reply::Arr(out)
@@ -369,7 +370,7 @@ pub fn get_text(doc: &Value, paths: &[&[u8]], f: &Format) -> Result<String, Stri
         return Ok(crate::value::array_to_json(&p.values(doc), f));
     }
     let all_legacy = parsed.iter().all(|p| p.legacy);
-    let mut obj = indexmap::IndexMap::new();
+    let mut obj = crate::value::Map::new();
     for (raw, p) in paths.iter().zip(&parsed) {
         let vals = p.values(doc);
         let v = if all_legacy {
@@ -380,7 +381,10 @@ pub fn get_text(doc: &Value, paths: &[&[u8]], f: &Format) -> Result<String, Stri
         } else {
             Value::Arr(vals.into_iter().cloned().collect())
         };
-        obj.entry(utf8(raw)).or_insert(v);
+        let k = utf8(raw);
+        if !obj.contains_key(&k) {
+            obj.insert(k, v);
+        }
     }
     Ok(Value::Obj(obj).to_json_with(f))
 }
@@ -468,7 +472,7 @@ fn remove(root: &mut Value, loc: &Loc) -> bool {
     match (get_mut(root, parent), last) {
         (Some(Value::Obj(o)), Step::Key(k)) => o.swap_remove(k).is_some(),
         (Some(Value::Arr(a)), Step::Idx(i)) if *i < a.len() => {
-            a.remove(*i);
+            with_vec(a, |v| v.remove(*i));
             true
         }
         _ => false,
@@ -668,7 +672,7 @@ fn on_arrays(
     let mut out = Vec::new();
     for l in &locs {
         match get_mut(root, l) {
-            Some(Value::Arr(a)) => out.push(Some(f(a)?)),
+            Some(Value::Arr(a)) => out.push(Some(with_vec(a, &mut f)?)),
             _ => out.push(None),
         }
     }
@@ -803,7 +807,7 @@ fn arrindex(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
         None => 0,
     };
     let Some(doc) = doc else { return Err(format!("ERR Path '{given}' does not exist")) };
-    let find = |a: &Vec<Value>| {
+    let find = |a: &[Value]| {
         let len = a.len() as i64;
         let s = if start < 0 { (len + start).max(0) } else { start.min(len) };
         let e = if stop == 0 {
@@ -847,7 +851,7 @@ fn objkeys(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
         return if path.legacy { read(Reply::Null) } else { Err(NO_KEY.into()) };
     };
     let keys = |v: &Value| match v {
-        Value::Obj(o) => Some(Reply::Arr(o.keys().map(|k| Reply::Bulk(k.clone())).collect())),
+        Value::Obj(o) => Some(Reply::Arr(o.keys().map(|k| Reply::Bulk(k.to_string())).collect())),
         _ => None,
     };
     let vals = path.values(doc);
@@ -872,7 +876,7 @@ fn clear(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     let mut n = 0;
     for l in &locs {
         match get_mut(root, l) {
-            Some(Value::Arr(a)) if !a.is_empty() => a.clear(),
+            Some(Value::Arr(a)) if !a.is_empty() => *a = Box::default(),
             Some(Value::Obj(o)) if !o.is_empty() => o.clear(),
             Some(Value::Num(x)) if !matches!(x, Num::I(0)) => *x = Num::I(0),
             _ => continue,
@@ -911,29 +915,26 @@ fn toggle(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
 
 // ---------------------------------------------------------------- JSON.DEBUG MEMORY
 
-/// An estimate of the bytes a value takes, in the spirit of RedisJSON's figure (headers,
-/// element slots, string bytes, object key bytes).
+/// The heap bytes a value owns (its own 24-byte slot aside): string bytes beyond the inline
+/// ones, array and object slots, and what the elements and members own, each block as the
+/// allocator rounds it.
 pub fn memory(v: &Value) -> i64 {
-    const HDR: i64 = 16;
-    match v {
-        Value::Null | Value::Bool(_) => 0,
-        Value::Num(Num::I(i)) if (-(1 << 23)..(1 << 23)).contains(i) => 0,
-        Value::Num(_) => 16,
-        Value::Str(s) => HDR + s.len() as i64,
+    (match v {
+        Value::Null | Value::Bool(_) | Value::Num(_) => 0,
+        Value::Str(s) => s.heap_bytes(),
         Value::Arr(a) => {
-            if a.is_empty() {
-                return 0;
-            }
-            HDR + 8 * a.capacity() as i64 + a.iter().map(memory).sum::<i64>()
+            alloc_size(std::mem::size_of_val(&**a)) + a.iter().map(|x| memory(x) as usize).sum::<usize>()
         }
         Value::Obj(o) => {
-            if o.is_empty() {
-                return 0;
-            }
-            HDR + 24 * o.capacity() as i64
-                + o.iter().map(|(k, v)| HDR + k.len() as i64 + memory(v)).sum::<i64>()
+            o.slots_bytes()
+                + o.iter().map(|(k, x)| k.heap_bytes() + memory(x) as usize).sum::<usize>()
         }
-    }
+    }) as i64
+}
+
+/// What JSON.DEBUG MEMORY reports for a value: its slot and what it owns.
+pub fn debug_size(v: &Value) -> i64 {
+    std::mem::size_of::<Value>() as i64 + memory(v)
 }
 
 /// JSON.DEBUG MEMORY on one document and path (the key already read).
@@ -941,9 +942,9 @@ pub fn debug_memory(doc: Option<&Value>, path: &Path) -> Reply {
     let Some(doc) = doc else { return Reply::Int(0) };
     let vals = path.values(doc);
     if path.legacy {
-        return Reply::Int(vals.first().map_or(0, |v| memory(v)));
+        return Reply::Int(vals.first().map_or(0, |v| debug_size(v)));
     }
-    Reply::Arr(vals.iter().map(|v| Reply::Int(memory(v))).collect())
+    Reply::Arr(vals.iter().map(|v| Reply::Int(debug_size(v))).collect())
 }
 
 pub fn debug_help() -> Reply {

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cmds;
+pub mod compact;
 pub mod path;
 pub mod value;
 
@@ -69,8 +70,10 @@ impl DataType for JsonDoc {
         out.emit(&[b"JSON.SET".as_slice(), key, b"$", self.0.to_json().as_bytes()]);
     }
 
+    /// The document's real size: its boxed root (the server holds a `JsonDoc` in a box of its
+    /// own) and what the root owns.
     fn mem_usage(&self) -> usize {
-        cmds::memory(&self.0).max(0) as usize
+        compact::alloc_size(std::mem::size_of::<JsonDoc>()) + cmds::memory(&self.0).max(0) as usize
     }
 }
 

@@ -803,7 +803,7 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 Ok(Operand::Root(self.segments(true)?))
             }
-            Some(b'\'' | b'"') => Ok(Operand::Lit(Value::Str(self.quoted()?))),
+            Some(b'\'' | b'"') => Ok(Operand::Lit(Value::Str(self.quoted()?.into()))),
             Some(c) if c == b'-' || c.is_ascii_digit() => {
                 let start = self.pos;
                 self.pos += 1;

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use indexmap::IndexMap;
+pub use crate::compact::{with_vec, Arr, Map, Str};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// The deepest document this module keeps. Parsing alone stops at 128 levels (serde_json's
@@ -27,9 +27,9 @@ pub enum Value {
     Null,
     Bool(bool),
     Num(Num),
-    Str(String),
-    Arr(Vec<Value>),
-    Obj(IndexMap<String, Value>),
+    Str(Str),
+    Arr(Arr),
+    Obj(Map),
 }
 
 impl Num {
@@ -315,6 +315,28 @@ impl<'de> Deserialize<'de> for Value {
 
 struct ValueVisitor;
 
+/// An object key, read straight into a [`Str`] (no intermediate `String` when borrowed).
+struct KeyStr(Str);
+
+impl<'de> Deserialize<'de> for KeyStr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<KeyStr, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KeyStr;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<KeyStr, E> {
+                Ok(KeyStr(s.into()))
+            }
+            fn visit_string<E>(self, s: String) -> Result<KeyStr, E> {
+                Ok(KeyStr(s.into()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 impl<'de> Visitor<'de> for ValueVisitor {
     type Value = Value;
 
@@ -334,10 +356,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Num(Num::F(f)))
     }
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::Str(s.to_owned()))
+        Ok(Value::Str(s.into()))
     }
     fn visit_string<E>(self, s: String) -> Result<Value, E> {
-        Ok(Value::Str(s))
+        Ok(Value::Str(s.into()))
     }
     fn visit_unit<E>(self) -> Result<Value, E> {
         Ok(Value::Null)
@@ -350,14 +372,14 @@ impl<'de> Visitor<'de> for ValueVisitor {
         while let Some(x) = seq.next_element()? {
             v.push(x);
         }
-        Ok(Value::Arr(v))
+        Ok(Value::Arr(v.into_boxed_slice()))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut o = IndexMap::new();
-        while let Some((k, v)) = map.next_entry::<String, Value>()? {
-            o.insert(k, v);
+        let mut members = Vec::new();
+        while let Some((k, v)) = map.next_entry::<KeyStr, Value>()? {
+            members.push((k.0, v));
         }
-        Ok(Value::Obj(o))
+        Ok(Value::Obj(Map::from_members(members)))
     }
 }
 
@@ -430,7 +452,7 @@ mod tests {
         let mut v = Value::parse(br#"{"b":1,"a":2,"c":3}"#).unwrap();
         if let Value::Obj(o) = &mut v {
             o.swap_remove("b");
-            o.insert("b".into(), Value::Num(Num::I(5)));
+            o.insert("b", Value::Num(Num::I(5)));
         }
         assert_eq!(v.to_json(), r#"{"c":3,"a":2,"b":5}"#);
     }
