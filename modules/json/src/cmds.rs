@@ -2,8 +2,8 @@
 //! arguments: the reply, with RedisJSON 2.8's shapes on RESP2 and RESP3 and its error messages,
 //! and whether the key must be written back or deleted. Nothing here knows about the server.
 
-use crate::path::{get, get_mut, Loc, Path, Step};
 use crate::compact::alloc_size;
+use crate::path::{get, get_mut, Loc, Path, Step};
 use crate::value::{with_vec, Format, Num, Value, MAX_DEPTH};
 
 /// A reply, as the module writes it.
@@ -923,7 +923,8 @@ pub fn memory(v: &Value) -> i64 {
         Value::Null | Value::Bool(_) | Value::Num(_) => 0,
         Value::Str(s) => s.heap_bytes(),
         Value::Arr(a) => {
-            alloc_size(std::mem::size_of_val(&**a)) + a.iter().map(|x| memory(x) as usize).sum::<usize>()
+            alloc_size(std::mem::size_of_val(&**a))
+                + a.iter().map(|x| memory(x) as usize).sum::<usize>()
         }
         Value::Obj(o) => {
             o.slots_bytes()

@@ -29,6 +29,14 @@ impl Str {
         }
     }
 
+    /// The bytes, without the UTF-8 check `as_str` makes of an inline string (comparisons).
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Str::Inline { len, buf } => &buf[..*len as usize],
+            Str::Heap(s) => s.as_bytes(),
+        }
+    }
+
     pub fn push_str(&mut self, add: &str) {
         let mut s = String::with_capacity(self.len() + add.len());
         s.push_str(self);
@@ -98,7 +106,7 @@ impl Borrow<str> for Str {
 
 impl PartialEq for Str {
     fn eq(&self, o: &Str) -> bool {
-        self.as_str() == o.as_str()
+        self.as_bytes() == o.as_bytes()
     }
 }
 impl Eq for Str {}
@@ -109,12 +117,13 @@ impl PartialOrd for Str {
 }
 impl Ord for Str {
     fn cmp(&self, o: &Str) -> Ordering {
-        self.as_str().cmp(o.as_str())
+        // UTF-8 orders as its bytes do.
+        self.as_bytes().cmp(o.as_bytes())
     }
 }
 impl PartialEq<str> for Str {
     fn eq(&self, o: &str) -> bool {
-        self.as_str() == o
+        self.as_bytes() == o.as_bytes()
     }
 }
 
@@ -188,13 +197,13 @@ impl Map {
         self.0.is_empty()
     }
     fn position(&self, k: &str) -> Option<usize> {
-        self.0.iter().position(|(x, _)| x.as_str() == k)
+        self.0.iter().position(|(x, _)| x.as_bytes() == k.as_bytes())
     }
     pub fn get(&self, k: &str) -> Option<&Value> {
-        self.0.iter().find(|(x, _)| x.as_str() == k).map(|(_, v)| v)
+        self.0.iter().find(|(x, _)| x.as_bytes() == k.as_bytes()).map(|(_, v)| v)
     }
     pub fn get_mut(&mut self, k: &str) -> Option<&mut Value> {
-        self.0.iter_mut().find(|(x, _)| x.as_str() == k).map(|(_, v)| v)
+        self.0.iter_mut().find(|(x, _)| x.as_bytes() == k.as_bytes()).map(|(_, v)| v)
     }
     pub fn contains_key(&self, k: &str) -> bool {
         self.position(k).is_some()
@@ -279,7 +288,8 @@ mod tests {
     #[test]
     fn maps_keep_order_and_move_the_last_into_a_hole() {
         let n = |i| Value::Num(crate::value::Num::I(i));
-        let mut m = Map::from_members(vec![("a".into(), n(1)), ("b".into(), n(2)), ("a".into(), n(3))]);
+        let mut m =
+            Map::from_members(vec![("a".into(), n(1)), ("b".into(), n(2)), ("a".into(), n(3))]);
         assert_eq!(m.keys().map(|k| k.to_string()).collect::<Vec<_>>(), ["a", "b"]);
         assert!(matches!(m.get("a"), Some(Value::Num(crate::value::Num::I(3)))));
         m.insert("c", n(4));
