@@ -7,6 +7,14 @@
     bench/compare.py memory [--keys 1000000]
     bench/compare.py scripting-memory [--scripts 10000]   (memory of cached scripts)
     bench/compare.py modules [--rounds 3] [--requests 200000]   (HELLO.ECHO vs ECHO, on Vireo)
+    bench/compare.py json [--rounds 3] [--requests 100000]   (JSON module vs Redis Stack)
+
+`json` runs Vireo with the JSON module (modules/json, release build) loaded against Redis Stack
+($VIREO_REFERENCE_STACK: a redis-server that loads RedisJSON itself) side by side: JSON.SET and
+JSON.GET of a 100-byte and a 10 KB document, JSON.GET with a filter path
+(`$..items[?(@.price < 10)]` on the 10 KB document) and JSON.NUMINCRBY, at -P 1 and -P 16; then
+MEMORY USAGE of a 1 KB and a 100 KB document on both. Skipped, with a message, when
+$VIREO_REFERENCE_STACK is not set.
 
 Both servers run on the same core (taskset -c 0) with redis-benchmark on the other
 (taskset -c 1), so neither competes with the load generator; each measurement of one server is
@@ -72,12 +80,12 @@ class ServerProc:
     """A server on `port`, pinned to `cpu`; `extra` directives (`--name value` pairs) override
     the defaults (no persistence); `cwd` is its working directory (where it saves)."""
 
-    def __init__(self, kind, port, cpu="0", extra=(), cwd=None, start_timeout=10):
+    def __init__(self, kind, port, cpu="0", extra=(), cwd=None, start_timeout=10, binary=None):
         self.kind, self.port = kind, port
         if kind == "vireo":
             cmd = [VIREO, "--port", str(port), "--save", "", "--appendonly", "no"]
         else:
-            cmd = [reference_bin(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            cmd = [binary or reference_bin(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                    "--appendonly", "no", "--daemonize", "no"]
         cmd += list(extra)
         self.proc = subprocess.Popen(["taskset", "-c", cpu] + cmd, stdout=subprocess.DEVNULL,
@@ -138,7 +146,8 @@ def run_benchmark(port, test, pipeline, requests, clients, server_pid=None, comm
     """Returns (ops/s, p50 ms, server CPU µs per op, load generator's CPU share).
 
     `command` (an argv list whose first word is `test`) runs redis-benchmark's arbitrary-command
-    form instead of its built-in test `test`.
+    form instead of its built-in test `test`. The figures are read from the end of the CSV row,
+    since an arbitrary command's name column may itself hold commas and quotes (JSON).
 
     The last two tell whether the figure measures the server: at -P 1 on a small machine
     redis-benchmark can saturate its own core before the server does, and then both servers
@@ -156,7 +165,8 @@ def run_benchmark(port, test, pipeline, requests, clients, server_pid=None, comm
     for line in out.splitlines():
         cols = [c.strip('"') for c in line.split(",")]
         if cols[0].lower().startswith((command[0] if command else test).lower()):
-            rps, p50 = float(cols[1]), float(cols[4])
+            # test, rps, avg, min, p50, p95, p99, max
+            rps, p50 = float(cols[-7]), float(cols[-4])
             wall = time.monotonic() - t0
             client_share = (children_cpu() - c0) / wall
             srv_us = (cpu_seconds(server_pid) - s0) * 1e6 / requests if server_pid else 0.0
@@ -165,7 +175,7 @@ def run_benchmark(port, test, pipeline, requests, clients, server_pid=None, comm
 
 
 def side_by_side(tests, rounds, requests, clients, requests_for=None, commands=None,
-                 pipelines=(1, 16), setup=None):
+                 pipelines=(1, 16), setup=None, vireo_extra=(), reference=None):
     """Runs redis-benchmark `tests` at -P 1 and -P 16 on both servers and prints medians.
 
     Both servers stay up on core 0, idle while the other is measured; each measurement is
@@ -173,11 +183,14 @@ def side_by_side(tests, rounds, requests, clients, requests_for=None, commands=N
     so that drift in the machine's speed hits both sides of every ratio alike.
     `requests_for(test, n)` may scale the request count of a slow test; `commands` maps a test
     name to the argv of an arbitrary command to benchmark under that name (see run_benchmark).
+    `vireo_extra` are more directives for Vireo (`--loadmodule path`); `reference` replaces the
+    reference server's binary.
     """
     commands = commands or {}
     ensure_vireo()
     results = {}
-    servers = {kind: ServerProc(kind, free_port()) for kind in ("vireo", "redis")}
+    servers = {"vireo": ServerProc("vireo", free_port(), extra=vireo_extra),
+               "redis": ServerProc("redis", free_port(), binary=reference)}
     try:
         for srv in servers.values():
             if setup:
@@ -252,20 +265,22 @@ def scripting(a):
     side_by_side(list(SCRIPTS), a.rounds, a.requests, a.clients, commands=commands, setup=load)
 
 
+def build_module(package, lib_name):
+    """Builds `package` (a cdylib) in release mode; returns the path of its `lib_name`."""
+    out = subprocess.run(["cargo", "build", "--release", "--message-format=json", "-p", package],
+                         cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if '"compiler-artifact"' in line and lib_name in line:
+            return next(f for f in json.loads(line)["filenames"] if f.endswith(".so"))
+    sys.exit(f"cargo built no {lib_name}")
+
+
 def modules(a):
     """A module command that echoes its argument (sdk-examples/hello's HELLO.ECHO) against the
     built-in ECHO, both on one Vireo (release builds), at -P 1 and -P 16: the issue asks for the
     module command at 0.95x the built-in or better."""
     ensure_vireo()
-    out = subprocess.run(["cargo", "build", "--release", "--message-format=json", "-p",
-                          "vireo-example-hello"], cwd=ROOT, check=True, capture_output=True,
-                         text=True).stdout
-    lib = None
-    for line in out.splitlines():
-        if '"compiler-artifact"' in line and "libvireo_hello.so" in line:
-            lib = next(f for f in json.loads(line)["filenames"] if f.endswith(".so"))
-    if not lib:
-        sys.exit("cargo built no libvireo_hello.so")
+    lib = build_module("vireo-example-hello", "libvireo_hello.so")
     srv = ServerProc("vireo", free_port(), extra=["--loadmodule", lib])
     tests = {"echo": ["echo", "hello"], "hello.echo": ["hello.echo", "hello"]}
     results = {}
@@ -287,6 +302,94 @@ def modules(a):
         b, m = results[("echo", p)], results[("hello.echo", p)]
         print(f"{p:>4}{med(b, 0):>14.0f}{med(m, 0):>18.0f}{med(m, 0) / med(b, 0):>8.2f}"
               f"{med(b, 2):>12.2f}{med(m, 2):>14.2f}{med(b, 2) / med(m, 2):>11.2f}")
+
+
+def json_doc(size):
+    """A JSON document of about `size` bytes (compact): a few scalar fields and an array of
+    `items`, each an object with an id, a name, a price, tags and a nested object."""
+    doc = {"name": "vireo", "id": 12345, "active": True, "score": 99.5, "items": []}
+    i = 0
+    while len(json.dumps(doc, separators=(",", ":"))) < size:
+        if size <= 200:
+            doc["items"].append(i)
+        else:
+            doc["items"].append({"id": i, "name": f"item-{i}", "price": round(i * 0.37 % 25, 2),
+                                 "tags": ["a", "b"], "stock": {"n": i * 3, "ok": i % 2 == 0}})
+        i += 1
+    return json.dumps(doc, separators=(",", ":"))
+
+
+# The issue's figures: test name -> command (the keys are set up by json_setup).
+JSON_FILTER = "$..items[?(@.price < 10)]"
+
+
+def json_tests():
+    small, big = json_doc(100), json_doc(10_000)
+    return {
+        "json.set 100B": ["JSON.SET", "doc:small", "$", small],
+        "json.set 10KB": ["JSON.SET", "doc:big", "$", big],
+        "json.get 100B": ["JSON.GET", "doc:small"],
+        "json.get 10KB": ["JSON.GET", "doc:big"],
+        "json.get filter": ["JSON.GET", "doc:big", JSON_FILTER],
+        "json.numincrby": ["JSON.NUMINCRBY", "doc:small", "$.id", "1"],
+    }
+
+
+def reference_stack():
+    b = os.environ.get("VIREO_REFERENCE_STACK")
+    if not b:
+        print("json: skipped: set VIREO_REFERENCE_STACK to a Redis Stack redis-server that loads "
+              "RedisJSON (e.g. target/reference-stack/redis-server)", file=sys.stderr)
+        return None
+    return b
+
+
+def json_bench(a):
+    """JSON.* throughput side by side with Redis Stack, then MEMORY USAGE of 1 KB and 100 KB
+    documents on both."""
+    stack = reference_stack()
+    if not stack:
+        return
+    ensure_vireo()
+    lib = build_module("vireo-json", "libvireo_json.so")
+    tests = json_tests()
+
+    def setup(srv):
+        for argv in tests.values():
+            if argv[0] == "JSON.SET":
+                srv.cmd(*argv)
+        # The filter must match something on both servers, and identically.
+        out = srv.cmd("JSON.GET", "doc:big", JSON_FILTER)
+        assert out.startswith("[{"), f"{srv.kind}: filter matched nothing: {out[:80]}"
+
+    # Commands on the 10 KB document move 100 times the bytes: fewer requests keep runs short.
+    side_by_side(list(tests), a.rounds, a.requests, a.clients, commands=tests,
+        requests_for=lambda t, n: n // 4 if ("10KB" in t or "filter" in t) else n,
+        setup=setup, vireo_extra=["--loadmodule", lib], reference=stack)
+    json_memory(lib, stack)
+
+
+def json_memory(lib, stack):
+    docs = {"1KB": json_doc(1_000), "100KB": json_doc(100_000)}
+    rows = {}
+    for kind in ("vireo", "redis"):
+        if kind == "vireo":
+            srv = ServerProc(kind, free_port(), extra=["--loadmodule", lib])
+        else:
+            srv = ServerProc(kind, free_port(), binary=stack)
+        try:
+            for name, text in docs.items():
+                srv.cmd("JSON.SET", f"mem:{name}", "$", text)
+                back = srv.cmd("JSON.GET", f"mem:{name}").strip()
+                assert json.loads(back) == json.loads(text), f"{kind}: {name} differs"
+                rows[(kind, name)] = int(srv.cmd("MEMORY", "USAGE", f"mem:{name}").strip())
+        finally:
+            srv.stop()
+    print()
+    print(f"{'MEMORY USAGE':<14}{'bytes':>8}{'vireo':>10}{'redis':>10}{'ratio':>8}")
+    for name, text in docs.items():
+        v, r = rows[("vireo", name)], rows[("redis", name)]
+        print(f"{name:<14}{len(text):>8}{v:>10}{r:>10}{v / r:>8.2f}")
 
 
 def pipe(port, commands):
@@ -404,10 +507,10 @@ def memory(a):
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="what", required=True)
-    for name in ("throughput", "collections", "scripting", "modules"):
+    for name in ("throughput", "collections", "scripting", "modules", "json"):
         t = sub.add_parser(name)
         t.add_argument("--rounds", type=int, default=3)
-        t.add_argument("--requests", type=int, default=200000)
+        t.add_argument("--requests", type=int, default=100000 if name == "json" else 200000)
         t.add_argument("--clients", type=int, default=50)
     m = sub.add_parser("memory")
     m.add_argument("--keys", type=int, default=1000000)
@@ -415,7 +518,7 @@ def main():
     sm.add_argument("--scripts", type=int, default=10000)
     a = ap.parse_args()
     {"throughput": throughput, "collections": collections, "scripting": scripting,
-     "modules": modules, "memory": memory, "scripting-memory": scripting_memory}[a.what](a)
+     "modules": modules, "json": json_bench, "memory": memory, "scripting-memory": scripting_memory}[a.what](a)
 
 
 if __name__ == "__main__":

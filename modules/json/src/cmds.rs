@@ -2,8 +2,9 @@
 //! arguments: the reply, with RedisJSON 2.8's shapes on RESP2 and RESP3 and its error messages,
 //! and whether the key must be written back or deleted. Nothing here knows about the server.
 
+use crate::compact::alloc_size;
 use crate::path::{get, get_mut, Loc, Path, Step};
-use crate::value::{Format, Num, Value, MAX_DEPTH};
+use crate::value::{with_vec, Format, Num, Value, MAX_DEPTH};
 
 /// A reply, as the module writes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +55,7 @@ fn parse_int(b: &[u8]) -> Result<i64, String> {
         .ok_or_else(|| "Couldn't parse as integer".to_string())
 }
 
-fn check_depth(doc: &Value) -> Result<(), String> {
+pub fn check_depth(doc: &Value) -> Result<(), String> {
     if doc.depth() > MAX_DEPTH {
         return Err(format!("ERR the document would be nested deeper than {MAX_DEPTH} levels"));
     }
@@ -73,7 +74,7 @@ pub fn resp_of(v: &Value) -> Reply {
         Value::Bool(b) => Reply::Simple(if *b { "true" } else { "false" }.into()),
         Value::Num(Num::I(i)) => Reply::Int(*i),
         Value::Num(n) => Reply::Double(n.as_f64()),
-        Value::Str(s) => Reply::Bulk(s.clone()),
+        Value::Str(s) => Reply::Bulk(s.to_string()),
         Value::Arr(a) => {
             let mut out = vec![Reply::Simple("[".into())];
             out.extend(a.iter().map(resp_of));
@@ -82,7 +83,7 @@ pub fn resp_of(v: &Value) -> Reply {
         Value::Obj(o) => {
             let mut out = vec![Reply::Simple("{".into())];
             for (k, v) in o {
-                out.push(Reply::Bulk(k.clone()));
+                out.push(Reply::Bulk(k.to_string()));
                 out.push(resp_of(v));
             }
             Reply::Arr(out)
@@ -90,30 +91,79 @@ pub fn resp_of(v: &Value) -> Reply {
     }
 }
 
-/// Runs a single-key command: `name` in lower case, `args` after the key.
+/// Runs a single-key command: `name` in lower case, `args` after the key. On an error the
+/// document may have been changed halfway: callers work on a copy, or discard it.
 pub fn run(name: &str, doc: &mut Option<Value>, args: &[&[u8]], resp3: bool) -> Outcome {
+    if let Some(r) = run_read(name, doc.as_ref(), args, resp3) {
+        return r;
+    }
     match name {
         "json.set" => set(doc, args),
-        "json.get" => get_cmd(doc.as_ref(), args),
         "json.del" | "json.forget" => del(doc, args),
-        "json.type" => type_cmd(doc.as_ref(), args, resp3),
         "json.numincrby" | "json.nummultby" | "json.numpowby" => num_op(name, doc, args, resp3),
         "json.strappend" => strappend(doc, args),
-        "json.strlen" => strlen(doc.as_ref(), args),
         "json.arrappend" => arrappend(doc, args),
-        "json.arrindex" => arrindex(doc.as_ref(), args),
         "json.arrinsert" => arrinsert(doc, args),
-        "json.arrlen" => arrlen(doc.as_ref(), args),
         "json.arrpop" => arrpop(doc, args),
         "json.arrtrim" => arrtrim(doc, args),
-        "json.objkeys" => objkeys(doc.as_ref(), args),
-        "json.objlen" => objlen(doc.as_ref(), args),
         "json.clear" => clear(doc, args),
         "json.toggle" => toggle(doc, args),
-        "json.resp" => resp_cmd(doc.as_ref(), args),
         "json.merge" => merge(doc, args),
         _ => Err(format!("ERR unknown command '{name}'")),
     }
+}
+
+/// Whether `name` (lower case) only reads its document.
+pub fn is_read(name: &str) -> bool {
+    matches!(
+        name,
+        "json.get"
+            | "json.type"
+            | "json.strlen"
+            | "json.arrindex"
+            | "json.arrlen"
+            | "json.objkeys"
+            | "json.objlen"
+            | "json.resp"
+    )
+}
+
+/// Runs a command that only reads its document (None for the others): these need no copy of
+/// the document, and never write it.
+pub fn run_read(name: &str, doc: Option<&Value>, args: &[&[u8]], resp3: bool) -> Option<Outcome> {
+    Some(match name {
+        "json.get" => get_cmd(doc, args),
+        "json.type" => type_cmd(doc, args, resp3),
+        "json.strlen" => strlen(doc, args),
+        "json.arrindex" => arrindex(doc, args),
+        "json.arrlen" => arrlen(doc, args),
+        "json.objkeys" => objkeys(doc, args),
+        "json.objlen" => objlen(doc, args),
+        "json.resp" => resp_cmd(doc, args),
+        _ => return None,
+    })
+}
+
+/// JSON.SET's arguments after the key when its path is the root: the value and the condition
+/// (errors as JSON.SET gives them), or None for another path.
+pub fn set_root_args(args: &[&[u8]]) -> Option<Result<(Value, Cond), String>> {
+    let path = match parse_path(args.first()?) {
+        Ok(p) => p,
+        Err(e) => return Some(Err(e)),
+    };
+    if !path.is_root() || args.len() < 2 {
+        return None;
+    }
+    Some(Value::parse(args[1]).and_then(|v| Ok((v, set_cond(&args[2..])?))))
+}
+
+fn set_cond(rest: &[&[u8]]) -> Result<Cond, String> {
+    Ok(match rest {
+        [] => Cond::Always,
+        [c] if c.eq_ignore_ascii_case(b"NX") => Cond::Nx,
+        [c] if c.eq_ignore_ascii_case(b"XX") => Cond::Xx,
+        _ => return Err("ERR syntax error".into()),
+    })
 }
 
 /// The optional path argument (legacy root when absent).
@@ -140,12 +190,7 @@ fn set(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     }
     let path = parse_path(args[0])?;
     let value = Value::parse(args[1])?;
-    let cond = match args.get(2..).unwrap_or(&[]) {
-        [] => Cond::Always,
-        [c] if c.eq_ignore_ascii_case(b"NX") => Cond::Nx,
-        [c] if c.eq_ignore_ascii_case(b"XX") => Cond::Xx,
-        _ => return Err("ERR syntax error".into()),
-    };
+    let cond = set_cond(&args[2..])?;
     set_value(doc, &path, value, cond)
 }
 
@@ -167,14 +212,15 @@ pub fn set_value(doc: &mut Option<Value>, path: &Path, value: Value, cond: Cond)
         if cond == Cond::Nx {
             return read(Reply::Null);
         }
-        let mut new = root.clone();
-        for l in &locs {
-            if let Some(v) = get_mut(&mut new, l) {
-                *v = value.clone();
+        let mut value = Some(value);
+        for (i, l) in locs.iter().enumerate() {
+            if let Some(v) = get_mut(root, l) {
+                // The last location takes the parsed value itself.
+                *v = if i + 1 == locs.len() { value.take() } else { value.clone() }
+                    .unwrap_or(Value::Null);
             }
         }
-        check_depth(&new)?;
-        *root = new;
+        check_depth(root)?;
         return Ok((Reply::Ok, Write::Update));
     }
     if cond == Cond::Xx {
@@ -194,10 +240,9 @@ pub fn set_value(doc: &mut Option<Value>, path: &Path, value: Value, cond: Cond)
         return Err("Err wrong static path".into());
     }
     let parents = parent.locate(root);
-    let mut new = root.clone();
     let mut added = false;
     for l in &parents {
-        if let Some(Value::Obj(o)) = get_mut(&mut new, l) {
+        if let Some(Value::Obj(o)) = get_mut(root, l) {
             if !o.contains_key(&key) {
                 o.insert(key.clone(), value.clone());
                 added = true;
@@ -207,8 +252,7 @@ pub fn set_value(doc: &mut Option<Value>, path: &Path, value: Value, cond: Cond)
     if !added {
         return read(Reply::Null);
     }
-    check_depth(&new)?;
-    *root = new;
+    check_depth(root)?;
     Ok((Reply::Ok, Write::Update))
 }
 
@@ -252,20 +296,19 @@ fn merge(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
         *doc = Some(v);
         return Ok((Reply::Ok, Write::Update));
     };
+    // `doc` is the command's own copy: a failure leaves the stored document as it was.
     let locs = path.locate(root);
     if locs.is_empty() {
         // Nothing to merge into: RedisJSON sets the patch as it is, as JSON.SET would (a missing
         // parent answers null, a null patch is stored as null).
         return set_value(doc, &path, patch, Cond::Always);
     }
-    let mut new = root.clone();
     for l in &locs {
-        if let Some(v) = get_mut(&mut new, l) {
+        if let Some(v) = get_mut(root, l) {
             merge_patch(v, &patch);
         }
     }
-    check_depth(&new)?;
-    *root = new;
+    check_depth(root)?;
     Ok((Reply::Ok, Write::Update))
 }
 
@@ -315,11 +358,10 @@ pub fn get_text(doc: &Value, paths: &[&[u8]], f: &Format) -> Result<String, Stri
                 None => Err(format!("ERR Path '{}' does not exist", p.text)),
             };
         }
-        let arr = Value::Arr(p.values(doc).into_iter().cloned().collect());
-        return Ok(arr.to_json_with(f));
+        return Ok(crate::value::array_to_json(&p.values(doc), f));
     }
     let all_legacy = parsed.iter().all(|p| p.legacy);
-    let mut obj = indexmap::IndexMap::new();
+    let mut obj = crate::value::Map::new();
     for (raw, p) in paths.iter().zip(&parsed) {
         let vals = p.values(doc);
         let v = if all_legacy {
@@ -330,7 +372,10 @@ pub fn get_text(doc: &Value, paths: &[&[u8]], f: &Format) -> Result<String, Stri
         } else {
             Value::Arr(vals.into_iter().cloned().collect())
         };
-        obj.entry(utf8(raw)).or_insert(v);
+        let k = utf8(raw);
+        if !obj.contains_key(&k) {
+            obj.insert(k, v);
+        }
     }
     Ok(Value::Obj(obj).to_json_with(f))
 }
@@ -345,7 +390,7 @@ pub fn mget_one(doc: Option<&Value>, path: &Path) -> Reply {
             None => Reply::Null,
         }
     } else {
-        Reply::Bulk(Value::Arr(vals.into_iter().cloned().collect()).to_json())
+        Reply::Bulk(crate::value::array_to_json(&vals, &Format::COMPACT))
     }
 }
 
@@ -418,7 +463,7 @@ fn remove(root: &mut Value, loc: &Loc) -> bool {
     match (get_mut(root, parent), last) {
         (Some(Value::Obj(o)), Step::Key(k)) => o.swap_remove(k).is_some(),
         (Some(Value::Arr(a)), Step::Idx(i)) if *i < a.len() => {
-            a.remove(*i);
+            with_vec(a, |v| v.remove(*i));
             true
         }
         _ => false,
@@ -439,10 +484,9 @@ fn num_op(name: &str, doc: &mut Option<Value>, args: &[&[u8]], resp3: bool) -> O
     };
     let Some(root) = doc.as_mut() else { return Err(NO_KEY.into()) };
     let locs = path.locate(root);
-    let mut new = root.clone();
     let mut results = Vec::new();
     for l in &locs {
-        match get_mut(&mut new, l) {
+        match get_mut(root, l) {
             Some(Value::Num(n)) => {
                 let r = arith(name, *n, operand)?;
                 *n = r;
@@ -459,9 +503,6 @@ fn num_op(name: &str, doc: &mut Option<Value>, args: &[&[u8]], resp3: bool) -> O
         ));
     }
     let changed = results.iter().any(Option::is_some);
-    if changed {
-        *root = new;
-    }
     let w = if changed { Write::Update } else { Write::None };
     if resp3 {
         let r = results
@@ -619,18 +660,16 @@ fn on_arrays(
 ) -> Outcome {
     let Some(root) = doc.as_mut() else { return Err(NO_KEY.into()) };
     let locs = path.locate(root);
-    let mut new = root.clone();
     let mut out = Vec::new();
     for l in &locs {
-        match get_mut(&mut new, l) {
-            Some(Value::Arr(a)) => out.push(Some(f(a)?)),
+        match get_mut(root, l) {
+            Some(Value::Arr(a)) => out.push(Some(with_vec(a, &mut f)?)),
             _ => out.push(None),
         }
     }
     let changed = out.iter().any(Option::is_some);
     if changed {
-        check_depth(&new)?;
-        *root = new;
+        check_depth(root)?;
     }
     let w = if changed { Write::Update } else { Write::None };
     if path.legacy {
@@ -759,7 +798,7 @@ fn arrindex(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
         None => 0,
     };
     let Some(doc) = doc else { return Err(format!("ERR Path '{given}' does not exist")) };
-    let find = |a: &Vec<Value>| {
+    let find = |a: &[Value]| {
         let len = a.len() as i64;
         let s = if start < 0 { (len + start).max(0) } else { start.min(len) };
         let e = if stop == 0 {
@@ -803,7 +842,7 @@ fn objkeys(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
         return if path.legacy { read(Reply::Null) } else { Err(NO_KEY.into()) };
     };
     let keys = |v: &Value| match v {
-        Value::Obj(o) => Some(Reply::Arr(o.keys().map(|k| Reply::Bulk(k.clone())).collect())),
+        Value::Obj(o) => Some(Reply::Arr(o.keys().map(|k| Reply::Bulk(k.to_string())).collect())),
         _ => None,
     };
     let vals = path.values(doc);
@@ -828,7 +867,7 @@ fn clear(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     let mut n = 0;
     for l in &locs {
         match get_mut(root, l) {
-            Some(Value::Arr(a)) if !a.is_empty() => a.clear(),
+            Some(Value::Arr(a)) if !a.is_empty() => *a = Box::default(),
             Some(Value::Obj(o)) if !o.is_empty() => o.clear(),
             Some(Value::Num(x)) if !matches!(x, Num::I(0)) => *x = Num::I(0),
             _ => continue,
@@ -867,29 +906,27 @@ fn toggle(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
 
 // ---------------------------------------------------------------- JSON.DEBUG MEMORY
 
-/// An estimate of the bytes a value takes, in the spirit of RedisJSON's figure (headers,
-/// element slots, string bytes, object key bytes).
+/// The heap bytes a value owns (its own 24-byte slot aside): string bytes beyond the inline
+/// ones, array and object slots, and what the elements and members own, each block as the
+/// allocator rounds it.
 pub fn memory(v: &Value) -> i64 {
-    const HDR: i64 = 16;
-    match v {
-        Value::Null | Value::Bool(_) => 0,
-        Value::Num(Num::I(i)) if (-(1 << 23)..(1 << 23)).contains(i) => 0,
-        Value::Num(_) => 16,
-        Value::Str(s) => HDR + s.len() as i64,
+    (match v {
+        Value::Null | Value::Bool(_) | Value::Num(_) => 0,
+        Value::Str(s) => s.heap_bytes(),
         Value::Arr(a) => {
-            if a.is_empty() {
-                return 0;
-            }
-            HDR + 8 * a.capacity() as i64 + a.iter().map(memory).sum::<i64>()
+            alloc_size(std::mem::size_of_val(&**a))
+                + a.iter().map(|x| memory(x) as usize).sum::<usize>()
         }
         Value::Obj(o) => {
-            if o.is_empty() {
-                return 0;
-            }
-            HDR + 24 * o.capacity() as i64
-                + o.iter().map(|(k, v)| HDR + k.len() as i64 + memory(v)).sum::<i64>()
+            o.slots_bytes()
+                + o.iter().map(|(k, x)| k.heap_bytes() + memory(x) as usize).sum::<usize>()
         }
-    }
+    }) as i64
+}
+
+/// What JSON.DEBUG MEMORY reports for a value: its slot and what it owns.
+pub fn debug_size(v: &Value) -> i64 {
+    std::mem::size_of::<Value>() as i64 + memory(v)
 }
 
 /// JSON.DEBUG MEMORY on one document and path (the key already read).
@@ -897,9 +934,9 @@ pub fn debug_memory(doc: Option<&Value>, path: &Path) -> Reply {
     let Some(doc) = doc else { return Reply::Int(0) };
     let vals = path.values(doc);
     if path.legacy {
-        return Reply::Int(vals.first().map_or(0, |v| memory(v)));
+        return Reply::Int(vals.first().map_or(0, |v| debug_size(v)));
     }
-    Reply::Arr(vals.iter().map(|v| Reply::Int(memory(v))).collect())
+    Reply::Arr(vals.iter().map(|v| Reply::Int(debug_size(v))).collect())
 }
 
 pub fn debug_help() -> Reply {

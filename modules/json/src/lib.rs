@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cmds;
+pub mod compact;
 pub mod events;
 pub mod path;
 pub mod value;
@@ -32,6 +33,20 @@ pub trait Store: Send + Sync {
     fn read(&self, ctx: &mut Context, key: &[u8]) -> Result<Option<Value>, Error>;
     fn write(&self, ctx: &mut Context, key: &[u8], doc: &Value) -> Result<(), Error>;
     fn delete(&self, ctx: &mut Context, key: &[u8]) -> Result<(), Error>;
+    /// Runs `f` on the key's document where it lies (no copy, where the store can).
+    fn with_doc(
+        &self,
+        ctx: &mut Context,
+        key: &[u8],
+        f: &mut dyn FnMut(Option<&Value>),
+    ) -> Result<(), Error> {
+        f(self.read(ctx, key)?.as_ref());
+        Ok(())
+    }
+    /// Stores `doc` (moved, not copied) as the key's document.
+    fn put(&self, ctx: &mut Context, key: &[u8], doc: Value) -> Result<(), Error> {
+        self.write(ctx, key, &doc)
+    }
 }
 
 /// A document as the keyspace holds it: a value of the module type `ReJSON-RL` (RedisJSON's
@@ -64,8 +79,10 @@ impl DataType for JsonDoc {
         out.emit(&[b"JSON.SET".as_slice(), key, b"$", self.0.to_json().as_bytes()]);
     }
 
+    /// The document's real size: its boxed root (the server holds a `JsonDoc` in a box of its
+    /// own) and what the root owns.
     fn mem_usage(&self) -> usize {
-        cmds::memory(&self.0).max(0) as usize
+        compact::alloc_size(std::mem::size_of::<JsonDoc>()) + cmds::memory(&self.0).max(0) as usize
     }
 }
 
@@ -93,13 +110,27 @@ impl Store for TypeStore {
     }
 
     fn write(&self, ctx: &mut Context, key: &[u8], doc: &Value) -> Result<(), Error> {
+        self.put(ctx, key, doc.clone())
+    }
+
+    fn with_doc(
+        &self,
+        ctx: &mut Context,
+        key: &[u8],
+        f: &mut dyn FnMut(Option<&Value>),
+    ) -> Result<(), Error> {
+        f(ctx.get_value::<JsonDoc>(key).map_err(type_error)?.map(|d| &d.0));
+        Ok(())
+    }
+
+    fn put(&self, ctx: &mut Context, key: &[u8], doc: Value) -> Result<(), Error> {
         // In place when the document exists, so that the key keeps its TTL (as RedisJSON's
         // updates do); a new key otherwise.
         if let Some(d) = ctx.get_value_mut::<JsonDoc>(key).map_err(type_error)? {
-            d.0 = doc.clone();
+            d.0 = doc;
             return Ok(());
         }
-        ctx.set_value(key, JsonDoc(doc.clone())).map_err(type_error)
+        ctx.set_value(key, JsonDoc(doc)).map_err(type_error)
     }
 
     fn delete(&self, ctx: &mut Context, key: &[u8]) -> Result<(), Error> {
@@ -139,6 +170,10 @@ fn all_args<'a>(args: &'a Args) -> Vec<&'a [u8]> {
 }
 
 /// A command on one key (argument 1), `min` arguments at least, the name included.
+///
+/// Commands that only read work on the stored document itself; JSON.SET of the root parses
+/// and stores the new document without reading the old; other writes work on a copy (an error
+/// leaves the stored document as it was) that replaces the stored one when the command writes.
 fn single_key(store: &dyn Store, ctx: &mut Context, args: &Args, min: usize) -> CommandResult {
     let name = lower_name(args);
     let argv = all_args(args);
@@ -146,15 +181,42 @@ fn single_key(store: &dyn Store, ctx: &mut Context, args: &Args, min: usize) -> 
         return Err(Error::wrong_arity(&name));
     }
     let key = argv[1];
-    let mut doc = store.read(ctx, key)?;
     let resp3 = ctx.is_resp3();
+    if cmds::is_read(&name) {
+        let mut out = None;
+        store.with_doc(ctx, key, &mut |doc| out = cmds::run_read(&name, doc, &argv[2..], resp3))?;
+        if let Some(r) = out {
+            emit(ctx, &r.map_err(raw_error)?.0);
+            return Ok(());
+        }
+    }
+    if name == "json.set" {
+        let mut exists = false;
+        store.with_doc(ctx, key, &mut |doc| exists = doc.is_some())?;
+        if let Some(parsed) = cmds::set_root_args(&argv[2..]) {
+            let (value, cond) = parsed.map_err(raw_error)?;
+            let skip = matches!((exists, cond), (true, cmds::Cond::Nx) | (false, cmds::Cond::Xx));
+            if skip {
+                return written(ctx, &name, key, Reply::Null, Write::None);
+            }
+            cmds::check_depth(&value).map_err(raw_error)?;
+            store.put(ctx, key, value)?;
+            return written(ctx, &name, key, Reply::Ok, Write::Update);
+        }
+    }
+    let mut doc = store.read(ctx, key)?;
     let (reply, write) = cmds::run(&name, &mut doc, &argv[2..], resp3).map_err(raw_error)?;
-    match (write, &doc) {
-        (Write::Update, Some(d)) => store.write(ctx, key, d)?,
+    match (write, doc) {
+        (Write::Update, Some(d)) => store.put(ctx, key, d)?,
         (Write::Delete, _) => store.delete(ctx, key)?,
         _ => {}
     }
-    if let Some(ev) = events::event(&name, write, &reply) {
+    written(ctx, &name, key, reply, write)
+}
+
+/// After write command `name` on `key`: its keyspace event, if it raises one, then its reply.
+fn written(ctx: &mut Context, name: &str, key: &[u8], reply: Reply, write: Write) -> CommandResult {
+    if let Some(ev) = events::event(name, write, &reply) {
         ctx.notify_keyspace_event(notify_class::MODULE, ev, key);
     }
     emit(ctx, &reply);
@@ -171,8 +233,9 @@ fn mget(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
     let mut out = Vec::new();
     for key in &argv[1..argv.len() - 1] {
         // A key of another type reads as missing.
-        let doc = store.read(ctx, key).unwrap_or(None);
-        out.push(cmds::mget_one(doc.as_ref(), &path));
+        let mut r = Reply::Null;
+        let _ = store.with_doc(ctx, key, &mut |doc| r = cmds::mget_one(doc, &path));
+        out.push(r);
     }
     emit(ctx, &Reply::Arr(out));
     Ok(())
@@ -205,9 +268,9 @@ fn mset(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
             wrote.push(t[0]);
         }
     }
-    for (key, doc) in &docs {
+    for (key, doc) in docs {
         if let Some(d) = doc {
-            store.write(ctx, key, d)?;
+            store.put(ctx, key, d)?;
         }
     }
     for key in wrote {
@@ -237,8 +300,9 @@ fn debug(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
         Some(p) => Path::parse(&String::from_utf8_lossy(p)).map_err(raw_error)?,
         None => Path::parse(".").map_err(raw_error)?,
     };
-    let doc = store.read(ctx, argv[2])?;
-    emit(ctx, &cmds::debug_memory(doc.as_ref(), &path));
+    let mut r = Reply::Null;
+    store.with_doc(ctx, argv[2], &mut |doc| r = cmds::debug_memory(doc, &path))?;
+    emit(ctx, &r);
     Ok(())
 }
 

@@ -120,20 +120,61 @@ impl Path {
 
     /// The locations of every match, in RedisJSON's order; a legacy path keeps only the first.
     pub fn locate(&self, root: &Value) -> Vec<Loc> {
-        let mut out = eval(root, root, &self.segs);
+        let mut out = eval::<Loc>(root, root, &self.segs);
         if self.legacy {
             out.truncate(1);
         }
         out.into_iter().map(|(l, _)| l).collect()
     }
 
-    /// The matches themselves.
+    /// The matches themselves (no locations are built).
     pub fn values<'a>(&self, root: &'a Value) -> Vec<&'a Value> {
-        let mut out = eval(root, root, &self.segs);
+        let mut out = eval::<NoLoc>(root, root, &self.segs);
         if self.legacy {
             out.truncate(1);
         }
         out.into_iter().map(|(_, v)| v).collect()
+    }
+}
+
+/// What an evaluation records about where a match is: its [`Loc`] (for commands that update
+/// the matches), or nothing (for those that only read them: no allocation per node visited).
+trait Track: Sized {
+    fn root() -> Self;
+    fn key(&self, k: &str) -> Self;
+    fn idx(&self, i: usize) -> Self;
+}
+
+impl Track for Loc {
+    fn root() -> Self {
+        Vec::new()
+    }
+    fn key(&self, k: &str) -> Self {
+        let mut l = Vec::with_capacity(self.len() + 1);
+        l.extend_from_slice(self);
+        l.push(Step::Key(k.to_string()));
+        l
+    }
+    fn idx(&self, i: usize) -> Self {
+        let mut l = Vec::with_capacity(self.len() + 1);
+        l.extend_from_slice(self);
+        l.push(Step::Idx(i));
+        l
+    }
+}
+
+/// No location.
+struct NoLoc;
+
+impl Track for NoLoc {
+    fn root() -> Self {
+        NoLoc
+    }
+    fn key(&self, _: &str) -> Self {
+        NoLoc
+    }
+    fn idx(&self, _: usize) -> Self {
+        NoLoc
     }
 }
 
@@ -162,8 +203,8 @@ pub fn get_mut<'a>(root: &'a mut Value, loc: &[Step]) -> Option<&'a mut Value> {
 }
 
 /// Evaluates `segs` from `start`; `root` is what `$` means inside filters.
-fn eval<'a>(root: &'a Value, start: &'a Value, segs: &[Seg]) -> Vec<(Loc, &'a Value)> {
-    let mut cur: Vec<(Loc, &'a Value)> = vec![(Vec::new(), start)];
+fn eval<'a, L: Track>(root: &'a Value, start: &'a Value, segs: &[Seg]) -> Vec<(L, &'a Value)> {
+    let mut cur: Vec<(L, &'a Value)> = vec![(L::root(), start)];
     for seg in segs {
         let mut next = Vec::new();
         for (loc, v) in &cur {
@@ -180,34 +221,37 @@ fn eval<'a>(root: &'a Value, start: &'a Value, segs: &[Seg]) -> Vec<(Loc, &'a Va
     cur
 }
 
-fn child(loc: &Loc, s: Step) -> Loc {
-    let mut l = loc.clone();
-    l.push(s);
-    l
-}
-
 /// `..sel`: the selector applied to the value, then to each child's descendants in turn.
-fn descend<'a>(
+fn descend<'a, L: Track>(
     root: &'a Value,
-    loc: &Loc,
+    loc: &L,
     v: &'a Value,
     sel: &Sel,
-    out: &mut Vec<(Loc, &'a Value)>,
+    out: &mut Vec<(L, &'a Value)>,
 ) {
     select(root, loc, v, sel, out);
     match v {
         Value::Arr(a) => {
             for (i, c) in a.iter().enumerate() {
-                descend(root, &child(loc, Step::Idx(i)), c, sel, out);
+                if is_container(c) {
+                    descend(root, &loc.idx(i), c, sel, out);
+                }
             }
         }
         Value::Obj(o) => {
             for (k, c) in o {
-                descend(root, &child(loc, Step::Key(k.clone())), c, sel, out);
+                if is_container(c) {
+                    descend(root, &loc.key(k), c, sel, out);
+                }
             }
         }
         _ => {}
     }
+}
+
+/// Whether a selector can match anything below `v` (scalars have no children).
+fn is_container(v: &Value) -> bool {
+    matches!(v, Value::Arr(_) | Value::Obj(_))
 }
 
 /// An index into an array of `len`: negative from the end, clamped to the first element when it
@@ -218,40 +262,40 @@ fn norm_index(i: i64, len: usize) -> Option<usize> {
     (0..len).contains(&i).then_some(i as usize)
 }
 
-fn select<'a>(
+fn select<'a, L: Track>(
     root: &'a Value,
-    loc: &Loc,
+    loc: &L,
     v: &'a Value,
     sel: &Sel,
-    out: &mut Vec<(Loc, &'a Value)>,
+    out: &mut Vec<(L, &'a Value)>,
 ) {
     match (sel, v) {
         (Sel::Key(k), Value::Obj(o)) => {
-            if let Some(c) = o.get(k) {
-                out.push((child(loc, Step::Key(k.clone())), c));
+            if let Some(c) = o.get(k.as_str()) {
+                out.push((loc.key(k), c));
             }
         }
         (Sel::Keys(ks), Value::Obj(o)) => {
             for k in ks {
-                if let Some(c) = o.get(k) {
-                    out.push((child(loc, Step::Key(k.clone())), c));
+                if let Some(c) = o.get(k.as_str()) {
+                    out.push((loc.key(k), c));
                 }
             }
         }
         (Sel::Wild, Value::Obj(o)) => {
             for (k, c) in o {
-                out.push((child(loc, Step::Key(k.clone())), c));
+                out.push((loc.key(k), c));
             }
         }
         (Sel::Wild, Value::Arr(a)) => {
             for (i, c) in a.iter().enumerate() {
-                out.push((child(loc, Step::Idx(i)), c));
+                out.push((loc.idx(i), c));
             }
         }
         (Sel::Indices(is), Value::Arr(a)) => {
             for &i in is {
                 if let Some(i) = norm_index(i, a.len()) {
-                    out.push((child(loc, Step::Idx(i)), &a[i]));
+                    out.push((loc.idx(i), &a[i]));
                 }
             }
         }
@@ -266,21 +310,21 @@ fn select<'a>(
             let e = end.map(clamp).unwrap_or(len);
             let mut i = s;
             while i < e {
-                out.push((child(loc, Step::Idx(i as usize)), &a[i as usize]));
+                out.push((loc.idx(i as usize), &a[i as usize]));
                 i += step;
             }
         }
         (Sel::Filter(expr), Value::Arr(a)) => {
             for (i, c) in a.iter().enumerate() {
                 if test(root, c, expr) {
-                    out.push((child(loc, Step::Idx(i)), c));
+                    out.push((loc.idx(i), c));
                 }
             }
         }
         (Sel::Filter(expr), Value::Obj(o)) => {
             for (k, c) in o {
                 if test(root, c, expr) {
-                    out.push((child(loc, Step::Key(k.clone())), c));
+                    out.push((loc.key(k), c));
                 }
             }
         }
@@ -290,10 +334,35 @@ fn select<'a>(
 
 fn operand<'a>(root: &'a Value, cur: &'a Value, o: &'a Operand) -> Vec<&'a Value> {
     match o {
-        Operand::Current(segs) => eval(root, cur, segs).into_iter().map(|(_, v)| v).collect(),
-        Operand::Root(segs) => eval(root, root, segs).into_iter().map(|(_, v)| v).collect(),
+        Operand::Current(segs) => {
+            eval::<NoLoc>(root, cur, segs).into_iter().map(|(_, v)| v).collect()
+        }
+        Operand::Root(segs) => {
+            eval::<NoLoc>(root, root, segs).into_iter().map(|(_, v)| v).collect()
+        }
         Operand::Lit(v) => vec![v],
     }
+}
+
+/// An operand that names at most one value (a literal, or `@`/`$` followed by member names
+/// only): `Some(the value or None when missing)`; `None` for the other forms.
+fn single<'a>(root: &'a Value, cur: &'a Value, o: &'a Operand) -> Option<Option<&'a Value>> {
+    let (mut v, segs) = match o {
+        Operand::Lit(v) => return Some(Some(v)),
+        Operand::Current(segs) => (cur, segs),
+        Operand::Root(segs) => (root, segs),
+    };
+    for s in segs {
+        let Seg::Child(Sel::Key(k)) = s else { return None };
+        match v {
+            Value::Obj(o) => match o.get(k.as_str()) {
+                Some(c) => v = c,
+                None => return Some(None),
+            },
+            _ => return Some(None),
+        }
+    }
+    Some(Some(v))
 }
 
 fn test(root: &Value, cur: &Value, e: &Expr) -> bool {
@@ -303,6 +372,13 @@ fn test(root: &Value, cur: &Value, e: &Expr) -> bool {
         Expr::Not(a) => !test(root, cur, a),
         Expr::Exists(o) => !operand(root, cur, o).is_empty(),
         Expr::Cmp(l, op, r) => {
+            // The common `@.a.b < lit`: one value or none each side, without allocating.
+            if let (Some(a), Some(b)) = (single(root, cur, l), single(root, cur, r)) {
+                return match (a, b) {
+                    (Some(a), Some(b)) => compare(a, *op, b),
+                    _ => *op == CmpOp::Ne,
+                };
+            }
             let (ls, rs) = (operand(root, cur, l), operand(root, cur, r));
             // A missing member differs from everything.
             if *op == CmpOp::Ne && (ls.is_empty() || rs.is_empty()) {
@@ -727,7 +803,7 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 Ok(Operand::Root(self.segments(true)?))
             }
-            Some(b'\'' | b'"') => Ok(Operand::Lit(Value::Str(self.quoted()?))),
+            Some(b'\'' | b'"') => Ok(Operand::Lit(Value::Str(self.quoted()?.into()))),
             Some(c) if c == b'-' || c.is_ascii_digit() => {
                 let start = self.pos;
                 self.pos += 1;

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use indexmap::IndexMap;
+pub use crate::compact::{with_vec, Arr, Map, Str};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// The deepest document this module keeps. Parsing alone stops at 128 levels (serde_json's
@@ -27,9 +27,9 @@ pub enum Value {
     Null,
     Bool(bool),
     Num(Num),
-    Str(String),
-    Arr(Vec<Value>),
-    Obj(IndexMap<String, Value>),
+    Str(Str),
+    Arr(Arr),
+    Obj(Map),
 }
 
 impl Num {
@@ -137,20 +137,7 @@ impl Value {
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Num(n) => write_num(out, *n),
             Value::Str(s) => write_str(out, s),
-            Value::Arr(a) => {
-                out.push('[');
-                for (i, v) in a.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    f.line(out, level + 1);
-                    v.write(out, f, level + 1);
-                }
-                if !a.is_empty() {
-                    f.line(out, level);
-                }
-                out.push(']');
-            }
+            Value::Arr(a) => write_array(out, a.iter(), f, level),
             Value::Obj(o) => {
                 out.push('{');
                 for (i, (k, v)) in o.iter().enumerate() {
@@ -172,6 +159,36 @@ impl Value {
     }
 }
 
+/// Writes `items` as a JSON array (what `Value::Arr` of them writes, without building one).
+pub fn write_array<'a>(
+    out: &mut String,
+    items: impl Iterator<Item = &'a Value>,
+    f: &Format,
+    level: usize,
+) {
+    out.push('[');
+    let mut any = false;
+    for v in items {
+        if any {
+            out.push(',');
+        }
+        any = true;
+        f.line(out, level + 1);
+        v.write(out, f, level + 1);
+    }
+    if any {
+        f.line(out, level);
+    }
+    out.push(']');
+}
+
+/// The JSON array of `items`, formatted with `f`.
+pub fn array_to_json(items: &[&Value], f: &Format) -> String {
+    let mut out = String::new();
+    write_array(&mut out, items.iter().copied(), f, 0);
+    out
+}
+
 /// JSON.GET's INDENT, NEWLINE and SPACE.
 #[derive(Debug, Clone, Default)]
 pub struct Format {
@@ -189,6 +206,9 @@ impl Format {
     }
 
     fn line(&self, out: &mut String, level: usize) {
+        if self.newline.is_empty() && self.indent.is_empty() {
+            return;
+        }
         out.push_str(&self.newline);
         for _ in 0..level {
             out.push_str(&self.indent);
@@ -198,8 +218,8 @@ impl Format {
 
 pub fn write_num(out: &mut String, n: Num) {
     match n {
-        Num::I(i) => out.push_str(&i.to_string()),
-        Num::U(u) => out.push_str(&u.to_string()),
+        Num::I(i) => out.push_str(itoa::Buffer::new().format(i)),
+        Num::U(u) => out.push_str(itoa::Buffer::new().format(u)),
         Num::F(f) if f.is_finite() => out.push_str(ryu::Buffer::new().format_finite(f)),
         Num::F(_) => out.push_str("null"),
     }
@@ -209,19 +229,32 @@ pub fn write_num(out: &mut String, n: Num) {
 /// non-ASCII characters as they are).
 pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+    let b = s.as_bytes();
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let esc = match c {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            c if c < 0x20 => "",
+            _ => continue,
+        };
+        // Runs between escapes are copied whole (an escaped byte is ASCII: a char boundary).
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(b"0123456789abcdef"[(c >> 4) as usize]));
+            out.push(char::from(b"0123456789abcdef"[(c & 15) as usize]));
+        } else {
+            out.push_str(esc);
         }
+        start = i + 1;
     }
+    out.push_str(&s[start..]);
     out.push('"');
 }
 
@@ -282,6 +315,28 @@ impl<'de> Deserialize<'de> for Value {
 
 struct ValueVisitor;
 
+/// An object key, read straight into a [`Str`] (no intermediate `String` when borrowed).
+struct KeyStr(Str);
+
+impl<'de> Deserialize<'de> for KeyStr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<KeyStr, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KeyStr;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<KeyStr, E> {
+                Ok(KeyStr(s.into()))
+            }
+            fn visit_string<E>(self, s: String) -> Result<KeyStr, E> {
+                Ok(KeyStr(s.into()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 impl<'de> Visitor<'de> for ValueVisitor {
     type Value = Value;
 
@@ -301,10 +356,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Num(Num::F(f)))
     }
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::Str(s.to_owned()))
+        Ok(Value::Str(s.into()))
     }
     fn visit_string<E>(self, s: String) -> Result<Value, E> {
-        Ok(Value::Str(s))
+        Ok(Value::Str(s.into()))
     }
     fn visit_unit<E>(self) -> Result<Value, E> {
         Ok(Value::Null)
@@ -317,14 +372,14 @@ impl<'de> Visitor<'de> for ValueVisitor {
         while let Some(x) = seq.next_element()? {
             v.push(x);
         }
-        Ok(Value::Arr(v))
+        Ok(Value::Arr(v.into_boxed_slice()))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut o = IndexMap::new();
-        while let Some((k, v)) = map.next_entry::<String, Value>()? {
-            o.insert(k, v);
+        let mut members = Vec::new();
+        while let Some((k, v)) = map.next_entry::<KeyStr, Value>()? {
+            members.push((k.0, v));
         }
-        Ok(Value::Obj(o))
+        Ok(Value::Obj(Map::from_members(members)))
     }
 }
 
@@ -397,7 +452,7 @@ mod tests {
         let mut v = Value::parse(br#"{"b":1,"a":2,"c":3}"#).unwrap();
         if let Value::Obj(o) = &mut v {
             o.swap_remove("b");
-            o.insert("b".into(), Value::Num(Num::I(5)));
+            o.insert("b", Value::Num(Num::I(5)));
         }
         assert_eq!(v.to_json(), r#"{"c":3,"a":2,"b":5}"#);
     }
