@@ -56,10 +56,7 @@ fn parse_int(b: &[u8]) -> Result<i64, String> {
 }
 
 pub fn check_depth(doc: &Value) -> Result<(), String> {
-    if doc.depth() > MAX_DEPTH {
-        return Err(format!("ERR the document would be nested deeper than {MAX_DEPTH} levels"));
-    }
-    Ok(())
+    check_depth_at(0, doc.depth())
 }
 
 fn nulls_or(v: Vec<Option<Reply>>) -> Reply {
@@ -185,13 +182,56 @@ pub enum Cond {
 
 /// JSON.SET key path value [NX|XX]
 fn set(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
+    let (path, value, cond) = set_args(args)?;
+    set_value(doc, &path, value, cond)
+}
+
+fn set_args(args: &[&[u8]]) -> Result<(Path, Value, Cond), String> {
     if args.len() < 2 {
         return Err(arity("json.set"));
     }
     let path = parse_path(args[0])?;
     let value = Value::parse(args[1])?;
     let cond = set_cond(&args[2..])?;
-    set_value(doc, &path, value, cond)
+    Ok((path, value, cond))
+}
+
+/// What JSON.SET (arguments after the key) would do to an existing document, found without
+/// changing it: its reply when it writes nothing or fails, else the plan [`apply_set`] carries
+/// out on the document in place (no copy of it to undo a failure, and the key is touched only
+/// when it changes).
+pub fn plan_set(root: &Value, args: &[&[u8]]) -> Result<Result<SetPlan, Reply>, String> {
+    let (path, value, cond) = set_args(args)?;
+    plan_set_at(root, &path, value, cond)
+}
+
+pub struct SetPlan {
+    value: Value,
+    /// Replace the values at these locations ...
+    replace: Vec<Loc>,
+    /// ... or add the key to the objects at these.
+    add: Option<(Vec<Loc>, String)>,
+}
+
+/// Carries out `plan` (from [`plan_set`] on this same document, unchanged since).
+pub fn apply_set(root: &mut Value, plan: SetPlan) -> (Reply, Write) {
+    let SetPlan { value, replace, add } = plan;
+    let mut value = Some(value);
+    for (i, l) in replace.iter().enumerate() {
+        if let Some(v) = get_mut(root, l) {
+            // The last location takes the parsed value itself.
+            *v = if i + 1 == replace.len() { value.take() } else { value.clone() }
+                .unwrap_or(Value::Null);
+        }
+    }
+    if let (Some((parents, key)), Some(value)) = (add, value) {
+        for l in &parents {
+            if let Some(Value::Obj(o)) = get_mut(root, l) {
+                o.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    (Reply::Ok, Write::Update)
 }
 
 /// JSON.SET's effect, shared with JSON.MSET.
@@ -207,24 +247,45 @@ pub fn set_value(doc: &mut Option<Value>, path: &Path, value: Value, cond: Cond)
         *doc = Some(value);
         return Ok((Reply::Ok, Write::Update));
     };
+    set_at(root, path, value, cond)
+}
+
+/// The document would be too deep with a value of depth `depth` below `steps` containers (the
+/// rest of it is within the limit already).
+fn check_depth_at(steps: usize, depth: usize) -> Result<(), String> {
+    if steps + depth > MAX_DEPTH {
+        return Err(format!("ERR the document would be nested deeper than {MAX_DEPTH} levels"));
+    }
+    Ok(())
+}
+
+/// [`set_value`] on an existing document.
+fn set_at(root: &mut Value, path: &Path, value: Value, cond: Cond) -> Outcome {
+    match plan_set_at(root, path, value, cond)? {
+        Ok(plan) => Ok(apply_set(root, plan)),
+        Err(reply) => read(reply),
+    }
+}
+
+fn plan_set_at(
+    root: &Value,
+    path: &Path,
+    value: Value,
+    cond: Cond,
+) -> Result<Result<SetPlan, Reply>, String> {
     let locs = path.locate(root);
     if !locs.is_empty() {
         if cond == Cond::Nx {
-            return read(Reply::Null);
+            return Ok(Err(Reply::Null));
         }
-        let mut value = Some(value);
-        for (i, l) in locs.iter().enumerate() {
-            if let Some(v) = get_mut(root, l) {
-                // The last location takes the parsed value itself.
-                *v = if i + 1 == locs.len() { value.take() } else { value.clone() }
-                    .unwrap_or(Value::Null);
-            }
+        let depth = value.depth();
+        for l in &locs {
+            check_depth_at(l.len(), depth)?;
         }
-        check_depth(root)?;
-        return Ok((Reply::Ok, Write::Update));
+        return Ok(Ok(SetPlan { value, replace: locs, add: None }));
     }
     if cond == Cond::Xx {
-        return read(Reply::Null);
+        return Ok(Err(Reply::Null));
     }
     let Some((parent, key)) = path.split_last_key() else {
         // A missing array element (RedisJSON does not extend arrays, and says so whatever the
@@ -239,21 +300,16 @@ pub fn set_value(doc: &mut Option<Value>, path: &Path, value: Value, cond: Cond)
     if !parent.is_static() {
         return Err("Err wrong static path".into());
     }
-    let parents = parent.locate(root);
-    let mut added = false;
+    let mut parents = parent.locate(root);
+    parents.retain(|l| matches!(get(root, l), Some(Value::Obj(o)) if !o.contains_key(&key)));
+    if parents.is_empty() {
+        return Ok(Err(Reply::Null));
+    }
+    let depth = value.depth();
     for l in &parents {
-        if let Some(Value::Obj(o)) = get_mut(root, l) {
-            if !o.contains_key(&key) {
-                o.insert(key.clone(), value.clone());
-                added = true;
-            }
-        }
+        check_depth_at(l.len() + 1, depth)?;
     }
-    if !added {
-        return read(Reply::Null);
-    }
-    check_depth(root)?;
-    Ok((Reply::Ok, Write::Update))
+    Ok(Ok(SetPlan { value, replace: Vec::new(), add: Some((parents, key)) }))
 }
 
 /// RFC 7396 merge patch of `target` with `patch`.

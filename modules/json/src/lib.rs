@@ -43,6 +43,19 @@ pub trait Store: Send + Sync {
         f(self.read(ctx, key)?.as_ref());
         Ok(())
     }
+    /// Runs `f` on the key's document in place, if the key exists (the key counts as changed).
+    /// Whether the key existed.
+    fn with_doc_mut(
+        &self,
+        ctx: &mut Context,
+        key: &[u8],
+        f: &mut dyn FnMut(&mut Value),
+    ) -> Result<bool, Error> {
+        let Some(mut doc) = self.read(ctx, key)? else { return Ok(false) };
+        f(&mut doc);
+        self.put(ctx, key, doc)?;
+        Ok(true)
+    }
     /// Stores `doc` (moved, not copied) as the key's document.
     fn put(&self, ctx: &mut Context, key: &[u8], doc: Value) -> Result<(), Error> {
         self.write(ctx, key, &doc)
@@ -121,6 +134,21 @@ impl Store for TypeStore {
     ) -> Result<(), Error> {
         f(ctx.get_value::<JsonDoc>(key).map_err(type_error)?.map(|d| &d.0));
         Ok(())
+    }
+
+    fn with_doc_mut(
+        &self,
+        ctx: &mut Context,
+        key: &[u8],
+        f: &mut dyn FnMut(&mut Value),
+    ) -> Result<bool, Error> {
+        match ctx.get_value_mut::<JsonDoc>(key).map_err(type_error)? {
+            Some(d) => {
+                f(&mut d.0);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     fn put(&self, ctx: &mut Context, key: &[u8], doc: Value) -> Result<(), Error> {
@@ -202,6 +230,25 @@ fn single_key(store: &dyn Store, ctx: &mut Context, args: &Args, min: usize) -> 
             cmds::check_depth(&value).map_err(raw_error)?;
             store.put(ctx, key, value)?;
             return written(ctx, &name, key, Reply::Ok, Write::Update);
+        }
+        // Below the root of an existing document: planned on it as it lies, then done in
+        // place, as a copy of a large document would cost more than the write.
+        let mut plan = None;
+        store.with_doc(ctx, key, &mut |doc| plan = doc.map(|d| cmds::plan_set(d, &argv[2..])))?;
+        match plan {
+            Some(Err(e)) => return Err(raw_error(e)),
+            Some(Ok(Err(reply))) => return written(ctx, &name, key, reply, Write::None),
+            Some(Ok(Ok(plan))) => {
+                let mut plan = Some(plan);
+                let mut out = (Reply::Null, Write::None);
+                store.with_doc_mut(ctx, key, &mut |d| {
+                    if let Some(p) = plan.take() {
+                        out = cmds::apply_set(d, p);
+                    }
+                })?;
+                return written(ctx, &name, key, out.0, out.1);
+            }
+            None => {}
         }
     }
     let mut doc = store.read(ctx, key)?;
