@@ -12,7 +12,8 @@
 `json` runs Vireo with the JSON module (modules/json, release build) loaded against Redis Stack
 ($VIREO_REFERENCE_STACK: a redis-server that loads RedisJSON itself) side by side: JSON.SET and
 JSON.GET of a 100-byte and a 10 KB document, JSON.GET with a filter path
-(`$..items[?(@.price < 10)]` on the 10 KB document) and JSON.NUMINCRBY, at -P 1 and -P 16; then
+(`$..items[?(@.price < 10)]` on the 10 KB document), JSON.NUMINCRBY on both documents and
+JSON.ARRAPPEND onto one array that grows through the run, at -P 1 and -P 16; then
 MEMORY USAGE of a 1 KB and a 100 KB document on both. Skipped, with a message, when
 $VIREO_REFERENCE_STACK is not set.
 
@@ -332,6 +333,9 @@ def json_tests():
         "json.get 10KB": ["JSON.GET", "doc:big"],
         "json.get filter": ["JSON.GET", "doc:big", JSON_FILTER],
         "json.numincrby": ["JSON.NUMINCRBY", "doc:small", "$.id", "1"],
+        # Writes into a large document: their cost must not grow with the document's size.
+        "json.numincrby 10KB": ["JSON.NUMINCRBY", "doc:big", "$.id", "1"],
+        "json.arrappend": ["JSON.ARRAPPEND", "doc:arr", "$", "1"],
     }
 
 
@@ -358,6 +362,8 @@ def json_bench(a):
         for argv in tests.values():
             if argv[0] == "JSON.SET":
                 srv.cmd(*argv)
+        # ARRAPPEND grows one array by every request of the run.
+        srv.cmd("JSON.SET", "doc:arr", "$", "[]")
         # The filter must match something on both servers, and identically.
         out = srv.cmd("JSON.GET", "doc:big", JSON_FILTER)
         assert out.startswith("[{"), f"{srv.kind}: filter matched nothing: {out[:80]}"

@@ -2,9 +2,9 @@
 //! arguments: the reply, with RedisJSON 2.8's shapes on RESP2 and RESP3 and its error messages,
 //! and whether the key must be written back or deleted. Nothing here knows about the server.
 
-use crate::compact::alloc_size;
+use crate::compact::arr_bytes;
 use crate::path::{get, get_mut, Loc, Path, Step};
-use crate::value::{with_vec, Format, Num, Value, MAX_DEPTH};
+use crate::value::{Arr, Format, Num, Value, MAX_DEPTH};
 
 /// A reply, as the module writes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -196,16 +196,9 @@ fn set_args(args: &[&[u8]]) -> Result<(Path, Value, Cond), String> {
     Ok((path, value, cond))
 }
 
-/// What JSON.SET (arguments after the key) would do to an existing document, found without
-/// changing it: its reply when it writes nothing or fails, else the plan [`apply_set`] carries
-/// out on the document in place (no copy of it to undo a failure, and the key is touched only
-/// when it changes).
-pub fn plan_set(root: &Value, args: &[&[u8]]) -> Result<Result<SetPlan, Reply>, String> {
-    let (path, value, cond) = set_args(args)?;
-    plan_set_at(root, &path, value, cond)
-}
-
-pub struct SetPlan {
+/// What JSON.SET does to an existing document, found before anything changes (so that its
+/// errors, NX/XX and the depth limit leave the document as it was); [`apply_set`] does it.
+struct SetPlan {
     value: Value,
     /// Replace the values at these locations ...
     replace: Vec<Loc>,
@@ -213,8 +206,8 @@ pub struct SetPlan {
     add: Option<(Vec<Loc>, String)>,
 }
 
-/// Carries out `plan` (from [`plan_set`] on this same document, unchanged since).
-pub fn apply_set(root: &mut Value, plan: SetPlan) -> (Reply, Write) {
+/// Carries out `plan` (made on this same document, unchanged since).
+fn apply_set(root: &mut Value, plan: SetPlan) -> (Reply, Write) {
     let SetPlan { value, replace, add } = plan;
     let mut value = Some(value);
     for (i, l) in replace.iter().enumerate() {
@@ -352,19 +345,23 @@ fn merge(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
         *doc = Some(v);
         return Ok((Reply::Ok, Write::Update));
     };
-    // `doc` is the command's own copy: a failure leaves the stored document as it was.
     let locs = path.locate(root);
     if locs.is_empty() {
         // Nothing to merge into: RedisJSON sets the patch as it is, as JSON.SET would (a missing
         // parent answers null, a null patch is stored as null).
         return set_value(doc, &path, patch, Cond::Always);
     }
+    // A merge is no deeper than the deeper of the target and the patch: checked before any
+    // change, as the document is changed in place.
+    let depth = patch.depth();
+    for l in &locs {
+        check_depth_at(l.len(), depth)?;
+    }
     for l in &locs {
         if let Some(v) = get_mut(root, l) {
             merge_patch(v, &patch);
         }
     }
-    check_depth(root)?;
     Ok((Reply::Ok, Write::Update))
 }
 
@@ -519,7 +516,7 @@ fn remove(root: &mut Value, loc: &Loc) -> bool {
     match (get_mut(root, parent), last) {
         (Some(Value::Obj(o)), Step::Key(k)) => o.swap_remove(k).is_some(),
         (Some(Value::Arr(a)), Step::Idx(i)) if *i < a.len() => {
-            with_vec(a, |v| v.remove(*i));
+            a.remove(*i);
             true
         }
         _ => false,
@@ -712,21 +709,28 @@ fn on_arrays(
     doc: &mut Option<Value>,
     path: &Path,
     err_legacy: String,
-    mut f: impl FnMut(&mut Vec<Value>) -> Result<Reply, String>,
+    added: &[Value],
+    mut f: impl FnMut(&mut Arr) -> Result<Reply, String>,
 ) -> Outcome {
     let Some(root) = doc.as_mut() else { return Err(NO_KEY.into()) };
     let locs = path.locate(root);
+    // The elements `f` adds must fit under the depth limit in every array, checked before the
+    // first change (the document is changed in place).
+    if let Some(depth) = added.iter().map(Value::depth).max() {
+        for l in &locs {
+            if matches!(get(root, l), Some(Value::Arr(_))) {
+                check_depth_at(l.len() + 1, depth)?;
+            }
+        }
+    }
     let mut out = Vec::new();
     for l in &locs {
         match get_mut(root, l) {
-            Some(Value::Arr(a)) => out.push(Some(with_vec(a, &mut f)?)),
+            Some(Value::Arr(a)) => out.push(Some(f(a)?)),
             _ => out.push(None),
         }
     }
     let changed = out.iter().any(Option::is_some);
-    if changed {
-        check_depth(root)?;
-    }
     let w = if changed { Write::Update } else { Write::None };
     if path.legacy {
         return match out.into_iter().next().flatten() {
@@ -747,7 +751,7 @@ fn arrappend(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     }
     let path = parse_path(args[0])?;
     let vals: Vec<Value> = args[1..].iter().map(|a| Value::parse(a)).collect::<Result<_, _>>()?;
-    on_arrays(doc, &path, not_array(&utf8(args[0])), |a| {
+    on_arrays(doc, &path, not_array(&utf8(args[0])), &vals, |a| {
         a.extend(vals.iter().cloned());
         Ok(Reply::Int(a.len() as i64))
     })
@@ -761,7 +765,7 @@ fn arrinsert(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     let index = parse_int(args[1])?;
     let vals: Vec<Value> = args[2..].iter().map(|a| Value::parse(a)).collect::<Result<_, _>>()?;
     let text = path.text.clone();
-    on_arrays(doc, &path, not_array(&text), |a| {
+    on_arrays(doc, &path, not_array(&text), &vals, |a| {
         let len = a.len() as i64;
         let at = if index < 0 { len + index } else { index };
         if at < 0 || at > len {
@@ -783,7 +787,7 @@ fn arrpop(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
         None => -1,
     };
     let text = path.text.clone();
-    on_arrays(doc, &path, not_array(&text), |a| {
+    on_arrays(doc, &path, not_array(&text), &[], |a| {
         if a.is_empty() {
             return Ok(Reply::Null);
         }
@@ -801,7 +805,7 @@ fn arrtrim(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     let start = parse_int(args[1])?;
     let stop = parse_int(args[2])?;
     let text = path.text.clone();
-    on_arrays(doc, &path, not_array(&text), |a| {
+    on_arrays(doc, &path, not_array(&text), &[], |a| {
         let len = a.len() as i64;
         let norm = |i: i64| if i < 0 { (len + i).max(0) } else { i };
         let (s, e) = (norm(start), norm(stop).min(len - 1));
@@ -923,7 +927,7 @@ fn clear(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     let mut n = 0;
     for l in &locs {
         match get_mut(root, l) {
-            Some(Value::Arr(a)) if !a.is_empty() => *a = Box::default(),
+            Some(Value::Arr(a)) if !a.is_empty() => *a = Arr::new(),
             Some(Value::Obj(o)) if !o.is_empty() => o.clear(),
             Some(Value::Num(x)) if !matches!(x, Num::I(0)) => *x = Num::I(0),
             _ => continue,
@@ -969,10 +973,7 @@ pub fn memory(v: &Value) -> i64 {
     (match v {
         Value::Null | Value::Bool(_) | Value::Num(_) => 0,
         Value::Str(s) => s.heap_bytes(),
-        Value::Arr(a) => {
-            alloc_size(std::mem::size_of_val(&**a))
-                + a.iter().map(|x| memory(x) as usize).sum::<usize>()
-        }
+        Value::Arr(a) => arr_bytes(a) + a.iter().map(|x| memory(x) as usize).sum::<usize>(),
         Value::Obj(o) => {
             o.slots_bytes()
                 + o.iter().map(|(k, x)| k.heap_bytes() + memory(x) as usize).sum::<usize>()

@@ -7,7 +7,14 @@
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::fmt;
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 use std::ops::Deref;
+use std::sync::OnceLock;
+
+use hashbrown::HashTable;
+use thin_vec::ThinVec;
 
 use crate::value::Value;
 
@@ -139,24 +146,53 @@ impl fmt::Display for Str {
     }
 }
 
-/// An array's elements, exactly as many slots as elements.
-pub type Arr = Box<[Value]>;
+/// An array's elements. A thin vector (one pointer; its length and capacity live in its heap
+/// block): growing an array one element at a time is amortized O(1), as with a `Vec`, while a
+/// parsed array is allocated at its exact size.
+pub type Arr = ThinVec<Value>;
 
-/// Applies `f` to the elements as a `Vec` (for the commands that grow or shrink an array),
-/// then stores them back at their exact size.
-pub fn with_vec<R>(a: &mut Arr, f: impl FnOnce(&mut Vec<Value>) -> R) -> R {
-    let mut v = std::mem::take(a).into_vec();
-    let r = f(&mut v);
-    *a = v.into_boxed_slice();
-    r
+/// The heap block of an array's slots: its header (length and capacity) and every slot,
+/// used or spare; none for an empty one that never had slots.
+pub fn arr_bytes(a: &Arr) -> usize {
+    thin_bytes(a)
 }
 
-/// An object: members in order, exactly as many slots as members.
-#[derive(Clone, Default)]
-pub struct Map(Box<[(Str, Value)]>);
+fn thin_bytes<T>(v: &ThinVec<T>) -> usize {
+    match v.capacity() {
+        0 => 0,
+        cap => alloc_size(2 * std::mem::size_of::<usize>() + cap * std::mem::size_of::<T>()),
+    }
+}
 
-/// Objects with more members than this are parsed with a temporary index for duplicate keys.
-const SCAN: usize = 16;
+/// An object: members in order, in a thin vector as arrays are (a parsed object has exactly as
+/// many slots as members; adding members grows it amortized). Past [`INDEXED`] members a hash
+/// index of their positions finds a key in O(1) instead of a scan.
+#[derive(Clone, Default)]
+pub struct Map {
+    members: ThinVec<(Str, Value)>,
+    index: Option<Box<HashTable<u32>>>,
+}
+
+/// Objects with more members than this are indexed.
+const INDEXED: usize = 32;
+
+/// Keys hash with SipHash under a per-process random key, so that documents cannot be built to
+/// make lookups collide.
+fn hash(k: &[u8]) -> u64 {
+    static STATE: OnceLock<RandomState> = OnceLock::new();
+    STATE.get_or_init(RandomState::new).hash_one(k)
+}
+
+fn index_of(members: &[(Str, Value)]) -> Option<Box<HashTable<u32>>> {
+    if members.len() <= INDEXED {
+        return None;
+    }
+    let mut ix = HashTable::with_capacity(members.len());
+    for (i, (k, _)) in members.iter().enumerate() {
+        ix.insert_unique(hash(k.as_bytes()), i as u32, |&j| hash(members[j as usize].0.as_bytes()));
+    }
+    Some(Box::new(ix))
+}
 
 impl Map {
     pub fn new() -> Map {
@@ -166,44 +202,34 @@ impl Map {
     /// Builds an object from members in input order; a repeated key keeps its first place and
     /// its last value (as serde_json's maps do).
     pub fn from_members(members: Vec<(Str, Value)>) -> Map {
-        let mut out: Vec<(Str, Value)> = Vec::with_capacity(members.len());
-        if members.len() <= SCAN {
-            for (k, v) in members {
-                match out.iter_mut().find(|(x, _)| *x == k) {
-                    Some(slot) => slot.1 = v,
-                    None => out.push((k, v)),
-                }
-            }
-        } else {
-            let mut at: std::collections::HashMap<String, usize> =
-                std::collections::HashMap::with_capacity(members.len());
-            for (k, v) in members {
-                match at.get(k.as_str()) {
-                    Some(&i) => out[i].1 = v,
-                    None => {
-                        at.insert(k.to_string(), out.len());
-                        out.push((k, v));
-                    }
-                }
-            }
+        let mut m = Map { members: ThinVec::with_capacity(members.len()), index: None };
+        for (k, v) in members {
+            m.insert(k, v);
         }
-        Map(out.into_boxed_slice())
+        m.members.shrink_to_fit();
+        m
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.members.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.members.is_empty()
     }
     fn position(&self, k: &str) -> Option<usize> {
-        self.0.iter().position(|(x, _)| x.as_bytes() == k.as_bytes())
+        let k = k.as_bytes();
+        match &self.index {
+            Some(ix) => ix
+                .find(hash(k), |&j| self.members[j as usize].0.as_bytes() == k)
+                .map(|&j| j as usize),
+            None => self.members.iter().position(|(x, _)| x.as_bytes() == k),
+        }
     }
     pub fn get(&self, k: &str) -> Option<&Value> {
-        self.0.iter().find(|(x, _)| x.as_bytes() == k.as_bytes()).map(|(_, v)| v)
+        self.position(k).map(|i| &self.members[i].1)
     }
     pub fn get_mut(&mut self, k: &str) -> Option<&mut Value> {
-        self.0.iter_mut().find(|(x, _)| x.as_bytes() == k.as_bytes()).map(|(_, v)| v)
+        self.position(k).map(|i| &mut self.members[i].1)
     }
     pub fn contains_key(&self, k: &str) -> bool {
         self.position(k).is_some()
@@ -211,38 +237,58 @@ impl Map {
     /// Sets `k` to `v`: in place when it exists, else at the end.
     pub fn insert(&mut self, k: impl Into<Str>, v: Value) {
         let k = k.into();
-        match self.position(&k) {
-            Some(i) => self.0[i].1 = v,
-            None => {
-                let mut e = std::mem::take(&mut self.0).into_vec();
-                e.push((k, v));
-                self.0 = e.into_boxed_slice();
+        if let Some(i) = self.position(&k) {
+            self.members[i].1 = v;
+            return;
+        }
+        let at = self.members.len();
+        let h = hash(k.as_bytes());
+        self.members.push((k, v));
+        let Map { members, index } = self;
+        match index {
+            Some(ix) => {
+                ix.insert_unique(h, at as u32, |&j| hash(members[j as usize].0.as_bytes()));
             }
+            None => *index = index_of(members),
         }
     }
     /// Removes `k`, moving the last member into its place.
     pub fn swap_remove(&mut self, k: &str) -> Option<Value> {
         let i = self.position(k)?;
-        let mut e = std::mem::take(&mut self.0).into_vec();
-        let (_, v) = e.swap_remove(i);
-        self.0 = e.into_boxed_slice();
-        Some(v)
+        let last = self.members.len() - 1;
+        if let Some(ix) = &mut self.index {
+            let found = ix.find_entry(hash(k.as_bytes()), |&j| j as usize == i);
+            if let Ok(e) = found {
+                e.remove();
+            }
+            if i != last {
+                // The last member takes position `i`.
+                let moved = hash(self.members[last].0.as_bytes());
+                if let Some(j) = ix.find_mut(moved, |&j| j as usize == last) {
+                    *j = i as u32;
+                }
+            }
+        }
+        Some(self.members.swap_remove(i).1)
     }
     pub fn clear(&mut self) {
-        self.0 = Box::default();
+        *self = Map::default();
     }
     pub fn iter(&self) -> impl Iterator<Item = (&Str, &Value)> {
-        self.0.iter().map(|(k, v)| (k, v))
+        self.members.iter().map(|(k, v)| (k, v))
     }
     pub fn keys(&self) -> impl Iterator<Item = &Str> {
-        self.0.iter().map(|(k, _)| k)
+        self.members.iter().map(|(k, _)| k)
     }
     pub fn values(&self) -> impl Iterator<Item = &Value> {
-        self.0.iter().map(|(_, v)| v)
+        self.members.iter().map(|(_, v)| v)
     }
-    /// The slots' bytes (not what the members own).
+    /// The slots' bytes and the index's (not what the members own).
     pub fn slots_bytes(&self) -> usize {
-        alloc_size(std::mem::size_of_val(&*self.0))
+        thin_bytes(&self.members)
+            + self.index.as_ref().map_or(0, |ix| {
+                alloc_size(std::mem::size_of::<HashTable<u32>>()) + ix.allocation_size()
+            })
     }
 }
 
@@ -253,7 +299,7 @@ impl<'a> IntoIterator for &'a Map {
         fn(&'a (Str, Value)) -> (&'a Str, &'a Value),
     >;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(k, v)| (k, v))
+        self.members.iter().map(|(k, v)| (k, v))
     }
 }
 
@@ -283,6 +329,36 @@ mod tests {
         s.push_str("z");
         assert_eq!(&*s, format!("{}z", "é".repeat(11)));
         assert_eq!(s.heap_bytes(), 32);
+    }
+
+    /// Past INDEXED members the index must agree with the members through inserts, updates
+    /// and swap-removes (checked against a scan of the members).
+    #[test]
+    fn indexed_maps_find_what_a_scan_finds() {
+        let n = |i| Value::Num(crate::value::Num::I(i));
+        let mut m = Map::new();
+        for i in 0..200 {
+            m.insert(format!("k{i}"), n(i));
+        }
+        assert!(m.index.is_some());
+        for i in (0..200).step_by(3) {
+            assert!(m.swap_remove(&format!("k{i}")).is_some());
+        }
+        m.insert("k1", n(-1));
+        m.insert("new", n(7));
+        for (pos, (k, _)) in m.members.iter().enumerate() {
+            assert_eq!(m.position(k), Some(pos), "{k}");
+        }
+        for i in 0..200 {
+            let want = m.members.iter().position(|(k, _)| k.as_str() == format!("k{i}"));
+            assert_eq!(m.position(&format!("k{i}")), want);
+        }
+        assert!(matches!(m.get("k1"), Some(Value::Num(crate::value::Num::I(-1)))));
+        assert_eq!(m.len(), 200 - 67 + 1);
+        let from =
+            Map::from_members(m.members.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+        assert_eq!(from.keys().collect::<Vec<_>>(), m.keys().collect::<Vec<_>>());
+        assert!(from.index.is_some() && from.get("new").is_some());
     }
 
     #[test]

@@ -231,32 +231,30 @@ fn single_key(store: &dyn Store, ctx: &mut Context, args: &Args, min: usize) -> 
             store.put(ctx, key, value)?;
             return written(ctx, &name, key, Reply::Ok, Write::Update);
         }
-        // Below the root of an existing document: planned on it as it lies, then done in
-        // place, as a copy of a large document would cost more than the write.
-        let mut plan = None;
-        store.with_doc(ctx, key, &mut |doc| plan = doc.map(|d| cmds::plan_set(d, &argv[2..])))?;
-        match plan {
-            Some(Err(e)) => return Err(raw_error(e)),
-            Some(Ok(Err(reply))) => return written(ctx, &name, key, reply, Write::None),
-            Some(Ok(Ok(plan))) => {
-                let mut plan = Some(plan);
-                let mut out = (Reply::Null, Write::None);
-                store.with_doc_mut(ctx, key, &mut |d| {
-                    if let Some(p) = plan.take() {
-                        out = cmds::apply_set(d, p);
-                    }
-                })?;
-                return written(ctx, &name, key, out.0, out.1);
-            }
-            None => {}
-        }
     }
-    let mut doc = store.read(ctx, key)?;
-    let (reply, write) = cmds::run(&name, &mut doc, &argv[2..], resp3).map_err(raw_error)?;
-    match (write, doc) {
-        (Write::Update, Some(d)) => store.put(ctx, key, d)?,
-        (Write::Delete, _) => store.delete(ctx, key)?,
-        _ => {}
+    // Writes change the stored document where it lies, as RedisJSON's do (no copy of a large
+    // document per write): a command fails before it changes anything, except an error at a
+    // later match of a JSONPath (ARRINSERT out of range, NUMINCRBY overflowing), which leaves
+    // the earlier matches changed, as RedisJSON does.
+    let mut outcome = None;
+    let existed = store.with_doc_mut(ctx, key, &mut |stored| {
+        let mut doc = Some(std::mem::replace(stored, Value::Null));
+        outcome = Some(cmds::run(&name, &mut doc, &argv[2..], resp3));
+        *stored = doc.unwrap_or(Value::Null);
+    })?;
+    let (reply, write) = match outcome {
+        Some(r) if existed => r.map_err(raw_error)?,
+        _ => {
+            let mut doc = None;
+            let r = cmds::run(&name, &mut doc, &argv[2..], resp3).map_err(raw_error)?;
+            if let (Write::Update, Some(d)) = (r.1, doc) {
+                store.put(ctx, key, d)?;
+            }
+            r
+        }
+    };
+    if write == Write::Delete {
+        store.delete(ctx, key)?;
     }
     written(ctx, &name, key, reply, write)
 }

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-pub use crate::compact::{with_vec, Arr, Map, Str};
+pub use crate::compact::{Arr, Map, Str};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// The deepest document this module keeps. Parsing alone stops at 128 levels (serde_json's
@@ -372,7 +372,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
         while let Some(x) = seq.next_element()? {
             v.push(x);
         }
-        Ok(Value::Arr(v.into_boxed_slice()))
+        // At its exact size (the thin vector's block holds no spare slots).
+        let mut a = Arr::with_capacity(v.len());
+        a.extend(v);
+        Ok(Value::Arr(a))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut members = Vec::new();
