@@ -206,8 +206,13 @@ impl Map {
         for (k, v) in members {
             m.insert(k, v);
         }
-        m.members.shrink_to_fit();
+        m.shrink_to_fit();
         m
+    }
+
+    /// Drops the spare member slots.
+    pub fn shrink_to_fit(&mut self) {
+        self.members.shrink_to_fit();
     }
 
     pub fn len(&self) -> usize {

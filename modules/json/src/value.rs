@@ -367,22 +367,23 @@ impl<'de> Visitor<'de> for ValueVisitor {
     fn visit_none<E>(self) -> Result<Value, E> {
         Ok(Value::Null)
     }
+    // Containers are built in place and then cut to their exact size (a parsed document keeps
+    // no spare slots).
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut v = Vec::new();
+        let mut a = Arr::new();
         while let Some(x) = seq.next_element()? {
-            v.push(x);
+            a.push(x);
         }
-        // At its exact size (the thin vector's block holds no spare slots).
-        let mut a = Arr::with_capacity(v.len());
-        a.extend(v);
+        a.shrink_to_fit();
         Ok(Value::Arr(a))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut members = Vec::new();
+        let mut m = Map::new();
         while let Some((k, v)) = map.next_entry::<KeyStr, Value>()? {
-            members.push((k.0, v));
+            m.insert(k.0, v);
         }
-        Ok(Value::Obj(Map::from_members(members)))
+        m.shrink_to_fit();
+        Ok(Value::Obj(m))
     }
 }
 
