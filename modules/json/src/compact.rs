@@ -210,6 +210,11 @@ impl Map {
         m
     }
 
+    /// An empty object with room for `n` members.
+    pub fn with_capacity(n: usize) -> Map {
+        Map { members: ThinVec::with_capacity(n), index: None }
+    }
+
     /// Drops the spare member slots.
     pub fn shrink_to_fit(&mut self) {
         self.members.shrink_to_fit();
@@ -247,14 +252,14 @@ impl Map {
             return;
         }
         let at = self.members.len();
-        let h = hash(k.as_bytes());
+        let h = self.index.is_some().then(|| hash(k.as_bytes()));
         self.members.push((k, v));
         let Map { members, index } = self;
-        match index {
-            Some(ix) => {
+        match (index, h) {
+            (Some(ix), Some(h)) => {
                 ix.insert_unique(h, at as u32, |&j| hash(members[j as usize].0.as_bytes()));
             }
-            None => *index = index_of(members),
+            (index, _) => *index = index_of(members),
         }
     }
     /// Removes `k`, moving the last member into its place.

@@ -337,6 +337,9 @@ impl<'de> Deserialize<'de> for KeyStr {
     }
 }
 
+/// The slots a container being parsed starts with.
+const PARSE_ROOM: usize = 8;
+
 impl<'de> Visitor<'de> for ValueVisitor {
     type Value = Value;
 
@@ -367,10 +370,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
     fn visit_none<E>(self) -> Result<Value, E> {
         Ok(Value::Null)
     }
-    // Containers are built in place and then cut to their exact size (a parsed document keeps
-    // no spare slots).
+    // Containers are built in place, from room for a few members (one allocation for most),
+    // and then cut to their exact size: a parsed document keeps no spare slots.
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut a = Arr::new();
+        let mut a = Arr::with_capacity(PARSE_ROOM);
         while let Some(x) = seq.next_element()? {
             a.push(x);
         }
@@ -378,7 +381,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Arr(a))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut m = Map::new();
+        let mut m = Map::with_capacity(PARSE_ROOM);
         while let Some((k, v)) = map.next_entry::<KeyStr, Value>()? {
             m.insert(k.0, v);
         }
