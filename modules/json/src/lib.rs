@@ -27,22 +27,19 @@ use value::Value;
 /// RedisJSON 2.8.3's module version, as MODULE LIST reports it.
 pub const MODULE_VERSION: i32 = 20803;
 
-/// Where documents live. Read a key's document (`None` when the key does not exist; the
-/// "wrong Redis type" error when it holds something else), write it, delete it.
+/// Where documents live: the keyspace, as values of [`JsonDoc`]'s module type ([`TypeStore`]).
+/// Each call answers the "wrong Redis type" error for a key holding something else.
 pub trait Store: Send + Sync {
+    /// A copy of the key's document (`None` when the key does not exist).
     fn read(&self, ctx: &mut Context, key: &[u8]) -> Result<Option<Value>, Error>;
-    fn write(&self, ctx: &mut Context, key: &[u8], doc: &Value) -> Result<(), Error>;
     fn delete(&self, ctx: &mut Context, key: &[u8]) -> Result<(), Error>;
-    /// Runs `f` on the key's document where it lies (no copy, where the store can).
+    /// Runs `f` on the key's document where it lies.
     fn with_doc(
         &self,
         ctx: &mut Context,
         key: &[u8],
         f: &mut dyn FnMut(Option<&Value>),
-    ) -> Result<(), Error> {
-        f(self.read(ctx, key)?.as_ref());
-        Ok(())
-    }
+    ) -> Result<(), Error>;
     /// Runs `f` on the key's document in place, if the key exists (the key counts as changed).
     /// Whether the key existed.
     fn with_doc_mut(
@@ -50,16 +47,9 @@ pub trait Store: Send + Sync {
         ctx: &mut Context,
         key: &[u8],
         f: &mut dyn FnMut(&mut Value),
-    ) -> Result<bool, Error> {
-        let Some(mut doc) = self.read(ctx, key)? else { return Ok(false) };
-        f(&mut doc);
-        self.put(ctx, key, doc)?;
-        Ok(true)
-    }
+    ) -> Result<bool, Error>;
     /// Stores `doc` (moved, not copied) as the key's document.
-    fn put(&self, ctx: &mut Context, key: &[u8], doc: Value) -> Result<(), Error> {
-        self.write(ctx, key, &doc)
-    }
+    fn put(&self, ctx: &mut Context, key: &[u8], doc: Value) -> Result<(), Error>;
 }
 
 /// A document as the keyspace holds it: a value of the module type `ReJSON-RL` (RedisJSON's
@@ -120,10 +110,6 @@ fn type_error(e: Error) -> Error {
 impl Store for TypeStore {
     fn read(&self, ctx: &mut Context, key: &[u8]) -> Result<Option<Value>, Error> {
         Ok(ctx.get_value::<JsonDoc>(key).map_err(type_error)?.map(|d| d.0.clone()))
-    }
-
-    fn write(&self, ctx: &mut Context, key: &[u8], doc: &Value) -> Result<(), Error> {
-        self.put(ctx, key, doc.clone())
     }
 
     fn with_doc(
