@@ -4,11 +4,10 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{build_module, show, Raw, Server};
+use common::{build_module, show, Server};
 
 fn cfgdemo() -> &'static str {
     static P: OnceLock<String> = OnceLock::new();
@@ -186,44 +185,6 @@ fn loadex_configs() {
     ));
 }
 
-/// A server started with a config file (first argument) and `--port <free>`.
-struct FileServer(std::process::Child, u16);
-
-impl FileServer {
-    fn start(dir: &std::path::Path, conf: &std::path::Path, extra: &[&str]) -> FileServer {
-        for _ in 0..5 {
-            let port = common::free_port();
-            let mut child = Command::new(env!("CARGO_BIN_EXE_vireo-server"))
-                .arg(conf)
-                .args(["--port", &port.to_string(), "--save", ""])
-                .args(extra)
-                .current_dir(dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            if common::wait_ready(port, Some(&mut child)) {
-                return FileServer(child, port);
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("vireo-server did not start with {}", conf.display());
-    }
-
-    fn raw(&self) -> Raw {
-        Raw::connect(self.1)
-    }
-}
-
-impl Drop for FileServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn config_file_lines_after_loadmodule_and_rewrite() {
     let tmp = common::TempDir::new("modconf-rewrite");
@@ -237,7 +198,7 @@ fn config_file_lines_after_loadmodule_and_rewrite() {
         ),
     )
     .unwrap();
-    let srv = FileServer::start(dir, &conf, &["--enable-module-command", "yes"]);
+    let srv = common::ConfServer::start(dir, &conf, &["--enable-module-command", "yes"]);
     let mut r = srv.raw();
     r.expect("config get cfgdemo.greeting", &pair("cfgdemo.greeting", "good day"));
     r.expect("config get cfgdemo.features", &pair("cfgdemo.features", "b c"));
@@ -262,7 +223,7 @@ fn config_file_lines_after_loadmodule_and_rewrite() {
     assert!(text.contains(&format!("loadmodule {} x\n", exporter())), "{text}");
     drop(srv);
 
-    let srv = FileServer::start(dir, &conf, &[]);
+    let srv = common::ConfServer::start(dir, &conf, &[]);
     let mut r = srv.raw();
     r.expect("config get cfgdemo.greeting", &pair("cfgdemo.greeting", "hey"));
     r.expect("config get cfgdemo.max-items", &pair("cfgdemo.max-items", "9"));

@@ -455,28 +455,10 @@ fn shipped_config_loads_the_bundled_modules() {
     let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vireo-modules.conf");
     let text = std::fs::read_to_string(&conf).unwrap();
     assert!(text.lines().any(|l| l == "loadmodule target/release/libvireo_json.so"), "{text}");
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vireo-server"))
-        .arg(&conf)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-        .current_dir(&dir.0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let ready = wait_ready(port, Some(&mut child));
-    let result = std::panic::catch_unwind(|| {
-        assert!(ready, "the server did not start with {}", conf.display());
-        let mut c = common::Raw::connect(port);
-        let list = c.call(&["MODULE", "LIST"]);
-        assert!(String::from_utf8_lossy(&list).contains("ReJSON"), "{}", show(&list));
-        c.expect("JSON.SET k $ [1]", b"+OK\r\n");
-        c.expect("JSON.GET k", b"$3\r\n[1]\r\n");
-    });
-    let _ = child.kill();
-    let _ = child.wait();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
+    let srv = common::ConfServer::start(&dir.0, &conf, &[]);
+    let mut c = srv.raw();
+    let list = c.call(&["MODULE", "LIST"]);
+    assert!(String::from_utf8_lossy(&list).contains("ReJSON"), "{}", show(&list));
+    c.expect("JSON.SET k $ [1]", b"+OK\r\n");
+    c.expect("JSON.GET k", b"$3\r\n[1]\r\n");
 }

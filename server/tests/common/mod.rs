@@ -358,6 +358,49 @@ pub fn start_fails(args: &[&str]) -> (bool, String) {
     (status.success(), log)
 }
 
+/// Vireo started on a configuration file (its first argument, as redis-server takes it) in
+/// directory `dir`, with `--port <free> --bind 127.0.0.1 --save ""` and `extra` after it; killed
+/// on drop.
+pub struct ConfServer {
+    child: Child,
+    pub port: u16,
+}
+
+impl ConfServer {
+    pub fn start(dir: &Path, conf: &Path, extra: &[&str]) -> ConfServer {
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(env!("CARGO_BIN_EXE_vireo-server"))
+                .arg(conf)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+                .args(extra)
+                .current_dir(dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            if wait_ready(port, Some(&mut child)) {
+                return ConfServer { child, port };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("vireo-server did not start with {}", conf.display());
+    }
+
+    pub fn raw(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+}
+
+impl Drop for ConfServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A server started in a directory that outlives it, so that another can start on its files
 /// (persistence tests): `bin` is Vireo or the reference Redis.
 pub struct DirServer {
@@ -406,15 +449,10 @@ impl DirServer {
 
     /// Waits for the process to exit by itself (after SHUTDOWN).
     pub fn wait_exit(mut self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if wait_exit(&mut self.child, 10).is_none() {
+            let _ = self.child.kill();
+            panic!("server did not exit");
         }
-        let _ = self.child.kill();
-        panic!("server did not exit");
     }
 }
 
