@@ -2,7 +2,7 @@
 //! arguments: the reply, with RedisJSON 2.8's shapes on RESP2 and RESP3 and its error messages,
 //! and whether the key must be written back or deleted. Nothing here knows about the server.
 
-use crate::compact::arr_bytes;
+use crate::compact::thin_bytes;
 use crate::path::{get, get_mut, Loc, Path, Step};
 use crate::value::{Arr, Format, Num, Value, MAX_DEPTH};
 
@@ -53,10 +53,6 @@ fn parse_int(b: &[u8]) -> Result<i64, String> {
         .ok()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| "Couldn't parse as integer".to_string())
-}
-
-pub fn check_depth(doc: &Value) -> Result<(), String> {
-    check_depth_at(0, doc.depth())
 }
 
 fn nulls_or(v: Vec<Option<Reply>>) -> Reply {
@@ -236,7 +232,7 @@ pub fn set_value(doc: &mut Option<Value>, path: &Path, value: Value, cond: Cond)
         if cond == Cond::Xx {
             return read(Reply::Null);
         }
-        check_depth(&value)?;
+        // A parsed value is within the depth limit (parsing stops at 128 levels).
         *doc = Some(value);
         return Ok((Reply::Ok, Write::Update));
     };
@@ -339,9 +335,9 @@ fn merge(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
         if !path.is_root() {
             return Err(NEW_AT_ROOT.into());
         }
+        // No deeper than the parsed patch, so within the depth limit.
         let mut v = Value::Null;
         merge_patch(&mut v, &patch);
-        check_depth(&v)?;
         *doc = Some(v);
         return Ok((Reply::Ok, Write::Update));
     };
@@ -973,7 +969,7 @@ pub fn memory(v: &Value) -> i64 {
     (match v {
         Value::Null | Value::Bool(_) | Value::Num(_) => 0,
         Value::Str(s) => s.heap_bytes(),
-        Value::Arr(a) => arr_bytes(a) + a.iter().map(|x| memory(x) as usize).sum::<usize>(),
+        Value::Arr(a) => thin_bytes(a) + a.iter().map(|x| memory(x) as usize).sum::<usize>(),
         Value::Obj(o) => {
             o.slots_bytes()
                 + o.iter().map(|(k, x)| k.heap_bytes() + memory(x) as usize).sum::<usize>()

@@ -151,13 +151,10 @@ impl fmt::Display for Str {
 /// parsed array is allocated at its exact size.
 pub type Arr = ThinVec<Value>;
 
-/// The heap block of an array's slots: its header (length and capacity) and every slot,
-/// used or spare; none for an empty one that never had slots.
-pub fn arr_bytes(a: &Arr) -> usize {
-    thin_bytes(a)
-}
-
-fn thin_bytes<T>(v: &ThinVec<T>) -> usize {
+/// The heap block of a thin vector's slots (an array's, an object's members): its header
+/// (length and capacity) and every slot, used or spare; none for an empty one that never had
+/// slots.
+pub fn thin_bytes<T>(v: &ThinVec<T>) -> usize {
     match v.capacity() {
         0 => 0,
         cap => alloc_size(2 * std::mem::size_of::<usize>() + cap * std::mem::size_of::<T>()),
@@ -197,17 +194,6 @@ fn index_of(members: &[(Str, Value)]) -> Option<Box<HashTable<u32>>> {
 impl Map {
     pub fn new() -> Map {
         Map::default()
-    }
-
-    /// Builds an object from members in input order; a repeated key keeps its first place and
-    /// its last value (as serde_json's maps do).
-    pub fn from_members(members: Vec<(Str, Value)>) -> Map {
-        let mut m = Map { members: ThinVec::with_capacity(members.len()), index: None };
-        for (k, v) in members {
-            m.insert(k, v);
-        }
-        m.shrink_to_fit();
-        m
     }
 
     /// An empty object with room for `n` members.
@@ -323,6 +309,17 @@ impl fmt::Debug for Map {
 mod tests {
     use super::*;
 
+    /// An object from members in input order, as parsing builds one: a repeated key keeps its
+    /// first place and its last value (as serde_json's maps do).
+    fn from_members(members: Vec<(Str, Value)>) -> Map {
+        let mut m = Map::new();
+        for (k, v) in members {
+            m.insert(k, v);
+        }
+        m.shrink_to_fit();
+        m
+    }
+
     #[test]
     fn sizes() {
         assert_eq!(std::mem::size_of::<Str>(), 24);
@@ -365,8 +362,7 @@ mod tests {
         }
         assert!(matches!(m.get("k1"), Some(Value::Num(crate::value::Num::I(-1)))));
         assert_eq!(m.len(), 200 - 67 + 1);
-        let from =
-            Map::from_members(m.members.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+        let from = from_members(m.members.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
         assert_eq!(from.keys().collect::<Vec<_>>(), m.keys().collect::<Vec<_>>());
         assert!(from.index.is_some() && from.get("new").is_some());
     }
@@ -374,15 +370,14 @@ mod tests {
     #[test]
     fn maps_keep_order_and_move_the_last_into_a_hole() {
         let n = |i| Value::Num(crate::value::Num::I(i));
-        let mut m =
-            Map::from_members(vec![("a".into(), n(1)), ("b".into(), n(2)), ("a".into(), n(3))]);
+        let mut m = from_members(vec![("a".into(), n(1)), ("b".into(), n(2)), ("a".into(), n(3))]);
         assert_eq!(m.keys().map(|k| k.to_string()).collect::<Vec<_>>(), ["a", "b"]);
         assert!(matches!(m.get("a"), Some(Value::Num(crate::value::Num::I(3)))));
         m.insert("c", n(4));
         assert!(m.swap_remove("a").is_some());
         assert_eq!(m.keys().map(|k| k.to_string()).collect::<Vec<_>>(), ["c", "b"]);
         let many: Vec<_> = (0..40).map(|i| (Str::from(format!("k{}", i % 30)), n(i))).collect();
-        let m = Map::from_members(many);
+        let m = from_members(many);
         assert_eq!(m.len(), 30);
         assert!(matches!(m.get("k5"), Some(Value::Num(crate::value::Num::I(35)))));
     }
