@@ -205,9 +205,10 @@ fn single_key(store: &dyn Store, ctx: &mut Context, args: &Args, min: usize) -> 
         }
     }
     if name == "json.set" {
-        let mut exists = false;
-        store.with_doc(ctx, key, &mut |doc| exists = doc.is_some())?;
         if let Some(parsed) = cmds::set_root_args(&argv[2..]) {
+            // The key's type is checked before the value, as RedisJSON does (WRONGTYPE first).
+            let mut exists = false;
+            store.with_doc(ctx, key, &mut |doc| exists = doc.is_some())?;
             let (value, cond) = parsed.map_err(raw_error)?;
             let skip = matches!((exists, cond), (true, cmds::Cond::Nx) | (false, cmds::Cond::Xx));
             if skip {
