@@ -19,7 +19,7 @@ use common::{run_differential, Server};
 #[test]
 fn scripts_match_reference_redis() {
     let Some(reference) = Server::start_reference("differential tests") else { return };
-    let vireo = Server::start();
+    let vireo = Server::start_with(&["--enable-debug-command", "local"]);
     let (rport, vport) = (reference.port, vireo.port);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/differential");
     let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();

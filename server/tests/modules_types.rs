@@ -106,7 +106,13 @@ fn persistence_through_rdb() {
     r.expect("COUNTER.INCRBY other 1", b":1\r\n");
     r.expect("PEXPIRE other 1000000", b":1\r\n");
     r.expect("SET plain v", b"+OK\r\n");
+    // The digest covers module values through the type's digest callback: a reload and a
+    // restart keep it, a change of the value changes it (below).
+    let digest = r.line("DEBUG DIGEST");
+    let value_digest = r.line("DEBUG DIGEST-VALUE c");
     r.expect("DEBUG RELOAD", b"+OK\r\n");
+    assert_eq!(r.line("DEBUG DIGEST"), digest);
+    assert_eq!(r.line("DEBUG DIGEST-VALUE c"), value_digest);
     r.expect("COUNTER.INFO c", b"*2\r\n:42\r\n:2\r\n");
     assert!(r.int("PTTL other") > 0);
     r.expect("SAVE", b"+OK\r\n");
@@ -122,6 +128,10 @@ fn persistence_through_rdb() {
     r.expect("GET plain", &bulk("v"));
     r.expect("COUNTER.TOTAL", b":3\r\n");
     r.expect("TYPE c", b"+counter_t\r\n");
+    assert_eq!(r.line("DEBUG DIGEST"), digest);
+    r.expect("COUNTER.INCRBY c 1", b":43\r\n");
+    assert_ne!(r.line("DEBUG DIGEST-VALUE c"), value_digest);
+    assert_ne!(r.line("DEBUG DIGEST"), digest);
     drop(r);
     srv.stop();
 

@@ -267,8 +267,10 @@ fn debug_reload_keeps_everything() {
     populate(&mut c);
     let before = state(&mut c);
     let enc = encodings(&mut c, ENC_KEYS);
+    let digest = run(&mut c, "DEBUG DIGEST");
     assert_eq!(run(&mut c, "DEBUG RELOAD"), Value::Okay);
     assert_eq!(state(&mut c), before);
+    assert_eq!(run(&mut c, "DEBUG DIGEST"), digest);
     assert_eq!(encodings(&mut c, ENC_KEYS), enc);
     // NOSAVE reloads the file as it is: a key written since is gone.
     run(&mut c, "SET after 1");
@@ -563,7 +565,7 @@ fn reference(what: &str) -> Option<PathBuf> {
 #[test]
 fn reference_rdb_loads_into_vireo_and_back() {
     let Some(redis_bin) = reference("reference_rdb_loads_into_vireo_and_back") else { return };
-    let mut args = vec!["--save", "", "--appendonly", "no"];
+    let mut args = vec!["--save", "", "--appendonly", "no", "--enable-debug-command", "local"];
     args.extend_from_slice(SMALL);
 
     // Redis writes, Vireo reads.
@@ -573,6 +575,9 @@ fn reference_rdb_loads_into_vireo_and_back() {
     populate(&mut rc);
     let want = state(&mut rc);
     let enc = encodings(&mut rc, ENC_KEYS);
+    // DEBUG DIGEST fingerprints the whole dataset; equal digests on both sides mean equal data.
+    let digest = run(&mut rc, "DEBUG DIGEST");
+    assert!(matches!(&digest, Value::SimpleString(d) if d.len() == 40 && *d != "0".repeat(40)));
     assert_eq!(run(&mut rc, "SAVE"), Value::Okay);
     let vdir = tempdir("ref-vireo");
     std::fs::copy(rdir.join("dump.rdb"), vdir.join("dump.rdb")).unwrap();
@@ -580,6 +585,7 @@ fn reference_rdb_loads_into_vireo_and_back() {
     let mut vc = v.conn();
     assert_eq!(state(&mut vc), want);
     assert_eq!(encodings(&mut vc, ENC_KEYS), enc);
+    assert_eq!(run(&mut vc, "DEBUG DIGEST"), digest);
 
     // Vireo writes, redis-check-rdb accepts it, Redis reads it.
     std::fs::remove_file(vdir.join("dump.rdb")).unwrap();
@@ -599,6 +605,7 @@ fn reference_rdb_loads_into_vireo_and_back() {
     let mut rc2 = r2.conn();
     assert_eq!(state(&mut rc2), want);
     assert_eq!(encodings(&mut rc2, ENC_KEYS), enc);
+    assert_eq!(run(&mut rc2, "DEBUG DIGEST"), digest);
 
     // DUMP payloads both ways: a copy restored on the other server equals the original there.
     let keys = bulks(run(&mut vc, "KEYS *"));
@@ -613,6 +620,7 @@ fn reference_rdb_loads_into_vireo_and_back() {
             assert_eq!(render(c, &nk), orig, "{}", String::from_utf8_lossy(k));
         }
     }
+    assert_eq!(run(&mut vc, "DEBUG DIGEST"), run(&mut rc2, "DEBUG DIGEST"));
     v.stop();
     r2.stop();
     for d in [rdir, vdir, rdir2] {

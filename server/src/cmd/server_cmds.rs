@@ -171,6 +171,10 @@ fn debug_help(ctx: &mut Ctx) {
         &[
             "CHANGE-REPL-ID",
             "    Give this instance new replication IDs (for replication tests).",
+            "DIGEST",
+            "    Output a hex signature representing the current DB content.",
+            "DIGEST-VALUE <key> [<key> ...]",
+            "    Output a hex signature of the values of all the specified keys.",
             "ERROR <string>",
             "    Reply with <string> as an error reply.",
             "LOG <message>",
@@ -233,6 +237,11 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             ctx.out.ok();
         }
         ("object", 3) => debug_object(ctx, &argv[2])?,
+        ("digest", 2) => {
+            let d = crate::keyspace::digest::dataset_digest(&ctx.core.dbs);
+            ctx.out.simple(&crate::keyspace::digest::hex(&d));
+        }
+        ("digest-value", _) => debug_digest_value(ctx, &argv[2..]),
         ("change-repl-id", 2) => {
             tracing::warn!("Changing replication IDs after receiving DEBUG change-repl-id");
             ctx.core.replid = crate::server::random_hex40();
@@ -257,6 +266,19 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
     }
     Ok(())
+}
+
+/// DEBUG DIGEST-VALUE [key ...]: each key's value digest, all zeros for a missing key. Like
+/// Redis, it reads a key whose TTL has passed but that is not yet reclaimed.
+fn debug_digest_value(ctx: &mut Ctx, keys: &[Bytes]) {
+    ctx.out.array(keys.len());
+    for k in keys {
+        let mut d = crate::keyspace::digest::Digest::default();
+        if let Some(e) = ctx.db().table.get(k) {
+            crate::keyspace::digest::value_digest(&mut d, e);
+        }
+        ctx.out.simple(&crate::keyspace::digest::hex(&d));
+    }
 }
 
 /// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: saves the dataset (unless NOSAVE), then loads it

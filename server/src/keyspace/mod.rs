@@ -8,6 +8,7 @@
 //! updates the key's LRU/LFU field as its [`Access`] says), [`Db::peek`] is not (EXISTS, TYPE,
 //! TTL, OBJECT). Both do lazy expiry and cost one hash lookup.
 
+pub mod digest;
 pub mod evict;
 pub mod notify;
 pub mod record;

@@ -161,8 +161,9 @@ impl Server {
         Server::start_binary(Path::new(env!("CARGO_BIN_EXE_vireo-server")), extra)
     }
 
-    /// Starts the reference Redis (see [`reference_redis`]) for a differential test, or says on
-    /// stderr that `what` is skipped and returns `None` when there is none.
+    /// Starts the reference Redis (see [`reference_redis`]) for a differential test, with DEBUG
+    /// allowed from loopback, or says on stderr that `what` is skipped and returns `None` when
+    /// there is none.
     pub fn start_reference(what: &str) -> Option<Server> {
         let Some(bin) = reference_redis() else {
             eprintln!(
@@ -171,7 +172,7 @@ impl Server {
             );
             return None;
         };
-        Some(Server::start_binary(&bin, &["--appendonly", "no"]))
+        Some(Server::start_binary(&bin, &["--appendonly", "no", "--enable-debug-command", "local"]))
     }
 
     /// Starts Vireo allowed to run on one core only (through `taskset`, as a container limited
