@@ -2,8 +2,9 @@
 //!
 //! Each tick takes the core lock for a bounded time: it refreshes the LRU clock, samples the
 //! instantaneous metrics, runs the active expire cycle, moves incremental rehashing along, ends
-//! an expired CLIENT PAUSE and closes idle clients (`timeout`; replicas, monitors, the master,
-//! blocked and pub/sub clients are exempt).
+//! an expired CLIENT PAUSE, keeps the tracking table within `tracking-table-max-keys` and closes
+//! idle clients (`timeout`; replicas, monitors, the master, blocked and pub/sub clients are
+//! exempt).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,6 +46,7 @@ pub async fn run(server: Arc<Server>) {
             crate::tracking::flush_bcast(&mut core);
             crate::module_host::events::deliver(&server, &mut core);
         }
+        crate::tracking::limit_table(&mut core);
         for db in &mut core.dbs {
             db.table.rehash_step(100);
         }

@@ -113,6 +113,8 @@ pub struct Tracking {
     after: Vec<Option<Box<[u8]>>>,
     /// Some prefix has keys to broadcast.
     bcast_pending: bool,
+    /// Calls of [`limit_table`] in a row that could not bring the table within its limit.
+    calls_over_limit: usize,
 }
 
 impl Tracking {
@@ -376,7 +378,7 @@ pub fn key_modified(core: &mut Core, key: &[u8]) {
 }
 
 fn invalidate(core: &mut Core, key: &[u8]) {
-    let Core { tracking: tr, clients, cfg, .. } = core;
+    let tr = &mut core.tracking;
     if !tr.prefixes.is_empty() {
         for (p, state) in tr.prefixes.iter_mut() {
             if key.starts_with(p) {
@@ -385,6 +387,13 @@ fn invalidate(core: &mut Core, key: &[u8]) {
             }
         }
     }
+    forget(core, key);
+}
+
+/// Takes `key` out of the tracking table, telling the clients that read it (not BCAST: its
+/// prefixes learn of modifications only).
+fn forget(core: &mut Core, key: &[u8]) {
+    let Core { tracking: tr, clients, cfg, .. } = core;
     let Some(ids) = tr.table.remove(key) else { return };
     tr.items -= ids.len();
     let mut sink = Sink {
@@ -407,6 +416,30 @@ fn invalidate(core: &mut Core, key: &[u8]) {
             continue;
         }
         sink.send(t, Payload::Key(key));
+    }
+}
+
+/// Keeps the tracking table within `tracking-table-max-keys` (0: no limit), as Redis does from
+/// its event loop: keys are dropped from the table, their clients told to invalidate them as if
+/// they had been modified, until the table is back within the limit; at most 100 keys per call
+/// for each call in a row that found the table over it, so a huge excess is worked off in steps.
+pub fn limit_table(core: &mut Core) {
+    let max = core.cfg.tracking_table_max_keys;
+    let tr = &mut core.tracking;
+    if max == 0 || tr.table.len() <= max {
+        tr.calls_over_limit = 0;
+        return;
+    }
+    let effort = 100 * (tr.calls_over_limit + 1);
+    let excess = tr.table.len() - max;
+    let victims: Vec<Box<[u8]>> = tr.table.keys().take(excess.min(effort)).cloned().collect();
+    if excess > effort {
+        tr.calls_over_limit += 1;
+    } else {
+        tr.calls_over_limit = 0;
+    }
+    for key in victims {
+        forget(core, &key);
     }
 }
 

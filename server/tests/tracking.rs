@@ -342,3 +342,41 @@ fn reset_and_client_list() {
     assert!(list.contains(" flags=N ") && list.contains(" redir=-1 "), "{list}");
     assert_eq!(b.info_field("clients", "tracking_clients"), "0");
 }
+
+#[test]
+fn the_table_is_kept_within_tracking_table_max_keys() {
+    let srv = Server::start();
+    let mut a = Conn::resp3(&srv);
+    let mut b = Conn::new(&srv);
+    a.expect("CONFIG SET tracking-table-max-keys 10", b"+OK\r\n");
+    a.expect("CLIENT TRACKING ON", b"+OK\r\n");
+    let keys: Vec<String> = (0..300).map(|i| format!("k{i}")).collect();
+    let r = a.call(&format!("MGET {}", keys.join(" ")));
+    assert!(r.starts_with(b"*300\r\n"), "{}", show(&r));
+    // The server drops keys from the table on its own, telling the client of each as if it had
+    // been modified, until 10 are left (several steps: at most 100 keys at first).
+    let mut dropped = std::collections::BTreeSet::new();
+    while dropped.len() < 290 {
+        let got = a.reply_within(Duration::from_secs(5)).expect("an invalidation");
+        let key = keys
+            .iter()
+            .find(|k| got == push(&[k.as_str()]))
+            .unwrap_or_else(|| panic!("not an invalidation of a key read: {}", show(&got)));
+        assert!(dropped.insert(key.clone()), "{key} twice");
+    }
+    a.expect_silence();
+    assert_eq!(a.info_field("stats", "tracking_total_keys"), "10");
+    // The keys still tracked are invalidated when modified; the dropped ones are not again.
+    let kept: Vec<&String> = keys.iter().filter(|k| !dropped.contains(*k)).collect();
+    b.expect(&format!("SET {} v", kept[0]), b"+OK\r\n");
+    a.expect_bytes(&push(&[kept[0].as_str()]), "SET of a kept key");
+    let gone = dropped.iter().next().unwrap();
+    b.expect(&format!("SET {gone} v"), b"+OK\r\n");
+    a.expect_silence();
+    // 0 is no limit.
+    a.expect("CONFIG SET tracking-table-max-keys 0", b"+OK\r\n");
+    let r = a.call(&format!("MGET {}", keys.join(" ")));
+    assert!(r.starts_with(b"*300\r\n"));
+    a.expect_silence();
+    assert_eq!(a.info_field("stats", "tracking_total_keys"), "300");
+}

@@ -408,8 +408,8 @@ pub static DIRECTIVES: &[Directive] = &[
     d!(Replication "replica-lazy-flush" / "slave-lazy-flush" bool replica_lazy_flush; NONE, Stored,
         "Free the old dataset in the background on full sync."),
     // ---------------------------------------------------------------- tracking
-    d!(Tracking "tracking-table-max-keys" int tracking_table_max_keys: usize, Plain 0, LONG_MAX; NONE, Stored,
-        "Keys remembered for client-side caching invalidation."),
+    d!(Tracking "tracking-table-max-keys" int tracking_table_max_keys: usize, Plain 0, LONG_MAX; NONE, Live,
+        "Keys remembered for client-side caching invalidation; past it, keys leave the table (their clients told to invalidate them) at each cron tick. 0: no limit."),
     // ---------------------------------------------------------------- security
     d!(Security "acllog-max-len" int acllog_max_len: u64, Plain 0, LONG_MAX; NONE, Stored,
         "Entries kept in the ACL log."),
