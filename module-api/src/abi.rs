@@ -77,6 +77,10 @@ pub const CAPABILITIES: &[Capability] = &[
         minor: 1,
         name: RStr::from_str("keyspace and server events, replication control"),
     },
+    Capability {
+        minor: 1,
+        name: RStr::from_str("exporters read their data types on their importers' contexts"),
+    },
 ];
 
 /// The root module every plugin exports (a prefix type: later minors append fields).
@@ -255,7 +259,10 @@ pub trait HostCtx {
     // ---- API 1.1: custom data types ----
     /// The value of `key` in the client's database when it is of the calling module's type
     /// `type_name`, for reading (the access counts for LRU/LFU): `Ok(None)` when the key does
-    /// not exist, `Err("WRONGTYPE ...")` when it holds anything else.
+    /// not exist, `Err("WRONGTYPE ...")` when it holds anything else. Since the shared read
+    /// access of API 1.1, `type_name` may also be a type of a module whose shared API the
+    /// calling module imported: the exporter's code reads its values on the importer's
+    /// context (the importer's own code cannot downcast them).
     fn module_value(
         &mut self,
         key: RSlice<'_, u8>,

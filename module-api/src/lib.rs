@@ -18,6 +18,8 @@ mod fake_keys;
 mod keys;
 mod modconf;
 mod reply;
+// ---- shared read access to an exporter's data types (API 1.1) ----
+mod shared_access;
 pub mod testing;
 pub mod tracker;
 

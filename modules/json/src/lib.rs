@@ -7,6 +7,7 @@
 //! document through a [`Store`], runs the command, and writes the document back.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod cmds;
 pub mod compact;
 pub mod events;
@@ -408,7 +409,9 @@ pub fn register_all(ctx: &mut InitContext, store: std::sync::Arc<dyn Store>) -> 
 
 fn init(ctx: &mut InitContext, _args: &[String]) -> Result<(), Error> {
     ctx.register_type::<JsonDoc>()?;
-    register_all(ctx, std::sync::Arc::new(TypeStore))
+    register_all(ctx, std::sync::Arc::new(TypeStore))?;
+    // The shared API other modules (a search module) read documents through.
+    api::export(ctx)
 }
 
 vireo_module! {

@@ -18,6 +18,8 @@ mod keys;
 pub mod modconf;
 // ---- keyspace and server events, replication control (API 1.1) ----
 pub mod events;
+// ---- shared read access to an exporter's data types (API 1.1) ----
+pub mod shared_types;
 pub mod spec;
 pub mod types;
 

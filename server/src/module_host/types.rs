@@ -391,7 +391,14 @@ pub fn host_value<'c>(
     key: &[u8],
     type_name: &str,
 ) -> ValueResult<'c> {
-    let ty = match check_own(&ctx.core.modules.types, module, type_name) {
+    // Readers include the importers of the owner's APIs (see `shared_types`).
+    let modules = &ctx.core.modules;
+    let ty = match super::shared_types::check_readable(
+        &modules.types,
+        &modules.ext,
+        module,
+        type_name,
+    ) {
         Ok(t) => t,
         Err(e) => return RErr(e),
     };
