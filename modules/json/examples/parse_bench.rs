@@ -4,6 +4,11 @@
 //! the floor), a parse and drop of the compact value, a drop alone (of many documents in a
 //! row), and a JSON.SET of the root replacing an existing document (the module's command
 //! table on a fake keyspace: parse, store, free of the old document, reply).
+//!
+//! With a third argument (`parse` or `set`) it runs only that operation, `iterations` times,
+//! without timing: for instruction counts that a busy machine does not disturb, e.g.
+//! `valgrind --tool=cachegrind --cache-sim=no parse_bench DOC.json 200 set` minus the same with
+//! 0 iterations, divided by 200.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -36,6 +41,25 @@ fn main() {
     let doc = std::fs::read(&args[1]).expect("a JSON file");
     let n: usize = args.get(2).map_or(10_000, |s| s.parse().expect("a count"));
 
+    let mut m = TestModule::load("ReJSON", init, &[]).unwrap();
+    let argv: [&[u8]; 4] = [b"JSON.SET", b"k", b"$", &doc];
+    m.run(&argv);
+    match args.get(3).map(String::as_str) {
+        Some("parse") => {
+            for _ in 0..n {
+                black_box(Value::parse(black_box(&doc)).unwrap());
+            }
+            return;
+        }
+        Some("set") => {
+            for _ in 0..n {
+                black_box(m.run(&argv));
+            }
+            return;
+        }
+        Some(other) => panic!("{other}: parse or set"),
+        None => {}
+    }
     let scan = best_of(n, || {
         let _: serde::de::IgnoredAny = serde_json::from_slice(black_box(&doc)).unwrap();
     });
@@ -50,9 +74,6 @@ fn main() {
         docs.clear();
         drop = drop.min(t.elapsed().as_nanos() as f64 / n as f64);
     }
-    let mut m = TestModule::load("ReJSON", init, &[]).unwrap();
-    let argv: [&[u8]; 4] = [b"JSON.SET", b"k", b"$", &doc];
-    m.run(&argv);
     let set = best_of(n, || {
         black_box(m.run(&argv));
     });
