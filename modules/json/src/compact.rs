@@ -213,7 +213,9 @@ impl Map {
         self.members.is_empty()
     }
     fn position(&self, k: &str) -> Option<usize> {
-        let k = k.as_bytes();
+        self.position_of(k.as_bytes())
+    }
+    fn position_of(&self, k: &[u8]) -> Option<usize> {
         match &self.index {
             Some(ix) => ix
                 .find(hash(k), |&j| self.members[j as usize].0.as_bytes() == k)
@@ -233,7 +235,8 @@ impl Map {
     /// Sets `k` to `v`: in place when it exists, else at the end.
     pub fn insert(&mut self, k: impl Into<Str>, v: Value) {
         let k = k.into();
-        if let Some(i) = self.position(&k) {
+        // By its bytes: `&k` as a `&str` would check inline bytes for UTF-8 again.
+        if let Some(i) = self.position_of(k.as_bytes()) {
             self.members[i].1 = v;
             return;
         }
