@@ -104,16 +104,13 @@ impl Value {
     /// (`EOF while parsing a value at line 1 column 0`), its 128-level recursion limit, and
     /// whatever follows the first value ignored.
     pub fn parse(text: &[u8]) -> Result<Value, String> {
-        let mut de = serde_json::Deserializer::from_slice(text);
-        Value::deserialize(&mut de).map_err(|e| e.to_string())
+        parse_with(text, true)
     }
 
     /// Parses a document this module wrote itself, which may be deeper than 128 levels (a
     /// value set below a path adds to the depth) but never deeper than [`MAX_DEPTH`].
     pub fn parse_stored(text: &[u8]) -> Result<Value, String> {
-        let mut de = serde_json::Deserializer::from_slice(text);
-        de.disable_recursion_limit();
-        Value::deserialize(&mut de).map_err(|e| e.to_string())
+        parse_with(text, false)
     }
 
     /// The compact serialization (JSON.GET without formatting).
@@ -307,6 +304,26 @@ pub fn format_double(x: f64) -> String {
     out
 }
 
+/// Parses with serde_json, its recursion limit on or off. Text that is valid UTF-8 as a whole
+/// (one fast check) is read as a `&str`, so that serde_json does not check each string again;
+/// other text is read as bytes, for serde_json's error at the bad byte (the same messages and
+/// positions either way: its `str` reader is its byte reader without the per-string check).
+fn parse_with(text: &[u8], limit: bool) -> Result<Value, String> {
+    fn run<'de, R: serde_json::de::Read<'de>>(
+        mut de: serde_json::Deserializer<R>,
+        limit: bool,
+    ) -> Result<Value, String> {
+        if !limit {
+            de.disable_recursion_limit();
+        }
+        Value::deserialize(&mut de).map_err(|e| e.to_string())
+    }
+    match std::str::from_utf8(text) {
+        Ok(s) => run(serde_json::Deserializer::from_str(s), limit),
+        Err(_) => run(serde_json::Deserializer::from_slice(text), limit),
+    }
+}
+
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
         d.deserialize_any(ValueVisitor)
@@ -434,6 +451,14 @@ mod tests {
         assert_eq!(e("01"), "invalid number at line 1 column 2");
         // What follows the first value is ignored, as RedisJSON does.
         assert_eq!(round("{\"a\":1}x"), "{\"a\":1}");
+        // Text that is not UTF-8 is read as bytes: the error names the bad string; after the
+        // value, bad bytes are ignored as anything else is.
+        assert_eq!(
+            Value::parse(b"[\"ok\",\"\xff\"]").unwrap_err(),
+            "invalid unicode code point at line 1 column 8"
+        );
+        assert_eq!(Value::parse(b"{\"a\":1}\xff").unwrap().to_json(), "{\"a\":1}");
+        assert_eq!(e("[\"\\ud800\"]"), "unexpected end of hex escape at line 1 column 9");
     }
 
     #[test]
