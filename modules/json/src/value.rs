@@ -5,7 +5,7 @@
 use std::fmt;
 
 pub use crate::compact::{Arr, Map, Str};
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// The deepest document this module keeps. Parsing alone stops at 128 levels (serde_json's
 /// limit, with its message, as RedisJSON); a value set below an existing path may add to the
@@ -316,7 +316,13 @@ fn parse_with(text: &[u8], limit: bool) -> Result<Value, String> {
         if !limit {
             de.disable_recursion_limit();
         }
-        Value::deserialize(&mut de).map_err(|e| e.to_string())
+        let mut scratch = SCRATCH.take();
+        let out = Seed(&mut scratch).deserialize(&mut de).map_err(|e| e.to_string());
+        scratch.clear();
+        if scratch.items.capacity() <= KEEP && scratch.members.capacity() <= KEEP {
+            SCRATCH.set(scratch);
+        }
+        out
     }
     match std::str::from_utf8(text) {
         Ok(s) => run(serde_json::Deserializer::from_str(s), limit),
@@ -326,11 +332,46 @@ fn parse_with(text: &[u8], limit: bool) -> Result<Value, String> {
 
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(ValueVisitor)
+        Seed(&mut Scratch::default()).deserialize(d)
     }
 }
 
-struct ValueVisitor;
+/// Where a parse keeps the elements and members of the containers it is inside of: a
+/// container's own run on top of the stack, moved into one exact-size allocation when it ends
+/// (no growing, no cutting to size), and an object's keys checked for repeats only then.
+#[derive(Default)]
+struct Scratch {
+    items: Vec<Value>,
+    members: Vec<(Str, Value)>,
+}
+
+impl Scratch {
+    fn clear(&mut self) {
+        self.items.clear();
+        self.members.clear();
+    }
+}
+
+/// The elements and members a thread's scratch stacks keep room for between parses (more is
+/// given back).
+const KEEP: usize = 1024;
+
+thread_local! {
+    /// Each thread's scratch stacks, kept between parses (none allocated per parse).
+    static SCRATCH: std::cell::Cell<Scratch> = const {
+        std::cell::Cell::new(Scratch { items: Vec::new(), members: Vec::new() })
+    };
+}
+
+/// Parses one value, its containers' contents going through the scratch stacks.
+struct Seed<'s>(&'s mut Scratch);
+
+impl<'de> DeserializeSeed<'de> for Seed<'_> {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
 
 /// An object key, read straight into a [`Str`] (no intermediate `String` when borrowed).
 struct KeyStr(Str);
@@ -354,10 +395,7 @@ impl<'de> Deserialize<'de> for KeyStr {
     }
 }
 
-/// The slots a container being parsed starts with.
-const PARSE_ROOM: usize = 8;
-
-impl<'de> Visitor<'de> for ValueVisitor {
+impl<'de> Visitor<'de> for Seed<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -387,23 +425,24 @@ impl<'de> Visitor<'de> for ValueVisitor {
     fn visit_none<E>(self) -> Result<Value, E> {
         Ok(Value::Null)
     }
-    // Containers are built in place, from room for a few members (one allocation for most),
-    // and then cut to their exact size: a parsed document keeps no spare slots.
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut a = Arr::with_capacity(PARSE_ROOM);
-        while let Some(x) = seq.next_element()? {
-            a.push(x);
+        let s = self.0;
+        let base = s.items.len();
+        while let Some(x) = seq.next_element_seed(Seed(&mut *s))? {
+            s.items.push(x);
         }
-        a.shrink_to_fit();
+        let mut a = Arr::with_capacity(s.items.len() - base);
+        a.extend(s.items.drain(base..));
         Ok(Value::Arr(a))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut m = Map::with_capacity(PARSE_ROOM);
-        while let Some((k, v)) = map.next_entry::<KeyStr, Value>()? {
-            m.insert(k.0, v);
+        let s = self.0;
+        let base = s.members.len();
+        while let Some(k) = map.next_key::<KeyStr>()? {
+            let v = map.next_value_seed(Seed(&mut *s))?;
+            s.members.push((k.0, v));
         }
-        m.shrink_to_fit();
-        Ok(Value::Obj(m))
+        Ok(Value::Obj(Map::from_parsed(&mut s.members, base)))
     }
 }
 
@@ -477,6 +516,16 @@ mod tests {
     #[test]
     fn strings_escape_as_serde_json() {
         assert_eq!(round(r#""h\u00e9\u0001\"\\\/\n\t""#), "\"hé\\u0001\\\"\\\\/\\n\\t\"");
+    }
+
+    #[test]
+    fn repeated_keys_keep_their_first_place_and_last_value() {
+        assert_eq!(round(r#"{"a":1,"b":2,"a":3}"#), r#"{"a":3,"b":2}"#);
+        assert_eq!(round(r#"[{"x":{"k":1,"k":[2]}},{"k":0}]"#), r#"[{"x":{"k":[2]}},{"k":0}]"#);
+        let many: Vec<String> = (0..40).map(|i| format!("\"k{}\":{i}", i % 35)).collect();
+        let want: Vec<String> =
+            (0..35).map(|i| format!("\"k{i}\":{}", if i < 5 { i + 35 } else { i })).collect();
+        assert_eq!(round(&format!("{{{}}}", many.join(","))), format!("{{{}}}", want.join(",")));
     }
 
     #[test]
