@@ -5,7 +5,7 @@
 //! row), and a JSON.SET of the root replacing an existing document (the module's command
 //! table on a fake keyspace: parse, store, free of the old document, reply).
 //!
-//! With a third argument (`parse` or `set`) it runs only that operation, `iterations` times,
+//! With a third argument (`scan`, `parse` or `set`) it runs only that operation, `iterations` times,
 //! without timing: for instruction counts that a busy machine does not disturb, e.g.
 //! `valgrind --tool=cachegrind --cache-sim=no parse_bench DOC.json 200 set` minus the same with
 //! 0 iterations, divided by 200.
@@ -51,13 +51,19 @@ fn main() {
             }
             return;
         }
+        Some("scan") => {
+            for _ in 0..n {
+                let _: serde::de::IgnoredAny = serde_json::from_slice(black_box(&doc)).unwrap();
+            }
+            return;
+        }
         Some("set") => {
             for _ in 0..n {
                 black_box(m.run(&argv));
             }
             return;
         }
-        Some(other) => panic!("{other}: parse or set"),
+        Some(other) => panic!("{other}: scan, parse or set"),
         None => {}
     }
     let scan = best_of(n, || {

@@ -243,7 +243,7 @@ impl Map {
     /// as parsing reads them: a repeated key keeps its first place and its last value, as
     /// inserting them one by one would leave it. The members go into one exact-size block; past
     /// [`INDEXED`] members the index is built, and repeats found, as they go in.
-    pub fn from_parsed(from: &mut Vec<(Str, Value)>, base: usize) -> Map {
+    pub fn from_parsed(from: &mut ThinVec<(Str, Value)>, base: usize) -> Map {
         let parsed = &from[base..];
         let index = if parsed.len() > INDEXED { unique_index(parsed).map(Box::new) } else { None };
         if index.is_none() && (parsed.len() > INDEXED || !unique_small(parsed)) {
@@ -254,9 +254,7 @@ impl Map {
             m.shrink_to_fit();
             return m;
         }
-        let mut members = ThinVec::with_capacity(parsed.len());
-        members.extend(from.drain(base..));
-        Map { members, index }
+        Map { members: from.split_off(base), index }
     }
 
     /// Drops the spare member slots.
@@ -395,7 +393,7 @@ mod tests {
                     members.push((Str::from(format!("key{r}")), n(-2)));
                 }
                 let want = from_members(members.clone());
-                let mut from = vec![(Str::from("outer"), n(9))];
+                let mut from = thin_vec::thin_vec![(Str::from("outer"), n(9))];
                 from.extend(members);
                 let got = Map::from_parsed(&mut from, 1);
                 assert_eq!(from.len(), 1, "{len} {repeat:?}");
@@ -414,7 +412,7 @@ mod tests {
             }
         }
         // Keys whose signatures collide are still told apart by their bytes.
-        let mut from: Vec<(Str, Value)> =
+        let mut from: ThinVec<(Str, Value)> =
             (0..32).map(|i| (Str::from(format!("a{i:02}z")), n(i))).collect();
         assert_eq!(Map::from_parsed(&mut from, 0).len(), 32);
     }

@@ -5,6 +5,8 @@
 use std::fmt;
 
 pub use crate::compact::{Arr, Map, Str};
+use thin_vec::ThinVec;
+
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// The deepest document this module keeps. Parsing alone stops at 128 levels (serde_json's
@@ -341,8 +343,8 @@ impl<'de> Deserialize<'de> for Value {
 /// (no growing, no cutting to size), and an object's keys checked for repeats only then.
 #[derive(Default)]
 struct Scratch {
-    items: Vec<Value>,
-    members: Vec<(Str, Value)>,
+    items: ThinVec<Value>,
+    members: ThinVec<(Str, Value)>,
 }
 
 impl Scratch {
@@ -359,7 +361,7 @@ const KEEP: usize = 1024;
 thread_local! {
     /// Each thread's scratch stacks, kept between parses (none allocated per parse).
     static SCRATCH: std::cell::Cell<Scratch> = const {
-        std::cell::Cell::new(Scratch { items: Vec::new(), members: Vec::new() })
+        std::cell::Cell::new(Scratch { items: ThinVec::new(), members: ThinVec::new() })
     };
 }
 
@@ -431,9 +433,8 @@ impl<'de> Visitor<'de> for Seed<'_> {
         while let Some(x) = seq.next_element_seed(Seed(&mut *s))? {
             s.items.push(x);
         }
-        let mut a = Arr::with_capacity(s.items.len() - base);
-        a.extend(s.items.drain(base..));
-        Ok(Value::Arr(a))
+        // One exact-size block, the elements moved in one copy.
+        Ok(Value::Arr(s.items.split_off(base)))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let s = self.0;
