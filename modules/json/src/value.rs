@@ -319,7 +319,7 @@ fn parse_with(text: &[u8], limit: bool) -> Result<Value, String> {
             de.disable_recursion_limit();
         }
         let mut scratch = SCRATCH.take();
-        let out = Seed(&mut scratch).deserialize(&mut de).map_err(|e| e.to_string());
+        let out = scratch.parse(&mut de).map_err(|e| e.to_string());
         scratch.clear();
         if scratch.items.capacity() <= KEEP && scratch.members.capacity() <= KEEP {
             SCRATCH.set(scratch);
@@ -334,13 +334,16 @@ fn parse_with(text: &[u8], limit: bool) -> Result<Value, String> {
 
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-        Seed(&mut Scratch::default()).deserialize(d)
+        Scratch::default().parse(d)
     }
 }
 
 /// Where a parse keeps the elements and members of the containers it is inside of: a
 /// container's own run on top of the stack, moved into one exact-size allocation when it ends
 /// (no growing, no cutting to size), and an object's keys checked for repeats only then.
+/// Each value is written where it goes (an element slot, or the value of a member whose key
+/// is pushed first) rather than returned up through serde's results: a 24-byte value moved
+/// through a few `Result`s and `Option`s on the stack cost more than building it.
 #[derive(Default)]
 struct Scratch {
     items: ThinVec<Value>,
@@ -351,6 +354,17 @@ impl Scratch {
     fn clear(&mut self) {
         self.items.clear();
         self.members.clear();
+    }
+
+    /// One value from `d` (the scratch stacks as they were before, or with what an error
+    /// left on them).
+    fn parse<'de, D: Deserializer<'de>>(&mut self, d: D) -> Result<Value, D::Error> {
+        let base = self.items.len();
+        Seed { s: self, to: Slot::Item }.deserialize(d)?;
+        match self.items.len() {
+            n if n == base + 1 => Ok(self.items.pop().unwrap_or(Value::Null)),
+            _ => Err(de::Error::custom("no value parsed")),
+        }
     }
 }
 
@@ -365,85 +379,115 @@ thread_local! {
     };
 }
 
-/// Parses one value, its containers' contents going through the scratch stacks.
-struct Seed<'s>(&'s mut Scratch);
+/// Where a parsed value goes.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// Onto the element stack.
+    Item,
+    /// Into the member at this position of the member stack (its key is there already).
+    Member(usize),
+}
+
+/// Parses one value into its slot, its containers' contents going through the scratch stacks.
+struct Seed<'s> {
+    s: &'s mut Scratch,
+    to: Slot,
+}
+
+impl Seed<'_> {
+    fn put<E>(self, v: Value) -> Result<(), E> {
+        match self.to {
+            Slot::Item => self.s.items.push(v),
+            Slot::Member(i) => {
+                if let Some(m) = self.s.members.get_mut(i) {
+                    m.1 = v;
+                }
+            }
+        }
+        Ok(())
+    }
+}
 
 impl<'de> DeserializeSeed<'de> for Seed<'_> {
-    type Value = Value;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-/// An object key, read straight into a [`Str`] (no intermediate `String` when borrowed).
-struct KeyStr(Str);
+/// An object key, read straight into a new member on the stack (no intermediate `String`
+/// when borrowed), its value null until parsed.
+struct Key<'s>(&'s mut ThinVec<(Str, Value)>);
 
-impl<'de> Deserialize<'de> for KeyStr {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<KeyStr, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = KeyStr;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<KeyStr, E> {
-                Ok(KeyStr(s.into()))
-            }
-            fn visit_string<E>(self, s: String) -> Result<KeyStr, E> {
-                Ok(KeyStr(s.into()))
-            }
-        }
-        d.deserialize_str(V)
+impl<'de> DeserializeSeed<'de> for Key<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
+        self.0.push((s.into(), Value::Null));
+        Ok(())
+    }
+    fn visit_string<E>(self, s: String) -> Result<(), E> {
+        self.0.push((s.into(), Value::Null));
+        Ok(())
     }
 }
 
 impl<'de> Visitor<'de> for Seed<'_> {
-    type Value = Value;
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any valid JSON value")
     }
-    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
-        Ok(Value::Bool(b))
+    fn visit_bool<E>(self, b: bool) -> Result<(), E> {
+        self.put(Value::Bool(b))
     }
-    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
-        Ok(Value::Num(Num::I(i)))
+    fn visit_i64<E>(self, i: i64) -> Result<(), E> {
+        self.put(Value::Num(Num::I(i)))
     }
-    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
-        Ok(Value::Num(if u <= i64::MAX as u64 { Num::I(u as i64) } else { Num::U(u) }))
+    fn visit_u64<E>(self, u: u64) -> Result<(), E> {
+        self.put(Value::Num(if u <= i64::MAX as u64 { Num::I(u as i64) } else { Num::U(u) }))
     }
-    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
-        Ok(Value::Num(Num::F(f)))
+    fn visit_f64<E>(self, f: f64) -> Result<(), E> {
+        self.put(Value::Num(Num::F(f)))
     }
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::Str(s.into()))
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
+        self.put(Value::Str(s.into()))
     }
-    fn visit_string<E>(self, s: String) -> Result<Value, E> {
-        Ok(Value::Str(s.into()))
+    fn visit_string<E>(self, s: String) -> Result<(), E> {
+        self.put(Value::Str(s.into()))
     }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.put(Value::Null)
     }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_none<E>(self) -> Result<(), E> {
+        self.put(Value::Null)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let s = self.0;
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let Seed { s, to } = self;
         let base = s.items.len();
-        while let Some(x) = seq.next_element_seed(Seed(&mut *s))? {
-            s.items.push(x);
-        }
+        while seq.next_element_seed(Seed { s: &mut *s, to: Slot::Item })?.is_some() {}
         // One exact-size block, the elements moved in one copy.
-        Ok(Value::Arr(s.items.split_off(base)))
+        let a = s.items.split_off(base);
+        Seed { s, to }.put(Value::Arr(a))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let s = self.0;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Seed { s, to } = self;
         let base = s.members.len();
-        while let Some(k) = map.next_key::<KeyStr>()? {
-            let v = map.next_value_seed(Seed(&mut *s))?;
-            s.members.push((k.0, v));
+        while map.next_key_seed(Key(&mut s.members))?.is_some() {
+            let at = Slot::Member(s.members.len() - 1);
+            map.next_value_seed(Seed { s: &mut *s, to: at })?;
         }
-        Ok(Value::Obj(Map::from_parsed(&mut s.members, base)))
+        let m = Map::from_parsed(&mut s.members, base);
+        Seed { s, to }.put(Value::Obj(m))
     }
 }
 
