@@ -44,6 +44,25 @@ impl Str {
         }
     }
 
+    /// Makes this string `s`, writing an inline one's bytes where it lies. Parsing builds
+    /// strings this way in their slots: a string built on the stack and then moved was read
+    /// back, 16 bytes at a time, from the narrower stores that had just copied its bytes, and
+    /// each such load waits for the stores to drain (no store forwarding).
+    pub fn set(&mut self, s: &str) {
+        let b = s.as_bytes();
+        if b.len() > INLINE {
+            *self = Str::Heap(s.into());
+            return;
+        }
+        if let Str::Heap(_) = self {
+            *self = Str::default();
+        }
+        if let Str::Inline { len, buf } = self {
+            buf[..b.len()].copy_from_slice(b);
+            *len = b.len() as u8;
+        }
+    }
+
     pub fn push_str(&mut self, add: &str) {
         let mut s = String::with_capacity(self.len() + add.len());
         s.push_str(self);

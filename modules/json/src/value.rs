@@ -408,6 +408,26 @@ impl Seed<'_> {
     }
 }
 
+impl Seed<'_> {
+    /// Puts a string value, its bytes written in its slot (see [`Str::set`]).
+    fn put_str<E>(self, s: &str) -> Result<(), E> {
+        let slot = match self.to {
+            Slot::Item => {
+                self.s.items.push(Value::Str(Str::default()));
+                self.s.items.last_mut()
+            }
+            Slot::Member(i) => self.s.members.get_mut(i).map(|m| {
+                m.1 = Value::Str(Str::default());
+                &mut m.1
+            }),
+        };
+        if let Some(Value::Str(x)) = slot {
+            x.set(s);
+        }
+        Ok(())
+    }
+}
+
 impl<'de> DeserializeSeed<'de> for Seed<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -432,7 +452,11 @@ impl<'de> Visitor<'de> for Key<'_> {
         f.write_str("a string")
     }
     fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
-        self.0.push((s.into(), Value::Null));
+        // Its bytes written in its slot (see [`Str::set`]).
+        self.0.push((Str::default(), Value::Null));
+        if let Some((k, _)) = self.0.last_mut() {
+            k.set(s);
+        }
         Ok(())
     }
     fn visit_string<E>(self, s: String) -> Result<(), E> {
@@ -460,7 +484,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
         self.put(Value::Num(Num::F(f)))
     }
     fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
-        self.put(Value::Str(s.into()))
+        self.put_str(s)
     }
     fn visit_string<E>(self, s: String) -> Result<(), E> {
         self.put(Value::Str(s.into()))
