@@ -588,6 +588,22 @@ mod tests {
         }
     }
 
+    /// A stored document as deep as the module allows parses on a quarter of a worker
+    /// thread's stack (2 MiB): the parse recurses once per level (an overflow aborts the run).
+    #[test]
+    fn the_deepest_stored_document_parses_on_a_small_stack() {
+        let ok = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(|| {
+                let deep = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+                Value::parse_stored(deep.as_bytes()).map(|v| v.depth())
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(ok, Ok(MAX_DEPTH));
+    }
+
     #[test]
     fn strings_escape_as_serde_json() {
         assert_eq!(round(r#""h\u00e9\u0001\"\\\/\n\t""#), "\"hé\\u0001\\\"\\\\/\\n\\t\"");
