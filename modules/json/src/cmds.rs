@@ -140,11 +140,15 @@ pub fn run_read(name: &str, doc: Option<&Value>, args: &[&[u8]], resp3: bool) ->
 /// JSON.SET's arguments after the key when its path is the root: the value and the condition
 /// (errors as JSON.SET gives them), or None for another path.
 pub fn set_root_args(args: &[&[u8]]) -> Option<Result<(Value, Cond), String>> {
-    let path = match parse_path(args.first()?) {
-        Ok(p) => p,
-        Err(e) => return Some(Err(e)),
+    // `$` and `.`, the roots clients send, without parsing them.
+    let root = match *args.first()? {
+        b"$" | b"." => true,
+        p => match parse_path(p) {
+            Ok(p) => p.is_root(),
+            Err(e) => return Some(Err(e)),
+        },
     };
-    if !path.is_root() || args.len() < 2 {
+    if !root || args.len() < 2 {
         return None;
     }
     Some(Value::parse(args[1]).and_then(|v| Ok((v, set_cond(&args[2..])?))))

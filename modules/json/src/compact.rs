@@ -44,6 +44,25 @@ impl Str {
         }
     }
 
+    /// Makes this string `s`, writing an inline one's bytes where it lies. Parsing builds
+    /// strings this way in their slots: a string built on the stack and then moved was read
+    /// back, 16 bytes at a time, from the narrower stores that had just copied its bytes, and
+    /// each such load waits for the stores to drain (no store forwarding).
+    pub fn set(&mut self, s: &str) {
+        let b = s.as_bytes();
+        if b.len() > INLINE {
+            *self = Str::Heap(s.into());
+            return;
+        }
+        if let Str::Heap(_) = self {
+            *self = Str::default();
+        }
+        if let Str::Inline { len, buf } = self {
+            buf[..b.len()].copy_from_slice(b);
+            *len = b.len() as u8;
+        }
+    }
+
     pub fn push_str(&mut self, add: &str) {
         let mut s = String::with_capacity(self.len() + add.len());
         s.push_str(self);
@@ -191,14 +210,68 @@ fn index_of(members: &[(Str, Value)]) -> Option<Box<HashTable<u32>>> {
     Some(Box::new(ix))
 }
 
+/// Whether `members` has no key twice. A cheap signature of each key picks one of 64 bits; only
+/// a key whose bit is already set is compared with the keys before it.
+fn unique_small(members: &[(Str, Value)]) -> bool {
+    let mut seen = 0u64;
+    for (i, (k, _)) in members.iter().enumerate() {
+        let k = k.as_bytes();
+        let bit = 1u64 << (signature(k) & 63);
+        if seen & bit != 0 && members[..i].iter().any(|(x, _)| x.as_bytes() == k) {
+            return false;
+        }
+        seen |= bit;
+    }
+    true
+}
+
+/// A key's length and its first and last bytes, mixed into 6 bits (one multiply): keys that
+/// differ mostly differ here.
+fn signature(k: &[u8]) -> u32 {
+    let (first, last) = match k {
+        [] => (0, 0),
+        [f, .., l] => (*f, *l),
+        [f] => (*f, *f),
+    };
+    let x = (k.len() as u32) ^ (first as u32) << 8 ^ (last as u32) << 16;
+    x.wrapping_mul(0x9e37_79b9) >> 26
+}
+
+/// The index of `members`' positions, or None when a key is there twice.
+fn unique_index(members: &[(Str, Value)]) -> Option<HashTable<u32>> {
+    let mut ix = HashTable::with_capacity(members.len());
+    for (i, (k, _)) in members.iter().enumerate() {
+        let k = k.as_bytes();
+        let h = hash(k);
+        if ix.find(h, |&j| members[j as usize].0.as_bytes() == k).is_some() {
+            return None;
+        }
+        ix.insert_unique(h, i as u32, |&j| hash(members[j as usize].0.as_bytes()));
+    }
+    Some(ix)
+}
+
 impl Map {
     pub fn new() -> Map {
         Map::default()
     }
 
-    /// An empty object with room for `n` members.
-    pub fn with_capacity(n: usize) -> Map {
-        Map { members: ThinVec::with_capacity(n), index: None }
+    /// The object whose members, in input order, are `from`'s past `base` (taken out of it),
+    /// as parsing reads them: a repeated key keeps its first place and its last value, as
+    /// inserting them one by one would leave it. The members go into one exact-size block; past
+    /// [`INDEXED`] members the index is built, and repeats found, as they go in.
+    pub fn from_parsed(from: &mut ThinVec<(Str, Value)>, base: usize) -> Map {
+        let parsed = &from[base..];
+        let index = if parsed.len() > INDEXED { unique_index(parsed).map(Box::new) } else { None };
+        if index.is_none() && (parsed.len() > INDEXED || !unique_small(parsed)) {
+            let mut m = Map::new();
+            for (k, v) in from.drain(base..) {
+                m.insert(k, v);
+            }
+            m.shrink_to_fit();
+            return m;
+        }
+        Map { members: from.split_off(base), index }
     }
 
     /// Drops the spare member slots.
@@ -213,7 +286,9 @@ impl Map {
         self.members.is_empty()
     }
     fn position(&self, k: &str) -> Option<usize> {
-        let k = k.as_bytes();
+        self.position_of(k.as_bytes())
+    }
+    fn position_of(&self, k: &[u8]) -> Option<usize> {
         match &self.index {
             Some(ix) => ix
                 .find(hash(k), |&j| self.members[j as usize].0.as_bytes() == k)
@@ -233,7 +308,8 @@ impl Map {
     /// Sets `k` to `v`: in place when it exists, else at the end.
     pub fn insert(&mut self, k: impl Into<Str>, v: Value) {
         let k = k.into();
-        if let Some(i) = self.position(&k) {
+        // By its bytes: `&k` as a `&str` would check inline bytes for UTF-8 again.
+        if let Some(i) = self.position_of(k.as_bytes()) {
             self.members[i].1 = v;
             return;
         }
@@ -318,6 +394,44 @@ mod tests {
         }
         m.shrink_to_fit();
         m
+    }
+
+    /// Parsing's build of an object leaves what inserting the members one by one does: order,
+    /// values, slots and index, with and without repeated keys, small and indexed.
+    #[test]
+    fn parsed_objects_match_inserted_ones() {
+        let n = |i| Value::Num(crate::value::Num::I(i));
+        for len in [0usize, 1, 2, 5, 31, 32, 33, 40, 57, 100] {
+            for repeat in [None, Some(0), Some(len / 2), Some(len.saturating_sub(1))] {
+                let mut members: Vec<(Str, Value)> =
+                    (0..len).map(|i| (Str::from(format!("key{i}")), n(i as i64))).collect();
+                if let Some(r) = repeat.filter(|_| len > 0) {
+                    members.insert(len / 3, (Str::from(format!("key{r}")), n(-1)));
+                    members.push((Str::from(format!("key{r}")), n(-2)));
+                }
+                let want = from_members(members.clone());
+                let mut from = thin_vec::thin_vec![(Str::from("outer"), n(9))];
+                from.extend(members);
+                let got = Map::from_parsed(&mut from, 1);
+                assert_eq!(from.len(), 1, "{len} {repeat:?}");
+                let pairs = |m: &Map| m.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+                let (g, w): (Vec<(String, Value)>, Vec<_>) = (pairs(&got), pairs(&want));
+                assert_eq!(g.len(), w.len());
+                assert!(
+                    g.iter().zip(&w).all(|(a, b)| a.0 == b.0 && a.1 == b.1),
+                    "{len} {repeat:?}"
+                );
+                assert_eq!(got.slots_bytes(), want.slots_bytes(), "{len} {repeat:?}");
+                assert_eq!(got.index.is_some(), want.index.is_some());
+                for (pos, (k, _)) in got.members.iter().enumerate() {
+                    assert_eq!(got.position(k), Some(pos));
+                }
+            }
+        }
+        // Keys whose signatures collide are still told apart by their bytes.
+        let mut from: ThinVec<(Str, Value)> =
+            (0..32).map(|i| (Str::from(format!("a{i:02}z")), n(i))).collect();
+        assert_eq!(Map::from_parsed(&mut from, 0).len(), 32);
     }
 
     #[test]

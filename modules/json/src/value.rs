@@ -5,7 +5,9 @@
 use std::fmt;
 
 pub use crate::compact::{Arr, Map, Str};
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use thin_vec::ThinVec;
+
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// The deepest document this module keeps. Parsing alone stops at 128 levels (serde_json's
 /// limit, with its message, as RedisJSON); a value set below an existing path may add to the
@@ -104,16 +106,13 @@ impl Value {
     /// (`EOF while parsing a value at line 1 column 0`), its 128-level recursion limit, and
     /// whatever follows the first value ignored.
     pub fn parse(text: &[u8]) -> Result<Value, String> {
-        let mut de = serde_json::Deserializer::from_slice(text);
-        Value::deserialize(&mut de).map_err(|e| e.to_string())
+        parse_with(text, true)
     }
 
     /// Parses a document this module wrote itself, which may be deeper than 128 levels (a
     /// value set below a path adds to the depth) but never deeper than [`MAX_DEPTH`].
     pub fn parse_stored(text: &[u8]) -> Result<Value, String> {
-        let mut de = serde_json::Deserializer::from_slice(text);
-        de.disable_recursion_limit();
-        Value::deserialize(&mut de).map_err(|e| e.to_string())
+        parse_with(text, false)
     }
 
     /// The compact serialization (JSON.GET without formatting).
@@ -307,86 +306,218 @@ pub fn format_double(x: f64) -> String {
     out
 }
 
+/// Parses with serde_json, its recursion limit on or off. Text that is valid UTF-8 as a whole
+/// (one fast check) is read as a `&str`, so that serde_json does not check each string again;
+/// other text is read as bytes, for serde_json's error at the bad byte (the same messages and
+/// positions either way: its `str` reader is its byte reader without the per-string check).
+fn parse_with(text: &[u8], limit: bool) -> Result<Value, String> {
+    fn run<'de, R: serde_json::de::Read<'de>>(
+        mut de: serde_json::Deserializer<R>,
+        limit: bool,
+    ) -> Result<Value, String> {
+        if !limit {
+            de.disable_recursion_limit();
+        }
+        let mut scratch = SCRATCH.take();
+        let out = scratch.parse(&mut de).map_err(|e| e.to_string());
+        scratch.clear();
+        if scratch.items.capacity() <= KEEP && scratch.members.capacity() <= KEEP {
+            SCRATCH.set(scratch);
+        }
+        out
+    }
+    match std::str::from_utf8(text) {
+        Ok(s) => run(serde_json::Deserializer::from_str(s), limit),
+        Err(_) => run(serde_json::Deserializer::from_slice(text), limit),
+    }
+}
+
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(ValueVisitor)
+        Scratch::default().parse(d)
     }
 }
 
-struct ValueVisitor;
+/// Where a parse keeps the elements and members of the containers it is inside of: a
+/// container's own run on top of the stack, moved into one exact-size allocation when it ends
+/// (no growing, no cutting to size), and an object's keys checked for repeats only then.
+/// Each value is written where it goes (an element slot, or the value of a member whose key
+/// is pushed first) rather than returned up through serde's results: a 24-byte value moved
+/// through a few `Result`s and `Option`s on the stack cost more than building it.
+#[derive(Default)]
+struct Scratch {
+    items: ThinVec<Value>,
+    members: ThinVec<(Str, Value)>,
+}
 
-/// An object key, read straight into a [`Str`] (no intermediate `String` when borrowed).
-struct KeyStr(Str);
+impl Scratch {
+    fn clear(&mut self) {
+        self.items.clear();
+        self.members.clear();
+    }
 
-impl<'de> Deserialize<'de> for KeyStr {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<KeyStr, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = KeyStr;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<KeyStr, E> {
-                Ok(KeyStr(s.into()))
-            }
-            fn visit_string<E>(self, s: String) -> Result<KeyStr, E> {
-                Ok(KeyStr(s.into()))
+    /// One value from `d` (the scratch stacks as they were before, or with what an error
+    /// left on them).
+    fn parse<'de, D: Deserializer<'de>>(&mut self, d: D) -> Result<Value, D::Error> {
+        let base = self.items.len();
+        Seed { s: self, to: Slot::Item }.deserialize(d)?;
+        match self.items.len() {
+            n if n == base + 1 => Ok(self.items.pop().unwrap_or(Value::Null)),
+            _ => Err(de::Error::custom("no value parsed")),
+        }
+    }
+}
+
+/// The elements and members a thread's scratch stacks keep room for between parses (more is
+/// given back).
+const KEEP: usize = 1024;
+
+thread_local! {
+    /// Each thread's scratch stacks, kept between parses (none allocated per parse).
+    static SCRATCH: std::cell::Cell<Scratch> = const {
+        std::cell::Cell::new(Scratch { items: ThinVec::new(), members: ThinVec::new() })
+    };
+}
+
+/// Where a parsed value goes.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// Onto the element stack.
+    Item,
+    /// Into the member at this position of the member stack (its key is there already).
+    Member(usize),
+}
+
+/// Parses one value into its slot, its containers' contents going through the scratch stacks.
+struct Seed<'s> {
+    s: &'s mut Scratch,
+    to: Slot,
+}
+
+impl Seed<'_> {
+    /// Puts the value `v` makes into the slot. `v` runs once the slot has room, so that the
+    /// value is stored straight into it: a value made first was stored on the stack field by
+    /// field and then copied 16 bytes at a time, each load waiting for the narrower stores
+    /// (no store forwarding).
+    #[inline(always)]
+    fn put<E>(self, v: impl FnOnce() -> Value) -> Result<(), E> {
+        match self.to {
+            Slot::Item => self.s.items.extend(std::iter::once_with(v)),
+            Slot::Member(i) => {
+                if let Some(m) = self.s.members.get_mut(i) {
+                    // The slot holds the null its key was pushed with: nothing to drop.
+                    std::mem::forget(std::mem::replace(&mut m.1, v()));
+                }
             }
         }
-        d.deserialize_str(V)
+        Ok(())
     }
 }
 
-/// The slots a container being parsed starts with.
-const PARSE_ROOM: usize = 8;
+impl Seed<'_> {
+    /// Puts a string value, its bytes written in its slot (see [`Str::set`]).
+    fn put_str<E>(self, s: &str) -> Result<(), E> {
+        let slot = match self.to {
+            Slot::Item => {
+                self.s.items.push(Value::Str(Str::default()));
+                self.s.items.last_mut()
+            }
+            Slot::Member(i) => self.s.members.get_mut(i).map(|m| {
+                m.1 = Value::Str(Str::default());
+                &mut m.1
+            }),
+        };
+        if let Some(Value::Str(x)) = slot {
+            x.set(s);
+        }
+        Ok(())
+    }
+}
 
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value;
+impl<'de> DeserializeSeed<'de> for Seed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// An object key, read straight into a new member on the stack (no intermediate `String`
+/// when borrowed), its value null until parsed.
+struct Key<'s>(&'s mut ThinVec<(Str, Value)>);
+
+impl<'de> DeserializeSeed<'de> for Key<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
+        // Its bytes written in its slot (see [`Str::set`]).
+        self.0.push((Str::default(), Value::Null));
+        if let Some((k, _)) = self.0.last_mut() {
+            k.set(s);
+        }
+        Ok(())
+    }
+    fn visit_string<E>(self, s: String) -> Result<(), E> {
+        self.0.push((s.into(), Value::Null));
+        Ok(())
+    }
+}
+
+impl<'de> Visitor<'de> for Seed<'_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any valid JSON value")
     }
-    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
-        Ok(Value::Bool(b))
+    fn visit_bool<E>(self, b: bool) -> Result<(), E> {
+        self.put(|| Value::Bool(b))
     }
-    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
-        Ok(Value::Num(Num::I(i)))
+    fn visit_i64<E>(self, i: i64) -> Result<(), E> {
+        self.put(|| Value::Num(Num::I(i)))
     }
-    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
-        Ok(Value::Num(if u <= i64::MAX as u64 { Num::I(u as i64) } else { Num::U(u) }))
+    fn visit_u64<E>(self, u: u64) -> Result<(), E> {
+        self.put(|| Value::Num(if u <= i64::MAX as u64 { Num::I(u as i64) } else { Num::U(u) }))
     }
-    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
-        Ok(Value::Num(Num::F(f)))
+    fn visit_f64<E>(self, f: f64) -> Result<(), E> {
+        self.put(|| Value::Num(Num::F(f)))
     }
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::Str(s.into()))
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
+        self.put_str(s)
     }
-    fn visit_string<E>(self, s: String) -> Result<Value, E> {
-        Ok(Value::Str(s.into()))
+    fn visit_string<E>(self, s: String) -> Result<(), E> {
+        self.put(|| Value::Str(s.into()))
     }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.put(|| Value::Null)
     }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_none<E>(self) -> Result<(), E> {
+        self.put(|| Value::Null)
     }
-    // Containers are built in place, from room for a few members (one allocation for most),
-    // and then cut to their exact size: a parsed document keeps no spare slots.
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut a = Arr::with_capacity(PARSE_ROOM);
-        while let Some(x) = seq.next_element()? {
-            a.push(x);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let Seed { s, to } = self;
+        let base = s.items.len();
+        while seq.next_element_seed(Seed { s: &mut *s, to: Slot::Item })?.is_some() {}
+        // One exact-size block, the elements moved in one copy.
+        let a = s.items.split_off(base);
+        Seed { s, to }.put(|| Value::Arr(a))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Seed { s, to } = self;
+        let base = s.members.len();
+        while map.next_key_seed(Key(&mut s.members))?.is_some() {
+            let at = Slot::Member(s.members.len() - 1);
+            map.next_value_seed(Seed { s: &mut *s, to: at })?;
         }
-        a.shrink_to_fit();
-        Ok(Value::Arr(a))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut m = Map::with_capacity(PARSE_ROOM);
-        while let Some((k, v)) = map.next_entry::<KeyStr, Value>()? {
-            m.insert(k.0, v);
-        }
-        m.shrink_to_fit();
-        Ok(Value::Obj(m))
+        let m = Map::from_parsed(&mut s.members, base);
+        Seed { s, to }.put(|| Value::Obj(m))
     }
 }
 
@@ -434,6 +565,14 @@ mod tests {
         assert_eq!(e("01"), "invalid number at line 1 column 2");
         // What follows the first value is ignored, as RedisJSON does.
         assert_eq!(round("{\"a\":1}x"), "{\"a\":1}");
+        // Text that is not UTF-8 is read as bytes: the error names the bad string; after the
+        // value, bad bytes are ignored as anything else is.
+        assert_eq!(
+            Value::parse(b"[\"ok\",\"\xff\"]").unwrap_err(),
+            "invalid unicode code point at line 1 column 8"
+        );
+        assert_eq!(Value::parse(b"{\"a\":1}\xff").unwrap().to_json(), "{\"a\":1}");
+        assert_eq!(e("[\"\\ud800\"]"), "unexpected end of hex escape at line 1 column 9");
     }
 
     #[test]
@@ -449,9 +588,35 @@ mod tests {
         }
     }
 
+    /// A stored document as deep as the module allows parses on a quarter of a worker
+    /// thread's stack (2 MiB): the parse recurses once per level (an overflow aborts the run).
+    #[test]
+    fn the_deepest_stored_document_parses_on_a_small_stack() {
+        let ok = std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(|| {
+                let deep = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+                Value::parse_stored(deep.as_bytes()).map(|v| v.depth())
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(ok, Ok(MAX_DEPTH));
+    }
+
     #[test]
     fn strings_escape_as_serde_json() {
         assert_eq!(round(r#""h\u00e9\u0001\"\\\/\n\t""#), "\"hé\\u0001\\\"\\\\/\\n\\t\"");
+    }
+
+    #[test]
+    fn repeated_keys_keep_their_first_place_and_last_value() {
+        assert_eq!(round(r#"{"a":1,"b":2,"a":3}"#), r#"{"a":3,"b":2}"#);
+        assert_eq!(round(r#"[{"x":{"k":1,"k":[2]}},{"k":0}]"#), r#"[{"x":{"k":[2]}},{"k":0}]"#);
+        let many: Vec<String> = (0..40).map(|i| format!("\"k{}\":{i}", i % 35)).collect();
+        let want: Vec<String> =
+            (0..35).map(|i| format!("\"k{i}\":{}", if i < 5 { i + 35 } else { i })).collect();
+        assert_eq!(round(&format!("{{{}}}", many.join(","))), format!("{{{}}}", want.join(",")));
     }
 
     #[test]

@@ -309,3 +309,20 @@ fn deep_documents_stop_at_the_limit() {
     assert!(refused);
     assert!(s.keys["d"].depth() <= MAX_DEPTH);
 }
+
+/// JSON.SET's root fast path takes `$` and `.` without parsing them: both must parse to the
+/// root, and other roots and non-roots still go through the parser.
+#[test]
+fn set_root_args_knows_the_root() {
+    for p in ["$", ".", ""] {
+        assert!(Path::parse(p).unwrap().is_root(), "{p}");
+    }
+    let args = |p: &'static str| -> Vec<&'static [u8]> { vec![p.as_bytes(), b"[1]"] };
+    for p in ["$", ".", ""] {
+        assert!(matches!(set_root_args(&args(p)), Some(Ok((Value::Arr(_), Cond::Always)))), "{p}");
+    }
+    assert!(set_root_args(&args("$.a")).is_none());
+    assert!(set_root_args(&args("a")).is_none());
+    assert!(matches!(set_root_args(&args("$[")), Some(Err(_))));
+    assert!(matches!(set_root_args(&[b"$", b"[1", b"NX"]), Some(Err(e)) if e.starts_with("EOF")));
+}
