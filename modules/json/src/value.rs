@@ -117,59 +117,66 @@ impl Value {
 
     /// The compact serialization (JSON.GET without formatting).
     pub fn to_json(&self) -> String {
-        let mut out = String::new();
-        self.write(&mut out, &Format::COMPACT, 0);
-        out
+        self.to_json_with(&Format::COMPACT)
     }
 
     pub fn to_json_with(&self, f: &Format) -> String {
-        let mut out = String::new();
+        let mut out = Vec::new();
         self.write(&mut out, f, 0);
-        out
+        into_string(out)
     }
 
     /// Writes the value with `f`'s indent, newline and space (after `:`), as serde_json's
     /// pretty printer with those strings: nothing between the brackets of an empty container.
-    pub fn write(&self, out: &mut String, f: &Format, level: usize) {
+    ///
+    /// It writes bytes: the strings are UTF-8 already, and a `String` would check each one again
+    /// (an inline string's bytes are checked whenever it is read as a `&str`).
+    pub fn write(&self, out: &mut Vec<u8>, f: &Format, level: usize) {
         match self {
-            Value::Null => out.push_str("null"),
-            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Null => out.extend_from_slice(b"null"),
+            Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
             Value::Num(n) => write_num(out, *n),
-            Value::Str(s) => write_str(out, s),
+            Value::Str(s) => write_str(out, s.as_bytes()),
             Value::Arr(a) => write_array(out, a.iter(), f, level),
             Value::Obj(o) => {
-                out.push('{');
+                out.push(b'{');
                 for (i, (k, v)) in o.iter().enumerate() {
                     if i > 0 {
-                        out.push(',');
+                        out.push(b',');
                     }
                     f.line(out, level + 1);
-                    write_str(out, k);
-                    out.push(':');
-                    out.push_str(&f.space);
+                    write_str(out, k.as_bytes());
+                    out.push(b':');
+                    out.extend_from_slice(f.space.as_bytes());
                     v.write(out, f, level + 1);
                 }
                 if !o.is_empty() {
                     f.line(out, level);
                 }
-                out.push('}');
+                out.push(b'}');
             }
         }
     }
 }
 
+/// What the writers produced, as text: only UTF-8 goes in (strings as stored, ASCII around
+/// them), so the check cannot fail; it is one pass over the whole output.
+fn into_string(out: Vec<u8>) -> String {
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// Writes `items` as a JSON array (what `Value::Arr` of them writes, without building one).
 pub fn write_array<'a>(
-    out: &mut String,
+    out: &mut Vec<u8>,
     items: impl Iterator<Item = &'a Value>,
     f: &Format,
     level: usize,
 ) {
-    out.push('[');
+    out.push(b'[');
     let mut any = false;
     for v in items {
         if any {
-            out.push(',');
+            out.push(b',');
         }
         any = true;
         f.line(out, level + 1);
@@ -178,14 +185,14 @@ pub fn write_array<'a>(
     if any {
         f.line(out, level);
     }
-    out.push(']');
+    out.push(b']');
 }
 
 /// The JSON array of `items`, formatted with `f`.
 pub fn array_to_json(items: &[&Value], f: &Format) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     write_array(&mut out, items.iter().copied(), f, 0);
-    out
+    into_string(out)
 }
 
 /// JSON.GET's INDENT, NEWLINE and SPACE.
@@ -204,58 +211,74 @@ impl Format {
         self.indent.is_empty() && self.newline.is_empty() && self.space.is_empty()
     }
 
-    fn line(&self, out: &mut String, level: usize) {
+    fn line(&self, out: &mut Vec<u8>, level: usize) {
         if self.newline.is_empty() && self.indent.is_empty() {
             return;
         }
-        out.push_str(&self.newline);
+        out.extend_from_slice(self.newline.as_bytes());
         for _ in 0..level {
-            out.push_str(&self.indent);
+            out.extend_from_slice(self.indent.as_bytes());
         }
     }
 }
 
-pub fn write_num(out: &mut String, n: Num) {
+pub fn write_num(out: &mut Vec<u8>, n: Num) {
     match n {
-        Num::I(i) => out.push_str(itoa::Buffer::new().format(i)),
-        Num::U(u) => out.push_str(itoa::Buffer::new().format(u)),
-        Num::F(f) if f.is_finite() => out.push_str(ryu::Buffer::new().format_finite(f)),
-        Num::F(_) => out.push_str("null"),
+        Num::I(i) => out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes()),
+        Num::U(u) => out.extend_from_slice(itoa::Buffer::new().format(u).as_bytes()),
+        Num::F(f) if f.is_finite() => {
+            out.extend_from_slice(ryu::Buffer::new().format_finite(f).as_bytes())
+        }
+        Num::F(_) => out.extend_from_slice(b"null"),
     }
 }
 
 /// A JSON string literal with serde_json's escapes (`\"`, `\\`, `\n`, `\u0001`; `/` and
 /// non-ASCII characters as they are).
-pub fn write_str(out: &mut String, s: &str) {
-    out.push('"');
-    let b = s.as_bytes();
+pub fn write_str(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
     let mut start = 0;
-    for (i, &c) in b.iter().enumerate() {
-        let esc = match c {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            c if c < 0x20 => "",
-            _ => continue,
-        };
-        // Runs between escapes are copied whole (an escaped byte is ASCII: a char boundary).
-        out.push_str(&s[start..i]);
-        if esc.is_empty() {
-            out.push_str("\\u00");
-            out.push(char::from(b"0123456789abcdef"[(c >> 4) as usize]));
-            out.push(char::from(b"0123456789abcdef"[(c & 15) as usize]));
-        } else {
-            out.push_str(esc);
+    for (i, &c) in s.iter().enumerate() {
+        // Most bytes need no escape: one table lookup says so.
+        if !NEEDS_ESCAPE[c as usize] {
+            continue;
         }
+        out.extend_from_slice(&s[start..i]);
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            _ => {
+                let hex = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.extend_from_slice(&[hex[(c >> 4) as usize], hex[(c & 15) as usize]]);
+                start = i + 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(esc);
         start = i + 1;
     }
-    out.push_str(&s[start..]);
-    out.push('"');
+    out.extend_from_slice(&s[start..]);
+    out.push(b'"');
 }
+
+/// The bytes a JSON string literal escapes: the quote, the backslash and the control characters.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
 
 /// A double as Redis 7.2+ replies it (`fpconv_dtoa`: the shortest digits that round-trip, in
 /// JavaScript's layout: plain from 1e-6 to 1e21, otherwise `1.5e-7`, `1e+300`), which is what
@@ -607,6 +630,13 @@ mod tests {
     #[test]
     fn strings_escape_as_serde_json() {
         assert_eq!(round(r#""h\u00e9\u0001\"\\\/\n\t""#), "\"hé\\u0001\\\"\\\\/\\n\\t\"");
+        // Every ASCII character, alone and between others, as serde_json writes it.
+        for c in (0u8..0x80).map(char::from) {
+            let s = format!("{c}a{c}é{c}");
+            let mut out = Vec::new();
+            write_str(&mut out, s.as_bytes());
+            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&s).unwrap());
+        }
     }
 
     #[test]
