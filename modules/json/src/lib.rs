@@ -207,7 +207,17 @@ fn single_key(store: &dyn Store, ctx: &mut Context, args: &Args, min: usize) -> 
     }
     if name == "json.set" {
         if let Some(parsed) = cmds::set_root_args(&argv[2..]) {
-            // The key's type is checked before the value, as RedisJSON does (WRONGTYPE first).
+            // A parsed value is within the depth limit (parsing stops at 128 levels). The usual
+            // JSON.SET goes straight to `put`, which looks the key up once and refuses another
+            // type; NX, XX and a bad value look first, without writing, so that the key's type
+            // is checked before the value, as RedisJSON does (WRONGTYPE first).
+            let parsed = match parsed {
+                Ok((value, cmds::Cond::Always)) => {
+                    store.put(ctx, key, value)?;
+                    return written(ctx, &name, key, Reply::Ok, Write::Update);
+                }
+                other => other,
+            };
             let mut exists = false;
             store.with_doc(ctx, key, &mut |doc| exists = doc.is_some())?;
             let (value, cond) = parsed.map_err(raw_error)?;
@@ -215,7 +225,6 @@ fn single_key(store: &dyn Store, ctx: &mut Context, args: &Args, min: usize) -> 
             if skip {
                 return written(ctx, &name, key, Reply::Null, Write::None);
             }
-            // A parsed value is within the depth limit (parsing stops at 128 levels).
             store.put(ctx, key, value)?;
             return written(ctx, &name, key, Reply::Ok, Write::Update);
         }
