@@ -156,6 +156,14 @@ struct FnHandler {
     f: BoxedHandler,
 }
 
+/// Runs module code, turning a panic into the error `<what> panicked: <message>`: what a
+/// callback that crosses the ABI needs (data type callbacks, the methods of a shared API a
+/// module exports), since no panic may unwind across it.
+pub fn catch_panic<R>(what: &str, f: impl FnOnce() -> R) -> Result<R, RString> {
+    catch_unwind(AssertUnwindSafe(f))
+        .map_err(|p| format!("{what} panicked: {}", panic_message(p.as_ref())).into())
+}
+
 pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = p.downcast_ref::<&str>() {
         s.to_string()

@@ -7,15 +7,13 @@
 //! keeps each value as an opaque object whose code (save, rewrite, copy, drop) is the module's
 //! own; the SDK catches panics in every callback, so none crosses into the server.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use abi_stable::sabi_trait::TD_CanDowncast;
 use abi_stable::std_types::{RBox, RErr, ROk, ROption, RResult, RSlice, RStr, RString, RVec};
 
 use crate::abi::{
     DataTypeDef, DataTypeHandler, DataTypeHandler_TO, ModuleValue, ModuleValue_TO, RdbItem,
 };
-use crate::command::panic_message;
+use crate::command::catch_panic as guard;
 use crate::{Context, Error, InitContext};
 
 pub use crate::abi::{AUX_AFTER_RDB, AUX_BEFORE_RDB};
@@ -235,12 +233,6 @@ impl AofRewriter {
     pub fn commands(&self) -> &[Vec<Vec<u8>>] {
         &self.commands
     }
-}
-
-/// Runs module code, turning a panic into an error message.
-fn guard<R>(what: &str, f: impl FnOnce() -> R) -> Result<R, RString> {
-    catch_unwind(AssertUnwindSafe(f))
-        .map_err(|p| format!("{what} panicked: {}", panic_message(p.as_ref())).into())
 }
 
 /// A value of type `T` as the keyspace holds it.

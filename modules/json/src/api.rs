@@ -9,13 +9,11 @@
 //! evaluated by [`crate::path`], as the JSON.* commands do. No panic leaves a method: each is
 //! caught and becomes an error (or an empty answer where the signature has no error).
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use vireo_json_api::{
     json_api, json_match, HostCtx_TO, JsonApi, JsonApiRef, JsonMatch, JsonMatchBox, JsonType, RMut,
     ROption, RResult, RSlice, RStr, RString, RVec, NAME, VERSION,
 };
-use vireo_module_api::{Context, Error, InitContext};
+use vireo_module_api::{catch_panic, Context, Error, InitContext};
 
 use crate::path::Path;
 use crate::value::{Num, Value};
@@ -31,15 +29,9 @@ pub fn exported() -> JsonApiRef {
     json_api(Api)
 }
 
+/// A method's code, a panic caught (nothing may unwind across the ABI).
 fn guard<T>(f: impl FnOnce() -> T) -> Result<T, RString> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
-        let msg = p
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        format!("ERR the JSON module's shared API panicked: {msg}").into()
-    })
+    catch_panic("ERR the JSON module's shared API", f)
 }
 
 struct Api;
