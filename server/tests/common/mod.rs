@@ -10,6 +10,7 @@
 //! ```
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -359,6 +360,38 @@ pub fn start_fails(args: &[&str]) -> (bool, String) {
     (status.success(), log)
 }
 
+/// Starts `bin` in `dir` as `bin <before> --port <free> --bind 127.0.0.1 <after>` (output
+/// discarded); tries another port when the server does not come up (the port was taken
+/// meanwhile). Waits for it to answer commands, or, with `loaded`, to have loaded its data. None
+/// after five tries.
+fn spawn_on_free_port(
+    bin: &Path,
+    dir: &Path,
+    loaded: bool,
+    before: &[&OsStr],
+    after: &[&OsStr],
+) -> Option<(Child, u16)> {
+    for _ in 0..5 {
+        let port = free_port();
+        let mut child = Command::new(bin)
+            .args(before)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(after)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", bin.display()));
+        if wait_port(port, Some(&mut child), loaded) {
+            return Some((child, port));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    None
+}
+
 /// Vireo started on a configuration file (its first argument, as redis-server takes it) in
 /// directory `dir`, with `--port <free> --bind 127.0.0.1 --save ""` and `extra` after it; killed
 /// on drop.
@@ -369,25 +402,12 @@ pub struct ConfServer {
 
 impl ConfServer {
     pub fn start(dir: &Path, conf: &Path, extra: &[&str]) -> ConfServer {
-        for _ in 0..5 {
-            let port = free_port();
-            let mut child = Command::new(env!("CARGO_BIN_EXE_vireo-server"))
-                .arg(conf)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-                .args(extra)
-                .current_dir(dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            if wait_ready(port, Some(&mut child)) {
-                return ConfServer { child, port };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("vireo-server did not start with {}", conf.display());
+        let bin = Path::new(env!("CARGO_BIN_EXE_vireo-server"));
+        let mut after = vec![OsStr::new("--save"), OsStr::new("")];
+        after.extend(extra.iter().map(OsStr::new));
+        let (child, port) = spawn_on_free_port(bin, dir, false, &[conf.as_os_str()], &after)
+            .unwrap_or_else(|| panic!("vireo-server did not start with {}", conf.display()));
+        ConfServer { child, port }
     }
 
     pub fn raw(&self) -> Raw {
@@ -411,25 +431,11 @@ pub struct DirServer {
 
 impl DirServer {
     pub fn start(bin: &Path, dir: &Path, extra: &[&str]) -> DirServer {
-        for _ in 0..5 {
-            let port = free_port();
-            let mut child = Command::new(bin)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
-                .arg(dir)
-                .args(extra)
-                .current_dir(dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            if wait_loaded(port, Some(&mut child)) {
-                return DirServer { child, port };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("{} did not start in {}", bin.display(), dir.display());
+        let mut after = vec![OsStr::new("--dir"), dir.as_os_str()];
+        after.extend(extra.iter().map(OsStr::new));
+        let (child, port) = spawn_on_free_port(bin, dir, true, &[], &after)
+            .unwrap_or_else(|| panic!("{} did not start in {}", bin.display(), dir.display()));
+        DirServer { child, port }
     }
 
     pub fn raw(&self) -> Raw {
