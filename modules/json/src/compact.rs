@@ -199,15 +199,12 @@ fn hash(k: &[u8]) -> u64 {
     STATE.get_or_init(RandomState::new).hash_one(k)
 }
 
+/// The index an object of `members` (no key twice) carries: none up to [`INDEXED`] members.
 fn index_of(members: &[(Str, Value)]) -> Option<Box<HashTable<u32>>> {
     if members.len() <= INDEXED {
         return None;
     }
-    let mut ix = HashTable::with_capacity(members.len());
-    for (i, (k, _)) in members.iter().enumerate() {
-        ix.insert_unique(hash(k.as_bytes()), i as u32, |&j| hash(members[j as usize].0.as_bytes()));
-    }
-    Some(Box::new(ix))
+    unique_index(members).map(Box::new)
 }
 
 /// Whether `members` has no key twice. A cheap signature of each key picks one of 64 bits; only
