@@ -72,7 +72,7 @@ pub enum RestorePolicy {
 /// Set up once per functions Lua state (with the full globals): the switching environment.
 const FN_PRELUDE: &str = r#"
 local backing = ...
-local error, tostring, setmetatable, xpcall = error, tostring, setmetatable, xpcall
+local error, tostring, setmetatable = error, tostring, setmetatable
 local function missing(k)
   error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 3)
 end
@@ -96,10 +96,7 @@ local function loading(_, k)
 end
 local mode = { __index = backing, __newindex = readonly, __metatable = false }
 local env = setmetatable({}, mode)
-local runner = function(f, h, keys, args)
-  return xpcall(function() return f(keys, args) end, h)
-end
-return env, mode, load_redis, runner, loading
+return env, mode, load_redis, loading
 "#;
 
 /// The functions Lua state and the loaded libraries.
@@ -111,7 +108,6 @@ pub struct Functions {
     mode: Table,
     loading: Function,
     load_redis: Table,
-    runner: Function,
     /// By library name (case-sensitive, as Redis).
     libs: BTreeMap<String, Library>,
     /// Lower-cased function name -> its library (function names are case-insensitive).
@@ -135,11 +131,11 @@ impl Functions {
 
     pub fn new() -> mlua::Result<Functions> {
         let engine = Engine::new()?;
-        let (env, mode, load_redis, runner, loading) = engine
+        let (env, mode, load_redis, loading) = engine
             .lua
             .load(FN_PRELUDE)
             .set_name("=fn_prelude")
-            .call::<(Table, Table, Table, Function, Function)>(engine.backing.clone())?;
+            .call::<(Table, Table, Table, Function)>(engine.backing.clone())?;
         load_redis.raw_set("REDIS_VERSION", REDIS_VERSION)?;
         load_redis.raw_set("REDIS_VERSION_NUM", REDIS_VERSION_NUM)?;
         for (i, n) in ["LOG_DEBUG", "LOG_VERBOSE", "LOG_NOTICE", "LOG_WARNING"].iter().enumerate() {
@@ -151,7 +147,6 @@ impl Functions {
             mode,
             loading,
             load_redis,
-            runner,
             libs: BTreeMap::new(),
             index: HashMap::new(),
         })
@@ -339,12 +334,10 @@ impl Functions {
     ) -> Option<Outcome> {
         let f = self.find(name)?;
         let (fname, callback) = (f.info.name.clone(), f.callback.clone());
-        let target = Target::Function { name: &fname, runner: &self.runner };
-        Some(self.engine.run_function(target, callback, keys, args, host).unwrap_or_else(|e| {
-            Outcome {
-                reply: Reply::Error(format!("ERR Error running script: {e}").into_bytes()),
-                error_counted: false,
-            }
+        let target = Target::Function { name: &fname, func: &callback };
+        Some(self.engine.run_function(target, keys, args, host).unwrap_or_else(|e| Outcome {
+            reply: Reply::Error(format!("ERR Error running script: {e}").into_bytes()),
+            error_counted: false,
         }))
     }
 

@@ -8,6 +8,7 @@ mod bit;
 mod cjson;
 mod cmsgpack;
 mod reply;
+mod run;
 mod structlib;
 
 use std::collections::HashMap;
@@ -149,6 +150,15 @@ impl std::hash::Hasher for ShaHasher {
 
 type ShaMap<V> = HashMap<[u8; 40], V, std::hash::BuildHasherDefault<ShaHasher>>;
 
+/// A cached script as [`Engine::find`] gives it.
+#[derive(Clone, Copy, Debug)]
+pub struct ScriptRef {
+    /// Its SHA1, lower-case hex.
+    key: [u8; 40],
+    slot: u32,
+    pub flags: ScriptFlags,
+}
+
 /// A cached script. Its compiled function lives in the Lua state, in [`Engine::funcs`] at
 /// `slot`: a Rust handle per script would take a slot of mlua's reference stack each, which
 /// holds a few thousand.
@@ -198,10 +208,11 @@ pub struct Engine {
     funcs: Table,
     /// The scripts' globals as they see them (behind the read-only proxy).
     backing: Table,
-    /// `xpcall(f, handler)` wrapper.
+    /// The runners of [`run::RUNNER`]: `protected(f, handler)`, `script(slot, nkeys, ...)`
+    /// and `call(f, nkeys, ...)`.
     runner: Function,
-    /// The error handler scripts run under ([`error_handler`]).
-    handler: Function,
+    script_runner: Function,
+    call_runner: Function,
     /// `"KEYS"` and `"ARGV"` as Lua strings (made once).
     names: (mlua::LuaString, mlua::LuaString),
     /// Error tables redis.pcall returned for commands that failed (weak keys).
@@ -289,12 +300,6 @@ backing._G = env
 return env
 "#;
 
-/// `runner(f, handler)`: runs a script's function under the error handler.
-const RUNNER: &str = r#"
-local xpcall = xpcall
-return function(f, h) return xpcall(f, h) end
-"#;
-
 const REDIS_VERSION: &str = "7.0.15";
 const REDIS_VERSION_NUM: i64 = 0x07000f;
 
@@ -333,16 +338,24 @@ impl Engine {
         counted.set_metatable(Some(weak))?;
         install_host_functions(&lua, &redis, &counted)?;
         let handler = lua.create_function(|lua, err: Value| error_handler(lua, err))?;
-        let runner = lua.load(RUNNER).set_name("=runner").call::<Function>(())?;
-        let names = (lua.create_string("KEYS")?, lua.create_string("ARGV")?);
         let funcs = lua.create_table()?;
+        let globals = lua.globals();
+        let (runner, script_runner, call_runner) =
+            lua.load(run::RUNNER).set_name("=runner").call::<(Function, Function, Function)>((
+                globals.raw_get::<Function>("xpcall")?,
+                &funcs,
+                &backing,
+                handler,
+            ))?;
+        let names = (lua.create_string("KEYS")?, lua.create_string("ARGV")?);
         Ok(Engine {
             lua,
             scripts: ShaMap::default(),
             funcs,
             backing,
             runner,
-            handler,
+            script_runner,
+            call_runner,
             names,
             counted,
             memory_limit: 0,
@@ -479,15 +492,22 @@ impl Engine {
 
     /// The flags of a cached script (SHA1 in any case); `None` if it is not cached.
     pub fn flags(&self, sha: &[u8]) -> Option<ScriptFlags> {
-        self.scripts.get(&sha_key(sha)?).map(|s| s.flags)
+        self.find(sha).map(|s| s.flags)
+    }
+
+    /// The cached script `sha` (in any case), to run with [`Engine::run_script`]; `None` if
+    /// it is not cached.
+    pub fn find(&self, sha: &[u8]) -> Option<ScriptRef> {
+        let key = sha_key(sha)?;
+        let s = self.scripts.get(&key)?;
+        Some(ScriptRef { key, slot: s.slot, flags: s.flags })
     }
 
     /// Forgets every cached script.
     pub fn flush(&mut self) {
         self.scripts.clear();
-        if let Ok(t) = self.lua.create_table() {
-            self.funcs = t;
-        }
+        // Emptied in place: the script runner holds this table.
+        let _ = self.funcs.clear();
         let _ = self.lua.gc_collect();
     }
 
@@ -528,34 +548,50 @@ impl Engine {
         args: &[&[u8]],
         host: &mut dyn ScriptHost,
     ) -> Option<Outcome> {
-        let key = sha_key(sha)?;
-        let func: Function = self.funcs.raw_get(self.scripts.get(&key)?.slot).ok()?;
-        let sha = std::str::from_utf8(&key).expect("hex digits");
-        let out =
-            self.run_function(Target::Script(sha), func, keys, args, host).unwrap_or_else(|e| {
-                Outcome {
-                    reply: Reply::Error(format!("ERR Error running script: {e}").into_bytes()),
-                    error_counted: false,
-                }
-            });
-        // A script that filled the heap leaves garbage the next one must not trip over.
+        let script = self.find(sha)?;
+        Some(self.run_script(&script, keys, args, host))
+    }
+
+    /// Runs a script [`Engine::find`] found (and no flush forgot since) with `KEYS` and
+    /// `ARGV`.
+    pub fn run_script(
+        &mut self,
+        script: &ScriptRef,
+        keys: &[&[u8]],
+        args: &[&[u8]],
+        host: &mut dyn ScriptHost,
+    ) -> Outcome {
+        let sha = std::str::from_utf8(&script.key).expect("hex digits");
+        let target = Target::Script { sha, slot: script.slot };
+        let out = self.run_function(target, keys, args, host).unwrap_or_else(|e| Outcome {
+            reply: Reply::Error(format!("ERR Error running script: {e}").into_bytes()),
+            error_counted: false,
+        });
+        // A script that filled the heap leaves garbage the next one must not trip over (Lua
+        // 5.1 does not collect when an allocation fails); KEYS and ARGV, which no one sees
+        // until the next run sets them, may hold large arguments.
         if self.memory_limit > 0 && self.lua.used_memory() > self.memory_limit / 2 {
+            let _ = self.backing.raw_set(&self.names.0, Value::Nil);
+            let _ = self.backing.raw_set(&self.names.1, Value::Nil);
             let _ = self.lua.gc_collect();
         }
-        Some(out)
+        out
     }
 
     fn run_function(
         &mut self,
         target: Target<'_>,
-        func: Function,
         keys: &[&[u8]],
         args: &[&[u8]],
         host: &mut dyn ScriptHost,
     ) -> mlua::Result<Outcome> {
         let lua = &self.lua;
-        // One call into mlua per table: UTF-8 items (the usual keys and arguments) go onto the
-        // Lua stack as they are; other bytes are made Lua strings first.
+        let (runner, callee) = match target {
+            Target::Script { slot, .. } => (&self.script_runner, run::Callee::Slot(slot)),
+            Target::Function { func, .. } => (&self.call_runner, run::Callee::Func(func)),
+        };
+        // Too many items for the Lua stack: one call into mlua per table, UTF-8 items (the
+        // usual keys and arguments) pushed as they are, other bytes made Lua strings first.
         let to_table = |items: &[&[u8]]| -> mlua::Result<Table> {
             let mut binary = Vec::new();
             for a in items.iter().filter(|a| std::str::from_utf8(a).is_err()) {
@@ -567,24 +603,28 @@ impl Engine {
                 Err(_) => Either::Right(binary.next().expect("made above")),
             }))
         };
-        // A script's KEYS and ARGV are globals; a function gets them as its two arguments.
-        let fn_args = match target {
-            Target::Script(_) => {
-                self.backing.raw_set(&self.names.0, to_table(keys)?)?;
-                self.backing.raw_set(&self.names.1, to_table(args)?)?;
-                None
+        let run_args = match run::RunArgs::on_stack(lua, self.memory_limit, callee, keys, args) {
+            Some(a) => a,
+            None => {
+                let (keys, args) = (to_table(keys)?, to_table(args)?);
+                // A script's KEYS and ARGV are globals; a function gets them as arguments.
+                if let Target::Script { .. } = target {
+                    self.backing.raw_set(&self.names.0, &keys)?;
+                    self.backing.raw_set(&self.names.1, &args)?;
+                }
+                run::RunArgs::Tables { callee, keys, args }
             }
-            Target::Function { runner, .. } => Some((runner, to_table(keys)?, to_table(args)?)),
         };
         // The engine's functions (redis.call...) find the host here while the script runs.
         let _running = Running::enter(host);
         let result = {
             let _capped = HeapCap::set(lua, self.memory_limit);
-            match fn_args {
-                None => self.runner.call::<MultiValue>((func, &self.handler)),
-                Some((runner, k, a)) => runner.call::<MultiValue>((func, &self.handler, k, a)),
-            }
+            runner.call::<run::RunResult>(run_args)
         }?;
+        let result = match result {
+            run::RunResult::Reply(reply) => return Ok(Outcome { reply, error_counted: false }),
+            run::RunResult::Values(values) => values,
+        };
         let mut it = result.into_iter();
         let ok = matches!(it.next(), Some(Value::Boolean(true)));
         let value = it.next().unwrap_or(Value::Nil);
@@ -614,7 +654,7 @@ impl Engine {
         };
         let mut full = msg;
         let (label, chunk) = match target {
-            Target::Script(sha) => (sha, "user_script"),
+            Target::Script { sha, .. } => (sha, "user_script"),
             Target::Function { name, .. } => (name, "user_function"),
         };
         full.extend_from_slice(format!(" script: {label}, on @{chunk}:{line}.").as_bytes());
@@ -691,17 +731,17 @@ fn host_call(args: CallArgs) -> (Reply, bool, bool) {
 /// `redis.call`, `redis.pcall`, `redis.log`, `redis.setresp` and `redis.set_repl`: they reach
 /// the host of the script that runs ([`Running`]).
 fn install_host_functions(lua: &Lua, redis: &Table, counted: &Table) -> mlua::Result<()> {
-    let call = lua.create_function(|lua, args: CallArgs| {
-        let _uncapped = HeapCap::set(lua, 0);
-        match host_call(args) {
-            (Reply::Error(e), counted, _) => Err(mlua::Error::external(CallError(e, counted))),
-            (r, _, resp3) => reply_to_lua(lua, &r, resp3),
+    let call = lua.create_function(|lua, args: CallArgs| match host_call(args) {
+        (Reply::Error(e), counted, _) => Err(mlua::Error::external(CallError(e, counted))),
+        (r, _, resp3) => {
+            let _uncapped = allocates(&r).then(|| HeapCap::set(lua, 0));
+            reply_to_lua(lua, &r, resp3)
         }
     })?;
     let counted_set = counted.clone();
     let pcall = lua.create_function(move |lua, args: CallArgs| {
-        let _uncapped = HeapCap::set(lua, 0);
         let (reply, counted, resp3) = host_call(args);
+        let _uncapped = allocates(&reply).then(|| HeapCap::set(lua, 0));
         let v = reply_to_lua(lua, &reply, resp3)?;
         if counted && matches!(reply, Reply::Error(_)) {
             counted_set.raw_set(v.clone(), true)?;
@@ -762,12 +802,18 @@ fn install_host_functions(lua: &Lua, redis: &Table, counted: &Table) -> mlua::Re
     Ok(())
 }
 
-/// What [`Engine::run_function`] runs: a cached script (by its SHA1) or a library's function
-/// (by its name, with the runner that passes it KEYS and ARGV as arguments).
+/// Whether [`reply_to_lua`] makes Lua objects of `r` (then the heap cap is lifted for it, see
+/// [`HeapCap`]); numbers, booleans and nil it does not.
+fn allocates(r: &Reply) -> bool {
+    !matches!(r, Reply::Int(_) | Reply::Null | Reply::NullArray | Reply::Bool(_))
+}
+
+/// What [`Engine::run_function`] runs: a cached script (its SHA1 and its slot in
+/// [`Engine::funcs`]) or a library's function (its name and the function).
 #[derive(Clone, Copy)]
 enum Target<'a> {
-    Script(&'a str),
-    Function { name: &'a str, runner: &'a Function },
+    Script { sha: &'a str, slot: u32 },
+    Function { name: &'a str, func: &'a Function },
 }
 
 /// Raises an error from the engine's Rust functions: the handler keeps its message as it is

@@ -327,6 +327,27 @@ fn memory_limit_is_an_error() {
     assert_eq!(e.run(sha.as_bytes(), &[], &[], &mut h).unwrap(), Reply::Int(1));
 }
 
+/// Keys and arguments the capped heap has no room for are not pushed onto the Lua stack
+/// (where failing to allocate them would have nowhere to raise the error): they go as tables
+/// made outside the cap, so the script starts, and meets the cap when it allocates itself.
+#[test]
+fn arguments_beyond_the_heap_cap() {
+    let mut e = Engine::new().unwrap();
+    e.set_memory_limit(4 << 20).unwrap();
+    let mut h = FakeHost::default();
+    let big = vec![b'x'; 6 << 20];
+    let sha = e.load(b"return #ARGV[1] + #KEYS").unwrap();
+    let r = e.run(sha.as_bytes(), &[b"k"], &[&big], &mut h).unwrap();
+    assert_eq!(r, Reply::Int((6 << 20) + 1));
+    let sha = e.load(b"return {#ARGV[1]}").unwrap();
+    let r = e.run(sha.as_bytes(), &[], &[&big], &mut h).unwrap();
+    assert!(err_of(r).contains("not enough memory"));
+    // Small ones go on the stack again.
+    let sha = e.load(b"return {KEYS[1], ARGV[1]}").unwrap();
+    let r = e.run(sha.as_bytes(), &[b"k"], &[b"a"], &mut h).unwrap();
+    assert_eq!(r, Reply::Array(vec![Reply::Bulk(b"k".to_vec()), Reply::Bulk(b"a".to_vec())]));
+}
+
 /// Tens of thousands of cached scripts (a handle per script once ran out of mlua's reference
 /// stack after about 8,000).
 #[test]

@@ -40,9 +40,10 @@ pub struct ScriptRun {
 }
 
 impl ScriptRun {
-    /// A script starts (under the core lock), with the `busy-reply-threshold` in force.
-    pub fn begin(&self, kind: Kind, threshold_ms: u64) {
-        self.start_ms.store(mstime(), Ordering::Relaxed);
+    /// A script starts (under the core lock) at `now_ms` (its command's time), with the
+    /// `busy-reply-threshold` in force.
+    pub fn begin(&self, kind: Kind, threshold_ms: u64, now_ms: i64) {
+        self.start_ms.store(now_ms, Ordering::Relaxed);
         self.threshold_ms.store(threshold_ms.min(i64::MAX as u64) as i64, Ordering::Relaxed);
         self.busy.store(false, Ordering::Relaxed);
         self.wrote.store(false, Ordering::Relaxed);

@@ -236,3 +236,41 @@ fn keys_do_not_expire_while_a_script_runs() {
     assert_eq!(c.call(&["EVAL", body, "2", "k1", "k2"]), b"*2\r\n:1\r\n:1\r\n");
     c.expect("EXISTS k1", b":0\r\n");
 }
+
+/// More keys and arguments than go onto the Lua stack at once (the engine then builds KEYS and
+/// ARGV itself), for a script and for a library's function.
+#[test]
+fn thousands_of_keys_and_arguments() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let (nkeys, nargs) = (5000, 3000);
+    let mut cmd = redis::cmd("EVAL");
+    cmd.arg("return {#KEYS, #ARGV, KEYS[1], KEYS[#KEYS], ARGV[1], ARGV[#ARGV]}").arg(nkeys);
+    for i in 0..nkeys {
+        cmd.arg(format!("k{i}"));
+    }
+    for i in 0..nargs {
+        cmd.arg(format!("a{i}"));
+    }
+    let want =
+        (5000, 3000, "k0".to_string(), "k4999".to_string(), "a0".to_string(), "a2999".to_string());
+    let got: (i64, i64, String, String, String, String) = cmd.query(&mut c).unwrap();
+    assert_eq!(got, want);
+
+    let lib = "#!lua name=big\nredis.register_function('sizes', function(k, a) return {#k, #a, k[1], k[#k], a[1], a[#a]} end)";
+    let _: String = redis::cmd("FUNCTION").arg("LOAD").arg(lib).query(&mut c).unwrap();
+    let mut cmd = redis::cmd("FCALL");
+    cmd.arg("sizes").arg(nkeys);
+    for i in 0..nkeys {
+        cmd.arg(format!("k{i}"));
+    }
+    for i in 0..nargs {
+        cmd.arg(format!("a{i}"));
+    }
+    let got: (i64, i64, String, String, String, String) = cmd.query(&mut c).unwrap();
+    assert_eq!(got, want);
+    // And a small call after the large ones still sees its own KEYS only.
+    let got: (i64, i64) =
+        redis::cmd("EVAL").arg("return {#KEYS, #ARGV}").arg(1).arg("k").query(&mut c).unwrap();
+    assert_eq!(got, (1, 0));
+}

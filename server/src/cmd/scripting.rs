@@ -81,7 +81,8 @@ fn run_script(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdResul
         loaded = eng.load(&argv[1]).map_err(|e| Error(e.into()))?;
         loaded.as_bytes()
     };
-    let Some(flags) = eng.flags(sha) else { return Err(Error::msg(NOSCRIPT)) };
+    let Some(script) = eng.find(sha) else { return Err(Error::msg(NOSCRIPT)) };
+    let flags = script.flags;
     // Over maxmemory, as Redis: a script with a shebang and without allow-oom does not run;
     // one without a shebang runs, and its commands that may grow memory are refused.
     let oom = over_maxmemory(ctx, &flags);
@@ -92,10 +93,9 @@ fn run_script(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdResul
     let args: Vec<&[u8]> = argv[3 + numkeys..].iter().map(|a| &a[..]).collect();
     let mut eng = ctx.core.scripts.take().expect("created above");
     let outcome = with_host(ctx, Kind::Eval, argv, ro || flags.no_writes, oom, |h| {
-        eng.run_outcome(sha, &keys, &args, h)
+        eng.run_script(&script, &keys, &args, h)
     });
     ctx.core.scripts = Some(eng);
-    let Some(outcome) = outcome else { return Err(Error::msg(NOSCRIPT)) };
     finish(ctx, outcome)
 }
 
@@ -159,7 +159,7 @@ pub(super) fn with_host<R>(
     };
     let threshold = host.core.cfg.busy_reply_threshold;
     ctx.server.script.set_auth_required(host.core.cfg.requirepass.is_some());
-    ctx.server.script.begin(kind, threshold);
+    ctx.server.script.begin(kind, threshold, ctx.now);
     // A script that runs long gives its runtime worker away (see script_run's watchdog), so
     // that connections stay served (BUSY, SCRIPT KILL); a short one costs nothing for it.
     let r = run(&mut host);
