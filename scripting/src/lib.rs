@@ -563,19 +563,10 @@ impl Engine {
     ) -> Outcome {
         let sha = std::str::from_utf8(&script.key).expect("hex digits");
         let target = Target::Script { sha, slot: script.slot };
-        let out = self.run_function(target, keys, args, host).unwrap_or_else(|e| Outcome {
+        self.run_function(target, keys, args, host).unwrap_or_else(|e| Outcome {
             reply: Reply::Error(format!("ERR Error running script: {e}").into_bytes()),
             error_counted: false,
-        });
-        // A script that filled the heap leaves garbage the next one must not trip over (Lua
-        // 5.1 does not collect when an allocation fails); KEYS and ARGV, which no one sees
-        // until the next run sets them, may hold large arguments.
-        if self.memory_limit > 0 && self.lua.used_memory() > self.memory_limit / 2 {
-            let _ = self.backing.raw_set(&self.names.0, Value::Nil);
-            let _ = self.backing.raw_set(&self.names.1, Value::Nil);
-            let _ = self.lua.gc_collect();
-        }
-        out
+        })
     }
 
     fn run_function(
@@ -586,6 +577,23 @@ impl Engine {
         host: &mut dyn ScriptHost,
     ) -> mlua::Result<Outcome> {
         let lua = &self.lua;
+        // Room left under the heap cap. Garbage past half the cap that an earlier script left
+        // is collected first: Lua 5.1 does not collect when an allocation fails. KEYS and ARGV
+        // of the last run, which no one sees until this run sets them, may hold large
+        // arguments.
+        let room = match self.memory_limit {
+            0 => usize::MAX,
+            limit => {
+                let mut used = lua.used_memory();
+                if used > limit / 2 {
+                    self.backing.raw_set(&self.names.0, Value::Nil)?;
+                    self.backing.raw_set(&self.names.1, Value::Nil)?;
+                    lua.gc_collect()?;
+                    used = lua.used_memory();
+                }
+                limit.saturating_sub(used)
+            }
+        };
         let (runner, callee) = match target {
             Target::Script { slot, .. } => (&self.script_runner, run::Callee::Slot(slot)),
             Target::Function { func, .. } => (&self.call_runner, run::Callee::Func(func)),
@@ -603,7 +611,7 @@ impl Engine {
                 Err(_) => Either::Right(binary.next().expect("made above")),
             }))
         };
-        let run_args = match run::RunArgs::on_stack(lua, self.memory_limit, callee, keys, args) {
+        let run_args = match run::RunArgs::on_stack(room, callee, keys, args) {
             Some(a) => a,
             None => {
                 let (keys, args) = (to_table(keys)?, to_table(args)?);

@@ -75,14 +75,13 @@ pub(crate) enum RunArgs<'a> {
 
 impl<'a> RunArgs<'a> {
     /// The keys and arguments to be pushed onto the stack, or `None` when they must go as
-    /// tables: too many, or the heap, capped at `limit` (0: no cap), could not take them.
+    /// tables: too many, or more than the `room` the heap cap leaves.
     ///
     /// Pushing a string outside a protected call is sound only when the allocation cannot
     /// fail (a failure would raise a Lua error with nowhere to go): below the cap it does not,
     /// as mlua's own direct pushes rely on when no cap is set.
     pub(crate) fn on_stack(
-        lua: &Lua,
-        limit: usize,
+        room: usize,
         callee: Callee<'a>,
         keys: &'a [&'a [u8]],
         args: &'a [&'a [u8]],
@@ -91,15 +90,9 @@ impl<'a> RunArgs<'a> {
         if n > MAX_STACK_ITEMS {
             return None;
         }
-        if limit > 0 {
-            // A string's header and terminator, the stack slots, and room to spare.
-            let bytes: usize = keys.iter().chain(args).map(|a| a.len() + 32).sum();
-            let need = bytes + (n + 16) * 16 + 4096;
-            if lua.used_memory().saturating_add(need) >= limit {
-                return None;
-            }
-        }
-        Some(RunArgs::Stack { callee, keys, args })
+        // A string's header and terminator, the stack slots, and some to spare.
+        let bytes: usize = keys.iter().chain(args).map(|a| a.len() + 32).sum();
+        (bytes + (n + 16) * 16 + 4096 < room).then_some(RunArgs::Stack { callee, keys, args })
     }
 }
 
