@@ -297,17 +297,30 @@ impl Client {
         push_tx: mpsc::UnboundedSender<bytes::Bytes>,
     ) -> Self {
         let flags = shared.meta.lock().flags;
-        Client::with_flags(id, shared, authenticated, push_tx, flags)
+        Client::with_flags(id, shared, authenticated, push_tx, flags, "default".into())
     }
 
-    /// [`Client::new`] with `flags` given, for a client made on behalf of one at hand (a
-    /// script's), which knows them without taking the connection's lock.
-    pub fn with_flags(
+    /// The client a script of `caller` runs its commands as: the caller's id, connection,
+    /// user, flags and database, flagged as inside a script, with the clock stopped at `now`
+    /// (made from the caller's fields, without taking the connection's lock).
+    pub fn for_script(caller: &Client, now: i64) -> Client {
+        let (shared, push) = (caller.shared.clone(), caller.push_tx.clone());
+        let user = caller.user.clone();
+        let mut c = Client::with_flags(caller.id, shared, true, push, caller.flags, user);
+        c.db = caller.db;
+        c.in_exec = true;
+        c.lua = true;
+        c.time_snapshot = Some(now);
+        c
+    }
+
+    fn with_flags(
         id: u64,
         shared: Arc<ClientShared>,
         authenticated: bool,
         push_tx: mpsc::UnboundedSender<bytes::Bytes>,
         flags: ClientFlags,
+        user: String,
     ) -> Self {
         Client {
             id,
@@ -315,7 +328,7 @@ impl Client {
             db: 0,
             resp: 2,
             authenticated,
-            user: "default".into(),
+            user,
             name: None,
             reply_mode: ReplyMode::On,
             flags,

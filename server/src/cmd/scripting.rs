@@ -141,13 +141,7 @@ pub(super) fn with_host<R>(
     if wrap {
         ctx.core.prop.begin_transaction();
     }
-    let (shared, push) = (ctx.client.shared.clone(), ctx.client.push_tx.clone());
-    let mut lua_client = Client::with_flags(ctx.client.id, shared, true, push, ctx.client.flags);
-    lua_client.db = ctx.client.db;
-    lua_client.in_exec = true;
-    lua_client.lua = true;
-    lua_client.time_snapshot = Some(ctx.now);
-    lua_client.user = ctx.client.user.clone();
+    let mut lua_client = Client::for_script(ctx.client, ctx.now);
     let mut host = Host {
         server: ctx.server,
         core: ctx.core,
