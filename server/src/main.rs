@@ -26,6 +26,9 @@ fn main() {
         std::process::exit(1);
     }
     let pidfile = config::process::write_pidfile(&mut cfg, background);
+    // Commands time themselves with the TSC (a fraction of clock_gettime's cost); its clock
+    // calibrates once, for up to 200 ms, off the start-up path.
+    std::thread::spawn(quanta::Instant::now);
 
     // One worker per core the process may run on. Always the multi-thread runtime, even with one
     // worker: a script past busy-reply-threshold hands its worker to another thread (see

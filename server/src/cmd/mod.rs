@@ -35,7 +35,6 @@ pub mod zset;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -856,7 +855,7 @@ fn run_inner(
     let db_before = client.db;
     let lookups_before = (core.dbs[db_before].lookup_hits, core.dbs[db_before].lookup_misses);
     let reply_start = out.len();
-    let start = Instant::now();
+    let start = quanta::Instant::now();
     let mut ctx = Ctx {
         core,
         server,
