@@ -577,10 +577,10 @@ impl Engine {
         host: &mut dyn ScriptHost,
     ) -> mlua::Result<Outcome> {
         let lua = &self.lua;
-        // Room left under the heap cap. Garbage past half the cap that an earlier script left
-        // is collected first: Lua 5.1 does not collect when an allocation fails. KEYS and ARGV
-        // of the last run, which no one sees until this run sets them, may hold large
-        // arguments.
+        // Room left under the heap cap (none said when more than half of it is in use, see
+        // `RunArgs::on_stack`). Garbage past half the cap that an earlier script left is
+        // collected first: Lua 5.1 does not collect when an allocation fails. KEYS and ARGV of
+        // the last run, which no one sees until this run sets them, may hold large arguments.
         let room = match self.memory_limit {
             0 => usize::MAX,
             limit => {
@@ -591,7 +591,11 @@ impl Engine {
                     lua.gc_collect()?;
                     used = lua.used_memory();
                 }
-                limit.saturating_sub(used)
+                if used > limit / 2 {
+                    0
+                } else {
+                    limit - used
+                }
             }
         };
         let (runner, callee) = match target {

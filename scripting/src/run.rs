@@ -75,11 +75,14 @@ pub(crate) enum RunArgs<'a> {
 
 impl<'a> RunArgs<'a> {
     /// The keys and arguments to be pushed onto the stack, or `None` when they must go as
-    /// tables: too many, or more than the `room` the heap cap leaves.
+    /// tables: too many, or more than half the `room` the heap cap leaves.
     ///
-    /// Pushing a string outside a protected call is sound only when the allocation cannot
-    /// fail (a failure would raise a Lua error with nowhere to go): below the cap it does not,
-    /// as mlua's own direct pushes rely on when no cap is set.
+    /// Pushing a string outside a protected call is sound only when no allocation can fail
+    /// (a failure would raise a Lua error with nowhere to go): below the cap none does, as
+    /// mlua's own direct pushes rely on when no cap is set. Besides the strings and the stack,
+    /// a push may run a garbage-collection step, whose end shrinks the string table into a new
+    /// array of at most a pointer per string (under half the heap in use); the engine starts a
+    /// run with at most half the cap in use, so half the room left covers that too.
     pub(crate) fn on_stack(
         room: usize,
         callee: Callee<'a>,
@@ -92,7 +95,7 @@ impl<'a> RunArgs<'a> {
         }
         // A string's header and terminator, the stack slots, and some to spare.
         let bytes: usize = keys.iter().chain(args).map(|a| a.len() + 32).sum();
-        (bytes + (n + 16) * 16 + 4096 < room).then_some(RunArgs::Stack { callee, keys, args })
+        (bytes + (n + 16) * 16 + 4096 < room / 2).then_some(RunArgs::Stack { callee, keys, args })
     }
 }
 
@@ -153,7 +156,7 @@ impl IntoLuaMulti for RunArgs<'_> {
         // `n` is at most MAX_STACK_ITEMS + 3, within what lua_checkstack grants; growing the
         // stack and making the strings allocate, which cannot fail: `RunArgs::Stack` is made
         // only by `RunArgs::on_stack`, after checking the heap cap leaves room for all of it
-        // (and no allocation happens between that check and this call). Each pointer is valid
+        // (mlua's own pushes before ours, of handles, allocate nothing). Each pointer is valid
         // for its length; Lua copies the bytes.
         unsafe {
             if ffi::lua_checkstack(state, n as c_int + 1) == 0 {
