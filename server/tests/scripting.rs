@@ -244,30 +244,28 @@ fn thousands_of_keys_and_arguments() {
     let s = Server::start();
     let mut c = s.conn();
     let (nkeys, nargs) = (5000, 3000);
-    let mut cmd = redis::cmd("EVAL");
-    cmd.arg("return {#KEYS, #ARGV, KEYS[1], KEYS[#KEYS], ARGV[1], ARGV[#ARGV]}").arg(nkeys);
-    for i in 0..nkeys {
-        cmd.arg(format!("k{i}"));
-    }
-    for i in 0..nargs {
-        cmd.arg(format!("a{i}"));
-    }
+    // `name first` followed by numkeys, the keys and the arguments.
+    let call = |name: &str, first: &str| {
+        let mut cmd = redis::cmd(name);
+        cmd.arg(first).arg(nkeys);
+        for i in 0..nkeys {
+            cmd.arg(format!("k{i}"));
+        }
+        for i in 0..nargs {
+            cmd.arg(format!("a{i}"));
+        }
+        cmd
+    };
     let want =
         (5000, 3000, "k0".to_string(), "k4999".to_string(), "a0".to_string(), "a2999".to_string());
-    let got: (i64, i64, String, String, String, String) = cmd.query(&mut c).unwrap();
+    let body = "return {#KEYS, #ARGV, KEYS[1], KEYS[#KEYS], ARGV[1], ARGV[#ARGV]}";
+    let got: (i64, i64, String, String, String, String) = call("EVAL", body).query(&mut c).unwrap();
     assert_eq!(got, want);
 
     let lib = "#!lua name=big\nredis.register_function('sizes', function(k, a) return {#k, #a, k[1], k[#k], a[1], a[#a]} end)";
     let _: String = redis::cmd("FUNCTION").arg("LOAD").arg(lib).query(&mut c).unwrap();
-    let mut cmd = redis::cmd("FCALL");
-    cmd.arg("sizes").arg(nkeys);
-    for i in 0..nkeys {
-        cmd.arg(format!("k{i}"));
-    }
-    for i in 0..nargs {
-        cmd.arg(format!("a{i}"));
-    }
-    let got: (i64, i64, String, String, String, String) = cmd.query(&mut c).unwrap();
+    let got: (i64, i64, String, String, String, String) =
+        call("FCALL", "sizes").query(&mut c).unwrap();
     assert_eq!(got, want);
     // And a small call after the large ones still sees its own KEYS only.
     let got: (i64, i64) =
