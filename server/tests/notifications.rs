@@ -75,10 +75,13 @@ fn events_until_sync(sub: &mut Conn, driver: &mut Conn) -> Vec<String> {
 /// the same order.
 #[test]
 fn recorded_event_sequences() {
-    let srv = Server::start();
+    let srv = Server::start_with(&["--enable-debug-command", "local"]);
     let mut c = Conn::new(&srv);
     let mut sub = Conn::subscriber(&srv);
     c.ok("CONFIG SET notify-keyspace-events KEAn");
+    // The recorded keys expire lazily, on the command that touches them; the active cycle
+    // would race the script's sleeps (`active_expiry` covers it on its own).
+    c.ok("DEBUG SET-ACTIVE-EXPIRE 0");
     let script = include_str!("notifications/events.txt");
     let mut steps: Vec<(&str, Vec<String>)> = Vec::new();
     for line in script.lines() {
