@@ -213,8 +213,8 @@ pub struct Engine {
     runner: Function,
     script_runner: Function,
     call_runner: Function,
-    /// `"KEYS"` and `"ARGV"` as Lua strings (made once).
-    names: (mlua::LuaString, mlua::LuaString),
+    /// The runner's `forget()`: empties KEYS and ARGV.
+    forget: Function,
     /// Error tables redis.pcall returned for commands that failed (weak keys).
     counted: Table,
     /// The Lua heap cap (0: none).
@@ -225,14 +225,14 @@ pub struct Engine {
 
 /// Set up once per Lua state, with the full globals: builds the sandbox the scripts see.
 const PRELUDE: &str = r#"
-local backing, redis, unwrap, cjson, bit, cmsgpack, struct, iskilled = ...
+local backing, redis, unwrap, cjson, bit, cmsgpack, struct, iskilled, setro, script_args = ...
 local rawpcall, rawxpcall, getmetatable, setmetatable, error, tostring =
       pcall, xpcall, getmetatable, setmetatable, error, tostring
 local keep = {'assert','error','getmetatable','ipairs','next','pairs','rawequal','rawget',
   'rawset','select','tonumber','tostring','type','unpack','_VERSION','string','table','math',
-  'coroutine','gcinfo','getfenv','setfenv','collectgarbage','load'}
+  'coroutine','gcinfo','collectgarbage','load'}
 for _, k in ipairs(keep) do backing[k] = _G[k] end
--- What scripts must never reach, even through getfenv(0).
+-- What scripts must never reach (Redis 7.0 gives them no getfenv either).
 for _, k in ipairs({'dofile','loadfile','loadstring','require','module','print','newproxy',
   'package','io','os','debug'}) do _G[k] = nil end
 -- An error raised by redis.call is caught by pcall as its message, as in Redis.
@@ -256,55 +256,45 @@ backing.xpcall = function(f, h)
     return h(unwrap(e))
   end))
 end
-local readonly = {}
--- Reads go through `__index = t` (a table, so that Lua finds what exists without calling a
--- function); for the globals, `t` itself has an `__index` function that refuses what does not.
-local function protect(t, strict)
-  local proxy = {}
-  readonly[proxy] = true
-  if strict then
-    setmetatable(t, {
-      __index = function(_, k)
-        if k ~= 'loadstring' then
-          error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-        end
-      end,
-    })
-  end
-  setmetatable(proxy, {
-    __index = t,
-    __newindex = function() error('Attempt to modify a readonly table', 2) end,
-    __metatable = false,
-  })
-  return proxy
+-- Lua itself refuses writes to a read-only table (our patch, scripting/lua-src/PATCHES.md):
+-- scripts get the tables themselves, so a global read is one lookup.
+backing.setmetatable = setmetatable
+backing.redis, backing.cjson, backing.bit, backing.cmsgpack, backing.struct =
+  redis, cjson, bit, cmsgpack, struct
+-- Made before the lock: the runner's later assignments of them then allocate nothing.
+if script_args then backing.KEYS, backing.ARGV = {}, {} end
+backing._G = backing
+local strict = {
+  __index = function(_, k)
+    if k ~= 'loadstring' then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+  end,
+}
+setmetatable(backing, strict)
+for _, t in ipairs({redis, cjson, bit, cmsgpack, struct, backing.string, backing.table,
+                    backing.math, backing.coroutine, strict, backing}) do
+  setro(t, true)
 end
-local rawset = rawset
-backing.rawset = function(t, k, v)
-  if readonly[t] then error('Attempt to modify a readonly table', 0) end
-  return rawset(t, k, v)
-end
-backing.setmetatable = function(t, m)
-  if readonly[t] then error('Attempt to modify a readonly table', 0) end
-  return setmetatable(t, m)
-end
-backing.redis = protect(redis, false)
-backing.cjson = protect(cjson, false)
-backing.bit = protect(bit, false)
-backing.cmsgpack = protect(cmsgpack, false)
-backing.struct = protect(struct, false)
-for _, k in ipairs({'string','table','math','coroutine'}) do
-  backing[k] = protect(backing[k], false)
-end
-local env = protect(backing, true)
-backing._G = env
-return env
 "#;
+
+extern "C-unwind" {
+    /// `setreadonly(t, on)`, a C function of our Lua (scripting/lua-src/PATCHES.md).
+    fn lua_setreadonlyfn(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int;
+}
 
 const REDIS_VERSION: &str = "7.0.15";
 const REDIS_VERSION_NUM: i64 = 0x07000f;
 
 impl Engine {
+    /// An engine for EVAL's scripts.
     pub fn new() -> mlua::Result<Engine> {
+        Engine::with_globals(true)
+    }
+
+    /// With `script_args`, the globals have KEYS and ARGV (EVAL's scripts; a library's
+    /// functions get their keys and arguments as parameters).
+    pub(crate) fn with_globals(script_args: bool) -> mlua::Result<Engine> {
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH;
         let lua = Lua::new_with(libs, LuaOptions::default())?;
         install_random(&lua)?;
@@ -322,7 +312,19 @@ impl Engine {
             }
             Ok(v)
         })?;
-        lua.load(PRELUDE).set_name("=prelude").call::<Table>((
+        // The scripts' error tables counted already (weak keys): see redis.pcall.
+        let counted = lua.create_table()?;
+        let weak = lua.create_table()?;
+        weak.set("__mode", "k")?;
+        counted.set_metatable(Some(weak))?;
+        install_host_functions(&lua, &redis, &counted)?;
+        // SAFETY: `lua_setreadonlyfn` is a C function of the Lua this crate links (our copy,
+        // scripting/lua-src): it follows the lua_CFunction protocol, checks its arguments and
+        // reports a bad one with a Lua error, raised inside the call Lua makes to it.
+        let setro = unsafe { lua.create_c_function(lua_setreadonlyfn) }?;
+        // Builds the sandbox and makes its tables read-only: nothing of Rust's writes to them
+        // afterwards (a refused write outside a protected call would abort).
+        lua.load(PRELUDE).set_name("=prelude").call::<()>((
             backing.clone(),
             redis.clone(),
             unwrap,
@@ -331,23 +333,22 @@ impl Engine {
             cmsgpack::install(&lua)?,
             structlib::install(&lua)?,
             lua.create_function(|_, v: Value| Ok(matches!(&v, Value::Error(e) if is_killed(e))))?,
+            &setro,
+            script_args,
         ))?;
-        let counted = lua.create_table()?;
-        let weak = lua.create_table()?;
-        weak.set("__mode", "k")?;
-        counted.set_metatable(Some(weak))?;
-        install_host_functions(&lua, &redis, &counted)?;
         let handler = lua.create_function(|lua, err: Value| error_handler(lua, err))?;
         let funcs = lua.create_table()?;
         let globals = lua.globals();
-        let (runner, script_runner, call_runner) =
-            lua.load(run::RUNNER).set_name("=runner").call::<(Function, Function, Function)>((
+        let (runner, script_runner, call_runner, forget) = lua
+            .load(run::RUNNER)
+            .set_name("=runner")
+            .call::<(Function, Function, Function, Function)>((
                 globals.raw_get::<Function>("xpcall")?,
                 &funcs,
                 &backing,
                 handler,
+                setro,
             ))?;
-        let names = (lua.create_string("KEYS")?, lua.create_string("ARGV")?);
         Ok(Engine {
             lua,
             scripts: ShaMap::default(),
@@ -356,7 +357,7 @@ impl Engine {
             runner,
             script_runner,
             call_runner,
-            names,
+            forget,
             counted,
             memory_limit: 0,
             watchdog: None,
@@ -586,8 +587,7 @@ impl Engine {
             limit => {
                 let mut used = lua.used_memory();
                 if used > limit / 2 {
-                    self.backing.raw_set(&self.names.0, Value::Nil)?;
-                    self.backing.raw_set(&self.names.1, Value::Nil)?;
+                    self.forget.call::<()>(())?;
                     lua.gc_collect()?;
                     used = lua.used_memory();
                 }
@@ -619,11 +619,6 @@ impl Engine {
             Some(a) => a,
             None => {
                 let (keys, args) = (to_table(keys)?, to_table(args)?);
-                // A script's KEYS and ARGV are globals; a function gets them as arguments.
-                if let Target::Script { .. } = target {
-                    self.backing.raw_set(&self.names.0, &keys)?;
-                    self.backing.raw_set(&self.names.1, &args)?;
-                }
                 run::RunArgs::Tables { callee, keys, args }
             }
         };

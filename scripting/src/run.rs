@@ -11,16 +11,24 @@ use mlua::{ffi, FromLuaMulti, Function, IntoLua, IntoLuaMulti, Lua, MultiValue, 
 use crate::{number_to_int, Reply};
 
 /// Set up once per Lua state, given `xpcall`, the cached scripts' functions by slot, the
-/// scripts' globals and the error handler. Returns three runners:
+/// scripts' globals (read-only), the error handler and `setreadonly`. Returns four functions:
 /// - `protected(f, handler)`: `xpcall(f, handler)`;
 /// - `script(slot, nkeys, nargs, ...)`: sets KEYS and ARGV from the `...` (the keys first),
 ///   then runs the cached script `funcs[slot]` under the handler;
-/// - `call(f, nkeys, nargs, ...)`: runs `f(KEYS, ARGV)` under the handler, as FCALL does.
+/// - `call(f, nkeys, nargs, ...)`: runs `f(KEYS, ARGV)` under the handler, as FCALL does;
+/// - `forget()`: empties KEYS and ARGV, so that the garbage collector may take the last ones.
 ///
-/// With `nkeys < 0` the engine made the two tables itself (too many items for the stack):
-/// `script` finds them set already, `call` gets them as its two arguments.
+/// With `nkeys < 0` the engine made the two tables itself (too many items for the stack): the
+/// runners get them as their two arguments.
 pub(crate) const RUNNER: &str = r#"
-local xpcall, funcs, backing, h = ...
+local xpcall, funcs, backing, h, setro = ...
+-- The globals are unlocked only for two assignments to keys that exist (the prelude made them),
+-- which cannot fail: nothing else can run meanwhile.
+local function setargs(keys, argv)
+  setro(backing, false)
+  backing.KEYS, backing.ARGV = keys, argv
+  setro(backing, true)
+end
 -- The keys stay where the constructor put them and the rest moves to ARGV: the length of KEYS
 -- is then nkeys (the only border of its array part).
 local function split(nkeys, nargs, ...)
@@ -35,9 +43,10 @@ local function protected(f, handler)
   return xpcall(f, handler)
 end
 local function script(slot, nkeys, nargs, ...)
-  if nargs == 0 then backing.KEYS, backing.ARGV = {...}, {}
-  elseif nkeys == 0 then backing.KEYS, backing.ARGV = {}, {...}
-  elseif nkeys > 0 then backing.KEYS, backing.ARGV = split(nkeys, nargs, ...)
+  if nargs == 0 then setargs({...}, {})
+  elseif nkeys == 0 then setargs({}, {...})
+  elseif nkeys > 0 then setargs(split(nkeys, nargs, ...))
+  else setargs(...)
   end
   return xpcall(funcs[slot], h)
 end
@@ -50,7 +59,8 @@ local function call(f, nkeys, nargs, ...)
   end
   return xpcall(function() return f(keys, argv) end, h)
 end
-return protected, script, call
+local function forget() setargs({}, {}) end
+return protected, script, call, forget
 "#;
 
 /// The most keys and arguments passed on the Lua stack: Lua 5.1 refuses to grow a C

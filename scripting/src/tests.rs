@@ -159,7 +159,7 @@ fn sandbox() {
     assert!(err_of(eval("return y")).starts_with(
         "ERR user_script:1: Script attempted to access nonexistent global variable 'y' script:"
     ));
-    for g in ["dofile", "require", "io", "os", "print", "loadfile", "debug"] {
+    for g in ["dofile", "require", "io", "os", "print", "loadfile", "debug", "getfenv", "setfenv"] {
         let e = err_of(eval(&format!("return {g}")));
         assert!(e.contains(&format!("nonexistent global variable '{g}'")), "{e}");
     }
@@ -167,7 +167,6 @@ fn sandbox() {
     assert!(err_of(eval("setmetatable(_G, nil)"))
         .starts_with("ERR Attempt to modify a readonly table script:"));
     assert!(err_of(eval("redis.call = nil")).contains("Attempt to modify a readonly table"));
-    assert!(err_of(eval("return getfenv(0).dofile('/etc/passwd')")).contains("attempt to call"));
     assert_eq!(eval("return _G"), Reply::Array(vec![]));
     assert!(err_of(eval("rawset(_G, 'x', 1)")).contains("Attempt to modify a readonly table"));
     assert!(err_of(eval("rawset(redis, 'call', 1)")).contains("Attempt to modify a readonly table"));
