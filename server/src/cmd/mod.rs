@@ -115,9 +115,29 @@ impl Command {
 
 /// The command table: specs joined with handlers, built once at start-up.
 pub struct Commands {
-    map: NameMap<Command>,
+    map: &'static NameMap<Command>,
+    /// The commands whose names fit a [`ShortName`] (all but a few), by it: every command
+    /// looks its name up, and an integer key is hashed and compared in place, where a byte
+    /// string key costs a pointer chase and a memcmp.
+    short: HashMap<ShortName, &'static Command, foldhash::fast::FixedState>,
     /// Full names by id, for stats.
     pub names: Vec<&'static str>,
+}
+
+/// A name of at most 15 bytes, lower-cased, with its length in the last byte.
+type ShortName = u128;
+
+fn short_name(name: &[u8]) -> Option<ShortName> {
+    if name.len() > 15 {
+        return None;
+    }
+    // Made in registers: bytes stored one at a time and read back as one integer stall the
+    // load (no store forwarding), which cost more than the whole lookup.
+    let mut key = (name.len() as u128) << 120;
+    for (i, &b) in name.iter().enumerate() {
+        key |= u128::from(b.to_ascii_lowercase()) << (8 * i);
+    }
+    Some(key)
 }
 
 impl Commands {
@@ -137,7 +157,9 @@ impl Commands {
             let cmd = Self::make(spec, None, &handlers, &mut names);
             map.insert(spec.name.as_bytes().into(), cmd);
         }
-        Box::leak(Box::new(Commands { map, names }))
+        let map: &'static NameMap<Command> = Box::leak(Box::new(map));
+        let short = map.iter().filter_map(|(name, cmd)| Some((short_name(name)?, cmd))).collect();
+        Box::leak(Box::new(Commands { map, short, names }))
     }
 
     fn make(
@@ -179,7 +201,10 @@ impl Commands {
 
     /// Looks up a top-level command by name, case-insensitively.
     pub fn get(&self, name: &[u8]) -> Option<&Command> {
-        with_lower(name, |n| self.map.get(n))
+        match short_name(name) {
+            Some(key) => self.short.get(&key).copied(),
+            None => with_lower(name, |n| self.map.get(n)),
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Command> {
@@ -956,4 +981,30 @@ fn run_inner(
         ops::feed_monitors(core, client.db, &origin, args.as_deref().unwrap_or(argv));
     }
     Flow::Continue
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Names are found in any case, through the integer index (up to 15 bytes) and the byte
+    /// string map (longer); a name that only starts like one, or has a NUL after it, is not.
+    #[test]
+    fn names_resolve_case_insensitively_and_exactly() {
+        let cmds = Commands::build();
+        for (name, full) in [
+            ("get", "get"),
+            ("GeT", "get"),
+            ("zrangebyscore", "zrangebyscore"),
+            ("ZREVRANGEBYSCORE", "zrevrangebyscore"),
+            ("georadiusbymember_ro", "georadiusbymember_ro"),
+        ] {
+            assert_eq!(cmds.get(name.as_bytes()).map(|c| c.fullname), Some(full), "{name}");
+        }
+        for name in ["ge", "gett", "get\0", "", "zrevrangebyscorex", "georadiusbymember_r"] {
+            assert!(cmds.get(name.as_bytes()).is_none(), "{name:?}");
+        }
+        let short = cmds.iter().filter(|c| c.spec.name.len() <= 15).count();
+        assert_eq!(short, cmds.short.len(), "every short name is in the integer index");
+    }
 }
