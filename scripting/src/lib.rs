@@ -587,7 +587,10 @@ impl Engine {
             limit => {
                 let mut used = lua.used_memory();
                 if used > limit / 2 {
-                    self.forget.call::<()>(())?;
+                    // (A library's functions have no such globals.)
+                    if let Target::Script { .. } = target {
+                        self.forget.call::<()>(())?;
+                    }
                     lua.gc_collect()?;
                     used = lua.used_memory();
                 }
