@@ -36,8 +36,6 @@ fn main() {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cores)
-        // Replies go out when a worker runs dry, as Redis's at the end of a loop pass.
-        .on_thread_park(vireo_server::net::pass::end)
         .enable_all()
         .build()
         .expect("tokio runtime");

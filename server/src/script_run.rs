@@ -151,8 +151,6 @@ fn release_worker() {
     let multi = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
     if multi {
-        // The replies waiting for this worker's pass go with it (see net::pass).
-        crate::net::pass::hand_off();
         tokio::task::block_in_place(std::thread::yield_now);
     }
 }

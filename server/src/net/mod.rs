@@ -23,7 +23,6 @@ use crate::resp::{parse::unquote_inline, parse_command, Limits, Parsed};
 use crate::server::Server;
 
 mod output;
-pub mod pass;
 
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -318,7 +317,6 @@ where
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut batch = Batch::default();
-    let turn = Arc::new(tokio::sync::Notify::new());
     // Limits read from the configuration while the lock is held, for the next parse.
     let (mut max_bulk, mut qbuf_limit) = server
         .try_lock_core()
@@ -497,7 +495,6 @@ where
                 b.wait().await;
             }
             if !out.is_empty() {
-                pass::wait_turn(&turn).await;
                 output::write_all(stream, &out, &shared).await?;
                 out.clear();
                 shared.out.written(drained.0, drained.1);
