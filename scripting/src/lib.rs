@@ -206,7 +206,7 @@ pub struct Engine {
     scripts: ShaMap<Script>,
     /// The cached scripts' compiled functions, by [`Script::slot`] (1, 2, ...).
     funcs: Table,
-    /// The scripts' globals as they see them (behind the read-only proxy).
+    /// The scripts' globals (read-only inside Lua, see scripting/lua-src/PATCHES.md).
     backing: Table,
     /// The runners of [`run::RUNNER`]: `protected(f, handler)`, `script(slot, nkeys, ...)`
     /// and `call(f, nkeys, ...)`.
@@ -538,19 +538,8 @@ impl Engine {
         args: &[&[u8]],
         host: &mut dyn ScriptHost,
     ) -> Option<Reply> {
-        self.run_outcome(sha, keys, args, host).map(|o| o.reply)
-    }
-
-    /// [`Engine::run`], telling also whether an error reply was counted already.
-    pub fn run_outcome(
-        &mut self,
-        sha: &[u8],
-        keys: &[&[u8]],
-        args: &[&[u8]],
-        host: &mut dyn ScriptHost,
-    ) -> Option<Outcome> {
         let script = self.find(sha)?;
-        Some(self.run_script(&script, keys, args, host))
+        Some(self.run_script(&script, keys, args, host).reply)
     }
 
     /// Runs a script [`Engine::find`] found (and no flush forgot since) with `KEYS` and

@@ -42,6 +42,8 @@ end
 local function protected(f, handler)
   return xpcall(f, handler)
 end
+-- `script` and `call` each make KEYS and ARGV inline: a shared helper taking the varargs costs
+-- one more call per run, measurable on an EVALSHA.
 local function script(slot, nkeys, nargs, ...)
   if nargs == 0 then setargs({...}, {})
   elseif nkeys == 0 then setargs({}, {...})
