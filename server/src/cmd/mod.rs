@@ -48,9 +48,74 @@ use spec::{CmdFlags, CommandSpec};
 
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 
-/// Command names are looked up once per command: a fast non-cryptographic hash is enough for a
-/// table that never holds client-chosen keys.
-pub type NameMap<V> = HashMap<Box<[u8]>, V, foldhash::fast::FixedState>;
+/// Values by command name, found in any ASCII case (built-ins, subcommands, module commands).
+///
+/// Every command looks its name up, so names of up to 15 bytes (all but four built-ins) are
+/// keyed by one integer made in registers ([`short_name`]): hashed and compared in place, where
+/// a byte-string key costs a pointer chase and a memcmp. A fast non-cryptographic hash is enough
+/// for a table that never holds client-chosen keys.
+pub struct NameMap<V> {
+    short: HashMap<ShortName, V, foldhash::fast::FixedState>,
+    /// Longer names, lower-cased.
+    long: HashMap<Box<[u8]>, V, foldhash::fast::FixedState>,
+}
+
+impl<V> Default for NameMap<V> {
+    fn default() -> Self {
+        NameMap { short: HashMap::default(), long: HashMap::default() }
+    }
+}
+
+impl<V> NameMap<V> {
+    pub fn get(&self, name: &[u8]) -> Option<&V> {
+        match short_name(name) {
+            Some(key) => self.short.get(&key),
+            None => with_lower(name, |n| self.long.get(n)),
+        }
+    }
+
+    pub fn insert(&mut self, name: &[u8], v: V) -> Option<V> {
+        match short_name(name) {
+            Some(key) => self.short.insert(key, v),
+            None => self.long.insert(name.to_ascii_lowercase().into(), v),
+        }
+    }
+
+    pub fn remove(&mut self, name: &[u8]) -> Option<V> {
+        match short_name(name) {
+            Some(key) => self.short.remove(&key),
+            None => with_lower(name, |n| self.long.remove(n)),
+        }
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.short.values().chain(self.long.values())
+    }
+
+    pub fn len(&self) -> usize {
+        self.short.len() + self.long.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.short.is_empty() && self.long.is_empty()
+    }
+}
+
+/// A name of at most 15 bytes, lower-cased, with its length in the last byte.
+type ShortName = u128;
+
+fn short_name(name: &[u8]) -> Option<ShortName> {
+    if name.len() > 15 {
+        return None;
+    }
+    // Made in registers: bytes stored one at a time and read back as one integer stall the
+    // load (no store forwarding), which cost more than the whole lookup.
+    let mut key = (name.len() as u128) << 120;
+    for (i, &b) in name.iter().enumerate() {
+        key |= u128::from(b.to_ascii_lowercase()) << (8 * i);
+    }
+    Some(key)
+}
 
 /// Every handler table, by family. Adding a family means adding its table here.
 fn handler_tables() -> &'static [&'static [(&'static str, Handler)]] {
@@ -115,29 +180,9 @@ impl Command {
 
 /// The command table: specs joined with handlers, built once at start-up.
 pub struct Commands {
-    map: &'static NameMap<Command>,
-    /// The commands whose names fit a [`ShortName`] (all but a few), by it: every command
-    /// looks its name up, and an integer key is hashed and compared in place, where a byte
-    /// string key costs a pointer chase and a memcmp.
-    short: HashMap<ShortName, &'static Command, foldhash::fast::FixedState>,
+    map: NameMap<Command>,
     /// Full names by id, for stats.
     pub names: Vec<&'static str>,
-}
-
-/// A name of at most 15 bytes, lower-cased, with its length in the last byte.
-type ShortName = u128;
-
-fn short_name(name: &[u8]) -> Option<ShortName> {
-    if name.len() > 15 {
-        return None;
-    }
-    // Made in registers: bytes stored one at a time and read back as one integer stall the
-    // load (no store forwarding), which cost more than the whole lookup.
-    let mut key = (name.len() as u128) << 120;
-    for (i, &b) in name.iter().enumerate() {
-        key |= u128::from(b.to_ascii_lowercase()) << (8 * i);
-    }
-    Some(key)
 }
 
 impl Commands {
@@ -155,11 +200,9 @@ impl Commands {
         let mut map = NameMap::default();
         for spec in spec::all() {
             let cmd = Self::make(spec, None, &handlers, &mut names);
-            map.insert(spec.name.as_bytes().into(), cmd);
+            map.insert(spec.name.as_bytes(), cmd);
         }
-        let map: &'static NameMap<Command> = Box::leak(Box::new(map));
-        let short = map.iter().filter_map(|(name, cmd)| Some((short_name(name)?, cmd))).collect();
-        Box::leak(Box::new(Commands { map, short, names }))
+        Box::leak(Box::new(Commands { map, names }))
     }
 
     fn make(
@@ -174,11 +217,10 @@ impl Commands {
         };
         let id = names.len();
         names.push(fullname);
-        let subcommands = spec
-            .subcommands
-            .iter()
-            .map(|s| (s.name.as_bytes().into(), Self::make(s, Some(fullname), handlers, names)))
-            .collect();
+        let mut subcommands = NameMap::default();
+        for s in spec.subcommands {
+            subcommands.insert(s.name.as_bytes(), Self::make(s, Some(fullname), handlers, names));
+        }
         Command {
             spec,
             handler: handlers.get(fullname).copied(),
@@ -201,10 +243,7 @@ impl Commands {
 
     /// Looks up a top-level command by name, case-insensitively.
     pub fn get(&self, name: &[u8]) -> Option<&Command> {
-        match short_name(name) {
-            Some(key) => self.short.get(&key).copied(),
-            None => with_lower(name, |n| self.map.get(n)),
-        }
+        self.map.get(name)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Command> {
@@ -215,7 +254,7 @@ impl Commands {
     pub fn resolve(&self, argv: &[Bytes]) -> Lookup<'_> {
         let Some(cmd) = self.get(&argv[0]) else { return Lookup::Unknown };
         if cmd.is_container() && argv.len() >= 2 {
-            match with_lower(&argv[1], |n| cmd.subcommands.get(n)) {
+            match cmd.subcommands.get(&argv[1]) {
                 Some(sub) => Lookup::Found(sub),
                 None => Lookup::UnknownSub,
             }
@@ -256,7 +295,7 @@ pub(crate) fn resolve<'a>(
 }
 
 /// Calls `f` with the ASCII-lower-cased `name`, without allocating for short names.
-pub(crate) fn with_lower<R>(name: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+fn with_lower<R>(name: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
     let mut buf = [0u8; 32];
     if name.len() <= buf.len() {
         for (d, s) in buf.iter_mut().zip(name) {
@@ -1005,6 +1044,6 @@ mod tests {
             assert!(cmds.get(name.as_bytes()).is_none(), "{name:?}");
         }
         let short = cmds.iter().filter(|c| c.spec.name.len() <= 15).count();
-        assert_eq!(short, cmds.short.len(), "every short name is in the integer index");
+        assert_eq!(short, cmds.map.short.len(), "every short name is in the integer index");
     }
 }

@@ -415,9 +415,9 @@ fn latency_histogram(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             let name = String::from_utf8_lossy(a);
             let found = match name.split_once('|') {
                 None => commands.get(a),
-                Some((top, sub)) => commands
-                    .get(top.as_bytes())
-                    .and_then(|c| c.subcommands.get(sub.to_ascii_lowercase().as_bytes())),
+                Some((top, sub)) => {
+                    commands.get(top.as_bytes()).and_then(|c| c.subcommands.get(sub.as_bytes()))
+                }
             };
             if let Some(c) = found {
                 push_tree(c, &mut picked);

@@ -85,7 +85,7 @@ impl Modules {
         if self.commands.is_empty() {
             return None;
         }
-        cmd::with_lower(name, |n| self.commands.get(n).cloned())
+        self.commands.get(name).cloned()
     }
 
     /// Whether any module command is registered.
@@ -224,7 +224,7 @@ pub fn load_ex(
             module: Some(Box::new(ModuleCommand { module: name.clone(), handler })),
         };
         names.push(spec.name.as_bytes().into());
-        core.modules.commands.insert(spec.name.as_bytes().into(), Arc::new(c));
+        core.modules.commands.insert(spec.name.as_bytes(), Arc::new(c));
     }
     if core.stats.cmd.len() < base + core.modules.next_id {
         core.stats.cmd.resize(base + core.modules.next_id, Default::default());
