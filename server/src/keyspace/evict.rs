@@ -81,7 +81,9 @@ thread_local! {
 }
 
 /// Publishes this thread's allocations since its last call; returns the new global net.
-fn publish() -> i64 {
+/// A thread done with the keyspace for now calls it before releasing the core lock: whatever
+/// it leaves unpublished when a rebase happens elsewhere is counted twice once it publishes.
+pub fn publish() -> i64 {
     let cur = COUNTERS
         .try_with(|c| c.as_ref().map(|c| c.alloc.get().wrapping_sub(c.dealloc.get()) as i64))
         .ok()

@@ -445,6 +445,9 @@ where
                         // BCAST invalidations go out once per batch, after its replies.
                         crate::tracking::flush_bcast(&mut core);
                         aof = core.aof.barrier();
+                        // The batch's allocations count in the memory meter before the lock
+                        // goes: this task may resume on another thread (see the meter).
+                        crate::keyspace::evict::publish();
                         if !out.is_empty() {
                             core.stats.total_net_output_bytes += out.len() as u64;
                             core.stats.total_writes_processed += 1;
