@@ -45,8 +45,10 @@ pub const OOM_ERROR: &str = "OOM command not allowed when used memory > 'maxmemo
 // - jemalloc keeps, per thread, the bytes that thread ever allocated and deallocated
 //   (`thread.allocatedp` / `thread.deallocatedp` return pointers to them; reading is one load).
 //   Each thread publishes its net change (allocated - deallocated) into one global atomic
-//   `NET` whenever it reads the meter. Every command runs on a runtime worker that reads the
-//   meter first, so all keyspace changes are published by the next command of that thread.
+//   `NET` whenever it reads the meter, and a connection's thread publishes at the end of each
+//   batch, before releasing the core lock: the rebases below run under that lock, so every
+//   keyspace change is published before one (a change left unpublished across a rebase would
+//   be counted twice when its thread published it).
 // - Whenever `stats.allocated` is read anyway (the cron's 100 ms sample, INFO, MEMORY), the
 //   reading becomes the new `BASE` and the `NET` at that instant is remembered.
 // - used memory = BASE + (NET now - NET at BASE).
