@@ -36,6 +36,8 @@ fn main() {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cores)
+        // Replies wait for the end of the worker's pass (see net::pass).
+        .on_thread_park(vireo_server::net::pass::parked)
         .enable_all()
         .build()
         .expect("tokio runtime");

@@ -23,6 +23,7 @@ use crate::resp::{parse::unquote_inline, parse_command, Limits, Parsed};
 use crate::server::Server;
 
 mod output;
+pub mod pass;
 
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -498,6 +499,7 @@ where
                 b.wait().await;
             }
             if !out.is_empty() {
+                pass::end_of_batch().await;
                 output::write_all(stream, &out, &shared).await?;
                 out.clear();
                 shared.out.written(drained.0, drained.1);
