@@ -208,3 +208,36 @@ fn unix_socket_serves_commands() {
     drop(srv);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Connections arriving faster than the server accepts them wait in the kernel's accept queue,
+/// `tcp-backlog` (511) long as in Redis: here all of a burst of 300 complete while the server is
+/// stopped, and are served once it resumes. (Past the queue the kernel drops the handshake and the
+/// client retries a second later.)
+#[test]
+fn a_burst_of_connections_waits_in_the_accept_queue() {
+    let srv = Server::start();
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &srv.pid().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    };
+    signal("-STOP");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], srv.port));
+    let conns: Vec<TcpStream> = (0..300)
+        .map(|i| {
+            TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+                .unwrap_or_else(|e| panic!("connection {i} not accepted into the queue: {e}"))
+        })
+        .collect();
+    signal("-CONT");
+    for mut c in conns {
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        c.write_all(b"PING\r\n").unwrap();
+        let mut buf = [0u8; 7];
+        c.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"+PONG\r\n");
+    }
+}

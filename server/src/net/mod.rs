@@ -32,10 +32,12 @@ const READ_CHUNK: usize = 16 * 1024;
 pub async fn bind_all(
     server: &Arc<Server>,
 ) -> io::Result<(Vec<TcpListener>, Option<UnixListener>)> {
-    let (binds, port, unixsocket, perm) = {
+    let (binds, port, unixsocket, perm, backlog) = {
         let core = server.core.lock();
-        (core.cfg.bind.clone(), core.cfg.port, core.cfg.unixsocket.clone(), core.cfg.unixsocketperm)
+        let c = &core.cfg;
+        (c.bind.clone(), c.port, c.unixsocket.clone(), c.unixsocketperm, c.tcp_backlog)
     };
+    warn_if_backlog_capped(backlog);
     let mut listeners = Vec::new();
     if port != 0 {
         for b in &binds {
@@ -53,7 +55,7 @@ pub async fn bind_all(
             } else {
                 format!("{addr}:{port}")
             };
-            match TcpListener::bind(&sa).await {
+            match tcp_listener(&sa, backlog).await {
                 Ok(l) => listeners.push(l),
                 Err(e) if optional => tracing::debug!("skipping optional bind {sa}: {e}"),
                 Err(e) => {
@@ -73,7 +75,7 @@ pub async fn bind_all(
     let unix = match unixsocket {
         Some(path) if !path.is_empty() => {
             let _ = std::fs::remove_file(&path);
-            let l = UnixListener::bind(&path).map_err(|e| {
+            let l = unix_listener(&path, backlog).map_err(|e| {
                 io::Error::new(e.kind(), format!("Failed opening Unix socket {path}: {e}"))
             })?;
             if perm != 0 {
@@ -85,6 +87,50 @@ pub async fn bind_all(
         _ => None,
     };
     Ok((listeners, unix))
+}
+
+/// A listening socket on `addr` with `tcp-backlog` as its accept queue (the standard
+/// library's is 128: a burst of connections past it waits a second for SYN retransmission).
+/// IPv6 sockets are IPv6-only, as Redis's, so `bind 0.0.0.0 ::` binds both.
+async fn tcp_listener(addr: &str, backlog: u32) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let sa = tokio::net::lookup_host(addr)
+        .await?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
+    let socket = Socket::new(Domain::for_address(sa), Type::STREAM, Some(Protocol::TCP))?;
+    if sa.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&sa.into())?;
+    socket.listen(backlog.min(i32::MAX as u32) as i32)?;
+    TcpListener::from_std(socket.into())
+}
+
+/// The Unix-socket listener, with the same backlog as the TCP ones (as Redis).
+fn unix_listener(path: &str, backlog: u32) -> io::Result<UnixListener> {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&SockAddr::unix(path)?)?;
+    socket.listen(backlog.min(i32::MAX as u32) as i32)?;
+    UnixListener::from_std(socket.into())
+}
+
+/// Redis's start-up warning when the kernel caps the accept queue below `tcp-backlog`.
+fn warn_if_backlog_capped(backlog: u32) {
+    const PROC: &str = "/proc/sys/net/core/somaxconn";
+    let Ok(text) = std::fs::read_to_string(PROC) else { return };
+    if let Ok(max) = text.trim().parse::<u32>() {
+        if max < backlog {
+            tracing::warn!(
+                "WARNING: The TCP backlog setting of {backlog} cannot be enforced because {PROC} \
+                 is set to the lower value of {max}."
+            );
+        }
+    }
 }
 
 pub async fn accept_tcp(server: Arc<Server>, listener: TcpListener) {

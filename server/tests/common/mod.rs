@@ -221,6 +221,12 @@ impl Server {
         panic!("{} did not start", bin.display());
     }
 
+    /// The server's process id.
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn addr(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
