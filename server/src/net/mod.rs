@@ -334,6 +334,7 @@ where
         if let Some(b) = aof {
             b.wait().await;
         }
+        pass::end_of_batch().await;
         output::write_all(stream, &reply, &shared).await?;
         return Ok(true);
     }
