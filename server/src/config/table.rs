@@ -273,15 +273,15 @@ const NONE: u8 = 0;
 pub static DIRECTIVES: &[Directive] = &[
     // ---------------------------------------------------------------- network
     d!(Network "bind" special special::BIND; VIREO_IMMUTABLE, Startup,
-        "Addresses to listen on; a `-` prefix makes an address optional (no error if it cannot be bound)."),
+        "Addresses to listen on; a `-` prefix makes an address optional (no error if it cannot be bound). IPv6 sockets are IPv6-only, as Redis's, so `bind 0.0.0.0 ::` listens on both families."),
     d!(Network "bind-source-addr" nstr bind_source_addr; NONE, Stored,
         "Source address for outgoing connections (replication)."),
     d!(Network "protected-mode" bool protected_mode; NONE, Live,
         "Refuse non-loopback clients while no password is set and `bind` was not given."),
     d!(Network "port" int port: u16, Plain 0, 65535; VIREO_IMMUTABLE, Startup,
         "TCP port; 0 disables TCP."),
-    d!(Network "tcp-backlog" int tcp_backlog: u32, Plain 0, INT_MAX; IMMUTABLE, Stored,
-        "Listen backlog."),
+    d!(Network "tcp-backlog" int tcp_backlog: u32, Plain 0, INT_MAX; IMMUTABLE, Startup,
+        "Accept queue of the TCP and Unix-socket listeners (the kernel caps it at `net.core.somaxconn`; start-up warns when that is lower, as Redis does)."),
     d!(Network "unixsocket" nstr unixsocket; IMMUTABLE, Startup,
         "Path of a unix socket to listen on."),
     d!(Network "unixsocketperm" int unixsocketperm: u32, Octal 0, 0o777; IMMUTABLE, Startup,

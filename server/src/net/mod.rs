@@ -2,8 +2,8 @@
 //!
 //! A connection task reads whatever the socket has, parses every complete command in it, takes
 //! the core lock once for the whole batch, runs the commands, releases the lock and writes all the
-//! replies with one write. Pipelined clients therefore pay one lock and one syscall pair per read,
-//! not per command.
+//! replies with one write, at the end of the worker's pass (see [`pass`]). Pipelined clients
+//! therefore pay one lock and one syscall pair per read, not per command.
 
 use std::io;
 use std::net::SocketAddr;
