@@ -330,11 +330,11 @@ where
             client.sync_meta(&mut client.shared.meta.lock());
             (reply, core.aof.barrier())
         };
-        // What serving it wrote is in the AOF before the reply goes out.
+        // At the end of the pass, and once what serving it wrote is in the AOF (see below).
+        pass::end_of_batch().await;
         if let Some(b) = aof {
             b.wait().await;
         }
-        pass::end_of_batch().await;
         output::write_all(stream, &reply, &shared).await?;
         return Ok(true);
     }
@@ -540,13 +540,16 @@ where
                 }
                 continue;
             }
-            // The batch's writes are in the AOF (on disk with appendfsync always) before any of
-            // its replies go out.
+            // Replies go out at the end of the pass, once the batch's writes are in the AOF (on
+            // disk with appendfsync always). The pass ends first, so that one AOF write (or
+            // fsync) covers every batch of the pass, as Redis's once per event-loop pass.
+            if !out.is_empty() {
+                pass::end_of_batch().await;
+            }
             if let Some(b) = aof {
                 b.wait().await;
             }
             if !out.is_empty() {
-                pass::end_of_batch().await;
                 output::write_all(stream, &out, &shared).await?;
                 out.clear();
                 shared.out.written(drained.0, drained.1);
