@@ -462,3 +462,35 @@ fn shipped_config_loads_the_bundled_modules() {
     c.expect("JSON.SET k $ [1]", b"+OK\r\n");
     c.expect("JSON.GET k", b"$3\r\n[1]\r\n");
 }
+
+/// A document's memory is the server's: the module allocates from the server's jemalloc, so
+/// `used_memory` (what `maxmemory` checks) drops by what MEMORY USAGE said when it is deleted.
+#[test]
+fn documents_count_in_used_memory() {
+    let srv = start();
+    let mut c = srv.raw();
+    let used = |c: &mut common::Raw| -> i64 {
+        let info = String::from_utf8_lossy(&c.call(&["INFO", "memory"])).to_string();
+        info.lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("used_memory")
+    };
+    let items: Vec<String> = (0..20_000)
+        .map(|i| format!(r#"{{"id":{i},"name":"item-{i}","tags":["a","b"]}}"#))
+        .collect();
+    let doc = format!(r#"{{"items":[{}]}}"#, items.join(","));
+    // The first JSON.SET warms the module's parse buffers; the second is measured.
+    assert_eq!(c.call(&["JSON.SET", "warm", "$", &doc]), b"+OK\r\n");
+    assert_eq!(c.call(&["JSON.SET", "doc", "$", &doc]), b"+OK\r\n");
+    let reply = c.call(&["MEMORY", "USAGE", "doc"]);
+    let usage: i64 = String::from_utf8_lossy(&reply[1..reply.len() - 2]).parse().unwrap();
+    assert!(usage > 1_000_000, "MEMORY USAGE {usage}");
+    let before = used(&mut c);
+    assert_eq!(c.call(&["DEL", "doc"]), b":1\r\n");
+    let freed = before - used(&mut c);
+    assert!(
+        (freed - usage).abs() < usage / 20,
+        "DEL freed {freed} bytes of used_memory; MEMORY USAGE said {usage}"
+    );
+}

@@ -79,13 +79,21 @@ impl Str {
     }
 }
 
-/// The bytes a heap block of `n` bytes takes (the system allocator: 16-byte granules, 8
-/// bytes of header, 32 bytes at least).
+/// The bytes a heap block of `n` bytes takes: its jemalloc size class. The server's jemalloc
+/// is the process's `malloc`, so the module's allocations (through the system allocator) land
+/// there, in the server's `used_memory`. Classes are 8, then multiples of 16 up to 128, then
+/// four per doubling (160, 192, 224, 256, 320, ...); jemalloc keeps no header per block.
 pub fn alloc_size(n: usize) -> usize {
-    if n == 0 {
-        0
-    } else {
-        ((n + 8 + 15) & !15).max(32)
+    match n {
+        0 => 0,
+        1..=8 => 8,
+        9..=128 => (n + 15) & !15,
+        _ => {
+            // A quarter of the power of two below the class's upper bound.
+            let bits = usize::BITS - (n - 1).leading_zeros();
+            let step = 1usize << (bits - 3);
+            (n + step - 1) & !(step - 1)
+        }
     }
 }
 
@@ -381,6 +389,30 @@ impl fmt::Debug for Map {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Block sizes are jemalloc's size classes (its documented table for 4 KiB pages).
+    #[test]
+    fn block_sizes_are_jemalloc_classes() {
+        let classes = [
+            (0, 0),
+            (1, 8),
+            (8, 8),
+            (9, 16),
+            (24, 32),
+            (100, 112),
+            (128, 128),
+            (129, 160),
+            (256, 256),
+            (257, 320),
+            (1025, 1280),
+            (14_336, 14_336),
+            (14_337, 16_384),
+            (100_000, 114_688),
+        ];
+        for (n, want) in classes {
+            assert_eq!(alloc_size(n), want, "{n} bytes");
+        }
+    }
 
     /// An object from members in input order, as parsing builds one: a repeated key keeps its
     /// first place and its last value (as serde_json's maps do).

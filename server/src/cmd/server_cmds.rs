@@ -625,26 +625,13 @@ fn memory_purge(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-#[cfg(target_os = "linux")]
 fn jemalloc_purge() {
     // tikv-jemalloc-ctl cannot issue a mallctl that takes no value, so call jemalloc directly.
-    // tikv-jemalloc-sys (linked in through tikv-jemalloc-ctl) prefixes jemalloc's symbols with
-    // `_rjem_` on Linux.
-    extern "C" {
-        #[link_name = "_rjem_mallctl"]
-        fn mallctl(
-            name: *const libc::c_char,
-            oldp: *mut libc::c_void,
-            oldlenp: *mut libc::size_t,
-            newp: *mut libc::c_void,
-            newlen: libc::size_t,
-        ) -> libc::c_int;
-    }
     // 4096 is MALLCTL_ARENAS_ALL.
     let name = b"arena.4096.purge\0";
     // SAFETY: a NUL-terminated name and no old or new value, as this mallctl expects.
     unsafe {
-        mallctl(
+        tikv_jemalloc_sys::mallctl(
             name.as_ptr().cast(),
             std::ptr::null_mut(),
             std::ptr::null_mut(),
@@ -653,9 +640,6 @@ fn jemalloc_purge() {
         );
     }
 }
-
-#[cfg(not(target_os = "linux"))]
-fn jemalloc_purge() {}
 
 /// MEMORY HELP
 fn memory_help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
