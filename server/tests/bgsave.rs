@@ -24,13 +24,7 @@ fn tempdir(name: &str) -> PathBuf {
 }
 
 fn info_field(r: &mut Raw, field: &str) -> String {
-    let info = String::from_utf8(r.line("INFO persistence")).unwrap();
-    let prefix = format!("{field}:");
-    info.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .unwrap_or_else(|| panic!("no {field}"))
-        .trim()
-        .to_string()
+    r.info_field("persistence", field)
 }
 
 fn wait_bgsave_done(r: &mut Raw) {

@@ -15,18 +15,8 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const OOM: &[u8] = b"-OOM command not allowed when used memory > 'maxmemory'.\r\n";
 
-fn info_field(r: &mut Raw, section: &str, field: &str) -> String {
-    let reply = r.call(&["INFO", section]);
-    let text = String::from_utf8_lossy(&reply).to_string();
-    let prefix = format!("{field}:");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
-        .to_string()
-}
-
 fn info_u64(r: &mut Raw, section: &str, field: &str) -> u64 {
-    info_field(r, section, field).parse().unwrap()
+    r.info_field(section, field).parse().unwrap()
 }
 
 fn used(r: &mut Raw) -> u64 {
@@ -97,11 +87,11 @@ fn noeviction_refuses_writes_but_serves_reads() {
     // CLIENT NO-EVICT is about client eviction: the OOM check still applies.
     r.expect("CLIENT NO-EVICT on", b"+OK\r\n");
     r.expect("SET a b", OOM);
-    assert_eq!(info_field(&mut r, "errorstats", "errorstat_OOM"), "count=3");
-    let set = info_field(&mut r, "commandstats", "cmdstat_set");
+    assert_eq!(r.info_field("errorstats", "errorstat_OOM"), "count=3");
+    let set = r.info_field("commandstats", "cmdstat_set");
     assert!(set.contains("calls=50,") && set.contains("rejected_calls=2,"), "{set}");
     assert_eq!(info_u64(&mut r, "stats", "evicted_keys"), 0);
-    assert_eq!(info_field(&mut r, "memory", "maxmemory_policy"), "noeviction");
+    assert_eq!(r.info_field("memory", "maxmemory_policy"), "noeviction");
     // Raising the limit lets writes in again.
     r.expect("CONFIG SET maxmemory 0", b"+OK\r\n");
     r.expect("SET a b", b"+OK\r\n");

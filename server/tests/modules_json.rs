@@ -469,13 +469,8 @@ fn shipped_config_loads_the_bundled_modules() {
 fn documents_count_in_used_memory() {
     let srv = start();
     let mut c = srv.raw();
-    let used = |c: &mut common::Raw| -> i64 {
-        let info = String::from_utf8_lossy(&c.call(&["INFO", "memory"])).to_string();
-        info.lines()
-            .find_map(|l| l.strip_prefix("used_memory:"))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("used_memory")
-    };
+    let used =
+        |c: &mut common::Raw| -> i64 { c.info_field("memory", "used_memory").parse().unwrap() };
     let items: Vec<String> = (0..20_000)
         .map(|i| format!(r#"{{"id":{i},"name":"item-{i}","tags":["a","b"]}}"#))
         .collect();

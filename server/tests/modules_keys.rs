@@ -327,9 +327,7 @@ fn split_commands(mut b: &[u8]) -> Vec<Vec<String>> {
 }
 
 fn info_field(r: &mut Raw, name: &str) -> i64 {
-    let info = String::from_utf8(r.line("info persistence")).unwrap();
-    let line = info.lines().find(|l| l.starts_with(name)).expect(name);
-    line.split(':').nth(1).unwrap().trim().parse().unwrap()
+    r.info_field("persistence", name).parse().unwrap()
 }
 
 #[test]

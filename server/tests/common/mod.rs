@@ -515,6 +515,18 @@ impl Raw {
         self.call(&split_args(line))
     }
 
+    /// One field of `INFO <section>`, trimmed; panics if the section has no such field.
+    #[allow(dead_code)]
+    pub fn info_field(&mut self, section: &str, field: &str) -> String {
+        let text = String::from_utf8_lossy(&self.call(&["INFO", section])).to_string();
+        let prefix = format!("{field}:");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
+            .trim()
+            .to_string()
+    }
+
     /// Sends a command line and asserts its reply, byte for byte.
     #[track_caller]
     pub fn expect(&mut self, line: &str, reply: &[u8]) {
