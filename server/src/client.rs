@@ -245,6 +245,10 @@ pub struct Client {
     pub resp: u8,
     pub authenticated: bool,
     pub user: String,
+    /// The ACL epoch `acl_unrestricted` was worked out at (see `cmd::acl::check`).
+    pub acl_epoch: u64,
+    /// The user may run any command on any key and channel.
+    pub acl_unrestricted: bool,
     pub name: Option<Vec<u8>>,
     pub reply_mode: ReplyMode,
     pub flags: ClientFlags,
@@ -329,6 +333,8 @@ impl Client {
             resp: 2,
             authenticated,
             user,
+            acl_epoch: 0,
+            acl_unrestricted: false,
             name: None,
             reply_mode: ReplyMode::On,
             flags,

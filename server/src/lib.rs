@@ -1,5 +1,6 @@
 //! Vireo: a Redis-compatible in-memory data-structure server.
 
+pub mod acl;
 pub mod blocking;
 pub mod client;
 pub mod clock;

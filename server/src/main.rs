@@ -50,6 +50,11 @@ fn main() {
                 tracing::error!("{e}");
                 return 1;
             }
+            // Then the users, whose rules may name module commands.
+            if let Err(e) = vireo_server::acl::file::load_at_startup(&server, &mut core) {
+                tracing::error!("{e}");
+                return 1;
+            }
         }
         match run(server).await {
             Ok(()) => 0,

@@ -82,6 +82,17 @@ impl Registry {
     pub fn names(&self, kind: Kind) -> impl Iterator<Item = &Bytes> {
         self.maps[kind as usize].keys()
     }
+
+    /// Every subscription: its kind, name and subscriber.
+    pub fn each(&self, mut f: impl FnMut(Kind, &Bytes, &Arc<ClientShared>)) {
+        for (kind, map) in [Kind::Channel, Kind::Pattern, Kind::Shard].into_iter().zip(&self.maps) {
+            for (name, subs) in map {
+                for s in subs {
+                    f(kind, name, &s.client);
+                }
+            }
+        }
+    }
 }
 
 /// One client's subscriptions. Each remembers when it was made, so that unsubscribing from

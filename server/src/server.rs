@@ -63,6 +63,8 @@ pub struct Core {
     pub aof: crate::persist::aof::Aof,
     /// The loaded modules and their commands (see `module_host`).
     pub modules: crate::module_host::Modules,
+    /// Users and the ACL log (see `acl`).
+    pub acl: crate::acl::Acl,
 }
 
 impl Core {
@@ -94,8 +96,11 @@ impl Core {
             rdb: crate::persist::snapshot::RdbState::new(),
             aof: Default::default(),
             modules: Default::default(),
+            acl: Default::default(),
             cfg,
         };
+        let pass = core.cfg.requirepass.clone();
+        core.acl.set_requirepass(pass.as_deref());
         crate::keyspace::notify::sync(&mut core);
         core
     }

@@ -177,6 +177,10 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if old.notify_keyspace_events != ctx.core.cfg.notify_keyspace_events {
         crate::keyspace::notify::sync(ctx.core);
     }
+    if old.requirepass != ctx.core.cfg.requirepass {
+        let pass = ctx.core.cfg.requirepass.clone();
+        ctx.core.acl.set_requirepass(pass.as_deref());
+    }
     let names: Vec<&str> = targets.iter().map(|(_, m, _)| *m).collect();
     crate::module_host::events::config_changed(ctx.server, ctx.core, &names);
     ctx.out.ok();
@@ -207,7 +211,17 @@ fn rewrite(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     let Some(path) = ctx.server.config_file.as_ref() else {
         return Err(Error::msg("ERR The server is running without a config file"));
     };
-    let extra = crate::module_host::modconf::rewrite_extra(&ctx.core.modules);
+    let mut extra = crate::module_host::modconf::rewrite_extra(&ctx.core.modules);
+    // The users, as Redis writes them, unless they live in the ACL file.
+    let mut users = Vec::new();
+    if ctx.core.cfg.aclfile.is_empty() {
+        let content =
+            crate::acl::file::render(ctx.core, &super::acl::universe(ctx.server, ctx.core));
+        for line in content.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            users.push((String::from_utf8_lossy(line).into_owned(), true));
+        }
+    }
+    extra.push(("user".to_string(), users));
     match config::rewrite::rewrite_with(&ctx.core.cfg, path, &extra) {
         Ok(()) => {
             tracing::warn!("CONFIG REWRITE executed with success.");

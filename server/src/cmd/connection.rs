@@ -62,32 +62,18 @@ fn quit(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Checks a password against `requirepass` (the `default` user until ACLs arrive).
-fn check_password(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> CmdResult {
-    let ok = match &ctx.core.cfg.requirepass {
-        None => user == b"default",
-        Some(p) => user == b"default" && p.as_slice() == pass,
-    };
-    if ok {
-        ctx.client.authenticated = true;
-        Ok(())
-    } else {
-        Err(Error::msg("WRONGPASS invalid username-password pair or user is disabled."))
-    }
-}
-
 /// AUTH [username] password
 fn auth(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     match argv.len() {
         2 => {
-            if ctx.core.cfg.requirepass.is_none() {
+            if ctx.core.acl.user(b"default").is_some_and(|u| u.flags.nopass) {
                 return Err(Error::msg(
                     "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
                 ));
             }
-            check_password(ctx, b"default", &argv[1])?;
+            super::acl::authenticate(ctx, b"default", &argv[1])?;
         }
-        3 => check_password(ctx, &argv[1], &argv[2])?,
+        3 => super::acl::authenticate(ctx, &argv[1], &argv[2])?,
         _ => return Err(Error::SYNTAX),
     }
     ctx.out.ok();
@@ -125,7 +111,7 @@ fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
     }
     if let Some((u, p)) = auth {
-        check_password(ctx, &u, &p)?;
+        super::acl::authenticate(ctx, &u, &p)?;
     }
     if !ctx.client.authenticated {
         return Err(Error::msg(
@@ -176,7 +162,9 @@ fn reset(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     super::multi::discard_transaction(ctx.core, ctx.client);
     crate::pubsub::unsubscribe_all(ctx.core, ctx.client);
     ctx.core.tracking.disable(ctx.client.id);
-    ctx.client.authenticated = ctx.core.cfg.requirepass.is_none();
+    ctx.client.user = "default".into();
+    ctx.client.acl_epoch = 0;
+    ctx.client.authenticated = ctx.core.acl.default_needs_no_auth();
     ctx.out.simple("RESET");
     Ok(())
 }

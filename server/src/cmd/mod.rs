@@ -6,6 +6,7 @@
 
 pub mod spec;
 
+pub mod acl;
 pub mod aof;
 pub mod bitmap;
 pub mod client;
@@ -120,6 +121,7 @@ fn short_name(name: &[u8]) -> Option<ShortName> {
 /// Every handler table, by family. Adding a family means adding its table here.
 fn handler_tables() -> &'static [&'static [(&'static str, Handler)]] {
     &[
+        acl::HANDLERS,
         aof::HANDLERS,
         bitmap::HANDLERS,
         client::HANDLERS,
@@ -801,6 +803,19 @@ fn execute_inner(
         let e = Error::msg("ERR Command not allowed inside a transaction");
         reject(core, client, out, Some(cmd), &e);
         return Flow::Continue;
+    }
+    // The user's permissions; EXEC, scripts and modules check the commands they run themselves.
+    if !client.in_exec && !client.aof_loader {
+        if let Err(refusal) = acl::check(core, client, cmd, argv) {
+            let context = match client.multi {
+                Some(_) => crate::acl::LogContext::Multi,
+                None => crate::acl::LogContext::Toplevel,
+            };
+            acl::log_refusal(core, client, cmd, argv, refusal, context);
+            let e = Error(crate::acl::noperm_error(refusal.0, cmd).into());
+            reject(core, client, out, Some(cmd), &e);
+            return Flow::Continue;
+        }
     }
     if cmd.handler.is_none() {
         let e =

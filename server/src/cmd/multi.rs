@@ -67,6 +67,11 @@ fn exec(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     ctx.core.prop.begin_transaction();
     ctx.client.in_exec = true;
     for argv in &m.queued {
+        if let Some(e) = super::acl::exec_check(ctx.server, ctx.core, ctx.client, argv) {
+            super::Reply::new(ctx.out.buf, ctx.client.resp == 3).error(&e.0);
+            super::count_error(ctx.core, &e);
+            continue;
+        }
         super::execute(ctx.server, ctx.core, ctx.client, argv, ctx.out.buf);
     }
     ctx.client.in_exec = false;

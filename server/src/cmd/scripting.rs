@@ -14,6 +14,7 @@ use vireo_scripting::{Engine, Reply, ScriptHost};
 
 use super::spec::CmdFlags;
 use super::{Ctx, Handler, Lookup};
+use crate::acl::Denied;
 use crate::client::Client;
 use crate::error::{CmdResult, Error};
 use crate::script_run::Kind;
@@ -152,7 +153,7 @@ pub(super) fn with_host<R>(
         ran: false,
     };
     let threshold = host.core.cfg.busy_reply_threshold;
-    ctx.server.script.set_auth_required(host.core.cfg.requirepass.is_some());
+    ctx.server.script.set_auth_required(!host.core.acl.default_needs_no_auth());
     ctx.server.script.begin(kind, threshold, ctx.now);
     // A script that runs long gives its runtime worker away (see script_run's watchdog), so
     // that connections stay served (BUSY, SCRIPT KILL); a short one costs nothing for it.
@@ -248,6 +249,23 @@ impl ScriptHost for Host<'_> {
         }
         if cmd.flags.contains(CmdFlags::NOSCRIPT) {
             return Reply::error("ERR This Redis command is not allowed from script");
+        }
+        if let Err(refusal) = super::acl::check(self.core, self.client, cmd, &argv) {
+            let lua = crate::acl::LogContext::Lua;
+            super::acl::log_refusal(self.core, self.client, cmd, &argv, refusal, lua);
+            return Reply::error(match refusal.0 {
+                Denied::Command => {
+                    "ERR The user executing the script can't run this command or subcommand"
+                }
+                Denied::Key => {
+                    "ERR The user executing the script can't access at least one of the keys \
+                     mentioned in the command arguments"
+                }
+                Denied::Channel => {
+                    "ERR The user executing the script can't publish to the channel mentioned in \
+                     the command"
+                }
+            });
         }
         if self.read_only && cmd.flags.contains(CmdFlags::WRITE) {
             return Reply::error("ERR Write commands are not allowed from read-only scripts.");

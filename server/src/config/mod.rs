@@ -664,6 +664,13 @@ impl Default for Config {
 }
 
 /// The default configuration, built once (rewrite and docs compare against it).
+impl Config {
+    /// Whether new ACL users (and `reset`) start with all channels (`acl-pubsub-default`).
+    pub fn acl_pubsub_default_all(&self) -> bool {
+        self.acl_pubsub_default == AclPubsubDefault::AllChannels
+    }
+}
+
 pub fn defaults() -> &'static Config {
     static D: OnceLock<Config> = OnceLock::new();
     D.get_or_init(Config::default)

@@ -267,7 +267,16 @@ pub(super) fn call_with(
         let msg = format!("ERR wrong number of arguments for '{name}' command");
         return refuse(call_error::WRONG_ARITY, msg);
     }
-    // `C`: Vireo has one user, `default`, allowed everything: nothing to refuse.
+    if flags & call_flags::CHECK_ACL != 0 {
+        let mut module_cmd = None;
+        if let Lookup::Found(c) = cmd::resolve(server, ctx.core, &argv, &mut module_cmd) {
+            if let Err(refusal) = cmd::acl::check(ctx.core, ctx.client, c, &argv) {
+                let module = crate::acl::LogContext::Module;
+                cmd::acl::log_refusal(ctx.core, ctx.client, c, &argv, refusal, module);
+                return refuse(call_error::NO_PERMISSION, crate::acl::noperm_error(refusal.0, c));
+            }
+        }
+    }
     if flags & call_flags::SCRIPT_MODE != 0 && cmd_flags.contains(CmdFlags::NOSCRIPT) {
         let msg = format!("ERR command '{name}' is not allowed on script mode");
         return refuse(call_error::SCRIPT_MODE, msg);

@@ -215,7 +215,7 @@ pub async fn serve<S>(
                 core.stats.rejected_connections += 1;
                 Some("-ERR max number of clients reached\r\n".to_string())
             } else if core.cfg.protected_mode
-                && core.cfg.requirepass.is_none()
+                && core.acl.user(b"default").is_some_and(|u| u.flags.nopass)
                 && !core.cfg.bind_explicit
                 && !is_loopback(peer)
             {
@@ -227,7 +227,7 @@ pub async fn serve<S>(
             if refuse.is_none() {
                 core.clients.insert(id, shared.clone());
             }
-            (core.cfg.requirepass.is_none(), refuse, true)
+            (core.acl.default_needs_no_auth(), refuse, true)
         }
     };
     if let Some(msg) = refuse {
