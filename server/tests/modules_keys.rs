@@ -451,4 +451,23 @@ fn call_options() {
     r.expect("keys.call M get x", b"$1\r\n1\r\n");
     r.expect("config set maxmemory 0", b"+OK\r\n");
     r.expect("keys.call M set y 1", b"+OK\r\n");
+    // `C`: the calling user's ACL, here one allowed the module command and GET on `x*` only.
+    r.expect("acl setuser m on nopass ~x* +keys.call +get", b"+OK\r\n");
+    let mut m = srv.raw();
+    m.expect("auth m any", b"+OK\r\n");
+    m.expect("keys.call C get x", b"$1\r\n1\r\n");
+    m.expect(
+        "keys.call C get y",
+        b"-NOPERM NoPermission: NOPERM this user has no permissions to access one of the keys \
+          used as arguments\r\n",
+    );
+    m.expect(
+        "keys.call C set x 2",
+        b"-NOPERM NoPermission: NOPERM this user has no permissions to run the 'set' command\r\n",
+    );
+    // Without `C` the module's own calls are not checked, as RM_Call without it.
+    m.expect("keys.call - set x 2", b"+OK\r\n");
+    m.expect("set x 3", b"-NOPERM this user has no permissions to run the 'set' command\r\n");
+    let log = r.line("acl log");
+    assert!(String::from_utf8_lossy(&log).contains("$6\r\nmodule\r\n"), "{}", show(&log));
 }

@@ -716,24 +716,25 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// arguments (`(~key*` `+get)`) is one rule. An unclosed selector is an error naming it.
 pub fn merge_selector_args(args: &[&[u8]]) -> Result<Vec<Vec<u8>>, String> {
     let mut out = Vec::new();
-    let mut open: Option<Vec<u8>> = None;
+    // The selector being joined, and the argument that opened it (what an error names).
+    let mut open: Option<(Vec<u8>, &[u8])> = None;
     for a in args {
-        if let Some(sel) = open.as_mut() {
+        if let Some((sel, _)) = open.as_mut() {
             sel.push(b' ');
             sel.extend_from_slice(a);
             if a.last() == Some(&b')') {
-                out.push(open.take().expect("open"));
+                out.push(open.take().expect("open").0);
             }
         } else if a.first() == Some(&b'(') && a.last() != Some(&b')') {
-            open = Some(a.to_vec());
+            open = Some((a.to_vec(), a));
         } else {
             out.push(a.to_vec());
         }
     }
     match open {
-        Some(sel) => Err(format!(
+        Some((_, first)) => Err(format!(
             "Unmatched parenthesis in acl selector starting at '{}'.",
-            String::from_utf8_lossy(&sel)
+            String::from_utf8_lossy(first)
         )),
         None => Ok(out),
     }

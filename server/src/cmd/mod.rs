@@ -536,20 +536,20 @@ fn reject(
 ) {
     let resp3 = client.resp == 3;
     let is_exec = cmd.is_some_and(|c| c.fullname == "exec");
-    match &mut client.multi {
-        Some(_) if is_exec => {
-            multi::discard_transaction(core, client);
-            let msg = e.0.strip_prefix("ERR ").unwrap_or(&e.0);
-            let abort = format!("EXECABORT Transaction discarded because of: {msg}");
-            Reply::new(out, resp3).error(&abort);
-        }
-        Some(m) => {
+    if is_exec {
+        // In a transaction or not, as Redis's execCommandAbort.
+        multi::discard_transaction(core, client);
+        let msg = e.0.strip_prefix("ERR ").unwrap_or(&e.0);
+        let abort = Error(format!("EXECABORT Transaction discarded because of: {msg}").into());
+        Reply::new(out, resp3).error(&abort.0);
+        count_error(core, &abort);
+    } else {
+        if let Some(m) = &mut client.multi {
             m.aborted = true;
-            Reply::new(out, resp3).error(&e.0);
         }
-        None => Reply::new(out, resp3).error(&e.0),
+        Reply::new(out, resp3).error(&e.0);
+        count_error(core, e);
     }
-    count_error(core, e);
     if let Some(c) = cmd {
         core.stats.cmd[c.id].rejected_calls += 1;
     }
