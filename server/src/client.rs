@@ -312,6 +312,7 @@ impl Client {
         let user = caller.user.clone();
         let mut c = Client::with_flags(caller.id, shared, true, push, caller.flags, user);
         c.db = caller.db;
+        (c.acl_epoch, c.acl_unrestricted) = (caller.acl_epoch, caller.acl_unrestricted);
         c.in_exec = true;
         c.lua = true;
         c.time_snapshot = Some(now);

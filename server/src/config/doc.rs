@@ -55,7 +55,7 @@ by blanks and may be quoted (`\"...\"` with `\\n \\r \\t \\\" \\\\ \\xHH` escape
 Memory values take units: `1k` = 1000, `1kb` = 1024, `m`/`mb`, `g`/`gb` (case-insensitive).\n\
 `include /path/file.conf` reads another file at that point; a pattern in the file name\n\
 (`include /etc/redis/conf.d/*.conf`) reads every match in name order. `save` may be repeated (the\n\
-points add up). `loadmodule` and `user` lines are kept for the module host and ACLs; module\n\
+points add up). `loadmodule` lines load modules; `user` lines declare ACL users (see `acl.md`); module\n\
 directives (`name.option value`) are kept for their module. `rename-command` is refused: Vireo does\n\
 not rename commands.\n\n\
 An unknown directive or a bad value stops start-up with Redis's message on standard error and exit\n\
