@@ -271,6 +271,9 @@ pub struct Client {
     pub in_exec: bool,
     /// This is a blocked client's command run again to serve it (see `cmd::serve_blocked`).
     pub serving_blocked: bool,
+    /// What a replica announced with REPLCONF listening-port / ip-address.
+    pub repl_port: u16,
+    pub repl_ip: Option<String>,
     /// The client a Lua script runs its commands as (MONITOR shows them as `lua`).
     pub lua: bool,
     /// The time (unix ms) the script this client runs for started: its commands check expiry
@@ -348,6 +351,8 @@ impl Client {
             watched: Vec::new(),
             in_exec: false,
             serving_blocked: false,
+            repl_port: 0,
+            repl_ip: None,
             lua: false,
             time_snapshot: None,
             aof_loader: false,

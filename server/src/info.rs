@@ -432,17 +432,7 @@ fn stats_section(out: &mut String, core: &Core) {
 }
 
 fn replication_section(out: &mut String, core: &Core) {
-    field!(out, "role", "master");
-    field!(out, "connected_slaves", "0");
-    field!(out, "master_failover_state", "no-failover");
-    field!(out, "master_replid", "{}", core.replid);
-    field!(out, "master_replid2", "{}", core.replid2);
-    field!(out, "master_repl_offset", "0");
-    field!(out, "second_repl_offset", "-1");
-    field!(out, "repl_backlog_active", "0");
-    field!(out, "repl_backlog_size", "{}", core.cfg.repl_backlog_size);
-    field!(out, "repl_backlog_first_byte_offset", "0");
-    field!(out, "repl_backlog_histlen", "0");
+    crate::repl::info(core, out);
 }
 
 /// CPU time of a process (or thread) and of its waited-for children, in seconds, as

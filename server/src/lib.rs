@@ -16,6 +16,7 @@ pub mod outbuf;
 pub mod persist;
 pub mod propagate;
 pub mod pubsub;
+pub mod repl;
 pub mod resp;
 pub mod script_run;
 pub mod server;

@@ -151,6 +151,13 @@ async fn run(server: Arc<Server>) -> std::io::Result<()> {
         server.loading.stop();
     }
     tracing::info!("Ready to accept connections");
+    // `replicaof` in the configuration: the link starts on the loaded data set, as in Redis.
+    {
+        let mut core = server.core.lock();
+        if let Some(master) = core.cfg.replicaof.clone() {
+            vireo_server::repl::set_master(&server, &mut core, Some(master));
+        }
+    }
     // The cron (expiry, save points, rewrites) starts on the whole data set.
     tokio::spawn(cron::run(server.clone()));
     stop_requested(&server).await;

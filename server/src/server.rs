@@ -65,6 +65,8 @@ pub struct Core {
     pub modules: crate::module_host::Modules,
     /// Users and the ACL log (see `acl`).
     pub acl: crate::acl::Acl,
+    /// Replication: this server's master and replicas (see `repl`).
+    pub repl: crate::repl::Repl,
 }
 
 impl Core {
@@ -97,6 +99,7 @@ impl Core {
             aof: Default::default(),
             modules: Default::default(),
             acl: Default::default(),
+            repl: Default::default(),
             cfg,
         };
         let pass = core.cfg.requirepass.clone();

@@ -110,6 +110,13 @@ fn server_events_are_typed_and_in_order() {
     let all = bulks(&c.call("LISTENER.SERVER"));
     assert_eq!(all[8..], ["module-loaded:hello", "module-unloaded:hello"]);
 
+    // The replication role: replica of another server, then a master again.
+    let master = Server::start();
+    assert_eq!(c.call("LISTENER.RESET"), b"+OK\r\n");
+    assert_eq!(c.call(&format!("REPLICAOF 127.0.0.1 {}", master.port)), b"+OK\r\n");
+    assert_eq!(c.call("REPLICAOF NO ONE"), b"+OK\r\n");
+    assert_eq!(bulks(&c.call("LISTENER.SERVER")), ["role:replica", "role:master"]);
+
     // Persistence: SAVE under the lock, BGSAVE ending later on its thread.
     assert_eq!(c.call("LISTENER.RESET"), b"+OK\r\n");
     assert_eq!(c.call("SAVE"), b"+OK\r\n");

@@ -78,6 +78,8 @@ fn describe(ev: &ServerEvent) -> String {
             let change = format!("{change:?}").to_lowercase();
             format!("key-{change}:{}", String::from_utf8_lossy(key))
         }
+        ServerEvent::ReplicationRole { replica: true } => "role:replica".into(),
+        ServerEvent::ReplicationRole { replica: false } => "role:master".into(),
         other => format!("{other:?}"),
     }
 }
@@ -129,6 +131,7 @@ fn init(ctx: &mut InitContext, _args: &[String]) -> Result<(), Error> {
         ServerEventKind::Loading,
         ServerEventKind::Persistence,
         ServerEventKind::Key,
+        ServerEventKind::ReplicationRole,
     ] {
         let s = state.clone();
         ctx.subscribe_server_event(kind, move |_, ev| lock(&s).server.push(describe(ev)))?;

@@ -26,6 +26,7 @@ pub mod multi;
 pub mod ops;
 pub mod persist;
 pub mod pubsub;
+pub mod repl;
 pub mod scripting;
 pub mod server_cmds;
 pub mod set;
@@ -139,6 +140,7 @@ fn handler_tables() -> &'static [&'static [(&'static str, Handler)]] {
         ops::HANDLERS,
         persist::HANDLERS,
         pubsub::HANDLERS,
+        repl::HANDLERS,
         scripting::HANDLERS,
         server_cmds::HANDLERS,
         set::HANDLERS,
@@ -805,7 +807,9 @@ fn execute_inner(
         return Flow::Continue;
     }
     // The user's permissions; EXEC, scripts and modules check the commands they run themselves.
-    if !client.in_exec && !client.aof_loader {
+    // The master's stream is obeyed whatever the rules and limits, as in Redis.
+    let from_master = client.flags.master;
+    if !client.in_exec && !client.aof_loader && !from_master {
         if let Err(refusal) = acl::check(core, client, cmd, argv) {
             let context = match client.multi {
                 Some(_) => crate::acl::LogContext::Multi,
@@ -837,6 +841,7 @@ fn execute_inner(
     // the limit; refuse a command that may grow memory if that did not get under it (while
     // queueing, any command).
     if core.cfg.maxmemory > 0
+        && !from_master
         && crate::keyspace::evict::perform(server, core) == crate::keyspace::evict::Outcome::Fail
         && (flags.contains(CmdFlags::DENYOOM) || queueing)
     {
@@ -858,6 +863,16 @@ fn execute_inner(
             reject(core, client, out, Some(cmd), &e);
             return Flow::Continue;
         }
+    }
+    if core.repl.is_replica()
+        && core.cfg.replica_read_only
+        && !from_master
+        && !client.aof_loader
+        && flags.contains(CmdFlags::WRITE)
+    {
+        let e = Error::msg("READONLY You can't write against a read only replica.");
+        reject(core, client, out, Some(cmd), &e);
+        return Flow::Continue;
     }
     if let Some(e) = pubsub::context_error(client, cmd) {
         reject(core, client, out, Some(cmd), &e);
@@ -882,7 +897,7 @@ fn execute_inner(
         reject(core, client, out, Some(cmd), &e);
         return Flow::Continue;
     }
-    if let Some(p) = core.pause {
+    if let Some(p) = core.pause.filter(|_| !from_master) {
         if p.until_ms <= crate::clock::mstime() {
             core.pause = None;
         } else if !p.writes_only || flags.intersects(CmdFlags::WRITE.union(CmdFlags::MAY_REPLICATE))

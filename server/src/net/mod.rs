@@ -250,6 +250,9 @@ pub async fn serve<S>(
         core.blocking.forget(&mut core.dbs, id);
         crate::pubsub::unsubscribe_all(core, &mut client);
         core.tracking.disable(id);
+        if client.flags.replica {
+            crate::repl::forget(core, id);
+        }
     }
     server.connected.fetch_sub(1, Ordering::Relaxed);
     let _ = stream.shutdown().await;

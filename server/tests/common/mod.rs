@@ -166,6 +166,11 @@ impl Server {
     /// allowed from loopback, or says on stderr that `what` is skipped and returns `None` when
     /// there is none.
     pub fn start_reference(what: &str) -> Option<Server> {
+        Server::start_reference_with(what, &[])
+    }
+
+    /// [`Server::start_reference`] with more arguments.
+    pub fn start_reference_with(what: &str, extra: &[&str]) -> Option<Server> {
         let Some(bin) = reference_redis() else {
             eprintln!(
                 "SKIPPED {what}: no reference Redis (set VIREO_REFERENCE_REDIS or put \
@@ -173,7 +178,9 @@ impl Server {
             );
             return None;
         };
-        Some(Server::start_binary(&bin, &["--appendonly", "no", "--enable-debug-command", "local"]))
+        let mut args = vec!["--appendonly", "no", "--enable-debug-command", "local"];
+        args.extend_from_slice(extra);
+        Some(Server::start_binary(&bin, &args))
     }
 
     /// Starts Vireo allowed to run on one core only (through `taskset`, as a container limited

@@ -1,0 +1,146 @@
+//! Replication commands: REPLICAOF SLAVEOF ROLE, and PSYNC SYNC REPLCONF that replicas send
+//! (see `repl`).
+
+use bytes::Bytes;
+
+use super::{Ctx, Handler};
+use crate::error::{CmdResult, Error};
+use crate::repl;
+use crate::util::num::parse_i64;
+
+pub const HANDLERS: &[(&str, Handler)] = &[
+    ("replicaof", replicaof),
+    ("slaveof", replicaof),
+    ("role", role),
+    ("psync", psync),
+    ("sync", sync),
+    ("replconf", replconf),
+];
+
+/// REPLICAOF <host port | NO ONE>
+fn replicaof(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if Ctx::is(&argv[1], "no") && Ctx::is(&argv[2], "one") {
+        repl::set_master(ctx.server, ctx.core, None);
+        ctx.out.ok();
+        return Ok(());
+    }
+    if ctx.client.flags.replica {
+        return Err(Error::msg("ERR Command is not valid when client is a replica."));
+    }
+    let port = parse_i64(&argv[2])
+        .filter(|p| (0..=65535).contains(p))
+        .ok_or_else(|| Error::msg("ERR Invalid master port"))?;
+    let host = String::from_utf8_lossy(&argv[1]).into_owned();
+    if repl::set_master(ctx.server, ctx.core, Some((host, port as u16))) {
+        ctx.out.ok();
+    } else {
+        ctx.out.simple("OK Already connected to specified master");
+    }
+    Ok(())
+}
+
+/// ROLE
+fn role(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let core = &*ctx.core;
+    match &core.repl.master {
+        Some(m) => {
+            ctx.out.array(5);
+            ctx.out.bulk(b"slave");
+            ctx.out.bulk(m.host.as_bytes());
+            ctx.out.int(i64::from(m.port));
+            ctx.out.bulk(m.state.name().as_bytes());
+            ctx.out.int(if m.state == repl::LinkState::Connected { m.offset as i64 } else { -1 });
+        }
+        None => {
+            let replicas: Vec<(String, u16, u64)> = core
+                .repl
+                .stream
+                .replicas
+                .lock()
+                .iter()
+                .map(|r| (r.ip.clone(), r.port, r.ack))
+                .collect();
+            ctx.out.array(3);
+            ctx.out.bulk(b"master");
+            ctx.out.int(core.repl.offset() as i64);
+            ctx.out.array(replicas.len());
+            for (ip, port, ack) in replicas {
+                ctx.out.array(3);
+                ctx.out.bulk(ip.as_bytes());
+                ctx.out.bulk(port.to_string().as_bytes());
+                ctx.out.bulk(ack.to_string().as_bytes());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a sync from a replica of a replica whose own link is down, as Redis does.
+fn check_can_sync(ctx: &Ctx) -> CmdResult {
+    if ctx.client.flags.replica {
+        return Err(Error::msg("ERR Replica already synchronized"));
+    }
+    match &ctx.core.repl.master {
+        Some(m) if m.state != repl::LinkState::Connected => {
+            Err(Error::msg("NOMASTERLINK Can't SYNC while not connected with my master"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// PSYNC replicationid offset
+fn psync(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    full_sync(ctx, true)
+}
+
+/// SYNC
+fn sync(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    full_sync(ctx, false)
+}
+
+fn full_sync(ctx: &mut Ctx, psync: bool) -> CmdResult {
+    check_can_sync(ctx)?;
+    let bytes = repl::full_sync(ctx.core, ctx.client, psync).map_err(Error::err)?;
+    ctx.out.raw(&bytes);
+    Ok(())
+}
+
+/// REPLCONF <option value> [<option value> ...]
+fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len().is_multiple_of(2) {
+        return Err(Error::SYNTAX);
+    }
+    for pair in argv[1..].chunks(2) {
+        let (opt, val) = (&pair[0], &pair[1]);
+        if Ctx::is(opt, "listening-port") {
+            let port = parse_i64(val).filter(|p| (0..=65535).contains(p)).ok_or(Error::NOT_INT)?;
+            ctx.client.repl_port = port as u16;
+        } else if Ctx::is(opt, "ip-address") {
+            ctx.client.repl_ip = Some(String::from_utf8_lossy(val).into_owned());
+        } else if Ctx::is(opt, "ack") {
+            // An acknowledgement gets no reply.
+            if ctx.client.flags.replica {
+                if let Some(o) = parse_i64(val).filter(|o| *o >= 0) {
+                    repl::ack(ctx.core, ctx.client.id, o as u64);
+                }
+            }
+            return Ok(());
+        } else if Ctx::is(opt, "getack") {
+            // Only a master asks that of its replica, on the link (see repl::link).
+            return Ok(());
+        } else if Ctx::is(opt, "capa")
+            || Ctx::is(opt, "rdb-only")
+            || Ctx::is(opt, "rdb-filter-only")
+        {
+            // Every capability a replica announces is one Vireo can live with: it sends sized
+            // RDB payloads, which every replica reads.
+        } else {
+            return Err(Error::err(format_args!(
+                "Unrecognized REPLCONF option: {}",
+                String::from_utf8_lossy(opt)
+            )));
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}

@@ -1,0 +1,308 @@
+//! A replica's link to its master: connect, handshake, receive the data set, apply the stream
+//! (see the module docs). One task per `REPLICAOF`; it stops when a newer one (or `REPLICAOF NO
+//! ONE`) changes the epoch.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use super::LinkState;
+use crate::client::{Client, ClientShared};
+use crate::resp::parse::{parse_command, Limits, Parsed};
+use crate::server::{Core, Server};
+
+/// Runs the link until the epoch changes, reconnecting a second after each failure.
+pub async fn run(server: Arc<Server>, host: String, port: u16, epoch: u64) {
+    loop {
+        if !set_state(&server, epoch, LinkState::Connecting) {
+            return;
+        }
+        match session(&server, &host, port, epoch).await {
+            Ok(()) => return,
+            Err(e) => tracing::warn!("Replication link with MASTER {host}:{port}: {e}"),
+        }
+        if !set_state(&server, epoch, LinkState::Connect) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Whether this link is still the one the server wants.
+fn current(core: &Core, epoch: u64) -> bool {
+    core.repl.master.as_ref().is_some_and(|m| m.epoch == epoch)
+}
+
+fn set_state(server: &Server, epoch: u64, state: LinkState) -> bool {
+    let mut core = server.core.lock();
+    match core.repl.master.as_mut() {
+        Some(m) if m.epoch == epoch => {
+            m.state = state;
+            true
+        }
+        _ => false,
+    }
+}
+
+async fn send<W: AsyncWrite + Unpin>(w: &mut W, args: &[&[u8]]) -> Result<(), String> {
+    let mut buf = Vec::new();
+    crate::propagate::encode(&mut buf, args);
+    w.write_all(&buf).await.map_err(|e| format!("writing to master: {e}"))
+}
+
+/// One reply line (without CRLF); the empty lines a master sends as keep-alives are skipped.
+async fn line<R: AsyncRead + Unpin>(
+    r: &mut BufReader<R>,
+    timeout: Duration,
+) -> Result<String, String> {
+    loop {
+        let mut l = Vec::new();
+        let n = tokio::time::timeout(timeout, r.read_until(b'\n', &mut l))
+            .await
+            .map_err(|_| "timeout waiting for the master".to_string())?
+            .map_err(|e| format!("reading from master: {e}"))?;
+        if n == 0 {
+            return Err("the master closed the connection".into());
+        }
+        let s = String::from_utf8_lossy(&l).trim_end_matches(['\r', '\n']).to_string();
+        if !s.is_empty() {
+            return Ok(s);
+        }
+    }
+}
+
+/// Sends a handshake command and reads its reply line.
+async fn ask<R, W>(
+    r: &mut BufReader<R>,
+    w: &mut W,
+    args: &[&[u8]],
+    t: Duration,
+) -> Result<String, String>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    send(w, args).await?;
+    line(r, t).await
+}
+
+/// The RDB payload after `+FULLRESYNC`: `$<len>` and that many bytes, or `$EOF:<40-byte mark>`
+/// and bytes up to the mark (a diskless master).
+async fn read_rdb<R: AsyncRead + Unpin>(
+    r: &mut BufReader<R>,
+    t: Duration,
+) -> Result<Vec<u8>, String> {
+    let header = line(r, t).await?;
+    let Some(spec) = header.strip_prefix('$') else {
+        return Err(format!("bad protocol from MASTER, the first byte is not '$': {header}"));
+    };
+    let io = |e: std::io::Error| format!("reading the RDB from master: {e}");
+    if let Some(mark) = spec.strip_prefix("EOF:") {
+        let mark = mark.as_bytes().to_vec();
+        if mark.len() != 40 {
+            return Err(format!("bad EOF mark from MASTER: {header}"));
+        }
+        let mut data = Vec::new();
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let n = tokio::time::timeout(t, r.read(&mut chunk))
+                .await
+                .map_err(|_| "timeout receiving the RDB".to_string())?
+                .map_err(io)?;
+            if n == 0 {
+                return Err("the master closed the connection during the RDB".into());
+            }
+            data.extend_from_slice(&chunk[..n]);
+            if data.ends_with(&mark) {
+                data.truncate(data.len() - mark.len());
+                return Ok(data);
+            }
+        }
+    }
+    let len: usize = spec.parse().map_err(|_| format!("bad RDB length from MASTER: {header}"))?;
+    let mut data = vec![0u8; len];
+    tokio::time::timeout(t.max(Duration::from_secs(60)) * 10, r.read_exact(&mut data))
+        .await
+        .map_err(|_| "timeout receiving the RDB".to_string())?
+        .map_err(io)?;
+    Ok(data)
+}
+
+/// One connection to the master. `Ok` when the link is no longer wanted.
+async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Result<(), String> {
+    let (auth, user, my_port, timeout) = {
+        let core = server.core.lock();
+        let c = &core.cfg;
+        let announce = if c.replica_announce_port > 0 { c.replica_announce_port } else { c.port };
+        (
+            c.masterauth.clone(),
+            c.masteruser.clone(),
+            announce,
+            Duration::from_secs(c.repl_timeout.max(1) as u64),
+        )
+    };
+    tracing::info!("Connecting to MASTER {host}:{port}");
+    let stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
+        .await
+        .map_err(|_| "timeout connecting to the master".to_string())?
+        .map_err(|e| format!("connecting: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = BufReader::with_capacity(64 * 1024, rd);
+    let pong = ask(&mut rd, &mut wr, &[b"PING"], timeout).await?;
+    if pong.starts_with('-')
+        && !pong.starts_with("-NOAUTH")
+        && !pong.starts_with("-NOPERM")
+        && !pong.starts_with("-ERR operation not permitted")
+    {
+        return Err(format!("error reply to PING from master: '{pong}'"));
+    }
+    if let Some(pass) = &auth {
+        let reply = match &user {
+            Some(u) => ask(&mut rd, &mut wr, &[b"AUTH", u.as_bytes(), pass], timeout).await?,
+            None => ask(&mut rd, &mut wr, &[b"AUTH", pass], timeout).await?,
+        };
+        if reply.starts_with('-') {
+            return Err(format!("unable to AUTH to MASTER: {reply}"));
+        }
+    }
+    let port_s = my_port.to_string();
+    ask(&mut rd, &mut wr, &[b"REPLCONF", b"listening-port", port_s.as_bytes()], timeout).await?;
+    ask(&mut rd, &mut wr, &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"], timeout).await?;
+    let reply = ask(&mut rd, &mut wr, &[b"PSYNC", b"?", b"-1"], timeout).await?;
+    let Some(rest) = reply.strip_prefix("+FULLRESYNC ") else {
+        return Err(format!("unexpected reply to PSYNC from master: {reply}"));
+    };
+    let mut parts = rest.split(' ');
+    let replid = parts.next().unwrap_or_default().to_string();
+    let mut offset: u64 =
+        parts.next().and_then(|o| o.parse().ok()).ok_or("bad FULLRESYNC offset")?;
+    if replid.len() != 40 {
+        return Err(format!("bad replication id from master: {replid}"));
+    }
+    if !set_state(server, epoch, LinkState::Sync) {
+        return Ok(());
+    }
+    tracing::info!("Full resync from master: {replid}:{offset}");
+    let data = read_rdb(&mut rd, timeout).await?;
+    tracing::info!("MASTER <-> REPLICA sync: received {} bytes of RDB", data.len());
+    let (opts, ndbs) = {
+        let core = server.core.lock();
+        let mut opts = crate::persist::snapshot::load_opts(&core);
+        // A replica keeps what the master has; the master's DELs expire keys.
+        opts.drop_expired_before = None;
+        (opts, core.dbs.len())
+    };
+    let loaded = crate::persist::rdb::load::load(&data, ndbs, &opts)
+        .map_err(|e| format!("loading the RDB from master: {e}"))?;
+    drop(data);
+    {
+        let mut core = server.core.lock();
+        if !current(&core, epoch) {
+            return Ok(());
+        }
+        crate::persist::snapshot::install(&mut core, loaded, false);
+        core.replid = replid;
+        let m = core.repl.master.as_mut().expect("current");
+        m.state = LinkState::Connected;
+        m.offset = offset;
+        m.last_io_ms = crate::clock::mstime();
+        core.dirty += 1;
+    }
+    tracing::info!("MASTER <-> REPLICA sync: finished with success");
+
+    // The stream, applied by a client flagged `master`; its replies go nowhere.
+    let id = server.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let (tx, _rx) = mpsc::unbounded_channel::<Bytes>();
+    let addr = format!("{host}:{port}");
+    let shared = Arc::new(ClientShared::new(id, addr, String::new(), -1, false, tx.clone()));
+    let mut client = Client::new(id, shared, true, tx);
+    client.flags.master = true;
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    buf.extend_from_slice(rd.buffer());
+    let mut rd = rd.into_inner();
+    let mut out = Vec::new();
+    let mut ranges = Vec::new();
+    let mut ack = tokio::time::interval(Duration::from_secs(1));
+    let limits = Limits { max_bulk_len: i64::MAX, authenticated: true };
+    loop {
+        // Apply every whole command received.
+        let mut consumed = 0;
+        let mut cmds: Vec<(std::ops::Range<usize>, usize)> = Vec::new();
+        ranges.clear();
+        loop {
+            let start = ranges.len();
+            match parse_command(&buf[consumed..], limits, &mut ranges) {
+                Ok(Parsed::Incomplete) => break,
+                Ok(Parsed::Empty { consumed: c }) => consumed += c,
+                Ok(Parsed::Command { consumed: c, .. }) => {
+                    for r in &mut ranges[start..] {
+                        *r = r.start + consumed..r.end + consumed;
+                    }
+                    consumed += c;
+                    cmds.push((start..ranges.len(), c));
+                }
+                Err(e) => return Err(format!("protocol error from master: {e:?}")),
+            }
+        }
+        if consumed > 0 {
+            let frame = buf.split_to(consumed).freeze();
+            let mut getack = false;
+            {
+                let mut core = server.core.lock();
+                if !current(&core, epoch) {
+                    return Ok(());
+                }
+                for (span, len) in &cmds {
+                    let argv: Vec<Bytes> =
+                        ranges[span.clone()].iter().map(|r| frame.slice(r.clone())).collect();
+                    if argv.len() >= 2
+                        && argv[0].eq_ignore_ascii_case(b"replconf")
+                        && argv[1].eq_ignore_ascii_case(b"getack")
+                    {
+                        getack = true;
+                    } else {
+                        out.clear();
+                        crate::cmd::execute(server, &mut core, &mut client, &argv, &mut out);
+                    }
+                    offset += *len as u64;
+                }
+                let m = core.repl.master.as_mut().expect("current");
+                m.offset = offset;
+                m.last_io_ms = crate::clock::mstime();
+            }
+            if getack {
+                send_ack(&mut wr, offset).await?;
+            }
+        }
+        if buf.capacity() - buf.len() < 16 * 1024 {
+            buf.reserve(64 * 1024);
+        }
+        tokio::select! {
+            r = tokio::time::timeout(timeout, rd.read_buf(&mut buf)) => {
+                match r {
+                    Err(_) => return Err("timeout: no data nor PING from the master".into()),
+                    Ok(Err(e)) => return Err(format!("reading from master: {e}")),
+                    Ok(Ok(0)) => return Err("the master closed the connection".into()),
+                    Ok(Ok(_)) => {}
+                }
+            }
+            _ = ack.tick() => {
+                if !current(&server.core.lock(), epoch) {
+                    return Ok(());
+                }
+                send_ack(&mut wr, offset).await?;
+            }
+        }
+    }
+}
+
+async fn send_ack<W: AsyncWrite + Unpin>(w: &mut W, offset: u64) -> Result<(), String> {
+    let o = offset.to_string();
+    send(w, &[b"REPLCONF", b"ACK", o.as_bytes()]).await
+}

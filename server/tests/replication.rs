@@ -1,0 +1,201 @@
+//! Replication over the wire: a Vireo replica of a Vireo master, and each of them with a Redis
+//! 7.0 reference on the other side (skipped, with a message, without one).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Raw, Server};
+
+/// Waits until `f` holds (polling every 20 ms), up to `secs` seconds (a Redis master waits
+/// `repl-diskless-sync-delay`, 5 s, before it sends the data set).
+#[track_caller]
+fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `master_repl_offset` (it moves on by itself: the master PINGs its replicas).
+fn offset_of(r: &mut Raw) -> u64 {
+    r.info_field("replication", "master_repl_offset").parse().unwrap()
+}
+
+/// The offset the first replica acknowledged, as its master's INFO shows it.
+fn acked(m: &mut Raw) -> u64 {
+    let slave0 = m.info_field("replication", "slave0");
+    let field = slave0.split(',').find_map(|f| f.strip_prefix("offset=")).expect("offset");
+    field.parse().unwrap()
+}
+
+fn link_up(r: &mut Raw) -> bool {
+    r.info_field("replication", "master_link_status") == "up"
+}
+
+/// The same data on master and replica: keys of every type, in two databases, with a TTL.
+fn fill(m: &mut Raw) {
+    for line in [
+        "SET s v",
+        "RPUSH l a b c",
+        "HSET h f1 v1 f2 v2",
+        "SADD st x y",
+        "ZADD z 1 a 2 b",
+        "XADD x 1-1 f v",
+        "SET ttl v EX 1000",
+        "SELECT 5",
+        "SET other db5",
+        "SELECT 0",
+    ] {
+        let reply = m.line(line);
+        assert!(!reply.starts_with(b"-"), "{line}: {}", String::from_utf8_lossy(&reply));
+    }
+}
+
+/// What a replica must show of [`fill`] and of [`write_more`].
+fn check_data(r: &mut Raw) {
+    r.expect("GET s", b"$1\r\n2\r\n");
+    r.expect("LRANGE l 0 -1", b"*4\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n");
+    r.expect("HGET h f2", b"$2\r\nv2\r\n");
+    r.expect("SCARD st", b":2\r\n");
+    r.expect("ZSCORE z b", b"$1\r\n2\r\n");
+    r.expect("XLEN x", b":1\r\n");
+    let ttl = r.int("TTL ttl");
+    assert!((900..=1000).contains(&ttl), "ttl {ttl}");
+    r.expect("GET tx1", b"$1\r\n1\r\n");
+    r.expect("GET tx2", b"$1\r\n2\r\n");
+    r.expect("GET fromlua", b"$3\r\nlua\r\n");
+    r.expect("EXISTS gone", b":0\r\n");
+    r.expect("SELECT 5", b"+OK\r\n");
+    r.expect("GET other", b"$3\r\ndb5\r\n");
+    r.expect("SELECT 0", b"+OK\r\n");
+}
+
+/// Writes after the initial sync: plain, in a transaction, by a script, a deletion.
+fn write_more(m: &mut Raw) {
+    for line in [
+        "SET s 2",
+        "RPUSH l d",
+        "MULTI",
+        "SET tx1 1",
+        "SET tx2 2",
+        "EXEC",
+        "EVAL \"redis.call('set', KEYS[1], 'lua')\" 1 fromlua",
+        "SET gone 1",
+        "DEL gone",
+    ] {
+        m.line(line);
+    }
+}
+
+#[test]
+fn a_replica_follows_its_master() {
+    let master = Server::start();
+    let replica = Server::start();
+    let mut m = master.raw();
+    let mut r = replica.raw();
+    fill(&mut m);
+    r.expect("SET stale 1", b"+OK\r\n");
+    r.expect(&format!("REPLICAOF 127.0.0.1 {}", master.port), b"+OK\r\n");
+    r.expect(
+        &format!("REPLICAOF 127.0.0.1 {}", master.port),
+        b"+OK Already connected to specified master\r\n",
+    );
+    eventually(10, "the link", || link_up(&mut r));
+    // The data set was replaced by the master's.
+    r.expect("EXISTS stale", b":0\r\n");
+    write_more(&mut m);
+    let offset: u64 = m.info_field("replication", "master_repl_offset").parse().unwrap();
+    eventually(5, "the stream", || offset_of(&mut r) >= offset);
+    check_data(&mut r);
+    // Writes are refused on the replica; reads are served.
+    r.expect("SET s 3", b"-READONLY You can't write against a read only replica.\r\n");
+    r.expect("MULTI", b"+OK\r\n");
+    r.expect("SET s 3", b"-READONLY You can't write against a read only replica.\r\n");
+    r.expect("EXEC", b"-EXECABORT Transaction discarded because of previous errors.\r\n");
+    // Both sides report the link.
+    let role = String::from_utf8_lossy(&r.line("ROLE")).to_string();
+    let head =
+        format!("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:{}\r\n$9\r\nconnected\r\n:", master.port);
+    let at: u64 = role.strip_prefix(&head).and_then(|r| r.trim_end().parse().ok()).expect(&role);
+    assert!(at >= offset, "{role}");
+    assert_eq!(r.info_field("replication", "role"), "slave");
+    assert_eq!(m.info_field("replication", "connected_slaves"), "1");
+    let slave0 = m.info_field("replication", "slave0");
+    assert!(
+        slave0.starts_with(&format!("ip=127.0.0.1,port={},state=online,", replica.port)),
+        "{slave0}"
+    );
+    // The replica acknowledges what it applied, every second.
+    eventually(5, "the acknowledgement", || acked(&mut m) >= offset);
+    let role = String::from_utf8_lossy(&m.line("ROLE")).to_string();
+    let port = replica.port.to_string();
+    let listed = format!("*1\r\n*3\r\n$9\r\n127.0.0.1\r\n${}\r\n{port}\r\n", port.len());
+    assert!(role.starts_with("*3\r\n$6\r\nmaster\r\n:") && role.contains(&listed), "{role}");
+    // The master's replication id, then a history of its own once promoted.
+    let replid = m.info_field("replication", "master_replid");
+    assert_eq!(r.info_field("replication", "master_replid"), replid);
+    r.expect("REPLICAOF NO ONE", b"+OK\r\n");
+    assert_eq!(r.info_field("replication", "role"), "master");
+    assert_eq!(r.info_field("replication", "master_replid2"), replid);
+    assert_ne!(r.info_field("replication", "master_replid"), replid);
+    r.expect("SET s 3", b"+OK\r\n");
+    m.expect("SET s 4", b"+OK\r\n");
+    std::thread::sleep(Duration::from_millis(100));
+    r.expect("GET s", b"$1\r\n3\r\n");
+    // The master forgets the replica once its connection is gone.
+    drop(replica);
+    eventually(5, "the replica to go", || m.info_field("replication", "connected_slaves") == "0");
+}
+
+#[test]
+fn a_replica_reconnects_and_resyncs() {
+    let master = Server::start();
+    let replica = Server::start_with(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+    let mut r = replica.raw();
+    let mut m = master.raw();
+    m.expect("SET a 1", b"+OK\r\n");
+    eventually(10, "the link", || link_up(&mut r) && r.line("GET a") == b"$1\r\n1\r\n");
+    // The master drops the replica's connection: the replica connects again and resyncs.
+    m.expect("CLIENT KILL TYPE replica", b":1\r\n");
+    m.expect("SET b 2", b"+OK\r\n");
+    eventually(10, "the resync", || r.line("GET b") == b"$1\r\n2\r\n");
+    assert!(link_up(&mut r));
+}
+
+#[test]
+fn vireo_replicates_a_redis_master() {
+    let Some(redis) = Server::start_reference("replication from Redis") else { return };
+    let vireo = Server::start();
+    let mut m = redis.raw();
+    let mut r = vireo.raw();
+    fill(&mut m);
+    r.expect(&format!("REPLICAOF 127.0.0.1 {}", redis.port), b"+OK\r\n");
+    eventually(20, "the link", || link_up(&mut r));
+    write_more(&mut m);
+    let offset: u64 = m.info_field("replication", "master_repl_offset").parse().unwrap();
+    eventually(5, "the stream", || offset_of(&mut r) >= offset);
+    check_data(&mut r);
+    eventually(5, "the acknowledgement", || acked(&mut m) >= offset);
+}
+
+#[test]
+fn redis_replicates_a_vireo_master() {
+    let vireo = Server::start();
+    let mut m = vireo.raw();
+    fill(&mut m);
+    let port = vireo.port.to_string();
+    let Some(redis) =
+        Server::start_reference_with("replication to Redis", &["--replicaof", "127.0.0.1", &port])
+    else {
+        return;
+    };
+    let mut r = redis.raw();
+    eventually(20, "the link", || link_up(&mut r));
+    write_more(&mut m);
+    let offset: u64 = m.info_field("replication", "master_repl_offset").parse().unwrap();
+    eventually(5, "the stream", || offset_of(&mut r) >= offset);
+    check_data(&mut r);
+    eventually(5, "the acknowledgement", || acked(&mut m) >= offset);
+}
