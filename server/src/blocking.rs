@@ -24,6 +24,8 @@ pub enum Wants {
     Stream,
     /// A module's `block_client` / `block_on_keys` (see `module_host::concurrency`).
     Module,
+    /// WAIT: replicas to acknowledge (see `repl`); no keys.
+    Replicas,
 }
 
 /// What a command that found nothing asks for (see `Ctx::block`).

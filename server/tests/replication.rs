@@ -106,6 +106,18 @@ fn a_replica_follows_its_master() {
     // The data set was replaced by the master's.
     r.expect("EXISTS stale", b":0\r\n");
     write_more(&mut m);
+    // WAIT returns once the replica acknowledged the writes, or at its timeout with those
+    // that did.
+    m.expect("WAIT 1 5000", b":1\r\n");
+    let start = Instant::now();
+    m.expect("WAIT 2 200", b":1\r\n");
+    assert!(start.elapsed() >= Duration::from_millis(190));
+    r.expect(
+        "WAIT 0 0",
+        b"-ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 \
+          if a replica is configured to be writable (which is not the default) writes to replicas \
+          are just local and are not propagated.\r\n",
+    );
     let offset: u64 = m.info_field("replication", "master_repl_offset").parse().unwrap();
     eventually(5, "the stream", || offset_of(&mut r) >= offset);
     check_data(&mut r);
@@ -178,6 +190,9 @@ fn vireo_replicates_a_redis_master() {
     eventually(5, "the stream", || offset_of(&mut r) >= offset);
     check_data(&mut r);
     eventually(5, "the acknowledgement", || acked(&mut m) >= offset);
+    // The replica answers the master's GETACK (WAIT asks it).
+    m.expect("SET after 1", b"+OK\r\n");
+    m.expect("WAIT 1 5000", b":1\r\n");
 }
 
 #[test]
@@ -198,4 +213,7 @@ fn redis_replicates_a_vireo_master() {
     eventually(5, "the stream", || offset_of(&mut r) >= offset);
     check_data(&mut r);
     eventually(5, "the acknowledgement", || acked(&mut m) >= offset);
+    // The replica answers the master's GETACK (WAIT asks it).
+    m.expect("SET after 1", b"+OK\r\n");
+    m.expect("WAIT 1 5000", b":1\r\n");
 }

@@ -15,7 +15,39 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("psync", psync),
     ("sync", sync),
     ("replconf", replconf),
+    ("wait", wait),
 ];
+
+/// WAIT numreplicas timeout
+fn wait(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if ctx.core.repl.is_replica() {
+        return Err(Error::msg(
+            "ERR WAIT cannot be used with replica instances. Please also note that since Redis \
+             4.0 if a replica is configured to be writable (which is not the default) writes to \
+             replicas are just local and are not propagated.",
+        ));
+    }
+    let wanted = parse_i64(&argv[1]).ok_or(Error::NOT_INT)?;
+    let timeout = parse_i64(&argv[2])
+        .ok_or_else(|| Error::msg("ERR timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err(Error::msg("ERR timeout is negative"));
+    }
+    let wanted = usize::try_from(wanted).unwrap_or(0);
+    // Inside a transaction or a script nothing waits: what is there now is the answer.
+    if ctx.client.in_exec {
+        ctx.out.int(repl::acked(ctx.core, ctx.core.repl.offset()) as i64);
+        return Ok(());
+    }
+    match repl::wait(ctx.core, ctx.client.id, wanted) {
+        Ok(n) => ctx.out.int(n as i64),
+        Err(()) => {
+            let deadline = (timeout > 0).then(|| ctx.now.saturating_add(timeout));
+            ctx.block(&[], deadline, crate::blocking::Wants::Replicas);
+        }
+    }
+    Ok(())
+}
 
 /// REPLICAOF <host port | NO ONE>
 fn replicaof(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {

@@ -253,6 +253,7 @@ pub async fn serve<S>(
         if client.flags.replica {
             crate::repl::forget(core, id);
         }
+        crate::repl::forget_wait(core, id);
     }
     server.connected.fetch_sub(1, Ordering::Relaxed);
     let _ = stream.shutdown().await;
@@ -319,7 +320,9 @@ where
             let reply = match core.blocking.take_done(id) {
                 Some(r) => r,
                 None if timed_out => {
-                    match crate::module_host::concurrency::timed_out(server, core, id) {
+                    let wait = crate::repl::wait_timed_out(core, id);
+                    let module = || crate::module_host::concurrency::timed_out(server, core, id);
+                    match wait.or_else(module) {
                         Some(r) => r,
                         None => {
                             core.blocking.unblock(&mut core.dbs, id);

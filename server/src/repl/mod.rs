@@ -136,6 +136,8 @@ pub struct Repl {
     epoch: u64,
     /// When the stream last carried a PING (unix ms).
     last_ping_ms: i64,
+    /// Clients in WAIT: (client id, offset to reach, replicas wanted).
+    waits: Vec<(u64, u64, usize)>,
 }
 
 impl Repl {
@@ -207,11 +209,63 @@ pub fn ack(core: &mut Core, client_id: u64, offset: u64) {
         r.ack = offset;
         r.ack_ms = now;
     }
+    if !core.repl.waits.is_empty() {
+        serve_waits(core);
+    }
+}
+
+/// Replicas that acknowledged `offset` or more.
+pub fn acked(core: &Core, offset: u64) -> usize {
+    core.repl.stream.replicas.lock().iter().filter(|r| r.ack >= offset).count()
+}
+
+/// WAIT: the replicas that have what this server wrote so far, or (`Err`) the client is to
+/// block until `wanted` of them have it; they are asked to acknowledge at once.
+pub fn wait(core: &mut Core, client_id: u64, wanted: usize) -> Result<usize, ()> {
+    let target = core.repl.offset();
+    let have = acked(core, target);
+    if have >= wanted {
+        return Ok(have);
+    }
+    core.repl.waits.push((client_id, target, wanted));
+    core.repl.stream.broadcast(b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n");
+    Err(())
+}
+
+/// A WAIT that timed out: its reply, the replicas that acknowledged meanwhile. `None` when
+/// client `id` is not in WAIT.
+pub fn wait_timed_out(core: &mut Core, id: u64) -> Option<Vec<u8>> {
+    let at = core.repl.waits.iter().position(|w| w.0 == id)?;
+    let (_, target, _) = core.repl.waits.remove(at);
+    core.blocking.unblock(&mut core.dbs, id);
+    Some(format!(":{}\r\n", acked(core, target)).into_bytes())
+}
+
+/// Answers the WAITs that enough replicas acknowledged.
+fn serve_waits(core: &mut Core) {
+    let mut i = 0;
+    while i < core.repl.waits.len() {
+        let (id, target, wanted) = core.repl.waits[i];
+        let have = acked(core, target);
+        if have < wanted {
+            i += 1;
+            continue;
+        }
+        core.repl.waits.remove(i);
+        if let Some(w) = core.blocking.unblock(&mut core.dbs, id) {
+            core.blocking.finish(id, &w.shared, format!(":{have}\r\n").into_bytes());
+        }
+    }
 }
 
 /// A replica's connection closed.
 pub fn forget(core: &mut Core, client_id: u64) {
     core.repl.stream.replicas.lock().retain(|r| r.client.id != client_id);
+}
+
+/// A client's connection closed: it waits for nothing any more.
+pub fn forget_wait(core: &mut Core, client_id: u64) {
+    core.repl.waits.retain(|w| w.0 != client_id);
 }
 
 /// The cron's part: a PING down the stream every `repl-ping-replica-period`, replicas that
