@@ -40,8 +40,8 @@ fn wait(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     match repl::wait(ctx.core, ctx.client.id, wanted) {
-        Ok(n) => ctx.out.int(n as i64),
-        Err(()) => {
+        Some(n) => ctx.out.int(n as i64),
+        None => {
             let deadline = (timeout > 0).then(|| ctx.now.saturating_add(timeout));
             ctx.block(&[], deadline, crate::blocking::Wants::Replicas);
         }

@@ -219,17 +219,17 @@ pub fn acked(core: &Core, offset: u64) -> usize {
     core.repl.stream.replicas.lock().iter().filter(|r| r.ack >= offset).count()
 }
 
-/// WAIT: the replicas that have what this server wrote so far, or (`Err`) the client is to
+/// WAIT: the replicas that have what this server wrote so far, or (`None`) the client is to
 /// block until `wanted` of them have it; they are asked to acknowledge at once.
-pub fn wait(core: &mut Core, client_id: u64, wanted: usize) -> Result<usize, ()> {
+pub fn wait(core: &mut Core, client_id: u64, wanted: usize) -> Option<usize> {
     let target = core.repl.offset();
     let have = acked(core, target);
     if have >= wanted {
-        return Ok(have);
+        return Some(have);
     }
     core.repl.waits.push((client_id, target, wanted));
     core.repl.stream.broadcast(b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n");
-    Err(())
+    None
 }
 
 /// A WAIT that timed out: its reply, the replicas that acknowledged meanwhile. `None` when
