@@ -38,6 +38,11 @@ pub trait ScriptHost {
     /// `redis.set_repl(flags)`: where the script's next commands propagate (`REPL_*` bits:
     /// 1 AOF, 2 replicas).
     fn set_repl(&mut self, _flags: u8) {}
+    /// `redis.acl_check_cmd(command, args...)`: whether the script's user may run it; an error
+    /// (Redis's text) for a command that does not exist.
+    fn acl_check(&mut self, _argv: Vec<bytes::Bytes>) -> Result<bool, String> {
+        Ok(true)
+    }
 }
 
 /// Watches a running script: called every [`WATCHDOG_INSTRUCTIONS`] Lua instructions.
@@ -727,7 +732,8 @@ fn host_call(args: CallArgs) -> (Reply, bool, bool) {
     }
 }
 
-/// `redis.call`, `redis.pcall`, `redis.log`, `redis.setresp` and `redis.set_repl`: they reach
+/// `redis.call`, `redis.pcall`, `redis.log`, `redis.setresp`, `redis.set_repl` and
+/// `redis.acl_check_cmd`: they reach
 /// the host of the script that runs ([`Running`]).
 fn install_host_functions(lua: &Lua, redis: &Table, counted: &Table) -> mlua::Result<()> {
     let call = lua.create_function(|lua, args: CallArgs| match host_call(args) {
@@ -797,7 +803,19 @@ fn install_host_functions(lua: &Lua, redis: &Table, counted: &Table) -> mlua::Re
     redis.raw_set("pcall", pcall)?;
     redis.raw_set("log", log)?;
     redis.raw_set("setresp", setresp)?;
+    let acl_check_cmd = lua.create_function(|lua, args: CallArgs| {
+        let argv = match args.0 {
+            Ok(a) => a,
+            Err(msg) => return raise(lua, msg),
+        };
+        match Running::with(|h, _| h.acl_check(argv)) {
+            Some(Ok(allowed)) => Ok(Value::Boolean(allowed)),
+            Some(Err(e)) => raise(lua, &e),
+            None => raise(lua, "ERR no script is running"),
+        }
+    })?;
     redis.raw_set("set_repl", set_repl)?;
+    redis.raw_set("acl_check_cmd", acl_check_cmd)?;
     Ok(())
 }
 

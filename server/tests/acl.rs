@@ -135,6 +135,13 @@ fn deleting_a_user_closes_its_connections() {
     assert!(closed(&mut b));
     admin.expect("PING", b"+PONG\r\n");
     admin.expect("ACL USERS", b"*1\r\n$7\r\ndefault\r\n");
+    // CLIENT KILL USER knows the users.
+    admin.expect("CLIENT KILL USER b", b"-ERR No such user 'b'\r\n");
+    admin.expect("ACL SETUSER c on nopass +@all", b"+OK\r\n");
+    let mut c = Conn::new(&srv);
+    c.expect("AUTH c x", b"+OK\r\n");
+    admin.expect("CLIENT KILL USER c", b":1\r\n");
+    assert!(closed(&mut c));
 }
 
 #[test]

@@ -293,11 +293,6 @@ impl KillFilter {
     }
 }
 
-/// Whether an ACL user exists (only `default` until ACLs arrive).
-fn user_exists(name: &[u8]) -> bool {
-    name == b"default"
-}
-
 /// CLIENT KILL ip:port
 /// CLIENT KILL <ID client-id | TYPE <NORMAL | MASTER | SLAVE | REPLICA | PUBSUB> | USER username
 ///   | ADDR ip:port | LADDR ip:port | SKIPME <YES | NO> | MAXAGE maxage> [...]
@@ -325,7 +320,7 @@ fn kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             } else if Ctx::is(opt, "laddr") {
                 f.laddr = Some(val.clone());
             } else if Ctx::is(opt, "user") {
-                if !user_exists(val) {
+                if ctx.core.acl.user(val).is_none() {
                     return Err(Error::err(format_args!(
                         "No such user '{}'",
                         String::from_utf8_lossy(val)

@@ -285,6 +285,15 @@ impl ScriptHost for Host<'_> {
         }
     }
 
+    fn acl_check(&mut self, argv: Vec<Bytes>) -> Result<bool, String> {
+        let mut module_cmd = None;
+        match super::resolve(self.server, self.core, &argv, &mut module_cmd) {
+            // As in Redis, whatever the arity.
+            Lookup::Found(cmd) => Ok(super::acl::check(self.core, self.client, cmd, &argv).is_ok()),
+            _ => Err("ERR Invalid command passed to redis.acl_check_cmd()".into()),
+        }
+    }
+
     fn log(&mut self, level: i64, msg: &[u8]) {
         let msg = String::from_utf8_lossy(msg);
         match level {
