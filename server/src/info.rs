@@ -389,9 +389,9 @@ fn stats_section(out: &mut String, core: &Core) {
     field!(out, "instantaneous_input_repl_kbps", "0.00");
     field!(out, "instantaneous_output_repl_kbps", "0.00");
     field!(out, "rejected_connections", "{}", s.rejected_connections);
-    field!(out, "sync_full", "0");
-    field!(out, "sync_partial_ok", "0");
-    field!(out, "sync_partial_err", "0");
+    field!(out, "sync_full", "{}", core.repl.sync_full);
+    field!(out, "sync_partial_ok", "{}", core.repl.sync_partial_ok);
+    field!(out, "sync_partial_err", "{}", core.repl.sync_partial_err);
     field!(out, "expired_keys", "{}", s.expired_keys);
     field!(out, "expired_stale_perc", "{:.2}", s.expired_stale_perc * 100.0);
     field!(out, "expired_time_cap_reached_count", "{}", s.expired_time_cap_reached_count);

@@ -169,11 +169,35 @@ fn a_replica_reconnects_and_resyncs() {
     let mut m = master.raw();
     m.expect("SET a 1", b"+OK\r\n");
     eventually(10, "the link", || link_up(&mut r) && r.line("GET a") == b"$1\r\n1\r\n");
-    // The master drops the replica's connection: the replica connects again and resyncs.
+    // The master drops the replica's connection: the replica connects again and continues
+    // from where it was, with what it missed from the master's backlog.
     m.expect("CLIENT KILL TYPE replica", b":1\r\n");
     m.expect("SET b 2", b"+OK\r\n");
     eventually(10, "the resync", || r.line("GET b") == b"$1\r\n2\r\n");
     assert!(link_up(&mut r));
+    assert_eq!(m.info_field("stats", "sync_full"), "1");
+    assert_eq!(m.info_field("stats", "sync_partial_ok"), "1");
+    let histlen: u64 = m.info_field("replication", "repl_backlog_histlen").parse().unwrap();
+    assert_eq!(histlen, offset_of(&mut m));
+    // What it missed is no longer in the backlog: a full resync.
+    m.expect("CONFIG SET repl-backlog-size 100", b"+OK\r\n");
+    m.expect("SET c 3", b"+OK\r\n");
+    m.expect("CLIENT KILL TYPE replica", b":1\r\n");
+    m.expect(&format!("SET big {}", "x".repeat(200)), b"+OK\r\n");
+    eventually(10, "the full resync", || m.info_field("stats", "sync_full") == "2");
+    eventually(10, "the data", || r.line("STRLEN big") == b":200\r\n");
+    r.expect("GET c", b"$1\r\n3\r\n");
+}
+
+/// The master (whichever server it is) drops its replica's link; the replica continues from
+/// the backlog and has what was written meanwhile.
+fn partial_resync(m: &mut Raw, r: &mut Raw) {
+    let before: u64 = m.info_field("stats", "sync_partial_ok").parse().unwrap();
+    m.expect("CLIENT KILL TYPE replica", b":1\r\n");
+    m.expect("SET missed 1", b"+OK\r\n");
+    eventually(10, "the partial resync", || r.line("GET missed") == b"$1\r\n1\r\n");
+    let after: u64 = m.info_field("stats", "sync_partial_ok").parse().unwrap();
+    assert_eq!(after, before + 1);
 }
 
 #[test]
@@ -193,6 +217,8 @@ fn vireo_replicates_a_redis_master() {
     // The replica answers the master's GETACK (WAIT asks it).
     m.expect("SET after 1", b"+OK\r\n");
     m.expect("WAIT 1 5000", b":1\r\n");
+    partial_resync(&mut m, &mut r);
+    check_data(&mut r);
 }
 
 #[test]
@@ -216,4 +242,6 @@ fn redis_replicates_a_vireo_master() {
     // The replica answers the master's GETACK (WAIT asks it).
     m.expect("SET after 1", b"+OK\r\n");
     m.expect("WAIT 1 5000", b":1\r\n");
+    partial_resync(&mut m, &mut r);
+    check_data(&mut r);
 }

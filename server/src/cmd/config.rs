@@ -177,6 +177,11 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if old.notify_keyspace_events != ctx.core.cfg.notify_keyspace_events {
         crate::keyspace::notify::sync(ctx.core);
     }
+    if old.repl_backlog_size != ctx.core.cfg.repl_backlog_size
+        || old.client_output_buffer_limit != ctx.core.cfg.client_output_buffer_limit
+    {
+        crate::repl::config_changed(ctx.core);
+    }
     if old.requirepass != ctx.core.cfg.requirepass {
         let pass = ctx.core.cfg.requirepass.clone();
         ctx.core.acl.set_requirepass(pass.as_deref());

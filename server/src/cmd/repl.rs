@@ -121,7 +121,17 @@ fn check_can_sync(ctx: &Ctx) -> CmdResult {
 }
 
 /// PSYNC replicationid offset
-fn psync(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+fn psync(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if &argv[1][..] != b"?" {
+        check_can_sync(ctx)?;
+        if let Some(from) = parse_i64(&argv[2]).and_then(|o| u64::try_from(o).ok()) {
+            if let Some(bytes) = repl::partial_sync(ctx.core, ctx.client, &argv[1], from) {
+                ctx.out.raw(&bytes);
+                return Ok(());
+            }
+        }
+        ctx.core.repl.sync_partial_err += 1;
+    }
     full_sync(ctx, true)
 }
 

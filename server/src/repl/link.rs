@@ -133,6 +133,56 @@ async fn read_rdb<R: AsyncRead + Unpin>(
     Ok(data)
 }
 
+/// After `+FULLRESYNC <replid> <offset>`: receives the data set and installs it in place of
+/// the current one. The offset the stream starts at; `None` when the link is no longer wanted.
+async fn full_resync<R: AsyncRead + Unpin>(
+    server: &Arc<Server>,
+    rd: &mut BufReader<R>,
+    reply: &str,
+    epoch: u64,
+    timeout: Duration,
+) -> Result<Option<u64>, String> {
+    let Some(rest) = reply.strip_prefix("+FULLRESYNC ") else {
+        return Err(format!("unexpected reply to PSYNC from master: {reply}"));
+    };
+    let mut parts = rest.split(' ');
+    let replid = parts.next().unwrap_or_default().to_string();
+    let offset: u64 = parts.next().and_then(|o| o.parse().ok()).ok_or("bad FULLRESYNC offset")?;
+    if replid.len() != 40 {
+        return Err(format!("bad replication id from master: {replid}"));
+    }
+    if !set_state(server, epoch, LinkState::Sync) {
+        return Ok(None);
+    }
+    tracing::info!("Full resync from master: {replid}:{offset}");
+    let data = read_rdb(rd, timeout).await?;
+    tracing::info!("MASTER <-> REPLICA sync: received {} bytes of RDB", data.len());
+    let (opts, ndbs) = {
+        let core = server.core.lock();
+        let mut opts = crate::persist::snapshot::load_opts(&core);
+        // A replica keeps what the master has; the master's DELs expire keys.
+        opts.drop_expired_before = None;
+        (opts, core.dbs.len())
+    };
+    let loaded = crate::persist::rdb::load::load(&data, ndbs, &opts)
+        .map_err(|e| format!("loading the RDB from master: {e}"))?;
+    drop(data);
+    let mut core = server.core.lock();
+    if !current(&core, epoch) {
+        return Ok(None);
+    }
+    crate::persist::snapshot::install(&mut core, loaded, false);
+    core.replid = replid;
+    let m = core.repl.master.as_mut().expect("current");
+    m.state = LinkState::Connected;
+    m.offset = offset;
+    m.synced = true;
+    m.last_io_ms = crate::clock::mstime();
+    core.dirty += 1;
+    tracing::info!("MASTER <-> REPLICA sync: finished with success");
+    Ok(Some(offset))
+}
+
 /// One connection to the master. `Ok` when the link is no longer wanted.
 async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Result<(), String> {
     let (auth, user, my_port, timeout) = {
@@ -174,47 +224,43 @@ async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Res
     let port_s = my_port.to_string();
     ask(&mut rd, &mut wr, &[b"REPLCONF", b"listening-port", port_s.as_bytes()], timeout).await?;
     ask(&mut rd, &mut wr, &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"], timeout).await?;
-    let reply = ask(&mut rd, &mut wr, &[b"PSYNC", b"?", b"-1"], timeout).await?;
-    let Some(rest) = reply.strip_prefix("+FULLRESYNC ") else {
-        return Err(format!("unexpected reply to PSYNC from master: {reply}"));
-    };
-    let mut parts = rest.split(' ');
-    let replid = parts.next().unwrap_or_default().to_string();
-    let mut offset: u64 =
-        parts.next().and_then(|o| o.parse().ok()).ok_or("bad FULLRESYNC offset")?;
-    if replid.len() != 40 {
-        return Err(format!("bad replication id from master: {replid}"));
-    }
-    if !set_state(server, epoch, LinkState::Sync) {
-        return Ok(());
-    }
-    tracing::info!("Full resync from master: {replid}:{offset}");
-    let data = read_rdb(&mut rd, timeout).await?;
-    tracing::info!("MASTER <-> REPLICA sync: received {} bytes of RDB", data.len());
-    let (opts, ndbs) = {
+    // Continue where the last link stopped, if the data set is the master's up to there.
+    let resume = {
         let core = server.core.lock();
-        let mut opts = crate::persist::snapshot::load_opts(&core);
-        // A replica keeps what the master has; the master's DELs expire keys.
-        opts.drop_expired_before = None;
-        (opts, core.dbs.len())
+        let m = core.repl.master.as_ref().filter(|m| m.epoch == epoch && m.synced);
+        m.map(|m| (core.replid.clone(), m.offset))
     };
-    let loaded = crate::persist::rdb::load::load(&data, ndbs, &opts)
-        .map_err(|e| format!("loading the RDB from master: {e}"))?;
-    drop(data);
-    {
+    let reply = match &resume {
+        Some((replid, at)) => {
+            let from = (at + 1).to_string();
+            ask(&mut rd, &mut wr, &[b"PSYNC", replid.as_bytes(), from.as_bytes()], timeout).await?
+        }
+        None => ask(&mut rd, &mut wr, &[b"PSYNC", b"?", b"-1"], timeout).await?,
+    };
+    let mut offset = if let Some(rest) = reply.strip_prefix("+CONTINUE") {
+        let Some((_, at)) = resume else {
+            return Err("the master answered +CONTINUE to a full resync request".into());
+        };
         let mut core = server.core.lock();
         if !current(&core, epoch) {
             return Ok(());
         }
-        crate::persist::snapshot::install(&mut core, loaded, false);
-        core.replid = replid;
+        // A master with a new history (promoted) gives its new id.
+        let new_id = rest.trim();
+        if new_id.len() == 40 && new_id != core.replid {
+            core.replid2 = std::mem::replace(&mut core.replid, new_id.to_string());
+        }
         let m = core.repl.master.as_mut().expect("current");
         m.state = LinkState::Connected;
-        m.offset = offset;
         m.last_io_ms = crate::clock::mstime();
-        core.dirty += 1;
-    }
-    tracing::info!("MASTER <-> REPLICA sync: finished with success");
+        tracing::info!("Successful partial resynchronization with master.");
+        at
+    } else {
+        match full_resync(server, &mut rd, &reply, epoch, timeout).await? {
+            Some(o) => o,
+            None => return Ok(()),
+        }
+    };
 
     // The stream, applied by a client flagged `master`; its replies go nowhere.
     let id = server.next_client_id.fetch_add(1, Ordering::Relaxed);
@@ -239,7 +285,11 @@ async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Res
             let start = ranges.len();
             match parse_command(&buf[consumed..], limits, &mut ranges) {
                 Ok(Parsed::Incomplete) => break,
-                Ok(Parsed::Empty { consumed: c }) => consumed += c,
+                Ok(Parsed::Empty { consumed: c }) => {
+                    // Not a command, but part of the stream the offset counts.
+                    consumed += c;
+                    offset += c as u64;
+                }
                 Ok(Parsed::Command { consumed: c, .. }) => {
                     for r in &mut ranges[start..] {
                         *r = r.start + consumed..r.end + consumed;

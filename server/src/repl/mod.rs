@@ -2,23 +2,27 @@
 //! each other.
 //!
 //! **Master side.** A replica connects as a client, announces itself (`REPLCONF listening-port`,
-//! `capa`) and asks `PSYNC` (or `SYNC`). Every request is a full resynchronization: the reply is
-//! `+FULLRESYNC <replid> <offset>`, then the data set as an RDB payload (`$<len>\r\n<bytes>`),
-//! then the replication stream, which is what the propagator feeds the AOF (see `propagate`):
-//! the connection receives it through its push channel, under the `replica` output buffer
-//! limits. The replica acknowledges with `REPLCONF ACK <offset>`, which gets no reply. The master
-//! sends `PING` down the stream every `repl-ping-replica-period` seconds.
+//! `capa`) and asks `PSYNC <replid> <offset>` (or `SYNC`). When the replid is this server's and
+//! the offset is still in the backlog (the last `repl-backlog-size` bytes of stream), the reply
+//! is `+CONTINUE <replid>` and the missing bytes; otherwise `+FULLRESYNC <replid> <offset>`, the
+//! data set as an RDB payload (`$<len>\r\n<bytes>`). Then the replication stream flows, which
+//! is what the propagator feeds the AOF (see `propagate`): the connection receives it through
+//! its push channel, under the `replica` output buffer limits. The replica acknowledges with
+//! `REPLCONF ACK <offset>`, which gets no reply. The master sends `PING` down the stream every
+//! `repl-ping-replica-period` seconds, and `REPLCONF GETACK *` when a client is in WAIT.
 //!
 //! **Replica side.** `REPLICAOF host port` (or `replicaof` in the config) starts a link task:
-//! handshake, `PSYNC ? -1`, the RDB (a sized payload, or the `$EOF:<mark>` form of a diskless
-//! master), which replaces the data set, then the stream, applied as Redis applies it: by a client
-//! flagged `master` that skips ACL and read-only checks and whose replies are dropped. The link
-//! acknowledges its offset every second and reconnects after an error. Writes from other
-//! clients get `READONLY` while `replica-read-only` is on. `REPLICAOF NO ONE` makes it a master
-//! again, with a new replication id.
+//! handshake, `PSYNC` (`? -1` the first time, the master's replid and the next offset after a
+//! broken link), then either the missing stream or the RDB (a sized payload, or the
+//! `$EOF:<mark>` form of a diskless master), which replaces the data set, then the stream,
+//! applied as Redis applies it: by a client flagged `master` that skips ACL and read-only checks
+//! and whose replies are dropped. The link acknowledges its offset every second and reconnects
+//! after an error. Writes from other clients get `READONLY` while `replica-read-only` is on.
+//! `REPLICAOF NO ONE` makes it a master again, with a new replication id.
 //!
-//! Not there yet: partial resynchronization (every reconnection is a full one), the backlog,
-//! diskless sync as a master, WAIT, chained replicas that forward the master's stream verbatim.
+//! Not there yet: diskless sync as a master, a fork-free snapshot for the RDB payload (it is
+//! built under the lock), chained replicas that forward the master's stream verbatim (so a
+//! promoted replica's replicas cannot continue through `replid2`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -47,8 +51,17 @@ pub struct Stream {
     /// Bytes of replication stream produced since this server became a master.
     pub offset: AtomicU64,
     pub replicas: Mutex<Vec<Replica>>,
-    /// `client-output-buffer-limit`, as the stream's pushes check it (kept by the cron).
+    /// `client-output-buffer-limit`, as the stream's pushes check it (see [`config_changed`]).
     pub limits: Mutex<[crate::config::ClientBufferLimit; 3]>,
+    /// The last `repl-backlog-size` bytes of the stream, for replicas that reconnect
+    /// (partial resynchronization); it ends at `offset`.
+    backlog: Mutex<Backlog>,
+}
+
+#[derive(Default)]
+struct Backlog {
+    bytes: std::collections::VecDeque<u8>,
+    size: usize,
 }
 
 /// The propagator's sink for the replicas.
@@ -60,6 +73,7 @@ impl Default for Stream {
             offset: AtomicU64::new(0),
             replicas: Mutex::new(Vec::new()),
             limits: Mutex::new(crate::config::defaults().client_output_buffer_limit),
+            backlog: Mutex::default(),
         }
     }
 }
@@ -68,6 +82,12 @@ impl Stream {
     /// Sends bytes of stream to every replica, counting them in the offset.
     fn broadcast(&self, bytes: &[u8]) {
         self.offset.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        {
+            let mut b = self.backlog.lock();
+            b.bytes.extend(bytes);
+            let excess = b.bytes.len().saturating_sub(b.size);
+            b.bytes.drain(..excess);
+        }
         let mut replicas = self.replicas.lock();
         if replicas.is_empty() {
             return;
@@ -125,6 +145,9 @@ pub struct Master {
     pub last_io_ms: i64,
     /// Identifies the link task serving this master: a newer REPLICAOF makes it stop.
     pub epoch: u64,
+    /// The data set is the master's up to `offset` (of history `replid`): a reconnection can
+    /// ask to continue from there.
+    pub synced: bool,
 }
 
 #[derive(Default)]
@@ -138,6 +161,10 @@ pub struct Repl {
     last_ping_ms: i64,
     /// Clients in WAIT: (client id, offset to reach, replicas wanted).
     waits: Vec<(u64, u64, usize)>,
+    /// INFO stats `sync_full`, `sync_partial_ok`, `sync_partial_err`.
+    pub sync_full: u64,
+    pub sync_partial_ok: u64,
+    pub sync_partial_err: u64,
 }
 
 impl Repl {
@@ -166,7 +193,6 @@ pub fn full_sync(
         core.prop.add_sink(Box::new(StreamSink(core.repl.stream.clone())));
         core.repl.sink_added = true;
     }
-    *core.repl.stream.limits.lock() = core.cfg.client_output_buffer_limit;
     // The stream restarts with a SELECT for the newcomer.
     core.prop.force_select();
     let offset = core.repl.stream.offset.load(Ordering::Relaxed);
@@ -176,6 +202,63 @@ pub fn full_sync(
     }
     out.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
     out.extend_from_slice(&rdb);
+    core.repl.sync_full += 1;
+    tracing::info!(
+        "Replica {} asks for synchronization; full resync with {} bytes of RDB",
+        client.shared.addr,
+        rdb.len()
+    );
+    attach(core, client);
+    Ok(out)
+}
+
+/// A partial resynchronization, when the replica's history is this server's and what it lacks
+/// is still in the backlog: `+CONTINUE <replid>` and the missing stream. `None` otherwise (the
+/// caller then does a full one).
+pub fn partial_sync(
+    core: &mut Core,
+    client: &mut crate::client::Client,
+    replid: &[u8],
+    from: u64,
+) -> Option<Vec<u8>> {
+    if !core.repl.sink_added || replid != core.replid.as_bytes() {
+        return None;
+    }
+    let end = core.repl.stream.offset.load(Ordering::Relaxed);
+    let out = {
+        let b = core.repl.stream.backlog.lock();
+        let first = end + 1 - b.bytes.len() as u64;
+        if from < first || from > end + 1 {
+            return None;
+        }
+        let mut out = format!("+CONTINUE {}\r\n", core.replid).into_bytes();
+        out.extend(b.bytes.range((from - first) as usize..));
+        out
+    };
+    core.repl.sync_partial_ok += 1;
+    tracing::info!(
+        "Partial resynchronization request from {} accepted, sending {} bytes of backlog \
+         starting from offset {from}",
+        client.shared.addr,
+        end + 1 - from
+    );
+    attach(core, client);
+    Some(out)
+}
+
+/// `repl-backlog-size` or `client-output-buffer-limit` changed (or the first replica comes):
+/// the backlog keeps that much, the stream's pushes check those limits.
+pub fn config_changed(core: &mut Core) {
+    *core.repl.stream.limits.lock() = core.cfg.client_output_buffer_limit;
+    let mut b = core.repl.stream.backlog.lock();
+    b.size = usize::try_from(core.cfg.repl_backlog_size).unwrap_or(usize::MAX);
+    let excess = b.bytes.len().saturating_sub(b.size);
+    b.bytes.drain(..excess);
+}
+
+/// Makes the caller a replica that the stream flows to.
+fn attach(core: &mut Core, client: &mut crate::client::Client) {
+    config_changed(core);
     client.flags.replica = true;
     client.shared.out.set_replica(true);
     let ip = client.repl_ip.clone().unwrap_or_else(|| peer_ip(&client.shared.addr));
@@ -187,12 +270,6 @@ pub fn full_sync(
         ack: 0,
         ack_ms: now,
     });
-    tracing::info!(
-        "Replica {} asks for synchronization; full resync with {} bytes of RDB",
-        client.shared.addr,
-        rdb.len()
-    );
-    Ok(out)
 }
 
 /// The host part of `ip:port` or `[ip6]:port`.
@@ -279,7 +356,6 @@ pub fn cron(core: &mut Core) {
     let period = i64::from(core.cfg.repl_ping_replica_period.max(1)) * 1000;
     if now - core.repl.last_ping_ms >= period && !core.repl.stream.replicas.lock().is_empty() {
         core.repl.last_ping_ms = now;
-        *core.repl.stream.limits.lock() = core.cfg.client_output_buffer_limit;
         // Not through the propagator: the AOF has no use for it.
         core.repl.stream.broadcast(b"*1\r\n$4\r\nPING\r\n");
     }
@@ -320,6 +396,7 @@ pub fn set_master(server: &Arc<Server>, core: &mut Core, target: Option<(String,
                 offset: 0,
                 last_io_ms: 0,
                 epoch,
+                synced: false,
             });
             // Replicas of ours resynchronize from the new history.
             for r in core.repl.stream.replicas.lock().drain(..) {
@@ -386,15 +463,21 @@ pub fn info(core: &Core, out: &mut String) {
     }
     drop(replicas);
     let offset = core.repl.offset();
+    let histlen = core.repl.stream.backlog.lock().bytes.len() as u64;
+    let first = if core.repl.sink_added {
+        core.repl.stream.offset.load(Ordering::Relaxed) + 1 - histlen
+    } else {
+        0
+    };
     let _ = write!(
         out,
         "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\n\
          master_repl_offset:{offset}\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:{}\r\n\
-         repl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:0\r\n",
+         repl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{first}\r\n\
+         repl_backlog_histlen:{histlen}\r\n",
         core.replid,
         core.replid2,
         i32::from(core.repl.sink_added),
         core.cfg.repl_backlog_size,
-        if core.repl.sink_added { 1 } else { 0 },
     );
 }
