@@ -200,6 +200,20 @@ fn partial_resync(m: &mut Raw, r: &mut Raw) {
     assert_eq!(after, before + 1);
 }
 
+/// Once the link is up: the writes reach the replica, which acknowledges them (also when WAIT
+/// asks), and continues after its link is cut.
+fn follows(m: &mut Raw, r: &mut Raw) {
+    write_more(m);
+    let offset: u64 = m.info_field("replication", "master_repl_offset").parse().unwrap();
+    eventually(5, "the stream", || offset_of(r) >= offset);
+    check_data(r);
+    eventually(5, "the acknowledgement", || acked(m) >= offset);
+    m.expect("SET after 1", b"+OK\r\n");
+    m.expect("WAIT 1 5000", b":1\r\n");
+    partial_resync(m, r);
+    check_data(r);
+}
+
 #[test]
 fn vireo_replicates_a_redis_master() {
     let Some(redis) = Server::start_reference("replication from Redis") else { return };
@@ -209,16 +223,7 @@ fn vireo_replicates_a_redis_master() {
     fill(&mut m);
     r.expect(&format!("REPLICAOF 127.0.0.1 {}", redis.port), b"+OK\r\n");
     eventually(20, "the link", || link_up(&mut r));
-    write_more(&mut m);
-    let offset: u64 = m.info_field("replication", "master_repl_offset").parse().unwrap();
-    eventually(5, "the stream", || offset_of(&mut r) >= offset);
-    check_data(&mut r);
-    eventually(5, "the acknowledgement", || acked(&mut m) >= offset);
-    // The replica answers the master's GETACK (WAIT asks it).
-    m.expect("SET after 1", b"+OK\r\n");
-    m.expect("WAIT 1 5000", b":1\r\n");
-    partial_resync(&mut m, &mut r);
-    check_data(&mut r);
+    follows(&mut m, &mut r);
 }
 
 #[test]
@@ -234,14 +239,5 @@ fn redis_replicates_a_vireo_master() {
     };
     let mut r = redis.raw();
     eventually(20, "the link", || link_up(&mut r));
-    write_more(&mut m);
-    let offset: u64 = m.info_field("replication", "master_repl_offset").parse().unwrap();
-    eventually(5, "the stream", || offset_of(&mut r) >= offset);
-    check_data(&mut r);
-    eventually(5, "the acknowledgement", || acked(&mut m) >= offset);
-    // The replica answers the master's GETACK (WAIT asks it).
-    m.expect("SET after 1", b"+OK\r\n");
-    m.expect("WAIT 1 5000", b":1\r\n");
-    partial_resync(&mut m, &mut r);
-    check_data(&mut r);
+    follows(&mut m, &mut r);
 }

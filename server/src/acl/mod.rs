@@ -97,6 +97,20 @@ impl Universe<'_> {
         }
     }
 
+    /// Every command and subcommand of category `cat`, in name order (module commands last).
+    pub fn each_in(&self, cat: AclCategories, mut f: impl FnMut(&Command)) {
+        self.each(|c| {
+            if c.spec.acl_bits.intersects(cat) {
+                f(c);
+            }
+            for sub in c.subcommands_sorted() {
+                if sub.spec.acl_bits.intersects(cat) {
+                    f(sub);
+                }
+            }
+        });
+    }
+
     /// A command (`get`) or subcommand (`config|get`) by name, as ACL rules spell them.
     fn lookup(&self, name: &[u8], f: impl FnOnce(Option<&Command>)) {
         let (top, sub) = match name.iter().position(|&b| b == b'|') {
@@ -195,35 +209,15 @@ impl Selector {
 
     /// `+@cat` / `-@cat`: every command and subcommand of the category.
     fn change_category(&mut self, u: &Universe, cat: AclCategories, on: bool) {
-        u.each(|c| {
-            if c.spec.acl_bits.intersects(cat) {
-                self.change(c, on);
-            }
-            for sub in c.subcommands.values() {
-                if sub.spec.acl_bits.intersects(cat) {
-                    self.change(sub, on);
-                }
-            }
-        });
+        u.each_in(cat, |c| self.change(c, on));
     }
 
     /// Commands of a category this selector allows and denies (subcommands included).
     fn count_category(&self, u: &Universe, cat: AclCategories) -> (usize, usize) {
         let (mut on, mut off) = (0, 0);
-        let mut count = |c: &Command| {
-            if c.spec.acl_bits.intersects(cat) {
-                if self.bit(c.id) {
-                    on += 1;
-                } else {
-                    off += 1;
-                }
-            }
-        };
-        u.each(|c| {
-            count(c);
-            for sub in c.subcommands.values() {
-                count(sub);
-            }
+        u.each_in(cat, |c| match self.bit(c.id) {
+            true => on += 1,
+            false => off += 1,
         });
         (on, off)
     }
@@ -615,6 +609,13 @@ impl User {
         Ok(())
     }
 
+    /// Whether a client of this user may stay subscribed to these channels and patterns.
+    pub fn allows_subscriptions(&self, channels: &[Vec<u8>], patterns: &[Vec<u8>]) -> bool {
+        std::iter::once(&self.root)
+            .chain(&self.selectors)
+            .any(|s| s.allows_subscriptions(channels, patterns))
+    }
+
     /// Whether this user can run anything: the per-command check can be skipped.
     pub fn unrestricted(&self) -> bool {
         self.root.unrestricted()
@@ -678,15 +679,6 @@ impl User {
             ("keys", s.describe_keys()),
             ("channels", s.describe_channels()),
         ]
-    }
-}
-
-impl Command {
-    /// Subcommands in name order (for descriptions that must not depend on hashing).
-    fn subcommands_sorted(&self) -> Vec<&Command> {
-        let mut v: Vec<&Command> = self.subcommands.values().collect();
-        v.sort_by_key(|c| c.fullname);
-        v
     }
 }
 
@@ -893,13 +885,6 @@ impl Acl {
         }
         self.log.push_front(entry);
         self.log.truncate(max_len);
-    }
-
-    /// Clients of `user` subscribed to channels or patterns it may no longer use.
-    pub fn allows_subscriptions(user: &User, channels: &[Vec<u8>], patterns: &[Vec<u8>]) -> bool {
-        std::iter::once(&user.root)
-            .chain(&user.selectors)
-            .any(|s| s.allows_subscriptions(channels, patterns))
     }
 }
 

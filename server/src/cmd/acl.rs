@@ -192,9 +192,7 @@ fn disconnect_subscribers(ctx: &mut Ctx, user: &User) {
     for (id, s) in subs {
         let name =
             if id == me { ctx.client.user.clone() } else { s.client.meta.lock().user.clone() };
-        if name.as_bytes() != user.name
-            || acl::Acl::allows_subscriptions(user, &s.channels, &s.patterns)
-        {
+        if name.as_bytes() != user.name || user.allows_subscriptions(&s.channels, &s.patterns) {
             continue;
         }
         if id == me {
@@ -330,23 +328,7 @@ fn cat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             Error::err(format_args!("Unknown category '{}'", String::from_utf8_lossy(name)))
         })?;
     let mut names: Vec<&str> = Vec::new();
-    let u = universe(ctx.server, ctx.core);
-    let mut add = |c: &Command| {
-        if c.spec.acl_bits.intersects(cat) {
-            names.push(c.fullname);
-        }
-    };
-    for s in crate::cmd::spec::all() {
-        if let Some(c) = u.builtins.get(s.name.as_bytes()) {
-            add(c);
-            for sub in c.subcommands.values() {
-                add(sub);
-            }
-        }
-    }
-    for c in ctx.core.modules.commands() {
-        add(c);
-    }
+    universe(ctx.server, ctx.core).each_in(cat, |c| names.push(c.fullname));
     ctx.out.bulks(names.iter().map(|n| n.as_bytes()));
     Ok(())
 }

@@ -173,6 +173,13 @@ impl Command {
         !self.subcommands.is_empty()
     }
 
+    /// Subcommands in name order (for output that must not depend on hashing).
+    pub fn subcommands_sorted(&self) -> Vec<&Command> {
+        let mut v: Vec<&Command> = self.subcommands.values().collect();
+        v.sort_by_key(|c| c.fullname);
+        v
+    }
+
     /// The keys of a call, as positions in `argv` with their key-spec flags; none when the
     /// specs cannot find them (as `COMMAND GETKEYS` would fail). For the per-key work that
     /// follows a call: WATCH, client tracking, `keymiss` events.
