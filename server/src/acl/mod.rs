@@ -371,6 +371,11 @@ impl Selector {
         Ok(())
     }
 
+    /// Whether this selector may read any key (`allkeys`, or a `*` pattern with read access).
+    fn reads_every_key(&self) -> bool {
+        self.all_keys || self.patterns.iter().any(|(p, f)| f & READ != 0 && p[..] == b"*"[..])
+    }
+
     /// Whether a client of this selector may stay subscribed to these channels and patterns.
     fn allows_subscriptions(&self, channels: &[Vec<u8>], patterns: &[Vec<u8>]) -> bool {
         self.all_channels
@@ -607,6 +612,14 @@ impl User {
             self.root.apply(u, op)?;
         }
         Ok(())
+    }
+
+    /// Whether a selector that allows this call may also read any key: what SORT's BY and GET
+    /// patterns need, since they name keys the key specs cannot see.
+    pub fn reads_every_key_for(&self, cmd: &Command, argv: &[Bytes]) -> bool {
+        std::iter::once(&self.root)
+            .chain(&self.selectors)
+            .any(|s| s.reads_every_key() && s.check(cmd, argv).is_ok())
     }
 
     /// Whether a client of this user may stay subscribed to these channels and patterns.

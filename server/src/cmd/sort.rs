@@ -42,8 +42,21 @@ struct Opts<'a> {
 }
 
 /// Parses the options after the key, in Redis's order of checks.
-fn parse_opts<'a>(ctx: &Ctx, args: &'a [Bytes], readonly: bool) -> Result<Opts<'a>, Error> {
+fn parse_opts<'a>(ctx: &Ctx, argv: &'a [Bytes], readonly: bool) -> Result<Opts<'a>, Error> {
+    let args = &argv[2..];
     let cluster = ctx.core.cfg.cluster_enabled;
+    // BY and GET patterns read keys the ACL cannot see in the arguments: they need a user that
+    // may read every key (the master's stream and the AOF are obeyed whatever the rules).
+    let reads_all = || {
+        let c = &*ctx.client;
+        c.flags.master
+            || c.aof_loader
+            || ctx
+                .core
+                .acl
+                .user(c.user.as_bytes())
+                .is_none_or(|u| u.reads_every_key_for(ctx.cmd, argv))
+    };
     let mut o = Opts {
         desc: false,
         alpha: false,
@@ -78,11 +91,20 @@ fn parse_opts<'a>(ctx: &Ctx, args: &'a [Bytes], readonly: bool) -> Result<Opts<'
                 o.dontsort = true;
             } else if cluster {
                 return Err(Error::err("BY option of SORT denied in Cluster mode."));
+            } else if !reads_all() {
+                return Err(Error::err(
+                    "BY option of SORT denied due to insufficient ACL permissions.",
+                ));
             }
             j += 1;
         } else if Ctx::is(a, "get") && left >= 1 {
             if cluster {
                 return Err(Error::err("GET option of SORT denied in Cluster mode."));
+            }
+            if !reads_all() {
+                return Err(Error::err(
+                    "GET option of SORT denied due to insufficient ACL permissions.",
+                ));
             }
             o.gets.push(Pattern::parse(&args[j + 1]));
             j += 1;
@@ -174,7 +196,7 @@ fn load(
 }
 
 fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], readonly: bool) -> CmdResult {
-    let mut o = parse_opts(ctx, &argv[2..], readonly)?;
+    let mut o = parse_opts(ctx, argv, readonly)?;
     let (now, acc) = (ctx.now, access(ctx));
     let fill = ctx.core.cfg.list_max_listpack_size;
     let db = ctx.db();
