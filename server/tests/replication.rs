@@ -241,3 +241,55 @@ fn redis_replicates_a_vireo_master() {
     eventually(20, "the link", || link_up(&mut r));
     follows(&mut m, &mut r);
 }
+
+/// A master that answers the handshake, then sends `after` and closes; it serves every
+/// connection the replica makes.
+fn fake_master(after: &'static [u8]) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            // PING, REPLCONF listening-port, REPLCONF capa, PSYNC: four commands.
+            for reply in [&b"+PONG\r\n"[..], b"+OK\r\n", b"+OK\r\n", after] {
+                let mut line = String::new();
+                let Ok(_) = r.read_line(&mut line) else { break };
+                let argc: usize = line.trim_start_matches('*').trim().parse().unwrap_or(0);
+                for _ in 0..argc * 2 {
+                    line.clear();
+                    let _ = r.read_line(&mut line);
+                }
+                let _ = s.write_all(reply);
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn a_bad_master_never_brings_the_replica_down() {
+    let cases: [&'static [u8]; 4] = [
+        // A payload no memory holds.
+        b"+FULLRESYNC 0123456789012345678901234567890123456789 0\r\n$99999999999999999999\r\n",
+        b"+FULLRESYNC 0123456789012345678901234567890123456789 0\r\n$18446744073709551615\r\n",
+        // Not an RDB.
+        b"+FULLRESYNC 0123456789012345678901234567890123456789 0\r\n$5\r\nhello",
+        // An answer that is no answer.
+        b"-ERR go away\r\n",
+    ];
+    let replica = Server::start();
+    let mut r = replica.raw();
+    r.expect("SET kept 1", b"+OK\r\n");
+    for after in cases {
+        let port = fake_master(after);
+        r.expect(&format!("REPLICAOF 127.0.0.1 {port}"), b"+OK\r\n");
+        std::thread::sleep(Duration::from_millis(300));
+        r.expect("PING", b"+PONG\r\n");
+        assert_ne!(r.info_field("replication", "master_link_status"), "up");
+        // The data set is untouched by a sync that failed.
+        r.expect("GET kept", b"$1\r\n1\r\n");
+    }
+    r.expect("REPLICAOF NO ONE", b"+OK\r\n");
+}

@@ -125,7 +125,11 @@ async fn read_rdb<R: AsyncRead + Unpin>(
         }
     }
     let len: usize = spec.parse().map_err(|_| format!("bad RDB length from MASTER: {header}"))?;
-    let mut data = vec![0u8; len];
+    // A length no allocation can hold is the master's error, not a reason to abort.
+    let mut data = Vec::new();
+    data.try_reserve_exact(len)
+        .map_err(|_| format!("the master's RDB of {len} bytes does not fit in memory"))?;
+    data.resize(len, 0);
     tokio::time::timeout(t.max(Duration::from_secs(60)) * 10, r.read_exact(&mut data))
         .await
         .map_err(|_| "timeout receiving the RDB".to_string())?
