@@ -293,3 +293,34 @@ fn a_bad_master_never_brings_the_replica_down() {
     }
     r.expect("REPLICAOF NO ONE", b"+OK\r\n");
 }
+
+#[test]
+fn writes_wait_for_good_replicas_and_a_stale_replica_can_refuse() {
+    let master =
+        Server::start_with(&["--min-replicas-to-write", "1", "--min-replicas-max-lag", "10"]);
+    let mut m = master.raw();
+    m.expect("SET a 1", b"-NOREPLICAS Not enough good replicas to write.\r\n");
+    m.expect("GET a", b"$-1\r\n");
+    assert_eq!(m.info_field("replication", "min_slaves_good_slaves"), "0");
+    let port = master.port.to_string();
+    let args = ["--replicaof", "127.0.0.1", &port, "--replica-serve-stale-data", "no"];
+    let replica = Server::start_with(&args);
+    let mut r = replica.raw();
+    eventually(10, "the link", || link_up(&mut r));
+    eventually(5, "a good replica", || m.line("SET a 1") == b"+OK\r\n");
+    assert_eq!(m.info_field("replication", "min_slaves_good_slaves"), "1");
+    eventually(5, "the write", || r.line("GET a") == b"$1\r\n1\r\n");
+    // The master goes away: the replica refuses what is not `stale`, as Redis does; INFO and
+    // CONFIG still answer.
+    drop(master);
+    eventually(10, "the link to go down", || !link_up(&mut r));
+    let masterdown: &[u8] =
+        b"-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n";
+    r.expect("GET a", masterdown);
+    r.expect("PING", masterdown);
+    r.expect("SET a 2", b"-READONLY You can't write against a read only replica.\r\n");
+    r.expect("CONFIG SET replica-serve-stale-data yes", b"+OK\r\n");
+    r.expect("GET a", b"$1\r\n1\r\n");
+    let since: i64 = r.info_field("replication", "master_link_down_since_seconds").parse().unwrap();
+    assert!((0..10).contains(&since), "{since}");
+}

@@ -871,14 +871,8 @@ fn execute_inner(
             return Flow::Continue;
         }
     }
-    if core.repl.is_replica()
-        && core.cfg.replica_read_only
-        && !from_master
-        && !client.aof_loader
-        && flags.contains(CmdFlags::WRITE)
-    {
-        let e = Error::msg("READONLY You can't write against a read only replica.");
-        reject(core, client, out, Some(cmd), &e);
+    if let Some(e) = crate::repl::refusal(core, client, cmd, flags) {
+        reject(core, client, out, Some(cmd), &Error::msg(e));
         return Flow::Continue;
     }
     if let Some(e) = pubsub::context_error(client, cmd) {

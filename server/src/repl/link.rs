@@ -42,6 +42,9 @@ fn set_state(server: &Server, epoch: u64, state: LinkState) -> bool {
     let mut core = server.core.lock();
     match core.repl.master.as_mut() {
         Some(m) if m.epoch == epoch => {
+            if m.state == LinkState::Connected && state != LinkState::Connected {
+                m.down_since_ms = crate::clock::mstime();
+            }
             m.state = state;
             true
         }

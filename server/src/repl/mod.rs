@@ -31,6 +31,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use crate::client::ClientShared;
+use crate::cmd::spec::CmdFlags;
 use crate::server::{Core, Server};
 
 pub mod link;
@@ -148,6 +149,8 @@ pub struct Master {
     /// The data set is the master's up to `offset` (of history `replid`): a reconnection can
     /// ask to continue from there.
     pub synced: bool,
+    /// When the link last went down (unix ms; 0: it never was up).
+    pub down_since_ms: i64,
 }
 
 #[derive(Default)]
@@ -335,6 +338,51 @@ fn serve_waits(core: &mut Core) {
     }
 }
 
+/// Why replication refuses a command, as Redis checks in this order: a write on a master
+/// without `min-replicas-to-write` good replicas (acknowledged within `min-replicas-max-lag`
+/// seconds), a write on a read-only replica, anything but `stale` commands on a replica whose
+/// link is down with `replica-serve-stale-data no`. The master's stream and the AOF are obeyed.
+pub fn refusal(
+    core: &Core,
+    client: &crate::client::Client,
+    cmd: &crate::cmd::Command,
+    flags: CmdFlags,
+) -> Option<&'static str> {
+    if client.flags.master || client.aof_loader {
+        return None;
+    }
+    let write = flags.contains(CmdFlags::WRITE);
+    if write && !enough_good_replicas(core) {
+        return Some("NOREPLICAS Not enough good replicas to write.");
+    }
+    let master = core.repl.master.as_ref()?;
+    if write && core.cfg.replica_read_only {
+        return Some("READONLY You can't write against a read only replica.");
+    }
+    if master.state != LinkState::Connected
+        && !core.cfg.replica_serve_stale_data
+        && !cmd.flags.contains(CmdFlags::STALE)
+    {
+        return Some(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+        );
+    }
+    None
+}
+
+/// Replicas that acknowledged within `min-replicas-max-lag` seconds.
+fn good_replicas(core: &Core) -> usize {
+    let now = crate::clock::mstime();
+    let max_lag = i64::from(core.cfg.min_replicas_max_lag);
+    core.repl.stream.replicas.lock().iter().filter(|r| (now - r.ack_ms) / 1000 <= max_lag).count()
+}
+
+/// `min-replicas-to-write`: whether writes are allowed (always on a replica, or when off).
+fn enough_good_replicas(core: &Core) -> bool {
+    let (want, lag) = (core.cfg.min_replicas_to_write, core.cfg.min_replicas_max_lag);
+    core.repl.is_replica() || want == 0 || lag == 0 || good_replicas(core) >= want as usize
+}
+
 /// A replica's connection closed.
 pub fn forget(core: &mut Core, client_id: u64) {
     core.repl.stream.replicas.lock().retain(|r| r.client.id != client_id);
@@ -397,6 +445,7 @@ pub fn set_master(server: &Arc<Server>, core: &mut Core, target: Option<(String,
                 last_io_ms: 0,
                 epoch,
                 synced: false,
+                down_since_ms: 0,
             });
             // Replicas of ours resynchronize from the new history.
             for r in core.repl.stream.replicas.lock().drain(..) {
@@ -442,15 +491,22 @@ pub fn info(core: &Core, out: &mut String) {
                 i32::from(core.cfg.replica_announced),
             );
             if !up {
-                let _ = write!(out, "master_link_down_since_seconds:-1\r\n");
+                let since = match m.down_since_ms {
+                    0 => -1,
+                    t => (now - t) / 1000,
+                };
+                let _ = write!(out, "master_link_down_since_seconds:{since}\r\n");
             }
         }
         None => {
             let _ = write!(out, "role:master\r\n");
         }
     }
+    let _ = write!(out, "connected_slaves:{}\r\n", core.repl.stream.replicas.lock().len());
+    if core.cfg.min_replicas_to_write > 0 && core.cfg.min_replicas_max_lag > 0 {
+        let _ = write!(out, "min_slaves_good_slaves:{}\r\n", good_replicas(core));
+    }
     let replicas = core.repl.stream.replicas.lock();
-    let _ = write!(out, "connected_slaves:{}\r\n", replicas.len());
     for (i, r) in replicas.iter().enumerate() {
         let _ = write!(
             out,
