@@ -179,6 +179,14 @@ fn a_replica_reconnects_and_resyncs() {
     assert_eq!(m.info_field("stats", "sync_partial_ok"), "1");
     let histlen: u64 = m.info_field("replication", "repl_backlog_histlen").parse().unwrap();
     assert_eq!(histlen, offset_of(&mut m));
+    // The replica shows its link as a client flagged M; killing it makes the replica
+    // reconnect (and continue).
+    let list = String::from_utf8_lossy(&r.line("CLIENT LIST TYPE master")).to_string();
+    assert!(list.contains(" flags=M "), "{list}");
+    r.expect("CLIENT KILL TYPE master", b":1\r\n");
+    m.expect("SET b2 2", b"+OK\r\n");
+    eventually(10, "the resync", || r.line("GET b2") == b"$1\r\n2\r\n");
+    assert_eq!(m.info_field("stats", "sync_partial_ok"), "2");
     // What it missed is no longer in the backlog: a full resync.
     m.expect("CONFIG SET repl-backlog-size 100", b"+OK\r\n");
     m.expect("SET c 3", b"+OK\r\n");

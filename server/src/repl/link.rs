@@ -244,7 +244,7 @@ async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Res
         }
         None => ask(&mut rd, &mut wr, &[b"PSYNC", b"?", b"-1"], timeout).await?,
     };
-    let mut offset = if let Some(rest) = reply.strip_prefix("+CONTINUE") {
+    let offset = if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let Some((_, at)) = resume else {
             return Err("the master answered +CONTINUE to a full resync request".into());
         };
@@ -269,13 +269,42 @@ async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Res
         }
     };
 
-    // The stream, applied by a client flagged `master`; its replies go nowhere.
+    // The stream, applied by a client flagged `master` (CLIENT LIST shows it with `M`; CLIENT
+    // KILL TYPE master drops the link, which then reconnects); its replies go nowhere.
     let id = server.next_client_id.fetch_add(1, Ordering::Relaxed);
-    let (tx, _rx) = mpsc::unbounded_channel::<Bytes>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
     let addr = format!("{host}:{port}");
     let shared = Arc::new(ClientShared::new(id, addr, String::new(), -1, false, tx.clone()));
-    let mut client = Client::new(id, shared, true, tx);
-    client.flags.master = true;
+    shared.meta.lock().flags.master = true;
+    let mut client = Client::new(id, shared.clone(), true, tx);
+    server.core.lock().clients.insert(id, shared.clone());
+    let stream = StreamState { epoch, offset, timeout };
+    let r = apply_stream(server, &mut client, &mut rx, rd, &mut wr, stream).await;
+    server.core.lock().clients.remove(&id);
+    r
+}
+
+/// Where the stream stands: the link's epoch, the offset applied, the master's timeout.
+struct StreamState {
+    epoch: u64,
+    offset: u64,
+    timeout: Duration,
+}
+
+/// Applies the master's stream until the link breaks (`Err`) or is no longer wanted (`Ok`).
+async fn apply_stream<R, W>(
+    server: &Arc<Server>,
+    client: &mut Client,
+    rx: &mut mpsc::UnboundedReceiver<Bytes>,
+    rd: BufReader<R>,
+    wr: &mut W,
+    st: StreamState,
+) -> Result<(), String>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let StreamState { epoch, mut offset, timeout } = st;
     let mut buf = BytesMut::with_capacity(64 * 1024);
     buf.extend_from_slice(rd.buffer());
     let mut rd = rd.into_inner();
@@ -325,7 +354,7 @@ async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Res
                         getack = true;
                     } else {
                         out.clear();
-                        crate::cmd::execute(server, &mut core, &mut client, &argv, &mut out);
+                        crate::cmd::execute(server, &mut core, client, &argv, &mut out);
                     }
                     offset += *len as u64;
                 }
@@ -334,7 +363,7 @@ async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Res
                 m.last_io_ms = crate::clock::mstime();
             }
             if getack {
-                send_ack(&mut wr, offset).await?;
+                send_ack(wr, offset).await?;
             }
         }
         if buf.capacity() - buf.len() < 16 * 1024 {
@@ -349,11 +378,16 @@ async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Res
                     Ok(Ok(_)) => {}
                 }
             }
+            _ = rx.recv() => {
+                if client.shared.is_killed() {
+                    return Err("the link was killed (CLIENT KILL)".into());
+                }
+            }
             _ = ack.tick() => {
                 if !current(&server.core.lock(), epoch) {
                     return Ok(());
                 }
-                send_ack(&mut wr, offset).await?;
+                send_ack(wr, offset).await?;
             }
         }
     }
