@@ -183,10 +183,18 @@ fn a_replica_reconnects_and_resyncs() {
     // reconnect (and continue).
     let list = String::from_utf8_lossy(&r.line("CLIENT LIST TYPE master")).to_string();
     assert!(list.contains(" flags=M "), "{list}");
+    // The stream had selected database 3 when the link broke: it goes on there without a new
+    // SELECT, and so must the replica.
+    m.expect("SELECT 3", b"+OK\r\n");
+    m.expect("SET d3 1", b"+OK\r\n");
+    r.expect("SELECT 3", b"+OK\r\n");
+    eventually(10, "the write in db 3", || r.line("GET d3") == b"$1\r\n1\r\n");
     r.expect("CLIENT KILL TYPE master", b":1\r\n");
     m.expect("SET b2 2", b"+OK\r\n");
     eventually(10, "the resync", || r.line("GET b2") == b"$1\r\n2\r\n");
     assert_eq!(m.info_field("stats", "sync_partial_ok"), "2");
+    m.expect("SELECT 0", b"+OK\r\n");
+    r.expect("SELECT 0", b"+OK\r\n");
     // What it missed is no longer in the backlog: a full resync.
     m.expect("CONFIG SET repl-backlog-size 100", b"+OK\r\n");
     m.expect("SET c 3", b"+OK\r\n");

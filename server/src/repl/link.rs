@@ -244,6 +244,7 @@ async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Res
         }
         None => ask(&mut rd, &mut wr, &[b"PSYNC", b"?", b"-1"], timeout).await?,
     };
+    let mut db = 0;
     let offset = if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let Some((_, at)) = resume else {
             return Err("the master answered +CONTINUE to a full resync request".into());
@@ -260,6 +261,7 @@ async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Res
         let m = core.repl.master.as_mut().expect("current");
         m.state = LinkState::Connected;
         m.last_io_ms = crate::clock::mstime();
+        db = m.db;
         tracing::info!("Successful partial resynchronization with master.");
         at
     } else {
@@ -277,10 +279,15 @@ async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Res
     let shared = Arc::new(ClientShared::new(id, addr, String::new(), -1, false, tx.clone()));
     shared.meta.lock().flags.master = true;
     let mut client = Client::new(id, shared.clone(), true, tx);
+    client.db = db;
     server.core.lock().clients.insert(id, shared.clone());
     let stream = StreamState { epoch, offset, timeout };
     let r = apply_stream(server, &mut client, &mut rx, rd, &mut wr, stream).await;
-    server.core.lock().clients.remove(&id);
+    let mut core = server.core.lock();
+    core.clients.remove(&id);
+    if let Some(m) = core.repl.master.as_mut().filter(|m| m.epoch == epoch) {
+        m.db = client.db;
+    }
     r
 }
 

@@ -151,6 +151,9 @@ pub struct Master {
     pub synced: bool,
     /// When the link last went down (unix ms; 0: it never was up).
     pub down_since_ms: i64,
+    /// The database the master's stream had selected when the link broke: a continued stream
+    /// carries on in it without a new SELECT.
+    pub db: usize,
 }
 
 #[derive(Default)]
@@ -446,6 +449,7 @@ pub fn set_master(server: &Arc<Server>, core: &mut Core, target: Option<(String,
                 epoch,
                 synced: false,
                 down_since_ms: 0,
+                db: 0,
             });
             // Replicas of ours resynchronize from the new history.
             for r in core.repl.stream.replicas.lock().drain(..) {
