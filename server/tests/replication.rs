@@ -156,9 +156,18 @@ fn a_replica_follows_its_master() {
     m.expect("SET s 4", b"+OK\r\n");
     std::thread::sleep(Duration::from_millis(100));
     r.expect("GET s", b"$1\r\n3\r\n");
-    // The master forgets the replica once its connection is gone.
-    drop(replica);
-    eventually(5, "the replica to go", || m.info_field("replication", "connected_slaves") == "0");
+    // The old master follows the promoted replica, then is promoted back: its backlog (of
+    // the old history) is gone, and INFO adds up.
+    m.expect(&format!("REPLICAOF 127.0.0.1 {}", replica.port), b"+OK\r\n");
+    eventually(10, "the link", || link_up(&mut m));
+    m.expect("REPLICAOF NO ONE", b"+OK\r\n");
+    let offset = offset_of(&mut m);
+    assert_eq!(m.info_field("replication", "repl_backlog_histlen"), "0");
+    let first: u64 = m.info_field("replication", "repl_backlog_first_byte_offset").parse().unwrap();
+    assert_eq!(first, offset + 1);
+    m.expect("SET after 1", b"+OK\r\n");
+    // The promoted replica forgot its own replica once that one's link was gone.
+    eventually(5, "the replica to go", || r.info_field("replication", "connected_slaves") == "0");
 }
 
 #[test]

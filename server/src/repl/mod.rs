@@ -233,7 +233,7 @@ pub fn partial_sync(
     let end = core.repl.stream.offset.load(Ordering::Relaxed);
     let out = {
         let b = core.repl.stream.backlog.lock();
-        let first = end + 1 - b.bytes.len() as u64;
+        let first = (end + 1).saturating_sub(b.bytes.len() as u64);
         if from < first || from > end + 1 {
             return None;
         }
@@ -428,6 +428,8 @@ pub fn set_master(server: &Arc<Server>, core: &mut Core, target: Option<(String,
                 // A new history starts here: the old id stays as replid2, as in Redis.
                 core.replid2 = std::mem::replace(&mut core.replid, crate::server::random_hex40());
                 core.repl.stream.offset.store(m.offset, Ordering::Relaxed);
+                // What the backlog held belongs to the old history.
+                core.repl.stream.backlog.lock().bytes.clear();
                 core.repl.epoch += 1;
             }
         }
@@ -525,7 +527,7 @@ pub fn info(core: &Core, out: &mut String) {
     let offset = core.repl.offset();
     let histlen = core.repl.stream.backlog.lock().bytes.len() as u64;
     let first = if core.repl.sink_added {
-        core.repl.stream.offset.load(Ordering::Relaxed) + 1 - histlen
+        (core.repl.stream.offset.load(Ordering::Relaxed) + 1).saturating_sub(histlen)
     } else {
         0
     };
