@@ -2,7 +2,6 @@
 //! and the start-up that reads either.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
 use super::{default_user, merge_selector_args, Universe, User};
 use crate::server::{Core, Server};
@@ -99,22 +98,6 @@ pub fn render(core: &Core, u: &Universe) -> Vec<u8> {
         out.push(b'\n');
     }
     out
-}
-
-/// Writes the ACL file next to itself and renames it into place, so that a crash leaves the old
-/// file or the new one.
-pub fn save(path: &str, content: &[u8]) -> std::io::Result<()> {
-    let tmp = format!("{path}.tmp-{}", std::process::id());
-    let r = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(content)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    r
 }
 
 /// The users at start-up: `requirepass` (already applied), then the config file's `user`

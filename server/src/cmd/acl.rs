@@ -471,7 +471,8 @@ fn save(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         return Err(Error::msg(NO_ACLFILE));
     }
     let content = acl::file::render(ctx.core, &universe(ctx.server, ctx.core));
-    acl::file::save(&path, &content).map_err(|e| {
+    // Atomically, as CONFIG REWRITE replaces the config file.
+    crate::config::rewrite::write_atomically(std::path::Path::new(&path), &content).map_err(|e| {
         tracing::warn!("Saving the ACL file {path}: {e}");
         Error::msg("ERR There was an error trying to save the ACLs. Please check the server logs for more information")
     })?;
