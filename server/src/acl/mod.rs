@@ -697,12 +697,7 @@ impl User {
 
 pub fn hash_password(pass: &[u8]) -> String {
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(pass);
-    let mut s = String::with_capacity(64);
-    for b in digest {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    crate::util::repr::hex(&sha2::Sha256::digest(pass))
 }
 
 fn valid_hash(h: &[u8]) -> Result<String, RuleError> {

@@ -349,10 +349,7 @@ fn genpass(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let chars = bits.div_ceil(4);
     let mut bytes = vec![0u8; chars.div_ceil(2)];
     rand::Rng::fill(&mut rand::rngs::OsRng, &mut bytes[..]);
-    let mut hex = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        hex.push_str(&format!("{b:02x}"));
-    }
+    let mut hex = crate::util::repr::hex(&bytes);
     hex.truncate(chars);
     ctx.out.bulk(hex.as_bytes());
     Ok(())

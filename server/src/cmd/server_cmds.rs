@@ -239,7 +239,7 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ("object", 3) => debug_object(ctx, &argv[2])?,
         ("digest", 2) => {
             let d = crate::keyspace::digest::dataset_digest(&ctx.core.dbs);
-            ctx.out.simple(&crate::keyspace::digest::hex(&d));
+            ctx.out.simple(&crate::util::repr::hex(&d));
         }
         ("digest-value", _) => debug_digest_value(ctx, &argv[2..]),
         ("change-repl-id", 2) => {
@@ -277,7 +277,7 @@ fn debug_digest_value(ctx: &mut Ctx, keys: &[Bytes]) {
         if let Some(e) = ctx.db().table.get(k) {
             crate::keyspace::digest::value_digest(&mut d, e);
         }
-        ctx.out.simple(&crate::keyspace::digest::hex(&d));
+        ctx.out.simple(&crate::util::repr::hex(&d));
     }
 }
 

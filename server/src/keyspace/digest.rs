@@ -114,8 +114,3 @@ pub fn dataset_digest(dbs: &[Db]) -> Digest {
     }
     fin
 }
-
-/// 40 lowercase hex digits, as DEBUG DIGEST replies.
-pub fn hex(d: &Digest) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}

@@ -1,4 +1,10 @@
-//! Redis's quoted representation of binary strings (MONITOR, CLIENT LIST, CONFIG REWRITE).
+//! Redis's quoted representation of binary strings (MONITOR, CLIENT LIST, CONFIG REWRITE), and
+//! lower-case hex (digests, password hashes).
+
+/// Lower-case hex digits of `bytes`, two per byte.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// Appends `s` in double quotes, escaping `\\ \" \n \r \t \a \b` and other non-printable bytes
 /// as `\xHH`.
