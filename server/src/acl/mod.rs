@@ -863,6 +863,12 @@ impl Acl {
         self.users.get(&b"default"[..]).is_some_and(|u| u.flags.enabled && u.flags.nopass)
     }
 
+    /// Whether the `default` user has no password (`AUTH <password>` is then an error, and
+    /// protected mode applies).
+    pub fn default_is_nopass(&self) -> bool {
+        self.users.get(&b"default"[..]).is_some_and(|u| u.flags.nopass)
+    }
+
     /// `requirepass`: the default user's only password (none: `nopass`).
     pub fn set_requirepass(&mut self, pass: Option<&[u8]>) {
         if let Some(u) = self.users.get_mut(&b"default"[..]) {

@@ -66,7 +66,7 @@ fn quit(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 fn auth(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     match argv.len() {
         2 => {
-            if ctx.core.acl.user(b"default").is_some_and(|u| u.flags.nopass) {
+            if ctx.core.acl.default_is_nopass() {
                 return Err(Error::msg(
                     "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
                 ));

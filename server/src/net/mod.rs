@@ -215,7 +215,7 @@ pub async fn serve<S>(
                 core.stats.rejected_connections += 1;
                 Some("-ERR max number of clients reached\r\n".to_string())
             } else if core.cfg.protected_mode
-                && core.acl.user(b"default").is_some_and(|u| u.flags.nopass)
+                && core.acl.default_is_nopass()
                 && !core.cfg.bind_explicit
                 && !is_loopback(peer)
             {
