@@ -9,7 +9,7 @@ mod common;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{build_module, show, Raw, Server};
+use common::{build_module, eventually, show, Raw, Server};
 
 fn blocking() -> &'static str {
     static P: OnceLock<String> = OnceLock::new();
@@ -24,16 +24,6 @@ fn timer() -> &'static str {
 fn start() -> Server {
     let (b, t) = (blocking(), timer());
     Server::start_with(&["--enable-module-command", "yes", "--loadmodule", b, "--loadmodule", t])
-}
-
-/// Waits until `cond` holds (polling), or fails after 10 s.
-#[track_caller]
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let until = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 fn blocked_clients(r: &mut Raw) -> i64 {
@@ -68,7 +58,7 @@ fn reply_from_a_thread_and_timeouts() {
     assert!(t.elapsed() < Duration::from_millis(1500), "{:?}", t.elapsed());
     // Meanwhile the connection goes on as usual, and so does the thread.
     a.expect("PING", b"+PONG\r\n");
-    eventually("the late thread", || a.line("BLOCK.STATS") == b"*3\r\n:2\r\n:1\r\n:0\r\n");
+    eventually(10, "the late thread", || a.line("BLOCK.STATS") == b"*3\r\n:2\r\n:1\r\n:0\r\n");
     // Errors of the command itself, before it blocks.
     a.expect("BLOCK.SLEEP -1 0", b"-ERR ms and timeout must not be negative\r\n");
     a.expect("BLOCK.SLEEP 1", b"-ERR wrong number of arguments for 'block.sleep' command\r\n");
@@ -86,7 +76,7 @@ fn other_clients_are_served_while_one_is_blocked() {
     a.send_cmd(&["BLOCK.SLEEP", "0", "0"]);
     expect_reply(&mut a, b":0\r\n");
     a.send_cmd(&["BLOCK.POP", "q", "0"]);
-    eventually("a blocked client", || blocked_clients(&mut b) == 1);
+    eventually(10, "a blocked client", || blocked_clients(&mut b) == 1);
     let info = String::from_utf8(b.line("INFO clients")).unwrap();
     assert!(info.contains("clients_in_timeout_table:0"), "{info}");
     b.expect("SET k v", b"+OK\r\n");
@@ -113,9 +103,9 @@ fn key_ready_wakes_in_order_and_keeps_waiting_when_nothing_is_there() {
     c.expect("RPUSH l1 first", b":1\r\n");
     a.expect("BLOCK.POP l1 0", b"$5\r\nfirst\r\n");
     a.send_cmd(&["BLOCK.POP", "l1", "0"]);
-    eventually("a blocked", || blocked_clients(&mut c) == 1);
+    eventually(10, "a blocked", || blocked_clients(&mut c) == 1);
     b.send_cmd(&["BLOCK.POP", "l1", "0"]);
-    eventually("b blocked", || blocked_clients(&mut c) == 2);
+    eventually(10, "b blocked", || blocked_clients(&mut c) == 2);
     // A key of another type is ready too: the callback finds no list and they keep waiting.
     c.expect("SET l1 str", b"+OK\r\n");
     c.expect("DEL l1", b":1\r\n");
@@ -135,7 +125,7 @@ fn key_ready_wakes_in_order_and_keeps_waiting_when_nothing_is_there() {
     a.expect("BLOCK.POP l2 50", b"$-1\r\n");
     // The key is ready after the script; the callback finds a string: it waits on.
     a.send_cmd(&["BLOCK.POP", "l3", "0"]);
-    eventually("a blocked", || blocked_clients(&mut c) == 1);
+    eventually(10, "a blocked", || blocked_clients(&mut c) == 1);
     c.expect("EVAL \"redis.call('rpush', KEYS[1], 'z'); redis.call('del', KEYS[1]); redis.call('set', KEYS[1], 's')\" 1 l3", b"$-1\r\n");
     // Served once the list exists (the script's push was undone before the wake-up).
     c.expect("DEL l3", b":1\r\n");
@@ -150,14 +140,14 @@ fn module_and_built_in_waiters_are_served_in_the_order_they_blocked() {
     let srv = start();
     let (mut first, mut second, mut c) = (srv.raw(), srv.raw(), srv.raw());
     first.send_cmd(&["BLPOP", "q", "0"]);
-    eventually("BLPOP blocked", || blocked_clients(&mut c) == 1);
+    eventually(10, "BLPOP blocked", || blocked_clients(&mut c) == 1);
     second.send_cmd(&["BLOCK.POP", "q", "0"]);
-    eventually("BLOCK.POP blocked", || blocked_clients(&mut c) == 2);
+    eventually(10, "BLOCK.POP blocked", || blocked_clients(&mut c) == 2);
     c.expect("LPUSH q a", b":1\r\n");
     expect_reply(&mut first, b"*2\r\n$1\r\nq\r\n$1\r\na\r\n");
     assert_eq!(blocked_clients(&mut c), 1);
     first.send_cmd(&["BLPOP", "q", "0"]);
-    eventually("BLPOP blocked again", || blocked_clients(&mut c) == 2);
+    eventually(10, "BLPOP blocked again", || blocked_clients(&mut c) == 2);
     c.expect("LPUSH q b", b":1\r\n");
     expect_reply(&mut second, b"$1\r\nb\r\n");
     c.expect("LPUSH q c", b":1\r\n");
@@ -171,13 +161,13 @@ fn client_unblock_timeout_and_error() {
     let mut b = srv.raw();
     let id = client_id(&mut a);
     a.send_cmd(&["BLOCK.SLEEP", "5000", "0"]);
-    eventually("a blocked", || blocked_clients(&mut b) == 1);
+    eventually(10, "a blocked", || blocked_clients(&mut b) == 1);
     // TIMEOUT runs the module's timeout callback.
     b.expect(&format!("CLIENT UNBLOCK {id} TIMEOUT"), b":1\r\n");
     expect_reply(&mut a, b"+TIMEOUT\r\n");
     b.expect(&format!("CLIENT UNBLOCK {id}"), b":0\r\n");
     a.send_cmd(&["BLOCK.POP", "nothing", "0"]);
-    eventually("a blocked", || blocked_clients(&mut b) == 1);
+    eventually(10, "a blocked", || blocked_clients(&mut b) == 1);
     b.expect(&format!("CLIENT UNBLOCK {id} ERROR"), b":1\r\n");
     expect_reply(&mut a, b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n");
     a.expect("PING", b"+PONG\r\n");
@@ -195,11 +185,13 @@ fn disconnect_while_blocked() {
         a.send_cmd(&["BLOCK.SLEEP", "300", "0"]);
         let mut c = srv.raw();
         c.send_cmd(&["BLOCK.POP", "gone", "0"]);
-        eventually("two blocked", || blocked_clients(&mut b) == 2);
+        eventually(10, "two blocked", || blocked_clients(&mut b) == 2);
     }
-    eventually("the disconnects", || blocked_clients(&mut b) == 0);
+    eventually(10, "the disconnects", || blocked_clients(&mut b) == 0);
     // The disconnect callback ran; the thread's reply finds nobody (nothing replied).
-    eventually("the disconnect callback", || b.line("BLOCK.STATS") == b"*3\r\n:0\r\n:0\r\n:1\r\n");
+    eventually(10, "the disconnect callback", || {
+        b.line("BLOCK.STATS") == b"*3\r\n:0\r\n:0\r\n:1\r\n"
+    });
     std::thread::sleep(Duration::from_millis(400));
     b.expect("BLOCK.STATS", b"*3\r\n:0\r\n:0\r\n:1\r\n");
     // Nobody pops the pushed element for the gone client.
@@ -239,7 +231,7 @@ fn module_unload_is_refused_while_clients_are_blocked() {
     let mut a = srv.raw();
     let mut b = srv.raw();
     a.send_cmd(&["BLOCK.POP", "k", "0"]);
-    eventually("a blocked", || blocked_clients(&mut b) == 1);
+    eventually(10, "a blocked", || blocked_clients(&mut b) == 1);
     b.expect(
         "MODULE UNLOAD blocking",
         b"-ERR Error unloading module: the module has blocked clients. Please wait them unblocked and try again\r\n",
@@ -257,14 +249,14 @@ fn timers_fire_and_stop() {
     let id = a.int("TIMER.SET 50 t1 fired");
     assert!(id > 0);
     a.expect("GET t1", b"$-1\r\n");
-    eventually("the timer", || a.line("GET t1") == b"$5\r\nfired\r\n");
+    eventually(10, "the timer", || a.line("GET t1") == b"$5\r\nfired\r\n");
     // Stopped, it gives its data back and never fires.
     let id = a.int("TIMER.SET 100 t2 never");
     a.expect(&format!("TIMER.STOP {id}"), b"$2\r\nt2\r\n");
     a.expect(&format!("TIMER.STOP {id}"), b"$-1\r\n");
     // A fired timer cannot be stopped.
     let fired = a.int("TIMER.SET 0 t3 x");
-    eventually("the timer", || a.line("EXISTS t3") == b":1\r\n");
+    eventually(10, "the timer", || a.line("EXISTS t3") == b":1\r\n");
     a.expect(&format!("TIMER.STOP {fired}"), b"$-1\r\n");
     std::thread::sleep(Duration::from_millis(200));
     a.expect("EXISTS t2", b":0\r\n");
@@ -281,13 +273,13 @@ fn thread_safe_context() {
     let srv = start();
     let mut a = srv.raw();
     a.expect("TIMER.THREADSET 0 tsc v1", b"+OK\r\n");
-    eventually("the thread", || a.line("GET tsc") == b"$2\r\nv1\r\n");
+    eventually(10, "the thread", || a.line("GET tsc") == b"$2\r\nv1\r\n");
     // A blocked client is woken by what a thread-safe context writes.
     let mut b = srv.raw();
     b.send_cmd(&["BLOCK.POP", "tl", "0"]);
-    eventually("b blocked", || blocked_clients(&mut a) == 1);
+    eventually(10, "b blocked", || blocked_clients(&mut a) == 1);
     a.expect("TIMER.THREADSET 0 tl notalist", b"+OK\r\n");
-    eventually("the thread", || a.line("EXISTS tl") == b":1\r\n");
+    eventually(10, "the thread", || a.line("EXISTS tl") == b":1\r\n");
     a.expect("DEL tl", b":1\r\n");
     a.expect("RPUSH tl e", b":1\r\n");
     expect_reply(&mut b, b"$1\r\ne\r\n");
@@ -301,5 +293,5 @@ fn thread_safe_context() {
     // While the server is busy (a long script), the thread waits for the lock.
     a.expect("TIMER.THREADSET 100 during script", b"+OK\r\n");
     a.expect("EVAL \"local t = redis.call('time')[1] + 0 while redis.call('time')[1] + 0 < t + 2 do end return redis.call('exists', 'during')\" 0", b":0\r\n");
-    eventually("the thread", || a.line("GET during") == b"$6\r\nscript\r\n");
+    eventually(10, "the thread", || a.line("GET during") == b"$6\r\nscript\r\n");
 }

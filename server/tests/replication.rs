@@ -5,18 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Raw, Server};
-
-/// Waits until `f` holds (polling every 20 ms), up to `secs` seconds (a Redis master waits
-/// `repl-diskless-sync-delay`, 5 s, before it sends the data set).
-#[track_caller]
-fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use common::{eventually, Raw, Server};
 
 /// `master_repl_offset` (it moves on by itself: the master PINGs its replicas).
 fn offset_of(r: &mut Raw) -> u64 {

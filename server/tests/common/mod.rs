@@ -336,6 +336,17 @@ pub fn run_differential(
     compared
 }
 
+/// Waits until `f` holds (polling every 10 ms), or fails after `secs` seconds naming `what`.
+#[track_caller]
+#[allow(dead_code)]
+pub fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Waits up to `secs` for `child` to exit; `None` (the child still running) when it did not.
 pub fn wait_exit(child: &mut Child, secs: u64) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + Duration::from_secs(secs);
