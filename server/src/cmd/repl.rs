@@ -87,8 +87,8 @@ fn role(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
             let replicas: Vec<(String, u16, u64)> = core
                 .repl
                 .stream
-                .replicas
                 .lock()
+                .replicas
                 .iter()
                 .map(|r| (r.ip.clone(), r.port, r.ack))
                 .collect();

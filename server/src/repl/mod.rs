@@ -47,22 +47,35 @@ pub struct Replica {
     pub ack_ms: i64,
 }
 
-/// What the stream sink shares with the commands: the replicas and the stream's offset.
+/// What the stream sink shares with the commands: the stream's offset, and behind one lock
+/// (taken once per command fed), the replicas, their output limits and the backlog.
 pub struct Stream {
     /// Bytes of replication stream produced since this server became a master.
     pub offset: AtomicU64,
-    pub replicas: Mutex<Vec<Replica>>,
+    state: Mutex<StreamState>,
+}
+
+pub struct StreamState {
+    pub replicas: Vec<Replica>,
     /// `client-output-buffer-limit`, as the stream's pushes check it (see [`config_changed`]).
-    pub limits: Mutex<[crate::config::ClientBufferLimit; 3]>,
+    limits: [crate::config::ClientBufferLimit; 3],
     /// The last `repl-backlog-size` bytes of the stream, for replicas that reconnect
     /// (partial resynchronization); it ends at `offset`.
-    backlog: Mutex<Backlog>,
+    backlog: Backlog,
 }
 
 #[derive(Default)]
 struct Backlog {
     bytes: std::collections::VecDeque<u8>,
     size: usize,
+}
+
+impl Backlog {
+    /// Drops what is past `size` bytes back.
+    fn trim(&mut self) {
+        let excess = self.bytes.len().saturating_sub(self.size);
+        self.bytes.drain(..excess);
+    }
 }
 
 /// The propagator's sink for the replicas.
@@ -72,31 +85,33 @@ impl Default for Stream {
     fn default() -> Self {
         Stream {
             offset: AtomicU64::new(0),
-            replicas: Mutex::new(Vec::new()),
-            limits: Mutex::new(crate::config::defaults().client_output_buffer_limit),
-            backlog: Mutex::default(),
+            state: Mutex::new(StreamState {
+                replicas: Vec::new(),
+                limits: crate::config::defaults().client_output_buffer_limit,
+                backlog: Backlog::default(),
+            }),
         }
     }
 }
 
 impl Stream {
+    pub fn lock(&self) -> parking_lot::MutexGuard<'_, StreamState> {
+        self.state.lock()
+    }
+
     /// Sends bytes of stream to every replica, counting them in the offset.
     fn broadcast(&self, bytes: &[u8]) {
         self.offset.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        {
-            let mut b = self.backlog.lock();
-            b.bytes.extend(bytes);
-            let excess = b.bytes.len().saturating_sub(b.size);
-            b.bytes.drain(..excess);
-        }
-        let mut replicas = self.replicas.lock();
-        if replicas.is_empty() {
+        let mut s = self.state.lock();
+        s.backlog.bytes.extend(bytes);
+        s.backlog.trim();
+        if s.replicas.is_empty() {
             return;
         }
-        let limits = *self.limits.lock();
+        let StreamState { replicas, limits, .. } = &mut *s;
         let msg = Bytes::copy_from_slice(bytes);
         // A replica that is gone, or over its output limit, is dropped.
-        replicas.retain(|r| r.client.push(msg.clone(), &limits));
+        replicas.retain(|r| r.client.push(msg.clone(), limits));
     }
 }
 
@@ -232,7 +247,8 @@ pub fn partial_sync(
     }
     let end = core.repl.stream.offset.load(Ordering::Relaxed);
     let out = {
-        let b = core.repl.stream.backlog.lock();
+        let s = core.repl.stream.lock();
+        let b = &s.backlog;
         let first = (end + 1).saturating_sub(b.bytes.len() as u64);
         if from < first || from > end + 1 {
             return None;
@@ -255,11 +271,10 @@ pub fn partial_sync(
 /// `repl-backlog-size` or `client-output-buffer-limit` changed (or the first replica comes):
 /// the backlog keeps that much, the stream's pushes check those limits.
 pub fn config_changed(core: &mut Core) {
-    *core.repl.stream.limits.lock() = core.cfg.client_output_buffer_limit;
-    let mut b = core.repl.stream.backlog.lock();
-    b.size = usize::try_from(core.cfg.repl_backlog_size).unwrap_or(usize::MAX);
-    let excess = b.bytes.len().saturating_sub(b.size);
-    b.bytes.drain(..excess);
+    let mut s = core.repl.stream.lock();
+    s.limits = core.cfg.client_output_buffer_limit;
+    s.backlog.size = usize::try_from(core.cfg.repl_backlog_size).unwrap_or(usize::MAX);
+    s.backlog.trim();
 }
 
 /// Makes the caller a replica that the stream flows to.
@@ -269,7 +284,7 @@ fn attach(core: &mut Core, client: &mut crate::client::Client) {
     client.shared.out.set_replica(true);
     let ip = client.repl_ip.clone().unwrap_or_else(|| peer_ip(&client.shared.addr));
     let now = crate::clock::mstime();
-    core.repl.stream.replicas.lock().push(Replica {
+    core.repl.stream.lock().replicas.push(Replica {
         client: client.shared.clone(),
         port: client.repl_port,
         ip,
@@ -287,7 +302,7 @@ fn peer_ip(addr: &str) -> String {
 /// `REPLCONF ACK <offset>` from a replica.
 pub fn ack(core: &mut Core, client_id: u64, offset: u64) {
     let now = crate::clock::mstime();
-    if let Some(r) = core.repl.stream.replicas.lock().iter_mut().find(|r| r.client.id == client_id)
+    if let Some(r) = core.repl.stream.lock().replicas.iter_mut().find(|r| r.client.id == client_id)
     {
         r.ack = offset;
         r.ack_ms = now;
@@ -299,7 +314,7 @@ pub fn ack(core: &mut Core, client_id: u64, offset: u64) {
 
 /// Replicas that acknowledged `offset` or more.
 pub fn acked(core: &Core, offset: u64) -> usize {
-    core.repl.stream.replicas.lock().iter().filter(|r| r.ack >= offset).count()
+    core.repl.stream.lock().replicas.iter().filter(|r| r.ack >= offset).count()
 }
 
 /// WAIT: the replicas that have what this server wrote so far, or (`None`) the client is to
@@ -345,6 +360,8 @@ fn serve_waits(core: &mut Core) {
 /// without `min-replicas-to-write` good replicas (acknowledged within `min-replicas-max-lag`
 /// seconds), a write on a read-only replica, anything but `stale` commands on a replica whose
 /// link is down with `replica-serve-stale-data no`. The master's stream and the AOF are obeyed.
+/// Every command asks: on a master without `min-replicas-to-write` it is three branches.
+#[inline]
 pub fn refusal(
     core: &Core,
     client: &crate::client::Client,
@@ -377,7 +394,7 @@ pub fn refusal(
 fn good_replicas(core: &Core) -> usize {
     let now = crate::clock::mstime();
     let max_lag = i64::from(core.cfg.min_replicas_max_lag);
-    core.repl.stream.replicas.lock().iter().filter(|r| (now - r.ack_ms) / 1000 <= max_lag).count()
+    core.repl.stream.lock().replicas.iter().filter(|r| (now - r.ack_ms) / 1000 <= max_lag).count()
 }
 
 /// `min-replicas-to-write`: whether writes are allowed (always on a replica, or when off).
@@ -388,7 +405,7 @@ fn enough_good_replicas(core: &Core) -> bool {
 
 /// A replica's connection closed.
 pub fn forget(core: &mut Core, client_id: u64) {
-    core.repl.stream.replicas.lock().retain(|r| r.client.id != client_id);
+    core.repl.stream.lock().replicas.retain(|r| r.client.id != client_id);
 }
 
 /// A client's connection closed: it waits for nothing any more.
@@ -402,10 +419,10 @@ pub fn cron(core: &mut Core) {
     if core.repl.is_replica() || !core.repl.sink_added {
         return;
     }
-    core.repl.stream.replicas.lock().retain(|r| !r.client.is_killed());
+    core.repl.stream.lock().replicas.retain(|r| !r.client.is_killed());
     let now = crate::clock::mstime();
     let period = i64::from(core.cfg.repl_ping_replica_period.max(1)) * 1000;
-    if now - core.repl.last_ping_ms >= period && !core.repl.stream.replicas.lock().is_empty() {
+    if now - core.repl.last_ping_ms >= period && !core.repl.stream.lock().replicas.is_empty() {
         core.repl.last_ping_ms = now;
         // Not through the propagator: the AOF has no use for it.
         core.repl.stream.broadcast(b"*1\r\n$4\r\nPING\r\n");
@@ -429,7 +446,7 @@ pub fn set_master(server: &Arc<Server>, core: &mut Core, target: Option<(String,
                 core.replid2 = std::mem::replace(&mut core.replid, crate::server::random_hex40());
                 core.repl.stream.offset.store(m.offset, Ordering::Relaxed);
                 // What the backlog held belongs to the old history.
-                core.repl.stream.backlog.lock().bytes.clear();
+                core.repl.stream.lock().backlog.bytes.clear();
                 core.repl.epoch += 1;
             }
         }
@@ -454,7 +471,7 @@ pub fn set_master(server: &Arc<Server>, core: &mut Core, target: Option<(String,
                 db: 0,
             });
             // Replicas of ours resynchronize from the new history.
-            for r in core.repl.stream.replicas.lock().drain(..) {
+            for r in core.repl.stream.lock().replicas.drain(..) {
                 r.client.kill();
             }
             tokio::spawn(link::run(server.clone(), host, port, epoch));
@@ -508,11 +525,12 @@ pub fn info(core: &Core, out: &mut String) {
             let _ = write!(out, "role:master\r\n");
         }
     }
-    let _ = write!(out, "connected_slaves:{}\r\n", core.repl.stream.replicas.lock().len());
+    let _ = write!(out, "connected_slaves:{}\r\n", core.repl.stream.lock().replicas.len());
     if core.cfg.min_replicas_to_write > 0 && core.cfg.min_replicas_max_lag > 0 {
         let _ = write!(out, "min_slaves_good_slaves:{}\r\n", good_replicas(core));
     }
-    let replicas = core.repl.stream.replicas.lock();
+    let state = core.repl.stream.lock();
+    let replicas = &state.replicas;
     for (i, r) in replicas.iter().enumerate() {
         let _ = write!(
             out,
@@ -523,9 +541,9 @@ pub fn info(core: &Core, out: &mut String) {
             (now - r.ack_ms).max(0) / 1000
         );
     }
-    drop(replicas);
+    drop(state);
     let offset = core.repl.offset();
-    let histlen = core.repl.stream.backlog.lock().bytes.len() as u64;
+    let histlen = core.repl.stream.lock().backlog.bytes.len() as u64;
     let first = if core.repl.sink_added {
         (core.repl.stream.offset.load(Ordering::Relaxed) + 1).saturating_sub(histlen)
     } else {
