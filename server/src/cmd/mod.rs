@@ -608,6 +608,20 @@ fn serve_blocked(server: &Arc<Server>, core: &mut Core) {
     core.blocking.serving = false;
 }
 
+/// The reply of blocked client `id` whose deadline passed, by what it waits for: a module's
+/// timeout callback, WAIT's count of replicas, or the null array of the key-blocking commands.
+pub(crate) fn timed_out(server: &Arc<Server>, core: &mut Core, id: u64, resp: u8) -> Vec<u8> {
+    let reply = match core.blocking.waiter(id).map(|w| w.wants) {
+        Some(Wants::Module) => crate::module_host::concurrency::timed_out(server, core, id),
+        Some(Wants::Replicas) => crate::repl::wait_timed_out(core, id),
+        _ => None,
+    };
+    reply.unwrap_or_else(|| {
+        core.blocking.unblock(&mut core.dbs, id);
+        crate::blocking::timeout_reply(resp)
+    })
+}
+
 /// [`serve_blocked`] unless it is running or nobody is blocked (for what runs outside a
 /// command: module callbacks, timers, thread-safe contexts).
 pub(crate) fn serve_blocked_now(server: &Arc<Server>, core: &mut Core) {

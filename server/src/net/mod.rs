@@ -319,17 +319,7 @@ where
             let core = &mut *guard;
             let reply = match core.blocking.take_done(id) {
                 Some(r) => r,
-                None if timed_out => {
-                    let wait = crate::repl::wait_timed_out(core, id);
-                    let module = || crate::module_host::concurrency::timed_out(server, core, id);
-                    match wait.or_else(module) {
-                        Some(r) => r,
-                        None => {
-                            core.blocking.unblock(&mut core.dbs, id);
-                            crate::blocking::timeout_reply(client.resp)
-                        }
-                    }
-                }
+                None if timed_out => cmd::timed_out(server, core, id, client.resp),
                 None => continue,
             };
             client.flags.blocked = false;
