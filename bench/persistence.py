@@ -13,6 +13,14 @@ servers are found, pinned and started).
         Memory is the sum of the PSS of the server and its children (a forked Redis's child
         shares pages with its parent until either writes them), so "peak / before" is what the
         machine had to find.
+    bench/persistence.py snapshot --during replica-sync [--gb 2] [--value 1000]
+        The same, during a replica's full synchronization instead of a BGSAVE: a replica of the
+        same kind (pinned to the load's core) is pointed at the server, and the figures run
+        until its link is up. Redis syncs disklessly without waiting for more replicas
+        (repl-diskless-sync-delay 0), as Vireo does. Both masters buffer the writes made during
+        the sync without limit (client-output-buffer-limit replica 0 0 0): under this load
+        the default 256 MB limit drops the replica before it is done, and it starts over,
+        with either server; the memory figures include that buffer.
     bench/persistence.py aof    [--requests 200000] [--rounds 3]
         SET throughput (redis-benchmark, 50 clients, -P 1 and -P 16) with appendonly yes and
         appendfsync everysec, then always.
@@ -194,8 +202,12 @@ def snapshot(a):
         for kind in ("vireo", "redis"):
             sd = os.path.join(d, kind)
             os.mkdir(sd)
-            srv = ServerProc(kind, free_port(), cwd=sd, start_timeout=60,
-                             extra=["--dir", sd, "--enable-debug-command", "yes"])
+            extra = ["--dir", sd, "--enable-debug-command", "yes"]
+            if kind == "redis":
+                extra += ["--repl-diskless-sync-delay", "0"]
+            if a.during == "replica-sync":
+                extra += ["--client-output-buffer-limit", "replica 0 0 0"]
+            srv = ServerProc(kind, free_port(), cwd=sd, start_timeout=60, extra=extra)
             try:
                 srv.cmd("debug", "populate", str(keys), "key", str(a.value))
                 time.sleep(1)
@@ -212,23 +224,37 @@ def snapshot(a):
                 probe.armed = True
                 peak = base
                 t0 = time.monotonic()
-                srv.cmd("bgsave")
-                while srv.info("persistence").get("rdb_bgsave_in_progress") != "0":
+                if a.during == "bgsave":
+                    srv.cmd("bgsave")
+                    busy = lambda: srv.info("persistence").get("rdb_bgsave_in_progress") != "0"
+                else:
+                    rd = os.path.join(sd, "replica")
+                    os.mkdir(rd)
+                    replica = ServerProc(kind, free_port(), cpu="1", cwd=rd,
+                                         extra=["--dir", rd, "--replicaof", "127.0.0.1",
+                                                str(srv.port)])
+                    busy = lambda: replica.info("replication").get("master_link_status") != "up"
+                while busy():
                     peak = max(peak, pss_kib(srv.proc.pid))
                     time.sleep(0.05)
                 dur = time.monotonic() - t0
                 probe.armed = False
-                status = srv.info("persistence").get("rdb_last_bgsave_status")
+                if a.during == "bgsave":
+                    status = srv.info("persistence").get("rdb_last_bgsave_status")
+                else:
+                    status = srv.info("replication").get("slave0", "?").split(",")[2]
+                    replica.stop()
                 load.terminate()
                 load.wait()
                 probe.stop = True
                 rows.append((kind, before, base, peak, dur, probe.worst, probe.n, status))
             finally:
                 srv.stop()
-    print(f"{keys} keys of {a.value} bytes ({a.gb} GiB of values), BGSAVE under a SET load "
+    what = "BGSAVE" if a.during == "bgsave" else "a replica's full sync"
+    print(f"{keys} keys of {a.value} bytes ({a.gb} GiB of values), {what} under a SET load "
           f"rewriting random keys")
     print(f"{'server':<8}{'MiB before':>12}{'under load':>12}{'peak':>10}{'peak/load':>11}"
-          f"{'save s':>8}{'worst ms':>10}{'probes':>8}  status")
+          f"{'secs':>8}{'worst ms':>10}{'probes':>8}  status")
     for kind, before, base, peak, dur, worst, n, status in rows:
         print(f"{kind:<8}{before / 1024:>12.0f}{base / 1024:>12.0f}{peak / 1024:>10.0f}"
               f"{peak / base:>11.2f}{dur:>8.1f}{worst * 1000:>10.1f}{n:>8}  {status}")
@@ -273,6 +299,7 @@ def main():
     s = sub.add_parser("snapshot")
     s.add_argument("--gb", type=float, default=2.0)
     s.add_argument("--value", type=int, default=1000)
+    s.add_argument("--during", choices=("bgsave", "replica-sync"), default="bgsave")
     t = sub.add_parser("aof")
     t.add_argument("--requests", type=int, default=200000)
     t.add_argument("--rounds", type=int, default=3)

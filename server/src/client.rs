@@ -274,6 +274,14 @@ pub struct Client {
     /// What a replica announced with REPLCONF listening-port / ip-address.
     pub repl_port: u16,
     pub repl_ip: Option<String>,
+    /// The replica announced `REPLCONF capa eof`: it reads an RDB payload of unknown length.
+    pub repl_capa_eof: bool,
+    /// A replica's full synchronization, streamed to it before anything else is written (see
+    /// `repl::full_sync`).
+    pub rdb_transfer: Option<tokio::sync::mpsc::Receiver<crate::repl::Piece>>,
+    /// The snapshot went out with an EOF mark: the stream waits for the replica's first
+    /// `REPLCONF ACK`, since a replica finds the mark only at the end of what it read.
+    pub repl_await_ack: bool,
     /// The client a Lua script runs its commands as (MONITOR shows them as `lua`).
     pub lua: bool,
     /// The time (unix ms) the script this client runs for started: its commands check expiry
@@ -353,6 +361,9 @@ impl Client {
             serving_blocked: false,
             repl_port: 0,
             repl_ip: None,
+            repl_capa_eof: false,
+            rdb_transfer: None,
+            repl_await_ack: false,
             lua: false,
             time_snapshot: None,
             aof_loader: false,

@@ -53,7 +53,7 @@ pub async fn run(server: Arc<Server>) {
         close_idle_clients(&mut core, now);
         crate::persist::aof::cron(&server, &mut core);
         crate::persist::snapshot::cron(&server, &mut core);
-        crate::repl::cron(&mut core);
+        crate::repl::cron(&server, &mut core);
         // What the tick freed counts in the memory meter before the lock goes (see the meter).
         crate::keyspace::evict::publish();
     }

@@ -338,3 +338,82 @@ fn writes_wait_for_good_replicas_and_a_stale_replica_can_refuse() {
     let since: i64 = r.info_field("replication", "master_link_down_since_seconds").parse().unwrap();
     assert!((0..10).contains(&since), "{since}");
 }
+
+/// The state of the first replica in its master's INFO (`wait_bgsave`, `send_bulk`, `online`).
+fn replica_state(m: &mut Raw) -> String {
+    let slave0 = m.info_field("replication", "slave0");
+    slave0.split(',').find_map(|f| f.strip_prefix("state=")).unwrap_or("").to_string()
+}
+
+/// A master whose snapshot takes over a second to send: each key's encoding sleeps 400 us.
+fn slow_snapshot_master() -> Server {
+    let master =
+        Server::start_with(&["--rdb-key-save-delay", "400", "--enable-debug-command", "yes"]);
+    master.raw().expect("DEBUG POPULATE 4000 key 10", b"+OK\r\n");
+    master
+}
+
+/// The replica (started on `master`'s port) syncing: the master serves reads and writes while
+/// the snapshot goes out; the writes reach the replica after it (as the stream from the
+/// snapshot's instant), and the image is the one of that instant.
+fn serves_during_the_sync(m: &mut Raw, r: &mut Raw) {
+    eventually(10, "the transfer", || replica_state(m) == "send_bulk");
+    m.expect("SET key:1 changed", b"+OK\r\n");
+    m.expect("DEL key:2", b":1\r\n");
+    m.expect("INCR during", b":1\r\n");
+    assert_eq!(m.info_field("replication", "connected_slaves"), "1");
+    assert_eq!(replica_state(m), "send_bulk", "the transfer outlived the writes");
+    eventually(20, "the link", || link_up(r));
+    eventually(5, "online", || replica_state(m) == "online");
+    let offset = offset_of(m);
+    eventually(5, "the stream", || offset_of(r) >= offset);
+    r.expect("DBSIZE", b":4000\r\n");
+    r.expect("GET key:1", b"$7\r\nchanged\r\n");
+    r.expect("EXISTS key:2", b":0\r\n");
+    r.expect("GET key:3", b"$10\r\nvalue:3\0\0\0\r\n");
+    r.expect("GET during", b"$1\r\n1\r\n");
+    m.expect("WAIT 1 5000", b":1\r\n");
+}
+
+#[test]
+fn a_full_sync_streams_a_snapshot_while_the_master_serves() {
+    let master = slow_snapshot_master();
+    let mut m = master.raw();
+    // A BGSAVE is running: the replica's sync waits for it, then takes its own snapshot.
+    m.expect("BGSAVE", b"+Background saving started\r\n");
+    let replica = Server::start_with(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+    eventually(5, "the wait", || replica_state(&mut m) == "wait_bgsave");
+    serves_during_the_sync(&mut m, &mut replica.raw());
+    assert_eq!(m.info_field("stats", "sync_full"), "1");
+}
+
+#[test]
+fn redis_syncs_from_a_streamed_snapshot() {
+    let master = slow_snapshot_master();
+    let port = master.port.to_string();
+    let Some(redis) = Server::start_reference_with(
+        "streamed full sync to Redis",
+        &["--replicaof", "127.0.0.1", &port],
+    ) else {
+        return;
+    };
+    serves_during_the_sync(&mut master.raw(), &mut redis.raw());
+}
+
+#[test]
+fn a_sync_cut_by_flushall_starts_again() {
+    let master = slow_snapshot_master();
+    let mut m = master.raw();
+    let replica = Server::start_with(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+    let mut r = replica.raw();
+    eventually(10, "the transfer", || replica_state(&mut m) == "send_bulk");
+    // FLUSHALL abandons the snapshot (as it kills Redis's child): the replica's connection
+    // closes, it connects again and gets the data set as it now is.
+    m.expect("FLUSHALL", b"+OK\r\n");
+    m.expect("SET after 1", b"+OK\r\n");
+    eventually(20, "the link", || link_up(&mut r));
+    eventually(5, "the write", || r.line("GET after") == b"$1\r\n1\r\n");
+    r.expect("DBSIZE", b":1\r\n");
+    let full: u64 = m.info_field("stats", "sync_full").parse().unwrap();
+    assert!(full >= 2, "sync_full {full}");
+}

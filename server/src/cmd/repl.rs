@@ -142,8 +142,11 @@ fn sync(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 
 fn full_sync(ctx: &mut Ctx, psync: bool) -> CmdResult {
     check_can_sync(ctx)?;
-    let bytes = repl::full_sync(ctx.core, ctx.client, psync).map_err(Error::err)?;
-    ctx.out.raw(&bytes);
+    if let Some(bytes) =
+        repl::full_sync(ctx.server, ctx.core, ctx.client, psync).map_err(Error::err)?
+    {
+        ctx.out.raw(&bytes);
+    }
     Ok(())
 }
 
@@ -162,6 +165,7 @@ fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         } else if Ctx::is(opt, "ack") {
             // An acknowledgement gets no reply.
             if ctx.client.flags.replica {
+                ctx.client.repl_await_ack = false;
                 if let Some(o) = parse_i64(val).filter(|o| *o >= 0) {
                     repl::ack(ctx.core, ctx.client.id, o as u64);
                 }
@@ -170,12 +174,12 @@ fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         } else if Ctx::is(opt, "getack") {
             // Only a master asks that of its replica, on the link (see repl::link).
             return Ok(());
-        } else if Ctx::is(opt, "capa")
-            || Ctx::is(opt, "rdb-only")
-            || Ctx::is(opt, "rdb-filter-only")
-        {
-            // Every capability a replica announces is one Vireo can live with: it sends sized
-            // RDB payloads, which every replica reads.
+        } else if Ctx::is(opt, "capa") {
+            // `eof`: the snapshot can be streamed to it as it is taken (see repl::full_sync);
+            // `psync2` needs nothing.
+            ctx.client.repl_capa_eof |= Ctx::is(val, "eof");
+        } else if Ctx::is(opt, "rdb-only") || Ctx::is(opt, "rdb-filter-only") {
+            // redis-cli --rdb: the payload is all it reads; the stream after it does no harm.
         } else {
             return Err(Error::err(format_args!(
                 "Unrecognized REPLCONF option: {}",

@@ -336,6 +336,49 @@ where
     }
 }
 
+/// Writes a replica's full synchronization as the snapshot's thread hands it over (see
+/// `repl::full_sync`). Returns false if the connection must close: the snapshot failed, the
+/// replica was killed, or it read nothing for `repl-timeout` seconds. What the replica sends
+/// meanwhile stays unread, for after.
+async fn send_snapshot<S>(
+    server: &Arc<Server>,
+    stream: &mut S,
+    from: &mut mpsc::Receiver<crate::repl::Piece>,
+    shared: &ClientShared,
+    timeout_secs: u32,
+) -> io::Result<bool>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    use crate::repl::Piece;
+    let timeout = Duration::from_secs(u64::from(timeout_secs.max(1)));
+    loop {
+        let piece = tokio::select! {
+            p = from.recv() => p,
+            _ = shared.out.killed.notified() => return Ok(false),
+        };
+        if shared.is_killed() || server.is_shutting_down() {
+            return Ok(false);
+        }
+        match piece {
+            Some(Piece::Bytes(b)) => {
+                match tokio::time::timeout(timeout, output::write_all(stream, &b, shared)).await {
+                    Ok(r) => r?,
+                    Err(_) => {
+                        tracing::warn!(
+                            "Disconnecting timedout replica (full sync): {}",
+                            shared.addr
+                        );
+                        return Ok(false);
+                    }
+                }
+            }
+            Some(Piece::End) => return Ok(true),
+            Some(Piece::Failed) | None => return Ok(false),
+        }
+    }
+}
+
 /// Parsed commands of one read, argument bytes shared with the read buffer. Reused across reads.
 #[derive(Default)]
 struct Batch {
@@ -381,7 +424,7 @@ where
             // Unbiased: a flood of pushes must not keep the client's own commands from being
             // read (pushes queued before a batch still go out before its replies: see the drain).
             n = tokio::select! {
-                msg = push_rx.recv() => {
+                msg = push_rx.recv(), if !client.repl_await_ack => {
                     // An empty message is CLIENT KILL's wake-up; the loop top sees the flag.
                     if let Some(m) = msg {
                         output::write_pushes(stream, m, push_rx, &shared, &mut out).await?;
@@ -460,8 +503,10 @@ where
                         registered = true;
                     }
                     {
-                        let (b, m) = output::drain(push_rx, &mut out);
-                        drained = (drained.0 + b, drained.1 + m);
+                        if !client.repl_await_ack {
+                            let (b, m) = output::drain(push_rx, &mut out);
+                            drained = (drained.0 + b, drained.1 + m);
+                        }
                         if !input_counted {
                             core.stats.total_net_input_bytes += n as u64;
                             core.stats.total_reads_processed += (n > 0) as u64;
@@ -470,7 +515,13 @@ where
                         while idx < batch.cmds.len() {
                             let argv = &batch.argv[batch.cmds[idx].clone()];
                             match cmd::execute(server, &mut core, client, argv, &mut out) {
-                                Flow::Continue => idx += 1,
+                                Flow::Continue => {
+                                    idx += 1;
+                                    // A full synchronization's snapshot goes out next.
+                                    if client.rdb_transfer.is_some() {
+                                        break;
+                                    }
+                                }
                                 Flow::Paused => {
                                     paused = true;
                                     break;
@@ -553,6 +604,14 @@ where
             }
             if client.close_after_reply {
                 return Ok(());
+            }
+            if let Some(mut from) = client.rdb_transfer.take() {
+                let timeout = server.lock_core().await.cfg.repl_timeout;
+                if !send_snapshot(server, stream, &mut from, &shared, timeout).await? {
+                    return Ok(());
+                }
+                crate::repl::transfer_done(&mut *server.lock_core().await, client.id);
+                client.repl_await_ack = true;
             }
             if blocked {
                 if !wait_unblocked(server, stream, client, push_rx, &mut rbuf, qbuf_limit).await? {

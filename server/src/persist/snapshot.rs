@@ -53,6 +53,56 @@ impl super::background::Encoder for RdbEncoder {
     }
 }
 
+/// A point-in-time RDB image being taken without a fork (see `persist::background`): what
+/// its writer needs, gathered under the core lock at the image's instant. BGSAVE writes it to
+/// a file, a replica's full synchronization to the replica's socket.
+pub(crate) struct RdbDump {
+    dump: super::background::Dump<RdbEncoder>,
+    opts: SaveOpts,
+    checksum: bool,
+    functions: Vec<Vec<u8>>,
+    aux: Vec<(&'static str, rdb::save::Aux)>,
+    module_aux: (Vec<u8>, Vec<u8>),
+    delay_us: u64,
+}
+
+impl RdbDump {
+    /// Takes the image now. None when a snapshot (BGSAVE, AOF rewrite, a replica's sync) is
+    /// already running: there is one at a time.
+    pub fn begin(core: &mut Core) -> Option<RdbDump> {
+        let opts = save_opts(&core.cfg, core.lru_clock);
+        let dump = super::background::Dump::begin(core, RdbEncoder(opts))?;
+        Some(RdbDump {
+            dump,
+            opts,
+            checksum: core.cfg.rdbchecksum,
+            functions: crate::cmd::function::library_codes(core),
+            aux: rdb::save::standard_aux(crate::info::used_memory(), false),
+            module_aux: module_aux(core, opts.compress),
+            delay_us: core.cfg.rdb_key_save_delay.max(0) as u64,
+        })
+    }
+
+    /// Writes the whole RDB to `w` (on the caller's thread, taking the core lock a slice at a
+    /// time). On an error the walk is still brought to its end.
+    pub fn write<W: io::Write>(self, server: &Server, w: W) -> io::Result<W> {
+        let RdbDump { dump, opts, checksum, functions, aux, module_aux, delay_us } = self;
+        let mut fw = FileWriter::new(w, opts, checksum);
+        if let Err(e) = fw.header(&aux, &functions).and_then(|()| fw.raw_entry(&module_aux.0)) {
+            dump.cancel(server);
+            return Err(e);
+        }
+        dump.run(server, |b| fw.raw_entry(b), delay_us)?;
+        fw.raw_entry(&module_aux.1)?;
+        fw.footer()
+    }
+
+    /// Gives the image up unwritten.
+    pub fn cancel(self, server: &Server) {
+        self.dump.cancel(server);
+    }
+}
+
 /// BGSAVE: starts writing `dbfilename` from a point-in-time image of the data set taken now,
 /// on a thread of its own, while clients go on (see `persist::background`: no fork, no copy).
 /// Returns Redis's error when one is already running.
@@ -60,18 +110,12 @@ pub fn bgsave(server: &Arc<Server>, core: &mut Core) -> Result<(), &'static str>
     if core.rdb.bgsave.is_some() {
         return Err("ERR Background save already in progress");
     }
-    let opts = save_opts(&core.cfg, core.lru_clock);
-    let Some(dump) = super::background::Dump::begin(core, RdbEncoder(opts)) else {
+    let Some(dump) = RdbDump::begin(core) else {
         return Err("ERR Background save already in progress");
     };
     let now = crate::clock::mstime();
     core.rdb.bgsave = Some((now, core.dirty));
     let path = std::path::PathBuf::from(&core.cfg.dbfilename);
-    let checksum = core.cfg.rdbchecksum;
-    let functions = crate::cmd::function::library_codes(core);
-    let delay_us = core.cfg.rdb_key_save_delay.max(0) as u64;
-    let aux = rdb::save::standard_aux(crate::info::used_memory(), false);
-    let (aux_before, aux_after) = module_aux(core, opts.compress);
     let persistence = vireo_module_api::abi::server_event::PERSISTENCE;
     let rdb_start = vireo_module_api::abi::server_event::RDB_START;
     crate::module_host::events::fire(server, core, events::data(persistence, rdb_start, 0));
@@ -80,14 +124,8 @@ pub fn bgsave(server: &Arc<Server>, core: &mut Core) -> Result<(), &'static str>
     std::thread::spawn(move || {
         let tmp = format!("temp-bg-{}.rdb", std::process::id());
         let mut dump = Some(dump);
-        let res = write_file_atomic_as(&path, &tmp, |f| {
-            let mut fw = FileWriter::new(f, opts, checksum);
-            fw.header(&aux, &functions)?;
-            fw.raw_entry(&aux_before)?;
-            dump.take().expect("run once").run(&server, |b| fw.raw_entry(b), delay_us)?;
-            fw.raw_entry(&aux_after)?;
-            fw.footer()
-        });
+        let res =
+            write_file_atomic_as(&path, &tmp, |f| dump.take().expect("run once").write(&server, f));
         // The file could not even be opened: the walk must still end.
         if let Some(d) = dump {
             d.cancel(&server);

@@ -5,11 +5,12 @@
 //! `capa`) and asks `PSYNC <replid> <offset>` (or `SYNC`). When the replid is this server's and
 //! the offset is still in the backlog (the last `repl-backlog-size` bytes of stream), the reply
 //! is `+CONTINUE <replid>` and the missing bytes; otherwise `+FULLRESYNC <replid> <offset>`, the
-//! data set as an RDB payload (`$<len>\r\n<bytes>`). Then the replication stream flows, which
-//! is what the propagator feeds the AOF (see `propagate`): the connection receives it through
-//! its push channel, under the `replica` output buffer limits. The replica acknowledges with
-//! `REPLCONF ACK <offset>`, which gets no reply. The master sends `PING` down the stream every
-//! `repl-ping-replica-period` seconds, and `REPLCONF GETACK *` when a client is in WAIT.
+//! data set as an RDB payload streamed from a fork-free snapshot (see [`full_sync`]). Then the
+//! replication stream flows, which is what the propagator feeds the AOF (see `propagate`): the
+//! connection receives it through its push channel, under the `replica` output buffer limits.
+//! The replica acknowledges with `REPLCONF ACK <offset>`, which gets no reply. The master sends
+//! `PING` down the stream every `repl-ping-replica-period` seconds, and `REPLCONF GETACK *` when
+//! a client is in WAIT.
 //!
 //! **Replica side.** `REPLICAOF host port` (or `replicaof` in the config) starts a link task:
 //! handshake, `PSYNC` (`? -1` the first time, the master's replid and the next offset after a
@@ -20,9 +21,8 @@
 //! after an error. Writes from other clients get `READONLY` while `replica-read-only` is on.
 //! `REPLICAOF NO ONE` makes it a master again, with a new replication id.
 //!
-//! Not there yet: diskless sync as a master, a fork-free snapshot for the RDB payload (it is
-//! built under the lock), chained replicas that forward the master's stream verbatim (so a
-//! promoted replica's replicas cannot continue through `replid2`).
+//! Not there yet: chained replicas that forward the master's stream verbatim (so a promoted
+//! replica's replicas cannot continue through `replid2`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -39,6 +39,9 @@ pub mod link;
 /// A replica connected to this server.
 pub struct Replica {
     pub client: Arc<ClientShared>,
+    /// Its full synchronization's snapshot is still being sent (`send_bulk` in INFO; the
+    /// stream meanwhile waits in its output buffer), or it is `online`.
+    pub sending_rdb: bool,
     /// The port it listens on (`REPLCONF listening-port`), for INFO and ROLE.
     pub port: u16,
     pub ip: String,
@@ -186,6 +189,48 @@ pub struct Repl {
     pub sync_full: u64,
     pub sync_partial_ok: u64,
     pub sync_partial_err: u64,
+    /// Replicas whose full synchronization waits for the running snapshot (a BGSAVE, an AOF
+    /// rewrite, another replica's) to end: `wait_bgsave` in INFO.
+    waiting: Vec<WaitingSync>,
+}
+
+/// A full synchronization not started yet.
+struct WaitingSync {
+    client: Arc<ClientShared>,
+    port: u16,
+    ip: String,
+    to: tokio::sync::mpsc::Sender<Piece>,
+}
+
+/// What a replica's connection sends during its full synchronization, from the thread that
+/// takes the snapshot (see [`full_sync`]).
+pub enum Piece {
+    Bytes(Vec<u8>),
+    /// All sent: the stream follows.
+    End,
+    /// The snapshot was abandoned (FLUSHALL, a failed write): the connection closes and the
+    /// replica starts again.
+    Failed,
+}
+
+/// Pieces in flight per transfer: a replica that reads slowly holds the snapshot's thread
+/// back instead of making the master buffer its whole data set.
+const PIECES_IN_FLIGHT: usize = 16;
+
+/// Hands the encoded snapshot to the replica's connection, piece by piece.
+struct PieceWriter(tokio::sync::mpsc::Sender<Piece>);
+
+impl std::io::Write for PieceWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(Piece::Bytes(buf.to_vec()))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "replica gone"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Repl {
@@ -203,34 +248,109 @@ impl Repl {
 }
 
 /// A full resynchronization for the caller, a replica: the data set as an RDB payload, after
-/// which the stream flows to it. Returns the bytes to send (the `+FULLRESYNC` line with `psync`).
+/// which the stream flows to it.
+///
+/// A replica that reads payloads of unknown length (`capa eof`, as every Redis since 2.8.18
+/// announces) gets the snapshot as it is taken, without a fork and without pausing the
+/// master (see `persist::background`): `+FULLRESYNC`, `$EOF:<mark>`, the RDB, the mark, all
+/// streamed by its connection from the snapshot's thread ([`Piece`]s in
+/// `client.rdb_transfer`); the stream from the snapshot's instant on waits in its output
+/// buffer meanwhile, under the `replica` limits, as Redis's does. It waits for a snapshot
+/// already running to end. Returns None then: the connection sends it all.
+///
+/// Others (`SYNC`, an old replica) get a sized payload built at once under the lock, as the
+/// bytes to reply.
 pub fn full_sync(
+    server: &Arc<Server>,
     core: &mut Core,
     client: &mut crate::client::Client,
     psync: bool,
-) -> std::io::Result<Vec<u8>> {
-    let rdb = crate::persist::snapshot::write_core(core, Vec::new(), false)?;
-    if !core.repl.sink_added {
-        core.prop.add_sink(Box::new(StreamSink(core.repl.stream.clone())));
-        core.repl.sink_added = true;
+) -> std::io::Result<Option<Vec<u8>>> {
+    let ip = become_replica(client);
+    if psync && client.repl_capa_eof {
+        let (to, from) = tokio::sync::mpsc::channel(PIECES_IN_FLIGHT);
+        client.rdb_transfer = Some(from);
+        core.repl.waiting.push(WaitingSync {
+            client: client.shared.clone(),
+            port: client.repl_port,
+            ip,
+            to,
+        });
+        start_syncs(server, core);
+        return Ok(None);
     }
-    // The stream restarts with a SELECT for the newcomer.
-    core.prop.force_select();
-    let offset = core.repl.stream.offset.load(Ordering::Relaxed);
+    let rdb = crate::persist::snapshot::write_core(core, Vec::new(), false)?;
+    let offset = start_stream(core);
     let mut out = Vec::with_capacity(rdb.len() + 80);
     if psync {
         out.extend_from_slice(format!("+FULLRESYNC {} {offset}\r\n", core.replid).as_bytes());
     }
     out.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
     out.extend_from_slice(&rdb);
-    core.repl.sync_full += 1;
     tracing::info!(
         "Replica {} asks for synchronization; full resync with {} bytes of RDB",
         client.shared.addr,
         rdb.len()
     );
-    attach(core, client);
-    Ok(out)
+    attach(core, &client.shared, client.repl_port, ip, false);
+    Ok(Some(out))
+}
+
+/// The stream flows from here for a newcomer: the sink is in the propagator, the next command
+/// selects its database. Returns the stream's offset.
+fn start_stream(core: &mut Core) -> u64 {
+    if !core.repl.sink_added {
+        core.prop.add_sink(Box::new(StreamSink(core.repl.stream.clone())));
+        core.repl.sink_added = true;
+    }
+    core.prop.force_select();
+    core.repl.sync_full += 1;
+    core.repl.stream.offset.load(Ordering::Relaxed)
+}
+
+/// Starts the waiting full synchronization, when no snapshot runs (called by PSYNC and the
+/// cron). One at a time: the tables hold one snapshot.
+fn start_syncs(server: &Arc<Server>, core: &mut Core) {
+    core.repl.waiting.retain(|w| !w.client.is_killed() && !w.to.is_closed());
+    if core.repl.waiting.is_empty() {
+        return;
+    }
+    let Some(dump) = crate::persist::snapshot::RdbDump::begin(core) else {
+        return;
+    };
+    let w = core.repl.waiting.remove(0);
+    let offset = start_stream(core);
+    let mark = crate::server::random_hex40();
+    let head = format!("+FULLRESYNC {} {offset}\r\n$EOF:{mark}\r\n", core.replid);
+    // The channel is new and empty: the first piece fits.
+    let _ = w.to.try_send(Piece::Bytes(head.into_bytes()));
+    tracing::info!(
+        "Replica {} asks for synchronization; starting a full resync streamed from a snapshot",
+        w.client.addr
+    );
+    attach(core, &w.client, w.port, w.ip, true);
+    let server = server.clone();
+    std::thread::spawn(move || {
+        let to = w.to;
+        match dump.write(&server, PieceWriter(to.clone())) {
+            Ok(_) => {
+                let _ = to.blocking_send(Piece::Bytes(mark.into_bytes()));
+                let _ = to.blocking_send(Piece::End);
+            }
+            Err(e) => {
+                tracing::warn!("Full resync of replica {} failed: {e}", w.client.addr);
+                let _ = to.blocking_send(Piece::Failed);
+            }
+        }
+    });
+}
+
+/// The replica `id` has its snapshot: it is `online`.
+pub fn transfer_done(core: &mut Core, id: u64) {
+    if let Some(r) = core.repl.stream.lock().replicas.iter_mut().find(|r| r.client.id == id) {
+        r.sending_rdb = false;
+        r.ack_ms = crate::clock::mstime();
+    }
 }
 
 /// A partial resynchronization, when the replica's history is this server's and what it lacks
@@ -258,13 +378,14 @@ pub fn partial_sync(
         out
     };
     core.repl.sync_partial_ok += 1;
+    let ip = become_replica(client);
     tracing::info!(
         "Partial resynchronization request from {} accepted, sending {} bytes of backlog \
          starting from offset {from}",
         client.shared.addr,
         end + 1 - from
     );
-    attach(core, client);
+    attach(core, &client.shared, client.repl_port, ip, false);
     Some(out)
 }
 
@@ -277,16 +398,22 @@ pub fn config_changed(core: &mut Core) {
     s.backlog.trim();
 }
 
-/// Makes the caller a replica that the stream flows to.
-fn attach(core: &mut Core, client: &mut crate::client::Client) {
-    config_changed(core);
+/// Flags the caller as a replica (its output is then bounded by the `replica` limits).
+/// Returns the address it is known by.
+fn become_replica(client: &mut crate::client::Client) -> String {
     client.flags.replica = true;
     client.shared.out.set_replica(true);
-    let ip = client.repl_ip.clone().unwrap_or_else(|| peer_ip(&client.shared.addr));
+    client.repl_ip.clone().unwrap_or_else(|| peer_ip(&client.shared.addr))
+}
+
+/// Makes `client` a replica that the stream flows to.
+fn attach(core: &mut Core, client: &Arc<ClientShared>, port: u16, ip: String, sending_rdb: bool) {
+    config_changed(core);
     let now = crate::clock::mstime();
     core.repl.stream.lock().replicas.push(Replica {
-        client: client.shared.clone(),
-        port: client.repl_port,
+        client: client.clone(),
+        sending_rdb,
+        port,
         ip,
         ack: 0,
         ack_ms: now,
@@ -394,7 +521,8 @@ pub fn refusal(
 fn good_replicas(core: &Core) -> usize {
     let now = crate::clock::mstime();
     let max_lag = i64::from(core.cfg.min_replicas_max_lag);
-    core.repl.stream.lock().replicas.iter().filter(|r| (now - r.ack_ms) / 1000 <= max_lag).count()
+    let s = core.repl.stream.lock();
+    s.replicas.iter().filter(|r| !r.sending_rdb && (now - r.ack_ms) / 1000 <= max_lag).count()
 }
 
 /// `min-replicas-to-write`: whether writes are allowed (always on a replica, or when off).
@@ -406,6 +534,7 @@ fn enough_good_replicas(core: &Core) -> bool {
 /// A replica's connection closed.
 pub fn forget(core: &mut Core, client_id: u64) {
     core.repl.stream.lock().replicas.retain(|r| r.client.id != client_id);
+    core.repl.waiting.retain(|w| w.client.id != client_id);
 }
 
 /// A client's connection closed: it waits for nothing any more.
@@ -413,9 +542,12 @@ pub fn forget_wait(core: &mut Core, client_id: u64) {
     core.repl.waits.retain(|w| w.0 != client_id);
 }
 
-/// The cron's part: a PING down the stream every `repl-ping-replica-period`, replicas that
-/// are gone forgotten.
-pub fn cron(core: &mut Core) {
+/// The cron's part: a waiting full synchronization started once no snapshot runs, a PING
+/// down the stream every `repl-ping-replica-period`, replicas that are gone forgotten.
+pub fn cron(server: &Arc<Server>, core: &mut Core) {
+    if !core.repl.waiting.is_empty() {
+        start_syncs(server, core);
+    }
     if core.repl.is_replica() || !core.repl.sink_added {
         return;
     }
@@ -474,6 +606,9 @@ pub fn set_master(server: &Arc<Server>, core: &mut Core, target: Option<(String,
             for r in core.repl.stream.lock().replicas.drain(..) {
                 r.client.kill();
             }
+            for w in core.repl.waiting.drain(..) {
+                w.client.kill();
+            }
             tokio::spawn(link::run(server.clone(), host, port, epoch));
         }
     }
@@ -525,21 +660,19 @@ pub fn info(core: &Core, out: &mut String) {
             let _ = write!(out, "role:master\r\n");
         }
     }
-    let _ = write!(out, "connected_slaves:{}\r\n", core.repl.stream.lock().replicas.len());
+    let connected = core.repl.stream.lock().replicas.len() + core.repl.waiting.len();
+    let _ = write!(out, "connected_slaves:{connected}\r\n");
     if core.cfg.min_replicas_to_write > 0 && core.cfg.min_replicas_max_lag > 0 {
         let _ = write!(out, "min_slaves_good_slaves:{}\r\n", good_replicas(core));
     }
     let state = core.repl.stream.lock();
-    let replicas = &state.replicas;
-    for (i, r) in replicas.iter().enumerate() {
-        let _ = write!(
-            out,
-            "slave{i}:ip={},port={},state=online,offset={},lag={}\r\n",
-            r.ip,
-            r.port,
-            r.ack,
-            (now - r.ack_ms).max(0) / 1000
-        );
+    let streaming = state.replicas.iter().map(|r| {
+        let st = if r.sending_rdb { "send_bulk" } else { "online" };
+        (&r.ip, r.port, st, r.ack, (now - r.ack_ms).max(0) / 1000)
+    });
+    let waiting = core.repl.waiting.iter().map(|w| (&w.ip, w.port, "wait_bgsave", 0, 0));
+    for (i, (ip, port, st, ack, lag)) in streaming.chain(waiting).enumerate() {
+        let _ = write!(out, "slave{i}:ip={ip},port={port},state={st},offset={ack},lag={lag}\r\n");
     }
     drop(state);
     let offset = core.repl.offset();
