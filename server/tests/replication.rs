@@ -417,3 +417,33 @@ fn a_sync_cut_by_flushall_starts_again() {
     let full: u64 = m.info_field("stats", "sync_full").parse().unwrap();
     assert!(full >= 2, "sync_full {full}");
 }
+
+/// `redis-cli --rdb`: REPLCONF rdb-only and SYNC. The file it writes is the data set, streamed
+/// from a snapshot (it announced `capa eof`), and loads into a server.
+#[test]
+fn redis_cli_rdb_gets_the_data_set() {
+    let Some(cli) = common::reference_tool("redis-cli") else {
+        eprintln!("SKIPPED redis-cli --rdb: no redis-cli beside the reference Redis or on PATH");
+        return;
+    };
+    let master = Server::start();
+    let mut m = master.raw();
+    fill(&mut m);
+    let dir = std::env::temp_dir().join(format!("vireo-cli-rdb-{}", master.port));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("dump.rdb");
+    let out = std::process::Command::new(cli)
+        .args(["-p", &master.port.to_string(), "--rdb"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).to_string();
+    assert!(out.status.success() && said.contains("until EOF marker"), "{said}");
+    let loaded = Server::start_with(&["--dir", dir.to_str().unwrap()]);
+    let mut r = loaded.raw();
+    r.expect("HGET h f2", b"$2\r\nv2\r\n");
+    r.expect("SELECT 5", b"+OK\r\n");
+    r.expect("GET other", b"$3\r\ndb5\r\n");
+    assert_eq!(m.info_field("stats", "sync_full"), "1");
+    let _ = std::fs::remove_dir_all(&dir);
+}

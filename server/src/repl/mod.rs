@@ -200,6 +200,8 @@ struct WaitingSync {
     port: u16,
     ip: String,
     to: tokio::sync::mpsc::Sender<Piece>,
+    /// PSYNC (the payload follows a `+FULLRESYNC` line), not SYNC.
+    psync: bool,
 }
 
 /// What a replica's connection sends during its full synchronization, from the thread that
@@ -251,15 +253,15 @@ impl Repl {
 /// which the stream flows to it.
 ///
 /// A replica that reads payloads of unknown length (`capa eof`, as every Redis since 2.8.18
-/// announces) gets the snapshot as it is taken, without a fork and without pausing the
+/// and `redis-cli --rdb` announce) gets the snapshot as it is taken, without a fork and without pausing the
 /// master (see `persist::background`): `+FULLRESYNC`, `$EOF:<mark>`, the RDB, the mark, all
 /// streamed by its connection from the snapshot's thread ([`Piece`]s in
 /// `client.rdb_transfer`); the stream from the snapshot's instant on waits in its output
 /// buffer meanwhile, under the `replica` limits, as Redis's does. It waits for a snapshot
 /// already running to end. Returns None then: the connection sends it all.
 ///
-/// Others (`SYNC`, an old replica) get a sized payload built at once under the lock, as the
-/// bytes to reply.
+/// Others (an old replica) get a sized payload built at once under the lock, as the bytes to
+/// reply.
 pub fn full_sync(
     server: &Arc<Server>,
     core: &mut Core,
@@ -267,7 +269,7 @@ pub fn full_sync(
     psync: bool,
 ) -> std::io::Result<Option<Vec<u8>>> {
     let ip = become_replica(client);
-    if psync && client.repl_capa_eof {
+    if client.repl_capa_eof {
         let (to, from) = tokio::sync::mpsc::channel(PIECES_IN_FLIGHT);
         client.rdb_transfer = Some(from);
         core.repl.waiting.push(WaitingSync {
@@ -275,6 +277,7 @@ pub fn full_sync(
             port: client.repl_port,
             ip,
             to,
+            psync,
         });
         start_syncs(server, core);
         return Ok(None);
@@ -321,7 +324,10 @@ fn start_syncs(server: &Arc<Server>, core: &mut Core) {
     let w = core.repl.waiting.remove(0);
     let offset = start_stream(core);
     let mark = crate::server::random_hex40();
-    let head = format!("+FULLRESYNC {} {offset}\r\n$EOF:{mark}\r\n", core.replid);
+    let head = match w.psync {
+        true => format!("+FULLRESYNC {} {offset}\r\n$EOF:{mark}\r\n", core.replid),
+        false => format!("$EOF:{mark}\r\n"),
+    };
     // The channel is new and empty: the first piece fits.
     let _ = w.to.try_send(Piece::Bytes(head.into_bytes()));
     tracing::info!(

@@ -35,6 +35,17 @@ pub fn reference_redis() -> Option<PathBuf> {
     })
 }
 
+/// A tool of the reference's (`redis-cli`): next to the reference server, else on `PATH`.
+#[allow(dead_code)]
+pub fn reference_tool(name: &str) -> Option<PathBuf> {
+    let beside = reference_redis().and_then(|p| p.parent().map(|d| d.join(name)));
+    beside.filter(|p| p.is_file()).or_else(|| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file())
+        })
+    })
+}
+
 /// A port nothing listens on now and that this test process has not handed out before: tests in
 /// one binary run in parallel, and the kernel readily gives a just-released ephemeral port to the
 /// next caller, so without the ledger two servers could be given the same port.
