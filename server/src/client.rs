@@ -276,6 +276,11 @@ pub struct Client {
     pub repl_ip: Option<String>,
     /// The replica announced `REPLCONF capa eof`: it reads an RDB payload of unknown length.
     pub repl_capa_eof: bool,
+    /// `REPLCONF rdb-only 1` (`redis-cli --rdb`): the payload is all it wants; no stream after.
+    pub repl_rdb_only: bool,
+    /// `REPLCONF rdb-filter-only <filters>`: the payload leaves the keys out, and keeps the
+    /// function libraries only with the `functions` filter (`redis-cli --functions-rdb`).
+    pub repl_only_functions: Option<bool>,
     /// A replica's full synchronization, streamed to it before anything else is written (see
     /// `repl::full_sync`).
     pub rdb_transfer: Option<tokio::sync::mpsc::Receiver<crate::repl::Piece>>,
@@ -362,6 +367,8 @@ impl Client {
             repl_port: 0,
             repl_ip: None,
             repl_capa_eof: false,
+            repl_rdb_only: false,
+            repl_only_functions: None,
             rdb_transfer: None,
             repl_await_ack: false,
             lua: false,

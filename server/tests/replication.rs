@@ -418,8 +418,10 @@ fn a_sync_cut_by_flushall_starts_again() {
     assert!(full >= 2, "sync_full {full}");
 }
 
-/// `redis-cli --rdb`: REPLCONF rdb-only and SYNC. The file it writes is the data set, streamed
-/// from a snapshot (it announced `capa eof`), and loads into a server.
+/// `redis-cli --rdb` (REPLCONF rdb-only, SYNC) and `--functions-rdb` (also rdb-filter-only
+/// functions): the files they write load into a server. The first is the data set, streamed
+/// from a snapshot (redis-cli announces `capa eof`); the second holds the function libraries
+/// only. Neither client stays on as a replica.
 #[test]
 fn redis_cli_rdb_gets_the_data_set() {
     let Some(cli) = common::reference_tool("redis-cli") else {
@@ -429,21 +431,39 @@ fn redis_cli_rdb_gets_the_data_set() {
     let master = Server::start();
     let mut m = master.raw();
     fill(&mut m);
-    let dir = std::env::temp_dir().join(format!("vireo-cli-rdb-{}", master.port));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("dump.rdb");
-    let out = std::process::Command::new(cli)
-        .args(["-p", &master.port.to_string(), "--rdb"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).to_string();
-    assert!(out.status.success() && said.contains("until EOF marker"), "{said}");
+    let lib = "#!lua name=mylib\nredis.register_function('f', function() return 1 end)";
+    let reply = m.call(&["FUNCTION", "LOAD", lib]);
+    assert_eq!(reply, b"$5\r\nmylib\r\n");
+    let fetch = |mode: &str, name: &str| {
+        let dir = std::env::temp_dir().join(format!("vireo-cli-{name}-{}", master.port));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = std::process::Command::new(&cli)
+            .args(["-p", &master.port.to_string(), mode])
+            .arg(dir.join("dump.rdb"))
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).to_string();
+        assert!(out.status.success() && said.contains("Transfer finished with success"), "{said}");
+        dir
+    };
+    let dir = fetch("--rdb", "rdb");
     let loaded = Server::start_with(&["--dir", dir.to_str().unwrap()]);
     let mut r = loaded.raw();
     r.expect("HGET h f2", b"$2\r\nv2\r\n");
+    r.expect("FCALL f 0", b":1\r\n");
     r.expect("SELECT 5", b"+OK\r\n");
     r.expect("GET other", b"$3\r\ndb5\r\n");
-    assert_eq!(m.info_field("stats", "sync_full"), "1");
+    drop(loaded);
     let _ = std::fs::remove_dir_all(&dir);
+    let dir = fetch("--functions-rdb", "functions");
+    let loaded = Server::start_with(&["--dir", dir.to_str().unwrap()]);
+    let mut r = loaded.raw();
+    r.expect("DBSIZE", b":0\r\n");
+    r.expect("FCALL f 0", b":1\r\n");
+    drop(loaded);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(m.info_field("stats", "sync_full"), "2");
+    eventually(5, "the clients to go", || m.info_field("replication", "connected_slaves") == "0");
+    m.expect("REPLCONF rdb-filter-only keys", b"-ERR Unsupported rdb-filter-only option: keys\r\n");
+    m.expect("REPLCONF rdb-only 2", b"-ERR value is out of range, value must between 0 and 1\r\n");
 }

@@ -178,8 +178,26 @@ fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             // `eof`: the snapshot can be streamed to it as it is taken (see repl::full_sync);
             // `psync2` needs nothing.
             ctx.client.repl_capa_eof |= Ctx::is(val, "eof");
-        } else if Ctx::is(opt, "rdb-only") || Ctx::is(opt, "rdb-filter-only") {
-            // redis-cli --rdb: the payload is all it reads; the stream after it does no harm.
+        } else if Ctx::is(opt, "rdb-only") {
+            match parse_i64(val) {
+                Some(v @ 0..=1) => ctx.client.repl_rdb_only = v == 1,
+                Some(_) => {
+                    return Err(Error::msg("ERR value is out of range, value must between 0 and 1"))
+                }
+                None => return Err(Error::NOT_INT),
+            }
+        } else if Ctx::is(opt, "rdb-filter-only") {
+            let mut functions = false;
+            for filter in val.split(|b| *b == b' ').filter(|f| !f.is_empty()) {
+                if !filter.eq_ignore_ascii_case(b"functions") {
+                    return Err(Error::err(format_args!(
+                        "Unsupported rdb-filter-only option: {}",
+                        String::from_utf8_lossy(filter)
+                    )));
+                }
+                functions = true;
+            }
+            ctx.client.repl_only_functions = Some(functions);
         } else {
             return Err(Error::err(format_args!(
                 "Unrecognized REPLCONF option: {}",

@@ -607,7 +607,10 @@ where
             }
             if let Some(mut from) = client.rdb_transfer.take() {
                 let timeout = server.lock_core().await.cfg.repl_timeout;
-                if !send_snapshot(server, stream, &mut from, &shared, timeout).await? {
+                // An `rdb-only` client (redis-cli --rdb) wants nothing after the payload.
+                if !send_snapshot(server, stream, &mut from, &shared, timeout).await?
+                    || client.repl_rdb_only
+                {
                     return Ok(());
                 }
                 crate::repl::transfer_done(&mut *server.lock_core().await, client.id);

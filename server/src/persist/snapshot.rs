@@ -269,6 +269,17 @@ pub fn write_core<W: io::Write>(core: &Core, w: W, aof_base: bool) -> io::Result
     fw.footer()
 }
 
+/// An RDB image without keys: just the function libraries (`functions`), or nothing at all,
+/// for a replica that asked `REPLCONF rdb-filter-only` (`redis-cli --functions-rdb`).
+pub fn write_without_keys<W: io::Write>(core: &Core, w: W, functions: bool) -> io::Result<W> {
+    let opts = save_opts(&core.cfg, core.lru_clock);
+    let mut fw = FileWriter::new(w, opts, core.cfg.rdbchecksum);
+    let aux = rdb::save::standard_aux(crate::info::used_memory(), false);
+    let codes = if functions { crate::cmd::function::library_codes(core) } else { Vec::new() };
+    fw.header(&aux, &codes)?;
+    fw.footer()
+}
+
 /// Writes `path` atomically: a temp file in the same directory, fsync, rename, fsync of the
 /// directory.
 pub fn write_file_atomic(

@@ -202,6 +202,8 @@ struct WaitingSync {
     to: tokio::sync::mpsc::Sender<Piece>,
     /// PSYNC (the payload follows a `+FULLRESYNC` line), not SYNC.
     psync: bool,
+    /// `REPLCONF rdb-only 1`: no stream after the payload; the connection closes.
+    rdb_only: bool,
 }
 
 /// What a replica's connection sends during its full synchronization, from the thread that
@@ -269,7 +271,8 @@ pub fn full_sync(
     psync: bool,
 ) -> std::io::Result<Option<Vec<u8>>> {
     let ip = become_replica(client);
-    if client.repl_capa_eof {
+    let rdb_only = client.repl_rdb_only;
+    if client.repl_capa_eof && client.repl_only_functions.is_none() {
         let (to, from) = tokio::sync::mpsc::channel(PIECES_IN_FLIGHT);
         client.rdb_transfer = Some(from);
         core.repl.waiting.push(WaitingSync {
@@ -278,11 +281,17 @@ pub fn full_sync(
             ip,
             to,
             psync,
+            rdb_only,
         });
         start_syncs(server, core);
         return Ok(None);
     }
-    let rdb = crate::persist::snapshot::write_core(core, Vec::new(), false)?;
+    let rdb = match client.repl_only_functions {
+        Some(functions) => {
+            crate::persist::snapshot::write_without_keys(core, Vec::new(), functions)?
+        }
+        None => crate::persist::snapshot::write_core(core, Vec::new(), false)?,
+    };
     let offset = start_stream(core);
     let mut out = Vec::with_capacity(rdb.len() + 80);
     if psync {
@@ -295,7 +304,11 @@ pub fn full_sync(
         client.shared.addr,
         rdb.len()
     );
-    attach(core, &client.shared, client.repl_port, ip, false);
+    if rdb_only {
+        client.close_after_reply = true;
+    } else {
+        attach(core, &client.shared, client.repl_port, ip, false);
+    }
     Ok(Some(out))
 }
 
@@ -334,7 +347,9 @@ fn start_syncs(server: &Arc<Server>, core: &mut Core) {
         "Replica {} asks for synchronization; starting a full resync streamed from a snapshot",
         w.client.addr
     );
-    attach(core, &w.client, w.port, w.ip, true);
+    if !w.rdb_only {
+        attach(core, &w.client, w.port, w.ip, true);
+    }
     let server = server.clone();
     std::thread::spawn(move || {
         let to = w.to;
