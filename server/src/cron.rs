@@ -41,7 +41,8 @@ pub async fn run(server: Arc<Server>) {
                 core.pause = None;
             }
         }
-        if core.active_expire_enabled {
+        // A replica's keys expire by its master's DELs (see keyspace::set_replica).
+        if core.active_expire_enabled && !crate::keyspace::replica() {
             active_expire_cycle(&mut core, hz);
             crate::tracking::flush_bcast(&mut core);
             crate::module_host::events::deliver(&server, &mut core);

@@ -467,3 +467,49 @@ fn redis_cli_rdb_gets_the_data_set() {
     m.expect("REPLCONF rdb-filter-only keys", b"-ERR Unsupported rdb-filter-only option: keys\r\n");
     m.expect("REPLCONF rdb-only 2", b"-ERR value is out of range, value must between 0 and 1\r\n");
 }
+
+/// A key past its deadline on a replica: missing for its clients, yet kept (in DBSIZE, through
+/// its active expire cycles) until the master expires it and sends the DEL. `m` has its active
+/// expiry off, so it expires the key only when it is touched.
+fn leaves_expiry_to_the_master(m: &mut Raw, r: &mut Raw) {
+    m.expect("DEBUG SET-ACTIVE-EXPIRE 0", b"+OK\r\n");
+    m.expect("SET keep v", b"+OK\r\n");
+    m.expect("SET k v PX 200", b"+OK\r\n");
+    eventually(5, "the writes", || r.line("DBSIZE") == b":2\r\n");
+    std::thread::sleep(Duration::from_millis(500));
+    r.expect("GET k", b"$-1\r\n");
+    r.expect("EXISTS k", b":0\r\n");
+    r.expect("PTTL k", b":-2\r\n");
+    r.expect("SCAN 0 MATCH k", b"*2\r\n$1\r\n0\r\n*0\r\n");
+    r.expect("DBSIZE", b":2\r\n");
+    m.expect("GET k", b"$-1\r\n");
+    eventually(5, "the master's DEL", || r.line("DBSIZE") == b":1\r\n");
+    r.expect("RANDOMKEY", b"$4\r\nkeep\r\n");
+}
+
+#[test]
+fn a_replica_leaves_expiry_to_its_master() {
+    let master = Server::start_with(&["--enable-debug-command", "yes"]);
+    let port = master.port.to_string();
+    let replica = Server::start_with(&["--replicaof", "127.0.0.1", &port]);
+    let mut r = replica.raw();
+    eventually(10, "the link", || link_up(&mut r));
+    leaves_expiry_to_the_master(&mut master.raw(), &mut r);
+}
+
+#[test]
+fn a_redis_replica_leaves_expiry_to_its_master_too() {
+    let what = "replica expiry on Redis";
+    let Some(master) = Server::start_reference_with(what, &["--enable-debug-command", "yes"])
+    else {
+        return;
+    };
+    let port = master.port.to_string();
+    let Some(replica) = Server::start_reference_with(what, &["--replicaof", "127.0.0.1", &port])
+    else {
+        return;
+    };
+    let mut r = replica.raw();
+    eventually(20, "the link", || link_up(&mut r));
+    leaves_expiry_to_the_master(&mut master.raw(), &mut r);
+}

@@ -222,12 +222,16 @@ fn randomkey(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.db_out();
     let mut rng = thread_rng();
+    // A replica does not delete expired keys (its master does): when every key it picks is
+    // expired it answers one of them after a while, as Redis does, rather than loop forever.
+    let mut tries = if keyspace::replica() { 100 } else { u32::MAX };
     loop {
         let Some(e) = db.table.random(&mut rng) else {
             out.null();
             return Ok(());
         };
-        if !matches!(e.expire_at(), Some(t) if t <= now) {
+        tries -= 1;
+        if !matches!(e.expire_at(), Some(t) if t <= now) || tries == 0 {
             out.bulk(e.key());
             return Ok(());
         }

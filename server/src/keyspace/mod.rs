@@ -224,7 +224,38 @@ pub enum Ttl {
 }
 
 fn is_expired(e: &Entry, now: i64) -> bool {
-    matches!(e.expire_at(), Some(t) if t <= now) && !loading()
+    matches!(e.expire_at(), Some(t) if t <= now) && !loading() && !applying_master_stream()
+}
+
+/// On a replica keys expire when the master says so (a DEL in its stream), as in Redis: a
+/// replica deleting an expired key itself could miss the master extending it a moment before,
+/// and keep a data set the master does not have. Its clients meanwhile see such a key as
+/// missing (see [`Db::peek`]); nothing deletes it.
+static REPLICA: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Set while a replica applies its master's stream: the master's commands see keys past their
+/// deadline as they are, since on the master they still exist.
+static MASTER_STREAM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// This server became a replica (`true`) or a master again.
+pub fn set_replica(on: bool) {
+    REPLICA.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether keys past their deadline wait for the master's DEL (see [`set_replica`]).
+#[inline]
+pub fn replica() -> bool {
+    REPLICA.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Brackets the master's commands on a replica (see [`MASTER_STREAM`]); the core lock is held.
+pub fn set_applying_master_stream(on: bool) {
+    MASTER_STREAM.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+#[inline]
+fn applying_master_stream() -> bool {
+    MASTER_STREAM.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Set while the server loads its data at start-up (AOF, RDB): nothing expires then, as in
@@ -320,8 +351,14 @@ impl Db {
     /// The live entry for `key`, without touching its LRU field (Redis's LOOKUP_NOTOUCH).
     /// One hash lookup; an expired key is deleted.
     pub fn peek(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
-        match self.table.probe_mut(key, |e| is_expired(e, now)) {
+        let replica = replica();
+        match self.table.probe_mut(key, |e| !replica && is_expired(e, now)) {
             table::Probe::Missing => {
+                self.lookup_misses += 1;
+                None
+            }
+            // A replica keeps it for the master's DEL (see `set_replica`).
+            table::Probe::Live(e) if replica && is_expired(e, now) => {
                 self.lookup_misses += 1;
                 None
             }

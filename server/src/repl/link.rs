@@ -361,7 +361,9 @@ where
                         getack = true;
                     } else {
                         out.clear();
+                        crate::keyspace::set_applying_master_stream(true);
                         crate::cmd::execute(server, &mut core, client, &argv, &mut out);
+                        crate::keyspace::set_applying_master_stream(false);
                     }
                     offset += *len as u64;
                 }

@@ -634,6 +634,7 @@ pub fn set_master(server: &Arc<Server>, core: &mut Core, target: Option<(String,
         }
     }
     let is_replica = core.repl.is_replica();
+    crate::keyspace::set_replica(is_replica);
     if was_replica != is_replica {
         let sub = if is_replica { se::REPLICA } else { se::MASTER };
         crate::module_host::events::fire(
