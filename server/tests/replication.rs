@@ -358,6 +358,14 @@ fn slow_snapshot_master() -> Server {
 /// snapshot's instant), and the image is the one of that instant.
 fn serves_during_the_sync(m: &mut Raw, r: &mut Raw) {
     eventually(10, "the transfer", || replica_state(m) == "send_bulk");
+    // The replica shows the payload coming in: of unknown length in the EOF form (0, as Redis).
+    eventually(5, "the replica's progress", || {
+        let info = String::from_utf8_lossy(&r.call(&["INFO", "replication"])).to_string();
+        let read = info.lines().find_map(|l| l.strip_prefix("master_sync_read_bytes:"));
+        info.contains("master_sync_in_progress:1\r\n")
+            && info.contains("master_sync_total_bytes:0\r\n")
+            && read.and_then(|n| n.parse::<u64>().ok()).is_some_and(|n| n > 0)
+    });
     m.expect("SET key:1 changed", b"+OK\r\n");
     m.expect("DEL key:2", b":1\r\n");
     m.expect("INCR during", b":1\r\n");

@@ -99,8 +99,15 @@ where
 async fn read_rdb<R: AsyncRead + Unpin>(
     r: &mut BufReader<R>,
     t: Duration,
+    progress: &super::Transfer,
 ) -> Result<Vec<u8>, String> {
     let header = line(r, t).await?;
+    let got = |n: usize| {
+        progress.read.fetch_add(n as u64, Ordering::Relaxed);
+        progress.last_io_ms.store(crate::clock::mstime(), Ordering::Relaxed);
+    };
+    progress.read.store(0, Ordering::Relaxed);
+    got(0);
     let Some(spec) = header.strip_prefix('$') else {
         return Err(format!("bad protocol from MASTER, the first byte is not '$': {header}"));
     };
@@ -110,6 +117,7 @@ async fn read_rdb<R: AsyncRead + Unpin>(
         if mark.len() != 40 {
             return Err(format!("bad EOF mark from MASTER: {header}"));
         }
+        progress.size.store(0, Ordering::Relaxed);
         let mut data = Vec::new();
         let mut chunk = vec![0u8; 64 * 1024];
         loop {
@@ -121,6 +129,7 @@ async fn read_rdb<R: AsyncRead + Unpin>(
                 return Err("the master closed the connection during the RDB".into());
             }
             data.extend_from_slice(&chunk[..n]);
+            got(n);
             if data.ends_with(&mark) {
                 data.truncate(data.len() - mark.len());
                 return Ok(data);
@@ -133,10 +142,21 @@ async fn read_rdb<R: AsyncRead + Unpin>(
     data.try_reserve_exact(len)
         .map_err(|_| format!("the master's RDB of {len} bytes does not fit in memory"))?;
     data.resize(len, 0);
-    tokio::time::timeout(t.max(Duration::from_secs(60)) * 10, r.read_exact(&mut data))
-        .await
-        .map_err(|_| "timeout receiving the RDB".to_string())?
-        .map_err(io)?;
+    progress.size.store(len as i64, Ordering::Relaxed);
+    // In pieces, each within the timeout, counted as they come.
+    let mut at = 0;
+    while at < len {
+        let end = (at + 64 * 1024).min(len);
+        let n = tokio::time::timeout(t, r.read(&mut data[at..end]))
+            .await
+            .map_err(|_| "timeout receiving the RDB".to_string())?
+            .map_err(io)?;
+        if n == 0 {
+            return Err("the master closed the connection during the RDB".into());
+        }
+        at += n;
+        got(n);
+    }
     Ok(data)
 }
 
@@ -162,7 +182,11 @@ async fn full_resync<R: AsyncRead + Unpin>(
         return Ok(None);
     }
     tracing::info!("Full resync from master: {replid}:{offset}");
-    let data = read_rdb(rd, timeout).await?;
+    let progress = match server.core.lock().repl.master.as_ref() {
+        Some(m) if m.epoch == epoch => m.transfer.clone(),
+        _ => return Ok(None),
+    };
+    let data = read_rdb(rd, timeout, &progress).await?;
     tracing::info!("MASTER <-> REPLICA sync: received {} bytes of RDB", data.len());
     let (opts, ndbs) = {
         let core = server.core.lock();

@@ -172,6 +172,18 @@ pub struct Master {
     /// The database the master's stream had selected when the link broke: a continued stream
     /// carries on in it without a new SELECT.
     pub db: usize,
+    /// The RDB payload being received, for INFO (the link task updates it without the lock).
+    pub transfer: Arc<Transfer>,
+}
+
+/// Progress of the RDB payload a replica receives (`master_sync_*_bytes` in INFO).
+#[derive(Default)]
+pub struct Transfer {
+    /// Its announced length; 0 for the `$EOF:` form, whose length nobody knows (as Redis).
+    pub size: std::sync::atomic::AtomicI64,
+    pub read: AtomicU64,
+    /// When bytes last came (unix ms).
+    pub last_io_ms: std::sync::atomic::AtomicI64,
 }
 
 #[derive(Default)]
@@ -622,6 +634,7 @@ pub fn set_master(server: &Arc<Server>, core: &mut Core, target: Option<(String,
                 synced: false,
                 down_since_ms: 0,
                 db: 0,
+                transfer: Arc::default(),
             });
             // Replicas of ours resynchronize from the new history.
             for r in core.repl.stream.lock().replicas.drain(..) {
@@ -670,6 +683,20 @@ pub fn info(core: &Core, out: &mut String) {
                 i32::from(core.cfg.replica_read_only),
                 i32::from(core.cfg.replica_announced),
             );
+            if m.state == LinkState::Sync {
+                let t = &m.transfer;
+                let size = t.size.load(Ordering::Relaxed);
+                let read = t.read.load(Ordering::Relaxed) as i64;
+                let perc = if size > 0 { read as f64 * 100.0 / size as f64 } else { 0.0 };
+                let _ = write!(
+                    out,
+                    "master_sync_total_bytes:{size}\r\nmaster_sync_read_bytes:{read}\r\n\
+                     master_sync_left_bytes:{}\r\nmaster_sync_perc:{perc:.2}\r\n\
+                     master_sync_last_io_seconds_ago:{}\r\n",
+                    size - read,
+                    (now - t.last_io_ms.load(Ordering::Relaxed)).max(0) / 1000
+                );
+            }
             if !up {
                 let since = match m.down_since_ms {
                     0 => -1,
