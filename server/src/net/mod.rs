@@ -269,6 +269,7 @@ async fn wait_unblocked<S>(
     server: &Arc<Server>,
     stream: &mut S,
     client: &mut Client,
+    deadline: Option<i64>,
     push_rx: &mut mpsc::UnboundedReceiver<Bytes>,
     rbuf: &mut BytesMut,
     qbuf_limit: u64,
@@ -279,7 +280,6 @@ where
     let id = client.id;
     let shared = client.shared.clone();
     let mut scratch = Vec::new();
-    let deadline = server.lock_core().await.blocking.waiter(id).and_then(|w| w.deadline);
     let timer = async {
         match deadline {
             Some(d) => {
@@ -491,6 +491,8 @@ where
         while idx < batch.cmds.len() || !input_counted {
             let mut paused = false;
             let mut blocked = false;
+            // When the blocked command times out (unix ms; None: never).
+            let mut deadline = None;
             let first = idx;
             let mut aof = None;
             // While a script is busy the lock is not to be had: serve the batch without it.
@@ -529,6 +531,8 @@ where
                                 Flow::Blocked => {
                                     // Its reply comes once it is served; the commands after it wait.
                                     blocked = true;
+                                    deadline =
+                                        core.blocking.waiter(client.id).and_then(|w| w.deadline);
                                     idx += 1;
                                     break;
                                 }
@@ -617,7 +621,9 @@ where
                 client.repl_await_ack = true;
             }
             if blocked {
-                if !wait_unblocked(server, stream, client, push_rx, &mut rbuf, qbuf_limit).await? {
+                if !wait_unblocked(server, stream, client, deadline, push_rx, &mut rbuf, qbuf_limit)
+                    .await?
+                {
                     return Ok(());
                 }
                 // What arrived meanwhile is parsed next, before reading again.
