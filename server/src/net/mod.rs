@@ -326,8 +326,8 @@ where
             client.sync_meta(&mut client.shared.meta.lock());
             (reply, core.aof.barrier())
         };
-        // At the end of the pass, and once what serving it wrote is in the AOF (see below).
-        pass::end_of_batch().await;
+        // Once what serving it wrote is in the AOF. Not deferred to the end of the pass: the
+        // waiter was woken by another client's batch, which that pass already ran.
         if let Some(b) = aof {
             b.wait().await;
         }
