@@ -39,15 +39,33 @@ pub mod link;
 /// A replica connected to this server.
 pub struct Replica {
     pub client: Arc<ClientShared>,
-    /// Its full synchronization's snapshot is still being sent (`send_bulk` in INFO; the
-    /// stream meanwhile waits in its output buffer), or it is `online`.
-    pub sending_rdb: bool,
+    pub state: ReplicaState,
     /// The port it listens on (`REPLCONF listening-port`), for INFO and ROLE.
     pub port: u16,
     pub ip: String,
     /// The offset it acknowledged last, and when (unix ms).
     pub ack: u64,
     pub ack_ms: i64,
+}
+
+/// Where a replica is in its synchronization, as INFO names it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaState {
+    /// Its full synchronization waits for the running snapshot to end.
+    WaitBgsave,
+    /// Its snapshot is being sent; the stream meanwhile waits in its output buffer.
+    SendBulk,
+    Online,
+}
+
+impl ReplicaState {
+    fn name(self) -> &'static str {
+        match self {
+            ReplicaState::WaitBgsave => "wait_bgsave",
+            ReplicaState::SendBulk => "send_bulk",
+            ReplicaState::Online => "online",
+        }
+    }
 }
 
 /// What the stream sink shares with the commands: the stream's offset, and behind one lock
@@ -208,9 +226,8 @@ pub struct Repl {
 
 /// A full synchronization not started yet.
 struct WaitingSync {
-    client: Arc<ClientShared>,
-    port: u16,
-    ip: String,
+    /// In state `WaitBgsave`; it joins the stream's replicas when its snapshot starts.
+    replica: Replica,
     to: tokio::sync::mpsc::Sender<Piece>,
     /// PSYNC (the payload follows a `+FULLRESYNC` line), not SYNC.
     psync: bool,
@@ -282,19 +299,13 @@ pub fn full_sync(
     client: &mut crate::client::Client,
     psync: bool,
 ) -> std::io::Result<Option<Vec<u8>>> {
-    let ip = become_replica(client);
+    let mut replica = become_replica(client);
     let rdb_only = client.repl_rdb_only;
     if client.repl_capa_eof && client.repl_only_functions.is_none() {
         let (to, from) = tokio::sync::mpsc::channel(PIECES_IN_FLIGHT);
         client.rdb_transfer = Some(from);
-        core.repl.waiting.push(WaitingSync {
-            client: client.shared.clone(),
-            port: client.repl_port,
-            ip,
-            to,
-            psync,
-            rdb_only,
-        });
+        replica.state = ReplicaState::WaitBgsave;
+        core.repl.waiting.push(WaitingSync { replica, to, psync, rdb_only });
         start_syncs(server, core);
         return Ok(None);
     }
@@ -305,11 +316,7 @@ pub fn full_sync(
         None => crate::persist::snapshot::write_core(core, Vec::new(), false)?,
     };
     let offset = start_stream(core);
-    let mut out = Vec::with_capacity(rdb.len() + 80);
-    if psync {
-        out.extend_from_slice(format!("+FULLRESYNC {} {offset}\r\n", core.replid).as_bytes());
-    }
-    out.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
+    let mut out = payload_head(core, psync, offset, &rdb.len().to_string()).into_bytes();
     out.extend_from_slice(&rdb);
     tracing::info!(
         "Replica {} asks for synchronization; full resync with {} bytes of RDB",
@@ -319,7 +326,7 @@ pub fn full_sync(
     if rdb_only {
         client.close_after_reply = true;
     } else {
-        attach(core, &client.shared, client.repl_port, ip, false);
+        attach(core, replica);
     }
     Ok(Some(out))
 }
@@ -336,44 +343,49 @@ fn start_stream(core: &mut Core) -> u64 {
     core.repl.stream.offset.load(Ordering::Relaxed)
 }
 
+/// What precedes the RDB payload: `+FULLRESYNC <replid> <offset>` (PSYNC, not SYNC), then
+/// `$<spec>`: the payload's length, or `EOF:<mark>`.
+fn payload_head(core: &Core, psync: bool, offset: u64, spec: &str) -> String {
+    match psync {
+        true => format!("+FULLRESYNC {} {offset}\r\n${spec}\r\n", core.replid),
+        false => format!("${spec}\r\n"),
+    }
+}
+
 /// Starts the waiting full synchronization, when no snapshot runs (called by PSYNC and the
 /// cron). One at a time: the tables hold one snapshot.
 fn start_syncs(server: &Arc<Server>, core: &mut Core) {
-    core.repl.waiting.retain(|w| !w.client.is_killed() && !w.to.is_closed());
+    core.repl.waiting.retain(|w| !w.replica.client.is_killed() && !w.to.is_closed());
     if core.repl.waiting.is_empty() {
         return;
     }
     let Some(dump) = crate::persist::snapshot::RdbDump::begin(core) else {
         return;
     };
-    let w = core.repl.waiting.remove(0);
+    let WaitingSync { mut replica, to, psync, rdb_only } = core.repl.waiting.remove(0);
+    let client = replica.client.clone();
     let offset = start_stream(core);
     let mark = crate::server::random_hex40();
-    let head = match w.psync {
-        true => format!("+FULLRESYNC {} {offset}\r\n$EOF:{mark}\r\n", core.replid),
-        false => format!("$EOF:{mark}\r\n"),
-    };
+    let head = payload_head(core, psync, offset, &format!("EOF:{mark}"));
     // The channel is new and empty: the first piece fits.
-    let _ = w.to.try_send(Piece::Bytes(head.into_bytes()));
+    let _ = to.try_send(Piece::Bytes(head.into_bytes()));
     tracing::info!(
         "Replica {} asks for synchronization; starting a full resync streamed from a snapshot",
-        w.client.addr
+        client.addr
     );
-    if !w.rdb_only {
-        attach(core, &w.client, w.port, w.ip, true);
+    if !rdb_only {
+        replica.state = ReplicaState::SendBulk;
+        attach(core, replica);
     }
     let server = server.clone();
-    std::thread::spawn(move || {
-        let to = w.to;
-        match dump.write(&server, PieceWriter(to.clone())) {
-            Ok(_) => {
-                let _ = to.blocking_send(Piece::Bytes(mark.into_bytes()));
-                let _ = to.blocking_send(Piece::End);
-            }
-            Err(e) => {
-                tracing::warn!("Full resync of replica {} failed: {e}", w.client.addr);
-                let _ = to.blocking_send(Piece::Failed);
-            }
+    std::thread::spawn(move || match dump.write(&server, PieceWriter(to.clone())) {
+        Ok(_) => {
+            let _ = to.blocking_send(Piece::Bytes(mark.into_bytes()));
+            let _ = to.blocking_send(Piece::End);
+        }
+        Err(e) => {
+            tracing::warn!("Full resync of replica {} failed: {e}", client.addr);
+            let _ = to.blocking_send(Piece::Failed);
         }
     });
 }
@@ -381,7 +393,7 @@ fn start_syncs(server: &Arc<Server>, core: &mut Core) {
 /// The replica `id` has its snapshot: it is `online`.
 pub fn transfer_done(core: &mut Core, id: u64) {
     if let Some(r) = core.repl.stream.lock().replicas.iter_mut().find(|r| r.client.id == id) {
-        r.sending_rdb = false;
+        r.state = ReplicaState::Online;
         r.ack_ms = crate::clock::mstime();
     }
 }
@@ -411,14 +423,14 @@ pub fn partial_sync(
         out
     };
     core.repl.sync_partial_ok += 1;
-    let ip = become_replica(client);
+    let replica = become_replica(client);
     tracing::info!(
         "Partial resynchronization request from {} accepted, sending {} bytes of backlog \
          starting from offset {from}",
         client.shared.addr,
         end + 1 - from
     );
-    attach(core, &client.shared, client.repl_port, ip, false);
+    attach(core, replica);
     Some(out)
 }
 
@@ -431,26 +443,25 @@ pub fn config_changed(core: &mut Core) {
     s.backlog.trim();
 }
 
-/// Flags the caller as a replica (its output is then bounded by the `replica` limits).
-/// Returns the address it is known by.
-fn become_replica(client: &mut crate::client::Client) -> String {
+/// Flags the caller as a replica (its output is then bounded by the `replica` limits), and
+/// returns it as the stream knows replicas (`online` unless told otherwise).
+fn become_replica(client: &mut crate::client::Client) -> Replica {
     client.flags.replica = true;
     client.shared.out.set_replica(true);
-    client.repl_ip.clone().unwrap_or_else(|| peer_ip(&client.shared.addr))
+    Replica {
+        client: client.shared.clone(),
+        state: ReplicaState::Online,
+        port: client.repl_port,
+        ip: client.repl_ip.clone().unwrap_or_else(|| peer_ip(&client.shared.addr)),
+        ack: 0,
+        ack_ms: crate::clock::mstime(),
+    }
 }
 
-/// Makes `client` a replica that the stream flows to.
-fn attach(core: &mut Core, client: &Arc<ClientShared>, port: u16, ip: String, sending_rdb: bool) {
+/// Makes `replica` one the stream flows to.
+fn attach(core: &mut Core, replica: Replica) {
     config_changed(core);
-    let now = crate::clock::mstime();
-    core.repl.stream.lock().replicas.push(Replica {
-        client: client.clone(),
-        sending_rdb,
-        port,
-        ip,
-        ack: 0,
-        ack_ms: now,
-    });
+    core.repl.stream.lock().replicas.push(replica);
 }
 
 /// The host part of `ip:port` or `[ip6]:port`.
@@ -555,7 +566,8 @@ fn good_replicas(core: &Core) -> usize {
     let now = crate::clock::mstime();
     let max_lag = i64::from(core.cfg.min_replicas_max_lag);
     let s = core.repl.stream.lock();
-    s.replicas.iter().filter(|r| !r.sending_rdb && (now - r.ack_ms) / 1000 <= max_lag).count()
+    let good = |r: &&Replica| r.state == ReplicaState::Online && (now - r.ack_ms) / 1000 <= max_lag;
+    s.replicas.iter().filter(good).count()
 }
 
 /// `min-replicas-to-write`: whether writes are allowed (always on a replica, or when off).
@@ -567,7 +579,7 @@ fn enough_good_replicas(core: &Core) -> bool {
 /// A replica's connection closed.
 pub fn forget(core: &mut Core, client_id: u64) {
     core.repl.stream.lock().replicas.retain(|r| r.client.id != client_id);
-    core.repl.waiting.retain(|w| w.client.id != client_id);
+    core.repl.waiting.retain(|w| w.replica.client.id != client_id);
 }
 
 /// A client's connection closed: it waits for nothing any more.
@@ -641,7 +653,7 @@ pub fn set_master(server: &Arc<Server>, core: &mut Core, target: Option<(String,
                 r.client.kill();
             }
             for w in core.repl.waiting.drain(..) {
-                w.client.kill();
+                w.replica.client.kill();
             }
             tokio::spawn(link::run(server.clone(), host, port, epoch));
         }
@@ -715,13 +727,20 @@ pub fn info(core: &Core, out: &mut String) {
         let _ = write!(out, "min_slaves_good_slaves:{}\r\n", good_replicas(core));
     }
     let state = core.repl.stream.lock();
-    let streaming = state.replicas.iter().map(|r| {
-        let st = if r.sending_rdb { "send_bulk" } else { "online" };
-        (&r.ip, r.port, st, r.ack, (now - r.ack_ms).max(0) / 1000)
-    });
-    let waiting = core.repl.waiting.iter().map(|w| (&w.ip, w.port, "wait_bgsave", 0, 0));
-    for (i, (ip, port, st, ack, lag)) in streaming.chain(waiting).enumerate() {
-        let _ = write!(out, "slave{i}:ip={ip},port={port},state={st},offset={ack},lag={lag}\r\n");
+    let waiting = core.repl.waiting.iter().map(|w| &w.replica);
+    for (i, r) in state.replicas.iter().chain(waiting).enumerate() {
+        let lag = match r.state {
+            ReplicaState::WaitBgsave => 0,
+            _ => (now - r.ack_ms).max(0) / 1000,
+        };
+        let _ = write!(
+            out,
+            "slave{i}:ip={},port={},state={},offset={},lag={lag}\r\n",
+            r.ip,
+            r.port,
+            r.state.name(),
+            r.ack
+        );
     }
     drop(state);
     let offset = core.repl.offset();
