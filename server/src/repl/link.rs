@@ -111,51 +111,42 @@ async fn read_rdb<R: AsyncRead + Unpin>(
     let Some(spec) = header.strip_prefix('$') else {
         return Err(format!("bad protocol from MASTER, the first byte is not '$': {header}"));
     };
-    let io = |e: std::io::Error| format!("reading the RDB from master: {e}");
-    if let Some(mark) = spec.strip_prefix("EOF:") {
-        let mark = mark.as_bytes().to_vec();
-        if mark.len() != 40 {
-            return Err(format!("bad EOF mark from MASTER: {header}"));
+    // The EOF form ends with its mark; the sized one after `len` bytes.
+    let (mark, len) = match spec.strip_prefix("EOF:") {
+        Some(mark) if mark.len() == 40 => (Some(mark.as_bytes()), usize::MAX),
+        Some(_) => return Err(format!("bad EOF mark from MASTER: {header}")),
+        None => {
+            let len: usize =
+                spec.parse().map_err(|_| format!("bad RDB length from MASTER: {header}"))?;
+            (None, len)
         }
-        progress.size.store(0, Ordering::Relaxed);
-        let mut data = Vec::new();
-        let mut chunk = vec![0u8; 64 * 1024];
-        loop {
-            let n = tokio::time::timeout(t, r.read(&mut chunk))
-                .await
-                .map_err(|_| "timeout receiving the RDB".to_string())?
-                .map_err(io)?;
-            if n == 0 {
-                return Err("the master closed the connection during the RDB".into());
-            }
-            data.extend_from_slice(&chunk[..n]);
-            got(n);
-            if data.ends_with(&mark) {
-                data.truncate(data.len() - mark.len());
-                return Ok(data);
-            }
-        }
-    }
-    let len: usize = spec.parse().map_err(|_| format!("bad RDB length from MASTER: {header}"))?;
-    // A length no allocation can hold is the master's error, not a reason to abort.
+    };
     let mut data = Vec::new();
-    data.try_reserve_exact(len)
-        .map_err(|_| format!("the master's RDB of {len} bytes does not fit in memory"))?;
-    data.resize(len, 0);
-    progress.size.store(len as i64, Ordering::Relaxed);
+    if mark.is_none() {
+        // A length no allocation can hold is the master's error, not a reason to abort.
+        data.try_reserve_exact(len)
+            .map_err(|_| format!("the master's RDB of {len} bytes does not fit in memory"))?;
+        progress.size.store(len as i64, Ordering::Relaxed);
+    } else {
+        progress.size.store(0, Ordering::Relaxed);
+    }
     // In pieces, each within the timeout, counted as they come.
-    let mut at = 0;
-    while at < len {
-        let end = (at + 64 * 1024).min(len);
-        let n = tokio::time::timeout(t, r.read(&mut data[at..end]))
+    let mut chunk = vec![0u8; 64 * 1024];
+    while data.len() < len {
+        let want = chunk.len().min(len - data.len());
+        let n = tokio::time::timeout(t, r.read(&mut chunk[..want]))
             .await
             .map_err(|_| "timeout receiving the RDB".to_string())?
-            .map_err(io)?;
+            .map_err(|e| format!("reading the RDB from master: {e}"))?;
         if n == 0 {
             return Err("the master closed the connection during the RDB".into());
         }
-        at += n;
+        data.extend_from_slice(&chunk[..n]);
         got(n);
+        if let Some(mark) = mark.filter(|m| data.ends_with(m)) {
+            data.truncate(data.len() - mark.len());
+            break;
+        }
     }
     Ok(data)
 }
