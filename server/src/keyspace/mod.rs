@@ -224,53 +224,70 @@ pub enum Ttl {
 }
 
 fn is_expired(e: &Entry, now: i64) -> bool {
-    matches!(e.expire_at(), Some(t) if t <= now) && !loading() && !applying_master_stream()
+    expired_in(e, now, mode())
 }
 
-/// On a replica keys expire when the master says so (a DEL in its stream), as in Redis: a
-/// replica deleting an expired key itself could miss the master extending it a moment before,
-/// and keep a data set the master does not have. Its clients meanwhile see such a key as
-/// missing (see [`Db::peek`]); nothing deletes it.
-static REPLICA: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Whether `e` is past its deadline and, in `mode`, that counts.
+#[inline]
+fn expired_in(e: &Entry, now: i64, mode: u8) -> bool {
+    matches!(e.expire_at(), Some(t) if t <= now) && mode & (LOADING | MASTER_STREAM) == 0
+}
 
-/// Set while a replica applies its master's stream: the master's commands see keys past their
-/// deadline as they are, since on the master they still exist.
-static MASTER_STREAM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// How expiry behaves now, one word for the whole process (one server per process), read once
+/// per lookup. Bits:
+static MODE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
-/// This server became a replica (`true`) or a master again.
+/// The server loads its data at start-up (AOF, RDB): nothing expires then, as in Redis (a
+/// command of the file that touches a key whose deadline has passed since it was written must
+/// still find it); the active expire cycle and lazy expiry delete it afterwards.
+const LOADING: u8 = 1;
+/// A replica applies its master's stream: the master's commands see keys past their deadline
+/// as they are, since on the master they still exist.
+const MASTER_STREAM: u8 = 2;
+/// This server is a replica: keys expire when the master says so (a DEL in its stream), as in
+/// Redis. A replica deleting an expired key itself could miss the master extending it a moment
+/// before, and keep a data set the master does not have. Its clients meanwhile see such a key
+/// as missing (see [`Db::peek`]); nothing deletes it.
+const REPLICA: u8 = 4;
+
+#[inline]
+fn mode() -> u8 {
+    MODE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn set_mode(bit: u8, on: bool) {
+    use std::sync::atomic::Ordering::Relaxed;
+    if on {
+        MODE.fetch_or(bit, Relaxed);
+    } else {
+        MODE.fetch_and(!bit, Relaxed);
+    }
+}
+
+/// This server became a replica (`true`) or a master again (see [`REPLICA`]).
 pub fn set_replica(on: bool) {
-    REPLICA.store(on, std::sync::atomic::Ordering::Relaxed);
+    set_mode(REPLICA, on);
 }
 
-/// Whether keys past their deadline wait for the master's DEL (see [`set_replica`]).
+/// Whether keys past their deadline wait for the master's DEL (see [`REPLICA`]).
 #[inline]
 pub fn replica() -> bool {
-    REPLICA.load(std::sync::atomic::Ordering::Relaxed)
+    mode() & REPLICA != 0
 }
 
 /// Brackets the master's commands on a replica (see [`MASTER_STREAM`]); the core lock is held.
 pub fn set_applying_master_stream(on: bool) {
-    MASTER_STREAM.store(on, std::sync::atomic::Ordering::Relaxed);
+    set_mode(MASTER_STREAM, on);
 }
 
-#[inline]
-fn applying_master_stream() -> bool {
-    MASTER_STREAM.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// Set while the server loads its data at start-up (AOF, RDB): nothing expires then, as in
-/// Redis (a command of the file that touches a key whose deadline has passed since it was
-/// written must still find it); the active expire cycle and lazy expiry delete it afterwards.
-static LOADING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Whether the server is loading its data (see [`set_loading`]).
+/// Whether the server is loading its data (see [`LOADING`]).
 #[inline]
 pub fn loading() -> bool {
-    LOADING.load(std::sync::atomic::Ordering::Relaxed)
+    mode() & LOADING != 0
 }
 
 pub fn set_loading(on: bool) {
-    LOADING.store(on, std::sync::atomic::Ordering::Relaxed);
+    set_mode(LOADING, on);
 }
 
 pub struct Db {
@@ -351,14 +368,15 @@ impl Db {
     /// The live entry for `key`, without touching its LRU field (Redis's LOOKUP_NOTOUCH).
     /// One hash lookup; an expired key is deleted.
     pub fn peek(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
-        let replica = replica();
-        match self.table.probe_mut(key, |e| !replica && is_expired(e, now)) {
+        let mode = mode();
+        let replica = mode & REPLICA != 0;
+        match self.table.probe_mut(key, |e| !replica && expired_in(e, now, mode)) {
             table::Probe::Missing => {
                 self.lookup_misses += 1;
                 None
             }
             // A replica keeps it for the master's DEL (see `set_replica`).
-            table::Probe::Live(e) if replica && is_expired(e, now) => {
+            table::Probe::Live(e) if replica && expired_in(e, now, mode) => {
                 self.lookup_misses += 1;
                 None
             }
