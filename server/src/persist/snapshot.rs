@@ -250,10 +250,29 @@ pub fn module_aux(core: &Core, compress: bool) -> (Vec<u8>, Vec<u8>) {
 /// Writes the whole keyspace as an RDB image to `w`.
 /// `aof_base` marks it as an AOF base (the `aof-base` aux field).
 pub fn write_core<W: io::Write>(core: &Core, w: W, aof_base: bool) -> io::Result<W> {
+    write_image(core, w, aof_base, None)
+}
+
+/// [`write_core`], or with `only_functions` (`REPLCONF rdb-filter-only`, `redis-cli
+/// --functions-rdb`) an image without keys or module data: `Some(true)` keeps the function
+/// libraries, `Some(false)` leaves nothing.
+pub fn write_image<W: io::Write>(
+    core: &Core,
+    w: W,
+    aof_base: bool,
+    only_functions: Option<bool>,
+) -> io::Result<W> {
     let opts = save_opts(&core.cfg, core.lru_clock);
     let mut fw = FileWriter::new(w, opts, core.cfg.rdbchecksum);
     let aux = rdb::save::standard_aux(crate::info::used_memory(), aof_base);
-    fw.header(&aux, &crate::cmd::function::library_codes(core))?;
+    let codes = match only_functions {
+        Some(false) => Vec::new(),
+        _ => crate::cmd::function::library_codes(core),
+    };
+    fw.header(&aux, &codes)?;
+    if only_functions.is_some() {
+        return fw.footer();
+    }
     let (before, after) = module_aux(core, opts.compress);
     fw.raw_entry(&before)?;
     for db in &core.dbs {
@@ -266,17 +285,6 @@ pub fn write_core<W: io::Write>(core: &Core, w: W, aof_base: bool) -> io::Result
         }
     }
     fw.raw_entry(&after)?;
-    fw.footer()
-}
-
-/// An RDB image without keys: just the function libraries (`functions`), or nothing at all,
-/// for a replica that asked `REPLCONF rdb-filter-only` (`redis-cli --functions-rdb`).
-pub fn write_without_keys<W: io::Write>(core: &Core, w: W, functions: bool) -> io::Result<W> {
-    let opts = save_opts(&core.cfg, core.lru_clock);
-    let mut fw = FileWriter::new(w, opts, core.cfg.rdbchecksum);
-    let aux = rdb::save::standard_aux(crate::info::used_memory(), false);
-    let codes = if functions { crate::cmd::function::library_codes(core) } else { Vec::new() };
-    fw.header(&aux, &codes)?;
     fw.footer()
 }
 

@@ -309,12 +309,8 @@ pub fn full_sync(
         start_syncs(server, core);
         return Ok(None);
     }
-    let rdb = match client.repl_only_functions {
-        Some(functions) => {
-            crate::persist::snapshot::write_without_keys(core, Vec::new(), functions)?
-        }
-        None => crate::persist::snapshot::write_core(core, Vec::new(), false)?,
-    };
+    let only_functions = client.repl_only_functions;
+    let rdb = crate::persist::snapshot::write_image(core, Vec::new(), false, only_functions)?;
     let offset = start_stream(core);
     let mut out = payload_head(core, psync, offset, &rdb.len().to_string()).into_bytes();
     out.extend_from_slice(&rdb);
