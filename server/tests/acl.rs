@@ -3,7 +3,7 @@
 //! CONFIG REWRITE, `requirepass`. Replies that one connection can compare with Redis are in
 //! `differential/acl.txt`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

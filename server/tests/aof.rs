@@ -2,7 +2,7 @@
 //! expiries), BGREWRITEAOF, damaged files, SIGKILL under load, and appendonly directories moved
 //! between Vireo and the reference Redis 7.0 in both directions.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

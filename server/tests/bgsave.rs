@@ -2,7 +2,7 @@
 //! schedule, BGSAVE's refusals and INFO fields, FLUSHALL abandoning it, and MISCONF after a
 //! failed one (`stop-writes-on-bgsave-error`).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! (`reference-redis redis PORT`) and are compared byte for byte; `differential/bitmaps.txt`
 //! covers many more edge cases against a live reference.
 
-mod common;
+use crate::common;
 
 use common::Server;
 

@@ -2,7 +2,7 @@
 //! what served commands propagate. Immediate answers and argument errors are also compared with
 //! Redis in differential/blocking.txt.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! Expected replies are Redis 7.0.15's, recorded from a reference server; where a value varies
 //! by nature (ids, addresses, ages, memory) the test checks its shape instead.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

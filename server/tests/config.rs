@@ -1,9 +1,9 @@
 //! Configuration, black-box: start-up from a redis.conf-style file and the command line, the
 //! FATAL start-up errors, CONFIG GET/SET/RESETSTAT/REWRITE over the wire, daemonize and the pid
 //! file. Also keeps docs/configuration.md in step with the directive table
-//! (`VIREO_BLESS=1 cargo test --test config` rewrites it).
+//! (`VIREO_BLESS=1 cargo test -p vireo-server --test integration config::` rewrites it).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -586,7 +586,7 @@ fn configuration_doc_is_current() {
     let have = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         have == want,
-        "docs/configuration.md is stale: run `VIREO_BLESS=1 cargo test --test config`"
+        "docs/configuration.md is stale: run `VIREO_BLESS=1 cargo test -p vireo-server --test integration config::`"
     );
 }
 

@@ -1,7 +1,7 @@
 //! The wire protocol and connection limits, seen from a client: pipelining, inline commands,
 //! RESP3, protocol errors, proto-max-bulk-len, client-query-buffer-limit, AUTH.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

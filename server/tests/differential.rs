@@ -10,7 +10,7 @@
 //! The reference server is `$VIREO_REFERENCE_REDIS`, else `redis-server` on PATH; without one
 //! the test prints that it was skipped.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

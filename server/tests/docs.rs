@@ -1,7 +1,7 @@
 //! Keeps docs/compatibility.md in step with the command table: the table is rendered from
 //! server/commands/*.json (every Redis 7.0 command), server/commands/vireo/*.json (the later
 //! commands Vireo adds) and the handlers Vireo has. When a handler
-//! is added the test fails until the doc is regenerated with `VIREO_BLESS=1 cargo test --test docs`.
+//! is added the test fails until the doc is regenerated with `VIREO_BLESS=1 cargo test -p vireo-server --test integration docs::`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -41,7 +41,7 @@ fn render() -> String {
          each. A command marked \"not yet\" answers \
          `ERR command '<name>' is not implemented in Vireo yet`.\n\
          Generated from `server/commands/*.json`, `server/commands/vireo/*.json` and the handler \
-         tables by `server/tests/docs.rs` (`VIREO_BLESS=1 cargo test --test docs` rewrites it).\n\n",
+         tables by `server/tests/docs.rs` (`VIREO_BLESS=1 cargo test -p vireo-server --test integration docs::` rewrites it).\n\n",
     );
     out.push_str(&format!("Implemented: {done} of {total}.\n"));
     for (group, mut rows) in groups {
@@ -112,6 +112,6 @@ fn compatibility_table_is_current() {
     let have = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         have == want,
-        "docs/compatibility.md is stale: run `VIREO_BLESS=1 cargo test --test docs`"
+        "docs/compatibility.md is stale: run `VIREO_BLESS=1 cargo test -p vireo-server --test integration docs::`"
     );
 }

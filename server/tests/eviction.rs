@@ -2,16 +2,12 @@
 //! what eviction propagates. Limits are set relative to the server's own `used_memory`, with
 //! values large enough (1 KB) that the dataset dominates it.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use common::Raw;
-
-// The in-process test measures memory as the server binary does.
-#[global_allocator]
-static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const OOM: &[u8] = b"-OOM command not allowed when used memory > 'maxmemory'.\r\n";
 

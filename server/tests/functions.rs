@@ -2,7 +2,7 @@
 //! queue), the load-time environment, DUMP/RESTORE, what functions propagate, and the
 //! persistence entry points.
 
-mod common;
+use crate::common;
 
 use common::{InProcess, Server};
 

@@ -1,7 +1,7 @@
 //! Geo commands over TCP: exact replies (RESP2 and RESP3), geo sets as sorted sets, searches
 //! against a brute-force model, and what the writes propagate.
 
-mod common;
+use crate::common;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};

@@ -1,6 +1,6 @@
 //! Hash commands, black-box: replies, errors, WRONGTYPE, emptied keys, encodings.
 
-mod common;
+use crate::common;
 
 use common::Server;
 

@@ -2,7 +2,7 @@
 //! 7.0.15; when a reference Redis is available (`$VIREO_REFERENCE_REDIS`, else `redis-server`
 //! on PATH) the string values are also compared byte for byte with a live one.
 
-mod common;
+use crate::common;
 
 use common::{Raw, Server};
 

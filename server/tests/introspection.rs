@@ -1,7 +1,7 @@
 //! Introspection and operations commands: COMMAND, INFO, MEMORY, DEBUG, TIME, LASTSAVE,
 //! SHUTDOWN. Exact replies were recorded from Redis 7.0.15.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};

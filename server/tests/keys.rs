@@ -2,7 +2,7 @@
 //! from Redis 7.0.15 (`reference-redis redis PORT`) command by command and are compared byte for
 //! byte; the tests after them check what differs by nature (order, time) by its properties.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};

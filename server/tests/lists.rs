@@ -1,7 +1,7 @@
 //! Black-box tests of the list commands. Expected replies were checked against Redis 7.0.15
 //! (`reference-redis redis PORT`); `tests/differential/lists.txt` compares many more.
 
-mod common;
+use crate::common;
 
 use common::Server;
 

@@ -2,7 +2,7 @@
 //! (slowed down with `key-load-delay`), refuses commands without the `loading` flag with
 //! -LOADING, shows the progress in INFO persistence and the log, and serves the data after.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

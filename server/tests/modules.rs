@@ -2,7 +2,7 @@
 //! a running server, and used over the wire on RESP2 and RESP3; refusals of what is not a
 //! loadable module; a panicking module command.
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! while clients are blocked, timers that fire, stop and die with their module, and a thread
 //! running commands through a thread-safe context.
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! `sdk-examples/shared-exporter` + `shared-importer`, built with cargo and loaded into a
 //! running server.
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 use std::time::Duration;

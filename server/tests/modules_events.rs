@@ -1,7 +1,7 @@
 //! Module keyspace and server events, module-raised events and module replication control:
 //! `sdk-examples/listener` built with cargo, loaded into a running server and used over the wire.
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};

@@ -6,7 +6,7 @@
 //! the wrapper `scripts/reference-stack` installs and prints. Without it the differential test
 //! says it was skipped.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -3,7 +3,7 @@
 //! paths through it, on its own commands' contexts. Also the host rule that allows it (an
 //! importer's context may read the exporter's data type, never write it) and the unload rule.
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 

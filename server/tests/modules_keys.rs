@@ -4,7 +4,7 @@
 //! the dirty counter, the AOF (replayed by a server without the module) and RM_Call-style
 //! options.
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 use std::time::Duration;

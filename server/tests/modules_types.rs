@@ -4,7 +4,7 @@
 //! RDB file (aux data included), BGREWRITEAOF and a restart from the AOF, MODULE UNLOAD refused
 //! while values exist, and a restart without the module refusing the file.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

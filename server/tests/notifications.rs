@@ -5,7 +5,7 @@
 //! The event sequences were recorded from Redis 7.0.15: `notifications/events.txt` by
 //! `scripts/record_notifications.py`, the others by hand from a reference server.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

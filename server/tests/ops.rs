@@ -3,7 +3,7 @@
 //! Expected replies are Redis 7.0.15's, recorded from a reference server; timestamps, durations
 //! and addresses are checked for their shape.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

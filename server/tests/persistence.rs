@@ -3,7 +3,7 @@
 //! Redis 7.0 and 7.4, DUMP/RESTORE, and (with a reference Redis) files and payloads moving both
 //! ways between Redis and Vireo.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -2,7 +2,7 @@
 //! makes (checked against a Redis 7.0 AOF). Runs commands in-process through `cmd::execute` with
 //! a `MemorySink` on the propagator.
 
-mod common;
+use crate::common;
 
 use vireo_server::clock;
 

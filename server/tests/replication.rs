@@ -1,7 +1,7 @@
 //! Replication over the wire: a Vireo replica of a Vireo master, and each of them with a Redis
 //! 7.0 reference on the other side (skipped, with a message, without one).
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,6 @@
 //! EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT, black-box; and what scripts propagate.
 
-mod common;
+use crate::common;
 
 use common::{InProcess, Server};
 

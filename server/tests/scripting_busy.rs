@@ -1,7 +1,7 @@
 //! A script running past `busy-reply-threshold`: BUSY for other clients, SCRIPT KILL,
 //! UNKILLABLE once it wrote, SHUTDOWN NOSAVE; black-box, from a second connection.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Set commands, black-box over TCP.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

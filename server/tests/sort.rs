@@ -1,7 +1,7 @@
 //! SORT and SORT_RO, black-box: large inputs against a model, the orders that a differential
 //! test cannot pin down (hash-table sets), expiry, STORE, propagation and cluster mode.
 
-mod common;
+use crate::common;
 
 use common::Server;
 use redis::{cmd, Connection};

@@ -4,7 +4,7 @@
 //! `differential/streams.txt`; this file covers what that cannot: clock-made ids, idle and
 //! delivery times, propagation, MEMORY USAGE, SCAN TYPE, COPY/RENAME and larger streams.
 
-mod common;
+use crate::common;
 
 use common::{show, Raw, Server};
 

@@ -1,7 +1,7 @@
 //! Black-box tests of the string commands. Expected replies were recorded from Redis 7.0.15
 //! (`reference-redis redis PORT`) command by command and are compared byte for byte.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

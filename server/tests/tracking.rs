@@ -4,7 +4,7 @@
 //!
 //! Expected bytes are Redis 7.0.15's, recorded from a reference server.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! behaviour (queueing, errors, EXECABORT, a client's own writes invalidating its WATCH) is also
 //! compared with Redis in differential/multi.txt.
 
-mod common;
+use crate::common;
 
 use common::{InProcess, Server};
 

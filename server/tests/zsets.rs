@@ -1,7 +1,7 @@
 //! Sorted set commands over TCP: replies, encodings and their conversions, large sets against a
 //! model, and what the writes propagate.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

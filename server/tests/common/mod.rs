@@ -2,7 +2,7 @@
 //! talk to it with the `redis` crate or with raw RESP bytes.
 //!
 //! ```ignore
-//! mod common;
+//! use crate::common;
 //! let srv = common::Server::start();
 //! let mut r = srv.raw();
 //! assert_eq!(r.call(&["SET", "k", "v"]), b"+OK\r\n");
