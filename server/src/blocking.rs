@@ -6,14 +6,23 @@
 //! EXEC) that created it, runs the first waiter's command again on its behalf, under the same
 //! lock, and hands the reply to the waiting connection. So the oldest waiter is served first,
 //! and nothing can slip in between the write and the serving.
+//!
+//! The reply reaches the socket one of two ways (see [`Handoff`]). While the connection waits
+//! with nothing of its own left to write, whoever serves it writes the reply itself, at once,
+//! as Redis's event loop does: no task to wake, and the connection learns it was served when
+//! its client sends the next command. Otherwise (the connection is writing pushed messages,
+//! some are queued, the reply must wait for the AOF) the reply is left for the connection,
+//! which is woken to write it.
 
 use std::collections::HashMap;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::client::ClientShared;
 use crate::keyspace::Db;
+use crate::server::Core;
 
 /// The type of value a waiter can be served from. A key that comes to exist with another type
 /// leaves its waiters waiting, as in Redis 7.0.
@@ -53,8 +62,6 @@ pub struct Waiter {
 #[derive(Default)]
 pub struct Blocking {
     waiters: HashMap<u64, Waiter>,
-    /// Replies for clients no longer blocked, waiting for their connection to pick them up.
-    done: HashMap<u64, Vec<u8>>,
     /// Set while blocked clients are being served, so that serving does not recurse.
     pub serving: bool,
 }
@@ -118,22 +125,123 @@ impl Blocking {
         }
         Some(w)
     }
+}
 
-    /// Leaves `reply` for client `id` and wakes its connection.
-    pub fn finish(&mut self, id: u64, shared: &ClientShared, reply: Vec<u8>) {
-        self.done.insert(id, reply);
-        shared.wake();
+/// Hands an unblocked client (see [`Blocking::unblock`]) its reply, which must not go out before
+/// the AOF holds what was propagated so far (serving it included). Called under the core lock.
+pub fn finish(core: &Core, shared: &ClientShared, reply: Vec<u8>) {
+    let aof = core.aof.barrier();
+    let mut h = shared.handoff.lock();
+    let armed = std::mem::take(&mut h.armed);
+    let direct = armed && aof.is_none() && shared.out.pending_bytes() == 0;
+    if let (true, Some(fd)) = (direct, &h.fd) {
+        let n = write_now(fd, &reply);
+        if n == reply.len() {
+            h.served = Some(Served::Written);
+            drop(h);
+            // CLIENT LIST stops showing it blocked now, not when it next sends something.
+            shared.meta.lock().flags.blocked = false;
+            return;
+        }
+        h.served = Some(if n == 0 {
+            Served::Reply(reply, None)
+        } else {
+            Served::Rest(reply[n..].to_vec())
+        });
+    } else {
+        h.served = Some(Served::Reply(reply, aof));
+    }
+    drop(h);
+    shared.wake();
+}
+
+/// Writes what the socket takes without waiting: 0 if it takes nothing or is broken (the
+/// connection then finds out for itself).
+fn write_now(fd: &OwnedFd, buf: &[u8]) -> usize {
+    let mut done = 0;
+    while done < buf.len() {
+        match rustix::io::write(fd, &buf[done..]) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => break,
+        }
+    }
+    done
+}
+
+/// How a blocked client's reply gets to its socket: one per client, in its `ClientShared`,
+/// shared by its connection task and whoever serves it (under the core lock).
+#[derive(Default)]
+pub struct Handoff {
+    /// Set by the connection while it waits with nothing of its own to write; whoever serves
+    /// the client may then write the reply to the socket itself. Cleared by either side.
+    armed: bool,
+    /// A second descriptor of the client's socket for those writes, made the first time the
+    /// client blocks. Held here, not in the connection task, so that it closes with the
+    /// connection (see [`Handoff::close`]) and never outlives the socket in use.
+    fd: Option<OwnedFd>,
+    served: Option<Served>,
+}
+
+/// What serving a blocked client left its connection to do.
+pub enum Served {
+    /// Write this reply, once the AOF barrier (if any) is passed.
+    Reply(Vec<u8>, Option<crate::persist::aof::Barrier>),
+    /// Nothing: the reply was written whole.
+    Written,
+    /// The reply was written in part: write the rest before anything else.
+    Rest(Vec<u8>),
+}
+
+impl Served {
+    /// The bytes the connection still has to write, and the AOF barrier they wait for.
+    pub fn into_parts(self) -> (Vec<u8>, Option<crate::persist::aof::Barrier>) {
+        match self {
+            Served::Reply(reply, aof) => (reply, aof),
+            Served::Written => (Vec::new(), None),
+            Served::Rest(rest) => (rest, None),
+        }
+    }
+}
+
+impl Handoff {
+    /// The connection starts waiting with all its output written: arms the direct write (with a
+    /// descriptor of `socket`, made once) unless the client was served already.
+    pub fn arm(&mut self, socket: &impl AsFd) {
+        if self.fd.is_none() {
+            // Out of descriptors: the reply goes through the connection task, as when disarmed.
+            self.fd = socket.as_fd().try_clone_to_owned().ok();
+        }
+        self.armed = self.served.is_none();
     }
 
-    /// The reply left for client `id`, if it has been unblocked.
-    pub fn take_done(&mut self, id: u64) -> Option<Vec<u8>> {
-        self.done.remove(&id)
+    /// The connection is about to write to its socket itself: no direct write may start now.
+    /// Returns a partly written reply's rest, which must go out first.
+    pub fn disarm(&mut self) -> Option<Vec<u8>> {
+        self.armed = false;
+        match self.served.take() {
+            Some(Served::Rest(rest)) => {
+                self.served = Some(Served::Written);
+                Some(rest)
+            }
+            other => {
+                self.served = other;
+                None
+            }
+        }
     }
 
-    /// Forgets client `id` entirely (its connection closed).
-    pub fn forget(&mut self, dbs: &mut [Db], id: u64) {
-        self.unblock(dbs, id);
-        self.done.remove(&id);
+    /// What serving the client left to do, if it was served.
+    pub fn take(&mut self) -> Option<Served> {
+        self.served.take()
+    }
+
+    /// The connection is closing: drops the second descriptor.
+    pub fn close(&mut self) {
+        self.armed = false;
+        self.fd = None;
+        self.served = None;
     }
 }
 

@@ -180,6 +180,8 @@ pub struct ClientShared {
     wake: mpsc::UnboundedSender<bytes::Bytes>,
     /// What was pushed and not yet written, and the output buffer limits' state.
     pub out: crate::outbuf::OutputState,
+    /// How the reply of its blocked command reaches the socket (see `crate::blocking`).
+    pub handoff: Mutex<crate::blocking::Handoff>,
 }
 
 impl ClientShared {
@@ -217,8 +219,7 @@ impl ClientShared {
         true
     }
 
-    /// Wakes the connection task so that it looks at its state again (a blocked client was
-    /// served or unblocked).
+    /// Wakes the connection task so that it looks at its state again.
     pub fn wake(&self) {
         let _ = self.wake.send(bytes::Bytes::new());
     }
@@ -440,6 +441,7 @@ impl ClientShared {
             kill: AtomicBool::new(false),
             wake,
             out: Default::default(),
+            handoff: Default::default(),
         }
     }
 }

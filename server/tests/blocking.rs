@@ -192,6 +192,70 @@ fn a_client_that_left_is_never_served() {
     wait_blocked(&mut p, 0);
 }
 
+/// The served reply is written by whoever serves the client (see `blocking::Handoff`); the
+/// client then sends nothing for a while. It is no longer blocked all the same (CLIENT LIST,
+/// INFO), and the deadline that passes later adds nothing.
+#[test]
+fn a_served_client_is_no_longer_blocked_before_it_sends_again() {
+    let s = Server::start();
+    let mut p = s.raw();
+    let mut a = s.raw();
+    a.expect("CLIENT SETNAME waiter", b"+OK\r\n");
+    send(&mut a, "BLPOP q 0.5");
+    wait_blocked(&mut p, 1);
+    p.expect("RPUSH q x", b":1\r\n");
+    assert_eq!(a.read_reply(), b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
+    wait_blocked(&mut p, 0);
+    let list = String::from_utf8(p.line("CLIENT LIST")).unwrap();
+    let line = list.lines().find(|l| l.contains("name=waiter")).unwrap();
+    assert!(line.contains(" flags=N ") && line.contains(" cmd=blpop "), "{line}");
+    std::thread::sleep(Duration::from_millis(700));
+    a.expect("PING", b"+PONG\r\n");
+}
+
+/// What was pushed to a RESP3 client before it was served (an invalidation from the same
+/// transaction) comes before the reply of its blocked command, as from Redis.
+#[test]
+fn pushes_queued_before_serving_come_before_the_reply() {
+    let s = Server::start();
+    let mut p = s.raw();
+    let mut a = s.raw();
+    assert_eq!(a.line("HELLO 3")[0], b'%');
+    a.expect("CLIENT TRACKING on", b"+OK\r\n");
+    a.expect("GET x", b"_\r\n");
+    send(&mut a, "BLPOP q 0");
+    wait_blocked(&mut p, 1);
+    p.script(&[
+        ("MULTI", b"+OK\r\n"),
+        ("SET x 1", b"+QUEUED\r\n"),
+        ("RPUSH q v", b"+QUEUED\r\n"),
+        ("EXEC", b"*2\r\n+OK\r\n:1\r\n"),
+    ]);
+    assert_eq!(a.read_reply(), b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nx\r\n");
+    assert_eq!(a.read_reply(), b"*2\r\n$1\r\nq\r\n$1\r\nv\r\n");
+    a.expect("PING", b"+PONG\r\n");
+}
+
+/// A reply larger than the socket takes at once (its client reads it late) arrives whole, and
+/// the connection goes on after it.
+#[test]
+fn a_served_reply_larger_than_the_socket_buffer_arrives_whole() {
+    let s = Server::start();
+    let mut p = s.raw();
+    let mut a = s.raw();
+    send(&mut a, "BLPOP big 0");
+    wait_blocked(&mut p, 1);
+    let value = vec![b'v'; 16 << 20];
+    p.send_cmd(&[b"RPUSH".as_slice(), b"big", &value]);
+    assert_eq!(p.read_reply(), b":1\r\n");
+    std::thread::sleep(Duration::from_millis(200));
+    let mut want = b"*2\r\n$3\r\nbig\r\n$16777216\r\n".to_vec();
+    want.extend_from_slice(&value);
+    want.extend_from_slice(b"\r\n");
+    assert!(a.read_reply() == want, "the reply differs");
+    a.expect("PING", b"+PONG\r\n");
+}
+
 #[test]
 fn client_unblock() {
     let s = Server::start();

@@ -548,7 +548,7 @@ fn unblock(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     } else {
         crate::blocking::timeout_reply(w.resp)
     };
-    core.blocking.finish(id as u64, &w.shared, reply);
+    crate::blocking::finish(core, &w.shared, reply);
     ctx.out.int(1);
     Ok(())
 }

@@ -594,8 +594,11 @@ fn serve_blocked(server: &Arc<Server>, core: &mut Core) {
                 continue;
             }
             let mut ready = std::mem::take(&mut core.dbs[dbi].ready);
-            let mut seen = std::collections::HashSet::new();
-            ready.retain(|k| seen.insert(k.clone()));
+            // Usually one key (one write, outside MULTI): nothing to deduplicate.
+            if ready.len() > 1 {
+                let mut seen = std::collections::HashSet::with_capacity(ready.len());
+                ready.retain(|k| seen.insert(k.clone()));
+            }
             for key in ready {
                 any = true;
                 serve_key(server, core, dbi, &key);
@@ -675,7 +678,7 @@ fn serve_key(server: &Arc<Server>, core: &mut Core, dbi: usize, key: &[u8]) {
             continue;
         }
         let w = core.blocking.unblock(&mut core.dbs, id).expect("blocked above");
-        core.blocking.finish(id, &w.shared, out);
+        crate::blocking::finish(core, &w.shared, out);
     }
 }
 

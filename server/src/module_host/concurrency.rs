@@ -150,7 +150,7 @@ impl Handle {
                 let (b, pending) = take(core, id).expect("checked above");
                 let shared = b.shared.clone();
                 let reply = finish_reply(&server, core, b, pending, Finish::Timeout);
-                core.blocking.finish(id, &shared, reply);
+                crate::blocking::finish(core, &shared, reply);
                 crate::cmd::serve_blocked_now(&server, core);
             }
         });
@@ -390,7 +390,7 @@ pub fn client_unblock(server: &Arc<Server>, core: &mut Core, id: u64, error: boo
     let shared = b.shared.clone();
     let why = if error { Finish::UnblockError } else { Finish::Timeout };
     let reply = finish_reply(server, core, b, pending, why);
-    core.blocking.finish(id, &shared, reply);
+    crate::blocking::finish(core, &shared, reply);
     Some(1)
 }
 
@@ -442,7 +442,7 @@ pub fn serve_waiter(server: &Arc<Server>, core: &mut Core, id: u64, key: &[u8]) 
     };
     core.modules.conc.blocked.insert(id, b);
     let (b, _pending) = take(core, id).expect("inserted above");
-    core.blocking.finish(id, &b.shared, served);
+    crate::blocking::finish(core, &b.shared, served);
     true
 }
 

@@ -199,7 +199,7 @@ pub async fn serve<S>(
     unix: bool,
     peer: Option<SocketAddr>,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + std::os::fd::AsFd,
 {
     let id = server.next_client_id.fetch_add(1, Ordering::Relaxed);
     let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Bytes>();
@@ -247,7 +247,8 @@ pub async fn serve<S>(
         cmd::multi::unwatch_all(&mut core, &mut client);
         let core = &mut *core;
         crate::module_host::concurrency::client_gone(core, id);
-        core.blocking.forget(&mut core.dbs, id);
+        core.blocking.unblock(&mut core.dbs, id);
+        client.shared.handoff.lock().close();
         crate::pubsub::unsubscribe_all(core, &mut client);
         core.tracking.disable(id);
         if client.flags.replica {
@@ -263,8 +264,10 @@ const PROTECTED_MODE_MSG: &str = "-DENIED Redis is running in protected mode bec
 
 /// Waits, outside the keyspace lock, until the blocked command of `client` is served, times out
 /// or is unblocked, and writes its reply. Meanwhile the socket is still read, so that a client
-/// that goes away stops waiting (and is never served an element nobody receives). Returns false
-/// if the connection must close.
+/// that goes away stops waiting (and is never served an element nobody receives). `queued`: the
+/// client's own commands (or a protocol error) wait behind the blocked one. Returns false if
+/// the connection must close.
+#[allow(clippy::too_many_arguments)]
 async fn wait_unblocked<S>(
     server: &Arc<Server>,
     stream: &mut S,
@@ -273,9 +276,10 @@ async fn wait_unblocked<S>(
     push_rx: &mut mpsc::UnboundedReceiver<Bytes>,
     rbuf: &mut BytesMut,
     qbuf_limit: u64,
+    queued: bool,
 ) -> io::Result<bool>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + std::os::fd::AsFd,
 {
     let id = client.id;
     let shared = client.shared.clone();
@@ -291,6 +295,12 @@ where
     };
     tokio::pin!(timer);
     let mut timed_out = false;
+    // Everything of its own is written: whoever serves it may write the reply itself. Not
+    // with input waiting: being served must then wake the connection to run it.
+    let idle = |rbuf: &BytesMut| !queued && rbuf.is_empty();
+    if idle(rbuf) {
+        shared.handoff.lock().arm(stream);
+    }
     loop {
         if !timed_out {
             if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
@@ -300,7 +310,15 @@ where
                 biased;
                 msg = push_rx.recv() => {
                     if let Some(m) = msg {
+                        // The socket is the connection's own while it writes them.
+                        let rest = shared.handoff.lock().disarm();
+                        if let Some(rest) = rest {
+                            output::write_all(stream, &rest, &shared).await?;
+                        }
                         output::write_pushes(stream, m, push_rx, &shared, &mut scratch).await?;
+                        if idle(rbuf) {
+                            shared.handoff.lock().arm(stream);
+                        }
                     }
                 }
                 r = stream.read_buf(rbuf) => {
@@ -314,24 +332,41 @@ where
         if client.shared.is_killed() || server.is_shutting_down() {
             return Ok(false);
         }
-        let (reply, aof) = {
-            let mut guard = server.lock_core().await;
-            let core = &mut *guard;
-            let reply = match core.blocking.take_done(id) {
-                Some(r) => r,
-                None if timed_out => cmd::timed_out(server, core, id, client.resp),
-                None => continue,
-            };
-            client.flags.blocked = false;
-            client.sync_meta(&mut client.shared.meta.lock());
-            (reply, core.aof.barrier())
+        let served = {
+            let mut h = shared.handoff.lock();
+            let served = h.take();
+            if served.is_none() && !idle(rbuf) {
+                h.disarm();
+            }
+            served
         };
+        let (reply, aof) = match served {
+            Some(served) => served.into_parts(),
+            None if timed_out => {
+                let mut guard = server.lock_core().await;
+                let core = &mut *guard;
+                // Served while the lock was awaited?
+                let served = shared.handoff.lock().take();
+                match served {
+                    Some(served) => served.into_parts(),
+                    None => {
+                        shared.handoff.lock().disarm();
+                        (cmd::timed_out(server, core, id, client.resp), core.aof.barrier())
+                    }
+                }
+            }
+            None => continue,
+        };
+        client.flags.blocked = false;
+        client.sync_meta(&mut shared.meta.lock());
         // Once what serving it wrote is in the AOF. Not deferred to the end of the pass: the
         // waiter was woken by another client's batch, which that pass already ran.
         if let Some(b) = aof {
             b.wait().await;
         }
-        output::write_all(stream, &reply, &shared).await?;
+        if !reply.is_empty() {
+            output::write_all(stream, &reply, &shared).await?;
+        }
         return Ok(true);
     }
 }
@@ -398,7 +433,7 @@ async fn connection_loop<S>(
     mut registered: bool,
 ) -> io::Result<()>
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + std::os::fd::AsFd,
 {
     let shared = client.shared.clone();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
@@ -621,8 +656,11 @@ where
                 client.repl_await_ack = true;
             }
             if blocked {
-                if !wait_unblocked(server, stream, client, deadline, push_rx, &mut rbuf, qbuf_limit)
-                    .await?
+                let queued = idx < batch.cmds.len() || proto_err.is_some();
+                if !wait_unblocked(
+                    server, stream, client, deadline, push_rx, &mut rbuf, qbuf_limit, queued,
+                )
+                .await?
                 {
                     return Ok(());
                 }

@@ -518,7 +518,7 @@ fn serve_waits(core: &mut Core) {
         }
         core.repl.waits.remove(i);
         if let Some(w) = core.blocking.unblock(&mut core.dbs, id) {
-            core.blocking.finish(id, &w.shared, format!(":{have}\r\n").into_bytes());
+            crate::blocking::finish(core, &w.shared, format!(":{have}\r\n").into_bytes());
         }
     }
 }
