@@ -15,13 +15,13 @@
 //! which is woken to write it.
 
 use std::collections::HashMap;
-use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::client::ClientShared;
 use crate::keyspace::Db;
+use crate::net::socket::Socket;
 use crate::server::Core;
 
 /// The type of value a waiter can be served from. A key that comes to exist with another type
@@ -134,8 +134,8 @@ pub fn finish(core: &Core, shared: &ClientShared, reply: Vec<u8>) {
     let mut h = shared.handoff.lock();
     let armed = std::mem::take(&mut h.armed);
     let direct = armed && aof.is_none() && shared.out.pending_bytes() == 0;
-    if let (true, Some(fd)) = (direct, &h.fd) {
-        let n = write_now(fd, &reply);
+    if let (true, Some(socket)) = (direct, &h.socket) {
+        let n = write_now(&**socket, &reply);
         if n == reply.len() {
             h.served = Some(Served::Written);
             drop(h);
@@ -157,13 +157,13 @@ pub fn finish(core: &Core, shared: &ClientShared, reply: Vec<u8>) {
 
 /// Writes what the socket takes without waiting: 0 if it takes nothing or is broken (the
 /// connection then finds out for itself).
-fn write_now(fd: &OwnedFd, buf: &[u8]) -> usize {
+fn write_now(socket: &dyn Socket, buf: &[u8]) -> usize {
     let mut done = 0;
     while done < buf.len() {
-        match rustix::io::write(fd, &buf[done..]) {
+        match socket.try_write(&buf[done..]) {
             Ok(0) => break,
             Ok(n) => done += n,
-            Err(rustix::io::Errno::INTR) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(_) => break,
         }
     }
@@ -177,10 +177,9 @@ pub struct Handoff {
     /// Set by the connection while it waits with nothing of its own to write; whoever serves
     /// the client may then write the reply to the socket itself. Cleared by either side.
     armed: bool,
-    /// A second descriptor of the client's socket for those writes, made the first time the
-    /// client blocks. Held here, not in the connection task, so that it closes with the
-    /// connection (see [`Handoff::close`]) and never outlives the socket in use.
-    fd: Option<OwnedFd>,
+    /// The client's socket, for those writes. Let go when the connection closes (see
+    /// [`Handoff::close`]), so that it never keeps the socket open.
+    socket: Option<Arc<dyn Socket>>,
     served: Option<Served>,
 }
 
@@ -206,13 +205,14 @@ impl Served {
 }
 
 impl Handoff {
-    /// The connection starts waiting with all its output written: arms the direct write (with a
-    /// descriptor of `socket`, made once) unless the client was served already.
-    pub fn arm(&mut self, socket: &impl AsFd) {
-        if self.fd.is_none() {
-            // Out of descriptors: the reply goes through the connection task, as when disarmed.
-            self.fd = socket.as_fd().try_clone_to_owned().ok();
-        }
+    /// The connection's socket, shared with it.
+    pub fn set_socket(&mut self, socket: Arc<dyn Socket>) {
+        self.socket = Some(socket);
+    }
+
+    /// The connection starts waiting with all its output written: arms the direct write unless
+    /// the client was served already.
+    pub fn arm(&mut self) {
         self.armed = self.served.is_none();
     }
 
@@ -237,10 +237,10 @@ impl Handoff {
         self.served.take()
     }
 
-    /// The connection is closing: drops the second descriptor.
+    /// The connection is closing: lets go of its socket.
     pub fn close(&mut self) {
         self.armed = false;
-        self.fd = None;
+        self.socket = None;
         self.served = None;
     }
 }

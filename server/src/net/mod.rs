@@ -24,6 +24,7 @@ use crate::server::Server;
 
 mod output;
 pub mod pass;
+pub mod socket;
 
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -157,7 +158,7 @@ pub async fn accept_tcp(server: Arc<Server>, listener: TcpListener) {
         let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
         let srv = server.clone();
         tokio::spawn(async move {
-            serve(srv, stream, peer.to_string(), laddr, fd, false, Some(peer)).await;
+            serve(srv, Arc::new(stream), peer.to_string(), laddr, fd, false, Some(peer)).await;
         });
     }
 }
@@ -180,7 +181,7 @@ pub async fn accept_unix(server: Arc<Server>, listener: UnixListener, path: Stri
         // Redis shows both ends of a Unix-socket connection as `<path>:0`.
         let addr = format!("{path}:0");
         tokio::spawn(async move {
-            serve(srv, stream, addr.clone(), addr, fd, true, None).await;
+            serve(srv, Arc::new(stream), addr.clone(), addr, fd, true, None).await;
         });
     }
 }
@@ -190,20 +191,20 @@ fn is_loopback(peer: Option<SocketAddr>) -> bool {
 }
 
 /// Serves one connection until it closes, is killed, or the server shuts down.
-pub async fn serve<S>(
+pub async fn serve(
     server: Arc<Server>,
-    mut stream: S,
+    socket: Arc<dyn socket::Socket>,
     addr: String,
     laddr: String,
     fd: i32,
     unix: bool,
     peer: Option<SocketAddr>,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + std::os::fd::AsFd,
-{
+) {
     let id = server.next_client_id.fetch_add(1, Ordering::Relaxed);
     let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Bytes>();
     let shared = Arc::new(ClientShared::new(id, addr, laddr, fd, unix, push_tx.clone()));
+    let mut stream = socket::Stream(socket.clone());
+    shared.handoff.lock().set_socket(socket);
     // While a script is busy the client registers once it ends (it can meanwhile only get
     // BUSY or kill the script, as in Redis).
     let (authenticated, refuse, registered) = match server.try_lock_core() {
@@ -279,7 +280,7 @@ async fn wait_unblocked<S>(
     queued: bool,
 ) -> io::Result<bool>
 where
-    S: AsyncRead + AsyncWrite + Unpin + std::os::fd::AsFd,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
     let id = client.id;
     let shared = client.shared.clone();
@@ -299,7 +300,7 @@ where
     // with input waiting: being served must then wake the connection to run it.
     let idle = |rbuf: &BytesMut| !queued && rbuf.is_empty();
     if idle(rbuf) {
-        shared.handoff.lock().arm(stream);
+        shared.handoff.lock().arm();
     }
     loop {
         if !timed_out {
@@ -317,7 +318,7 @@ where
                         }
                         output::write_pushes(stream, m, push_rx, &shared, &mut scratch).await?;
                         if idle(rbuf) {
-                            shared.handoff.lock().arm(stream);
+                            shared.handoff.lock().arm();
                         }
                     }
                 }
@@ -433,7 +434,7 @@ async fn connection_loop<S>(
     mut registered: bool,
 ) -> io::Result<()>
 where
-    S: AsyncRead + AsyncWrite + Unpin + std::os::fd::AsFd,
+    S: AsyncRead + AsyncWrite + Unpin,
 {
     let shared = client.shared.clone();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);

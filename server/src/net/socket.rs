@@ -1,0 +1,94 @@
+//! A client's socket, shared by its connection task and whoever serves the client while it is
+//! blocked (see `crate::blocking::Handoff`), which writes the reply at once instead of waking the
+//! task. Both go through `&self` (tokio's readiness and `try_*` calls), so sharing needs no lock
+//! and no second descriptor; the descriptor closes when the last holder lets go.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpStream, UnixStream};
+
+/// What the connection needs of a TCP or Unix stream, through a shared reference.
+pub trait Socket: Send + Sync + 'static {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    fn try_read_into(&self, buf: &mut ReadBuf<'_>) -> io::Result<usize>;
+    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    /// Writes what the socket takes now; `WouldBlock` if nothing.
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
+    /// Shuts the sending side down (the peer reads end-of-file).
+    fn shutdown_write(&self) -> io::Result<()>;
+}
+
+macro_rules! socket_impl {
+    ($t:ty) => {
+        impl Socket for $t {
+            fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                <$t>::poll_read_ready(self, cx)
+            }
+            fn try_read_into(&self, buf: &mut ReadBuf<'_>) -> io::Result<usize> {
+                // Into the buffer's uninitialised part, without zeroing it first.
+                self.try_read_buf(buf)
+            }
+            fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                <$t>::poll_write_ready(self, cx)
+            }
+            fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+                <$t>::try_write(self, buf)
+            }
+            fn shutdown_write(&self) -> io::Result<()> {
+                socket2::SockRef::from(self).shutdown(std::net::Shutdown::Write)
+            }
+        }
+    };
+}
+
+socket_impl!(TcpStream);
+socket_impl!(UnixStream);
+
+/// The connection task's handle on a shared socket, as an ordinary async stream.
+pub struct Stream(pub Arc<dyn Socket>);
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            ready!(self.0.poll_read_ready(cx))?;
+            match self.0.try_read_into(buf) {
+                Ok(_) => return Poll::Ready(Ok(())),
+                // Readiness was stale: `try_read_into` cleared it, so the next poll registers.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.0.poll_write_ready(cx))?;
+            match self.0.try_write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.0.shutdown_write())
+    }
+}
