@@ -89,23 +89,23 @@ fn deep_nesting_is_refused_with_a_message() {
     assert_eq!(c.call(&["PING"]), b"+PONG\r\n");
 }
 
-/// Starts the reference Redis Stack on a free port, or `None` without `VIREO_REFERENCE_STACK`.
-fn start_stack() -> Option<(Child, u16)> {
+/// Starts the reference Redis Stack on a free port, in a directory of its own that goes when the
+/// returned guard does; `None` without `VIREO_REFERENCE_STACK`.
+fn start_stack() -> Option<(Child, u16, common::TempDir)> {
     let spec = std::env::var("VIREO_REFERENCE_STACK").ok().filter(|s| !s.trim().is_empty())?;
     for _ in 0..5 {
         let port = free_port();
         let mut cmd = Command::new(&spec);
         cmd.args(["--port", &port.to_string()]);
-        let dir = std::env::temp_dir().join(format!("vireo-stack-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = common::TempDir::new("stack");
         cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .current_dir(&dir)
+            .current_dir(&dir.0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("start {spec}: {e}"));
         if wait_ready(port, Some(&mut child)) {
-            return Some((child, port));
+            return Some((child, port, dir));
         }
         let _ = child.kill();
         let _ = child.wait();
@@ -115,7 +115,7 @@ fn start_stack() -> Option<(Child, u16)> {
 
 #[test]
 fn corpus_matches_redis_stack() {
-    let Some((mut stack, rport)) = start_stack() else {
+    let Some((mut stack, rport, _dir)) = start_stack() else {
         eprintln!(
             "SKIPPED JSON differential tests: no reference Redis Stack (set \
              VIREO_REFERENCE_STACK to the redis-server wrapper scripts/reference-stack prints)"
@@ -283,7 +283,7 @@ fn keyspace_events_are_redisjson_s() {
     // DEL does, which raises `del` first (the module API has no silent delete).
     let root_del = ["JSON.SET d $ 1", "JSON.DEL d"];
     assert_eq!(events_of(srv.port, &root_del), ["json.set:d", "del:d json.del:d"]);
-    let Some((mut stack, port)) = start_stack() else {
+    let Some((mut stack, port, _dir)) = start_stack() else {
         eprintln!("SKIPPED keyspace events on Redis Stack: VIREO_REFERENCE_STACK is not set");
         return;
     };
