@@ -1,7 +1,8 @@
 //! Keeps docs/compatibility.md in step with the command table: the table is rendered from
 //! server/commands/*.json (every Redis 7.0 command), server/commands/vireo/*.json (the later
 //! commands Vireo adds) and the handlers Vireo has. When a handler
-//! is added the test fails until the doc is regenerated with `VIREO_BLESS=1 cargo test -p vireo-server --test integration docs::`.
+//! is added the test fails until the doc is regenerated with
+//! `VIREO_BLESS=1 cargo test -p vireo-server --test integration docs::`.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,5 +1,6 @@
 //! Renders `docs/configuration.md` from the directive table (`server/tests/config.rs` checks
-//! that the checked-in file is current; `VIREO_BLESS=1 cargo test -p vireo-server --test integration config::` rewrites it).
+//! that the checked-in file is current;
+//! `VIREO_BLESS=1 cargo test -p vireo-server --test integration config::` rewrites it).
 
 use super::table::{Effect, Group, Kind, HIDDEN, IMMUTABLE, PROTECTED, SENSITIVE, VIREO_IMMUTABLE};
 use super::{defaults, DIRECTIVES};
