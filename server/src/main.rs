@@ -25,6 +25,10 @@ fn main() {
         eprintln!("{e}");
         std::process::exit(1);
     }
+    if let Err(e) = config::process::adjust_open_files_limit(&mut cfg) {
+        tracing::warn!("{e}");
+        std::process::exit(1);
+    }
     let pidfile = config::process::write_pidfile(&mut cfg, background);
     // Commands time themselves with the TSC (a fraction of clock_gettime's cost); its clock
     // calibrates once, for up to 200 ms, off the start-up path.

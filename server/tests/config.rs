@@ -608,3 +608,74 @@ fn cluster_enabled_select() {
         ),
     ]);
 }
+
+/// Starts the server under `ulimit -n <nofile>` (soft and hard) on `port`, its log in `log`.
+fn start_with_nofile(nofile: u32, port: u16, log: &Path) -> Child {
+    Command::new("bash")
+        .arg("-c")
+        .arg(format!("ulimit -n {nofile} && exec \"$@\""))
+        .arg("bash")
+        .args([BIN, "--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// `maxclients` needs `maxclients + 32` descriptors. Where the limit cannot be raised that far,
+/// maxclients is lowered to fit, with Redis's warnings, and CONFIG SET past what fits is
+/// refused with Redis's error; with not even the 32 reserved ones, the server does not start.
+/// (A process allowed to raise its hard limit raises it instead, and says so, as Redis.)
+#[test]
+fn maxclients_fits_the_open_files_limit() {
+    let dir = common::TempDir::new("nofile");
+    let log = dir.0.join("log");
+    let port = free_port();
+    let mut child = start_with_nofile(256, port, &log);
+    assert!(wait_ready(port, Some(&mut child)), "did not start");
+    let mut r = Raw::connect(port);
+    let maxclients = r.call(&["CONFIG", "GET", "maxclients"]);
+    let text = || std::fs::read_to_string(&log).unwrap();
+    if maxclients.ends_with(b"$5\r\n10000\r\n") {
+        eprintln!("this process may raise its hard limit: checking that it did");
+        assert!(
+            text().contains(
+                "Increased maximum number of open files to 10032 (it was originally set to 256)."
+            ),
+            "{}",
+            text()
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+        return;
+    }
+    assert_eq!(maxclients, b"*2\r\n$10\r\nmaxclients\r\n$3\r\n224\r\n");
+    r.expect(
+        "CONFIG SET maxclients 1000",
+        b"-ERR CONFIG SET failed (possibly related to argument 'maxclients') - The operating \
+          system is not able to handle the specified number of clients, try with 224\r\n",
+    );
+    r.expect("CONFIG GET maxclients", b"*2\r\n$10\r\nmaxclients\r\n$3\r\n224\r\n");
+    r.expect("CONFIG SET maxclients 200", b"+OK\r\n");
+    r.expect("CONFIG SET maxclients 224", b"+OK\r\n");
+    let _ = child.kill();
+    let _ = child.wait();
+    for line in [
+        "You requested maxclients of 10000 requiring at least 10032 max file descriptors.",
+        "Server can't set maximum open files to 10032 because of OS error: Operation not \
+         permitted.",
+        "Current maximum open files is 256. maxclients has been reduced to 224 to compensate for \
+         low ulimit. If you need higher maxclients increase 'ulimit -n'.",
+    ] {
+        assert!(text().contains(line), "no {line:?} in {}", text());
+    }
+
+    let port = free_port();
+    let mut child = start_with_nofile(20, port, &log);
+    let status = common::wait_exit(&mut child, 10).expect("started with 20 descriptors");
+    assert!(!status.success());
+    let want = "Your current 'ulimit -n' of 20 is not enough for the server to start. Please \
+                increase your open file limit to at least 10032. Exiting.";
+    assert!(text().contains(want), "{}", text());
+}

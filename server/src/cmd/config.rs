@@ -160,6 +160,19 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             result = Err(fail(&name, &why));
         }
     }
+    // More clients need more descriptors: raised now, or refused (as Redis).
+    if result.is_ok() && ctx.core.cfg.maxclients > old.maxclients {
+        let wanted = ctx.core.cfg.maxclients;
+        let fits = config::process::adjust_open_files_limit(&mut ctx.core.cfg)
+            .map_or(old.maxclients, |()| ctx.core.cfg.maxclients);
+        if fits < wanted {
+            let why = format!(
+                "The operating system is not able to handle the specified number of clients, \
+                 try with {fits}"
+            );
+            result = Err(fail("maxclients", &why));
+        }
+    }
     if let Err(e) = result {
         ctx.core.cfg = old;
         if let Some(cwd) = old_cwd {

@@ -1,5 +1,6 @@
 //! Start-up directives that act on the process: `daemonize`, `pidfile`, `logfile` and
-//! `loglevel` (which CONFIG SET can change while running).
+//! `loglevel` (which CONFIG SET can change while running), and the open-files limit that
+//! `maxclients` needs.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -143,6 +144,57 @@ pub fn write_pidfile(cfg: &mut Config, daemonized: bool) -> Option<PathBuf> {
             None
         }
     }
+}
+
+/// Descriptors kept for what is not a client (listeners, data files, modules), as Redis keeps.
+const RESERVED_FDS: u64 = 32;
+
+/// Raises the open-files limit to what `maxclients` needs, as Redis does at start-up. Where the
+/// system refuses, `maxclients` is lowered to what the limit allows, with Redis's warnings; Err
+/// (the server must not start) when not even the reserved descriptors fit.
+pub fn adjust_open_files_limit(cfg: &mut Config) -> Result<(), String> {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let want = cfg.maxclients as u64 + RESERVED_FDS;
+    let limit = getrlimit(Resource::Nofile);
+    // None: unlimited.
+    let Some(old) = limit.current.filter(|&n| n < want) else { return Ok(()) };
+    // Try the whole need first, then less, as Redis does; the hard limit is never lowered.
+    let mut best = want;
+    let mut error = None;
+    while best > old {
+        let max = limit.maximum.map(|m| m.max(best));
+        match setrlimit(Resource::Nofile, Rlimit { current: Some(best), maximum: max }) {
+            Ok(()) => break,
+            Err(e) => error = Some(e),
+        }
+        best = best.saturating_sub(16);
+    }
+    let best = best.max(old);
+    if best >= want {
+        tracing::info!(
+            "Increased maximum number of open files to {want} (it was originally set to {old})."
+        );
+        return Ok(());
+    }
+    if best <= RESERVED_FDS {
+        return Err(format!(
+            "Your current 'ulimit -n' of {old} is not enough for the server to start. Please \
+             increase your open file limit to at least {want}. Exiting."
+        ));
+    }
+    let requested = cfg.maxclients;
+    cfg.maxclients = (best - RESERVED_FDS) as usize;
+    let why = error.map(|e| strerror(&e.into())).unwrap_or_default();
+    tracing::warn!(
+        "You requested maxclients of {requested} requiring at least {want} max file descriptors."
+    );
+    tracing::warn!("Server can't set maximum open files to {want} because of OS error: {why}.");
+    tracing::warn!(
+        "Current maximum open files is {best}. maxclients has been reduced to {} to compensate \
+         for low ulimit. If you need higher maxclients increase 'ulimit -n'.",
+        cfg.maxclients
+    );
+    Ok(())
 }
 
 /// Removes the pid file written at start-up.

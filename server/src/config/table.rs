@@ -426,7 +426,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "Allow the MODULE command."),
     // ---------------------------------------------------------------- clients
     d!(Clients "maxclients" int maxclients: usize, Plain 1, UINT_MAX; NONE, Live,
-        "Maximum number of connected clients."),
+        "Maximum number of connected clients. Needs `maxclients` + 32 open files: the limit is raised to that at start-up and by CONFIG SET, or `maxclients` is lowered to fit (CONFIG SET is refused), as Redis."),
     // ---------------------------------------------------------------- memory
     d!(Memory "maxmemory" int maxmemory: u64, Memory 0, ULLONG_MAX; NONE, Stored,
         "Memory limit (0: none)."),
