@@ -32,7 +32,7 @@ pub async fn run(server: Arc<Server>) {
             let s = &mut core.stats;
             s.inst_ops.sample(now, s.total_commands_processed);
             s.inst_net_in.sample(now, s.total_net_input_bytes);
-            s.inst_net_out.sample(now, s.total_net_output_bytes);
+            s.inst_net_out.sample(now, s.net_output_bytes());
             let used = crate::info::used_memory();
             crate::info::track_memory(&mut core, used);
         }

@@ -381,7 +381,7 @@ fn stats_section(out: &mut String, core: &Core) {
     field!(out, "total_commands_processed", "{}", s.total_commands_processed);
     field!(out, "instantaneous_ops_per_sec", "{}", s.inst_ops.rate() as i64);
     field!(out, "total_net_input_bytes", "{}", s.total_net_input_bytes);
-    field!(out, "total_net_output_bytes", "{}", s.total_net_output_bytes);
+    field!(out, "total_net_output_bytes", "{}", s.net_output_bytes());
     field!(out, "total_net_repl_input_bytes", "0");
     field!(out, "total_net_repl_output_bytes", "0");
     field!(out, "instantaneous_input_kbps", "{:.2}", s.inst_net_in.rate() / 1024.0);

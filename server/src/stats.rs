@@ -1,8 +1,19 @@
 //! Counters behind INFO stats/commandstats/errorstats, the slow log and the latency monitor.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
+
+/// Bytes written to clients outside a batch's replies (pushed messages, a served blocked
+/// client's reply), counted where they are written, without the core lock. INFO's
+/// `total_net_output_bytes` is [`Stats::net_output_bytes`], which adds them.
+static OUTPUT_OUTSIDE_BATCHES: AtomicU64 = AtomicU64::new(0);
+
+/// Counts `n` bytes written to a client outside a batch's replies.
+pub fn count_output(n: usize) {
+    OUTPUT_OUTSIDE_BATCHES.fetch_add(n as u64, Ordering::Relaxed);
+}
 
 #[derive(Default, Clone, Debug)]
 pub struct CmdStat {
@@ -180,6 +191,11 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// INFO's `total_net_output_bytes`: the batches' replies and what was written outside them.
+    pub fn net_output_bytes(&self) -> u64 {
+        self.total_net_output_bytes + OUTPUT_OUTSIDE_BATCHES.load(Ordering::Relaxed)
+    }
+
     /// What CONFIG RESETSTAT clears: every counter INFO stats shows, the per-command statistics
     /// (calls, time, rejections, failures, latency histograms) and the instantaneous metrics,
     /// which start again from now.
@@ -192,6 +208,7 @@ impl Stats {
     /// The destructuring names every field on purpose: a new field does not compile until it is
     /// sorted into "reset" or "kept" here.
     pub fn reset_counters(&mut self) {
+        OUTPUT_OUTSIDE_BATCHES.store(0, Ordering::Relaxed);
         let Stats {
             total_connections_received,
             total_commands_processed,

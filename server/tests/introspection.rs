@@ -644,3 +644,31 @@ fn keyspace_hits_and_misses_count_read_lookups() {
         );
     }
 }
+
+/// `total_net_output_bytes` counts every byte written to clients: replies, messages pushed to
+/// subscribers, and the reply of a served blocked command. Since CONFIG RESETSTAT: its `+OK`
+/// (5), PUBLISH's `:1` (4), the message (36), RPUSH's `:1` (4) and BLPOP's reply (18); the
+/// INFO reply itself is counted after it is written. The same on Redis 7.0 when one is found.
+#[test]
+fn net_output_counts_pushed_messages_and_served_replies() {
+    fn run(srv: &Server) -> String {
+        let (mut p, mut sub, mut waiter) = (srv.raw(), srv.raw(), srv.raw());
+        sub.send(b"SUBSCRIBE ch\r\n");
+        assert_eq!(sub.read_reply(), b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n");
+        waiter.send(b"BLPOP q 0\r\n");
+        common::eventually(5, "a blocked client", || {
+            info(&mut p, "clients").contains("blocked_clients:1\r\n")
+        });
+        p.expect("CONFIG RESETSTAT", b"+OK\r\n");
+        p.expect("PUBLISH ch hello", b":1\r\n");
+        assert_eq!(sub.read_reply(), b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n");
+        p.expect("RPUSH q v", b":1\r\n");
+        assert_eq!(waiter.read_reply(), b"*2\r\n$1\r\nq\r\n$1\r\nv\r\n");
+        info_field(&info(&mut p, "stats"), "total_net_output_bytes").unwrap().to_string()
+    }
+    assert_eq!(run(&Server::start()), "67");
+    match Server::start_reference("redis") {
+        Some(redis) => assert_eq!(run(&redis), "67"),
+        None => eprintln!("SKIPPED the Redis side: no reference Redis (VIREO_REFERENCE_REDIS)"),
+    }
+}

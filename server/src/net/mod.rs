@@ -315,6 +315,7 @@ where
                         let rest = shared.handoff.lock().disarm();
                         if let Some(rest) = rest {
                             output::write_all(stream, &rest, &shared).await?;
+                            crate::stats::count_output(rest.len());
                         }
                         output::write_pushes(stream, m, push_rx, &shared, &mut scratch).await?;
                         if idle(rbuf) {
@@ -367,6 +368,7 @@ where
         }
         if !reply.is_empty() {
             output::write_all(stream, &reply, &shared).await?;
+            crate::stats::count_output(reply.len());
         }
         return Ok(true);
     }

@@ -71,6 +71,7 @@ where
         if msgs == 1 {
             write_all(stream, &first, shared).await?;
             shared.out.written(first.len(), 1);
+            crate::stats::count_output(first.len());
         }
         return Ok(());
     }
@@ -87,6 +88,9 @@ where
     }
     let r = write_all(stream, scratch, shared).await;
     shared.out.written(scratch.len(), msgs);
+    if r.is_ok() {
+        crate::stats::count_output(scratch.len());
+    }
     scratch.clear();
     scratch.shrink_to(4 * COALESCE);
     r
