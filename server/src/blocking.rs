@@ -136,7 +136,7 @@ pub fn finish(core: &Core, shared: &ClientShared, reply: Vec<u8>) {
     let direct = armed && aof.is_none() && shared.out.pending_bytes() == 0;
     if let (true, Some(socket)) = (direct, &h.socket) {
         let n = write_now(&**socket, &reply);
-        crate::stats::count_output(n);
+        crate::stats::count_output(n, false);
         if n == reply.len() {
             h.served = Some(Served::Written);
             drop(h);

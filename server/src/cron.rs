@@ -31,8 +31,10 @@ pub async fn run(server: Arc<Server>) {
             last_sample = now;
             let s = &mut core.stats;
             s.inst_ops.sample(now, s.total_commands_processed);
-            s.inst_net_in.sample(now, s.total_net_input_bytes);
+            s.inst_net_in.sample(now, s.net_input_bytes());
             s.inst_net_out.sample(now, s.net_output_bytes());
+            s.inst_net_repl_in.sample(now, s.net_repl_input_bytes());
+            s.inst_net_repl_out.sample(now, s.net_repl_output_bytes());
             let used = crate::info::used_memory();
             crate::info::track_memory(&mut core, used);
         }

@@ -63,6 +63,10 @@ impl OutputState {
         self.replica.store(on, Ordering::Relaxed);
     }
 
+    pub fn is_replica(&self) -> bool {
+        self.replica.load(Ordering::Relaxed)
+    }
+
     pub fn set_resp3(&self, on: bool) {
         self.resp3.store(on, Ordering::Relaxed);
     }

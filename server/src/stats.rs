@@ -9,10 +9,31 @@ use bytes::Bytes;
 /// client's reply), counted where they are written, without the core lock. INFO's
 /// `total_net_output_bytes` is [`Stats::net_output_bytes`], which adds them.
 static OUTPUT_OUTSIDE_BATCHES: AtomicU64 = AtomicU64::new(0);
+/// Bytes a replica read from its master, outside the connection loop (which counts the rest).
+static INPUT_OUTSIDE_BATCHES: AtomicU64 = AtomicU64::new(0);
+/// Replication's share of the totals, which Redis 7.0 also shows on its own: what a master
+/// sends its replicas (a full sync's payload, then the stream), what a replica reads from its
+/// master.
+static REPL_OUTPUT: AtomicU64 = AtomicU64::new(0);
+static REPL_INPUT: AtomicU64 = AtomicU64::new(0);
 
 /// Counts `n` bytes written to a client outside a batch's replies.
-pub fn count_output(n: usize) {
+pub fn count_output(n: usize, replica: bool) {
     OUTPUT_OUTSIDE_BATCHES.fetch_add(n as u64, Ordering::Relaxed);
+    if replica {
+        count_repl_output(n);
+    }
+}
+
+/// Counts `n` bytes, already in the output total, as sent to a replica.
+pub fn count_repl_output(n: usize) {
+    REPL_OUTPUT.fetch_add(n as u64, Ordering::Relaxed);
+}
+
+/// Counts `n` bytes a replica read from its master.
+pub fn count_repl_input(n: usize) {
+    INPUT_OUTSIDE_BATCHES.fetch_add(n as u64, Ordering::Relaxed);
+    REPL_INPUT.fetch_add(n as u64, Ordering::Relaxed);
 }
 
 #[derive(Default, Clone, Debug)]
@@ -177,6 +198,8 @@ pub struct Stats {
     pub inst_ops: Sampler,
     pub inst_net_in: Sampler,
     pub inst_net_out: Sampler,
+    pub inst_net_repl_in: Sampler,
+    pub inst_net_repl_out: Sampler,
     /// `used_memory` when the server started serving (INFO `used_memory_startup`).
     pub mem_startup: u64,
     /// Highest `used_memory` seen by the cron or a memory report.
@@ -196,6 +219,21 @@ impl Stats {
         self.total_net_output_bytes + OUTPUT_OUTSIDE_BATCHES.load(Ordering::Relaxed)
     }
 
+    /// INFO's `total_net_input_bytes`: what the connections read and what a replica's link did.
+    pub fn net_input_bytes(&self) -> u64 {
+        self.total_net_input_bytes + INPUT_OUTSIDE_BATCHES.load(Ordering::Relaxed)
+    }
+
+    /// INFO's `total_net_repl_output_bytes`.
+    pub fn net_repl_output_bytes(&self) -> u64 {
+        REPL_OUTPUT.load(Ordering::Relaxed)
+    }
+
+    /// INFO's `total_net_repl_input_bytes`.
+    pub fn net_repl_input_bytes(&self) -> u64 {
+        REPL_INPUT.load(Ordering::Relaxed)
+    }
+
     /// What CONFIG RESETSTAT clears: every counter INFO stats shows, the per-command statistics
     /// (calls, time, rejections, failures, latency histograms) and the instantaneous metrics,
     /// which start again from now.
@@ -208,7 +246,10 @@ impl Stats {
     /// The destructuring names every field on purpose: a new field does not compile until it is
     /// sorted into "reset" or "kept" here.
     pub fn reset_counters(&mut self) {
-        OUTPUT_OUTSIDE_BATCHES.store(0, Ordering::Relaxed);
+        for counter in [&OUTPUT_OUTSIDE_BATCHES, &INPUT_OUTSIDE_BATCHES, &REPL_OUTPUT, &REPL_INPUT]
+        {
+            counter.store(0, Ordering::Relaxed);
+        }
         let Stats {
             total_connections_received,
             total_commands_processed,
@@ -233,6 +274,8 @@ impl Stats {
             inst_ops,
             inst_net_in,
             inst_net_out,
+            inst_net_repl_in,
+            inst_net_repl_out,
             mem_startup: _,
             mem_peak: _,
             avg_ttl: _,
@@ -268,7 +311,7 @@ impl Stats {
         // Reset in place: the vector is indexed by command id and must keep its length.
         cmd.iter_mut().for_each(|c| *c = CmdStat::default());
         let now = crate::clock::mstime();
-        for sampler in [inst_ops, inst_net_in, inst_net_out] {
+        for sampler in [inst_ops, inst_net_in, inst_net_out, inst_net_repl_in, inst_net_repl_out] {
             sampler.restart(now);
         }
     }
@@ -475,6 +518,8 @@ mod reset_tests {
                     inst_ops: Sampler::default(),
                     inst_net_in: Sampler::default(),
                     inst_net_out: Sampler::default(),
+                    inst_net_repl_in: Sampler::default(),
+                    inst_net_repl_out: Sampler::default(),
                     ..*s
                 }
             )

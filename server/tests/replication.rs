@@ -521,3 +521,43 @@ fn a_redis_replica_leaves_expiry_to_its_master_too() {
     eventually(20, "the link", || link_up(&mut r));
     leaves_expiry_to_the_master(&mut master.raw(), &mut r);
 }
+
+/// Replication's share of the network totals shows in INFO, as Redis 7.0 counts it: the
+/// master's `total_net_repl_output_bytes` holds what it sends its replica (the full sync's
+/// payload, then the stream), the replica's `total_net_repl_input_bytes` what it reads; both
+/// are also in the totals (`total_net_output_bytes`, `total_net_input_bytes`). The same checks
+/// pass on a Redis 7.0 pair.
+#[test]
+fn replication_traffic_is_counted() {
+    fn check(master: &Server, replica: &Server) {
+        let (mut m, mut r) = (master.raw(), replica.raw());
+        r.expect(&format!("REPLICAOF 127.0.0.1 {}", master.port), b"+OK\r\n");
+        eventually(10, "the link", || link_up(&mut r));
+        m.expect("WAIT 1 5000", b":1\r\n");
+        let stat = |c: &mut Raw, f: &str| -> u64 { c.info_field("stats", f).parse().unwrap() };
+        let repl_out = stat(&mut m, "total_net_repl_output_bytes");
+        let repl_in = stat(&mut r, "total_net_repl_input_bytes");
+        // At least the RDB payload (its header and footer alone are more than 9 bytes).
+        assert!(repl_out > 9 && repl_in > 9, "{repl_out} {repl_in}");
+        let (out, input) =
+            (stat(&mut m, "total_net_output_bytes"), stat(&mut r, "total_net_input_bytes"));
+        let value = "x".repeat(100_000);
+        assert_eq!(m.call(&["SET", "big", &value]), b"+OK\r\n");
+        m.expect("WAIT 1 5000", b":1\r\n");
+        let sent = stat(&mut m, "total_net_repl_output_bytes") - repl_out;
+        let read = stat(&mut r, "total_net_repl_input_bytes") - repl_in;
+        // The SET as propagated, plus a PING or GETACK at most.
+        assert!((100_000..101_000).contains(&sent), "sent {sent}");
+        assert!((100_000..101_000).contains(&read), "read {read}");
+        // The totals hold them, and the INFO replies.
+        let total_out = stat(&mut m, "total_net_output_bytes") - out;
+        let total_in = stat(&mut r, "total_net_input_bytes") - input;
+        assert!((sent..sent + 20_000).contains(&total_out), "output {total_out}, sent {sent}");
+        assert!((read..read + 20_000).contains(&total_in), "input {total_in}, read {read}");
+    }
+    check(&Server::start(), &Server::start());
+    match (Server::start_reference("redis"), Server::start_reference("redis")) {
+        (Some(master), Some(replica)) => check(&master, &replica),
+        _ => eprintln!("SKIPPED the Redis pair: no reference Redis (VIREO_REFERENCE_REDIS)"),
+    }
+}

@@ -315,7 +315,7 @@ where
                         let rest = shared.handoff.lock().disarm();
                         if let Some(rest) = rest {
                             output::write_all(stream, &rest, &shared).await?;
-                            crate::stats::count_output(rest.len());
+                            crate::stats::count_output(rest.len(), false);
                         }
                         output::write_pushes(stream, m, push_rx, &shared, &mut scratch).await?;
                         if idle(rbuf) {
@@ -368,7 +368,7 @@ where
         }
         if !reply.is_empty() {
             output::write_all(stream, &reply, &shared).await?;
-            crate::stats::count_output(reply.len());
+            crate::stats::count_output(reply.len(), false);
         }
         return Ok(true);
     }
@@ -401,7 +401,10 @@ where
         match piece {
             Some(Piece::Bytes(b)) => {
                 match tokio::time::timeout(timeout, output::write_all(stream, &b, shared)).await {
-                    Ok(r) => r?,
+                    Ok(r) => {
+                        r?;
+                        crate::stats::count_output(b.len(), true);
+                    }
                     Err(_) => {
                         tracing::warn!(
                             "Disconnecting timedout replica (full sync): {}",
@@ -587,6 +590,10 @@ where
                         crate::keyspace::evict::publish();
                         if !out.is_empty() {
                             core.stats.total_net_output_bytes += out.len() as u64;
+                            // A replica's: the stream drained into it.
+                            if client.flags.replica {
+                                crate::stats::count_repl_output(out.len());
+                            }
                             core.stats.total_writes_processed += 1;
                         }
                         max_bulk = core.cfg.proto_max_bulk_len;

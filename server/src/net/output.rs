@@ -71,7 +71,7 @@ where
         if msgs == 1 {
             write_all(stream, &first, shared).await?;
             shared.out.written(first.len(), 1);
-            crate::stats::count_output(first.len());
+            crate::stats::count_output(first.len(), shared.out.is_replica());
         }
         return Ok(());
     }
@@ -89,7 +89,7 @@ where
     let r = write_all(stream, scratch, shared).await;
     shared.out.written(scratch.len(), msgs);
     if r.is_ok() {
-        crate::stats::count_output(scratch.len());
+        crate::stats::count_output(scratch.len(), shared.out.is_replica());
     }
     scratch.clear();
     scratch.shrink_to(4 * COALESCE);

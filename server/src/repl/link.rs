@@ -143,6 +143,7 @@ async fn read_rdb<R: AsyncRead + Unpin>(
         }
         data.extend_from_slice(&chunk[..n]);
         got(n);
+        crate::stats::count_repl_input(n);
         if let Some(mark) = mark.filter(|m| data.ends_with(m)) {
             data.truncate(data.len() - mark.len());
             break;
@@ -399,7 +400,7 @@ where
                     Err(_) => return Err("timeout: no data nor PING from the master".into()),
                     Ok(Err(e)) => return Err(format!("reading from master: {e}")),
                     Ok(Ok(0)) => return Err("the master closed the connection".into()),
-                    Ok(Ok(_)) => {}
+                    Ok(Ok(n)) => crate::stats::count_repl_input(n),
                 }
             }
             _ = rx.recv() => {
