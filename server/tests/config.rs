@@ -677,5 +677,19 @@ fn maxclients_fits_the_open_files_limit() {
     assert!(!status.success());
     let want = "Your current 'ulimit -n' of 20 is not enough for the server to start. Please \
                 increase your open file limit to at least 10032. Exiting.";
-    assert!(text().contains(want), "{}", text());
+    // The whole line as Redis writes it: `<pid>:M 24 Nov 2026 06:13:08.532 # <message>`.
+    let text = text();
+    let line = text.lines().find(|l| l.ends_with(want)).unwrap_or_else(|| panic!("{text}"));
+    let head: Vec<&str> = line[..line.len() - want.len()].split(' ').collect();
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let month = |m: &str| {
+        "JanFebMarAprMayJunJulAugSepOctNovDec".as_bytes().chunks(3).any(|c| c == m.as_bytes())
+    };
+    assert_eq!(head.len(), 7, "{line}");
+    assert_eq!(head[0], format!("{}:M", child.id()), "{line}");
+    assert!(digits(head[1], 2) && month(head[2]), "{line}");
+    assert!(digits(head[3], 4) && head[4].len() == 12, "{line}");
+    let time: Vec<&str> = head[4].split([':', '.']).collect();
+    assert!(time.len() == 4 && time[..3].iter().all(|t| digits(t, 2)), "{line}");
+    assert!(digits(time[3], 3) && head[5] == "#" && head[6].is_empty(), "{line}");
 }

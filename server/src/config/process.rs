@@ -55,21 +55,79 @@ pub fn init_logging(cfg: &Config) -> Result<(), String> {
     let filter = EnvFilter::try_from_env("VIREO_LOG")
         .unwrap_or_else(|_| EnvFilter::new(level_for(&cfg.loglevel)));
     let (filter, handle) = reload::Layer::new(filter);
-    let (writer, ansi) = if cfg.logfile.is_empty() {
-        (BoxMakeWriter::new(std::io::stdout), true)
+    let writer = if cfg.logfile.is_empty() {
+        BoxMakeWriter::new(std::io::stdout)
     } else {
         let f = std::fs::OpenOptions::new()
             .append(true)
             .create(true)
             .open(&cfg.logfile)
             .map_err(|e| format!("Can't open the log file: {}", strerror(&e)))?;
-        (BoxMakeWriter::new(std::sync::Mutex::new(f)), false)
+        BoxMakeWriter::new(std::sync::Mutex::new(f))
     };
-    let fmt =
-        tracing_subscriber::fmt::layer().with_target(false).with_ansi(ansi).with_writer(writer);
+    let fmt = tracing_subscriber::fmt::layer().event_format(RedisLine).with_writer(writer);
     tracing_subscriber::registry().with(filter).with(fmt).try_init().map_err(|e| e.to_string())?;
     let _ = LOG_FILTER.set(handle);
     Ok(())
+}
+
+/// A log line as Redis writes it, so that what reads Redis's logs reads Vireo's:
+/// `<pid>:<role> <day> <month> <year> <hh:mm:ss.mmm> <level> <message>`, the role `M` (master)
+/// or `S` (replica), the level `#` (warning), `*` (notice) or `.` (debug). Times are UTC.
+struct RedisLine;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for RedisLine
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        use tracing::Level;
+        let level = match *event.metadata().level() {
+            Level::ERROR | Level::WARN => '#',
+            Level::INFO => '*',
+            Level::DEBUG | Level::TRACE => '.',
+        };
+        let role = if crate::keyspace::replica() { 'S' } else { 'M' };
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let (secs, ms) = (now.as_secs() as i64, now.subsec_millis());
+        let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+        let t = secs.rem_euclid(86_400);
+        const MONTHS: [&str; 12] =
+            ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        write!(
+            writer,
+            "{}:{role} {day:02} {} {year} {:02}:{:02}:{:02}.{ms:03} {level} ",
+            std::process::id(),
+            MONTHS[(month - 1) as usize],
+            t / 3600,
+            t / 60 % 60,
+            t % 60,
+        )?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
+/// The (year, month 1-12, day 1-31) of a count of days since 1970-01-01, in the proleptic
+/// Gregorian calendar (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// Applies a new `loglevel` to the running logger.
@@ -201,5 +259,24 @@ pub fn adjust_open_files_limit(cfg: &mut Config) -> Result<(), String> {
 pub fn remove_pidfile(path: &Option<PathBuf>) {
     if let Some(p) = path {
         let _ = std::fs::remove_file(p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::civil_from_days;
+
+    #[test]
+    fn dates_of_log_lines() {
+        for (days, date) in [
+            (0, (1970, 1, 1)),
+            (-1, (1969, 12, 31)),
+            (11_016, (2000, 2, 29)),
+            (11_017, (2000, 3, 1)),
+            (20_781, (2026, 11, 24)),
+            (47_846, (2100, 12, 31)),
+        ] {
+            assert_eq!(civil_from_days(days), date, "{days}");
+        }
     }
 }
