@@ -424,7 +424,7 @@ fn stats_section(out: &mut String, core: &Core) {
     field!(out, "total_error_replies", "{}", s.total_error_replies);
     field!(out, "dump_payload_sanitizations", "{}", s.dump_payload_sanitizations);
     field!(out, "total_reads_processed", "{}", s.total_reads_processed);
-    field!(out, "total_writes_processed", "{}", s.total_writes_processed);
+    field!(out, "total_writes_processed", "{}", s.writes_processed());
     field!(out, "io_threaded_reads_processed", "{}", s.io_threaded_reads_processed);
     field!(out, "io_threaded_writes_processed", "0");
     field!(out, "reply_buffer_shrinks", "0");

@@ -9,6 +9,8 @@ use bytes::Bytes;
 /// client's reply), counted where they are written, without the core lock. INFO's
 /// `total_net_output_bytes` is [`Stats::net_output_bytes`], which adds them.
 static OUTPUT_OUTSIDE_BATCHES: AtomicU64 = AtomicU64::new(0);
+/// Writes to clients outside a batch's replies (each counted by [`count_output`]).
+static WRITES_OUTSIDE_BATCHES: AtomicU64 = AtomicU64::new(0);
 /// Bytes a replica read from its master, outside the connection loop (which counts the rest).
 static INPUT_OUTSIDE_BATCHES: AtomicU64 = AtomicU64::new(0);
 /// Replication's share of the totals, which Redis 7.0 also shows on its own: what a master
@@ -17,9 +19,10 @@ static INPUT_OUTSIDE_BATCHES: AtomicU64 = AtomicU64::new(0);
 static REPL_OUTPUT: AtomicU64 = AtomicU64::new(0);
 static REPL_INPUT: AtomicU64 = AtomicU64::new(0);
 
-/// Counts `n` bytes written to a client outside a batch's replies.
+/// Counts one write of `n` bytes to a client outside a batch's replies.
 pub fn count_output(n: usize, replica: bool) {
     OUTPUT_OUTSIDE_BATCHES.fetch_add(n as u64, Ordering::Relaxed);
+    WRITES_OUTSIDE_BATCHES.fetch_add(1, Ordering::Relaxed);
     if replica {
         count_repl_output(n);
     }
@@ -219,6 +222,11 @@ impl Stats {
         self.total_net_output_bytes + OUTPUT_OUTSIDE_BATCHES.load(Ordering::Relaxed)
     }
 
+    /// INFO's `total_writes_processed`: the batches' writes and those outside them.
+    pub fn writes_processed(&self) -> u64 {
+        self.total_writes_processed + WRITES_OUTSIDE_BATCHES.load(Ordering::Relaxed)
+    }
+
     /// INFO's `total_net_input_bytes`: what the connections read and what a replica's link did.
     pub fn net_input_bytes(&self) -> u64 {
         self.total_net_input_bytes + INPUT_OUTSIDE_BATCHES.load(Ordering::Relaxed)
@@ -246,8 +254,13 @@ impl Stats {
     /// The destructuring names every field on purpose: a new field does not compile until it is
     /// sorted into "reset" or "kept" here.
     pub fn reset_counters(&mut self) {
-        for counter in [&OUTPUT_OUTSIDE_BATCHES, &INPUT_OUTSIDE_BATCHES, &REPL_OUTPUT, &REPL_INPUT]
-        {
+        for counter in [
+            &OUTPUT_OUTSIDE_BATCHES,
+            &WRITES_OUTSIDE_BATCHES,
+            &INPUT_OUTSIDE_BATCHES,
+            &REPL_OUTPUT,
+            &REPL_INPUT,
+        ] {
             counter.store(0, Ordering::Relaxed);
         }
         let Stats {
