@@ -314,8 +314,7 @@ where
                         // The socket is the connection's own while it writes them.
                         let rest = shared.handoff.lock().disarm();
                         if let Some(rest) = rest {
-                            output::write_all(stream, &rest, &shared).await?;
-                            crate::stats::count_output(rest.len(), false);
+                            output::write_counted(stream, &rest, &shared).await?;
                         }
                         output::write_pushes(stream, m, push_rx, &shared, &mut scratch).await?;
                         if idle(rbuf) {
@@ -367,8 +366,7 @@ where
             b.wait().await;
         }
         if !reply.is_empty() {
-            output::write_all(stream, &reply, &shared).await?;
-            crate::stats::count_output(reply.len(), false);
+            output::write_counted(stream, &reply, &shared).await?;
         }
         return Ok(true);
     }
@@ -400,11 +398,9 @@ where
         }
         match piece {
             Some(Piece::Bytes(b)) => {
-                match tokio::time::timeout(timeout, output::write_all(stream, &b, shared)).await {
-                    Ok(r) => {
-                        r?;
-                        crate::stats::count_output(b.len(), true);
-                    }
+                match tokio::time::timeout(timeout, output::write_counted(stream, &b, shared)).await
+                {
+                    Ok(r) => r?,
                     Err(_) => {
                         tracing::warn!(
                             "Disconnecting timedout replica (full sync): {}",

@@ -38,6 +38,18 @@ where
     Ok(())
 }
 
+/// [`write_all`] of what goes out apart from a batch's replies (pushed messages, a served
+/// blocked reply, a full sync's payload), counted in INFO's totals here: a batch's are counted
+/// under the core lock (a replica's also as replication output).
+pub async fn write_counted<S>(stream: &mut S, buf: &[u8], shared: &ClientShared) -> io::Result<()>
+where
+    S: AsyncWrite + Unpin,
+{
+    write_all(stream, buf, shared).await?;
+    crate::stats::count_output(buf.len(), shared.out.is_replica());
+    Ok(())
+}
+
 /// Moves the messages already queued for this client into `out` (the connection loop calls it
 /// with the core lock held, before running a batch, so that messages published before the
 /// batch come before its replies). Returns (bytes, messages) to report as written once `out` is.
@@ -69,9 +81,8 @@ where
     let mut next = rx.try_recv().ok();
     if next.is_none() {
         if msgs == 1 {
-            write_all(stream, &first, shared).await?;
+            write_counted(stream, &first, shared).await?;
             shared.out.written(first.len(), 1);
-            crate::stats::count_output(first.len(), shared.out.is_replica());
         }
         return Ok(());
     }
@@ -86,11 +97,8 @@ where
         }
         next = rx.try_recv().ok();
     }
-    let r = write_all(stream, scratch, shared).await;
+    let r = write_counted(stream, scratch, shared).await;
     shared.out.written(scratch.len(), msgs);
-    if r.is_ok() {
-        crate::stats::count_output(scratch.len(), shared.out.is_replica());
-    }
     scratch.clear();
     scratch.shrink_to(4 * COALESCE);
     r
