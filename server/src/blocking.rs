@@ -233,9 +233,14 @@ impl Handoff {
         }
     }
 
-    /// What serving the client left to do, if it was served.
-    pub fn take(&mut self) -> Option<Served> {
-        self.served.take()
+    /// What serving the client left to do, if it was served. If not, the direct write stays
+    /// armed only with `stay_armed` (the connection still has nothing of its own to do).
+    pub fn take(&mut self, stay_armed: bool) -> Option<Served> {
+        let served = self.served.take();
+        if served.is_none() && !stay_armed {
+            self.armed = false;
+        }
+        served
     }
 
     /// The connection is closing: lets go of its socket.

@@ -333,27 +333,17 @@ where
         if client.shared.is_killed() || server.is_shutting_down() {
             return Ok(false);
         }
-        let served = {
-            let mut h = shared.handoff.lock();
-            let served = h.take();
-            if served.is_none() && !idle(rbuf) {
-                h.disarm();
-            }
-            served
-        };
+        let served = shared.handoff.lock().take(idle(rbuf));
         let (reply, aof) = match served {
             Some(served) => served.into_parts(),
             None if timed_out => {
                 let mut guard = server.lock_core().await;
                 let core = &mut *guard;
                 // Served while the lock was awaited?
-                let served = shared.handoff.lock().take();
+                let served = shared.handoff.lock().take(false);
                 match served {
                     Some(served) => served.into_parts(),
-                    None => {
-                        shared.handoff.lock().disarm();
-                        (cmd::timed_out(server, core, id, client.resp), core.aof.barrier())
-                    }
+                    None => (cmd::timed_out(server, core, id, client.resp), core.aof.barrier()),
                 }
             }
             None => continue,
