@@ -435,7 +435,7 @@ fn zlexcount(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (now, acc) = (ctx.now, access(ctx));
     let (db, out) = ctx.db_out();
     let n = get_zset(db, &argv[1], now, acc)?.map_or(0, |z| {
-        let (lo, hi) = z.lex_range(&min, &max);
+        let (lo, hi) = z.lex_range(&min, &max, false);
         hi - lo
     });
     out.int(n as i64);
@@ -494,7 +494,7 @@ fn select(
                 z.score_range(min, max)
             } else {
                 let (min, max) = parse_lex_range(a, bnd).expect("checked");
-                z.lex_range(&min, &max)
+                z.lex_range(&min, &max, rev)
             };
             if offset < 0 || limit == 0 {
                 return (0, 0);
@@ -752,6 +752,9 @@ fn zpop(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> CmdResult {
             .filter(|&c| c >= 0)
             .ok_or_else(|| Error::err("value is out of range, must be positive"))?;
         if c == 0 {
+            // Still a type check, as Redis: WRONGTYPE for another type.
+            let (now, acc) = (ctx.now, access(ctx));
+            get_zset(ctx.db(), &argv[1], now, acc)?;
             ctx.out.array(0);
             return Ok(());
         }
@@ -1070,10 +1073,10 @@ fn setop_generic(
             withscores = true;
             j += 1;
         } else if card_only && remaining >= 2 && Ctx::is(a, "limit") {
-            limit = parse_long(&argv[j + 1])?;
-            if limit < 0 {
-                return Err(Error::err("LIMIT can't be negative"));
-            }
+            // Not a number is "negative" too, as Redis words it.
+            limit = parse_i64(&argv[j + 1])
+                .filter(|&n| n >= 0)
+                .ok_or_else(|| Error::err("LIMIT can't be negative"))?;
             j += 2;
         } else {
             return Err(Error::SYNTAX);

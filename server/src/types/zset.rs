@@ -718,6 +718,24 @@ impl Lex {
         }
     }
 
+    /// Whether no member can be within `min..max` (min above max, or equal with one side
+    /// exclusive).
+    fn empty_range(min: &Lex, max: &Lex) -> bool {
+        fn key(b: &Lex) -> (u8, &[u8]) {
+            match b {
+                Lex::NegInf => (0, &[]),
+                Lex::Incl(x) | Lex::Excl(x) => (1, x),
+                Lex::PosInf => (2, &[]),
+            }
+        }
+        let excl = matches!(min, Lex::Excl(_)) || matches!(max, Lex::Excl(_));
+        match key(min).cmp(&key(max)) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Equal => excl,
+            std::cmp::Ordering::Less => false,
+        }
+    }
+
     /// Whether `m` is below this bound taken as a minimum (so outside the range).
     fn below_min(&self, m: &[u8]) -> bool {
         match self {
@@ -910,11 +928,31 @@ impl ZSet {
         (lo, hi.max(lo))
     }
 
-    /// The rank interval `[lo, hi)` of members within `min..max` (all scores equal).
-    pub fn lex_range(&self, min: &Lex, max: &Lex) -> (usize, usize) {
-        let lo = self.count_prefix(|m, _| min.below_min(m));
-        let hi = self.count_prefix(|m, _| max.within_max(m));
-        (lo, hi.max(lo))
+    /// The rank interval `[lo, hi)` of members within `min..max`, for a walk forwards (or
+    /// backwards with `rev`). With all scores equal, as lex ranges expect, members are in order
+    /// and `rev` changes nothing. With mixed scores the answer is unspecified, but a small set
+    /// gives Redis's: the run of members in range from the first one at or above `min` (from
+    /// the last one at or below `max` with `rev`), once the first member is at most `max` and
+    /// the last at least `min`.
+    pub fn lex_range(&self, min: &Lex, max: &Lex, rev: bool) -> (usize, usize) {
+        let Ref::Small(lp) = self.enc.get() else {
+            let lo = self.count_prefix(|m, _| min.below_min(m));
+            let hi = self.count_prefix(|m, _| max.within_max(m));
+            return (lo, hi.max(lo));
+        };
+        let members: Vec<&[u8]> = lp.iter().map(|e| e.member).collect();
+        let (Some(first), Some(last)) = (members.first(), members.last()) else { return (0, 0) };
+        if Lex::empty_range(min, max) || min.below_min(last) || !max.within_max(first) {
+            return (0, 0);
+        }
+        if rev {
+            let Some(end) = members.iter().rposition(|m| max.within_max(m)) else { return (0, 0) };
+            let run = members[..=end].iter().rev().take_while(|m| !min.below_min(m)).count();
+            (end + 1 - run, end + 1)
+        } else {
+            let Some(lo) = members.iter().position(|m| !min.below_min(m)) else { return (0, 0) };
+            (lo, lo + members[lo..].iter().take_while(|m| max.within_max(m)).count())
+        }
     }
 
     /// Calls `f(member, score)` for ranks `lo..hi`, ascending, or descending with `rev`.
@@ -1314,7 +1352,8 @@ mod tests {
             ScoreBound { value: 20.0, excl: false },
         );
         assert_eq!((a, b), (11, 21));
-        let (a, b) = z.lex_range(&Lex::Incl(b"000100".to_vec()), &Lex::Excl(b"000200".to_vec()));
+        let (a, b) =
+            z.lex_range(&Lex::Incl(b"000100".to_vec()), &Lex::Excl(b"000200".to_vec()), false);
         assert_eq!((a, b), (100, 200));
     }
 }
