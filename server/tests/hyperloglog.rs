@@ -143,3 +143,24 @@ fn same_reply(rc: &mut Raw, vc: &mut Raw, args: &[Vec<u8>]) -> Vec<u8> {
     assert_eq!(common::show(&got), common::show(&want), "reply to {name}");
     want
 }
+
+/// A sparse value whose last opcode is cut off (here made by BITFIELD writing over an HLL)
+/// is refused on every path, and the connection goes on. PFADD used to splice past the end of
+/// the value and the connection never answered. (Redis reads past the end there and answers
+/// `:1`; Vireo answers INVALIDOBJ, as for other corrupt values.)
+#[test]
+fn truncated_sparse_opcode_is_corrupt() {
+    let srv = Server::start();
+    let mut r = srv.raw();
+    r.expect("pfadd k", b":1\r\n");
+    r.expect("bitfield k OVERFLOW FAIL SET i64 100 7", b"*1\r\n:8830451712000\r\n");
+    let corrupt: &[u8] = b"-INVALIDOBJ Corrupted HLL object detected\r\n";
+    assert_eq!(r.call(&["PFADD", "k", "-1"]), corrupt);
+    assert_eq!(r.call(&["PFADD", "k", "a", "b", "c"]), corrupt);
+    // The header's cached cardinality (0, and marked valid by the zeros written) is trusted,
+    // as by Redis.
+    assert_eq!(r.call(&["PFCOUNT", "k"]), b":0\r\n");
+    assert_eq!(r.call(&["PFCOUNT", "k", "other"]), corrupt);
+    assert_eq!(r.call(&["PFMERGE", "k", "other"]), corrupt);
+    r.expect("ping", b"+PONG\r\n");
+}

@@ -212,6 +212,10 @@ pub fn set(v: &mut Vec<u8>, index: usize, count: u8, sparse_max: usize) -> Resul
         return Err(Corrupt);
     }
     let (runlen, curval, oldlen) = sparse_op(v, p);
+    // An XZERO cut off by the end of the value: Redis reads past the end; Vireo refuses.
+    if p + oldlen > end {
+        return Err(Corrupt);
+    }
     let is_val = curval != 0;
     let mut updated_in_place = false;
     if is_val {
@@ -323,8 +327,9 @@ pub fn merge_into(max: &mut [u8], v: &[u8]) -> Result<(), Corrupt> {
         if val == 0 {
             i += run;
         } else {
+            // Past the last register: corrupt, as Redis finds it (not a stop at the end).
             if run + i > REGISTERS {
-                break;
+                return Err(Corrupt);
             }
             for m in &mut max[i..i + run] {
                 *m = (*m).max(val);
