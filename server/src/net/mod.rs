@@ -25,6 +25,7 @@ use crate::server::Server;
 mod output;
 pub mod pass;
 pub mod socket;
+mod unwind;
 
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -238,7 +239,17 @@ pub async fn serve(
     server.connected.fetch_add(1, Ordering::Relaxed);
     shared.meta.lock().rbs = READ_CHUNK;
     let mut client = Client::new(id, shared.clone(), authenticated, push_tx);
-    let _ = connection_loop(&server, &mut stream, &mut client, &mut push_rx, registered).await;
+    let served = unwind::CatchUnwind::new(connection_loop(
+        &server,
+        &mut stream,
+        &mut client,
+        &mut push_rx,
+        registered,
+    ))
+    .await;
+    if let Err(msg) = served {
+        tracing::error!("Bug serving client id={id}, closing its connection: panic: {msg}");
+    }
     // Leave the client table before the peer can see the connection close, so that what it
     // does next (reconnect, CLIENT LIST) never finds this client still there.
     {
