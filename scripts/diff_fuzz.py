@@ -1,0 +1,660 @@
+#!/usr/bin/env python3
+"""Random differential testing: the same random commands to Vireo and to a reference Redis,
+raw replies compared byte for byte.
+
+    scripts/diff_fuzz.py [--seconds 60] [--seed N] [--family lists] [--resp 3]
+
+Starts both servers on free ports (Vireo from target/release or target/debug, the reference
+from $VIREO_REFERENCE_REDIS or redis-server on PATH). Commands come from a small grammar per
+family over a handful of shared keys, so that wrong types, missing keys, bad numbers and
+misplaced options all come up. On the first mismatch it prints the seed and the commands since
+the last FLUSHALL, shortened to the fewest that still differ, and exits 1; those lines can go
+into a `server/tests/differential/*.txt` script as they are.
+
+Commands whose replies are random (SPOP, SRANDMEMBER, ...) or time-dependent are left out or
+compared by type only; collections stay small enough for their compact encodings, whose order
+both servers share.
+"""
+
+import argparse
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+KEYS = ["k0", "k1", "k2", "k3", "{t}a", "{t}b"]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Conn:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port))
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.s.settimeout(10)
+        self.port = port
+        self.buf = b""
+
+    def _fill(self):
+        try:
+            d = self.s.recv(65536)
+        except socket.timeout:
+            raise SystemExit(f"no whole reply to {self.last} from port {self.port} in 10 s; "
+                             f"have {self.buf!r}")
+        if not d:
+            raise ConnectionError("closed")
+        self.buf += d
+
+    def _line(self, pos):
+        while True:
+            i = self.buf.find(b"\r\n", pos)
+            if i >= 0:
+                return i
+            self._fill()
+
+    def _reply_end(self, pos):
+        """Offset just past the reply starting at pos (reads more as needed)."""
+        while len(self.buf) <= pos:
+            self._fill()
+        t = self.buf[pos:pos + 1]
+        e = self._line(pos)
+        head = self.buf[pos + 1:e]
+        pos = e + 2
+        if t in (b"$", b"=", b"!"):
+            n = int(head)
+            if n < 0:
+                return pos
+            while len(self.buf) < pos + n + 2:
+                self._fill()
+            return pos + n + 2
+        if t in (b"*", b"~", b">", b"%", b"|"):
+            n = int(head)
+            if t in (b"%", b"|"):
+                n *= 2
+            for _ in range(max(n, 0)):
+                pos = self._reply_end(pos)
+            if t == b"|":
+                pos = self._reply_end(pos)
+            return pos
+        return pos
+
+    def call(self, args):
+        r = self.raw(args)
+        how = order_of(args)
+        if how and r[:1] in (b"*", b"~", b"%"):
+            r = normalize(r, how)
+        return r
+
+    def raw(self, args):
+        self.last = args
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a.encode() if isinstance(a, str) else a
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.s.sendall(out)
+        end = self._reply_end(0)
+        r, self.buf = self.buf[:end], self.buf[end:]
+        return r
+
+
+def order_of(args):
+    """How to compare a reply whose order no client may rely on: Redis 7.0 keeps small sets
+    of strings and hashes with long values in hash tables (seeded at random), and the keyspace
+    too. None: as it is."""
+    name = args[0]
+    if name in ("KEYS", "SMEMBERS", "SINTER", "SUNION", "SDIFF", "HKEYS", "HVALS"):
+        return "elements"
+    if name == "HGETALL":
+        return "pairs"
+    if name == "SSCAN":
+        return "scan"
+    if name in ("HSCAN", "ZSCAN"):
+        # SORT turns a small sorted set into a big one, a hash table.
+        return "scan-pairs"
+    if name == "SORT" and "BY" in args:
+        # Equal weights (missing keys, nosort) leave the order to the hash table.
+        return "type" if "LIMIT" in args else "elements"
+    return None
+
+
+def split_items(rest, n):
+    """The first n whole replies in rest (bytes after an aggregate's header), and the rest."""
+    items, pos = [], 0
+    for _ in range(n):
+        end = reply_end(rest, pos)
+        items.append(rest[pos:end])
+        pos = end
+    return items, rest[pos:]
+
+
+def reply_end(b, pos):
+    e = b.index(b"\r\n", pos)
+    t, head = b[pos:pos + 1], b[pos + 1:e]
+    pos = e + 2
+    if t in (b"$", b"=", b"!"):
+        n = int(head)
+        return pos if n < 0 else pos + n + 2
+    if t in (b"*", b"~", b">", b"%"):
+        n = int(head) * (2 if t == b"%" else 1)
+        for _ in range(max(n, 0)):
+            pos = reply_end(b, pos)
+    return pos
+
+
+def normalize(r, how):
+    head, _, rest = r.partition(b"\r\n")
+    if how == "type":
+        return r[:1]
+    if how.startswith("scan"):
+        cursor, inner = split_items(rest, 1)
+        if cursor[0] != b"$1\r\n0\r\n":
+            # A hash table's cursors and pages are its own.
+            return r[:1]
+        return head + b"\r\n" + cursor[0] + normalize(inner, how[5:] or "elements")
+    n = int(head[1:]) * (2 if head[:1] == b"%" else 1)
+    items, _ = split_items(rest, n)
+    if how == "pairs":
+        items = [items[i] + items[i + 1] for i in range(0, len(items), 2)]
+    return head + b"\r\n" + b"".join(sorted(items))
+
+
+def start(cmd, port, tmp, name):
+    d = os.path.join(tmp, name)
+    os.makedirs(d)
+    log = open(os.path.join(d, "log"), "wb")
+    p = subprocess.Popen(cmd + ["--port", str(port), "--save", "", "--appendonly", "no",
+                                "--dir", d], stdout=log, stderr=log)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port)).close()
+            return p
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"{name} did not start: see {d}/log")
+
+
+# --- the grammar -------------------------------------------------------------------------------
+
+class G:
+    def __init__(self, rnd):
+        self.r = rnd
+
+    def key(self):
+        return self.r.choice(KEYS)
+
+    def keys(self, lo=1, hi=3):
+        return [self.key() for _ in range(self.r.randint(lo, hi))]
+
+    def int_(self):
+        return self.r.choice(["0", "1", "-1", "2", "3", "5", "10", "-3", "100", "7",
+                              "9223372036854775807", "-9223372036854775808",
+                              "9223372036854775808", "1.5", "abc", "", " 1", "+1", "01"])
+
+    def small(self):
+        return self.r.choice(["0", "1", "2", "3", "-1", "-2", "5", "10", "-10", "100"])
+
+    def float_(self):
+        return self.r.choice(["0", "1", "1.5", "-2.25", "3e2", "inf", "-inf", "+inf", "nan",
+                              "abc", "0.1", "10", "-0", "1.0", "5", ".5", "5."])
+
+    def val(self):
+        return self.r.choice(["a", "b", "c", "hello", "", "1", "2", "10", "-5", "3.5",
+                              "x" * 70, "abc", "0", "ab\r\nc", "\x00\xff", "zz"])
+
+    def member(self):
+        return self.r.choice(["a", "b", "c", "d", "e", "1", "2", "3", "10", "-1", ""])
+
+    def members(self, lo=1, hi=4):
+        return [self.member() for _ in range(self.r.randint(lo, hi))]
+
+    def maybe(self, p, *xs):
+        return list(xs) if self.r.random() < p else []
+
+
+def strings(g):
+    r = g.r
+    c = r.choice([
+        lambda: ["SET", g.key(), g.val()] + g.maybe(0.3, r.choice(["NX", "XX", "GET", "KEEPTTL"]))
+        + g.maybe(0.2, r.choice(["EX", "PX"]), r.choice(["100", "0", "-1", "abc", "1000"])),
+        lambda: ["GET", g.key()],
+        lambda: ["APPEND", g.key(), g.val()],
+        lambda: ["INCR", g.key()],
+        lambda: ["DECR", g.key()],
+        lambda: ["INCRBY", g.key(), g.int_()],
+        lambda: ["DECRBY", g.key(), g.int_()],
+        lambda: ["INCRBYFLOAT", g.key(), g.float_()],
+        lambda: ["GETRANGE", g.key(), g.small(), g.small()],
+        lambda: ["SETRANGE", g.key(), r.choice(["0", "1", "5", "-1", "abc"]), g.val()],
+        lambda: ["STRLEN", g.key()],
+        lambda: ["GETSET", g.key(), g.val()],
+        lambda: ["GETDEL", g.key()],
+        lambda: ["MSET"] + sum(([g.key(), g.val()] for _ in range(r.randint(1, 3))), []),
+        lambda: ["MSETNX"] + sum(([g.key(), g.val()] for _ in range(r.randint(1, 3))), []),
+        lambda: ["MGET"] + g.keys(),
+        lambda: ["SETNX", g.key(), g.val()],
+        lambda: ["LCS", g.key(), g.key()] + g.maybe(0.5, r.choice(["LEN", "IDX"]))
+        + g.maybe(0.3, "MINMATCHLEN", g.small()) + g.maybe(0.3, "WITHMATCHLEN"),
+        lambda: ["SUBSTR", g.key(), g.small(), g.small()],
+    ])
+    return c()
+
+
+def keys_(g):
+    r = g.r
+    c = r.choice([
+        lambda: ["DEL"] + g.keys(),
+        lambda: ["EXISTS"] + g.keys(),
+        lambda: ["TYPE", g.key()],
+        lambda: ["RENAME", g.key(), g.key()],
+        lambda: ["RENAMENX", g.key(), g.key()],
+        lambda: ["COPY", g.key(), g.key()] + g.maybe(0.5, "REPLACE"),
+        lambda: ["EXPIRE", g.key(), r.choice(["100", "0", "-1", "1000", "abc"])]
+        + g.maybe(0.3, r.choice(["NX", "XX", "GT", "LT", "BAD"])),
+        lambda: ["PERSIST", g.key()],
+        lambda: ["TTL", g.key()],
+        lambda: ["OBJECT", "ENCODING", g.key()],
+        lambda: ["KEYS", r.choice(["*", "k*", "k[0-1]", "{t}*", "?1"])],
+        lambda: ["DBSIZE"],
+        lambda: ["UNLINK"] + g.keys(),
+        lambda: ["TOUCH"] + g.keys(),
+    ])
+    return c()
+
+
+def lists(g):
+    r = g.r
+    c = r.choice([
+        lambda: [r.choice(["LPUSH", "RPUSH", "LPUSHX", "RPUSHX"]), g.key()] + g.members(),
+        lambda: [r.choice(["LPOP", "RPOP"]), g.key()] + g.maybe(0.4, g.int_()),
+        lambda: ["LLEN", g.key()],
+        lambda: ["LRANGE", g.key(), g.small(), g.small()],
+        lambda: ["LINDEX", g.key(), g.small()],
+        lambda: ["LSET", g.key(), g.small(), g.member()],
+        lambda: ["LINSERT", g.key(), r.choice(["BEFORE", "AFTER", "MIDDLE"]), g.member(),
+                 g.member()],
+        lambda: ["LREM", g.key(), g.small(), g.member()],
+        lambda: ["LTRIM", g.key(), g.small(), g.small()],
+        lambda: ["LPOS", g.key(), g.member()] + g.maybe(0.4, "RANK", g.small())
+        + g.maybe(0.4, "COUNT", g.small()) + g.maybe(0.3, "MAXLEN", g.small()),
+        lambda: ["LMOVE", g.key(), g.key(), r.choice(["LEFT", "RIGHT"]),
+                 r.choice(["LEFT", "RIGHT", "UP"])],
+        lambda: ["RPOPLPUSH", g.key(), g.key()],
+        lambda: ["LMPOP", r.choice(["1", "2", "0", "-1"]), *g.keys(1, 2),
+                 r.choice(["LEFT", "RIGHT", "X"])] + g.maybe(0.5, "COUNT", g.small()),
+    ])
+    return c()
+
+
+def hashes(g):
+    r = g.r
+    c = r.choice([
+        lambda: [r.choice(["HSET", "HMSET"]), g.key()]
+        + sum(([g.member(), g.val()] for _ in range(r.randint(1, 3))), []),
+        lambda: ["HSETNX", g.key(), g.member(), g.val()],
+        lambda: ["HGET", g.key(), g.member()],
+        lambda: ["HMGET", g.key()] + g.members(),
+        lambda: ["HGETALL", g.key()],
+        lambda: ["HDEL", g.key()] + g.members(),
+        lambda: ["HEXISTS", g.key(), g.member()],
+        lambda: ["HLEN", g.key()],
+        lambda: ["HKEYS", g.key()],
+        lambda: ["HVALS", g.key()],
+        lambda: ["HSTRLEN", g.key(), g.member()],
+        lambda: ["HINCRBY", g.key(), g.member(), g.int_()],
+        lambda: ["HINCRBYFLOAT", g.key(), g.member(), g.float_()],
+        lambda: ["HRANDFIELD", g.key(), r.choice(["0", "-0"])],
+        lambda: ["HSCAN", g.key(), "0"] + g.maybe(0.3, "MATCH", r.choice(["*", "a*", "1"]))
+        + g.maybe(0.3, "COUNT", r.choice(["100", "0", "-1", "abc"])),
+    ])
+    return c()
+
+
+def sets(g):
+    r = g.r
+    c = r.choice([
+        lambda: ["SADD", g.key()] + g.members(),
+        lambda: ["SREM", g.key()] + g.members(),
+        lambda: ["SISMEMBER", g.key(), g.member()],
+        lambda: ["SMISMEMBER", g.key()] + g.members(),
+        lambda: ["SMEMBERS", g.key()],
+        lambda: ["SCARD", g.key()],
+        lambda: ["SMOVE", g.key(), g.key(), g.member()],
+        lambda: [r.choice(["SINTER", "SUNION", "SDIFF"])] + g.keys(),
+        lambda: [r.choice(["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]), g.key()] + g.keys(),
+        lambda: ["SINTERCARD", r.choice(["1", "2", "0", "3"]), *g.keys(1, 2)]
+        + g.maybe(0.4, "LIMIT", g.int_()),
+        lambda: ["SPOP", g.key(), "0"],
+        lambda: ["SRANDMEMBER", g.key(), "0"],
+        lambda: ["SSCAN", g.key(), "0"] + g.maybe(0.3, "MATCH", r.choice(["*", "1*"])),
+    ])
+    return c()
+
+
+def zsets(g):
+    r = g.r
+
+    def scores_members():
+        return sum(([g.float_() if r.random() < 0.2 else g.small(), g.member()]
+                    for _ in range(r.randint(1, 3))), [])
+
+    def lex():
+        return r.choice(["-", "+", "[a", "(a", "[c", "(1", "a", "[", "(z"])
+
+    def score():
+        return r.choice(["-inf", "+inf", "0", "1", "(1", "2", "(5", "abc", "-1", "10", "(inf"])
+
+    c = r.choice([
+        lambda: ["ZADD", g.key()] + g.maybe(0.2, r.choice(["NX", "XX"]))
+        + g.maybe(0.2, r.choice(["GT", "LT"])) + g.maybe(0.2, "CH")
+        + g.maybe(0.1, "INCR") + scores_members(),
+        lambda: ["ZINCRBY", g.key(), g.float_(), g.member()],
+        lambda: ["ZREM", g.key()] + g.members(),
+        lambda: ["ZCARD", g.key()],
+        lambda: ["ZCOUNT", g.key(), score(), score()],
+        lambda: ["ZLEXCOUNT", g.key(), lex(), lex()],
+        lambda: ["ZSCORE", g.key(), g.member()],
+        lambda: ["ZMSCORE", g.key()] + g.members(),
+        lambda: [r.choice(["ZRANK", "ZREVRANK"]), g.key(), g.member()],
+        lambda: ["ZRANGE", g.key(), g.small(), g.small()] + g.maybe(0.2, "REV")
+        + g.maybe(0.3, "WITHSCORES"),
+        lambda: ["ZRANGE", g.key(), score(), score(), "BYSCORE"] + g.maybe(0.3, "REV")
+        + g.maybe(0.3, "LIMIT", g.small(), g.small()) + g.maybe(0.3, "WITHSCORES"),
+        lambda: ["ZRANGE", g.key(), lex(), lex(), "BYLEX"] + g.maybe(0.3, "REV")
+        + g.maybe(0.3, "LIMIT", g.small(), g.small()),
+        lambda: [r.choice(["ZRANGEBYSCORE", "ZREVRANGEBYSCORE"]), g.key(), score(), score()]
+        + g.maybe(0.3, "WITHSCORES") + g.maybe(0.3, "LIMIT", g.small(), g.small()),
+        lambda: [r.choice(["ZRANGEBYLEX", "ZREVRANGEBYLEX"]), g.key(), lex(), lex()]
+        + g.maybe(0.3, "LIMIT", g.small(), g.small()),
+        lambda: ["ZRANGESTORE", g.key(), g.key(), g.small(), g.small()],
+        lambda: ["ZREMRANGEBYRANK", g.key(), g.small(), g.small()],
+        lambda: ["ZREMRANGEBYSCORE", g.key(), score(), score()],
+        lambda: ["ZREMRANGEBYLEX", g.key(), lex(), lex()],
+        lambda: [r.choice(["ZPOPMIN", "ZPOPMAX"]), g.key()] + g.maybe(0.5, g.int_()),
+        lambda: ["ZMPOP", r.choice(["1", "2"]), *g.keys(1, 2), r.choice(["MIN", "MAX"])]
+        + g.maybe(0.4, "COUNT", g.small()),
+        lambda: [r.choice(["ZUNION", "ZINTER", "ZDIFF"]), r.choice(["1", "2", "3"]),
+                 *g.keys(1, 3)] + g.maybe(0.3, "WITHSCORES"),
+        lambda: [r.choice(["ZUNIONSTORE", "ZINTERSTORE"]), g.key(), r.choice(["1", "2"]),
+                 *g.keys(1, 2)] + g.maybe(0.3, "WEIGHTS", g.float_(), g.float_())
+        + g.maybe(0.3, "AGGREGATE", r.choice(["SUM", "MIN", "MAX", "AVG"])),
+        lambda: ["ZDIFFSTORE", g.key(), r.choice(["1", "2"]), *g.keys(1, 2)],
+        lambda: ["ZINTERCARD", r.choice(["1", "2"]), *g.keys(1, 2)]
+        + g.maybe(0.3, "LIMIT", g.int_()),
+        lambda: ["ZSCAN", g.key(), "0"],
+    ])
+    return c()
+
+
+def bitmaps(g):
+    r = g.r
+    c = r.choice([
+        lambda: ["SETBIT", g.key(), r.choice(["0", "1", "7", "8", "100", "-1", "abc"]),
+                 r.choice(["0", "1", "2"])],
+        lambda: ["GETBIT", g.key(), r.choice(["0", "1", "7", "100"])],
+        lambda: ["BITCOUNT", g.key()] + g.maybe(0.5, g.small(), g.small())
+        + g.maybe(0.3, r.choice(["BYTE", "BIT", "NOPE"])),
+        lambda: ["BITPOS", g.key(), r.choice(["0", "1", "2"])]
+        + g.maybe(0.5, g.small()) + g.maybe(0.3, g.small()),
+        lambda: ["BITOP", r.choice(["AND", "OR", "XOR", "NOT"]), g.key()] + g.keys(1, 2),
+        lambda: ["BITFIELD", g.key()]
+        + g.maybe(0.3, "OVERFLOW", r.choice(["WRAP", "SAT", "FAIL"]))
+        + [r.choice(["GET", "SET", "INCRBY"]), r.choice(["i8", "u8", "i5", "u63", "i64", "u64"]),
+           r.choice(["0", "#1", "3", "100"])]
+        + [g.int_()] * (r.random() < 0.7),
+    ])
+    return c()
+
+
+def hll(g):
+    r = g.r
+    c = r.choice([
+        lambda: ["PFADD", g.key()] + g.members(0, 4),
+        lambda: ["PFCOUNT"] + g.keys(1, 2),
+        lambda: ["PFMERGE", g.key()] + g.keys(0, 2),
+    ])
+    return c()
+
+
+def sort_(g):
+    r = g.r
+    by = g.maybe(0.3, "BY", r.choice(["nosort", "w_*", "h*->f"]))
+    return (["SORT", g.key()] + by + g.maybe(0.3, "LIMIT", g.small(), g.small())
+            + g.maybe(0.3, "GET", r.choice(["#", "w_*", "h*->f"]))
+            + g.maybe(0.3, r.choice(["ASC", "DESC"])) + g.maybe(0.4, "ALPHA")
+            # Not with BY: equal weights store a set in its hash order.
+            + ([] if by else g.maybe(0.2, "STORE", g.key())))
+
+
+def streams(g):
+    r = g.r
+
+    def sid():
+        return r.choice(["0", "0-1", "1", "1-1", "1-2", "2-0", "3-5", "5", "-", "+", "(1-1",
+                         "abc", "1-*", "18446744073709551615-18446744073709551615"])
+
+    def fields():
+        return sum(([g.member(), g.val()] for _ in range(r.randint(1, 2))), [])
+
+    c = r.choice([
+        lambda: ["XADD", g.key()] + g.maybe(0.1, "NOMKSTREAM")
+        + g.maybe(0.2, r.choice(["MAXLEN", "MINID"]), *g.maybe(0.5, r.choice(["=", "~"])),
+                  r.choice(["0", "1", "2", "1-1", "-1"]))
+        + [r.choice(["1-1", "1-2", "2-0", "3-5", "5", "5-*", "0-0", "1"])] + fields(),
+        lambda: [r.choice(["XRANGE", "XREVRANGE"]), g.key(), sid(), sid()]
+        + g.maybe(0.4, "COUNT", g.small()),
+        lambda: ["XLEN", g.key()],
+        lambda: ["XDEL", g.key(), sid()],
+        lambda: ["XTRIM", g.key(), r.choice(["MAXLEN", "MINID"]),
+                 *g.maybe(0.5, r.choice(["=", "~"])), r.choice(["0", "1", "2", "2-0", "-1"])],
+        lambda: ["XGROUP", "CREATE", g.key(), r.choice(["g1", "g2"]),
+                 r.choice(["0", "$", "1-1", "bad"])] + g.maybe(0.3, "MKSTREAM"),
+        lambda: ["XGROUP", r.choice(["DESTROY", "CREATECONSUMER", "DELCONSUMER"]), g.key(),
+                 r.choice(["g1", "g2"]), r.choice(["c1", "c2"])][:5 if r.random() < 0.8 else 4],
+        lambda: ["XGROUP", "SETID", g.key(), r.choice(["g1", "g2"]), r.choice(["0", "$", "2-0"])],
+        lambda: ["XREADGROUP", "GROUP", r.choice(["g1", "g2"]), r.choice(["c1", "c2"])]
+        + g.maybe(0.4, "COUNT", g.small()) + g.maybe(0.2, "NOACK")
+        + ["STREAMS", g.key(), r.choice([">", "0", "1-1"])],
+        lambda: ["XREAD"] + g.maybe(0.4, "COUNT", g.small())
+        + ["STREAMS", g.key(), r.choice(["0", "1-1", "$"])],
+        lambda: ["XACK", g.key(), r.choice(["g1", "g2"]), sid()],
+        lambda: ["XPENDING", g.key(), r.choice(["g1", "g2"])],
+        lambda: ["XSETID", g.key(), r.choice(["5-0", "1-1", "10", "0-0"])],
+        lambda: ["XINFO", r.choice(["GROUPS", "STREAM"]), g.key()],
+    ])
+    return c()
+
+
+def geo(g):
+    r = g.r
+
+    def lonlat():
+        return [r.choice(["13.361389", "15.087269", "-122.4", "0", "180.1", "abc", "-180"]),
+                r.choice(["38.115556", "37.502669", "37.7", "0", "85.06", "86", "-85.05"])]
+
+    c = r.choice([
+        lambda: ["GEOADD", g.key()] + g.maybe(0.2, r.choice(["NX", "XX"])) + g.maybe(0.2, "CH")
+        + lonlat() + [g.member()],
+        lambda: ["GEODIST", g.key(), g.member(), g.member()]
+        + g.maybe(0.5, r.choice(["m", "km", "mi", "ft", "xx"])),
+        lambda: ["GEOHASH", g.key()] + g.members(),
+        lambda: ["GEOPOS", g.key()] + g.members(),
+        lambda: ["GEOSEARCH", g.key()]
+        + (["FROMMEMBER", g.member()] if r.random() < 0.5 else ["FROMLONLAT"] + lonlat())
+        + (["BYRADIUS", r.choice(["100", "500", "0", "-1"]), r.choice(["km", "m"])]
+           if r.random() < 0.6 else ["BYBOX", "400", "400", "km"])
+        + g.maybe(0.5, r.choice(["ASC", "DESC"])) + g.maybe(0.3, "COUNT", r.choice(["1", "2"]))
+        + g.maybe(0.3, "WITHDIST") + g.maybe(0.3, "WITHCOORD") + g.maybe(0.3, "WITHHASH"),
+    ])
+    return c()
+
+
+def big(g):
+    """Commands that push a collection past its compact encoding's limits."""
+    r = g.r
+    n = r.choice([100, 130, 600])
+    c = r.choice([
+        lambda: ["RPUSH", g.key()] + [str(i) for i in range(n)],
+        lambda: ["HSET", g.key()] + sum(([f"f{i}", str(i)] for i in range(n)), []),
+        lambda: ["ZADD", g.key()] + sum(([str(i % 7), f"m{i}"] for i in range(n)), []),
+        lambda: ["SADD", g.key()] + [str(i) for i in range(n)],
+        lambda: ["OBJECT", "ENCODING", g.key()],
+    ])
+    return c()
+
+
+FAMILIES = {
+    "streams": streams, "geo": geo, "big": big,
+    "strings": strings, "keys": keys_, "lists": lists, "hashes": hashes, "sets": sets,
+    "zsets": zsets, "bitmaps": bitmaps, "hll": hll, "sort": sort_,
+}
+
+
+def gen(g, fams):
+    return FAMILIES[g.r.choice(fams)](g)
+
+
+# --- running -----------------------------------------------------------------------------------
+
+def differs(seq, vport, rport, resp):
+    """Replays seq on fresh connections; the index of the first differing reply, or None."""
+    v, rd = Conn(vport), Conn(rport)
+    for c in (v, rd):
+        c.call(["FLUSHALL"])
+        if resp == 3:
+            c.call(["HELLO", "3"])
+    for i, cmd in enumerate(seq):
+        if v.call(cmd) != rd.call(cmd):
+            return i
+    return None
+
+
+def shrink(seq, vport, rport, resp):
+    """Drops commands one at a time while the replay still differs."""
+    i = differs(seq, vport, rport, resp)
+    if i is None:
+        return None
+    seq = seq[:i + 1]
+    j = 0
+    while j < len(seq) - 1:
+        trial = seq[:j] + seq[j + 1:]
+        k = differs(trial, vport, rport, resp)
+        if k is not None:
+            seq = trial[:k + 1]
+        else:
+            j += 1
+    return seq
+
+
+def quote(a):
+    if a and all(32 < ord(ch) < 127 and ch not in "\"'\\" for ch in a):
+        return a
+    out = '"'
+    for ch in a:
+        if ch in '"\\':
+            out += "\\" + ch
+        elif 32 <= ord(ch) < 127:
+            out += ch
+        else:
+            out += {"\r": "\\r", "\n": "\\n", "\t": "\\t"}.get(ch, "\\x%02x" % ord(ch))
+    return out + '"'
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--family", action="append", choices=sorted(FAMILIES))
+    ap.add_argument("--resp", type=int, choices=[2, 3], default=None)
+    ap.add_argument("--flush-every", type=int, default=60)
+    ap.add_argument("--keep-going", action="store_true", help="report every mismatch")
+    a = ap.parse_args()
+
+    ref = os.environ.get("VIREO_REFERENCE_REDIS") or shutil.which("redis-server")
+    if not ref:
+        raise SystemExit("no reference redis-server (set VIREO_REFERENCE_REDIS)")
+    vireo = os.environ.get("VIREO_BIN")
+    if not vireo:
+        for p in ("target/release/vireo-server", "target/debug/vireo-server"):
+            if os.path.exists(os.path.join(ROOT, p)):
+                vireo = os.path.join(ROOT, p)
+                break
+    if not vireo:
+        raise SystemExit("no vireo-server binary: cargo build --release -p vireo-server")
+    seed = a.seed if a.seed is not None else random.randrange(1 << 32)
+    fams = a.family or sorted(FAMILIES)
+    tmp = tempfile.mkdtemp(prefix="vireo-dfuzz-")
+    vport, rport = free_port(), free_port()
+    procs = [start([vireo], vport, tmp, "vireo"), start([ref], rport, tmp, "redis")]
+    found = 0
+    try:
+        rnd = random.Random(seed)
+        g = G(rnd)
+        deadline = time.time() + a.seconds
+        n = 0
+        while time.time() < deadline:
+            resp = a.resp or rnd.choice([2, 3])
+            v, rd = Conn(vport), Conn(rport)
+            for c in (v, rd):
+                c.call(["FLUSHALL"])
+                if resp == 3:
+                    c.call(["HELLO", "3"])
+            seq = []
+            for _ in range(a.flush_every):
+                cmd = gen(g, fams)
+                seq.append(cmd)
+                n += 1
+                try:
+                    rv, rr = v.call(cmd), rd.call(cmd)
+                except SystemExit as e:
+                    print(f"# {e} (vireo on {vport}, redis on {rport}) after:")
+                    for c in seq:
+                        print(" ".join(quote(x) for x in c))
+                    return 2
+                if rv != rr:
+                    found += 1
+                    small = shrink(seq, vport, rport, resp)
+                    if small is None:
+                        print(f"# mismatch that did not replay (seed {seed}, RESP{resp}):")
+                        print(" ".join(quote(x) for x in cmd))
+                        print(f"#   vireo: {rv!r}\n#   redis: {rr!r}")
+                        found += 1
+                        break
+                    print(f"# mismatch (seed {seed}, RESP{resp}), shortest replay:")
+                    for c in small:
+                        print(" ".join(quote(x) for x in c))
+                    w, r_ = Conn(vport), Conn(rport)
+                    for c in (w, r_):
+                        c.call(["FLUSHALL"])
+                        if resp == 3:
+                            c.call(["HELLO", "3"])
+                    for c in small[:-1]:
+                        w.call(c), r_.call(c)
+                    print(f"#   vireo: {w.call(small[-1])!r}")
+                    print(f"#   redis: {r_.call(small[-1])!r}")
+                    sys.stdout.flush()
+                    if not a.keep_going:
+                        return 1
+                    break
+        print(f"{n} commands, {found} mismatches (seed {seed}, families {','.join(fams)})")
+        return 1 if found else 0
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
