@@ -164,7 +164,8 @@ pub fn catch_panic<R>(what: &str, f: impl FnOnce() -> R) -> Result<R, RString> {
         .map_err(|p| format!("{what} panicked: {}", panic_message(p.as_ref())).into())
 }
 
-pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+/// The message a panic carried (its `&str` or `String` payload).
+pub fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = p.downcast_ref::<&str>() {
         s.to_string()
     } else if let Some(s) = p.downcast_ref::<String>() {

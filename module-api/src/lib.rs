@@ -25,7 +25,7 @@ pub mod tracker;
 
 pub use abi::{LogLevel, API_MAJOR, API_MINOR};
 pub use args::{parse_f64, parse_i64, ArgParser, Args};
-pub use command::{catch_panic, Command, InitContext, KeySpec};
+pub use command::{catch_panic, panic_message, Command, InitContext, KeySpec};
 pub use concurrency::{BlockedClient, LockedContext, ThreadSafeContext, TimerId};
 pub use context::{Context, Postponed};
 pub use datatype::{AofRewriter, DataType, RdbReader, RdbWriter, AUX_AFTER_RDB, AUX_BEFORE_RDB};

@@ -5,11 +5,12 @@
 //! socket stays open, and the peer waits forever for a reply. The locks it held are released by
 //! the unwinding (parking_lot does not poison them).
 
-use std::any::Any;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+
+use vireo_module_api::panic_message;
 
 /// Runs a future, answering `Err(message)` instead of unwinding if a poll of it panics.
 pub struct CatchUnwind<F>(Pin<Box<F>>);
@@ -28,18 +29,8 @@ impl<F: Future> Future for CatchUnwind<F> {
         match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
-            Err(payload) => Poll::Ready(Err(message(&*payload))),
+            Err(payload) => Poll::Ready(Err(panic_message(&*payload))),
         }
-    }
-}
-
-fn message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(no message)".to_string()
     }
 }
 
