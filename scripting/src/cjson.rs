@@ -173,11 +173,16 @@ fn fill(lua: &Lua, t: &Table) -> mlua::Result<()> {
                     return Err(fail(lua, &m));
                 }
             };
+            // lua-cjson's guess at a wide encoding: a zero byte among the first two.
+            if s.len() >= 2 && (s[0] == 0 || s[1] == 0) {
+                return Err(fail(lua, "JSON parser does not support UTF-16 or UTF-32"));
+            }
             let cfg = cfg(&c);
             let mut p = Parser { s: &s, i: 0, lua, depth: 0, cfg };
             let v = p.value()?;
             p.ws();
-            if p.i < s.len() {
+            // lua-cjson reads a C string: a zero byte is the end of the text.
+            if p.i < s.len() && s[p.i] != 0 {
                 return Err(p.expected("the end"));
             }
             Ok(v)
@@ -424,7 +429,7 @@ impl Parser<'_> {
     /// The name lua-cjson gives the token at the current position.
     fn token_name(&self) -> &'static str {
         match self.s.get(self.i) {
-            None => "T_END",
+            None | Some(0) => "T_END",
             Some(b'{') => "T_OBJ_BEGIN",
             Some(b'}') => "T_OBJ_END",
             Some(b'[') => "T_ARR_BEGIN",
@@ -472,7 +477,7 @@ impl Parser<'_> {
                 self.depth -= 1;
                 Ok(v)
             }
-            b'"' => Ok(Value::String(self.lua.create_string(self.string()?)?)),
+            b'"' => Ok(Value::String(self.lua.create_string(self.string("value")?)?)),
             b'-' | b'0'..=b'9' => self.number(),
             b'+' | b'i' | b'I' | b'n' | b'N'
                 if self.cfg.decode_invalid && is_invalid_number(&self.s[self.i..]) =>
@@ -516,23 +521,27 @@ impl Parser<'_> {
         }
     }
 
-    fn string(&mut self) -> mlua::Result<Vec<u8>> {
-        let start = self.i;
+    /// A string token; `expected` names it in errors ("value", "object key string").
+    fn string(&mut self, expected: &str) -> mlua::Result<Vec<u8>> {
         self.i += 1;
         let mut out = Vec::new();
-        let bad = |p: &Self| {
-            fail(
-                p.lua,
-                &format!("Expected value but found invalid string at character {}", start + 1),
-            )
+        // lua-cjson's token errors, at 1-based character `at`.
+        let bad = |p: &Self, what: &str, at: usize| {
+            fail(p.lua, &format!("Expected {expected} but found {what} at character {at}"))
         };
         loop {
-            let Some(&c) = self.s.get(self.i) else { return Err(bad(self)) };
+            // The text ends at a zero byte, as a C string does for lua-cjson.
+            let c = match self.s.get(self.i) {
+                None | Some(0) => return Err(bad(self, "unexpected end of string", self.i + 1)),
+                Some(&c) => c,
+            };
             self.i += 1;
             match c {
                 b'"' => return Ok(out),
                 b'\\' => {
-                    let Some(&e) = self.s.get(self.i) else { return Err(bad(self)) };
+                    // Escape errors point at the backslash.
+                    let at = self.i;
+                    let e = self.s.get(self.i).copied().unwrap_or(0);
                     self.i += 1;
                     match e {
                         b'"' | b'\\' | b'/' => out.push(e),
@@ -542,29 +551,35 @@ impl Parser<'_> {
                         b'r' => out.push(b'\r'),
                         b't' => out.push(b'\t'),
                         b'u' => {
-                            let mut cp = self.hex4().ok_or_else(|| bad(self))?;
-                            if (0xD800..0xDC00).contains(&cp) {
-                                // A surrogate pair.
-                                if self.s.get(self.i..self.i + 2) != Some(b"\\u") {
-                                    return Err(bad(self));
-                                }
-                                self.i += 2;
-                                let lo = self.hex4().ok_or_else(|| bad(self))?;
-                                if !(0xDC00..0xE000).contains(&lo) {
-                                    return Err(bad(self));
-                                }
-                                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                            }
-                            let ch = char::from_u32(cp).ok_or_else(|| bad(self))?;
+                            let ch = self
+                                .unicode_escape()
+                                .ok_or_else(|| bad(self, "invalid unicode escape code", at))?;
                             let mut buf = [0u8; 4];
                             out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
                         }
-                        _ => return Err(bad(self)),
+                        _ => return Err(bad(self, "invalid escape code", at)),
                     }
                 }
                 c => out.push(c),
             }
         }
+    }
+
+    /// The character of a `\uXXXX` escape (a surrogate pair takes two), the `\u` read.
+    fn unicode_escape(&mut self) -> Option<char> {
+        let mut cp = self.hex4()?;
+        if (0xD800..0xDC00).contains(&cp) {
+            if self.s.get(self.i..self.i + 2) != Some(b"\\u") {
+                return None;
+            }
+            self.i += 2;
+            let lo = self.hex4()?;
+            if !(0xDC00..0xE000).contains(&lo) {
+                return None;
+            }
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        }
+        char::from_u32(cp)
     }
 
     fn hex4(&mut self) -> Option<u32> {
@@ -612,7 +627,7 @@ impl Parser<'_> {
             if self.s.get(self.i) != Some(&b'"') {
                 return Err(self.expected("object key string"));
             }
-            let k = self.string()?;
+            let k = self.string("object key string")?;
             self.ws();
             if self.s.get(self.i) != Some(&b':') {
                 return Err(self.expected("colon"));
