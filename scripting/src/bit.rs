@@ -25,23 +25,16 @@ fn number_of(v: &Value) -> Option<f64> {
     }
 }
 
-/// Argument `i` (0-based) of `name` as a 32-bit integer, or Lua's "bad argument" error.
-fn arg(lua: &Lua, args: &MultiValue, i: usize, name: &str) -> mlua::Result<i32> {
-    match args.get(i) {
+/// Argument `i` (0-based) as a 32-bit integer, or Lua's "bad argument" error.
+fn arg(lua: &Lua, args: &MultiValue, i: usize) -> mlua::Result<i32> {
+    let got = match args.get(i) {
         Some(v) => match number_of(v) {
-            Some(n) => Ok(tobit(n)),
-            None => Err(bad(lua, i, name, v.type_name())),
+            Some(n) => return Ok(tobit(n)),
+            None => v.type_name(),
         },
-        None => Err(bad(lua, i, name, "no value")),
-    }
-}
-
-fn bad(lua: &Lua, i: usize, name: &str, got: &str) -> mlua::Error {
-    let line = crate::user_line(lua).map(|l| format!("user_script:{l}: ")).unwrap_or_default();
-    mlua::Error::RuntimeError(format!(
-        "{line}bad argument #{} to '{name}' (number expected, got {got})",
-        i + 1
-    ))
+        None => "no value",
+    };
+    Err(crate::arg_err(lua, i + 1, &format!("number expected, got {got}")))
 }
 
 type Unary = fn(i32) -> i32;
@@ -56,7 +49,7 @@ pub fn install(lua: &Lua) -> mlua::Result<Table> {
         t.set(
             name,
             lua.create_function(move |lua, args: MultiValue| {
-                Ok(f64::from(f(arg(lua, &args, 0, name)?)))
+                Ok(f64::from(f(arg(lua, &args, 0)?)))
             })?,
         )?;
     }
@@ -66,9 +59,9 @@ pub fn install(lua: &Lua) -> mlua::Result<Table> {
         t.set(
             name,
             lua.create_function(move |lua, args: MultiValue| {
-                let mut acc = arg(lua, &args, 0, name)?;
+                let mut acc = arg(lua, &args, 0)?;
                 for i in 1..args.len() {
-                    acc = f(acc, arg(lua, &args, i, name)?);
+                    acc = f(acc, arg(lua, &args, i)?);
                 }
                 Ok(f64::from(acc))
             })?,
@@ -85,8 +78,8 @@ pub fn install(lua: &Lua) -> mlua::Result<Table> {
         t.set(
             name,
             lua.create_function(move |lua, args: MultiValue| {
-                let x = arg(lua, &args, 0, name)?;
-                let n = arg(lua, &args, 1, name)? as u32 & 31;
+                let x = arg(lua, &args, 0)?;
+                let n = arg(lua, &args, 1)? as u32 & 31;
                 Ok(f64::from(f(x, n)))
             })?,
         )?;
@@ -94,8 +87,8 @@ pub fn install(lua: &Lua) -> mlua::Result<Table> {
     t.set(
         "tohex",
         lua.create_function(|lua, args: MultiValue| {
-            let x = arg(lua, &args, 0, "tohex")? as u32;
-            let n = if args.len() > 1 { arg(lua, &args, 1, "tohex")? } else { 8 };
+            let x = arg(lua, &args, 0)? as u32;
+            let n = if args.len() > 1 { arg(lua, &args, 1)? } else { 8 };
             let upper = n < 0;
             let n = (n.unsigned_abs() as usize).min(8);
             let s = if upper { format!("{x:08X}") } else { format!("{x:08x}") };

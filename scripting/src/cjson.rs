@@ -147,7 +147,7 @@ fn fill(lua: &Lua, t: &Table) -> mlua::Result<()> {
         "encode",
         lua.create_function(move |lua, args: MultiValue| {
             if args.len() != 1 {
-                return Err(fail(lua, "bad argument #1 to 'encode' (expected 1 argument)"));
+                return Err(arg_err(lua, 1, "expected 1 argument"));
             }
             let mut out = Vec::new();
             encode(lua, &cfg(&c), &args[0], 0, &mut out)?;
@@ -159,18 +159,15 @@ fn fill(lua: &Lua, t: &Table) -> mlua::Result<()> {
         "decode",
         lua.create_function(move |lua, args: MultiValue| {
             if args.len() != 1 {
-                return Err(fail(lua, "bad argument #1 to 'decode' (expected 1 argument)"));
+                return Err(arg_err(lua, 1, "expected 1 argument"));
             }
             let s = match &args[0] {
                 Value::String(s) => s.as_bytes().to_vec(),
                 Value::Integer(n) => n.to_string().into_bytes(),
                 Value::Number(n) => format_g(*n, 14).into_bytes(),
                 v => {
-                    let m = format!(
-                        "bad argument #1 to 'decode' (string expected, got {})",
-                        v.type_name()
-                    );
-                    return Err(fail(lua, &m));
+                    let m = format!("string expected, got {}", v.type_name());
+                    return Err(arg_err(lua, 1, &m));
                 }
             };
             // lua-cjson's guess at a wide encoding: a zero byte among the first two.

@@ -636,7 +636,9 @@ impl Engine {
             // An error table redis.pcall gave back, returned as it is, was counted already.
             let error_counted = matches!(&value, Value::Table(_))
                 && self.counted.raw_get::<bool>(value.clone()).unwrap_or(false);
-            return Ok(Outcome { reply: lua_to_reply(&value), error_counted });
+            // Booleans follow the protocol the script chose with redis.setresp.
+            let resp3 = Running::with(|_, resp3| *resp3).unwrap_or(false);
+            return Ok(Outcome { reply: lua_to_reply(&value, resp3), error_counted });
         }
         // The handler made every error a table with `err` and, where known, `line`.
         let mut error_counted = false;
@@ -1233,15 +1235,18 @@ pub fn reply_to_lua(lua: &Lua, r: &Reply, resp3: bool) -> mlua::Result<Value> {
 /// A script's return value as a reply (RESP2 rules of Redis 7.0): numbers truncated to
 /// integers, strings as bulk, `true` as 1, `false` and nil as null, `{err=}`/`{ok=}` as
 /// error/status, `{double=}` as a double, other tables as arrays up to the first nil.
-pub fn lua_to_reply(v: &Value) -> Reply {
-    lua_to_reply_depth(v, 0)
+pub fn lua_to_reply(v: &Value, resp3: bool) -> Reply {
+    lua_to_reply_depth(v, resp3, 0)
 }
 
-fn lua_to_reply_depth(v: &Value, depth: usize) -> Reply {
+fn lua_to_reply_depth(v: &Value, resp3: bool, depth: usize) -> Reply {
     match v {
         Value::String(s) => Reply::Bulk(s.as_bytes().to_vec()),
         Value::Integer(n) => Reply::Int(*n),
         Value::Number(n) => Reply::Int(number_to_int(*n)),
+        // After redis.setresp(3) a boolean is a boolean (`:1`/`:0` to a RESP2 client); before
+        // it, true is 1 and false is nil.
+        Value::Boolean(b) if resp3 => Reply::Bool(*b),
         Value::Boolean(true) => Reply::Int(1),
         Value::Boolean(false) | Value::Nil => Reply::Null,
         Value::Table(t) => {
@@ -1263,8 +1268,8 @@ fn lua_to_reply_depth(v: &Value, depth: usize) -> Reply {
                 let mut pairs = Vec::new();
                 for (k, v) in m.pairs::<Value, Value>().flatten() {
                     pairs.push((
-                        lua_to_reply_depth(&k, depth + 1),
-                        lua_to_reply_depth(&v, depth + 1),
+                        lua_to_reply_depth(&k, resp3, depth + 1),
+                        lua_to_reply_depth(&v, resp3, depth + 1),
                     ));
                 }
                 return Reply::Map(pairs);
@@ -1273,14 +1278,14 @@ fn lua_to_reply_depth(v: &Value, depth: usize) -> Reply {
                 let items = s
                     .pairs::<Value, Value>()
                     .flatten()
-                    .map(|(k, _)| lua_to_reply_depth(&k, depth + 1));
+                    .map(|(k, _)| lua_to_reply_depth(&k, resp3, depth + 1));
                 return Reply::Set(items.collect());
             }
             let mut items = Vec::new();
             for i in 1.. {
                 match t.raw_get::<Value>(i) {
                     Ok(Value::Nil) | Err(_) => break,
-                    Ok(v) => items.push(lua_to_reply_depth(&v, depth + 1)),
+                    Ok(v) => items.push(lua_to_reply_depth(&v, resp3, depth + 1)),
                 }
             }
             Reply::Array(items)

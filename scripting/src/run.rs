@@ -210,7 +210,8 @@ impl FromLuaMulti for RunResult {
                 Some(Reply::Null)
             } else {
                 let idx = 1 - nvals;
-                // The RESP2 rules of `crate::lua_to_reply` for the values that are not tables.
+                // The rules of `crate::lua_to_reply` for numbers, strings and nil. Booleans
+                // depend on redis.setresp: they take the slow path.
                 match ffi::lua_type(state, idx) {
                     ffi::LUA_TNUMBER => {
                         Some(Reply::Int(number_to_int(ffi::lua_tonumber(state, idx))))
@@ -220,8 +221,7 @@ impl FromLuaMulti for RunResult {
                         let p = ffi::lua_tolstring(state, idx, &mut len) as *const u8;
                         Some(Reply::Bulk(std::slice::from_raw_parts(p, len).to_vec()))
                     }
-                    ffi::LUA_TBOOLEAN if ffi::lua_toboolean(state, idx) != 0 => Some(Reply::Int(1)),
-                    ffi::LUA_TBOOLEAN | ffi::LUA_TNIL => Some(Reply::Null),
+                    ffi::LUA_TNIL => Some(Reply::Null),
                     _ => None,
                 }
             }

@@ -214,8 +214,11 @@ fn resp3_replies_to_lua() {
     );
     assert_eq!(
         eval("redis.setresp(3) return {redis.call('nil') == nil, redis.call('bool') == true}"),
-        Reply::Array(vec![Reply::Int(1), Reply::Int(1)])
+        // After setresp(3) the script's booleans reply as booleans, as in Redis.
+        Reply::Array(vec![Reply::Bool(true), Reply::Bool(true)])
     );
+    assert_eq!(eval("redis.setresp(3) return false"), Reply::Bool(false));
+    assert_eq!(eval("return false"), Reply::Null);
     // Under RESP2 a map is a flat array and a double a string.
     assert_eq!(
         eval("local m = redis.call('map') return {m[1], m[2]}"),
