@@ -82,6 +82,7 @@ fn del(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     for k in &argv[1..] {
         if ctx.db().delete(k, now).is_some() {
             n += 1;
+            ctx.key_modified(k);
             ctx.notify(ev::GENERIC, "del", k);
         }
     }

@@ -549,6 +549,7 @@ fn mpop(ctx: &mut Ctx, keys: &[Bytes], end: End, count: usize) -> Result<bool, E
         ctx.out.array(2);
         ctx.out.bulk(key);
         let n = pop_into_reply(ctx, key, end, count);
+        ctx.key_modified(key);
         let n = Bytes::copy_from_slice(itoa::Buffer::new().format(n).as_bytes());
         ctx.propagate(vec![pop_name(end), key.clone(), n]);
         return Ok(true);

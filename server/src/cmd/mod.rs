@@ -331,6 +331,9 @@ pub struct Ctx<'a> {
     pub cmd: &'a Command,
     /// Set by [`Ctx::block`].
     pub blocked: Option<BlockRequest>,
+    /// The command told [`Ctx::key_modified`] which of its keys it changed, so the dispatcher
+    /// does not take every key it writes by its key specs as changed.
+    pub touched_own: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -351,6 +354,18 @@ impl<'a> Ctx<'a> {
 
     pub fn db(&mut self) -> &mut Db {
         &mut self.core.dbs[self.client.db]
+    }
+
+    /// For a command that names keys it may leave alone (DEL of a missing key, LMPOP's
+    /// other keys): `key` of the current database changed. WATCH and client-side caching
+    /// then hear of these keys only, as Redis signals each modified key.
+    pub fn key_modified(&mut self, key: &[u8]) {
+        self.touched_own = true;
+        let core = &mut *self.core;
+        if !core.watches.is_empty() || core.tracking.watching() {
+            core.watches.touch(&core.dbs[self.client.db], key);
+            crate::tracking::key_modified(core, key);
+        }
     }
 
     /// Records `n` changes to the dataset (drives propagation and the save schedule).
@@ -977,8 +992,10 @@ fn run_inner(
         propagate_as: None,
         cmd,
         blocked: None,
+        touched_own: false,
     };
     let result = handler(&mut ctx, argv);
+    let touched_own = ctx.touched_own;
     let propagate_as = ctx.propagate_as.take();
     let blocked = ctx.blocked.take();
     let duration_us = start.elapsed().as_micros() as u64;
@@ -1033,7 +1050,7 @@ fn run_inner(
         st.latency.record(duration_us * 1000);
     }
     core.stats.total_commands_processed += 1;
-    if cmd_dirtied && (!core.watches.is_empty() || core.tracking.watching()) {
+    if cmd_dirtied && !touched_own && (!core.watches.is_empty() || core.tracking.watching()) {
         touch_written_keys(core, cmd, argv, db_before);
     }
     if cmd_dirtied {

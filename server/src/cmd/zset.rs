@@ -830,6 +830,7 @@ fn mpop(ctx: &mut Ctx, keys: &[Bytes], max: bool, count: usize) -> Result<bool, 
         return Ok(false);
     }
     if let Some((key, popped)) = pop_generic(ctx, keys, max, count, true, true)? {
+        ctx.key_modified(&key);
         let cmd = if max { b("ZPOPMAX") } else { b("ZPOPMIN") };
         let c = Bytes::copy_from_slice(itoa::Buffer::new().format(popped).as_bytes());
         ctx.propagate(vec![cmd, key, c]);

@@ -351,6 +351,7 @@ fn detached<R>(
         propagate_as: None,
         cmd,
         blocked: None,
+        touched_own: false,
     };
     // A callback replies to no command of its own: nothing to replicate verbatim, and what it
     // chooses to replicate is dropped (its calls propagate).
@@ -608,6 +609,7 @@ impl Locked {
             propagate_as: None,
             cmd: self.cmd,
             blocked: None,
+            touched_own: false,
         };
         let mut host = Host {
             ctx: &mut ctx,

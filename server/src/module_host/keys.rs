@@ -193,6 +193,7 @@ fn run_builtin(host: &mut Host, argv: Vec<Bytes>) -> Result<CallReply, String> {
             propagate_as: None,
             cmd,
             blocked: None,
+            touched_own: false,
         };
         let r = handler(&mut sub, &argv);
         (r, sub.propagate_as.take())
