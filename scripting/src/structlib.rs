@@ -66,7 +66,9 @@ struct Format<'a> {
 
 impl<'a> Format<'a> {
     fn new(fmt: &'a [u8]) -> Self {
-        Format { fmt, i: 0, big: false, align: 1 }
+        // The C library reads the format as a C string: it ends at a zero byte.
+        let end = fmt.iter().position(|&c| c == 0).unwrap_or(fmt.len());
+        Format { fmt: &fmt[..end], i: 0, big: false, align: 1 }
     }
 
     fn number(&mut self) -> Option<usize> {
