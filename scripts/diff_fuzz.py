@@ -123,6 +123,11 @@ def order_of(args):
     if name in ("HSCAN", "ZSCAN"):
         # SORT turns a small sorted set into a big one, a hash table.
         return "scan-pairs"
+    if name in ("EVAL", "EVAL_RO"):
+        if "HGETALL" in args[1]:
+            return "pairs"
+        if "SMEMBERS" in args[1]:
+            return "elements"
     if name == "SORT" and "BY" in args:
         # Equal weights (missing keys, nosort) leave the order to the hash table.
         return "type" if "LIMIT" in args else "elements"
@@ -265,7 +270,8 @@ def keys_(g):
         lambda: ["PERSIST", g.key()],
         lambda: ["TTL", g.key()],
         lambda: ["OBJECT", "ENCODING", g.key()],
-        lambda: ["KEYS", r.choice(["*", "k*", "k[0-1]", "{t}*", "?1"])],
+        # Patterns matching one key at most: KEYS lists in table order, also inside EXEC.
+        lambda: ["KEYS", r.choice(["k1", "*b", "k[0]", "{t}a", "?1"])],
         lambda: ["DBSIZE"],
         lambda: ["UNLINK"] + g.keys(),
         lambda: ["TOUCH"] + g.keys(),
@@ -500,6 +506,81 @@ def geo(g):
     return c()
 
 
+def multi(g):
+    r = g.r
+    c = r.choice([
+        lambda: ["MULTI"],
+        lambda: ["EXEC"],
+        lambda: ["DISCARD"],
+        lambda: ["WATCH"] + g.keys(1, 2),
+        lambda: ["UNWATCH"],
+        # A command that fails at queue time aborts the transaction.
+        lambda: [r.choice(["GET", "SET", "NOSUCH", "INCR"])] + g.keys(0, 3),
+    ])
+    return c()
+
+
+SCRIPTS = [
+    "return redis.call(ARGV[1], KEYS[1])",
+    "return redis.pcall(ARGV[1], KEYS[1], ARGV[2])",
+    "return {1, 2.7, 'x', false, true, {3, 'y'}, nil, 5}",
+    "return {err = 'My Error'}",
+    "return {ok = 'fine'}",
+    "return redis.error_reply('bad thing')",
+    "return redis.status_reply('DONE')",
+    "return 3.99",
+    "return -0.5",
+    "return tostring(redis.call('INCRBY', KEYS[1], ARGV[2]))",
+    "return redis.call('HGETALL', KEYS[1])",
+    "return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')",
+    "redis.setresp(3); return redis.call('HGETALL', KEYS[1])",
+    "redis.setresp(3); return redis.call('ZSCORE', KEYS[1], ARGV[1])",
+    "redis.setresp(3); return {double = 3.5}",
+    "redis.setresp(3); return redis.call('SMEMBERS', KEYS[1])",
+    "return cjson.encode({a = {1, 2}, b = ARGV[1]})",
+    "return cjson.decode(ARGV[1])",
+    "return cmsgpack.unpack(cmsgpack.pack({1, 'a', {b = 2}}))",
+    "return bit.band(tonumber(ARGV[1]) or 0, 255)",
+    "return struct.pack('>I2', 258)",
+    "return redis.sha1hex(ARGV[1])",
+    "return x",
+    "x = 1",
+    "return redis.call('SET', KEYS[1])",
+    "return redis.call('NOSUCH')",
+    "return #KEYS + #ARGV",
+    "return string.rep('a', 3) .. ARGV[1]",
+    "return math.floor(tonumber(ARGV[1]) or 0)",
+    "return table.concat({'a', 'b'}, ARGV[1])",
+    "return cjson.encode(cjson.decode(ARGV[1]))",
+    "return {pcall(cjson.decode, ARGV[1])}",
+    "return cmsgpack.pack(ARGV[1], tonumber(ARGV[1]))",
+    "return {cmsgpack.unpack(ARGV[1])}",
+    "return {struct.unpack('>i2', ARGV[1])}",
+    # (Not ARGV[1] as a format: a byte above 127 in the error, see docs/differences.md.)
+    "return {pcall(struct.pack, '>I2', ARGV[1])}",
+    "return tonumber(ARGV[1])",
+    "return {tonumber(ARGV[1])}",
+    "return string.format('%d %s %5.2f', 3, ARGV[1], 1.5)",
+    "return redis.call('MGET', KEYS[1], ARGV[1])",
+    "return redis.call('LRANGE', KEYS[1], 0, -1)",
+    "return redis.call('EXISTS', KEYS[1]) == 1",
+    "redis.setresp(3); return redis.call('EXISTS', KEYS[1]) == 1",
+    "redis.setresp(3); return redis.call('HRANDFIELD', KEYS[1], 0)",
+    "return redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])",
+    "return bit.tohex(tonumber(ARGV[1]) or -1)",
+]
+
+
+def scripting(g):
+    r = g.r
+    body = r.choice(SCRIPTS)
+    nkeys = r.choice(["1", "1", "0", "2", "-1", "x"])
+    args = [r.choice(["GET", "INCR", "LLEN", "TYPE", "HGETALL", "SMEMBERS", "DEL", "[1,2]",
+                      '{"a":[1,{"b":null}]}', "1e3", "0x10", "-7", "\x92\x01\xa1a", "{", "[1,]",
+                      "\"\\u00e9\"", "2.5", "nan"]), g.val()]
+    return [r.choice(["EVAL", "EVAL_RO"]), body, nkeys, g.key(), *args[:r.randint(0, 2)]]
+
+
 def big(g):
     """Commands that push a collection past its compact encoding's limits."""
     r = g.r
@@ -516,7 +597,7 @@ def big(g):
 
 
 FAMILIES = {
-    "streams": streams, "geo": geo, "big": big,
+    "streams": streams, "geo": geo, "big": big, "multi": multi, "scripting": scripting,
     "strings": strings, "keys": keys_, "lists": lists, "hashes": hashes, "sets": sets,
     "zsets": zsets, "bitmaps": bitmaps, "hll": hll, "sort": sort_,
 }
