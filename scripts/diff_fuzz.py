@@ -46,6 +46,8 @@ class Conn:
         self.s.settimeout(10)
         self.port = port
         self.buf = b""
+        # The commands queued since MULTI, or None outside a transaction.
+        self.queued = None
 
     def _fill(self):
         try:
@@ -92,10 +94,22 @@ class Conn:
 
     def call(self, args):
         r = self.raw(args)
-        how = order_of(args)
-        if how and r[:1] in (b"*", b"~", b"%"):
-            r = normalize(r, how)
-        return r
+        name = args[0]
+        if self.queued is not None:
+            # Inside MULTI: EXEC's replies are normalized as their commands' would be.
+            if name == "EXEC" and r[:1] == b"*" and r[:3] != b"*-1":
+                head, _, rest = r.partition(b"\r\n")
+                items, _ = split_items(rest, int(head[1:]))
+                items = [normalize_reply(c, it) for c, it in zip(self.queued, items)]
+                r = head + b"\r\n" + b"".join(items)
+            if name in ("EXEC", "DISCARD") or r.startswith(b"-ERR EXEC without"):
+                self.queued = None
+            elif r == b"+QUEUED\r\n":
+                self.queued.append(args)
+            return r
+        if name == "MULTI" and r == b"+OK\r\n":
+            self.queued = []
+        return normalize_reply(args, r)
 
     def raw(self, args):
         self.last = args
@@ -132,6 +146,13 @@ def order_of(args):
         # Equal weights (missing keys, nosort) leave the order to the hash table.
         return "type" if "LIMIT" in args else "elements"
     return None
+
+
+def normalize_reply(args, r):
+    how = order_of(args)
+    if how and r[:1] in (b"*", b"~", b"%"):
+        return normalize(r, how)
+    return r
 
 
 def split_items(rest, n):

@@ -532,7 +532,7 @@ pub fn after_call(core: &mut Core, client: &Client, cmd: &Command, argv: &[Bytes
     if !remember {
         return;
     }
-    for (i, _) in cmd.keys(argv) {
+    for (i, _) in cmd.keys_after_call(argv) {
         tr.remember(id, &argv[i]);
     }
 }

@@ -181,11 +181,17 @@ impl Command {
     }
 
     /// The keys of a call, as positions in `argv` with their key-spec flags; none when the
-    /// specs cannot find them (as `COMMAND GETKEYS` would fail). For the per-key work that
-    /// follows a call: WATCH, client tracking, `keymiss` events.
+    /// specs cannot find them (as `COMMAND GETKEYS` would fail). For ACL checks.
     pub fn keys(&self, argv: &[Bytes]) -> Vec<spec::KeyRef> {
         let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
         spec::get_keys(self.spec, &args).unwrap_or_default()
+    }
+
+    /// The keys of a call that ran, for the per-key work that follows it: WATCH, client
+    /// tracking, `keymiss` events (see [`spec::keys_after_call`]).
+    pub fn keys_after_call(&self, argv: &[Bytes]) -> Vec<spec::KeyRef> {
+        let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
+        spec::keys_after_call(self.spec, &args)
     }
 }
 
@@ -728,7 +734,7 @@ fn count_keyspace_hits(
             core.stats.keyspace_misses += d.lookup_misses.saturating_sub(before.1);
         }
     } else if cmd.has_ro_keys {
-        for (i, f) in cmd.keys(argv) {
+        for (i, f) in cmd.keys_after_call(argv) {
             if f.contains(spec::KeyFlags::RO) {
                 match core.dbs[db].table.contains(&argv[i]) {
                     true => core.stats.keyspace_hits += 1,
@@ -751,7 +757,7 @@ fn notify_key_misses(core: &mut Core, cmd: &Command, argv: &[Bytes], db: usize) 
     if silent || (!readonly && !cmd.flags.contains(CmdFlags::WRITE)) {
         return;
     }
-    for (i, f) in cmd.keys(argv) {
+    for (i, f) in cmd.keys_after_call(argv) {
         let read_only_key = readonly || f.contains(spec::KeyFlags::RO);
         if read_only_key && !core.dbs[db].table.contains(&argv[i]) {
             let miss = crate::config::notify::KEY_MISS;
@@ -765,7 +771,7 @@ fn notify_key_misses(core: &mut Core, cmd: &Command, argv: &[Bytes], db: usize) 
 /// the caller's database (MOVE, COPY ... DB) touch the other database's key themselves.
 fn touch_written_keys(core: &mut Core, cmd: &Command, argv: &[Bytes], db: usize) {
     let written = spec::KeyFlags::RW.union(spec::KeyFlags::OW).union(spec::KeyFlags::RM);
-    for (i, f) in cmd.keys(argv) {
+    for (i, f) in cmd.keys_after_call(argv) {
         if f.intersects(written) || f == spec::KeyFlags::default() {
             core.watches.touch(&core.dbs[db], &argv[i]);
             crate::tracking::key_modified(core, &argv[i]);

@@ -453,6 +453,20 @@ pub fn get_keys(spec: &CommandSpec, argv: &[&[u8]]) -> Result<Vec<KeyRef>, GetKe
     keys_of(spec, argv, false)
 }
 
+/// The keys a call names for the work after it runs (WATCH, client tracking, `keymiss`):
+/// [`get_keys`], or where that fails as COMMAND GETKEYS does (PFMERGE with no source keys, a
+/// spec beyond the last argument), the keys of the specs that can be evaluated. The command
+/// itself ran, and its destination key must not be missed.
+pub fn keys_after_call(spec: &CommandSpec, argv: &[&[u8]]) -> Vec<KeyRef> {
+    get_keys(spec, argv).unwrap_or_else(|_| {
+        let variable = spec.key_specs.iter().any(|ks| ks.flags.contains(KeyFlags::VARIABLE_FLAGS));
+        if variable {
+            return Vec::new();
+        }
+        eval_specs_with(spec, argv, false, true).unwrap_or_default()
+    })
+}
+
 /// [`get_keys`], including the channels of `not_key` specs (cluster routing of sharded pubsub).
 pub fn get_keys_and_channels(
     spec: &CommandSpec,
@@ -525,6 +539,17 @@ fn eval_specs(
     argv: &[&[u8]],
     with_channels: bool,
 ) -> Result<Vec<KeyRef>, GetKeysError> {
+    eval_specs_with(spec, argv, with_channels, false)
+}
+
+/// [`eval_specs`]; with `skip_bad`, a spec whose keys fall outside the arguments gives none
+/// instead of failing the call.
+fn eval_specs_with(
+    spec: &CommandSpec,
+    argv: &[&[u8]],
+    with_channels: bool,
+    skip_bad: bool,
+) -> Result<Vec<KeyRef>, GetKeysError> {
     const BAD: GetKeysError = GetKeysError::InvalidArguments;
     let argc = argv.len() as i64;
     let mut keys = Vec::new();
@@ -573,6 +598,9 @@ fn eval_specs(
             FindKeys::Unknown => return Err(BAD),
         };
         if last >= argc || last < first || first >= argc || first < 0 || step <= 0 {
+            if skip_bad {
+                continue;
+            }
             return Err(BAD);
         }
         let mut i = first;

@@ -183,7 +183,7 @@ fn run_builtin(host: &mut Host, argv: Vec<Bytes>) -> Result<CallReply, String> {
     let db = ctx.client.db;
     let dirty_before = ctx.core.dirty;
     let mut buf = Vec::new();
-    let (result, propagate_as) = {
+    let (result, propagate_as, touched_own) = {
         let mut sub = Ctx {
             core: &mut *ctx.core,
             server: ctx.server,
@@ -196,12 +196,12 @@ fn run_builtin(host: &mut Host, argv: Vec<Bytes>) -> Result<CallReply, String> {
             touched_own: false,
         };
         let r = handler(&mut sub, &argv);
-        (r, sub.propagate_as.take())
+        (r, sub.propagate_as.take(), sub.touched_own)
     };
     let core = &mut *ctx.core;
     cmd::propagate_lazy_expired(core, db);
-    if core.dirty != dirty_before {
-        for (i, _) in cmd.keys(&argv) {
+    if core.dirty != dirty_before && !touched_own {
+        for (i, _) in cmd.keys_after_call(&argv) {
             core.watches.touch(&core.dbs[db], &argv[i]);
             crate::tracking::key_modified(core, &argv[i]);
         }
