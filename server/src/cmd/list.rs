@@ -278,11 +278,11 @@ fn lrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// LINDEX key index
 fn lindex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let idx = parse_long(&argv[2])?;
     let (now, acc) = (ctx.now, access(ctx));
     let (db, out) = ctx.db_out();
+    // The key first, then the index, as Redis: a missing key is nil whatever the index.
     match lookup_list(db, &argv[1], now, acc)? {
-        Some(l) => match l.index(idx).and_then(|i| l.get(i)) {
+        Some(l) => match l.index(parse_long(&argv[2])?).and_then(|i| l.get(i)) {
             Some(v) => out.bulk(v),
             None => out.null(),
         },

@@ -201,26 +201,26 @@ fn zadd_generic(ctx: &mut Ctx, argv: &[Bytes], zincrby: bool) -> CmdResult {
     let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
         (false, false, false, false, false, zincrby);
     let mut idx = 2;
-    if !zincrby {
-        while idx < argv.len() {
-            let a = &argv[idx][..];
-            if Ctx::is(a, "nx") {
-                nx = true;
-            } else if Ctx::is(a, "xx") {
-                xx = true;
-            } else if Ctx::is(a, "gt") {
-                gt = true;
-            } else if Ctx::is(a, "lt") {
-                lt = true;
-            } else if Ctx::is(a, "ch") {
-                ch = true;
-            } else if Ctx::is(a, "incr") {
-                incr = true;
-            } else {
-                break;
-            }
-            idx += 1;
+    // ZINCRBY reads ZADD's flags too, as Redis (its arity leaves a flag no room but to make
+    // a syntax error).
+    while idx < argv.len() {
+        let a = &argv[idx][..];
+        if Ctx::is(a, "nx") {
+            nx = true;
+        } else if Ctx::is(a, "xx") {
+            xx = true;
+        } else if Ctx::is(a, "gt") {
+            gt = true;
+        } else if Ctx::is(a, "lt") {
+            lt = true;
+        } else if Ctx::is(a, "ch") {
+            ch = true;
+        } else if Ctx::is(a, "incr") {
+            incr = true;
+        } else {
+            break;
         }
+        idx += 1;
     }
     let elements = argv.len() - idx;
     if elements == 0 || !elements.is_multiple_of(2) {
@@ -1224,15 +1224,16 @@ fn zintercard(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// the whole iteration is returned even when others are added or removed between calls.
 fn zscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let cursor = super::parse_cursor(&argv[2]).ok_or_else(|| Error::err("invalid cursor"))?;
-    let super::ScanOpts { count, pattern: pat, .. } = super::parse_scan_opts(&argv[3..], false)?;
     let (now, acc) = (ctx.now, access(ctx));
     let (db, out) = ctx.db_out();
+    // A missing key answers before the options are read, as HSCAN and SSCAN (and Redis).
     let Some(z) = get_zset(db, &argv[1], now, acc)? else {
         out.array(2);
         out.bulk(b"0");
         out.array(0);
         return Ok(());
     };
+    let super::ScanOpts { count, pattern: pat, .. } = super::parse_scan_opts(&argv[3..], false)?;
     let mut items: Vec<(Vec<u8>, f64)> = Vec::new();
     let next = z.scan(cursor, count as usize, |m, sc| {
         if pat.is_none_or(|p| glob_match(p, m, false)) {
