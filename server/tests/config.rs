@@ -606,6 +606,10 @@ fn cluster_enabled_select() {
             "SELECT 2147483648",
             b"-ERR value is out of range, value must between -2147483648 and 2147483647\r\n",
         ),
+        // Cluster commands are not built: with cluster-enabled yes they say so, rather than
+        // "cluster support disabled" (their answer with cluster-enabled no).
+        ("CLUSTER INFO", b"-ERR command 'cluster|info' is not implemented in Vireo yet\r\n"),
+        ("READONLY", b"-ERR command 'readonly' is not implemented in Vireo yet\r\n"),
     ]);
 }
 

@@ -25,7 +25,9 @@ fn render() -> String {
         }
         for r in rows {
             total += 1;
-            let status = if r.handler.is_some() {
+            let status = if vireo_server::cmd::cluster::answers_disabled(r.fullname) {
+                "no cluster mode"
+            } else if r.handler.is_some() {
                 done += 1;
                 "yes"
             } else {
@@ -40,7 +42,9 @@ fn render() -> String {
     out.push_str(
         "Every command of Redis 7.0, the few later ones Vireo adds, and whether Vireo implements \
          each. A command marked \"not yet\" answers \
-         `ERR command '<name>' is not implemented in Vireo yet`.\n\
+         `ERR command '<name>' is not implemented in Vireo yet`. Vireo has no cluster mode: the \
+         commands marked \"no cluster mode\" answer `ERR This instance has cluster support \
+         disabled`, as Redis does with `cluster-enabled no`.\n\
          Generated from `server/commands/*.json`, `server/commands/vireo/*.json` and the handler \
          tables by `server/tests/docs.rs` (`VIREO_BLESS=1 cargo test -p vireo-server --test integration docs::` rewrites it).\n\n",
     );

@@ -10,6 +10,7 @@ pub mod acl;
 pub mod aof;
 pub mod bitmap;
 pub mod client;
+pub mod cluster;
 pub mod command;
 pub mod config;
 pub mod connection;
@@ -126,6 +127,7 @@ fn handler_tables() -> &'static [&'static [(&'static str, Handler)]] {
         aof::HANDLERS,
         bitmap::HANDLERS,
         client::HANDLERS,
+        cluster::HANDLERS,
         command::HANDLERS,
         config::HANDLERS,
         connection::HANDLERS,

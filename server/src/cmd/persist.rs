@@ -9,8 +9,14 @@ use crate::keyspace::{self, Access, Entry, Lru};
 use crate::persist::{rdb, snapshot};
 use crate::util::num::parse_i64;
 
-pub const HANDLERS: &[(&str, Handler)] =
-    &[("save", save), ("bgsave", bgsave), ("dump", dump), ("restore", restore)];
+pub const HANDLERS: &[(&str, Handler)] = &[
+    ("save", save),
+    ("bgsave", bgsave),
+    ("dump", dump),
+    ("restore", restore),
+    // What a cluster sends during a slot migration: a RESTORE, as Redis runs it without cluster.
+    ("restore-asking", restore),
+];
 
 /// SAVE
 fn save(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
