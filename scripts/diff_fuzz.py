@@ -617,7 +617,38 @@ def big(g):
     return c()
 
 
+# Commands that change the connection or the server beyond the data (replication, shutdown,
+# monitors, subscriptions, blocking, configuration, users, files), left out of `anycmd`.
+NOT_AT_RANDOM = {
+    "shutdown", "debug", "monitor", "subscribe", "psubscribe", "ssubscribe", "sync", "psync",
+    "replicaof", "slaveof", "failover", "config", "acl", "auth", "hello", "client", "save",
+    "bgsave", "bgrewriteaof", "module", "migrate", "wait", "waitaof", "quit", "reset",
+    "select", "swapdb", "multi", "exec", "discard", "watch", "script", "function",
+    "blpop", "brpop", "blmove", "brpoplpush", "blmpop", "bzpopmin", "bzpopmax", "bzmpop",
+    "xread", "xreadgroup", "cluster", "readonly", "readwrite", "asking", "restore-asking",
+    "flushall", "flushdb", "pfselftest", "lolwut", "latency", "slowlog", "memory", "info",
+    "time", "lastsave", "randomkey", "role", "command", "object", "eval", "evalsha",
+    "eval_ro", "evalsha_ro", "fcall", "fcall_ro", "spop", "srandmember", "hrandfield",
+    "zrandmember", "pfdebug", "unsubscribe", "punsubscribe", "sunsubscribe", "publish",
+    "spublish", "pubsub", "dump", "restore", "sort", "sort_ro", "keys", "scan", "echo",
+    "georadius", "georadiusbymember", "georadius_ro", "georadiusbymember_ro",
+    "acl|genpass", "acl|log", "acl|list", "acl|users", "acl|getuser", "acl|save", "acl|load",
+}
+ANY_COMMANDS = []
+
+
+def anycmd(g):
+    """Any other command with a few random arguments: arity, syntax and type errors."""
+    r = g.r
+    name = r.choice(ANY_COMMANDS)
+    pool = KEYS + ["0", "1", "-1", "abc", "", "10", "2.5", "WITHSCORES", "COUNT", "LIMIT",
+                   "NX", "XX", "GET", "MATCH", "*", "LEFT", "RIGHT", "STREAMS", "BY", "$"]
+    parts = name.split("|")
+    return [p.upper() for p in parts] + [r.choice(pool) for _ in range(r.randint(0, 4))]
+
+
 FAMILIES = {
+    "anycmd": anycmd,
     "streams": streams, "geo": geo, "big": big, "multi": multi, "scripting": scripting,
     "strings": strings, "keys": keys_, "lists": lists, "hashes": hashes, "sets": sets,
     "zsets": zsets, "bitmaps": bitmaps, "hll": hll, "sort": sort_,
@@ -702,6 +733,13 @@ def main():
     procs = [start([vireo], vport, tmp, "vireo"), start([ref], rport, tmp, "redis")]
     found = 0
     try:
+        names = Conn(rport).call(["COMMAND", "LIST"])
+        _, _, rest = names.partition(b"\r\n")
+        for item in split_items(rest, int(names[1:names.index(b"\r")]))[0]:
+            name = item.split(b"\r\n")[1].decode()
+            if name.split("|")[0] not in NOT_AT_RANDOM and name not in NOT_AT_RANDOM:
+                ANY_COMMANDS.append(name)
+        ANY_COMMANDS.sort()
         rnd = random.Random(seed)
         g = G(rnd)
         deadline = time.time() + a.seconds
