@@ -319,6 +319,9 @@ fn whoami(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 /// ACL CAT [category]
 fn cat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     use crate::cmd::spec::AclCategories;
+    if argv.len() > 3 {
+        return Err(super::client::subcommand_syntax_error(argv));
+    }
     let Some(name) = argv.get(2) else {
         ctx.out.bulks(AclCategories::NAMES.iter().map(|n| n.as_bytes()));
         return Ok(());

@@ -520,16 +520,17 @@ fn help(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 
 /// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]
 fn unblock(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let id = parse_i64(&argv[2]).ok_or(Error::NOT_INT)?;
+    // In Redis's order: the count of arguments, the reason, then the id.
+    if argv.len() > 4 {
+        return Err(subcommand_syntax_error(argv));
+    }
     let error = match argv.get(3) {
         None => false,
         Some(a) if Ctx::is(a, "timeout") => false,
         Some(a) if Ctx::is(a, "error") => true,
         Some(_) => return Err(Error::msg("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
     };
-    if argv.len() > 4 {
-        return Err(Error::SYNTAX);
-    }
+    let id = parse_i64(&argv[2]).ok_or(Error::NOT_INT)?;
     if let Ok(uid) = u64::try_from(id) {
         let m = crate::module_host::concurrency::client_unblock(ctx.server, ctx.core, uid, error);
         if let Some(n) = m {
