@@ -770,7 +770,6 @@ def main():
                         print(f"# mismatch that did not replay (seed {seed}, RESP{resp}):")
                         print(" ".join(quote(x) for x in cmd))
                         print(f"#   vireo: {rv!r}\n#   redis: {rr!r}")
-                        found += 1
                         break
                     print(f"# mismatch (seed {seed}, RESP{resp}), shortest replay:")
                     for c in small:
