@@ -137,6 +137,8 @@ def order_of(args):
     if name in ("HSCAN", "ZSCAN"):
         # SORT turns a small sorted set into a big one, a hash table.
         return "scan-pairs"
+    if (name == "XPENDING" and len(args) > 3) or args[:2] == ["XINFO", "CONSUMERS"]:
+        return "type"
     if name in ("EVAL", "EVAL_RO"):
         if "HGETALL" in args[1]:
             return "pairs"
@@ -499,6 +501,16 @@ def streams(g):
         lambda: ["XPENDING", g.key(), r.choice(["g1", "g2"])],
         lambda: ["XSETID", g.key(), r.choice(["5-0", "1-1", "10", "0-0"])],
         lambda: ["XINFO", r.choice(["GROUPS", "STREAM"]), g.key()],
+        lambda: ["XCLAIM", g.key(), r.choice(["g1", "g2"]), r.choice(["c1", "c2"]),
+                 r.choice(["0", "-1", "x"]), sid()] + g.maybe(0.8, "JUSTID")
+        + g.maybe(0.2, r.choice(["FORCE", "RETRYCOUNT", "LASTID"]), sid()),
+        lambda: ["XAUTOCLAIM", g.key(), r.choice(["g1", "g2"]), r.choice(["c1", "c2"]),
+                 r.choice(["0", "-1"]), sid()] + g.maybe(0.4, "COUNT", g.small())
+        + ["JUSTID"],
+        # Idle times in these replies: compared by type (see order_of).
+        lambda: ["XPENDING", g.key(), r.choice(["g1", "g2"]), sid(), sid(), g.small()]
+        + g.maybe(0.3, r.choice(["c1", "c2"])),
+        lambda: ["XINFO", "CONSUMERS", g.key(), r.choice(["g1", "g2"])],
     ])
     return c()
 
