@@ -139,6 +139,9 @@ def order_of(args):
         return "scan-pairs"
     if (name == "XPENDING" and len(args) > 3) or args[:2] == ["XINFO", "CONSUMERS"]:
         return "type"
+    if name in ("TTL", "PTTL"):
+        # Counted from now: a second's edge may fall between the two servers.
+        return "type"
     if name in ("EVAL", "EVAL_RO"):
         if "HGETALL" in args[1]:
             return "pairs"
@@ -152,6 +155,8 @@ def order_of(args):
 
 def normalize_reply(args, r):
     how = order_of(args)
+    if how == "type":
+        return r[:1]
     if how and r[:1] in (b"*", b"~", b"%"):
         return normalize(r, how)
     return r
@@ -614,6 +619,38 @@ def scripting(g):
     return [r.choice(["EVAL", "EVAL_RO"]), body, nkeys, g.key(), *args[:r.randint(0, 2)]]
 
 
+def expiry(g):
+    """Expiries at fixed times far ahead (or already past), so that replies do not depend on
+    the moment."""
+    r = g.r
+
+    def at():
+        return r.choice(["4000000000", "4000000001", "1", "0", "-1", "abc", "99999999999999"])
+
+    def pat():
+        return r.choice(["4000000000000", "4000000000001", "1", "0", "-5", "x"])
+
+    c = r.choice([
+        lambda: ["SET", g.key(), g.val(), r.choice(["EXAT", "PXAT"]), at()]
+        + g.maybe(0.2, r.choice(["NX", "XX", "GET", "KEEPTTL"])),
+        lambda: ["SET", g.key(), g.val()] + g.maybe(0.3, "KEEPTTL"),
+        lambda: ["EXPIREAT", g.key(), at()] + g.maybe(0.4, r.choice(["NX", "XX", "GT", "LT"])),
+        lambda: ["PEXPIREAT", g.key(), pat()] + g.maybe(0.4, r.choice(["NX", "XX", "GT", "LT"])),
+        lambda: [r.choice(["EXPIRE", "PEXPIRE"]), g.key(), r.choice(["0", "-1", "-100", "x"])],
+        lambda: [r.choice(["EXPIRETIME", "PEXPIRETIME"]), g.key()],
+        lambda: ["PERSIST", g.key()],
+        lambda: ["GETEX", g.key()] + r.choice([[], ["PERSIST"], ["EXAT", at()], ["PXAT", pat()],
+                                              ["EX", "0"], ["PX", "-1"], ["BAD"]]),
+        lambda: ["TTL", g.key()],
+        lambda: ["RPUSH", g.key(), g.member()],
+        lambda: ["COPY", g.key(), g.key()] + g.maybe(0.5, "REPLACE"),
+        lambda: ["RENAME", g.key(), g.key()],
+        lambda: ["GETSET", g.key(), g.val()],
+        lambda: ["INCR", g.key()],
+    ])
+    return c()
+
+
 def big(g):
     """Commands that push a collection past its compact encoding's limits."""
     r = g.r
@@ -660,7 +697,7 @@ def anycmd(g):
 
 
 FAMILIES = {
-    "anycmd": anycmd,
+    "anycmd": anycmd, "expiry": expiry,
     "streams": streams, "geo": geo, "big": big, "multi": multi, "scripting": scripting,
     "strings": strings, "keys": keys_, "lists": lists, "hashes": hashes, "sets": sets,
     "zsets": zsets, "bitmaps": bitmaps, "hll": hll, "sort": sort_,
