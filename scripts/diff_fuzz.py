@@ -130,7 +130,7 @@ def order_of(args):
     name = args[0]
     if name in ("KEYS", "SMEMBERS", "SINTER", "SUNION", "SDIFF", "HKEYS", "HVALS"):
         return "elements"
-    if name == "HGETALL":
+    if name == "HGETALL" or args[:2] == ["CONFIG", "GET"]:
         return "pairs"
     if name == "SSCAN":
         return "scan"
@@ -651,6 +651,34 @@ def expiry(g):
     return c()
 
 
+CONFIG_NAMES = ["maxmemory", "maxmemory-policy", "hash-max-listpack-entries", "save",
+                "appendonly", "databases", "timeout", "notify-keyspace-events", "hz",
+                "list-max-listpack-size", "zset-max-listpack-value", "set-max-intset-entries",
+                "lua-time-limit", "busy-reply-threshold", "maxclients", "proto-max-bulk-len",
+                "*max-listpack*", "no-such-option", "appendfsync", "activerehashing"]
+
+
+def introspection(g):
+    """COMMAND's answers about other commands, and configuration and object details."""
+    r = g.r
+    # Not containers: Redis lists their subcommands in its command table's hash order.
+    if not PLAIN_COMMANDS:
+        containers = {n.split("|")[0] for n in ANY_COMMANDS if "|" in n}
+        PLAIN_COMMANDS.extend(n for n in ANY_COMMANDS if "|" not in n and n not in containers)
+    plain = PLAIN_COMMANDS
+    c = r.choice([
+        lambda: ["COMMAND", r.choice(["GETKEYS", "GETKEYSANDFLAGS"])] + anycmd(g),
+        lambda: ["COMMAND", "INFO"] + [r.choice(plain) for _ in range(r.randint(1, 3))],
+        lambda: ["COMMAND", "DOCS", r.choice(plain)],
+        lambda: ["COMMAND", "COUNT"],
+        lambda: ["CONFIG", "GET", r.choice(CONFIG_NAMES)],
+        lambda: ["OBJECT", r.choice(["ENCODING", "REFCOUNT"]), g.key()],
+        lambda: strings(g),
+        lambda: big(g),
+    ])
+    return c()
+
+
 def big(g):
     """Commands that push a collection past its compact encoding's limits."""
     r = g.r
@@ -684,6 +712,7 @@ NOT_AT_RANDOM = {
     "acl|genpass", "acl|log", "acl|list", "acl|users", "acl|getuser", "acl|save", "acl|load",
 }
 ANY_COMMANDS = []
+PLAIN_COMMANDS = []
 
 
 def anycmd(g):
@@ -697,7 +726,7 @@ def anycmd(g):
 
 
 FAMILIES = {
-    "anycmd": anycmd, "expiry": expiry,
+    "anycmd": anycmd, "expiry": expiry, "introspection": introspection,
     "streams": streams, "geo": geo, "big": big, "multi": multi, "scripting": scripting,
     "strings": strings, "keys": keys_, "lists": lists, "hashes": hashes, "sets": sets,
     "zsets": zsets, "bitmaps": bitmaps, "hll": hll, "sort": sort_,
