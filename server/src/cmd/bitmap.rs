@@ -214,7 +214,7 @@ fn bitop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         db.write(dest, Value::Str(Cow::Owned(res)), Ttl::Set(None), TAG_RAW, now, acc);
         ctx.dirty(1);
         ctx.notify(ev::STRING, "set", dest);
-    } else if db.delete(dest, now).is_some() {
+    } else if db.delete_stored(dest) {
         ctx.dirty(1);
         ctx.notify(ev::GENERIC, "del", dest);
     }
@@ -309,10 +309,13 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[Bytes], ro: bool) -> CmdResult {
     if ro {
         return Err(Error::err("BITFIELD_RO only supports the GET subcommand"));
     }
-    string_for_bits(ctx, &argv[1], highest)?;
+    let grew = string_for_bits(ctx, &argv[1], highest)?;
     let (db, out) = ctx.db_out();
     let s = bits_mut(db, &argv[1], now);
     out.array(ops.len());
+    // As Redis: a write that ran (not a failed OVERFLOW FAIL) notifies when the string was
+    // made or grown for it, or when a write changed a stored bit.
+    let mut written = 0;
     let mut changes = 0;
     for o in &ops {
         let bits = o.ty.bits;
@@ -352,15 +355,19 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[Bytes], ro: bool) -> CmdResult {
         match reply {
             Some(r) => {
                 out.int(r);
+                let before = bm::get_unsigned(s, o.offset, bits);
                 bm::set_field(s, o.offset, bits, newval);
-                changes += 1;
+                written += 1;
+                if bm::get_unsigned(s, o.offset, bits) != before {
+                    changes += 1;
+                }
             }
             // An OVERFLOW FAIL that failed changes nothing (Redis does not count it).
             None => out.null(),
         }
     }
-    if changes > 0 {
-        ctx.dirty(changes);
+    if written > 0 && (grew || changes > 0) {
+        ctx.dirty(written);
         ctx.notify(ev::STRING, "setbit", &argv[1]);
     }
     Ok(())

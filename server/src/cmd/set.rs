@@ -466,7 +466,7 @@ fn store(ctx: &mut Ctx, dst: &[u8], s: Set, event: &str) {
     let n = s.len();
     let db = ctx.db();
     if n == 0 {
-        if db.delete(dst, now).is_some() {
+        if db.delete_stored(dst) {
             ctx.dirty(1);
             ctx.notify(ev::GENERIC, "del", dst);
         }

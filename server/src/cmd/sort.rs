@@ -276,7 +276,7 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], readonly: bool) -> CmdResult {
                 db.write(dst, v, Ttl::Set(None), 0, now, acc);
                 ctx.dirty(stored as u64);
                 ctx.notify(ev::LIST, "sortstore", dst);
-            } else if db.delete(dst, now).is_some() {
+            } else if db.delete_stored(dst) {
                 ctx.dirty(1);
                 ctx.notify(ev::GENERIC, "del", dst);
             }

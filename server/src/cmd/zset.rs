@@ -180,7 +180,7 @@ pub(crate) fn store(ctx: &mut Ctx, dst: &[u8], pairs: Vec<(Vec<u8>, f64)>, event
     let (now, acc, lim) = (ctx.now, access(ctx), limits(ctx));
     let db = ctx.db();
     if pairs.is_empty() {
-        let deleted = db.delete(dst, now).is_some();
+        let deleted = db.delete_stored(dst);
         if deleted {
             ctx.dirty(1);
             ctx.notify(ev::GENERIC, "del", dst);

@@ -545,6 +545,13 @@ impl Db {
         Some(e)
     }
 
+    /// Deletes `key` whether or not its time has passed, as Redis's dbDelete when a `*STORE`
+    /// command's result is empty: a key that expired but is still there goes as a `del`, not
+    /// as an `expired`. Returns whether there was a key.
+    pub fn delete_stored(&mut self, key: &[u8]) -> bool {
+        self.remove(key).is_some()
+    }
+
     /// Changes the expiry of an existing key. Returns false if the key does not exist.
     pub fn set_expire(&mut self, key: &[u8], at: Option<i64>) -> bool {
         let Some(e) = self.table.get_mut(key) else {
