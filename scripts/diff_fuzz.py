@@ -111,6 +111,12 @@ class Conn:
             self.queued = []
         return normalize_reply(args, r)
 
+    def take(self):
+        """The next reply, with nothing sent."""
+        end = self._reply_end(0)
+        r, self.buf = self.buf[:end], self.buf[end:]
+        return r
+
     def raw(self, args):
         self.last = args
         out = b"*%d\r\n" % len(args)
@@ -208,7 +214,8 @@ def start(cmd, port, tmp, name):
     os.makedirs(d)
     log = open(os.path.join(d, "log"), "wb")
     p = subprocess.Popen(cmd + ["--port", str(port), "--save", "", "--appendonly", "no",
-                                "--dir", d], stdout=log, stderr=log)
+                                "--enable-debug-command", "yes", "--dir", d],
+                         stdout=log, stderr=log)
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port)).close()
@@ -769,6 +776,26 @@ def shrink(seq, vport, rport, resp):
     return seq
 
 
+def published(sub):
+    """The keyspace notifications a subscriber received since last asked: a PING's reply comes
+    after every message published before it."""
+    got = []
+    while True:
+        r = sub.raw(["PING"])
+        if r == b"*2\r\n$4\r\npong\r\n$0\r\n\r\n":
+            return got
+        # *4 pmessage pattern channel message: keep the channel and the message.
+        parts = r.split(b"\r\n")
+        got.append((parts[6], parts[8]))
+        # That PING's own reply is still to come: read it as the next "reply".
+        while True:
+            r = sub.take()
+            if r == b"*2\r\n$4\r\npong\r\n$0\r\n\r\n":
+                return got
+            parts = r.split(b"\r\n")
+            got.append((parts[6], parts[8]))
+
+
 def quote(a):
     if a and all(32 < ord(ch) < 127 and ch not in "\"'\\" for ch in a):
         return a
@@ -791,6 +818,8 @@ def main():
     ap.add_argument("--resp", type=int, choices=[2, 3], default=None)
     ap.add_argument("--flush-every", type=int, default=60)
     ap.add_argument("--keep-going", action="store_true", help="report every mismatch")
+    ap.add_argument("--events", action="store_true",
+                    help="also compare the keyspace notifications each command publishes")
     a = ap.parse_args()
 
     ref = os.environ.get("VIREO_REFERENCE_REDIS") or shutil.which("redis-server")
@@ -818,6 +847,16 @@ def main():
             if name.split("|")[0] not in NOT_AT_RANDOM and name not in NOT_AT_RANDOM:
                 ANY_COMMANDS.append(name)
         ANY_COMMANDS.sort()
+        events = None
+        if a.events:
+            events = []
+            for port in (vport, rport):
+                Conn(port).call(["CONFIG", "SET", "notify-keyspace-events", "KEA"])
+                # Lazy expiry only: the active cycle runs at each server's own moments.
+                Conn(port).call(["DEBUG", "SET-ACTIVE-EXPIRE", "0"])
+                sub = Conn(port)
+                sub.raw(["PSUBSCRIBE", "__key*__:*"])
+                events.append(sub)
         rnd = random.Random(seed)
         g = G(rnd)
         deadline = time.time() + a.seconds
@@ -841,6 +880,18 @@ def main():
                     for c in seq:
                         print(" ".join(quote(x) for x in c))
                     return 2
+                if events and rv == rr:
+                    ev, er = (published(c) for c in events)
+                    if ev != er:
+                        found += 1
+                        print(f"# events differ (seed {seed}, RESP{resp}) after:")
+                        for c in seq:
+                            print(" ".join(quote(x) for x in c))
+                        print(f"#   vireo: {ev!r}\n#   redis: {er!r}")
+                        sys.stdout.flush()
+                        if not a.keep_going:
+                            return 1
+                        break
                 if rv != rr:
                     found += 1
                     small = shrink(seq, vport, rport, resp)
