@@ -131,10 +131,9 @@ pub fn active_expire_cycle(core: &mut Core, hz: u32) {
             core.stats.expired_keys += n;
             core.dirty += n;
             for k in expired_keys {
-                core.watches.touch(&core.dbs[dbi], &k);
                 let expired = crate::config::notify::EXPIRED;
                 crate::keyspace::notify::notify(core, expired, "expired", &k, dbi, None);
-                crate::tracking::key_modified(core, &k);
+                crate::cmd::signal_modified(core, dbi, &k);
                 core.prop.feed(
                     dbi,
                     &[bytes::Bytes::from_static(b"DEL"), bytes::Bytes::from(k.into_vec())],

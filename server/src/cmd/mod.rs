@@ -369,11 +369,7 @@ impl<'a> Ctx<'a> {
     /// then hear of these keys only, as Redis signals each modified key.
     pub fn key_modified(&mut self, key: &[u8]) {
         self.touched_own = true;
-        let core = &mut *self.core;
-        if !core.watches.is_empty() || core.tracking.watching() {
-            core.watches.touch(&core.dbs[self.client.db], key);
-            crate::tracking::key_modified(core, key);
-        }
+        signal_modified(self.core, self.client.db, key);
     }
 
     /// Records `n` changes to the dataset (drives propagation and the save schedule).
@@ -587,6 +583,15 @@ fn reject(
     }
 }
 
+/// `key` of database `db` changed, as Redis's signalModifiedKey: its WATCHes fail and the
+/// client-side caches holding it are told. One branch when neither is in use.
+pub(crate) fn signal_modified(core: &mut Core, db: usize, key: &[u8]) {
+    if !core.watches.is_empty() || core.tracking.watching() {
+        core.watches.touch(&core.dbs[db], key);
+        crate::tracking::key_modified(core, key);
+    }
+}
+
 /// Propagates a DEL (or UNLINK) for each key of `db` that expired lazily since the last call, and
 /// counts them.
 pub(crate) fn propagate_lazy_expired(core: &mut Core, db: usize) {
@@ -600,8 +605,7 @@ pub(crate) fn propagate_lazy_expired(core: &mut Core, db: usize) {
     core.dirty += keys.len() as u64;
     let del = keys::del_for(core.cfg.lazyfree_lazy_expire);
     for k in keys {
-        core.watches.touch(&core.dbs[db], &k);
-        crate::tracking::key_modified(core, &k);
+        signal_modified(core, db, &k);
         core.prop.feed(db, &[del.clone(), Bytes::from(k.into_vec())]);
     }
 }
@@ -775,8 +779,7 @@ fn touch_written_keys(core: &mut Core, cmd: &Command, argv: &[Bytes], db: usize)
     let written = spec::KeyFlags::RW.union(spec::KeyFlags::OW).union(spec::KeyFlags::RM);
     for (i, f) in cmd.keys_after_call(argv) {
         if f.intersects(written) || f == spec::KeyFlags::default() {
-            core.watches.touch(&core.dbs[db], &argv[i]);
-            crate::tracking::key_modified(core, &argv[i]);
+            signal_modified(core, db, &argv[i]);
         }
     }
 }

@@ -242,10 +242,9 @@ fn evict(server: &Arc<Server>, core: &mut Core, to_free: u64) -> Outcome {
         }
         freed += before as i64 - used_memory() as i64;
         core.stats.evicted_keys += 1;
-        core.watches.touch(&core.dbs[dbi], &key);
         let evicted = crate::config::notify::EVICTED;
         super::notify::notify(core, evicted, "evicted", &key, dbi, None);
-        crate::tracking::key_modified(core, &key);
+        crate::cmd::signal_modified(core, dbi, &key);
         core.prop.feed(dbi, &[Bytes::from_static(del), Bytes::from(key.into_vec())]);
         keys_freed += 1;
         if keys_freed.is_multiple_of(16) && start.elapsed().as_micros() as u64 > limit_us {

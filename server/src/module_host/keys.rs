@@ -202,8 +202,7 @@ fn run_builtin(host: &mut Host, argv: Vec<Bytes>) -> Result<CallReply, String> {
     cmd::propagate_lazy_expired(core, db);
     if core.dirty != dirty_before && !touched_own {
         for (i, _) in cmd.keys_after_call(&argv) {
-            core.watches.touch(&core.dbs[db], &argv[i]);
-            crate::tracking::key_modified(core, &argv[i]);
+            cmd::signal_modified(core, db, &argv[i]);
         }
         match propagate_as {
             Some(cmds) => core.prop.feed_all(db, &cmds),
