@@ -327,8 +327,10 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[Bytes], ro: bool) -> CmdResult {
             }
             continue;
         }
+        // The field as stored, read once: the old value, and what tells a change.
+        let raw = bm::get_unsigned(s, o.offset, bits);
         let (reply, newval) = if o.ty.signed {
-            let old = bm::get_signed(s, o.offset, bits);
+            let old = bm::sign_extend(raw, bits);
             let incr = o.op == FieldOp::Incrby;
             let r = if incr {
                 bm::add_signed(old, o.value, bits, o.overflow)
@@ -340,7 +342,7 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[Bytes], ro: bool) -> CmdResult {
                 Err(None) => (None, 0),
             }
         } else {
-            let old = bm::get_unsigned(s, o.offset, bits);
+            let old = raw;
             let incr = o.op == FieldOp::Incrby;
             let r = if incr {
                 bm::add_unsigned(old, o.value, bits, o.overflow)
@@ -355,10 +357,10 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[Bytes], ro: bool) -> CmdResult {
         match reply {
             Some(r) => {
                 out.int(r);
-                let before = bm::get_unsigned(s, o.offset, bits);
                 bm::set_field(s, o.offset, bits, newval);
                 written += 1;
-                if bm::get_unsigned(s, o.offset, bits) != before {
+                let mask = u64::MAX >> (64 - bits);
+                if newval & mask != raw {
                     changes += 1;
                 }
             }

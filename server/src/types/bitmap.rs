@@ -191,7 +191,11 @@ pub fn get_unsigned(s: &[u8], offset: u64, bits: u32) -> u64 {
 
 /// The signed value of `bits` bits at bit `offset`.
 pub fn get_signed(s: &[u8], offset: u64, bits: u32) -> i64 {
-    let mut v = get_unsigned(s, offset, bits);
+    sign_extend(get_unsigned(s, offset, bits), bits)
+}
+
+/// A field's `bits` bits, as read by [`get_unsigned`], taken as a two's-complement number.
+pub fn sign_extend(mut v: u64, bits: u32) -> i64 {
     if bits < 64 && v & (1u64 << (bits - 1)) != 0 {
         v |= u64::MAX << bits;
     }
