@@ -59,39 +59,6 @@ class Conn:
             raise ConnectionError("closed")
         self.buf += d
 
-    def _line(self, pos):
-        while True:
-            i = self.buf.find(b"\r\n", pos)
-            if i >= 0:
-                return i
-            self._fill()
-
-    def _reply_end(self, pos):
-        """Offset just past the reply starting at pos (reads more as needed)."""
-        while len(self.buf) <= pos:
-            self._fill()
-        t = self.buf[pos:pos + 1]
-        e = self._line(pos)
-        head = self.buf[pos + 1:e]
-        pos = e + 2
-        if t in (b"$", b"=", b"!"):
-            n = int(head)
-            if n < 0:
-                return pos
-            while len(self.buf) < pos + n + 2:
-                self._fill()
-            return pos + n + 2
-        if t in (b"*", b"~", b">", b"%", b"|"):
-            n = int(head)
-            if t in (b"%", b"|"):
-                n *= 2
-            for _ in range(max(n, 0)):
-                pos = self._reply_end(pos)
-            if t == b"|":
-                pos = self._reply_end(pos)
-            return pos
-        return pos
-
     def call(self, args):
         r = self.raw(args)
         name = args[0]
@@ -112,21 +79,28 @@ class Conn:
         return normalize_reply(args, r)
 
     def take(self):
-        """The next reply, with nothing sent."""
-        end = self._reply_end(0)
+        """The next reply (reading until it is whole)."""
+        while True:
+            try:
+                end = reply_end(self.buf, 0)
+                break
+            except Incomplete:
+                self._fill()
         r, self.buf = self.buf[:end], self.buf[end:]
         return r
 
-    def raw(self, args):
+    def send(self, args):
         self.last = args
         out = b"*%d\r\n" % len(args)
         for a in args:
             a = a.encode() if isinstance(a, str) else a
             out += b"$%d\r\n%s\r\n" % (len(a), a)
         self.s.sendall(out)
-        end = self._reply_end(0)
-        r, self.buf = self.buf[:end], self.buf[end:]
-        return r
+
+    def raw(self, args):
+        """The reply to `args`, as it came."""
+        self.send(args)
+        return self.take()
 
 
 def order_of(args):
@@ -153,6 +127,11 @@ def order_of(args):
             return "pairs"
         if "SMEMBERS" in args[1]:
             return "elements"
+        if "call(ARGV[1]" in args[1]:
+            # The command is the script's first argument: order its reply as that command's.
+            numkeys = int(args[2]) if args[2].isdigit() else -1
+            if 0 <= numkeys and len(args) > 3 + numkeys:
+                return order_of([str(args[3 + numkeys]).upper()] + args[3:3 + numkeys])
     if name == "SORT" and "BY" in args:
         # Equal weights (missing keys, nosort) leave the order to the hash table.
         return "type" if "LIMIT" in args else "elements"
@@ -178,16 +157,27 @@ def split_items(rest, n):
     return items, rest[pos:]
 
 
+class Incomplete(Exception):
+    """The buffer holds only the start of a reply."""
+
+
 def reply_end(b, pos):
-    e = b.index(b"\r\n", pos)
+    """The offset just past the whole reply that starts at `pos` in `b`."""
+    e = b.find(b"\r\n", pos)
+    if e < 0:
+        raise Incomplete
     t, head = b[pos:pos + 1], b[pos + 1:e]
     pos = e + 2
     if t in (b"$", b"=", b"!"):
         n = int(head)
-        return pos if n < 0 else pos + n + 2
-    if t in (b"*", b"~", b">", b"%"):
-        n = int(head) * (2 if t == b"%" else 1)
-        for _ in range(max(n, 0)):
+        end = pos if n < 0 else pos + n + 2
+        if end > len(b):
+            raise Incomplete
+        return end
+    if t in (b"*", b"~", b">", b"%", b"|"):
+        n = max(int(head), 0) * (2 if t in (b"%", b"|") else 1)
+        # An attribute map is followed by the reply it describes.
+        for _ in range(n + (t == b"|")):
             pos = reply_end(b, pos)
     return pos
 
@@ -776,24 +766,19 @@ def shrink(seq, vport, rport, resp):
     return seq
 
 
+PONG = b"*2\r\n$4\r\npong\r\n$0\r\n\r\n"
+
+
 def published(sub):
-    """The keyspace notifications a subscriber received since last asked: a PING's reply comes
-    after every message published before it."""
+    """The keyspace notifications a subscriber received since last asked, as (channel,
+    message): a PING's reply comes after every message published before it."""
+    sub.send(["PING"])
     got = []
-    while True:
-        r = sub.raw(["PING"])
-        if r == b"*2\r\n$4\r\npong\r\n$0\r\n\r\n":
-            return got
-        # *4 pmessage pattern channel message: keep the channel and the message.
+    while (r := sub.take()) != PONG:
+        # *4 pmessage pattern channel message
         parts = r.split(b"\r\n")
         got.append((parts[6], parts[8]))
-        # That PING's own reply is still to come: read it as the next "reply".
-        while True:
-            r = sub.take()
-            if r == b"*2\r\n$4\r\npong\r\n$0\r\n\r\n":
-                return got
-            parts = r.split(b"\r\n")
-            got.append((parts[6], parts[8]))
+    return got
 
 
 def quote(a):
