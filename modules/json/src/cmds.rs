@@ -3,7 +3,7 @@
 //! and whether the key must be written back or deleted. Nothing here knows about the server.
 
 use crate::compact::thin_bytes;
-use crate::path::{get, get_mut, Loc, Path, Step};
+use crate::path::{self, get, get_mut, Loc, Path, Step};
 use crate::value::{Arr, Format, Num, Value, MAX_DEPTH};
 
 /// A reply, as the module writes it.
@@ -140,18 +140,10 @@ pub fn run_read(name: &str, doc: Option<&Value>, args: &[&[u8]], resp3: bool) ->
 /// JSON.SET's arguments after the key when its path is the root: the value and the condition
 /// (errors as JSON.SET gives them), or None for another path.
 pub fn set_root_args(args: &[&[u8]]) -> Option<Result<(Value, Cond), String>> {
-    // `$` and `.`, the roots clients send, without parsing them.
-    let root = match *args.first()? {
-        b"$" | b"." => true,
-        p => match parse_path(p) {
-            Ok(p) => p.is_root(),
-            Err(e) => return Some(Err(e)),
-        },
-    };
-    if !root || args.len() < 2 {
+    if args.len() < 2 || !path::is_root(args[0]) {
         return None;
     }
-    Some(Value::parse(args[1]).and_then(|v| Ok((v, set_cond(&args[2..])?))))
+    Some(set_cond(&args[2..]).and_then(|c| Ok((Value::parse(args[1])?, c))))
 }
 
 fn set_cond(rest: &[&[u8]]) -> Result<Cond, String> {
@@ -180,20 +172,18 @@ pub enum Cond {
     Xx,
 }
 
-/// JSON.SET key path value [NX|XX]
+/// JSON.SET key path value [NX|XX]: the condition, then the value, then the key; the path is
+/// parsed only against an existing document (RedisJSON's order).
 fn set(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
-    let (path, value, cond) = set_args(args)?;
-    set_value(doc, &path, value, cond)
-}
-
-fn set_args(args: &[&[u8]]) -> Result<(Path, Value, Cond), String> {
     if args.len() < 2 {
         return Err(arity("json.set"));
     }
-    let path = parse_path(args[0])?;
-    let value = Value::parse(args[1])?;
     let cond = set_cond(&args[2..])?;
-    Ok((path, value, cond))
+    let value = Value::parse(args[1])?;
+    match doc {
+        Some(root) => set_at(root, &parse_path(args[0])?, value, cond),
+        None => create(doc, args[0], value, cond),
+    }
 }
 
 /// What JSON.SET does to an existing document, found before anything changes (so that its
@@ -227,20 +217,17 @@ fn apply_set(root: &mut Value, plan: SetPlan) -> (Reply, Write) {
     (Reply::Ok, Write::Update)
 }
 
-/// JSON.SET's effect, shared with JSON.MSET.
-pub fn set_value(doc: &mut Option<Value>, path: &Path, value: Value, cond: Cond) -> Outcome {
-    let Some(root) = doc.as_mut() else {
-        if !path.is_root() {
-            return Err(NEW_AT_ROOT.into());
-        }
-        if cond == Cond::Xx {
-            return read(Reply::Null);
-        }
-        // A parsed value is within the depth limit (parsing stops at 128 levels).
-        *doc = Some(value);
-        return Ok((Reply::Ok, Write::Update));
-    };
-    set_at(root, path, value, cond)
+/// JSON.SET on a missing key (`doc` is None), at the unparsed path `raw`.
+fn create(doc: &mut Option<Value>, raw: &[u8], value: Value, cond: Cond) -> Outcome {
+    if cond == Cond::Xx {
+        return read(Reply::Null);
+    }
+    if !path::is_root(raw) {
+        return Err(NEW_AT_ROOT.into());
+    }
+    // A parsed value is within the depth limit (parsing stops at 128 levels).
+    *doc = Some(value);
+    Ok((Reply::Ok, Write::Update))
 }
 
 /// The document would be too deep with a value of depth `depth` below `steps` containers (the
@@ -252,8 +239,8 @@ fn check_depth_at(steps: usize, depth: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// [`set_value`] on an existing document.
-fn set_at(root: &mut Value, path: &Path, value: Value, cond: Cond) -> Outcome {
+/// JSON.SET on an existing document (shared with JSON.MSET and JSON.MERGE).
+pub fn set_at(root: &mut Value, path: &Path, value: Value, cond: Cond) -> Outcome {
     match plan_set_at(root, path, value, cond)? {
         Ok(plan) => Ok(apply_set(root, plan)),
         Err(reply) => read(reply),
@@ -333,10 +320,9 @@ fn merge(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     if args.len() != 2 {
         return Err(arity("json.merge"));
     }
-    let path = parse_path(args[0])?;
     let patch = Value::parse(args[1])?;
     let Some(root) = doc.as_mut() else {
-        if !path.is_root() {
+        if !path::is_root(args[0]) {
             return Err(NEW_AT_ROOT.into());
         }
         // No deeper than the parsed patch, so within the depth limit.
@@ -345,11 +331,12 @@ fn merge(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
         *doc = Some(v);
         return Ok((Reply::Ok, Write::Update));
     };
+    let path = parse_path(args[0])?;
     let locs = path.locate(root);
     if locs.is_empty() {
         // Nothing to merge into: RedisJSON sets the patch as it is, as JSON.SET would (a missing
         // parent answers null, a null patch is stored as null).
-        return set_value(doc, &path, patch, Cond::Always);
+        return set_at(root, &path, patch, Cond::Always);
     }
     // A merge is no deeper than the deeper of the target and the patch: checked before any
     // change, as the document is changed in place.
@@ -452,8 +439,8 @@ fn resp_cmd(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
     if args.len() > 1 {
         return Err(arity("json.resp"));
     }
-    let path = opt_path(args, 0)?;
     let Some(doc) = doc else { return read(Reply::Null) };
+    let path = opt_path(args, 0)?;
     let vals = path.values(doc);
     if path.legacy {
         return match vals.first() {
@@ -469,10 +456,10 @@ fn type_cmd(doc: Option<&Value>, args: &[&[u8]], resp3: bool) -> Outcome {
     if args.len() > 1 {
         return Err(arity("json.type"));
     }
-    let path = opt_path(args, 0)?;
     let r = match doc {
         None => Reply::Null,
         Some(doc) => {
+            let path = opt_path(args, 0)?;
             let vals = path.values(doc);
             let names = vals.iter().map(|v| Reply::Bulk(v.type_name().into()));
             if path.legacy {
@@ -491,8 +478,8 @@ fn del(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     if args.len() > 1 {
         return Err(arity("json.del"));
     }
-    let path = opt_path(args, 0)?;
     let Some(root) = doc.as_mut() else { return read(Reply::Int(0)) };
+    let path = opt_path(args, 0)?;
     if path.is_root() {
         return Ok((Reply::Int(1), Write::Delete));
     }
@@ -529,14 +516,18 @@ fn num_op(name: &str, doc: &mut Option<Value>, args: &[&[u8]], resp3: bool) -> O
     if args.len() != 2 {
         return Err(arity(name));
     }
-    let path = parse_path(args[0])?;
-    let operand = match Value::parse(args[1]) {
-        Ok(Value::Num(n)) => n,
-        Ok(_) => return Err("bad input number".into()),
-        Err(e) => return Err(format!("ERR {e}")),
-    };
     let Some(root) = doc.as_mut() else { return Err(NO_KEY.into()) };
+    let path = parse_path(args[0])?;
     let locs = path.locate(root);
+    // The operand is parsed only when there is a number to apply it to.
+    let operand = match any_at(root, &locs, |v| matches!(v, Value::Num(_))) {
+        false => Num::I(0),
+        true => match Value::parse(args[1]) {
+            Ok(Value::Num(n)) => n,
+            Ok(_) => return Err("bad input number".into()),
+            Err(e) => return Err(format!("ERR {e}")),
+        },
+    };
     let mut results = Vec::new();
     for l in &locs {
         match get_mut(root, l) {
@@ -577,6 +568,11 @@ fn num_op(name: &str, doc: &mut Option<Value>, args: &[&[u8]], resp3: bool) -> O
     Ok((Reply::Bulk(text), w))
 }
 
+/// Whether any of the values at `locs` is `f`.
+fn any_at(root: &Value, locs: &[Loc], f: impl Fn(&Value) -> bool) -> bool {
+    locs.iter().any(|l| get(root, l).is_some_and(&f))
+}
+
 fn arith(name: &str, a: Num, b: Num) -> Result<Num, String> {
     let ints = |n: Num| match n {
         Num::I(i) => Some(i),
@@ -609,22 +605,27 @@ fn arith(name: &str, a: Num, b: Num) -> Result<Num, String> {
 
 fn strappend(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     let (path, raw) = match args {
-        [v] => (Path::parse(".")?, *v),
-        [p, v] => (parse_path(p)?, *v),
+        [v] => (b".".as_slice(), *v),
+        [p, v] => (*p, *v),
         _ => return Err(arity("json.strappend")),
     };
-    let add = match Value::parse(raw) {
-        Ok(Value::Str(s)) => s,
-        Ok(_) => {
-            return Err(format!(
-                "WRONGTYPE wrong type of path value - expected string but found {}",
-                utf8(raw)
-            ))
-        }
-        Err(e) => return Err(format!("ERR {e}")),
-    };
     let Some(root) = doc.as_mut() else { return Err(NO_KEY.into()) };
+    let path = parse_path(path)?;
     let locs = path.locate(root);
+    // The value is parsed only when there is a string to append it to.
+    let add = match any_at(root, &locs, |v| matches!(v, Value::Str(_))) {
+        false => Default::default(),
+        true => match Value::parse(raw) {
+            Ok(Value::Str(s)) => s,
+            Ok(_) => {
+                return Err(format!(
+                    "WRONGTYPE wrong type of path value - expected string but found {}",
+                    utf8(raw)
+                ))
+            }
+            Err(e) => return Err(format!("ERR {e}")),
+        },
+    };
     let mut out = Vec::new();
     for l in &locs {
         match get_mut(root, l) {
@@ -662,17 +663,18 @@ fn measure(
     if args.len() > 1 {
         return Err(arity(name));
     }
-    let path = opt_path(args, 0)?;
     let Some(doc) = doc else {
-        if path.legacy {
+        let raw = args.first().copied().unwrap_or(b".");
+        if path::is_legacy(raw) {
             return read(Reply::Null);
         }
         return Err(if name == "json.objlen" {
-            format!("ERR Path '{}' does not exist or not an object", path.text)
+            format!("ERR Path '{}' does not exist or not an object", utf8(raw))
         } else {
             NO_KEY.into()
         });
     };
+    let path = opt_path(args, 0)?;
     let vals = path.values(doc);
     if path.legacy {
         return match vals.first() {
@@ -703,16 +705,19 @@ fn objlen(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
 
 // ---------------------------------------------------------------- arrays
 
-/// Applies `f` to every array among the matches: legacy → the first match's reply, or
-/// `err_legacy` when it is missing or not an array; JSONPath → an array with nulls.
+/// Applies `f` to every array among the matches of path `raw` (parsed once the key is known to
+/// exist): legacy → the first match's reply, or [`not_array`] when it is missing or not an
+/// array (named as given when `as_given`, else as RedisJSON rewrites it); JSONPath → an array
+/// with nulls.
 fn on_arrays(
     doc: &mut Option<Value>,
-    path: &Path,
-    err_legacy: String,
+    raw: &[u8],
+    as_given: bool,
     added: &[Value],
     mut f: impl FnMut(&mut Arr) -> Result<Reply, String>,
 ) -> Outcome {
     let Some(root) = doc.as_mut() else { return Err(NO_KEY.into()) };
+    let path = parse_path(raw)?;
     let locs = path.locate(root);
     // The elements `f` adds must fit under the depth limit in every array, checked before the
     // first change (the document is changed in place).
@@ -735,7 +740,7 @@ fn on_arrays(
     if path.legacy {
         return match out.into_iter().next().flatten() {
             Some(r) => Ok((r, w)),
-            None => Err(err_legacy),
+            None => Err(not_array(&if as_given { utf8(raw) } else { path.text })),
         };
     }
     Ok((nulls_or(out), w))
@@ -749,9 +754,8 @@ fn arrappend(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     if args.len() < 2 {
         return Err(arity("json.arrappend"));
     }
-    let path = parse_path(args[0])?;
     let vals: Vec<Value> = args[1..].iter().map(|a| Value::parse(a)).collect::<Result<_, _>>()?;
-    on_arrays(doc, &path, not_array(&utf8(args[0])), &vals, |a| {
+    on_arrays(doc, args[0], true, &vals, |a| {
         a.extend(vals.iter().cloned());
         Ok(Reply::Int(a.len() as i64))
     })
@@ -761,11 +765,9 @@ fn arrinsert(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     if args.len() < 3 {
         return Err(arity("json.arrinsert"));
     }
-    let path = parse_path(args[0])?;
     let index = parse_int(args[1])?;
     let vals: Vec<Value> = args[2..].iter().map(|a| Value::parse(a)).collect::<Result<_, _>>()?;
-    let text = path.text.clone();
-    on_arrays(doc, &path, not_array(&text), &vals, |a| {
+    on_arrays(doc, args[0], false, &vals, |a| {
         let len = a.len() as i64;
         let at = if index < 0 { len + index } else { index };
         if at < 0 || at > len {
@@ -781,13 +783,9 @@ fn arrpop(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     if args.len() > 2 {
         return Err(arity("json.arrpop"));
     }
-    let path = opt_path(args, 0)?;
-    let index = match args.get(1) {
-        Some(i) => parse_int(i)?,
-        None => -1,
-    };
-    let text = path.text.clone();
-    on_arrays(doc, &path, not_array(&text), &[], |a| {
+    // RedisJSON takes an index that is not an integer as the last element.
+    let index = args.get(1).and_then(|i| parse_int(i).ok()).unwrap_or(-1);
+    on_arrays(doc, args.first().copied().unwrap_or(b"."), false, &[], |a| {
         if a.is_empty() {
             return Ok(Reply::Null);
         }
@@ -801,11 +799,9 @@ fn arrtrim(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     if args.len() != 3 {
         return Err(arity("json.arrtrim"));
     }
-    let path = parse_path(args[0])?;
     let start = parse_int(args[1])?;
     let stop = parse_int(args[2])?;
-    let text = path.text.clone();
-    on_arrays(doc, &path, not_array(&text), &[], |a| {
+    on_arrays(doc, args[0], false, &[], |a| {
         let len = a.len() as i64;
         let norm = |i: i64| if i < 0 { (len + i).max(0) } else { i };
         let (s, e) = (norm(start), norm(stop).min(len - 1));
@@ -823,11 +819,12 @@ fn arrlen(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
     if args.len() > 1 {
         return Err(arity("json.arrlen"));
     }
-    let given = args.first().map(|a| utf8(a)).unwrap_or_else(|| ".".into());
-    let path = opt_path(args, 0)?;
+    let raw = args.first().copied().unwrap_or(b".");
     let Some(doc) = doc else {
-        return if path.legacy { read(Reply::Null) } else { Err(NO_KEY.into()) };
+        return if path::is_legacy(raw) { read(Reply::Null) } else { Err(NO_KEY.into()) };
     };
+    let given = utf8(raw);
+    let path = parse_path(raw)?;
     let vals = path.values(doc);
     let len = |v: &Value| match v {
         Value::Arr(a) => Some(Reply::Int(a.len() as i64)),
@@ -846,8 +843,6 @@ fn arrindex(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
     if !(2..=4).contains(&args.len()) {
         return Err(arity("json.arrindex"));
     }
-    let given = utf8(args[0]);
-    let path = parse_path(args[0])?;
     let needle = Value::parse(args[1]).map_err(|e| format!("ERR {e}"))?;
     let start = match args.get(2) {
         Some(s) => parse_int(s)?,
@@ -857,7 +852,8 @@ fn arrindex(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
         Some(s) => parse_int(s)?,
         None => 0,
     };
-    let Some(doc) = doc else { return Err(format!("ERR Path '{given}' does not exist")) };
+    let Some(doc) = doc else { return Err(format!("ERR Path '{}' does not exist", utf8(args[0]))) };
+    let path = parse_path(args[0])?;
     let find = |a: &[Value]| {
         let len = a.len() as i64;
         let s = if start < 0 { (len + start).max(0) } else { start.min(len) };
@@ -897,10 +893,11 @@ fn objkeys(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
     if args.len() > 1 {
         return Err(arity("json.objkeys"));
     }
-    let path = opt_path(args, 0)?;
     let Some(doc) = doc else {
-        return if path.legacy { read(Reply::Null) } else { Err(NO_KEY.into()) };
+        let legacy = args.first().is_none_or(|p| path::is_legacy(p));
+        return if legacy { read(Reply::Null) } else { Err(NO_KEY.into()) };
     };
+    let path = opt_path(args, 0)?;
     let keys = |v: &Value| match v {
         Value::Obj(o) => Some(Reply::Arr(o.keys().map(|k| Reply::Bulk(k.to_string())).collect())),
         _ => None,
@@ -921,8 +918,8 @@ fn clear(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     if args.len() > 1 {
         return Err(arity("json.clear"));
     }
-    let path = opt_path(args, 0)?;
     let Some(root) = doc.as_mut() else { return Err(NO_KEY.into()) };
+    let path = opt_path(args, 0)?;
     let locs = path.locate(root);
     let mut n = 0;
     for l in &locs {
@@ -941,8 +938,8 @@ fn toggle(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     if args.len() != 1 {
         return Err(arity("json.toggle"));
     }
-    let path = parse_path(args[0])?;
     let Some(root) = doc.as_mut() else { return Err(NO_KEY.into()) };
+    let path = parse_path(args[0])?;
     let locs = path.locate(root);
     let mut out = Vec::new();
     for l in &locs {
@@ -986,14 +983,18 @@ pub fn debug_size(v: &Value) -> i64 {
     std::mem::size_of::<Value>() as i64 + memory(v)
 }
 
-/// JSON.DEBUG MEMORY on one document and path (the key already read).
-pub fn debug_memory(doc: Option<&Value>, path: &Path) -> Reply {
-    let Some(doc) = doc else { return Reply::Int(0) };
-    let vals = path.values(doc);
-    if path.legacy {
-        return Reply::Int(vals.first().map_or(0, |v| debug_size(v)));
-    }
-    Reply::Arr(vals.iter().map(|v| Reply::Int(debug_size(v))).collect())
+/// JSON.DEBUG MEMORY on one document (the key already read) and path `raw`: a missing key
+/// has no matches, whatever the path.
+pub fn debug_memory(doc: Option<&Value>, raw: &[u8]) -> Result<Reply, String> {
+    let legacy = path::is_legacy(raw);
+    let sizes: Vec<i64> = match doc {
+        None => Vec::new(),
+        Some(doc) => parse_path(raw)?.values(doc).into_iter().map(debug_size).collect(),
+    };
+    Ok(match legacy {
+        true => Reply::Int(sizes.first().copied().unwrap_or(0)),
+        false => Reply::Arr(sizes.into_iter().map(Reply::Int).collect()),
+    })
 }
 
 pub fn debug_help() -> Reply {

@@ -271,12 +271,14 @@ fn mget(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
     if argv.len() < 3 {
         return Err(Error::wrong_arity("json.mget"));
     }
-    let path = Path::parse(&String::from_utf8_lossy(argv[argv.len() - 1])).map_err(raw_error)?;
+    // A path that does not parse reads as missing, as does a key of another type.
+    let path = Path::parse(&String::from_utf8_lossy(argv[argv.len() - 1])).ok();
     let mut out = Vec::new();
     for key in &argv[1..argv.len() - 1] {
-        // A key of another type reads as missing.
         let mut r = Reply::Null;
-        let _ = store.with_doc(ctx, key, &mut |doc| r = cmds::mget_one(doc, &path));
+        if let Some(path) = &path {
+            let _ = store.with_doc(ctx, key, &mut |doc| r = cmds::mget_one(doc, path));
+        }
         out.push(r);
     }
     emit(ctx, &Reply::Arr(out));
@@ -284,33 +286,45 @@ fn mget(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
 }
 
 /// JSON.MSET key path value [key path value ...]: everything is checked before anything is
-/// written.
+/// written. The triples apply in turn, but a key missing before the command takes only the
+/// root, even after an earlier triple created it (RedisJSON checks every key first).
 fn mset(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
     let argv = all_args(args);
     if argv.len() < 4 || !(argv.len() - 1).is_multiple_of(3) {
         return Err(Error::wrong_arity("json.mset"));
     }
-    let mut docs: Vec<(&[u8], Option<Value>)> = Vec::new();
+    // Each key's document as the triples leave it, and whether it existed before them.
+    let mut docs: Vec<(&[u8], Option<Value>, bool)> = Vec::new();
     // The keys of the triples that wrote, in order, for their events.
     let mut wrote: Vec<&[u8]> = Vec::new();
     for t in argv[1..].chunks(3) {
-        let path = Path::parse(&String::from_utf8_lossy(t[1])).map_err(raw_error)?;
-        let value = Value::parse(t[2]).map_err(raw_error)?;
-        let at = match docs.iter().position(|(k, _)| *k == t[0]) {
+        let at = match docs.iter().position(|(k, ..)| *k == t[0]) {
             Some(i) => i,
             None => {
                 let d = store.read(ctx, t[0])?;
-                docs.push((t[0], d));
+                let existed = d.is_some();
+                docs.push((t[0], d, existed));
                 docs.len() - 1
             }
         };
-        let (_, w) = cmds::set_value(&mut docs[at].1, &path, value, cmds::Cond::Always)
-            .map_err(raw_error)?;
+        let (_, doc, existed) = &mut docs[at];
+        let w = if *existed {
+            let path = Path::parse(&String::from_utf8_lossy(t[1])).map_err(raw_error)?;
+            let value = Value::parse(t[2]).map_err(raw_error)?;
+            let Some(root) = doc.as_mut() else { continue };
+            cmds::set_at(root, &path, value, cmds::Cond::Always).map_err(raw_error)?.1
+        } else {
+            if !path::is_root(t[1]) {
+                return Err(raw_error(cmds::NEW_AT_ROOT));
+            }
+            *doc = Some(Value::parse(t[2]).map_err(raw_error)?);
+            Write::Update
+        };
         if w != Write::None {
             wrote.push(t[0]);
         }
     }
-    for (key, doc) in docs {
+    for (key, doc, _) in docs {
         if let Some(d) = doc {
             store.put(ctx, key, d)?;
         }
@@ -338,13 +352,10 @@ fn debug(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
     if argv.len() < 3 || argv.len() > 4 {
         return Err(Error::wrong_arity("json.debug"));
     }
-    let path = match argv.get(3) {
-        Some(p) => Path::parse(&String::from_utf8_lossy(p)).map_err(raw_error)?,
-        None => Path::parse(".").map_err(raw_error)?,
-    };
-    let mut r = Reply::Null;
-    store.with_doc(ctx, argv[2], &mut |doc| r = cmds::debug_memory(doc, &path))?;
-    emit(ctx, &r);
+    let raw = argv.get(3).copied().unwrap_or(b".");
+    let mut r = Ok(Reply::Null);
+    store.with_doc(ctx, argv[2], &mut |doc| r = cmds::debug_memory(doc, raw))?;
+    emit(ctx, &r.map_err(raw_error)?);
     Ok(())
 }
 

@@ -57,6 +57,19 @@ pub enum Operand {
     Lit(Value),
 }
 
+/// Whether path text `p` is in the legacy syntax (anything but `$` or what starts with `$.` or
+/// `$[`). RedisJSON parses a path only once it has a document to apply it to, so what a command
+/// answers on a missing key depends on this and [`is_root`] alone, never on a parse error.
+pub fn is_legacy(p: &[u8]) -> bool {
+    !(p.first() == Some(&b'$') && (p.len() == 1 || matches!(p[1], b'.' | b'[')))
+}
+
+/// Whether path text `p` is the root (`$`, or the legacy `.`); any other text, the empty one
+/// included, names something below it or does not parse.
+pub fn is_root(p: &[u8]) -> bool {
+    p == b"$" || p == b"."
+}
+
 /// A parsed path.
 #[derive(Debug, Clone)]
 pub struct Path {
@@ -85,13 +98,11 @@ impl Path {
     /// JSONPath; anything else is legacy (`.` is the root; a path without a leading `.` or `[`
     /// gets one).
     pub fn parse(p: &str) -> Result<Path, String> {
-        let b = p.as_bytes();
-        let jsonpath = b.first() == Some(&b'$') && (b.len() == 1 || matches!(b[1], b'.' | b'['));
-        if jsonpath {
+        if !is_legacy(p.as_bytes()) {
             let segs = Parser::new(p).path()?;
             return Ok(Path { segs, legacy: false, text: p.to_string() });
         }
-        let text = if p == "." || p.is_empty() {
+        let text = if p == "." {
             "$".to_string()
         } else if p.starts_with('.') {
             format!("${p}")
@@ -603,7 +614,7 @@ impl<'a> Parser<'a> {
             self.pos += 1;
         }
         if self.pos == start {
-            return Err(self.error("'*', '<literal>'"));
+            return Err(self.error("<string>, '*'"));
         }
         Ok(Sel::Key(self.s[start..self.pos].to_string()))
     }

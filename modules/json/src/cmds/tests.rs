@@ -311,18 +311,23 @@ fn deep_documents_stop_at_the_limit() {
 }
 
 /// JSON.SET's root fast path takes `$` and `.` without parsing them: both must parse to the
-/// root, and other roots and non-roots still go through the parser.
+/// root, and every other text (the empty one too) goes the general way. The condition is
+/// checked before the value, as RedisJSON does.
 #[test]
 fn set_root_args_knows_the_root() {
-    for p in ["$", ".", ""] {
+    for p in ["$", "."] {
         assert!(Path::parse(p).unwrap().is_root(), "{p}");
     }
+    assert!(Path::parse("").is_err());
     let args = |p: &'static str| -> Vec<&'static [u8]> { vec![p.as_bytes(), b"[1]"] };
-    for p in ["$", ".", ""] {
+    for p in ["$", "."] {
         assert!(matches!(set_root_args(&args(p)), Some(Ok((Value::Arr(_), Cond::Always)))), "{p}");
     }
-    assert!(set_root_args(&args("$.a")).is_none());
-    assert!(set_root_args(&args("a")).is_none());
-    assert!(matches!(set_root_args(&args("$[")), Some(Err(_))));
+    for p in ["$.a", "a", "", "$["] {
+        assert!(set_root_args(&args(p)).is_none(), "{p}");
+    }
     assert!(matches!(set_root_args(&[b"$", b"[1", b"NX"]), Some(Err(e)) if e.starts_with("EOF")));
+    assert!(
+        matches!(set_root_args(&[b"$", b"[1", b"ZZ"]), Some(Err(e)) if e == "ERR syntax error")
+    );
 }
