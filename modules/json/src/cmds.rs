@@ -137,6 +137,29 @@ pub fn run_read(name: &str, doc: Option<&Value>, args: &[&[u8]], resp3: bool) ->
     })
 }
 
+/// Checks the arguments RedisJSON reads before it looks the key up (only some commands have
+/// any): their errors come before a key of another type is noticed.
+pub fn check_args_before_key(name: &str, args: &[&[u8]]) -> Result<(), String> {
+    match name {
+        "json.set" if args.len() >= 2 => set_cond(&args[2..]).map(drop),
+        "json.arrappend" if args.len() >= 2 => parse_values(&args[1..]).map(drop),
+        "json.arrinsert" if args.len() >= 3 => {
+            parse_int(args[1])?;
+            parse_values(&args[2..]).map(drop)
+        }
+        "json.arrtrim" if args.len() == 3 => {
+            parse_int(args[1])?;
+            parse_int(args[2]).map(drop)
+        }
+        "json.arrindex" if (2..=4).contains(&args.len()) => arrindex_args(args).map(drop),
+        _ => Ok(()),
+    }
+}
+
+fn parse_values(args: &[&[u8]]) -> Result<Vec<Value>, String> {
+    args.iter().map(|a| Value::parse(a)).collect()
+}
+
 /// JSON.SET's arguments after the key when its path is the root: the value and the condition
 /// (errors as JSON.SET gives them), or None for another path.
 pub fn set_root_args(args: &[&[u8]]) -> Option<Result<(Value, Cond), String>> {
@@ -754,7 +777,7 @@ fn arrappend(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     if args.len() < 2 {
         return Err(arity("json.arrappend"));
     }
-    let vals: Vec<Value> = args[1..].iter().map(|a| Value::parse(a)).collect::<Result<_, _>>()?;
+    let vals = parse_values(&args[1..])?;
     on_arrays(doc, args[0], true, &vals, |a| {
         a.extend(vals.iter().cloned());
         Ok(Reply::Int(a.len() as i64))
@@ -766,7 +789,7 @@ fn arrinsert(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
         return Err(arity("json.arrinsert"));
     }
     let index = parse_int(args[1])?;
-    let vals: Vec<Value> = args[2..].iter().map(|a| Value::parse(a)).collect::<Result<_, _>>()?;
+    let vals = parse_values(&args[2..])?;
     on_arrays(doc, args[0], false, &vals, |a| {
         let len = a.len() as i64;
         let at = if index < 0 { len + index } else { index };
@@ -839,19 +862,18 @@ fn arrlen(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
     read(nulls_or(vals.iter().map(|v| len(v)).collect()))
 }
 
+/// ARRINDEX's value, start and stop (both 0 when absent).
+fn arrindex_args(args: &[&[u8]]) -> Result<(Value, i64, i64), String> {
+    let needle = Value::parse_whole(args[1]).map_err(|e| format!("ERR {e}"))?;
+    let int_at = |i: usize| args.get(i).map_or(Ok(0), |s| parse_int(s));
+    Ok((needle, int_at(2)?, int_at(3)?))
+}
+
 fn arrindex(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
     if !(2..=4).contains(&args.len()) {
         return Err(arity("json.arrindex"));
     }
-    let needle = Value::parse(args[1]).map_err(|e| format!("ERR {e}"))?;
-    let start = match args.get(2) {
-        Some(s) => parse_int(s)?,
-        None => 0,
-    };
-    let stop = match args.get(3) {
-        Some(s) => parse_int(s)?,
-        None => 0,
-    };
+    let (needle, start, stop) = arrindex_args(args)?;
     let Some(doc) = doc else { return Err(format!("ERR Path '{}' does not exist", utf8(args[0]))) };
     let path = parse_path(args[0])?;
     let find = |a: &[Value]| {
@@ -926,7 +948,8 @@ fn clear(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
         match get_mut(root, l) {
             Some(Value::Arr(a)) if !a.is_empty() => *a = Arr::new(),
             Some(Value::Obj(o)) if !o.is_empty() => o.clear(),
-            Some(Value::Num(x)) if !matches!(x, Num::I(0)) => *x = Num::I(0),
+            // A zero of any kind (`-0.0` too) is left as it is, and not counted.
+            Some(Value::Num(x)) if x.as_f64() != 0.0 => *x = Num::I(0),
             _ => continue,
         }
         n += 1;

@@ -197,9 +197,16 @@ fn single_key(store: &dyn Store, ctx: &mut Context, args: &Args, min: usize) -> 
     }
     let key = argv[1];
     let resp3 = ctx.is_resp3();
+    // A key of another type: unless an argument read before the key is bad.
+    let other_type = |e: Error| match cmds::check_args_before_key(&name, &argv[2..]) {
+        Err(m) if e.0 == WRONG_TYPE => raw_error(m),
+        _ => e,
+    };
     if cmds::is_read(&name) {
         let mut out = None;
-        store.with_doc(ctx, key, &mut |doc| out = cmds::run_read(&name, doc, &argv[2..], resp3))?;
+        store
+            .with_doc(ctx, key, &mut |doc| out = cmds::run_read(&name, doc, &argv[2..], resp3))
+            .map_err(other_type)?;
         if let Some(r) = out {
             emit(ctx, &r.map_err(raw_error)?.0);
             return Ok(());
@@ -219,7 +226,7 @@ fn single_key(store: &dyn Store, ctx: &mut Context, args: &Args, min: usize) -> 
                 other => other,
             };
             let mut exists = false;
-            store.with_doc(ctx, key, &mut |doc| exists = doc.is_some())?;
+            store.with_doc(ctx, key, &mut |doc| exists = doc.is_some()).map_err(other_type)?;
             let (value, cond) = parsed.map_err(raw_error)?;
             let skip = matches!((exists, cond), (true, cmds::Cond::Nx) | (false, cmds::Cond::Xx));
             if skip {
@@ -234,11 +241,13 @@ fn single_key(store: &dyn Store, ctx: &mut Context, args: &Args, min: usize) -> 
     // later match of a JSONPath (ARRINSERT out of range, NUMINCRBY overflowing), which leaves
     // the earlier matches changed, as RedisJSON does.
     let mut outcome = None;
-    let existed = store.with_doc_mut(ctx, key, &mut |stored| {
-        let mut doc = Some(std::mem::replace(stored, Value::Null));
-        outcome = Some(cmds::run(&name, &mut doc, &argv[2..], resp3));
-        *stored = doc.unwrap_or(Value::Null);
-    })?;
+    let existed = store
+        .with_doc_mut(ctx, key, &mut |stored| {
+            let mut doc = Some(std::mem::replace(stored, Value::Null));
+            outcome = Some(cmds::run(&name, &mut doc, &argv[2..], resp3));
+            *stored = doc.unwrap_or(Value::Null);
+        })
+        .map_err(other_type)?;
     let (reply, write) = match outcome {
         Some(r) if existed => r.map_err(raw_error)?,
         _ => {

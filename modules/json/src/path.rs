@@ -150,7 +150,7 @@ impl Path {
 
 /// What an evaluation records about where a match is: its [`Loc`] (for commands that update
 /// the matches), or nothing (for those that only read them: no allocation per node visited).
-trait Track: Sized {
+trait Track: Sized + Clone {
     fn root() -> Self;
     fn key(&self, k: &str) -> Self;
     fn idx(&self, i: usize) -> Self;
@@ -175,6 +175,7 @@ impl Track for Loc {
 }
 
 /// No location.
+#[derive(Clone)]
 struct NoLoc;
 
 impl Track for NoLoc {
@@ -241,17 +242,19 @@ fn descend<'a, L: Track>(
     out: &mut Vec<(L, &'a Value)>,
 ) {
     select(root, loc, v, sel, out);
+    // Only a filter selects anything from a scalar (the scalar itself).
+    let visit = |c: &Value| matches!(sel, Sel::Filter(_)) || is_container(c);
     match v {
         Value::Arr(a) => {
             for (i, c) in a.iter().enumerate() {
-                if is_container(c) {
+                if visit(c) {
                     descend(root, &loc.idx(i), c, sel, out);
                 }
             }
         }
         Value::Obj(o) => {
             for (k, c) in o {
-                if is_container(c) {
+                if visit(c) {
                     descend(root, &loc.key(k), c, sel, out);
                 }
             }
@@ -260,7 +263,6 @@ fn descend<'a, L: Track>(
     }
 }
 
-/// Whether a selector can match anything below `v` (scalars have no children).
 fn is_container(v: &Value) -> bool {
     matches!(v, Value::Arr(_) | Value::Obj(_))
 }
@@ -338,6 +340,10 @@ fn select<'a, L: Track>(
                     out.push((loc.key(k), c));
                 }
             }
+        }
+        // RedisJSON tests a scalar against a filter itself.
+        (Sel::Filter(expr), scalar) if test(root, scalar, expr) => {
+            out.push((loc.clone(), scalar));
         }
         _ => {}
     }

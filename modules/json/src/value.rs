@@ -106,13 +106,19 @@ impl Value {
     /// (`EOF while parsing a value at line 1 column 0`), its 128-level recursion limit, and
     /// whatever follows the first value ignored.
     pub fn parse(text: &[u8]) -> Result<Value, String> {
-        parse_with(text, true)
+        parse_with(text, true, false)
+    }
+
+    /// [`Value::parse`], but what follows the value is an error (`trailing characters at line 1
+    /// column 8`): how RedisJSON reads JSON.ARRINDEX's value.
+    pub fn parse_whole(text: &[u8]) -> Result<Value, String> {
+        parse_with(text, true, true)
     }
 
     /// Parses a document this module wrote itself, which may be deeper than 128 levels (a
     /// value set below a path adds to the depth) but never deeper than [`MAX_DEPTH`].
     pub fn parse_stored(text: &[u8]) -> Result<Value, String> {
-        parse_with(text, false)
+        parse_with(text, false, false)
     }
 
     /// The compact serialization (JSON.GET without formatting).
@@ -280,9 +286,11 @@ static NEEDS_ESCAPE: [bool; 256] = {
     t
 };
 
-/// A double as Redis 7.2+ replies it (`fpconv_dtoa`: the shortest digits that round-trip, in
-/// JavaScript's layout: plain from 1e-6 to 1e21, otherwise `1.5e-7`, `1e+300`), which is what
-/// Redis Stack sends for JSON.RESP's floats on RESP2.
+/// A double as Redis 7.2+ replies it on RESP2 (what Redis Stack sends for JSON.RESP's
+/// floats): an integral value within half of i64's range as an integer; otherwise the shortest
+/// digits that round-trip, plain when the exponent is small (`1000000`, `0.000001`,
+/// `123456789.5`), else `1e+20`, `1.5e-7`. (Redis finds its digits with Grisu2, which for a few
+/// values gives one more digit than the shortest.)
 pub fn format_double(x: f64) -> String {
     if x.is_nan() {
         return "nan".into();
@@ -290,41 +298,45 @@ pub fn format_double(x: f64) -> String {
     if x.is_infinite() {
         return if x > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    let neg = x.is_sign_negative();
-    let sci = format!("{:e}", x.abs());
-    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i64 = exp.parse().unwrap_or(0);
-    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
+    const HALF: f64 = (i64::MAX / 2) as f64;
+    if x.fract() == 0.0 && x.abs() <= HALF {
+        let i = x as i64;
+        return if i == 0 && x.is_sign_negative() { "-0".into() } else { i.to_string() };
+    }
     let mut out = String::new();
-    if neg {
+    if x < 0.0 {
         out.push('-');
     }
-    if digits == "0" {
-        out.push('0');
-        return out;
-    }
-    let k = digits.len() as i64;
-    let n = exp + 1;
-    if k <= n && n <= 21 {
+    // `d.ddde±x`: the digits, and `k`, the power of ten of the last one.
+    let sci = format!("{:e}", x.abs());
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
+    let n = digits.len() as i64;
+    let k = exp.parse::<i64>().unwrap_or(0) - (n - 1);
+    let e = (k + n - 1).abs();
+    if k >= 0 && e < n + 7 {
         out.push_str(&digits);
-        out.extend(std::iter::repeat_n('0', (n - k) as usize));
-    } else if 0 < n && n <= 21 {
-        out.push_str(&digits[..n as usize]);
-        out.push('.');
-        out.push_str(&digits[n as usize..]);
-    } else if -6 < n && n <= 0 {
-        out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', (-n) as usize));
-        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', k as usize));
+    } else if k < 0 && (k > -7 || e < 4) {
+        if n + k > 0 {
+            let (int, frac) = digits.split_at((n + k) as usize);
+            out.push_str(int);
+            out.push('.');
+            out.push_str(frac);
+        } else {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', (-(n + k)) as usize));
+            out.push_str(&digits);
+        }
     } else {
         out.push_str(&digits[..1]);
-        if k > 1 {
+        if n > 1 {
             out.push('.');
             out.push_str(&digits[1..]);
         }
         out.push('e');
-        out.push(if n > 0 { '+' } else { '-' });
-        out.push_str(&(n - 1).abs().to_string());
+        out.push(if k + n - 1 < 0 { '-' } else { '+' });
+        out.push_str(&e.to_string());
     }
     out
 }
@@ -333,10 +345,11 @@ pub fn format_double(x: f64) -> String {
 /// (one fast check) is read as a `&str`, so that serde_json does not check each string again;
 /// other text is read as bytes, for serde_json's error at the bad byte (the same messages and
 /// positions either way: its `str` reader is its byte reader without the per-string check).
-fn parse_with(text: &[u8], limit: bool) -> Result<Value, String> {
+fn parse_with(text: &[u8], limit: bool, whole: bool) -> Result<Value, String> {
     fn run<'de, R: serde_json::de::Read<'de>>(
         mut de: serde_json::Deserializer<R>,
         limit: bool,
+        whole: bool,
     ) -> Result<Value, String> {
         if !limit {
             de.disable_recursion_limit();
@@ -347,11 +360,15 @@ fn parse_with(text: &[u8], limit: bool) -> Result<Value, String> {
         if scratch.items.capacity() <= KEEP && scratch.members.capacity() <= KEEP {
             SCRATCH.set(scratch);
         }
-        out
+        let v = out?;
+        if whole {
+            de.end().map_err(|e| e.to_string())?;
+        }
+        Ok(v)
     }
     match std::str::from_utf8(text) {
-        Ok(s) => run(serde_json::Deserializer::from_str(s), limit),
-        Err(_) => run(serde_json::Deserializer::from_slice(text), limit),
+        Ok(s) => run(serde_json::Deserializer::from_str(s), limit, whole),
+        Err(_) => run(serde_json::Deserializer::from_slice(text), limit, whole),
     }
 }
 
@@ -687,6 +704,16 @@ mod tests {
             (0.000001, "0.000001"),
             (123456790.0, "123456790"),
             (1.00000015, "1.00000015"),
+            (1e17, "100000000000000000"),
+            (5e18, "5e+18"),
+            (1e20, "1e+20"),
+            (-1e20, "-1e+20"),
+            (1e-7, "1e-7"),
+            (0.00001, "0.00001"),
+            (1.2345e-5, "1.2345e-5"),
+            (0.00012345, "1.2345e-4"),
+            (123456789.5, "123456789.5"),
+            (5e-324, "5e-324"),
         ];
         for (x, s) in cases {
             assert_eq!(format_double(x), s, "{x}");
