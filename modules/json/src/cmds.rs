@@ -348,10 +348,9 @@ fn merge(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
         if !path::is_root(args[0]) {
             return Err(NEW_AT_ROOT.into());
         }
-        // No deeper than the parsed patch, so within the depth limit.
-        let mut v = Value::Null;
-        merge_patch(&mut v, &patch);
-        *doc = Some(v);
+        // A new key takes the patch as it is, nulls included (RedisJSON stores it as JSON.SET
+        // would); a parsed value is within the depth limit.
+        *doc = Some(patch);
         return Ok((Reply::Ok, Write::Update));
     };
     let path = parse_path(args[0])?;
@@ -426,7 +425,7 @@ pub fn get_text(doc: &Value, paths: &[&[u8]], f: &Format) -> Result<String, Stri
     let all_legacy = parsed.iter().all(|p| p.legacy);
     let mut obj = crate::value::Map::new();
     for (raw, p) in paths.iter().zip(&parsed) {
-        let vals = p.values(doc);
+        let vals = if all_legacy { p.values(doc) } else { p.all_values(doc) };
         let v = if all_legacy {
             match vals.first() {
                 Some(v) => (*v).clone(),
@@ -562,8 +561,10 @@ fn num_op(name: &str, doc: &mut Option<Value>, args: &[&[u8]], resp3: bool) -> O
             _ => results.push(None),
         }
     }
-    // RESP3 replies an array for legacy paths too, and so never fails on them.
-    if path.legacy && !resp3 && !matches!(results.first(), Some(Some(_))) {
+    // A legacy path answers for the last number it changed; RESP3 replies an array for legacy
+    // paths too, and so never fails on them.
+    let last = results.iter().rev().find_map(|n| *n);
+    if path.legacy && !resp3 && last.is_none() {
         return Err(format!(
             "ERR Path '{}' does not exist or does not contains a number",
             path.text
@@ -584,7 +585,7 @@ fn num_op(name: &str, doc: &mut Option<Value>, args: &[&[u8]], resp3: bool) -> O
     }
     let to_v = |n: &Option<Num>| n.map(Value::Num).unwrap_or(Value::Null);
     let text = if path.legacy {
-        to_v(&results[0]).to_json()
+        to_v(&last).to_json()
     } else {
         Value::Arr(results.iter().map(to_v).collect()).to_json()
     };
@@ -662,7 +663,7 @@ fn strappend(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     let changed = out.iter().any(Option::is_some);
     let w = if changed { Write::Update } else { Write::None };
     if path.legacy {
-        return match out.into_iter().next().flatten() {
+        return match out.into_iter().flatten().last() {
             Some(r) => Ok((r, w)),
             None => Err(format!("ERR Path '{}' does not exist or not a string", path.text)),
         };
@@ -761,7 +762,7 @@ fn on_arrays(
     let changed = out.iter().any(Option::is_some);
     let w = if changed { Write::Update } else { Write::None };
     if path.legacy {
-        return match out.into_iter().next().flatten() {
+        return match out.into_iter().flatten().last() {
             Some(r) => Ok((r, w)),
             None => Err(not_array(&if as_given { utf8(raw) } else { path.text })),
         };
@@ -976,9 +977,9 @@ fn toggle(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     }
     let w = if out.iter().any(Option::is_some) { Write::Update } else { Write::None };
     if path.legacy {
-        return match out.first() {
-            Some(Some(b)) => Ok((Reply::Bulk(b.to_string()), w)),
-            _ => Err(format!("ERR Path '{}' does not exist or not a bool", path.text)),
+        return match out.iter().flatten().last() {
+            Some(b) => Ok((Reply::Bulk(b.to_string()), w)),
+            None => Err(format!("ERR Path '{}' does not exist or not a bool", path.text)),
         };
     }
     Ok((nulls_or(out.into_iter().map(|b| b.map(|b| Reply::Int(b as i64))).collect()), w))

@@ -129,22 +129,24 @@ impl Path {
         }
     }
 
-    /// The locations of every match, in RedisJSON's order; a legacy path keeps only the first.
+    /// The locations of every match, in RedisJSON's order, legacy paths included: RedisJSON's
+    /// writes change every match of a legacy path too (and answer for the last they changed).
     pub fn locate(&self, root: &Value) -> Vec<Loc> {
-        let mut out = eval::<Loc>(root, root, &self.segs);
-        if self.legacy {
-            out.truncate(1);
-        }
-        out.into_iter().map(|(l, _)| l).collect()
+        eval::<Loc>(root, root, &self.segs).into_iter().map(|(l, _)| l).collect()
     }
 
-    /// The matches themselves (no locations are built).
+    /// The matches a read sees (no locations are built): a legacy path's first only.
     pub fn values<'a>(&self, root: &'a Value) -> Vec<&'a Value> {
-        let mut out = eval::<NoLoc>(root, root, &self.segs);
+        let mut out = self.all_values(root);
         if self.legacy {
             out.truncate(1);
         }
-        out.into_iter().map(|(_, v)| v).collect()
+        out
+    }
+
+    /// Every match, legacy paths included.
+    pub fn all_values<'a>(&self, root: &'a Value) -> Vec<&'a Value> {
+        eval::<NoLoc>(root, root, &self.segs).into_iter().map(|(_, v)| v).collect()
     }
 }
 
