@@ -209,19 +209,26 @@ fn set(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     }
 }
 
-/// What JSON.SET does to an existing document, found before anything changes (so that its
-/// errors, NX/XX and the depth limit leave the document as it was); [`apply_set`] does it.
-struct SetPlan {
-    value: Value,
+/// Where JSON.SET writes in an existing document, found before anything changes (so that its
+/// errors and NX/XX leave the document as it was); [`apply_set`] writes there.
+pub struct SetPlan {
     /// Replace the values at these locations ...
     replace: Vec<Loc>,
     /// ... or add the key to the objects at these.
     add: Option<(Vec<Loc>, String)>,
 }
 
-/// Carries out `plan` (made on this same document, unchanged since).
-fn apply_set(root: &mut Value, plan: SetPlan) -> (Reply, Write) {
-    let SetPlan { value, replace, add } = plan;
+/// Writes `value` where `plan` (made on this same document, unchanged since) says, after
+/// checking that the document stays within the depth limit.
+pub fn apply_set(root: &mut Value, plan: SetPlan, value: Value) -> Outcome {
+    let SetPlan { replace, add } = plan;
+    let depth = value.depth();
+    for l in &replace {
+        check_depth_at(l.len(), depth)?;
+    }
+    for l in add.iter().flat_map(|(parents, _)| parents) {
+        check_depth_at(l.len() + 1, depth)?;
+    }
     let mut value = Some(value);
     for (i, l) in replace.iter().enumerate() {
         if let Some(v) = get_mut(root, l) {
@@ -237,7 +244,7 @@ fn apply_set(root: &mut Value, plan: SetPlan) -> (Reply, Write) {
             }
         }
     }
-    (Reply::Ok, Write::Update)
+    Ok((Reply::Ok, Write::Update))
 }
 
 /// JSON.SET on a missing key (`doc` is None), at the unparsed path `raw`.
@@ -262,57 +269,49 @@ fn check_depth_at(steps: usize, depth: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// JSON.SET on an existing document (shared with JSON.MSET and JSON.MERGE).
-pub fn set_at(root: &mut Value, path: &Path, value: Value, cond: Cond) -> Outcome {
-    match plan_set_at(root, path, value, cond)? {
-        Ok(plan) => Ok(apply_set(root, plan)),
+/// JSON.SET on an existing document (shared with JSON.MERGE).
+fn set_at(root: &mut Value, path: &Path, value: Value, cond: Cond) -> Outcome {
+    match plan_set(root, path, cond)? {
+        Ok(plan) => apply_set(root, plan, value),
         Err(reply) => read(reply),
     }
 }
 
-fn plan_set_at(
-    root: &Value,
-    path: &Path,
-    value: Value,
-    cond: Cond,
-) -> Result<Result<SetPlan, Reply>, String> {
-    let locs = path.locate(root);
-    if !locs.is_empty() {
-        if cond == Cond::Nx {
+/// Where JSON.SET at `path` writes, or its reply when it writes nothing. As RedisJSON: the
+/// matches are replaced (NX skips looking for them); without any, a static path whose parent
+/// is an object gets the key added; an array is never extended.
+pub fn plan_set(root: &Value, path: &Path, cond: Cond) -> Result<Result<SetPlan, Reply>, String> {
+    if cond != Cond::Nx {
+        let mut locs = path.locate(root);
+        if !locs.is_empty() {
+            // Matches that writes cannot reach are not written, nor added.
+            locs.retain(|l| path::reachable(l));
+            if locs.is_empty() {
+                return Ok(Err(Reply::Null));
+            }
+            return Ok(Ok(SetPlan { replace: locs, add: None }));
+        }
+        if cond == Cond::Xx {
             return Ok(Err(Reply::Null));
         }
-        let depth = value.depth();
-        for l in &locs {
-            check_depth_at(l.len(), depth)?;
-        }
-        return Ok(Ok(SetPlan { value, replace: locs, add: None }));
     }
-    if cond == Cond::Xx {
-        return Ok(Err(Reply::Null));
+    if !path.is_static() {
+        return Err("Err wrong static path".into());
     }
     let Some((parent, key)) = path.split_last_key() else {
-        // A missing array element (RedisJSON does not extend arrays, and says so whatever the
-        // parent is), or a wildcard, slice, filter or descent that matched nothing.
-        if let (Some(crate::path::Seg::Child(crate::path::Sel::Indices(_))), true) =
-            (path.segs.last(), path.is_static())
-        {
+        // The root or an array element: there already (NX), or out of range whatever the
+        // parent is.
+        if path.locate(root).is_empty() {
             return Err("ERR array index out of range".into());
         }
-        return Err("Err wrong static path".into());
+        return Ok(Err(Reply::Null));
     };
-    if !parent.is_static() {
-        return Err("Err wrong static path".into());
-    }
     let mut parents = parent.locate(root);
     parents.retain(|l| matches!(get(root, l), Some(Value::Obj(o)) if !o.contains_key(&key)));
     if parents.is_empty() {
         return Ok(Err(Reply::Null));
     }
-    let depth = value.depth();
-    for l in &parents {
-        check_depth_at(l.len() + 1, depth)?;
-    }
-    Ok(Ok(SetPlan { value, replace: Vec::new(), add: Some((parents, key)) }))
+    Ok(Ok(SetPlan { replace: Vec::new(), add: Some((parents, key)) }))
 }
 
 /// RFC 7396 merge patch of `target` with `patch`.
@@ -354,11 +353,15 @@ fn merge(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
         return Ok((Reply::Ok, Write::Update));
     };
     let path = parse_path(args[0])?;
-    let locs = path.locate(root);
+    let mut locs = path.locate(root);
     if locs.is_empty() {
         // Nothing to merge into: RedisJSON sets the patch as it is, as JSON.SET would (a missing
         // parent answers null, a null patch is stored as null).
         return set_at(root, &path, patch, Cond::Always);
+    }
+    locs.retain(|l| path::reachable(l));
+    if locs.is_empty() {
+        return read(Reply::Null);
     }
     // A merge is no deeper than the deeper of the target and the patch: checked before any
     // change, as the document is changed in place.
@@ -550,6 +553,7 @@ fn num_op(name: &str, doc: &mut Option<Value>, args: &[&[u8]], resp3: bool) -> O
             Err(e) => return Err(format!("ERR {e}")),
         },
     };
+    all_reachable(root, &locs, |v| matches!(v, Value::Num(_)))?;
     let mut results = Vec::new();
     for l in &locs {
         match get_mut(root, l) {
@@ -594,7 +598,17 @@ fn num_op(name: &str, doc: &mut Option<Value>, args: &[&[u8]], resp3: bool) -> O
 
 /// Whether any of the values at `locs` is `f`.
 fn any_at(root: &Value, locs: &[Loc], f: impl Fn(&Value) -> bool) -> bool {
-    locs.iter().any(|l| get(root, l).is_some_and(&f))
+    locs.iter().any(|l| path::peek(root, l).is_some_and(&f))
+}
+
+/// RedisJSON's error when a match that a command would change (one that is `f`) is one that
+/// writes cannot reach (see [`Step::Lost`]), checked before anything changes.
+fn all_reachable(root: &Value, locs: &[Loc], f: impl Fn(&Value) -> bool) -> Result<(), String> {
+    let lost = |l: &Loc| !path::reachable(l) && path::peek(root, l).is_some_and(&f);
+    match locs.iter().any(lost) {
+        true => Err("ERR Path does not exist".into()),
+        false => Ok(()),
+    }
 }
 
 fn arith(name: &str, a: Num, b: Num) -> Result<Num, String> {
@@ -650,6 +664,7 @@ fn strappend(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
             Err(e) => return Err(format!("ERR {e}")),
         },
     };
+    all_reachable(root, &locs, |v| matches!(v, Value::Str(_)))?;
     let mut out = Vec::new();
     for l in &locs {
         match get_mut(root, l) {
@@ -743,6 +758,7 @@ fn on_arrays(
     let Some(root) = doc.as_mut() else { return Err(NO_KEY.into()) };
     let path = parse_path(raw)?;
     let locs = path.locate(root);
+    all_reachable(root, &locs, |v| matches!(v, Value::Arr(_)))?;
     // The elements `f` adds must fit under the depth limit in every array, checked before the
     // first change (the document is changed in place).
     if let Some(depth) = added.iter().map(Value::depth).max() {
@@ -965,6 +981,7 @@ fn toggle(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     let Some(root) = doc.as_mut() else { return Err(NO_KEY.into()) };
     let path = parse_path(args[0])?;
     let locs = path.locate(root);
+    all_reachable(root, &locs, |v| matches!(v, Value::Bool(_)))?;
     let mut out = Vec::new();
     for l in &locs {
         match get_mut(root, l) {

@@ -318,10 +318,15 @@ fn mset(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
         };
         let (_, doc, existed) = &mut docs[at];
         let w = if *existed {
-            let path = Path::parse(&String::from_utf8_lossy(t[1])).map_err(raw_error)?;
-            let value = Value::parse(t[2]).map_err(raw_error)?;
+            // The path and where it writes first, then the value (RedisJSON's order).
             let Some(root) = doc.as_mut() else { continue };
-            cmds::set_at(root, &path, value, cmds::Cond::Always).map_err(raw_error)?.1
+            let path = Path::parse(&String::from_utf8_lossy(t[1])).map_err(raw_error)?;
+            let plan = cmds::plan_set(root, &path, cmds::Cond::Always).map_err(raw_error)?;
+            let value = Value::parse(t[2]).map_err(raw_error)?;
+            match plan {
+                Ok(plan) => cmds::apply_set(root, plan, value).map_err(raw_error)?.1,
+                Err(_) => Write::None,
+            }
         } else {
             if !path::is_root(t[1]) {
                 return Err(raw_error(cmds::NEW_AT_ROOT));

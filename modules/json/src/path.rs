@@ -9,6 +9,29 @@ use crate::value::{Num, Value};
 pub enum Step {
     Key(String),
     Idx(usize),
+    /// After the key of a member that a filter selected from an object: RedisJSON's reads see
+    /// such a match, but its writes cannot reach it (nor anything below it). [`get`] and
+    /// [`get_mut`] find nothing there; [`peek`] looks through.
+    Lost,
+}
+
+/// Whether a write can reach the location.
+pub fn reachable(loc: &[Step]) -> bool {
+    !loc.contains(&Step::Lost)
+}
+
+/// The value at a location, reachable or not.
+pub fn peek<'a>(root: &'a Value, loc: &[Step]) -> Option<&'a Value> {
+    let mut v = root;
+    for s in loc {
+        v = match (v, s) {
+            (Value::Obj(o), Step::Key(k)) => o.get(k)?,
+            (Value::Arr(a), Step::Idx(i)) => a.get(*i)?,
+            (_, Step::Lost) => v,
+            _ => return None,
+        };
+    }
+    Some(v)
 }
 
 /// Where a match is, from the root.
@@ -156,6 +179,8 @@ trait Track: Sized + Clone {
     fn root() -> Self;
     fn key(&self, k: &str) -> Self;
     fn idx(&self, i: usize) -> Self;
+    /// The member `k` that a filter selected from an object.
+    fn filtered_key(&self, k: &str) -> Self;
 }
 
 impl Track for Loc {
@@ -174,6 +199,11 @@ impl Track for Loc {
         l.push(Step::Idx(i));
         l
     }
+    fn filtered_key(&self, k: &str) -> Self {
+        let mut l = self.key(k);
+        l.push(Step::Lost);
+        l
+    }
 }
 
 /// No location.
@@ -188,6 +218,9 @@ impl Track for NoLoc {
         NoLoc
     }
     fn idx(&self, _: usize) -> Self {
+        NoLoc
+    }
+    fn filtered_key(&self, _: &str) -> Self {
         NoLoc
     }
 }
@@ -339,7 +372,7 @@ fn select<'a, L: Track>(
         (Sel::Filter(expr), Value::Obj(o)) => {
             for (k, c) in o {
                 if test(root, c, expr) {
-                    out.push((loc.key(k), c));
+                    out.push((loc.filtered_key(k), c));
                 }
             }
         }
