@@ -414,9 +414,8 @@ pub fn get_text(doc: &Value, paths: &[&[u8]], f: &Format) -> Result<String, Stri
     if paths.is_empty() {
         return Ok(doc.to_json_with(f));
     }
-    let parsed: Vec<Path> = paths.iter().map(|p| parse_path(p)).collect::<Result<_, _>>()?;
-    if parsed.len() == 1 {
-        let p = &parsed[0];
+    if let [raw] = paths {
+        let p = parse_path(raw)?;
         if p.legacy {
             return match p.values(doc).first() {
                 Some(v) => Ok(v.to_json_with(f)),
@@ -425,17 +424,19 @@ pub fn get_text(doc: &Value, paths: &[&[u8]], f: &Format) -> Result<String, Stri
         }
         return Ok(crate::value::array_to_json(&p.values(doc), f));
     }
-    let all_legacy = parsed.iter().all(|p| p.legacy);
+    // Several paths: each one's matches under its own name; a path that does not parse is left
+    // out (RedisJSON's way), and legacy paths alone give their first match, not an array.
+    let all_legacy = paths.iter().all(|p| path::is_legacy(p));
     let mut obj = crate::value::Map::new();
-    for (raw, p) in paths.iter().zip(&parsed) {
-        let vals = if all_legacy { p.values(doc) } else { p.all_values(doc) };
+    for raw in paths {
+        let Ok(p) = parse_path(raw) else { continue };
         let v = if all_legacy {
-            match vals.first() {
+            match p.values(doc).first() {
                 Some(v) => (*v).clone(),
                 None => return Err(format!("ERR Path '{}' does not exist", utf8(raw))),
             }
         } else {
-            Value::Arr(vals.into_iter().cloned().collect())
+            Value::Arr(p.all_values(doc).into_iter().cloned().collect())
         };
         let k = utf8(raw);
         if !obj.contains_key(&k) {

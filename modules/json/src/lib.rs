@@ -294,51 +294,59 @@ fn mget(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
     Ok(())
 }
 
-/// JSON.MSET key path value [key path value ...]: everything is checked before anything is
-/// written. The triples apply in turn, but a key missing before the command takes only the
-/// root, even after an earlier triple created it (RedisJSON checks every key first).
+/// JSON.MSET key path value [key path value ...]: as RedisJSON, every triple is checked
+/// against the documents as they were before the command (a missing key takes only the root,
+/// even after an earlier triple created it; where a path writes is found then), and only then
+/// are the triples carried out, in order.
 fn mset(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
     let argv = all_args(args);
     if argv.len() < 4 || !(argv.len() - 1).is_multiple_of(3) {
         return Err(Error::wrong_arity("json.mset"));
     }
-    // Each key's document as the triples leave it, and whether it existed before them.
-    let mut docs: Vec<(&[u8], Option<Value>, bool)> = Vec::new();
-    // The keys of the triples that wrote, in order, for their events.
-    let mut wrote: Vec<&[u8]> = Vec::new();
+    enum Step {
+        Root(Value),
+        At(cmds::SetPlan, Value),
+        Nothing,
+    }
+    // Each key's document, read once.
+    let mut docs: Vec<(&[u8], Option<Value>)> = Vec::new();
+    let mut steps = Vec::new();
     for t in argv[1..].chunks(3) {
-        let at = match docs.iter().position(|(k, ..)| *k == t[0]) {
+        let at = match docs.iter().position(|(k, _)| *k == t[0]) {
             Some(i) => i,
             None => {
-                let d = store.read(ctx, t[0])?;
-                let existed = d.is_some();
-                docs.push((t[0], d, existed));
+                docs.push((t[0], store.read(ctx, t[0])?));
                 docs.len() - 1
             }
         };
-        let (_, doc, existed) = &mut docs[at];
-        let w = if *existed {
-            // The path and where it writes first, then the value (RedisJSON's order).
-            let Some(root) = doc.as_mut() else { continue };
-            let path = Path::parse(&String::from_utf8_lossy(t[1])).map_err(raw_error)?;
-            let plan = cmds::plan_set(root, &path, cmds::Cond::Always).map_err(raw_error)?;
-            let value = Value::parse(t[2]).map_err(raw_error)?;
-            match plan {
-                Ok(plan) => cmds::apply_set(root, plan, value).map_err(raw_error)?.1,
-                Err(_) => Write::None,
+        let step = match &docs[at].1 {
+            // The root replaces the document; the path and where it writes come before the
+            // value (RedisJSON's order).
+            _ if path::is_root(t[1]) => Step::Root(Value::parse(t[2]).map_err(raw_error)?),
+            Some(doc) => {
+                let path = Path::parse(&String::from_utf8_lossy(t[1])).map_err(raw_error)?;
+                let plan = cmds::plan_set(doc, &path, cmds::Cond::Always).map_err(raw_error)?;
+                let value = Value::parse(t[2]).map_err(raw_error)?;
+                plan.map_or(Step::Nothing, |p| Step::At(p, value))
             }
-        } else {
-            if !path::is_root(t[1]) {
-                return Err(raw_error(cmds::NEW_AT_ROOT));
-            }
-            *doc = Some(Value::parse(t[2]).map_err(raw_error)?);
-            Write::Update
+            None => return Err(raw_error(cmds::NEW_AT_ROOT)),
         };
-        if w != Write::None {
-            wrote.push(t[0]);
-        }
+        steps.push((at, step));
     }
-    for (key, doc, _) in docs {
+    // The keys of the triples that wrote, in order, for their events.
+    let mut wrote: Vec<&[u8]> = Vec::new();
+    for (at, step) in steps {
+        let (key, doc) = &mut docs[at];
+        match (step, doc) {
+            (Step::Root(v), doc) => *doc = Some(v),
+            (Step::At(plan, v), Some(root)) => {
+                cmds::apply_set(root, plan, v).map_err(raw_error)?;
+            }
+            _ => continue,
+        }
+        wrote.push(key);
+    }
+    for (key, doc) in docs {
         if let Some(d) = doc {
             store.put(ctx, key, d)?;
         }

@@ -689,11 +689,19 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// An integer as the grammar has it: `-`, then one digit, or a run that does not start
+    /// with 0 (so `01` reads as `0`, and what follows is an error).
     fn int(&mut self) -> Option<i64> {
         let start = self.pos;
         self.eat(b'-');
-        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
-            self.pos += 1;
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    self.pos += 1;
+                }
+            }
+            _ => {}
         }
         let r = self.s[start..self.pos].parse().ok();
         if r.is_none() {
@@ -705,6 +713,7 @@ impl<'a> Parser<'a> {
     /// After `[`: through the closing `]`.
     fn bracket(&mut self) -> Result<Sel, String> {
         self.ws();
+        let start = self.pos;
         let sel = match self.peek() {
             Some(b'*') => {
                 self.pos += 1;
@@ -749,19 +758,35 @@ impl<'a> Parser<'a> {
                     self.ws();
                     let step = if self.eat(b':') {
                         self.ws();
-                        self.int()
+                        // A step is a positive integer, or nothing.
+                        match self.peek() {
+                            Some(b']') | None => None,
+                            Some(b'1'..=b'9') => self.int(),
+                            _ => return Err(self.error("pos_number")),
+                        }
                     } else {
                         None
                     };
                     Sel::Slice(first, end, step)
                 } else {
                     let Some(first) = first else { return Err(self.error(BRACKET_EXPECTED)) };
+                    // An index followed by what cannot follow one: RedisJSON names the range
+                    // it tried last, where the bracket's contents start.
+                    let index_end = |p: &mut Self| match p.peek() {
+                        Some(b']' | b',') => Ok(()),
+                        _ => {
+                            p.pos = start;
+                            Err(p.error("['start:end:steps']"))
+                        }
+                    };
+                    index_end(self)?;
                     let mut idx = vec![first];
                     while self.eat(b',') {
                         self.ws();
-                        let Some(i) = self.int() else { return Err(self.error(BRACKET_EXPECTED)) };
+                        let Some(i) = self.int() else { return Err(self.error("'<number>'")) };
                         idx.push(i);
                         self.ws();
+                        index_end(self)?;
                     }
                     Sel::Indices(idx)
                 }
