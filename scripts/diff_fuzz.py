@@ -17,7 +17,9 @@ both servers share.
 """
 
 import argparse
+import json
 import os
+import re
 import random
 import shutil
 import socket
@@ -138,7 +140,36 @@ def order_of(args):
     return None
 
 
+RESP3_DOUBLE = re.compile(rb"(?<=\r\n),([^\r]*)(?=\r\n)")
+
+
+def json_get_paths(args):
+    """The paths of a JSON.GET (its options and their values aside)."""
+    paths, i = [], 2
+    while i < len(args):
+        a = args[i].upper()
+        if a in ("INDENT", "NEWLINE", "SPACE"):
+            i += 2
+            continue
+        if a != "NOESCAPE":
+            paths.append(args[i])
+        i += 1
+    return paths
+
+
 def normalize_reply(args, r):
+    if args[0] == "JSON.GET" and len(json_get_paths(args)) > 1 and r[:1] == b"$" and r[:3] != b"$-1":
+        # Several paths answer an object keyed by path, in RedisJSON's hash order (it changes
+        # from call to call): compared as a set of members.
+        try:
+            body = r.partition(b"\r\n")[2][:-2]
+            members = json.loads(body, object_pairs_hook=lambda kv: kv)
+            return b"{paths}" + json.dumps(sorted(members, key=lambda kv: kv[0])).encode()
+        except ValueError:
+            pass
+    if args[0].startswith("JSON.") and b"\r\n," in b"\r\n" + r:
+        # RESP3 doubles: Redis Stack 7.4 writes the shortest form, Vireo (as Redis 7.0) %.17g.
+        r = RESP3_DOUBLE.sub(lambda m: b"," + repr(float(m.group(1))).encode(), b"\r\n" + r)[2:]
     how = order_of(args)
     if how == "type":
         return r[:1]
@@ -722,11 +753,104 @@ def anycmd(g):
     return [p.upper() for p in parts] + [r.choice(pool) for _ in range(r.randint(0, 4))]
 
 
+# JSON documents (the json family, against Redis Stack: --family json).
+JSON_KEYS = ["a", "b", "c", "arr", "o", "n", "s", "x"]
+JSON_RAW = [
+    "1", "-0", "0.0", "1.5", "1e3", "1E-2", "-2.5e-7", "9007199254740993", "18446744073709551615",
+    "-9223372036854775808", "123456789012345678901234567890", "1e308", "0.1", "3.0", "100",
+    '"s"', '""', '"h\\u00e9"', '"a\\"b"', '"\\n"', "true", "false", "null", "[]", "{}",
+    "[1,[2,[3]]]", '{"a":{"a":{"a":1}}}', ' [ 1 , 2 ] ', '{"a":1,"a":2}',
+    # not JSON
+    "", "nope", "{", "[1,]", "'s'", "NaN", "01", "1e400", '{"a":1}x', "[1,2",
+]
+
+
+def json_value(r, depth=0):
+    k = r.random()
+    if depth < 3 and k < 0.25:
+        return [json_value(r, depth + 1) for _ in range(r.randint(0, 4))]
+    if depth < 3 and k < 0.5:
+        return {r.choice(JSON_KEYS): json_value(r, depth + 1) for _ in range(r.randint(0, 4))}
+    return r.choice([0, 1, -1, 2, 3, 10, 2.5, -0.5, 1e20, 0.1, "s", "", "xyz", "é", "1",
+                     True, False, None])
+
+
+def json_text(g):
+    r = g.r
+    if r.random() < 0.3:
+        return r.choice(JSON_RAW)
+    return json.dumps(json_value(r), separators=(",", ":"), ensure_ascii=r.random() < 0.5)
+
+
+JSONPATH_STEPS = [
+    ".a", ".b", ".c", ".arr", ".o", ".n", ".s", "..a", "..b", "..*", ".*", "[0]", "[1]", "[-1]",
+    "[5]", "[*]", "[0:2]", "[1:]", "[:-1]", "[::2]", '["a"]', "['b']", "[0,1]", "['a','b']",
+    "[?(@>1)]", "[?(@.a==1)]", "[?(@.a)]", '[?(@=="s")]', "[?(@.n<3 && @.n>0)]",
+    "[?(@.a || @.b)]", '[?(@ =~ "x.*")]', "[?(@.a==true)]", "[?(@==null)]", ".nosuch",
+]
+LEGACY_STEPS = [".a", ".b", ".arr", ".o", ".n", ".s", "[0]", "[1]", "[-1]", "[9]", '["a"]',
+                ".nosuch", "[*]", ".*", "..a"]
+BAD_PATHS = ["$[", "$.", "$..", "[", "$.a[?(", "$.a[1:2:0]", ".a..b", "$a", "$.a[x]", "..", "$[?(@.a==)]"]
+
+
+def json_path(g, legacy_ok=True):
+    r = g.r
+    k = r.random()
+    if k < 0.05:
+        return r.choice(BAD_PATHS)
+    if k < 0.65 or not legacy_ok:
+        return "$" + "".join(r.choice(JSONPATH_STEPS) for _ in range(r.randint(0, 3)))
+    p = "".join(r.choice(LEGACY_STEPS) for _ in range(r.randint(0, 3)))
+    if p == "" or r.random() < 0.2:
+        return "." + p.lstrip(".") if p else "."
+    if p.startswith(".") and r.random() < 0.3:
+        p = p[1:]
+    return p
+
+
+def json_(g):
+    r = g.r
+    k = g.key
+    p = lambda: json_path(g)  # noqa: E731
+    opt = lambda: g.maybe(0.7, p())  # noqa: E731
+    c = r.choice([
+        lambda: ["JSON.SET", k(), "$", json_text(g)],
+        lambda: ["JSON.SET", k(), p(), json_text(g)] + g.maybe(0.3, r.choice(["NX", "XX", "nx", "BAD"])),
+        lambda: ["JSON.GET", k()] + [p() for _ in range(r.randint(0, 3))],
+        lambda: ["JSON.GET", k()] + g.maybe(0.5, "INDENT", r.choice(["\t", "  ", ""]))
+        + g.maybe(0.5, "NEWLINE", r.choice(["\n", ""])) + g.maybe(0.5, "SPACE", " ") + g.maybe(0.7, p()),
+        lambda: ["JSON.MGET"] + g.keys(1, 3) + [p()],
+        lambda: ["JSON.MSET"] + [x for _ in range(r.randint(1, 2)) for x in (k(), p(), json_text(g))],
+        lambda: ["JSON.MERGE", k(), p(), json_text(g)],
+        lambda: [r.choice(["JSON.DEL", "JSON.FORGET"]), k()] + opt(),
+        lambda: ["JSON.TYPE", k()] + opt(),
+        lambda: [r.choice(["JSON.NUMINCRBY", "JSON.NUMMULTBY"]), k(), p(),
+                 r.choice(["1", "-1", "2", "0.5", "1e308", "-3", "abc", "1.0", "0", "1e400"])],
+        lambda: ["JSON.STRAPPEND", k()] + opt() + [r.choice(['"x"', '""', "x", "1", '"é"'])],
+        lambda: ["JSON.STRLEN", k()] + opt(),
+        lambda: ["JSON.ARRAPPEND", k(), p()] + [json_text(g) for _ in range(r.randint(0, 3))],
+        lambda: ["JSON.ARRINDEX", k(), p(), json_text(g)] + g.maybe(0.5, g.small())
+        + g.maybe(0.3, g.small()),
+        lambda: ["JSON.ARRINSERT", k(), p(), g.small()] + [json_text(g) for _ in range(r.randint(0, 2))],
+        lambda: ["JSON.ARRLEN", k()] + opt(),
+        lambda: ["JSON.ARRPOP", k()] + g.maybe(0.7, p()) + g.maybe(0.4, g.small()),
+        lambda: ["JSON.ARRTRIM", k(), p(), g.small(), g.small()],
+        lambda: [r.choice(["JSON.OBJKEYS", "JSON.OBJLEN"]), k()] + opt(),
+        lambda: ["JSON.CLEAR", k()] + opt(),
+        lambda: ["JSON.TOGGLE", k(), p()],
+        lambda: ["JSON.RESP", k()] + opt(),
+        # The same keys as other types, and the key-level commands on documents.
+        lambda: r.choice([["SET", k(), "v"], ["LPUSH", k(), "v"], ["DEL", k()], ["TYPE", k()],
+                          ["EXISTS", k()], ["COPY", k(), k(), "REPLACE"], ["RENAME", k(), k()]]),
+    ])
+    return c()
+
+
 FAMILIES = {
     "anycmd": anycmd, "expiry": expiry, "introspection": introspection,
     "streams": streams, "geo": geo, "big": big, "multi": multi, "scripting": scripting,
     "strings": strings, "keys": keys_, "lists": lists, "hashes": hashes, "sets": sets,
-    "zsets": zsets, "bitmaps": bitmaps, "hll": hll, "sort": sort_,
+    "zsets": zsets, "bitmaps": bitmaps, "hll": hll, "sort": sort_, "json": json_,
 }
 
 
@@ -807,9 +931,16 @@ def main():
                     help="also compare the keyspace notifications each command publishes")
     a = ap.parse_args()
 
-    ref = os.environ.get("VIREO_REFERENCE_REDIS") or shutil.which("redis-server")
-    if not ref:
-        raise SystemExit("no reference redis-server (set VIREO_REFERENCE_REDIS)")
+    fams = a.family or sorted(set(FAMILIES) - {"json"})
+    if "json" in fams:
+        # RedisJSON's reference is Redis Stack 7.4: other families then compare with 7.4 too.
+        ref = os.environ.get("VIREO_REFERENCE_STACK")
+        if not ref:
+            raise SystemExit("--family json needs VIREO_REFERENCE_STACK (scripts/reference-stack)")
+    else:
+        ref = os.environ.get("VIREO_REFERENCE_REDIS") or shutil.which("redis-server")
+        if not ref:
+            raise SystemExit("no reference redis-server (set VIREO_REFERENCE_REDIS)")
     vireo = os.environ.get("VIREO_BIN")
     if not vireo:
         for p in ("target/release/vireo-server", "target/debug/vireo-server"):
@@ -818,11 +949,16 @@ def main():
                 break
     if not vireo:
         raise SystemExit("no vireo-server binary: cargo build --release -p vireo-server")
+    vcmd = [vireo]
+    if "json" in fams:
+        module = os.path.join(os.path.dirname(vireo), "libvireo_json.so")
+        if not os.path.exists(module):
+            raise SystemExit(f"no {module}: cargo build --release -p vireo-json")
+        vcmd += ["--loadmodule", module]
     seed = a.seed if a.seed is not None else random.randrange(1 << 32)
-    fams = a.family or sorted(FAMILIES)
     tmp = tempfile.mkdtemp(prefix="vireo-dfuzz-")
     vport, rport = free_port(), free_port()
-    procs = [start([vireo], vport, tmp, "vireo"), start([ref], rport, tmp, "redis")]
+    procs = [start(vcmd, vport, tmp, "vireo"), start([ref], rport, tmp, "redis")]
     found = 0
     try:
         names = Conn(rport).call(["COMMAND", "LIST"])
