@@ -58,7 +58,7 @@ class Conn:
             raise SystemExit(f"no whole reply to {self.last} from port {self.port} in 10 s; "
                              f"have {self.buf!r}")
         if not d:
-            raise ConnectionError("closed")
+            raise SystemExit(f"port {self.port} closed the connection on {self.last}")
         self.buf += d
 
     def call(self, args):

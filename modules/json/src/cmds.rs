@@ -214,7 +214,9 @@ fn set(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
 pub struct SetPlan {
     /// Replace the values at these locations ...
     replace: Vec<Loc>,
-    /// ... or add the key to the objects at these.
+    /// ... or add the key to those of these that are objects without it when the plan is
+    /// carried out (RedisJSON checks then, not when it looks: a JSON.MSET triple may add to a
+    /// document an earlier triple replaced).
     add: Option<(Vec<Loc>, String)>,
 }
 
@@ -230,21 +232,26 @@ pub fn apply_set(root: &mut Value, plan: SetPlan, value: Value) -> Outcome {
         check_depth_at(l.len() + 1, depth)?;
     }
     let mut value = Some(value);
+    let mut wrote = false;
     for (i, l) in replace.iter().enumerate() {
         if let Some(v) = get_mut(root, l) {
             // The last location takes the parsed value itself.
             *v = if i + 1 == replace.len() { value.take() } else { value.clone() }
                 .unwrap_or(Value::Null);
+            wrote = true;
         }
     }
     if let (Some((parents, key)), Some(value)) = (add, value) {
         for l in &parents {
             if let Some(Value::Obj(o)) = get_mut(root, l) {
-                o.insert(key.clone(), value.clone());
+                if !o.contains_key(&key) {
+                    o.insert(key.clone(), value.clone());
+                    wrote = true;
+                }
             }
         }
     }
-    Ok((Reply::Ok, Write::Update))
+    Ok(if wrote { (Reply::Ok, Write::Update) } else { (Reply::Null, Write::None) })
 }
 
 /// JSON.SET on a missing key (`doc` is None), at the unparsed path `raw`.
@@ -306,8 +313,7 @@ pub fn plan_set(root: &Value, path: &Path, cond: Cond) -> Result<Result<SetPlan,
         }
         return Ok(Err(Reply::Null));
     };
-    let mut parents = parent.locate(root);
-    parents.retain(|l| matches!(get(root, l), Some(Value::Obj(o)) if !o.contains_key(&key)));
+    let parents = parent.locate(root);
     if parents.is_empty() {
         return Ok(Err(Reply::Null));
     }

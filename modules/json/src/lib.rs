@@ -340,7 +340,9 @@ fn mset(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
         match (step, doc) {
             (Step::Root(v), doc) => *doc = Some(v),
             (Step::At(plan, v), Some(root)) => {
-                cmds::apply_set(root, plan, v).map_err(raw_error)?;
+                if cmds::apply_set(root, plan, v).map_err(raw_error)?.1 == Write::None {
+                    continue;
+                }
             }
             _ => continue,
         }
