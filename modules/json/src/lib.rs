@@ -11,6 +11,7 @@ pub mod api;
 pub mod cmds;
 pub mod compact;
 pub mod events;
+mod grammar;
 pub mod path;
 pub mod value;
 

@@ -57,7 +57,6 @@ pub enum Seg {
 pub enum Expr {
     Or(Box<Expr>, Box<Expr>),
     And(Box<Expr>, Box<Expr>),
-    Not(Box<Expr>),
     Cmp(Operand, CmpOp, Operand),
     Exists(Operand),
 }
@@ -122,7 +121,7 @@ impl Path {
     /// gets one).
     pub fn parse(p: &str) -> Result<Path, String> {
         if !is_legacy(p.as_bytes()) {
-            let segs = Parser::new(p).path()?;
+            let segs = crate::grammar::parse(p)?;
             return Ok(Path { segs, legacy: false, text: p.to_string() });
         }
         let text = if p == "." {
@@ -132,7 +131,7 @@ impl Path {
         } else {
             format!("$.{p}")
         };
-        let segs = Parser::new(&text).path()?;
+        let segs = crate::grammar::parse(&text)?;
         Ok(Path { segs, legacy: true, text })
     }
 
@@ -421,7 +420,6 @@ fn test(root: &Value, cur: &Value, e: &Expr) -> bool {
     match e {
         Expr::Or(a, b) => test(root, cur, a) || test(root, cur, b),
         Expr::And(a, b) => test(root, cur, a) && test(root, cur, b),
-        Expr::Not(a) => !test(root, cur, a),
         Expr::Exists(o) => !operand(root, cur, o).is_empty(),
         Expr::Cmp(l, op, r) => {
             // The common `@.a.b < lit`: one value or none each side, without allocating.
@@ -524,395 +522,6 @@ fn match_here(p: &[char], t: &[char]) -> bool {
     !t.is_empty() && (p[0] == '.' || p[0] == t[0]) && match_here(&p[1..], &t[1..])
 }
 
-struct Parser<'a> {
-    s: &'a str,
-    b: &'a [u8],
-    pos: usize,
-}
-
-const BRACKET_EXPECTED: &str = "'<string>[,<string>,...]', '<number>', ['start:end:steps'], '*'";
-
-fn is_name_byte(c: u8) -> bool {
-    !matches!(
-        c,
-        b'.' | b'['
-            | b']'
-            | b'('
-            | b')'
-            | b' '
-            | b'\t'
-            | b'='
-            | b'!'
-            | b'<'
-            | b'>'
-            | b'&'
-            | b'|'
-            | b','
-            | b'\''
-            | b'"'
-    )
-}
-
-impl<'a> Parser<'a> {
-    fn new(s: &'a str) -> Self {
-        Parser { s, b: s.as_bytes(), pos: 0 }
-    }
-
-    /// An error in RedisJSON's words: `Error occurred on position N, "<before> ---->>>> <after>",
-    /// expected one of the following: ...`.
-    fn error(&self, expected: &str) -> String {
-        let at = self.pos.min(self.s.len());
-        let (before, after) = self.s.split_at(at);
-        let marked = if after.is_empty() {
-            format!("{before} <<<<----")
-        } else {
-            format!("{before} ---->>>> {after}")
-        };
-        format!(
-            "Error occurred on position {}, \"{marked}\", expected one of the following: {expected}.",
-            at
-        )
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.pos).copied()
-    }
-
-    fn eat(&mut self, c: u8) -> bool {
-        if self.peek() == Some(c) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn eat_str(&mut self, s: &str) -> bool {
-        if self.b[self.pos..].starts_with(s.as_bytes()) {
-            self.pos += s.len();
-            true
-        } else {
-            false
-        }
-    }
-
-    fn ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t')) {
-            self.pos += 1;
-        }
-    }
-
-    fn path(&mut self) -> Result<Vec<Seg>, String> {
-        if !self.eat(b'$') {
-            return Err(self.error("'$'"));
-        }
-        let segs = self.segments(false)?;
-        if self.pos < self.b.len() {
-            return Err(self.error("'.', '..', '['"));
-        }
-        Ok(segs)
-    }
-
-    /// Segments until something that cannot continue a path (the end, or inside a filter an
-    /// operator or closing parenthesis).
-    fn segments(&mut self, in_filter: bool) -> Result<Vec<Seg>, String> {
-        let mut segs = Vec::new();
-        loop {
-            match self.peek() {
-                Some(b'.') => {
-                    if self.eat_str("..") {
-                        if self.eat(b'[') {
-                            segs.push(Seg::Descend(self.bracket()?));
-                        } else {
-                            segs.push(Seg::Descend(self.dot_name()?));
-                        }
-                    } else {
-                        self.pos += 1;
-                        if self.eat(b'[') {
-                            segs.push(Seg::Child(self.bracket()?));
-                        } else {
-                            segs.push(Seg::Child(self.dot_name()?));
-                        }
-                    }
-                }
-                Some(b'[') => {
-                    self.pos += 1;
-                    segs.push(Seg::Child(self.bracket()?));
-                }
-                _ => break,
-            }
-            let _ = in_filter;
-        }
-        Ok(segs)
-    }
-
-    fn dot_name(&mut self) -> Result<Sel, String> {
-        if self.eat(b'*') {
-            return Ok(Sel::Wild);
-        }
-        let start = self.pos;
-        while self.peek().is_some_and(is_name_byte) {
-            self.pos += 1;
-        }
-        if self.pos == start {
-            return Err(self.error("<string>, '*'"));
-        }
-        Ok(Sel::Key(self.s[start..self.pos].to_string()))
-    }
-
-    fn quoted(&mut self) -> Result<String, String> {
-        let q = self.peek().unwrap_or(b'"');
-        self.pos += 1;
-        let mut out = String::new();
-        loop {
-            let Some(c) = self.s[self.pos..].chars().next() else {
-                return Err(self.error(BRACKET_EXPECTED));
-            };
-            self.pos += c.len_utf8();
-            if c as u32 == q as u32 {
-                return Ok(out);
-            }
-            if c == '\\' {
-                let Some(e) = self.s[self.pos..].chars().next() else {
-                    return Err(self.error(BRACKET_EXPECTED));
-                };
-                self.pos += e.len_utf8();
-                out.push(match e {
-                    'n' => '\n',
-                    't' => '\t',
-                    'r' => '\r',
-                    other => other,
-                });
-            } else {
-                out.push(c);
-            }
-        }
-    }
-
-    /// An integer as the grammar has it: `-`, then one digit, or a run that does not start
-    /// with 0 (so `01` reads as `0`, and what follows is an error).
-    fn int(&mut self) -> Option<i64> {
-        let start = self.pos;
-        self.eat(b'-');
-        match self.peek() {
-            Some(b'0') => self.pos += 1,
-            Some(b'1'..=b'9') => {
-                while self.peek().is_some_and(|c| c.is_ascii_digit()) {
-                    self.pos += 1;
-                }
-            }
-            _ => {}
-        }
-        let r = self.s[start..self.pos].parse().ok();
-        if r.is_none() {
-            self.pos = start;
-        }
-        r
-    }
-
-    /// After `[`: through the closing `]`.
-    fn bracket(&mut self) -> Result<Sel, String> {
-        self.ws();
-        let start = self.pos;
-        let sel = match self.peek() {
-            Some(b'*') => {
-                self.pos += 1;
-                Sel::Wild
-            }
-            Some(b'\'' | b'"') => {
-                let mut keys = vec![self.quoted()?];
-                self.ws();
-                while self.eat(b',') {
-                    self.ws();
-                    if !matches!(self.peek(), Some(b'\'' | b'"')) {
-                        return Err(self.error(BRACKET_EXPECTED));
-                    }
-                    keys.push(self.quoted()?);
-                    self.ws();
-                }
-                if keys.len() == 1 {
-                    Sel::Key(keys.pop().unwrap_or_default())
-                } else {
-                    Sel::Keys(keys)
-                }
-            }
-            Some(b'?') => {
-                self.pos += 1;
-                self.ws();
-                if !self.eat(b'(') {
-                    return Err(self.error("'('"));
-                }
-                let e = self.or()?;
-                self.ws();
-                if !self.eat(b')') {
-                    return Err(self.error("'&&', '||', ')'"));
-                }
-                Sel::Filter(Box::new(e))
-            }
-            Some(c) if c == b'-' || c == b':' || c.is_ascii_digit() => {
-                let first = self.int();
-                self.ws();
-                if self.eat(b':') {
-                    self.ws();
-                    let end = self.int();
-                    self.ws();
-                    let step = if self.eat(b':') {
-                        self.ws();
-                        // A step is a positive integer, or nothing.
-                        match self.peek() {
-                            Some(b']') | None => None,
-                            Some(b'1'..=b'9') => self.int(),
-                            _ => return Err(self.error("pos_number")),
-                        }
-                    } else {
-                        None
-                    };
-                    Sel::Slice(first, end, step)
-                } else {
-                    let Some(first) = first else { return Err(self.error(BRACKET_EXPECTED)) };
-                    // An index followed by what cannot follow one: RedisJSON names the range
-                    // it tried last, where the bracket's contents start.
-                    let index_end = |p: &mut Self| match p.peek() {
-                        Some(b']' | b',') => Ok(()),
-                        _ => {
-                            p.pos = start;
-                            Err(p.error("['start:end:steps']"))
-                        }
-                    };
-                    index_end(self)?;
-                    let mut idx = vec![first];
-                    while self.eat(b',') {
-                        self.ws();
-                        let Some(i) = self.int() else { return Err(self.error("'<number>'")) };
-                        idx.push(i);
-                        self.ws();
-                        index_end(self)?;
-                    }
-                    Sel::Indices(idx)
-                }
-            }
-            _ => return Err(self.error(BRACKET_EXPECTED)),
-        };
-        self.ws();
-        if !self.eat(b']') {
-            return Err(self.error(BRACKET_EXPECTED));
-        }
-        Ok(sel)
-    }
-
-    fn or(&mut self) -> Result<Expr, String> {
-        let mut e = self.and()?;
-        loop {
-            self.ws();
-            if self.eat_str("||") {
-                let r = self.and()?;
-                e = Expr::Or(Box::new(e), Box::new(r));
-            } else {
-                return Ok(e);
-            }
-        }
-    }
-
-    fn and(&mut self) -> Result<Expr, String> {
-        let mut e = self.unary()?;
-        loop {
-            self.ws();
-            if self.eat_str("&&") {
-                let r = self.unary()?;
-                e = Expr::And(Box::new(e), Box::new(r));
-            } else {
-                return Ok(e);
-            }
-        }
-    }
-
-    fn unary(&mut self) -> Result<Expr, String> {
-        self.ws();
-        if self.peek() == Some(b'!') && self.b.get(self.pos + 1) != Some(&b'=') {
-            self.pos += 1;
-            return Ok(Expr::Not(Box::new(self.unary()?)));
-        }
-        if self.eat(b'(') {
-            let e = self.or()?;
-            self.ws();
-            if !self.eat(b')') {
-                return Err(self.error("'&&', '||', ')'"));
-            }
-            return Ok(e);
-        }
-        let l = self.operand()?;
-        self.ws();
-        let op = if self.eat_str("==") {
-            CmpOp::Eq
-        } else if self.eat_str("!=") {
-            CmpOp::Ne
-        } else if self.eat_str("<=") {
-            CmpOp::Le
-        } else if self.eat_str(">=") {
-            CmpOp::Ge
-        } else if self.eat_str("<") {
-            CmpOp::Lt
-        } else if self.eat_str(">") {
-            CmpOp::Gt
-        } else if self.eat_str("=~") {
-            CmpOp::Regex
-        } else {
-            return match l {
-                Operand::Lit(_) => Err(self.error("'==', '!=', '<', '<=', '>', '>=', '=~'")),
-                o => Ok(Expr::Exists(o)),
-            };
-        };
-        self.ws();
-        let r = self.operand()?;
-        Ok(Expr::Cmp(l, op, r))
-    }
-
-    fn operand(&mut self) -> Result<Operand, String> {
-        self.ws();
-        const EXPECTED: &str =
-            "decimal, from_current, from_root, boolean_true, boolean_false, null, string";
-        match self.peek() {
-            Some(b'@') => {
-                self.pos += 1;
-                Ok(Operand::Current(self.segments(true)?))
-            }
-            Some(b'$') => {
-                self.pos += 1;
-                Ok(Operand::Root(self.segments(true)?))
-            }
-            Some(b'\'' | b'"') => Ok(Operand::Lit(Value::Str(self.quoted()?.into()))),
-            Some(c) if c == b'-' || c.is_ascii_digit() => {
-                let start = self.pos;
-                self.pos += 1;
-                while self.peek().is_some_and(|c| {
-                    c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-')
-                }) {
-                    self.pos += 1;
-                }
-                match Value::parse(&self.b[start..self.pos]) {
-                    Ok(v @ Value::Num(_)) => Ok(Operand::Lit(v)),
-                    _ => {
-                        self.pos = start;
-                        Err(self.error(EXPECTED))
-                    }
-                }
-            }
-            _ => {
-                for (word, v) in [
-                    ("true", Value::Bool(true)),
-                    ("false", Value::Bool(false)),
-                    ("null", Value::Null),
-                ] {
-                    if self.eat_str(word) {
-                        return Ok(Operand::Lit(v));
-                    }
-                }
-                Err(self.error(EXPECTED))
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -962,7 +571,11 @@ mod tests {
         assert_eq!(get_json("$.a.b[?(@ == 1 || @ == 3)]"), "[1,3]");
         assert_eq!(get_json("$.a.b[?(@ == $.n)]"), "[3]");
         assert_eq!(get_json(r#"$.*[?(@ =~ "^s$")]"#), r#"["s"]"#);
-        assert_eq!(get_json("$.a.b[?(!(@ > 1))]"), "[1]");
+        // RedisJSON 2.8 has no `!`; a literal alone is true.
+        assert!(Path::parse("$.a.b[?(!(@ > 1))]").unwrap_err().ends_with("single_filter."));
+        assert_eq!(get_json("$.a.b[?(false)]"), "[1,2,3]");
+        assert_eq!(get_json("$.a.b[?((@ > 1) && @ < 3)]"), "[2]");
+        assert_eq!(get_json("$.a.b[?@ > 2]"), "[3]");
         assert_eq!(get_json("$.arr[?(@.k != 2)]"), r#"[1,"x",null,[1],{"k":1}]"#);
     }
 
