@@ -178,6 +178,16 @@ fn set_cond(rest: &[&[u8]]) -> Result<Cond, String> {
     })
 }
 
+/// The optional path of TYPE, OBJLEN and OBJKEYS: RedisJSON answers for a legacy path that does
+/// not parse as for one that matches nothing (None).
+fn lenient_path(args: &[&[u8]]) -> Result<Option<Path>, String> {
+    match opt_path(args, 0) {
+        Ok(p) => Ok(Some(p)),
+        Err(_) if args.first().is_some_and(|p| path::is_legacy(p)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The optional path argument (legacy root when absent).
 fn opt_path(args: &[&[u8]], at: usize) -> Result<Path, String> {
     match args.get(at) {
@@ -491,7 +501,9 @@ fn type_cmd(doc: Option<&Value>, args: &[&[u8]], resp3: bool) -> Outcome {
     let r = match doc {
         None => Reply::Null,
         Some(doc) => {
-            let path = opt_path(args, 0)?;
+            let Some(path) = lenient_path(args)? else {
+                return read(if resp3 { Reply::Arr(vec![Reply::Null]) } else { Reply::Null });
+            };
             let vals = path.values(doc);
             let names = vals.iter().map(|v| Reply::Bulk(v.type_name().into()));
             if path.legacy {
@@ -519,8 +531,16 @@ fn del(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     if locs.is_empty() {
         return read(Reply::Int(0));
     }
-    // Deepest and last first, so that earlier locations stay valid.
+    // A match inside another goes with it, and is not counted (RedisJSON's count); then
+    // deepest and last first, so that earlier locations stay valid.
     locs.sort();
+    let mut outer: Vec<Loc> = Vec::with_capacity(locs.len());
+    for l in locs {
+        if !outer.last().is_some_and(|o| l.starts_with(o)) {
+            outer.push(l);
+        }
+    }
+    let locs = outer;
     let mut n = 0;
     for l in locs.iter().rev() {
         if remove(root, l) {
@@ -720,7 +740,13 @@ fn measure(
             NO_KEY.into()
         });
     };
-    let path = opt_path(args, 0)?;
+    let path = match name {
+        "json.objlen" => match lenient_path(args)? {
+            Some(p) => p,
+            None => return read(Reply::Null),
+        },
+        _ => opt_path(args, 0)?,
+    };
     let vals = path.values(doc);
     if path.legacy {
         return match vals.first() {
@@ -902,7 +928,8 @@ fn arrindex(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
     let path = parse_path(args[0])?;
     let find = |a: &[Value]| {
         let len = a.len() as i64;
-        let s = if start < 0 { (len + start).max(0) } else { start.min(len) };
+        // A start past the end is the last element (RedisJSON's clamp).
+        let s = if start < 0 { (len + start).max(0) } else { start.min(len - 1).max(0) };
         let e = if stop == 0 {
             len
         } else if stop < 0 {
@@ -943,7 +970,7 @@ fn objkeys(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
         let legacy = args.first().is_none_or(|p| path::is_legacy(p));
         return if legacy { read(Reply::Null) } else { Err(NO_KEY.into()) };
     };
-    let path = opt_path(args, 0)?;
+    let Some(path) = lenient_path(args)? else { return read(Reply::Null) };
     let keys = |v: &Value| match v {
         Value::Obj(o) => Some(Reply::Arr(o.keys().map(|k| Reply::Bulk(k.to_string())).collect())),
         _ => None,
