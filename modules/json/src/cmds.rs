@@ -531,16 +531,21 @@ fn del(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     if locs.is_empty() {
         return read(Reply::Int(0));
     }
-    // A match inside another goes with it, and is not counted (RedisJSON's count); then
-    // deepest and last first, so that earlier locations stay valid.
-    locs.sort();
+    // A match inside another goes with it, and is not counted. RedisJSON tells "inside" by the
+    // text of the paths, so a sibling whose last key or index begins with another's goes too
+    // (`$["a","ab"]` deletes `a` and `ab`, and counts 1). In text order, what one match
+    // takes with it follows it.
+    locs.retain(|l| path::reachable(l));
+    locs.sort_by(|a, b| a.iter().map(step_text).cmp(b.iter().map(step_text)));
     let mut outer: Vec<Loc> = Vec::with_capacity(locs.len());
     for l in locs {
-        if !outer.last().is_some_and(|o| l.starts_with(o)) {
+        if !outer.last().is_some_and(|o| text_inside(o, &l)) {
             outer.push(l);
         }
     }
-    let locs = outer;
+    // Deepest and last first, so that earlier locations stay valid.
+    let mut locs = outer;
+    locs.sort();
     let mut n = 0;
     for l in locs.iter().rev() {
         if remove(root, l) {
@@ -548,6 +553,22 @@ fn del(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
         }
     }
     Ok((Reply::Int(n), Write::Update))
+}
+
+fn step_text(s: &Step) -> std::borrow::Cow<'_, str> {
+    match s {
+        Step::Key(k) => k.as_str().into(),
+        Step::Idx(i) => i.to_string().into(),
+        Step::Lost => "".into(),
+    }
+}
+
+/// Whether the path text of `inner` begins with that of `outer`.
+fn text_inside(outer: &[Step], inner: &[Step]) -> bool {
+    let Some((last, init)) = outer.split_last() else { return true };
+    inner.len() > init.len()
+        && inner[..init.len()] == *init
+        && step_text(&inner[init.len()]).starts_with(&*step_text(last))
 }
 
 fn remove(root: &mut Value, loc: &Loc) -> bool {
@@ -778,13 +799,13 @@ fn objlen(doc: Option<&Value>, args: &[&[u8]]) -> Outcome {
 // ---------------------------------------------------------------- arrays
 
 /// Applies `f` to every array among the matches of path `raw` (parsed once the key is known to
-/// exist): legacy → the first match's reply, or [`not_array`] when it is missing or not an
-/// array (named as given when `as_given`, else as RedisJSON rewrites it); JSONPath → an array
-/// with nulls.
+/// exist) for array command `name`: legacy → the last array's reply, or [`not_array`] when
+/// there is none (ARRAPPEND names the path as given, the others as RedisJSON rewrites it);
+/// JSONPath → an array with nulls.
 fn on_arrays(
+    name: &str,
     doc: &mut Option<Value>,
     raw: &[u8],
-    as_given: bool,
     added: &[Value],
     mut f: impl FnMut(&mut Arr) -> Result<Reply, String>,
 ) -> Outcome {
@@ -801,11 +822,20 @@ fn on_arrays(
             }
         }
     }
+    // Which matches are arrays is settled before the first change, as RedisJSON does: a
+    // change to one array can move what a later location names (an element of an array
+    // popped or trimmed before it). Such a location answers null if it is gone, an error if
+    // it now holds something else.
+    let arrays: Vec<bool> =
+        locs.iter().map(|l| matches!(get(root, l), Some(Value::Arr(_)))).collect();
     let mut out = Vec::new();
-    for l in &locs {
+    for (l, was_array) in locs.iter().zip(arrays) {
         match get_mut(root, l) {
+            _ if !was_array => out.push(None),
             Some(Value::Arr(a)) => out.push(Some(f(a)?)),
-            _ => out.push(None),
+            Some(v) => return Err(wrongtype("array", v)),
+            None if name == "json.arrtrim" => return Err("ERR Path does not exist".into()),
+            None => out.push(None),
         }
     }
     let changed = out.iter().any(Option::is_some);
@@ -813,7 +843,8 @@ fn on_arrays(
     if path.legacy {
         return match out.into_iter().flatten().last() {
             Some(r) => Ok((r, w)),
-            None => Err(not_array(&if as_given { utf8(raw) } else { path.text })),
+            None if name == "json.arrappend" => Err(not_array(&utf8(raw))),
+            None => Err(not_array(&path.text)),
         };
     }
     Ok((nulls_or(out), w))
@@ -828,7 +859,7 @@ fn arrappend(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
         return Err(arity("json.arrappend"));
     }
     let vals = parse_values(&args[1..])?;
-    on_arrays(doc, args[0], true, &vals, |a| {
+    on_arrays("json.arrappend", doc, args[0], &vals, |a| {
         a.extend(vals.iter().cloned());
         Ok(Reply::Int(a.len() as i64))
     })
@@ -840,7 +871,7 @@ fn arrinsert(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     }
     let index = parse_int(args[1])?;
     let vals = parse_values(&args[2..])?;
-    on_arrays(doc, args[0], false, &vals, |a| {
+    on_arrays("json.arrinsert", doc, args[0], &vals, |a| {
         let len = a.len() as i64;
         let at = if index < 0 { len + index } else { index };
         if at < 0 || at > len {
@@ -858,7 +889,7 @@ fn arrpop(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     }
     // RedisJSON takes an index that is not an integer as the last element.
     let index = args.get(1).and_then(|i| parse_int(i).ok()).unwrap_or(-1);
-    on_arrays(doc, args.first().copied().unwrap_or(b"."), false, &[], |a| {
+    on_arrays("json.arrpop", doc, args.first().copied().unwrap_or(b"."), &[], |a| {
         if a.is_empty() {
             return Ok(Reply::Null);
         }
@@ -874,7 +905,7 @@ fn arrtrim(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     }
     let start = parse_int(args[1])?;
     let stop = parse_int(args[2])?;
-    on_arrays(doc, args[0], false, &[], |a| {
+    on_arrays("json.arrtrim", doc, args[0], &[], |a| {
         let len = a.len() as i64;
         let norm = |i: i64| if i < 0 { (len + i).max(0) } else { i };
         let (s, e) = (norm(start), norm(stop).min(len - 1));
