@@ -793,7 +793,17 @@ LEGACY_STEPS = [".a", ".b", ".arr", ".o", ".n", ".s", "[0]", "[1]", "[-1]", "[9]
 BAD_PATHS = ["$[", "$.", "$..", "[", "$.a[?(", "$.a[1:2:0]", ".a..b", "$a", "$.a[x]", "..", "$[?(@.a==)]"]
 
 
-def json_path(g, legacy_ok=True):
+def json_path(g, legacy_ok=True, nested_ok=True):
+    """A path; without nested_ok, none whose matches may lie inside one another (RedisJSON 2.8
+    crashes Redis Stack when JSON.SET, JSON.MSET, JSON.MERGE or JSON.ARRINSERT writes through
+    one, as `$..*`)."""
+    p = json_path_any(g, legacy_ok)
+    while not nested_ok and ".." in p:
+        p = json_path_any(g, legacy_ok)
+    return p
+
+
+def json_path_any(g, legacy_ok):
     r = g.r
     k = r.random()
     if k < 0.05:
@@ -812,16 +822,17 @@ def json_(g):
     r = g.r
     k = g.key
     p = lambda: json_path(g)  # noqa: E731
+    flat = lambda: json_path(g, nested_ok=False)  # noqa: E731
     opt = lambda: g.maybe(0.7, p())  # noqa: E731
     c = r.choice([
         lambda: ["JSON.SET", k(), "$", json_text(g)],
-        lambda: ["JSON.SET", k(), p(), json_text(g)] + g.maybe(0.3, r.choice(["NX", "XX", "nx", "BAD"])),
+        lambda: ["JSON.SET", k(), flat(), json_text(g)] + g.maybe(0.3, r.choice(["NX", "XX", "nx", "BAD"])),
         lambda: ["JSON.GET", k()] + [p() for _ in range(r.randint(0, 3))],
         lambda: ["JSON.GET", k()] + g.maybe(0.5, "INDENT", r.choice(["\t", "  ", ""]))
         + g.maybe(0.5, "NEWLINE", r.choice(["\n", ""])) + g.maybe(0.5, "SPACE", " ") + g.maybe(0.7, p()),
         lambda: ["JSON.MGET"] + g.keys(1, 3) + [p()],
-        lambda: ["JSON.MSET"] + [x for _ in range(r.randint(1, 2)) for x in (k(), p(), json_text(g))],
-        lambda: ["JSON.MERGE", k(), p(), json_text(g)],
+        lambda: ["JSON.MSET"] + [x for _ in range(r.randint(1, 2)) for x in (k(), flat(), json_text(g))],
+        lambda: ["JSON.MERGE", k(), flat(), json_text(g)],
         lambda: [r.choice(["JSON.DEL", "JSON.FORGET"]), k()] + opt(),
         lambda: ["JSON.TYPE", k()] + opt(),
         lambda: [r.choice(["JSON.NUMINCRBY", "JSON.NUMMULTBY"]), k(), p(),
@@ -831,7 +842,7 @@ def json_(g):
         lambda: ["JSON.ARRAPPEND", k(), p()] + [json_text(g) for _ in range(r.randint(0, 3))],
         lambda: ["JSON.ARRINDEX", k(), p(), json_text(g)] + g.maybe(0.5, g.small())
         + g.maybe(0.3, g.small()),
-        lambda: ["JSON.ARRINSERT", k(), p(), g.small()] + [json_text(g) for _ in range(r.randint(0, 2))],
+        lambda: ["JSON.ARRINSERT", k(), flat(), g.small()] + [json_text(g) for _ in range(r.randint(0, 2))],
         lambda: ["JSON.ARRLEN", k()] + opt(),
         lambda: ["JSON.ARRPOP", k()] + g.maybe(0.7, p()) + g.maybe(0.4, g.small()),
         lambda: ["JSON.ARRTRIM", k(), p(), g.small(), g.small()],
