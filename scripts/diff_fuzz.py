@@ -831,7 +831,10 @@ def json_(g):
         lambda: ["JSON.GET", k()] + g.maybe(0.5, "INDENT", r.choice(["\t", "  ", ""]))
         + g.maybe(0.5, "NEWLINE", r.choice(["\n", ""])) + g.maybe(0.5, "SPACE", " ") + g.maybe(0.7, p()),
         lambda: ["JSON.MGET"] + g.keys(1, 3) + [p()],
-        lambda: ["JSON.MSET"] + [x for _ in range(r.randint(1, 2)) for x in (k(), flat(), json_text(g))],
+        # Distinct keys: a second triple on a key whose root the first replaced crashes
+        # RedisJSON 2.8 (Vireo adds only where the parent is still an object).
+        lambda: ["JSON.MSET"] + [x for key in dict.fromkeys(g.keys(1, 2))
+                                 for x in (key, flat(), json_text(g))],
         lambda: ["JSON.MERGE", k(), flat(), json_text(g)],
         lambda: [r.choice(["JSON.DEL", "JSON.FORGET"]), k()] + opt(),
         lambda: ["JSON.TYPE", k()] + opt(),
