@@ -535,16 +535,23 @@ fn del(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     // text of the paths, so a sibling whose last key or index begins with another's goes too
     // (`$["a","ab"]` deletes `a` and `ab`, and counts 1). In text order, what one match
     // takes with it follows it.
+    // A location that two matches name is inside the other one, so neither is deleted.
     locs.retain(|l| path::reachable(l));
     locs.sort_by(|a, b| a.iter().map(step_text).cmp(b.iter().map(step_text)));
-    let mut outer: Vec<Loc> = Vec::with_capacity(locs.len());
+    // The matches no other match contains, each with whether it is still to be deleted.
+    let mut outer: Vec<(Loc, bool)> = Vec::with_capacity(locs.len());
     for l in locs {
-        if !outer.last().is_some_and(|o| text_inside(o, &l)) {
-            outer.push(l);
+        match outer.last_mut() {
+            Some((o, keep)) if text_inside(o, &l) => {
+                if *o == l {
+                    *keep = false;
+                }
+            }
+            _ => outer.push((l, true)),
         }
     }
     // Deepest and last first, so that earlier locations stay valid.
-    let mut locs = outer;
+    let mut locs: Vec<Loc> = outer.into_iter().filter(|(_, keep)| *keep).map(|(l, _)| l).collect();
     locs.sort();
     let mut n = 0;
     for l in locs.iter().rev() {
@@ -1028,13 +1035,21 @@ fn clear(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     let Some(root) = doc.as_mut() else { return Err(NO_KEY.into()) };
     let path = opt_path(args, 0)?;
     let locs = path.locate(root);
+    // What is cleared is settled before the first change (RedisJSON counts a location that
+    // two matches name twice). A zero of any kind (`-0.0` too) is left as it is, uncounted.
+    let clearable = |v: &Value| match v {
+        Value::Arr(a) => !a.is_empty(),
+        Value::Obj(o) => !o.is_empty(),
+        Value::Num(x) => x.as_f64() != 0.0,
+        _ => false,
+    };
+    let flagged: Vec<bool> = locs.iter().map(|l| get(root, l).is_some_and(clearable)).collect();
     let mut n = 0;
-    for l in &locs {
+    for (l, _) in locs.iter().zip(flagged).filter(|(_, f)| *f) {
         match get_mut(root, l) {
-            Some(Value::Arr(a)) if !a.is_empty() => *a = Arr::new(),
-            Some(Value::Obj(o)) if !o.is_empty() => o.clear(),
-            // A zero of any kind (`-0.0` too) is left as it is, and not counted.
-            Some(Value::Num(x)) if x.as_f64() != 0.0 => *x = Num::I(0),
+            Some(Value::Arr(a)) => *a = Arr::new(),
+            Some(Value::Obj(o)) => o.clear(),
+            Some(Value::Num(x)) => *x = Num::I(0),
             _ => continue,
         }
         n += 1;
