@@ -600,7 +600,8 @@ fn num_op(name: &str, doc: &mut Option<Value>, args: &[&[u8]], resp3: bool) -> O
     let path = parse_path(args[0])?;
     let locs = path.locate(root);
     // The operand is parsed only when there is a number to apply it to.
-    let operand = match any_at(root, &locs, |v| matches!(v, Value::Num(_))) {
+    let nums = typed(root, &locs, |v| matches!(v, Value::Num(_)));
+    let operand = match nums.any() {
         false => Num::I(0),
         true => match Value::parse(args[1]) {
             Ok(Value::Num(n)) => n,
@@ -608,7 +609,7 @@ fn num_op(name: &str, doc: &mut Option<Value>, args: &[&[u8]], resp3: bool) -> O
             Err(e) => return Err(format!("ERR {e}")),
         },
     };
-    all_reachable(root, &locs, |v| matches!(v, Value::Num(_)))?;
+    nums.reachable()?;
     let mut results = Vec::new();
     for l in &locs {
         match get_mut(root, l) {
@@ -651,18 +652,40 @@ fn num_op(name: &str, doc: &mut Option<Value>, args: &[&[u8]], resp3: bool) -> O
     Ok((Reply::Bulk(text), w))
 }
 
-/// Whether any of the values at `locs` is `f`.
-fn any_at(root: &Value, locs: &[Loc], f: impl Fn(&Value) -> bool) -> bool {
-    locs.iter().any(|l| path::peek(root, l).is_some_and(&f))
+/// The matches of the type a command changes, settled before anything changes.
+struct Typed {
+    /// For each location: whether it is of the type and a write reaches it.
+    at: Vec<bool>,
+    /// Whether one of the type is out of a write's reach (see [`Step::Lost`]).
+    lost: bool,
 }
 
-/// RedisJSON's error when a match that a command would change (one that is `f`) is one that
-/// writes cannot reach (see [`Step::Lost`]), checked before anything changes.
-fn all_reachable(root: &Value, locs: &[Loc], f: impl Fn(&Value) -> bool) -> Result<(), String> {
-    let lost = |l: &Loc| !path::reachable(l) && path::peek(root, l).is_some_and(&f);
-    match locs.iter().any(lost) {
-        true => Err("ERR Path does not exist".into()),
-        false => Ok(()),
+fn typed(root: &Value, locs: &[Loc], f: impl Fn(&Value) -> bool) -> Typed {
+    let mut lost = false;
+    let at = locs
+        .iter()
+        .map(|l| {
+            let is = path::peek(root, l).is_some_and(&f);
+            let reached = path::reachable(l);
+            lost |= is && !reached;
+            is && reached
+        })
+        .collect();
+    Typed { at, lost }
+}
+
+impl Typed {
+    /// Whether there is any match of the type (one to parse an operand for).
+    fn any(&self) -> bool {
+        self.lost || self.at.contains(&true)
+    }
+
+    /// RedisJSON's error when a match of the type is out of a write's reach.
+    fn reachable(&self) -> Result<(), String> {
+        match self.lost {
+            true => Err("ERR Path does not exist".into()),
+            false => Ok(()),
+        }
     }
 }
 
@@ -706,7 +729,8 @@ fn strappend(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     let path = parse_path(path)?;
     let locs = path.locate(root);
     // The value is parsed only when there is a string to append it to.
-    let add = match any_at(root, &locs, |v| matches!(v, Value::Str(_))) {
+    let strs = typed(root, &locs, |v| matches!(v, Value::Str(_)));
+    let add = match strs.any() {
         false => Default::default(),
         true => match Value::parse(raw) {
             Ok(Value::Str(s)) => s,
@@ -719,7 +743,7 @@ fn strappend(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
             Err(e) => return Err(format!("ERR {e}")),
         },
     };
-    all_reachable(root, &locs, |v| matches!(v, Value::Str(_)))?;
+    strs.reachable()?;
     let mut out = Vec::new();
     for l in &locs {
         match get_mut(root, l) {
@@ -819,27 +843,24 @@ fn on_arrays(
     let Some(root) = doc.as_mut() else { return Err(NO_KEY.into()) };
     let path = parse_path(raw)?;
     let locs = path.locate(root);
-    // (ARRPOP answers null for those instead.)
+    // Which matches are arrays is settled before the first change, as RedisJSON does: a
+    // change to one array can move what a later location names (an element of an array
+    // popped or trimmed before it). Such a location answers null if it is gone, an error if
+    // it now holds something else. An array out of a write's reach is an error (ARRPOP
+    // answers null for it instead).
+    let arrays = typed(root, &locs, |v| matches!(v, Value::Arr(_)));
     if name != "json.arrpop" {
-        all_reachable(root, &locs, |v| matches!(v, Value::Arr(_)))?;
+        arrays.reachable()?;
     }
     // The elements `f` adds must fit under the depth limit in every array, checked before the
     // first change (the document is changed in place).
     if let Some(depth) = added.iter().map(Value::depth).max() {
-        for l in &locs {
-            if matches!(get(root, l), Some(Value::Arr(_))) {
-                check_depth_at(l.len() + 1, depth)?;
-            }
+        for (l, _) in locs.iter().zip(&arrays.at).filter(|(_, a)| **a) {
+            check_depth_at(l.len() + 1, depth)?;
         }
     }
-    // Which matches are arrays is settled before the first change, as RedisJSON does: a
-    // change to one array can move what a later location names (an element of an array
-    // popped or trimmed before it). Such a location answers null if it is gone, an error if
-    // it now holds something else.
-    let arrays: Vec<bool> =
-        locs.iter().map(|l| matches!(get(root, l), Some(Value::Arr(_)))).collect();
     let mut out = Vec::new();
-    for (l, was_array) in locs.iter().zip(arrays) {
+    for (l, &was_array) in locs.iter().zip(&arrays.at) {
         match get_mut(root, l) {
             _ if !was_array => out.push(None),
             Some(Value::Arr(a)) => out.push(Some(f(a)?)),
@@ -1064,7 +1085,7 @@ fn toggle(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
     let Some(root) = doc.as_mut() else { return Err(NO_KEY.into()) };
     let path = parse_path(args[0])?;
     let locs = path.locate(root);
-    all_reachable(root, &locs, |v| matches!(v, Value::Bool(_)))?;
+    typed(root, &locs, |v| matches!(v, Value::Bool(_))).reachable()?;
     let mut out = Vec::new();
     for l in &locs {
         match get_mut(root, l) {

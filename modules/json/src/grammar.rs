@@ -423,18 +423,7 @@ impl<'a> Parser<'a> {
     }
 
     fn numbers_list(&mut self) -> P<Vec<i64>> {
-        self.rule(Rule::NumbersList, |p| {
-            let mut out = vec![p.number()?];
-            p.more(
-                |p| {
-                    p.lit(",")?;
-                    p.skip();
-                    p.number()
-                },
-                &mut out,
-            );
-            Some(out)
-        })
+        self.comma_list(Rule::NumbersList, Self::number)
     }
 
     /// `((: pos_number) | :)?` after a range's end: the step, if any.
@@ -498,13 +487,18 @@ impl<'a> Parser<'a> {
     // ---------------------------------------------------------------- strings
 
     fn string_list(&mut self) -> P<Vec<String>> {
-        self.rule(Rule::StringList, |p| {
-            let mut out = vec![p.string()?];
+        self.comma_list(Rule::StringList, Self::string)
+    }
+
+    /// Rule `r`: `item (, item)*`.
+    fn comma_list<T>(&mut self, r: Rule, item: fn(&mut Self) -> P<T>) -> P<Vec<T>> {
+        self.rule(r, |p| {
+            let mut out = vec![item(p)?];
             p.more(
                 |p| {
                     p.lit(",")?;
                     p.skip();
-                    p.string()
+                    item(p)
                 },
                 &mut out,
             );
@@ -514,34 +508,25 @@ impl<'a> Parser<'a> {
 
     /// A quoted string: plain (no quote or backslash inside), or with `\"`/`\'` and `\\`.
     fn string(&mut self) -> P<String> {
-        let plain = |p: &mut Self, q: &str| {
+        // Between quote `q`: what string value rule `r` takes, up to a byte of `stop`, with
+        // `\` before `escaped` or `\` standing for that byte (no escapes when `escaped` is 0).
+        let quoted = |p: &mut Self, q: &str, r: Rule, stop: &[u8], escaped: u8| {
             p.attempt(|p| {
                 p.lit(q)?;
                 p.skip();
-                let v = p.string_value(Rule::StringValue, b"\"\\'", 0)?;
+                let v = p.string_value(r, stop, escaped)?;
                 p.skip();
                 p.lit(q)?;
                 Some(v)
             })
         };
-        let escaped = |p: &mut Self, q: &str, r: Rule| {
-            p.attempt(|p| {
-                p.lit(q)?;
-                p.skip();
-                let v = p.string_value(r, &[q.as_bytes()[0], b'\\'], q.as_bytes()[0])?;
-                p.skip();
-                p.lit(q)?;
-                Some(v)
-            })
-        };
-        plain(self, "'")
-            .or_else(|| plain(self, "\""))
-            .or_else(|| escaped(self, "\"", Rule::StringValueEscape1))
-            .or_else(|| escaped(self, "'", Rule::StringValueEscape2))
+        let plain = b"\"\\'";
+        quoted(self, "'", Rule::StringValue, plain, 0)
+            .or_else(|| quoted(self, "\"", Rule::StringValue, plain, 0))
+            .or_else(|| quoted(self, "\"", Rule::StringValueEscape1, b"\"\\", b'"'))
+            .or_else(|| quoted(self, "'", Rule::StringValueEscape2, b"'\\", b'\''))
     }
 
-    /// Characters other than `stop`; with an `escaped` quote, `\` followed by it or by `\`
-    /// stands for that character.
     fn string_value(&mut self, r: Rule, stop: &[u8], escaped: u8) -> P<String> {
         self.rule(r, |p| {
             p.atomic(|p| {
@@ -635,11 +620,16 @@ impl<'a> Parser<'a> {
             (Rule::Ne, "!=", CmpOp::Ne),
             (Rule::Re, "=~", CmpOp::Regex),
         ] {
-            if self.rule(r, |p| p.atomic(|p| p.lit(t))).is_some() {
+            if self.word(r, t).is_some() {
                 return Some(op);
             }
         }
         None
+    }
+
+    /// Atomic rule `r`: the text `t`.
+    fn word(&mut self, r: Rule, t: &str) -> P<()> {
+        self.rule(r, |p| p.atomic(|p| p.lit(t)))
     }
 
     fn term(&mut self) -> P<Operand> {
@@ -660,7 +650,7 @@ impl<'a> Parser<'a> {
             (Rule::BooleanFalse, "false", Value::Bool(false)),
             (Rule::Null, "null", Value::Null),
         ] {
-            if self.rule(r, |p| p.atomic(|p| p.lit(t))).is_some() {
+            if self.word(r, t).is_some() {
                 return Some(Operand::Lit(v));
             }
         }

@@ -304,14 +304,15 @@ fn mset(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
     if argv.len() < 4 || !(argv.len() - 1).is_multiple_of(3) {
         return Err(Error::wrong_arity("json.mset"));
     }
-    enum Step {
+    /// What a triple does.
+    enum Action {
         Root(Value),
         At(cmds::SetPlan, Value),
         Nothing,
     }
     // Each key's document, read once.
     let mut docs: Vec<(&[u8], Option<Value>)> = Vec::new();
-    let mut steps = Vec::new();
+    let mut actions = Vec::new();
     for t in argv[1..].chunks(3) {
         let at = match docs.iter().position(|(k, _)| *k == t[0]) {
             Some(i) => i,
@@ -320,27 +321,27 @@ fn mset(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
                 docs.len() - 1
             }
         };
-        let step = match &docs[at].1 {
+        let action = match &docs[at].1 {
             // The root replaces the document; the path and where it writes come before the
             // value (RedisJSON's order).
-            _ if path::is_root(t[1]) => Step::Root(Value::parse(t[2]).map_err(raw_error)?),
+            _ if path::is_root(t[1]) => Action::Root(Value::parse(t[2]).map_err(raw_error)?),
             Some(doc) => {
                 let path = Path::parse(&String::from_utf8_lossy(t[1])).map_err(raw_error)?;
                 let plan = cmds::plan_set(doc, &path, cmds::Cond::Always).map_err(raw_error)?;
                 let value = Value::parse(t[2]).map_err(raw_error)?;
-                plan.map_or(Step::Nothing, |p| Step::At(p, value))
+                plan.map_or(Action::Nothing, |p| Action::At(p, value))
             }
             None => return Err(raw_error(cmds::NEW_AT_ROOT)),
         };
-        steps.push((at, step));
+        actions.push((at, action));
     }
     // The keys of the triples that wrote, in order, for their events.
     let mut wrote: Vec<&[u8]> = Vec::new();
-    for (at, step) in steps {
+    for (at, action) in actions {
         let (key, doc) = &mut docs[at];
-        match (step, doc) {
-            (Step::Root(v), doc) => *doc = Some(v),
-            (Step::At(plan, v), Some(root)) => {
+        match (action, doc) {
+            (Action::Root(v), doc) => *doc = Some(v),
+            (Action::At(plan, v), Some(root)) => {
                 if cmds::apply_set(root, plan, v).map_err(raw_error)?.1 == Write::None {
                     continue;
                 }

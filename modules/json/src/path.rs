@@ -22,12 +22,17 @@ pub fn reachable(loc: &[Step]) -> bool {
 
 /// The value at a location, reachable or not.
 pub fn peek<'a>(root: &'a Value, loc: &[Step]) -> Option<&'a Value> {
+    walk(root, loc, true)
+}
+
+/// The value at a location; through [`Step::Lost`] only with `through_lost`.
+fn walk<'a>(root: &'a Value, loc: &[Step], through_lost: bool) -> Option<&'a Value> {
     let mut v = root;
     for s in loc {
         v = match (v, s) {
             (Value::Obj(o), Step::Key(k)) => o.get(k)?,
             (Value::Arr(a), Step::Idx(i)) => a.get(*i)?,
-            (_, Step::Lost) => v,
+            (_, Step::Lost) if through_lost => v,
             _ => return None,
         };
     }
@@ -187,21 +192,13 @@ impl Track for Loc {
         Vec::new()
     }
     fn key(&self, k: &str) -> Self {
-        let mut l = Vec::with_capacity(self.len() + 1);
-        l.extend_from_slice(self);
-        l.push(Step::Key(k.to_string()));
-        l
+        [self.as_slice(), &[Step::Key(k.to_string())]].concat()
     }
     fn idx(&self, i: usize) -> Self {
-        let mut l = Vec::with_capacity(self.len() + 1);
-        l.extend_from_slice(self);
-        l.push(Step::Idx(i));
-        l
+        [self.as_slice(), &[Step::Idx(i)]].concat()
     }
     fn filtered_key(&self, k: &str) -> Self {
-        let mut l = self.key(k);
-        l.push(Step::Lost);
-        l
+        [self.as_slice(), &[Step::Key(k.to_string()), Step::Lost]].concat()
     }
 }
 
@@ -225,15 +222,7 @@ impl Track for NoLoc {
 }
 
 pub fn get<'a>(root: &'a Value, loc: &[Step]) -> Option<&'a Value> {
-    let mut v = root;
-    for s in loc {
-        v = match (v, s) {
-            (Value::Obj(o), Step::Key(k)) => o.get(k)?,
-            (Value::Arr(a), Step::Idx(i)) => a.get(*i)?,
-            _ => return None,
-        };
-    }
-    Some(v)
+    walk(root, loc, false)
 }
 
 pub fn get_mut<'a>(root: &'a mut Value, loc: &[Step]) -> Option<&'a mut Value> {
