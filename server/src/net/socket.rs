@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 
 /// What the connection needs of a TCP or Unix stream, through a shared reference.
@@ -29,8 +29,26 @@ macro_rules! socket_impl {
                 <$t>::poll_read_ready(self, cx)
             }
             fn try_read_into(&self, buf: &mut ReadBuf<'_>) -> io::Result<usize> {
-                // Into the buffer's uninitialised part, without zeroing it first.
-                self.try_read_buf(buf)
+                // A read that did not fill the buffer emptied the socket: it is reported to
+                // `try_io` as would-block, which clears the readiness it was given (a later
+                // arrival's event still counts), so the next poll parks instead of spending a
+                // system call on a read that finds nothing. Tokio's own `poll_read` does the
+                // same; its `try_read_*` calls do not.
+                let want = buf.remaining();
+                let mut short = None;
+                let r = self.try_io(Interest::READABLE, || {
+                    // Into the buffer's uninitialised part, without zeroing it first.
+                    let n = self.try_read_buf(&mut *buf)?;
+                    if 0 < n && n < want {
+                        short = Some(n);
+                        return Err(io::ErrorKind::WouldBlock.into());
+                    }
+                    Ok(n)
+                });
+                match short {
+                    Some(n) => Ok(n),
+                    None => r,
+                }
             }
             fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 <$t>::poll_write_ready(self, cx)
