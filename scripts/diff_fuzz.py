@@ -924,6 +924,40 @@ def published(sub):
     return got
 
 
+class Trackers:
+    """Two RESP3 clients with CLIENT TRACKING on one server: one in the default mode, which
+    reads every key after each command so that each stays tracked, and one in BCAST mode. What
+    they were told since last asked is compared between the servers."""
+
+    def __init__(self, port):
+        self.own, self.bcast = Conn(port), Conn(port)
+        for c, mode in ((self.own, []), (self.bcast, ["BCAST"])):
+            c.raw(["HELLO", "3"])
+            c.raw(["CLIENT", "TRACKING", "ON"] + mode)
+
+    def invalidated(self):
+        """(mode, keys or None for a flush) per message, in the order they came; then every
+        key read again."""
+        got = []
+        for name, c in (("own", self.own), ("bcast", self.bcast)):
+            c.send(["PING"])
+            while (r := c.take()) != b"+PONG\r\n":
+                # >2 invalidate <keys: an array, or null when everything was flushed>
+                head, _, rest = r.partition(b"\r\n")
+                kind, rest = split_items(rest, 1)
+                if kind != [b"$10\r\ninvalidate\r\n"]:
+                    got.append((name, r))
+                    continue
+                if rest.startswith(b"_") or rest.startswith(b"*-1"):
+                    got.append((name, None))
+                    continue
+                h, _, body = rest.partition(b"\r\n")
+                keys, _ = split_items(body, int(h[1:]))
+                got.append((name, sorted(k.split(b"\r\n")[1] for k in keys)))
+        self.own.raw(["MGET"] + KEYS)
+        return got
+
+
 def quote(a):
     if a and all(32 < ord(ch) < 127 and ch not in "\"'\\" for ch in a):
         return a
@@ -948,6 +982,8 @@ def main():
     ap.add_argument("--keep-going", action="store_true", help="report every mismatch")
     ap.add_argument("--events", action="store_true",
                     help="also compare the keyspace notifications each command publishes")
+    ap.add_argument("--tracking", action="store_true",
+                    help="also compare the invalidations tracking clients receive")
     a = ap.parse_args()
 
     fams = a.family or sorted(set(FAMILIES) - {"json"})
@@ -997,6 +1033,10 @@ def main():
                 sub = Conn(port)
                 sub.raw(["PSUBSCRIBE", "__key*__:*"])
                 events.append(sub)
+        trackers = None
+        if a.tracking:
+            for port in (vport, rport):
+                Conn(port).call(["DEBUG", "SET-ACTIVE-EXPIRE", "0"])
         rnd = random.Random(seed)
         g = G(rnd)
         deadline = time.time() + a.seconds
@@ -1008,6 +1048,11 @@ def main():
                 c.call(["FLUSHALL"])
                 if resp == 3:
                     c.call(["HELLO", "3"])
+            if a.tracking:
+                # New ones each time: a flush leaves no key tracked.
+                trackers = [Trackers(port) for port in (vport, rport)]
+                for t in trackers:
+                    t.invalidated()
             seq = []
             for _ in range(a.flush_every):
                 cmd = gen(g, fams)
@@ -1028,6 +1073,18 @@ def main():
                         for c in seq:
                             print(" ".join(quote(x) for x in c))
                         print(f"#   vireo: {ev!r}\n#   redis: {er!r}")
+                        sys.stdout.flush()
+                        if not a.keep_going:
+                            return 1
+                        break
+                if trackers and rv == rr:
+                    tv, tr = (t.invalidated() for t in trackers)
+                    if tv != tr:
+                        found += 1
+                        print(f"# invalidations differ (seed {seed}, RESP{resp}) after:")
+                        for c in seq:
+                            print(" ".join(quote(x) for x in c))
+                        print(f"#   vireo: {tv!r}\n#   redis: {tr!r}")
                         sys.stdout.flush()
                         if not a.keep_going:
                             return 1

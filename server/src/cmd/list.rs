@@ -381,6 +381,8 @@ fn ltrim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         db.remove(key);
     }
     ctx.dirty((left + right) as u64);
+    // Signalled even when nothing was trimmed, as Redis does.
+    ctx.key_modified(key);
     ctx.notify(ev::LIST, "ltrim", key);
     if emptied {
         ctx.notify(ev::GENERIC, "del", key);
@@ -497,7 +499,9 @@ fn lmove_generic(ctx: &mut Ctx, src: &Bytes, dst: &Bytes, from: End, to: End) ->
         db.add(dst, new_list_value(l), None, 0, acc);
     }
     ctx.dirty(1);
-    // As Redis: the push, then the pop.
+    // As Redis: the push, then the pop (WATCH and client-side caches too).
+    ctx.key_modified(dst);
+    ctx.key_modified(src);
     ctx.notify(ev::LIST, push_event(to), dst);
     notify_pop(ctx, src, from, emptied);
     ctx.out.bulk(&v);

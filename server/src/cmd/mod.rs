@@ -372,6 +372,12 @@ impl<'a> Ctx<'a> {
         signal_modified(self.core, self.client.db, key);
     }
 
+    /// For the writes Redis 7.0 does not signal (a stream's consumer-group state and last id):
+    /// WATCH and client-side caches are not told of them.
+    pub fn signal_nothing(&mut self) {
+        self.touched_own = true;
+    }
+
     /// Records `n` changes to the dataset (drives propagation and the save schedule).
     pub fn dirty(&mut self, n: u64) {
         self.core.dirty += n;
@@ -1029,13 +1035,15 @@ fn run_inner(
         count_error(core, e);
         core.stats.cmd[cmd.id].failed_calls += 1;
     }
-    if core.tracking.has_trackers() {
-        crate::tracking::after_call(core, client, cmd, argv);
-    }
     // Keys expired lazily while the command ran are deleted everywhere first, then the command
     // itself if it changed anything (its own dirty count excludes those deletions).
     let cmd_dirtied = core.dirty != dirty_before;
     propagate_lazy_expired(core, db_before);
+    // After those deletions: a key the command found expired is tracked from now on, not
+    // invalidated by its own read.
+    if core.tracking.has_trackers() {
+        crate::tracking::after_call(core, client, cmd, argv);
+    }
     if let Some(BlockRequest { keys, deadline, wants, rerun }) = blocked {
         // Not answered yet: it counts in the stats when it is served. (A waiter being served
         // that still finds nothing keeps its registration.)

@@ -136,8 +136,10 @@ pub(super) fn with_host<R>(
         let origin = super::ops::monitor_origin(ctx.core, ctx.client);
         super::ops::feed_monitors(ctx.core, ctx.client.db, &origin, argv);
     }
-    // EVAL itself never propagates: the commands the script ran do.
+    // EVAL itself never propagates, nor signals its declared keys modified: the commands the
+    // script ran do.
     ctx.propagate_as = Some(Vec::new());
+    ctx.touched_own = true;
     let wrap = !ctx.core.prop.in_transaction();
     if wrap {
         ctx.core.prop.begin_transaction();

@@ -893,6 +893,11 @@ fn xgroup_create(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(Error::msg("BUSYGROUP Consumer Group name already exists"));
     }
     ctx.dirty(1);
+    // Only the stream MKSTREAM created is signalled, not the group.
+    ctx.signal_nothing();
+    if !exists {
+        ctx.key_modified(key);
+    }
     ctx.notify(ev::STREAM, "xgroup-create", key);
     ctx.out.ok();
     Ok(())
@@ -915,6 +920,7 @@ fn xgroup_setid(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         g.entries_read = entries_read;
     }
     ctx.dirty(1);
+    ctx.signal_nothing();
     ctx.notify(ev::STREAM, "xgroup-setid", &argv[2]);
     ctx.out.ok();
     Ok(())
@@ -926,6 +932,7 @@ fn xgroup_destroy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let removed = s.is_some_and(|s| s.groups.remove(&argv[3][..]).is_some());
     if removed {
         ctx.dirty(1);
+        ctx.signal_nothing();
         ctx.notify(ev::STREAM, "xgroup-destroy", &argv[2]);
     }
     ctx.out.int(removed as i64);
@@ -941,6 +948,7 @@ fn xgroup_createconsumer(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         .is_some_and(|g| g.create_consumer(&argv[4], now));
     if created {
         ctx.dirty(1);
+        ctx.signal_nothing();
         ctx.notify(ev::STREAM, "xgroup-createconsumer", &argv[2]);
     }
     ctx.out.int(created as i64);
@@ -954,6 +962,7 @@ fn xgroup_delconsumer(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         s.and_then(|s| s.groups.get_mut(&argv[3][..])).and_then(|g| g.delete_consumer(&argv[4]));
     if pending.is_some() {
         ctx.dirty(1);
+        ctx.signal_nothing();
         ctx.notify(ev::STREAM, "xgroup-delconsumer", &argv[2]);
     }
     ctx.out.int(pending.unwrap_or(0) as i64);
@@ -1037,6 +1046,7 @@ fn xsetid(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         s.log.max_deleted = max_deleted;
     }
     ctx.dirty(1);
+    ctx.signal_nothing();
     ctx.notify(ev::STREAM, "xsetid", &argv[1]);
     ctx.out.ok();
     Ok(())
@@ -1059,6 +1069,7 @@ fn xack(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         .collect::<Result<Vec<_>, _>>()?;
     let n = ids.into_iter().filter(|&id| g.ack(id)).count();
     ctx.dirty(n as u64);
+    ctx.signal_nothing();
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -1286,6 +1297,7 @@ fn xclaim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if !props.is_empty() {
         ctx.dirty(props.len() as u64);
     }
+    ctx.signal_nothing();
     if created {
         ctx.notify(ev::STREAM, "xgroup-createconsumer", key);
     }
@@ -1358,6 +1370,7 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if !props.is_empty() {
         ctx.dirty(props.len() as u64);
     }
+    ctx.signal_nothing();
     if created {
         ctx.notify(ev::STREAM, "xgroup-createconsumer", key);
     }
