@@ -248,7 +248,10 @@ fn smove(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
     }
     ctx.dirty(dirty);
+    // The destination is signalled only if the member was new there, as in Redis.
+    ctx.key_modified(src);
     if dirty > 1 {
+        ctx.key_modified(dst);
         ctx.notify(ev::SET, "sadd", dst);
     }
     ctx.out.int(1);
