@@ -358,6 +358,8 @@ fn aof_propagation_replays_without_the_module() {
     r.expect("keys.pexpire z 1000000", b":1\r\n");
     r.expect("keys.hset h f v", b":1\r\n");
     r.expect("keys.get k", b"$4\r\nabcd\r\n");
+    r.expect("keys.set gone v", b"+OK\r\n");
+    r.expect("keys.del gone", b":1\r\n");
     r.expect(
         "keys.call W set x 1",
         b"-ERR NoWrites: ERR Write command 'set' was called while write is not allowed.\r\n",
@@ -379,7 +381,9 @@ fn aof_propagation_replays_without_the_module() {
     let at = pos("SET k a");
     assert_eq!(names[at - 1], "MULTI", "{names:?}");
     assert_eq!(&names[at - 1..at + 5], &mixed.map(String::from), "{names:?}");
-    for n in ["SET m v", "SET m:mirror v", "RPUSH m:log v", "ZADD z 1.5 a", "HSET h f v"] {
+    for n in
+        ["SET m v", "SET m:mirror v", "RPUSH m:log v", "ZADD z 1.5 a", "HSET h f v", "DEL gone"]
+    {
         pos(n);
     }
     assert!(names.iter().any(|n| n.starts_with("PEXPIREAT z ")), "{names:?}");
@@ -402,6 +406,7 @@ fn aof_propagation_replays_without_the_module() {
     assert!(q.int("ttl z") > 900);
     q.expect("hget h f", b"$1\r\nv\r\n");
     q.expect("exists x", b":0\r\n");
+    q.expect("exists gone", b":0\r\n");
     replay.stop();
 }
 

@@ -200,9 +200,12 @@ fn run_builtin(host: &mut Host, argv: Vec<Bytes>) -> Result<CallReply, String> {
     };
     let core = &mut *ctx.core;
     cmd::propagate_lazy_expired(core, db);
-    if core.dirty != dirty_before && !touched_own {
-        for (i, _) in cmd.keys_after_call(&argv) {
-            cmd::signal_modified(core, db, &argv[i]);
+    if core.dirty != dirty_before {
+        // A handler that signalled the keys it changed itself has done so already.
+        if !touched_own {
+            for (i, _) in cmd.keys_after_call(&argv) {
+                cmd::signal_modified(core, db, &argv[i]);
+            }
         }
         match propagate_as {
             Some(cmds) => core.prop.feed_all(db, &cmds),
