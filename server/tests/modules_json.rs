@@ -177,6 +177,29 @@ fn documents_are_a_persistent_module_type() {
     c.expect("DBSIZE", b":2\r\n");
 }
 
+/// What the AOF holds replays to the same documents after a restart: updates, and deletions of
+/// whole documents (with and without a path) too.
+#[test]
+fn the_aof_replays_writes_and_deletions() {
+    let dir = common::TempDir::new("json-aof");
+    let dirs = dir.0.to_str().unwrap();
+    let args = ["--loadmodule", json_module(), "--dir", dirs, "--appendonly", "yes"];
+    let srv = Server::start_with(&[&args[..], &["--appendfsync", "always"]].concat());
+    let mut c = srv.raw();
+    for k in ["a", "b", "c"] {
+        c.expect(&format!("JSON.SET {k} $ {{\"x\":[1]}}"), b"+OK\r\n");
+    }
+    c.expect("JSON.DEL a", b":1\r\n");
+    c.expect("JSON.FORGET b $", b":1\r\n");
+    c.expect("JSON.ARRAPPEND c $.x 2", b"*1\r\n:2\r\n");
+    drop(c);
+    drop(srv);
+    let srv = Server::start_with(&args);
+    let mut c = srv.raw();
+    c.expect("EXISTS a b", b":0\r\n");
+    c.expect("JSON.GET c", b"$11\r\n{\"x\":[1,2]}\r\n");
+}
+
 /// The bulk strings of a RESP reply, in order (the integers of a subscription reply skipped).
 fn bulk_strings(reply: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
