@@ -660,6 +660,20 @@ pub mod key_op {
     /// HSCAN, SSCAN or ZSCAN (by the key's type) key cursor COUNT count: the arguments are the
     /// cursor and the count. A missing key gives cursor 0 and no elements.
     pub const SCAN_ELEMENTS: u32 = 35;
+    /// Opens the key for writing, no arguments, answers OK: the key counts as modified for
+    /// WATCH and client-side caching whether or not the command then changes it, as a key a
+    /// Redis module opens with REDISMODULE_WRITE does. (A server without this operation answers
+    /// an error; it then signals the keys that changed only.)
+    pub const OPEN_WRITE: u32 = 36;
+    /// No key, no arguments, answers OK: the values the command reached for writing (module
+    /// values through `module_value_mut`/`set_module_value`) are unchanged after all, so they
+    /// neither make the command propagate nor count as changes to the data set. Other writes
+    /// (key operations, calls) are not affected.
+    pub const UNCHANGED: u32 = 37;
+    /// DEL key without DEL's keyspace event, as Redis's `RM_DeleteKey` (the module raises its
+    /// own); 1 if the key existed. WATCH, client-side caches, the dirty counter and propagation
+    /// (as DEL) as DEL.
+    pub const REMOVE: u32 = 38;
 }
 
 /// The flags of [`HostCtx::call_with`], as Redis's `RM_Call` format modifiers.

@@ -160,7 +160,7 @@ impl Keyspace {
                     Some(Value::ZSet(z)) => z.len() as i64,
                 })
             }
-            key_op::DEL | key_op::UNLINK => {
+            key_op::DEL | key_op::UNLINK | key_op::REMOVE => {
                 want(0)?;
                 self.expire_if_due(key);
                 Reply::Int(self.keys.remove(key).is_some() as i64)
@@ -403,6 +403,10 @@ impl Keyspace {
                     Some(_) => return Err(wrong_type()),
                 };
                 Reply::Array(vec![Reply::bulk("0"), Reply::Array(items)])
+            }
+            key_op::OPEN_WRITE | key_op::UNCHANGED => {
+                want(0)?;
+                Reply::ok()
             }
             _ => return Err(format!("ERR unknown key operation {op}")),
         };

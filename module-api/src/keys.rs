@@ -265,9 +265,27 @@ impl<'a, 'p> Context<'a, 'p> {
         Key { ctx: self, name: name.as_ref().to_vec() }
     }
 
-    /// Opens key `name` of the client's database for reading and writing.
+    /// Opens key `name` of the client's database for reading and writing. As a key a Redis
+    /// module opens with REDISMODULE_WRITE, it counts as modified for WATCH and client-side
+    /// caching whether or not the command then changes it. (Redis signals it when the module
+    /// closes the key, Vireo when it is opened: no other client can tell, the command runs
+    /// alone; only the order among several keys of one command shows it.)
     pub fn open_key_writable(&mut self, name: impl AsRef<[u8]>) -> KeyMut<'_, 'a, 'p> {
+        let name = name.as_ref();
+        // An older server refuses the operation: the key is then signalled only if it changes.
+        let _ = self.key_op(key_op::OPEN_WRITE, name, &[]);
         KeyMut(self.key(name))
+    }
+
+    /// The module values this command took for writing ([`Context::get_value_mut`],
+    /// [`Context::set_value`]) turned out unchanged (a write that matched nothing, or failed
+    /// before changing anything): the command is then not propagated to the AOF and replicas
+    /// for them, and does not count as a change, as a Redis module that does not call
+    /// `RM_ReplicateVerbatim`. Keys opened with [`Context::open_key_writable`] still count as
+    /// modified for WATCH and client-side caching.
+    pub fn mark_unchanged(&mut self) {
+        // An older server refuses the operation: the command then propagates as it did.
+        let _ = self.key_op(key_op::UNCHANGED, b"", &[]);
     }
 
     /// One step of a SCAN over the client's database: start with cursor 0 and go on with the
@@ -444,6 +462,12 @@ impl KeyMut<'_, '_, '_> {
     /// Deletes it (DEL); false if it did not exist.
     pub fn delete(&mut self) -> Result<bool, Error> {
         Ok(int(self.0.op(key_op::DEL, &[])?)? == 1)
+    }
+
+    /// Deletes it as Redis's `RM_DeleteKey`: as [`KeyMut::delete`], but without DEL's keyspace
+    /// event, for a module that raises its own (false if it did not exist).
+    pub fn remove(&mut self) -> Result<bool, Error> {
+        Ok(int(self.0.op(key_op::REMOVE, &[])?)? == 1)
     }
 
     /// Deletes it, freeing its value in the background where the server does (UNLINK).

@@ -748,7 +748,9 @@ impl HostCtx for TestCtx<'_> {
         // them too.
         if let Some(v) = self.values.get(key.as_slice()) {
             match op {
-                crate::abi::key_op::DEL | crate::abi::key_op::UNLINK => {
+                crate::abi::key_op::DEL
+                | crate::abi::key_op::UNLINK
+                | crate::abi::key_op::REMOVE => {
                     self.values.remove(key.as_slice());
                     return ROk(CallReply::Int(1));
                 }

@@ -381,76 +381,15 @@ fn the_table_is_kept_within_tracking_table_max_keys() {
     assert_eq!(a.info_field("stats", "tracking_total_keys"), "300");
 }
 
-/// The keys `tracking/invalidations.txt` uses (those `scripts/diff_fuzz.py` uses, so that its
-/// replays go in as they are).
-const SCRIPT_KEYS: &str = "k0 k1 k2 k3 {t}a {t}b";
-
-/// One server's side of the invalidation comparison: a client that runs the script, one in
-/// the default mode that has read every key of the script, one in BCAST mode.
-struct Trackers {
-    driver: Conn,
-    own: Conn,
-    bcast: Conn,
-}
-
-impl Trackers {
-    fn new(srv: &Server) -> Trackers {
-        let mut t =
-            Trackers { driver: Conn::new(srv), own: Conn::resp3(srv), bcast: Conn::resp3(srv) };
-        // Lazy expiry only: the active cycle runs at each server's own moments.
-        t.driver.expect("DEBUG SET-ACTIVE-EXPIRE 0", b"+OK\r\n");
-        t.own.expect("CLIENT TRACKING ON", b"+OK\r\n");
-        t.bcast.expect("CLIENT TRACKING ON BCAST", b"+OK\r\n");
-        t.told();
-        t
-    }
-
-    /// What the two tracking clients were told since last asked, each message as it came; then
-    /// every key is read again, so that the default-mode client tracks them all.
-    fn told(&mut self) -> Vec<String> {
-        let mut got = Vec::new();
-        for (mode, c) in [("own", &mut self.own), ("bcast", &mut self.bcast)] {
-            c.send("PING");
-            loop {
-                let r = c.reply();
-                if r == b"+PONG\r\n" {
-                    break;
-                }
-                got.push(format!("{mode} {}", show(&r)));
-            }
-        }
-        let r = self.own.call(&format!("MGET {SCRIPT_KEYS}"));
-        assert!(r.starts_with(b"*6\r\n"), "{}", show(&r));
-        got
-    }
-}
-
-/// Every command of `tracking/invalidations.txt` (redis-cli quoting, `#` comments) answers as
-/// the reference Redis does and tells tracking clients, default mode and BCAST, of the same
-/// keys in the same messages and order.
+/// Every command of `tracking/invalidations.txt` answers as the reference Redis does and tells
+/// tracking clients the same (see `common::run_tracking_differential`).
 #[test]
 fn invalidations_match_reference_redis() {
     let Some(reference) = Server::start_reference("tracking invalidations") else { return };
     let vireo = Server::start_with(&["--enable-debug-command", "local"]);
-    let mut sides = [Trackers::new(&reference), Trackers::new(&vireo)];
     let text = include_str!("tracking/invalidations.txt");
     let mut failures = Vec::new();
-    for (n, line) in text.lines().enumerate().map(|(n, l)| (n + 1, l.trim())) {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let [want, got] = sides.each_mut().map(|s| s.driver.call(line));
-        if want != got {
-            failures.push(format!(
-                "{n}: {line}\n  reference: {}\n  vireo: {}",
-                show(&want),
-                show(&got)
-            ));
-        }
-        let [want, got] = sides.each_mut().map(|s| s.told());
-        if want != got {
-            failures.push(format!("{n}: {line}: told\n  reference: {want:?}\n  vireo: {got:?}"));
-        }
-    }
+    let ports = (reference.port, vireo.port);
+    common::run_tracking_differential("invalidations.txt", text, ports, &mut failures);
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }

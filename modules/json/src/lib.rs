@@ -52,6 +52,10 @@ pub trait Store: Send + Sync {
     ) -> Result<bool, Error>;
     /// Stores `doc` (moved, not copied) as the key's document.
     fn put(&self, ctx: &mut Context, key: &[u8], doc: Value) -> Result<(), Error>;
+    /// A write command starts on the key: it counts as modified for WATCH and client-side
+    /// caching even if the command then fails or changes nothing, as RedisJSON's writes, which
+    /// open their keys for writing first.
+    fn open_write(&self, ctx: &mut Context, key: &[u8]);
 }
 
 /// A document as the keyspace holds it: a value of the module type `ReJSON-RL` (RedisJSON's
@@ -150,7 +154,11 @@ impl Store for TypeStore {
     }
 
     fn delete(&self, ctx: &mut Context, key: &[u8]) -> Result<(), Error> {
-        ctx.open_key_writable(key).delete().map(|_| ())
+        ctx.open_key_writable(key).remove().map(|_| ())
+    }
+
+    fn open_write(&self, ctx: &mut Context, key: &[u8]) {
+        ctx.open_key_writable(key);
     }
 }
 
@@ -197,22 +205,48 @@ fn single_key(store: &dyn Store, ctx: &mut Context, args: &Args, min: usize) -> 
         return Err(Error::wrong_arity(&name));
     }
     let key = argv[1];
-    let resp3 = ctx.is_resp3();
-    // A key of another type: unless an argument read before the key is bad.
-    let other_type = |e: Error| match cmds::check_args_before_key(&name, &argv[2..]) {
-        Err(m) if e.0 == WRONG_TYPE => raw_error(m),
-        _ => e,
-    };
     if cmds::is_read(&name) {
+        let resp3 = ctx.is_resp3();
         let mut out = None;
         store
             .with_doc(ctx, key, &mut |doc| out = cmds::run_read(&name, doc, &argv[2..], resp3))
-            .map_err(other_type)?;
+            .map_err(other_type(&name, &argv))?;
         if let Some(r) = out {
             emit(ctx, &r.map_err(raw_error)?.0);
             return Ok(());
         }
     }
+    let r = write_one(store, ctx, &name, &argv);
+    // RedisJSON opens the key for writing once the arguments it reads before the key are good:
+    // from then on the key counts as modified, even if the command fails or changes nothing.
+    let args_ok = r.is_ok() || cmds::check_args_before_key(&name, &argv[2..]).is_ok();
+    if args_ok {
+        store.open_write(ctx, key);
+    }
+    // But it replicates (and counts) only what changed the document. An error leaves it as it
+    // was, except one at a later match of a JSONPath (see `write_one`): that propagates.
+    let midway = matches!(name.as_str(), "json.arrinsert" | "json.numincrby" | "json.nummultby");
+    match r {
+        Ok(Write::None) => ctx.mark_unchanged(),
+        Err(_) if !midway || !args_ok => ctx.mark_unchanged(),
+        _ => {}
+    }
+    r.map(drop)
+}
+
+/// A key of another type answers the error of an argument read before the key, if one is bad.
+fn other_type<'a>(name: &'a str, argv: &'a [&[u8]]) -> impl Fn(Error) -> Error + 'a {
+    move |e| match cmds::check_args_before_key(name, &argv[2..]) {
+        Err(m) if e.0 == WRONG_TYPE => raw_error(m),
+        _ => e,
+    }
+}
+
+/// The writes of [`single_key`].
+fn write_one(store: &dyn Store, ctx: &mut Context, name: &str, argv: &[&[u8]]) -> WriteResult {
+    let key = argv[1];
+    let resp3 = ctx.is_resp3();
+    let other_type = other_type(name, argv);
     if name == "json.set" {
         if let Some(parsed) = cmds::set_root_args(&argv[2..]) {
             // A parsed value is within the depth limit (parsing stops at 128 levels). The usual
@@ -222,7 +256,7 @@ fn single_key(store: &dyn Store, ctx: &mut Context, args: &Args, min: usize) -> 
             let parsed = match parsed {
                 Ok((value, cmds::Cond::Always)) => {
                     store.put(ctx, key, value)?;
-                    return written(ctx, &name, key, Reply::Ok, Write::Update);
+                    return written(ctx, name, key, Reply::Ok, Write::Update);
                 }
                 other => other,
             };
@@ -231,10 +265,10 @@ fn single_key(store: &dyn Store, ctx: &mut Context, args: &Args, min: usize) -> 
             let (value, cond) = parsed.map_err(raw_error)?;
             let skip = matches!((exists, cond), (true, cmds::Cond::Nx) | (false, cmds::Cond::Xx));
             if skip {
-                return written(ctx, &name, key, Reply::Null, Write::None);
+                return written(ctx, name, key, Reply::Null, Write::None);
             }
             store.put(ctx, key, value)?;
-            return written(ctx, &name, key, Reply::Ok, Write::Update);
+            return written(ctx, name, key, Reply::Ok, Write::Update);
         }
     }
     // Writes change the stored document where it lies, as RedisJSON's do (no copy of a large
@@ -245,7 +279,7 @@ fn single_key(store: &dyn Store, ctx: &mut Context, args: &Args, min: usize) -> 
     let existed = store
         .with_doc_mut(ctx, key, &mut |stored| {
             let mut doc = Some(std::mem::replace(stored, Value::Null));
-            outcome = Some(cmds::run(&name, &mut doc, &argv[2..], resp3));
+            outcome = Some(cmds::run(name, &mut doc, &argv[2..], resp3));
             *stored = doc.unwrap_or(Value::Null);
         })
         .map_err(other_type)?;
@@ -253,7 +287,7 @@ fn single_key(store: &dyn Store, ctx: &mut Context, args: &Args, min: usize) -> 
         Some(r) if existed => r.map_err(raw_error)?,
         _ => {
             let mut doc = None;
-            let r = cmds::run(&name, &mut doc, &argv[2..], resp3).map_err(raw_error)?;
+            let r = cmds::run(name, &mut doc, &argv[2..], resp3).map_err(raw_error)?;
             if let (Write::Update, Some(d)) = (r.1, doc) {
                 store.put(ctx, key, d)?;
             }
@@ -263,17 +297,20 @@ fn single_key(store: &dyn Store, ctx: &mut Context, args: &Args, min: usize) -> 
     if write == Write::Delete {
         store.delete(ctx, key)?;
     }
-    written(ctx, &name, key, reply, write)
+    written(ctx, name, key, reply, write)
 }
 
 /// After write command `name` on `key`: its keyspace event, if it raises one, then its reply.
-fn written(ctx: &mut Context, name: &str, key: &[u8], reply: Reply, write: Write) -> CommandResult {
+fn written(ctx: &mut Context, name: &str, key: &[u8], reply: Reply, write: Write) -> WriteResult {
     if let Some(ev) = events::event(name, write, &reply) {
         ctx.notify_keyspace_event(notify_class::MODULE, ev, key);
     }
     emit(ctx, &reply);
-    Ok(())
+    Ok(write)
 }
+
+/// What a write command did to its document, or its error.
+type WriteResult = Result<Write, Error>;
 
 /// JSON.MGET key [key ...] path
 fn mget(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
@@ -310,30 +347,48 @@ fn mset(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
         At(cmds::SetPlan, Value),
         Nothing,
     }
+    let triples: Vec<&[&[u8]]> = argv[1..].chunks(3).collect();
     // Each key's document, read once.
     let mut docs: Vec<(&[u8], Option<Value>)> = Vec::new();
     let mut actions = Vec::new();
-    for t in argv[1..].chunks(3) {
-        let at = match docs.iter().position(|(k, _)| *k == t[0]) {
-            Some(i) => i,
-            None => {
-                docs.push((t[0], store.read(ctx, t[0])?));
-                docs.len() - 1
-            }
+    for (i, t) in triples.iter().enumerate() {
+        let mut check = || {
+            let at = match docs.iter().position(|(k, _)| *k == t[0]) {
+                Some(i) => i,
+                None => {
+                    docs.push((t[0], store.read(ctx, t[0])?));
+                    docs.len() - 1
+                }
+            };
+            let action = match &docs[at].1 {
+                // The root replaces the document; the path and where it writes come before
+                // the value (RedisJSON's order).
+                _ if path::is_root(t[1]) => Action::Root(Value::parse(t[2]).map_err(raw_error)?),
+                Some(doc) => {
+                    let path = Path::parse(&String::from_utf8_lossy(t[1])).map_err(raw_error)?;
+                    let plan = cmds::plan_set(doc, &path, cmds::Cond::Always).map_err(raw_error)?;
+                    let value = Value::parse(t[2]).map_err(raw_error)?;
+                    plan.map_or(Action::Nothing, |p| Action::At(p, value))
+                }
+                None => return Err(raw_error(cmds::NEW_AT_ROOT)),
+            };
+            Ok((at, action))
         };
-        let action = match &docs[at].1 {
-            // The root replaces the document; the path and where it writes come before the
-            // value (RedisJSON's order).
-            _ if path::is_root(t[1]) => Action::Root(Value::parse(t[2]).map_err(raw_error)?),
-            Some(doc) => {
-                let path = Path::parse(&String::from_utf8_lossy(t[1])).map_err(raw_error)?;
-                let plan = cmds::plan_set(doc, &path, cmds::Cond::Always).map_err(raw_error)?;
-                let value = Value::parse(t[2]).map_err(raw_error)?;
-                plan.map_or(Action::Nothing, |p| Action::At(p, value))
+        match check() {
+            Ok(a) => actions.push(a),
+            Err(e) => {
+                // RedisJSON opened each key up to this one for writing; they count as modified
+                // in the order it lets go of them: this one, then the earlier ones.
+                store.open_write(ctx, t[0]);
+                for t in &triples[..i] {
+                    store.open_write(ctx, t[0]);
+                }
+                return Err(e);
             }
-            None => return Err(raw_error(cmds::NEW_AT_ROOT)),
-        };
-        actions.push((at, action));
+        }
+    }
+    for t in &triples {
+        store.open_write(ctx, t[0]);
     }
     // The keys of the triples that wrote, in order, for their events.
     let mut wrote: Vec<&[u8]> = Vec::new();
@@ -350,8 +405,10 @@ fn mset(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
         }
         wrote.push(key);
     }
+    // Only documents a triple changed are stored back: the others are not written (nor
+    // propagated, nor counted as changes).
     for (key, doc) in docs {
-        if let Some(d) = doc {
+        if let (Some(d), true) = (doc, wrote.contains(&key)) {
             store.put(ctx, key, d)?;
         }
     }

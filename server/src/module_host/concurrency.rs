@@ -362,6 +362,7 @@ fn detached<R>(
         module,
         argv: &[],
         replicate: None,
+        value_marks: 0,
     };
     let r = f(HostCtx_TO::from_ptr(RMut::new(&mut host), TD_Opaque));
     let (wrapped, complete) = (host.wrapped, host.tracker.complete());
@@ -618,6 +619,7 @@ impl Locked {
             module: "",
             argv: &[],
             replicate: None,
+            value_marks: 0,
         };
         let r = f(&mut host);
         self.wrapped = host.wrapped;

@@ -44,6 +44,23 @@ pub(super) fn key_op(
     key: &[u8],
     args: &[RSlice<'_, u8>],
 ) -> RResult<CallReply, RString> {
+    // The operations of the server's own, before copying anything: JSON runs them on every write.
+    match op {
+        key_op::OPEN_WRITE | key_op::UNCHANGED | key_op::REMOVE if !args.is_empty() => {
+            return RErr(WRONG_ARGS.into());
+        }
+        key_op::OPEN_WRITE => {
+            host.ctx.key_modified(key);
+            return ROk(CallReply::Simple("OK".into()));
+        }
+        key_op::UNCHANGED => {
+            let core = &mut host.ctx.core;
+            core.dirty = core.dirty.saturating_sub(std::mem::take(&mut host.value_marks));
+            return ROk(CallReply::Simple("OK".into()));
+        }
+        key_op::REMOVE => return ROk(remove(host, key)),
+        _ => {}
+    }
     let k = Bytes::copy_from_slice(key);
     let a: Vec<Bytes> = args.iter().map(|x| Bytes::copy_from_slice(x)).collect();
     let with = |name: &'static str, n: Option<usize>| -> Option<Vec<Bytes>> {
@@ -157,6 +174,32 @@ pub(super) fn key_op(
     }
 }
 
+/// As for a call: the module command itself is not propagated, its effects are, wrapped in
+/// MULTI/EXEC with whatever else it writes.
+fn effects_propagate(host: &mut Host) {
+    let ctx = &mut *host.ctx;
+    ctx.propagate_as.get_or_insert_with(Vec::new);
+    if !host.wrapped && !ctx.core.prop.in_transaction() {
+        ctx.core.prop.begin_transaction();
+        host.wrapped = true;
+    }
+}
+
+/// `key_op::REMOVE`: deletes the key as DEL does, without DEL's keyspace event.
+fn remove(host: &mut Host, key: &[u8]) -> CallReply {
+    let now = host.ctx.now;
+    if host.ctx.db().delete(key, now).is_none() {
+        return CallReply::Int(0);
+    }
+    effects_propagate(host);
+    let ctx = &mut *host.ctx;
+    ctx.key_modified(key);
+    ctx.dirty(1);
+    let db = ctx.client.db;
+    ctx.core.prop.feed(db, &[b("DEL"), Bytes::copy_from_slice(key)]);
+    CallReply::Int(1)
+}
+
 /// Runs built-in command `argv` (its handler, in the calling client's database) and does what
 /// the dispatcher does after a write: WATCH and tracking invalidation of its keys, lazy-expiry
 /// deletions and the command itself to the propagation stream. The reply is the RESP3 one;
@@ -173,13 +216,8 @@ fn run_builtin(host: &mut Host, argv: Vec<Bytes>) -> Result<CallReply, String> {
     if (arity > 0 && argc != arity) || (arity < 0 && argc < -arity) {
         return Err(WRONG_ARGS.into());
     }
-    // As for a call: the module command itself is not propagated, its effects are, wrapped in
-    // MULTI/EXEC with whatever else it writes.
-    ctx.propagate_as.get_or_insert_with(Vec::new);
-    if !host.wrapped && !ctx.core.prop.in_transaction() {
-        ctx.core.prop.begin_transaction();
-        host.wrapped = true;
-    }
+    effects_propagate(host);
+    let ctx = &mut *host.ctx;
     let db = ctx.client.db;
     let dirty_before = ctx.core.dirty;
     let mut buf = Vec::new();

@@ -475,6 +475,7 @@ pub fn dispatch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         module: &m.module,
         argv,
         replicate: None,
+        value_marks: 0,
     };
     let mark = concurrency::LockMark::set();
     let r = m
@@ -535,6 +536,9 @@ struct Host<'c, 'a> {
     argv: &'c [Bytes],
     /// What `replicate_verbatim` / `replicate` chose, instead of what the calls propagate.
     replicate: Option<Vec<(usize, Vec<Bytes>)>>,
+    /// The changes module values taken for writing added to the dirty counter (undone by
+    /// `key_op::UNCHANGED`).
+    value_marks: u64,
 }
 
 fn header(out: &mut Vec<u8>, kind: Aggregate, len: u64, resp3: bool) -> bool {
@@ -717,7 +721,8 @@ impl HostCtx for Host<'_, '_> {
         key: RSlice<'_, u8>,
         type_name: RStr<'_>,
     ) -> types::ValueMutResult<'_> {
-        types::host_value_mut(self.ctx, self.module, key.as_slice(), type_name.as_str())
+        let marks = &mut self.value_marks;
+        types::host_value_mut(self.ctx, self.module, key.as_slice(), type_name.as_str(), marks)
     }
 
     fn set_module_value(
@@ -726,7 +731,8 @@ impl HostCtx for Host<'_, '_> {
         type_name: RStr<'_>,
         value: abi::ModuleValue_TO<'static, RBox<()>>,
     ) -> RResult<(), RString> {
-        types::host_set_value(self.ctx, self.module, key.as_slice(), type_name.as_str(), value)
+        let (key, ty) = (key.as_slice(), type_name.as_str());
+        types::host_set_value(self.ctx, self.module, key, ty, value, &mut self.value_marks)
     }
 
     fn key_type_name(&mut self, key: RSlice<'_, u8>) -> RString {

@@ -410,12 +410,13 @@ pub fn host_value<'c>(
 }
 
 /// [`HostCtx::module_value_mut`](vireo_module_api::abi::HostCtx::module_value_mut): the key
-/// counts as modified (the command is propagated as called).
+/// counts as modified (the command is propagated as called), one change added to `marks`.
 pub fn host_value_mut<'c>(
     ctx: &'c mut Ctx<'_>,
     module: &str,
     key: &[u8],
     type_name: &str,
+    marks: &mut u64,
 ) -> ValueMutResult<'c> {
     let ty = match check_own(&ctx.core.modules.types, module, type_name) {
         Ok(t) => t,
@@ -430,6 +431,7 @@ pub fn host_value_mut<'c>(
         return ROk(ROption::RNone);
     }
     ctx.dirty(1);
+    *marks += 1;
     match typed_entry(ctx, key, &ty) {
         Ok(Some(m)) => ROk(ROption::RSome(&mut m.value)),
         _ => ROk(ROption::RNone),
@@ -443,6 +445,7 @@ pub fn host_set_value(
     key: &[u8],
     type_name: &str,
     value: ModuleValue_TO<'static, RBox<()>>,
+    marks: &mut u64,
 ) -> RResult<(), RString> {
     let ty = match check_own(&ctx.core.modules.types, module, type_name) {
         Ok(t) => t,
@@ -453,6 +456,7 @@ pub fn host_set_value(
     let db = ctx.client.db;
     ctx.core.dbs[db].write(key, Value::Obj(Box::new(obj)), Ttl::Set(None), 0, now, acc);
     ctx.dirty(1);
+    *marks += 1;
     ROk(())
 }
 

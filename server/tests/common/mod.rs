@@ -347,6 +347,87 @@ pub fn run_differential(
     compared
 }
 
+/// The keys a tracking differential script may use (those `scripts/diff_fuzz.py` uses, so that
+/// its replays go in as they are).
+const TRACKED_KEYS: [&str; 6] = ["k0", "k1", "k2", "k3", "{t}a", "{t}b"];
+
+/// One server's side of a tracking differential: a client that runs the script, one in the
+/// default mode that has read every key of [`TRACKED_KEYS`], one in BCAST mode.
+struct Trackers {
+    driver: Raw,
+    own: Raw,
+    bcast: Raw,
+}
+
+impl Trackers {
+    fn new(port: u16) -> Trackers {
+        let mut t = Trackers {
+            driver: Raw::connect(port),
+            own: Raw::connect(port),
+            bcast: Raw::connect(port),
+        };
+        // Lazy expiry only: the active cycle runs at each server's own moments.
+        t.driver.expect("DEBUG SET-ACTIVE-EXPIRE 0", b"+OK\r\n");
+        for (c, mode) in [(&mut t.own, ""), (&mut t.bcast, " BCAST")] {
+            assert_eq!(c.line("HELLO 3")[0], b'%');
+            c.expect(&format!("CLIENT TRACKING ON{mode}"), b"+OK\r\n");
+        }
+        t.told();
+        t
+    }
+
+    /// What the two tracking clients were told since last asked, each message as it came; then
+    /// every key is read again, so that the default-mode client tracks them all.
+    fn told(&mut self) -> Vec<String> {
+        let mut got = Vec::new();
+        for (mode, c) in [("own", &mut self.own), ("bcast", &mut self.bcast)] {
+            c.send_cmd(&["PING"]);
+            loop {
+                let r = c.read_reply();
+                if r == b"+PONG\r\n" {
+                    break;
+                }
+                got.push(format!("{mode} {}", show(&r)));
+            }
+        }
+        let r = self.own.call(&[&["MGET"][..], &TRACKED_KEYS].concat());
+        assert!(r.starts_with(b"*6\r\n"), "{}", show(&r));
+        got
+    }
+}
+
+/// Runs script `text` (redis-cli quoting, `#` comments) on the reference server and on Vireo,
+/// as `run_differential` does, and after each command compares what tracking clients were
+/// told: a default-mode client that has read every key of [`TRACKED_KEYS`] and a BCAST client
+/// must get the same messages, in the same order. Returns the commands compared.
+#[allow(dead_code)]
+pub fn run_tracking_differential(
+    name: &str,
+    text: &str,
+    (rport, vport): (u16, u16),
+    failures: &mut Vec<String>,
+) -> usize {
+    let mut sides = [Trackers::new(rport), Trackers::new(vport)];
+    let mut compared = 0;
+    for (n, line) in text.lines().enumerate().map(|(n, l)| (n + 1, l.trim())) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        compared += 1;
+        let [want, got] = sides.each_mut().map(|s| s.driver.line(line));
+        if want != got {
+            let (want, got) = (show(&want), show(&got));
+            failures.push(format!("{name}:{n}: {line}\n  reference: {want}\n  vireo:     {got}"));
+        }
+        let [want, got] = sides.each_mut().map(|s| s.told());
+        if want != got {
+            failures
+                .push(format!("{name}:{n}: {line}: told\n  reference: {want:?}\n  vireo: {got:?}"));
+        }
+    }
+    compared
+}
+
 /// Waits until `f` holds (polling every 10 ms), or fails after `secs` seconds naming `what`.
 #[track_caller]
 #[allow(dead_code)]
