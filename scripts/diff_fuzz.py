@@ -1065,30 +1065,24 @@ def main():
                     for c in seq:
                         print(" ".join(quote(x) for x in c))
                     return 2
+                # What else each server did (notifications, invalidations), once the replies agree.
+                side = []
                 if events and rv == rr:
-                    ev, er = (published(c) for c in events)
-                    if ev != er:
-                        found += 1
-                        print(f"# events differ (seed {seed}, RESP{resp}) after:")
-                        for c in seq:
-                            print(" ".join(quote(x) for x in c))
-                        print(f"#   vireo: {ev!r}\n#   redis: {er!r}")
-                        sys.stdout.flush()
-                        if not a.keep_going:
-                            return 1
-                        break
+                    side.append(("events", [published(c) for c in events]))
                 if trackers and rv == rr:
-                    tv, tr = (t.invalidated() for t in trackers)
-                    if tv != tr:
-                        found += 1
-                        print(f"# invalidations differ (seed {seed}, RESP{resp}) after:")
-                        for c in seq:
-                            print(" ".join(quote(x) for x in c))
-                        print(f"#   vireo: {tv!r}\n#   redis: {tr!r}")
-                        sys.stdout.flush()
-                        if not a.keep_going:
-                            return 1
-                        break
+                    side.append(("invalidations", [t.invalidated() for t in trackers]))
+                differ = [(what, sv, sr) for what, (sv, sr) in side if sv != sr]
+                if differ:
+                    what, sv, sr = differ[0]
+                    found += 1
+                    print(f"# {what} differ (seed {seed}, RESP{resp}) after:")
+                    for c in seq:
+                        print(" ".join(quote(x) for x in c))
+                    print(f"#   vireo: {sv!r}\n#   redis: {sr!r}")
+                    sys.stdout.flush()
+                    if not a.keep_going:
+                        return 1
+                    break
                 if rv != rr:
                     found += 1
                     small = shrink(seq, vport, rport, resp)
