@@ -919,9 +919,7 @@ fn xgroup_setid(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         g.last_id = id;
         g.entries_read = entries_read;
     }
-    ctx.dirty(1);
-    ctx.signal_nothing();
-    ctx.notify(ev::STREAM, "xgroup-setid", &argv[2]);
+    group_changed(ctx, "xgroup-setid", &argv[2]);
     ctx.out.ok();
     Ok(())
 }
@@ -931,9 +929,7 @@ fn xgroup_destroy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (s, _, _) = xgroup_prelude(ctx, argv)?;
     let removed = s.is_some_and(|s| s.groups.remove(&argv[3][..]).is_some());
     if removed {
-        ctx.dirty(1);
-        ctx.signal_nothing();
-        ctx.notify(ev::STREAM, "xgroup-destroy", &argv[2]);
+        group_changed(ctx, "xgroup-destroy", &argv[2]);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -947,9 +943,7 @@ fn xgroup_createconsumer(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         .and_then(|s| s.groups.get_mut(&argv[3][..]))
         .is_some_and(|g| g.create_consumer(&argv[4], now));
     if created {
-        ctx.dirty(1);
-        ctx.signal_nothing();
-        ctx.notify(ev::STREAM, "xgroup-createconsumer", &argv[2]);
+        group_changed(ctx, "xgroup-createconsumer", &argv[2]);
     }
     ctx.out.int(created as i64);
     Ok(())
@@ -961,12 +955,17 @@ fn xgroup_delconsumer(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let pending =
         s.and_then(|s| s.groups.get_mut(&argv[3][..])).and_then(|g| g.delete_consumer(&argv[4]));
     if pending.is_some() {
-        ctx.dirty(1);
-        ctx.signal_nothing();
-        ctx.notify(ev::STREAM, "xgroup-delconsumer", &argv[2]);
+        group_changed(ctx, "xgroup-delconsumer", &argv[2]);
     }
     ctx.out.int(pending.unwrap_or(0) as i64);
     Ok(())
+}
+
+/// A consumer group changed: one change, signalled to no one (as Redis 7.0), and its event.
+fn group_changed(ctx: &mut Ctx, event: &str, key: &[u8]) {
+    ctx.dirty(1);
+    ctx.signal_nothing();
+    ctx.notify(ev::STREAM, event, key);
 }
 
 /// XGROUP HELP
