@@ -21,6 +21,7 @@ import json
 import os
 import re
 import random
+import select
 import shutil
 import socket
 import subprocess
@@ -887,7 +888,8 @@ def differs(seq, vport, rport, resp):
         if resp == 3:
             c.call(["HELLO", "3"])
     for i, cmd in enumerate(seq):
-        if v.call(cmd) != rd.call(cmd):
+        # (A blocked client's command, as --blocking notes it: not replayed.)
+        if cmd[0] != "#" and v.call(cmd) != rd.call(cmd):
             return i
     return None
 
@@ -958,6 +960,53 @@ class Trackers:
         return got
 
 
+def blocking_cmd(g):
+    """A blocking command that waits for ever on the fuzz keys (--blocking)."""
+    r = g.r
+    end = lambda: r.choice(["LEFT", "RIGHT"])  # noqa: E731
+    return r.choice([
+        lambda: [r.choice(["BLPOP", "BRPOP"])] + g.keys(1, 2) + ["0"],
+        lambda: ["BLMOVE", g.key(), g.key(), end(), end(), "0"],
+        lambda: ["BRPOPLPUSH", g.key(), g.key(), "0"],
+        lambda: ["BLMPOP", "0", "2", g.key(), g.key(), end()] + g.maybe(0.5, "COUNT", "2"),
+        lambda: [r.choice(["BZPOPMIN", "BZPOPMAX"])] + g.keys(1, 2) + ["0"],
+        lambda: ["BZMPOP", "0", "1", g.key(), r.choice(["MIN", "MAX"])]
+        + g.maybe(0.5, "COUNT", "2"),
+        lambda: ["XREAD", "BLOCK", "0", "STREAMS", g.key(), r.choice(["$", "0", "1-1"])],
+        lambda: ["XREADGROUP", "GROUP", "g1", "c1", "BLOCK", "0", "STREAMS", g.key(),
+                 r.choice([">", "0"])],
+    ])()
+
+
+class Blocker:
+    """A client that keeps one blocking command waiting on a server (--blocking). After each of
+    the driver's commands, CLIENT UNBLOCK from a second connection says whether it was still
+    waiting (it then answers as on a timeout) or had been served; that and its reply are what
+    is compared."""
+
+    def __init__(self, port, resp):
+        self.c, self.ctl = Conn(port), Conn(port)
+        if resp == 3:
+            self.c.call(["HELLO", "3"])
+        self.id = self.c.raw(["CLIENT", "ID"])[1:-2].decode()
+        self.cmd = None
+
+    def start(self, cmd):
+        """Sends `cmd` and waits until the server has taken it: blocked, or answered."""
+        self.cmd = cmd
+        self.c.send(cmd)
+        while not (self.c.buf or select.select([self.c.s], [], [], 0)[0]):
+            info = self.ctl.raw(["CLIENT", "LIST", "ID", self.id])
+            if re.search(rb" flags=[a-zA-Z]*b", info):
+                return
+
+    def settle(self):
+        unblocked = self.ctl.raw(["CLIENT", "UNBLOCK", self.id])
+        r = normalize_reply(self.cmd, self.c.take())
+        self.cmd = None
+        return unblocked + r
+
+
 def quote(a):
     if a and all(32 < ord(ch) < 127 and ch not in "\"'\\" for ch in a):
         return a
@@ -984,6 +1033,8 @@ def main():
                     help="also compare the keyspace notifications each command publishes")
     ap.add_argument("--tracking", action="store_true",
                     help="also compare the invalidations tracking clients receive")
+    ap.add_argument("--blocking", action="store_true",
+                    help="keep a blocking command waiting, and compare how it is served")
     a = ap.parse_args()
 
     fams = a.family or sorted(set(FAMILIES) - {"json"})
@@ -1053,8 +1104,14 @@ def main():
                 trackers = [Trackers(port) for port in (vport, rport)]
                 for t in trackers:
                     t.invalidated()
+            blockers = [Blocker(port, resp) for port in (vport, rport)] if a.blocking else []
             seq = []
             for _ in range(a.flush_every):
+                if blockers and blockers[0].cmd is None:
+                    bcmd = blocking_cmd(g)
+                    seq.append(["#", "blocked:"] + bcmd)
+                    for b in blockers:
+                        b.start(bcmd)
                 cmd = gen(g, fams)
                 seq.append(cmd)
                 n += 1
@@ -1067,6 +1124,8 @@ def main():
                     return 2
                 # What else each server did (notifications, invalidations), once the replies agree.
                 side = []
+                if blockers and rv == rr:
+                    side.append(("blocked clients", [b.settle() for b in blockers]))
                 if events and rv == rr:
                     side.append(("events", [published(c) for c in events]))
                 if trackers and rv == rr:

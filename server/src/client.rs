@@ -270,8 +270,9 @@ pub struct Client {
     /// EXEC is running this client's queued commands, or this is a blocked client's command
     /// run again to serve it: either way it was checked already and must not block.
     pub in_exec: bool,
-    /// This is a blocked client's command run again to serve it (see `cmd::serve_blocked`).
-    pub serving_blocked: bool,
+    /// This is a blocked client's command run again to serve it (see `cmd::serve_blocked`):
+    /// the key that became ready, which it is served from.
+    pub serving_blocked: Option<bytes::Bytes>,
     /// What a replica announced with REPLCONF listening-port / ip-address.
     pub repl_port: u16,
     pub repl_ip: Option<String>,
@@ -364,7 +365,7 @@ impl Client {
             multi: None,
             watched: Vec::new(),
             in_exec: false,
-            serving_blocked: false,
+            serving_blocked: None,
             repl_port: 0,
             repl_ip: None,
             repl_capa_eof: false,

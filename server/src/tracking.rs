@@ -250,7 +250,7 @@ impl Tracking {
     /// served it stays so, as in Redis).
     pub fn enter(&mut self, client: &Client) -> (u64, bool) {
         let prev = (self.cur_id, self.cur_resp3);
-        if !client.serving_blocked {
+        if client.serving_blocked.is_none() {
             self.cur_id = client.id;
             self.cur_resp3 = client.resp == 3;
         }

@@ -94,6 +94,44 @@ fn a_transaction_serves_waiters_only_when_it_ends() {
     p.expect("EXEC", b"*1\r\n*-1\r\n");
 }
 
+/// A client woken by a key is served from that key alone, as Redis 7.0 serves it: the keys it
+/// names before it are not looked at again (one may hold another type by then), and XREAD
+/// answers with the stream that woke it only. (Bytes recorded from Redis 7.0.15.)
+#[test]
+fn a_woken_client_is_served_from_the_key_that_woke_it() {
+    let s = Server::start();
+    let mut p = s.raw();
+    let mut w = s.raw();
+    let cases: [(&str, &[&str], &[u8]); 3] = [
+        (
+            "BZPOPMIN k3 k2 0",
+            &["ZADD k2 1 a", "SET k3 x"],
+            b"*3\r\n$2\r\nk2\r\n$1\r\na\r\n$1\r\n1\r\n",
+        ),
+        (
+            "XREAD BLOCK 0 STREAMS s1 s2 $ $",
+            &["XADD s2 1-1 f v", "XADD s1 1-1 f v"],
+            b"*1\r\n*2\r\n$2\r\ns2\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n",
+        ),
+        (
+            "BLMPOP 0 2 l1 l2 LEFT COUNT 5",
+            &["RPUSH l2 a b", "RPUSH l1 c"],
+            b"*2\r\n$2\r\nl2\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+        ),
+    ];
+    for (blocking, writes, want) in cases {
+        send(&mut w, blocking);
+        wait_blocked(&mut p, 1);
+        p.expect("MULTI", b"+OK\r\n");
+        for line in writes {
+            p.expect(line, b"+QUEUED\r\n");
+        }
+        let exec = p.line("EXEC");
+        assert!(exec.starts_with(b"*2\r\n"), "{}", show(&exec));
+        assert_eq!(show(&w.read_reply()), show(want), "{blocking}");
+    }
+}
+
 #[test]
 fn blmove_chains_into_the_next_waiter() {
     let s = Server::start();

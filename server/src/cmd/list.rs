@@ -578,7 +578,7 @@ fn lmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 fn blmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (keys, end, count) = parse_mpop(&argv[2..])?;
     let deadline = parse_timeout(&argv[1], ctx.now)?;
-    if !mpop(ctx, keys, end, count)? {
+    if !mpop(ctx, ctx.keys_to_serve(keys), end, count)? {
         ctx.block(keys, deadline, Wants::List);
     }
     Ok(())
@@ -589,7 +589,7 @@ fn bpop(ctx: &mut Ctx, argv: &[Bytes], end: End) -> CmdResult {
     let deadline = parse_timeout(&argv[argv.len() - 1], ctx.now)?;
     let keys = &argv[1..argv.len() - 1];
     let (now, acc) = (ctx.now, access(ctx));
-    for key in keys {
+    for key in ctx.keys_to_serve(keys) {
         let db = ctx.db();
         let Some(l) = lookup_list(db, key, now, acc)? else { continue };
         let v = l.pop(end).expect("lists are never empty");
@@ -637,7 +637,7 @@ fn blmove(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let ends = (parse_end(&argv[3])?, parse_end(&argv[4])?);
     bmove(ctx, &argv[1], &argv[2], ends, &argv[5])?;
     let word = |e: End| Bytes::from_static(if e == End::Head { b"left" } else { b"right" });
-    let (from, to) = if ctx.client.serving_blocked {
+    let (from, to) = if ctx.client.serving_blocked.is_some() {
         (word(ends.0), word(ends.1))
     } else {
         (argv[3].clone(), argv[4].clone())

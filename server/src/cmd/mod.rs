@@ -355,6 +355,17 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The keys a blocking command tries: all of them, or, when it runs again because one of
+    /// them became ready, that key alone: Redis 7.0 serves a woken client from the key that
+    /// woke it, whatever the others hold by then.
+    pub fn keys_to_serve<'k>(&self, keys: &'k [Bytes]) -> &'k [Bytes] {
+        let ready = self.client.serving_blocked.as_ref();
+        match ready.and_then(|k| keys.iter().position(|x| x == k)) {
+            Some(i) => &keys[i..=i],
+            None => keys,
+        }
+    }
+
     /// The client's selected database and the reply writer, borrowed together.
     pub fn db_out(&mut self) -> (&mut Db, &mut Reply<'a>) {
         (&mut self.core.dbs[self.client.db], &mut self.out)
@@ -404,7 +415,7 @@ impl<'a> Ctx<'a> {
         wants: Wants,
         argv: Option<Vec<Bytes>>,
     ) {
-        if self.client.in_exec && !self.client.serving_blocked {
+        if self.client.in_exec && self.client.serving_blocked.is_none() {
             self.out.null_array();
             return;
         }
@@ -703,7 +714,7 @@ fn serve_key(server: &Arc<Server>, core: &mut Core, dbi: usize, key: &[u8]) {
         client.db = dbi;
         client.resp = resp;
         client.in_exec = true;
-        client.serving_blocked = true;
+        client.serving_blocked = Some(Bytes::copy_from_slice(key));
         let mut out = Vec::new();
         if execute(server, core, &mut client, &argv, &mut out) == Flow::Blocked {
             // Nothing for it after all: it keeps its place.
@@ -1047,7 +1058,7 @@ fn run_inner(
     if let Some(BlockRequest { keys, deadline, wants, rerun }) = blocked {
         // Not answered yet: it counts in the stats when it is served. (A waiter being served
         // that still finds nothing keeps its registration.)
-        if !client.serving_blocked {
+        if client.serving_blocked.is_none() {
             let waiter = Waiter {
                 db: client.db,
                 keys,

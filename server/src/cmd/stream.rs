@@ -616,9 +616,14 @@ pub fn serve_read(ctx: &mut Ctx, req: &ReadRequest) -> bool {
     let mut new_consumers: Vec<&Bytes> = Vec::new();
     let kind = if out.resp3 { Agg::Map } else { Agg::Array };
     let start_len = out.buf.len();
+    // Woken by one stream: that stream alone answers, as in Redis 7.0.
+    let ready = ctx.client.serving_blocked.as_ref();
     let served = deferred(out, kind, |out| {
         let mut served = 0;
         for (key, &gt) in req.keys.iter().zip(&req.ids) {
+            if ready.is_some_and(|k| k != key) {
+                continue;
+            }
             let Ok(Some(s)) = get_stream(db, key, now, acc) else { continue };
             match &req.group {
                 None => {

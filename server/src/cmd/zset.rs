@@ -851,7 +851,7 @@ fn zmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 fn bzmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (keys, max, count) = parse_mpop(&argv[2..])?;
     let deadline = parse_timeout(&argv[1], ctx.now)?;
-    if !mpop(ctx, keys, max, count)? {
+    if !mpop(ctx, ctx.keys_to_serve(keys), max, count)? {
         ctx.block(keys, deadline, Wants::ZSet);
     }
     Ok(())
@@ -863,8 +863,9 @@ fn bzpop(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> CmdResult {
     let deadline = parse_timeout(&argv[argv.len() - 1], ctx.now)?;
     let keys = &argv[1..argv.len() - 1];
     let (now, acc) = (ctx.now, access(ctx));
+    let serve = ctx.keys_to_serve(keys);
     let (db, out) = ctx.db_out();
-    for key in keys {
+    for key in serve {
         let Some(z) = get_zset(db, key, now, acc)? else { continue };
         let rank = if max { z.len() - 1 } else { 0 };
         out.array(3);
