@@ -598,6 +598,8 @@ fn bpop(ctx: &mut Ctx, argv: &[Bytes], end: End) -> CmdResult {
             db.remove(key);
         }
         ctx.dirty(1);
+        // The list popped from only, not every key named.
+        ctx.key_modified(key);
         notify_pop(ctx, key, end, emptied);
         ctx.out.array(2);
         ctx.out.bulk(key);

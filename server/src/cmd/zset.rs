@@ -877,6 +877,8 @@ fn bzpop(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> CmdResult {
         z.remove_range(rank, rank + 1);
         let deleted = drop_if_empty(db, key, now);
         ctx.dirty(1);
+        // The sorted set popped from only, not every key named.
+        ctx.key_modified(key);
         notify_removal(ctx, pop_event(max), key, deleted);
         ctx.propagate(vec![if max { b("ZPOPMAX") } else { b("ZPOPMIN") }, key.clone()]);
         return Ok(());
