@@ -277,6 +277,17 @@ fn served_blocked_commands() {
         let want: Vec<String> = want.iter().map(|e| format!("0 {e}")).collect();
         assert_eq!(events_until_sync(&mut sub, &mut c), want, "{block} | {wake}");
     }
+    // A string written to a key a client waits on is not looked at for it (as Redis), so one
+    // that is expired already is not deleted then: no `expired` event until something reads it.
+    blocked.send("BLPOP s 0");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !String::from_utf8_lossy(&c.call("INFO clients")).contains("blocked_clients:1") {
+        assert!(Instant::now() < deadline, "never blocked");
+    }
+    c.ok("SET s v EXAT 1");
+    assert_eq!(events_until_sync(&mut sub, &mut c), ["0 new s", "0 set s", "0 expire s"]);
+    assert_eq!(c.call("EXISTS s"), b":0\r\n");
+    assert_eq!(events_until_sync(&mut sub, &mut c), ["0 expired s"]);
 }
 
 /// A transaction's events come in the order its commands ran (recorded from Redis 7.0.15).

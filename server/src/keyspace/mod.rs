@@ -503,9 +503,18 @@ impl Db {
             self.expires += 1;
         }
         // Every way a key comes to exist goes through here: a client blocked on it may now be
-        // served. (Nobody blocked: one branch.)
+        // served, if it is of a type one can wait for (as Redis, which does not look at a
+        // string, so an expired one is not deleted then). Nobody blocked: one branch.
         if !self.blocked_on.is_empty() && self.blocked_on.contains_key(e.key()) {
-            self.ready.push(e.key().into());
+            let waitable = matches!(
+                e.value(),
+                ValueRef::Obj(
+                    Object::List(_) | Object::ZSet(_) | Object::Stream(_) | Object::Module(_)
+                )
+            );
+            if waitable {
+                self.ready.push(e.key().into());
+            }
         }
         let new_key = self.events.is_some().then(|| Box::<[u8]>::from(e.key()));
         let old = self.table.insert(e);
