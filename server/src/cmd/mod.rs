@@ -792,7 +792,7 @@ fn notify_key_misses(core: &mut Core, cmd: &Command, argv: &[Bytes], db: usize) 
 /// Invalidates WATCHes (and client-side caches) on the keys a write command wrote: those its
 /// key specs mark as written (RW, OW, RM) or give no flags. Commands that write elsewhere than
 /// the caller's database (MOVE, COPY ... DB) touch the other database's key themselves.
-fn touch_written_keys(core: &mut Core, cmd: &Command, argv: &[Bytes], db: usize) {
+pub(crate) fn touch_written_keys(core: &mut Core, cmd: &Command, argv: &[Bytes], db: usize) {
     let written = spec::KeyFlags::RW.union(spec::KeyFlags::OW).union(spec::KeyFlags::RM);
     for (i, f) in cmd.keys_after_call(argv) {
         if f.intersects(written) || f == spec::KeyFlags::default() {

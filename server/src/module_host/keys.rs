@@ -241,9 +241,7 @@ fn run_builtin(host: &mut Host, argv: Vec<Bytes>) -> Result<CallReply, String> {
     if core.dirty != dirty_before {
         // A handler that signalled the keys it changed itself has done so already.
         if !touched_own {
-            for (i, _) in cmd.keys_after_call(&argv) {
-                cmd::signal_modified(core, db, &argv[i]);
-            }
+            cmd::touch_written_keys(core, cmd, &argv, db);
         }
         match propagate_as {
             Some(cmds) => core.prop.feed_all(db, &cmds),
