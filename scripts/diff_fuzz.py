@@ -1146,8 +1146,11 @@ def main():
                     found += 1
                     small = shrink(seq, vport, rport, resp)
                     if small is None:
-                        print(f"# mismatch that did not replay (seed {seed}, RESP{resp}):")
-                        print(" ".join(quote(x) for x in cmd))
+                        # (Timing: a TTL ran out between the two servers' moments; or the
+                        # commands of a blocked client, which a replay leaves out.)
+                        print(f"# mismatch that did not replay (seed {seed}, RESP{resp}), after:")
+                        for c in seq:
+                            print(" ".join(quote(x) for x in c))
                         print(f"#   vireo: {rv!r}\n#   redis: {rr!r}")
                         break
                     print(f"# mismatch (seed {seed}, RESP{resp}), shortest replay:")
