@@ -435,7 +435,7 @@ fn zlexcount(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (now, acc) = (ctx.now, access(ctx));
     let (db, out) = ctx.db_out();
     let n = get_zset(db, &argv[1], now, acc)?.map_or(0, |z| {
-        let (lo, hi) = z.lex_range(&min, &max, false);
+        let (lo, hi) = z.lex_range(&min, &max, false, 0);
         hi - lo
     });
     out.int(n as i64);
@@ -489,18 +489,22 @@ fn select(
             }
         }
         RangeType::Score | RangeType::Lex => {
-            let (lo, hi) = if rt == RangeType::Score {
-                let (min, max) = parse_score_range(a, bnd).expect("checked");
-                z.score_range(min, max)
-            } else {
-                let (min, max) = parse_lex_range(a, bnd).expect("checked");
-                z.lex_range(&min, &max, rev)
-            };
             if offset < 0 || limit == 0 {
                 return (0, 0);
             }
+            let (lo, hi, off) = if rt == RangeType::Score {
+                let (min, max) = parse_score_range(a, bnd).expect("checked");
+                let (lo, hi) = z.score_range(min, max);
+                (lo, hi, offset as u64)
+            } else {
+                // The offset is walked as Redis walks it (see `ZSet::lex_range`).
+                let (min, max) = parse_lex_range(a, bnd).expect("checked");
+                let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+                let (lo, hi) = z.lex_range(&min, &max, rev, skip);
+                (lo, hi, 0)
+            };
             let avail = (hi - lo) as u64;
-            let off = (offset as u64).min(avail) as usize;
+            let off = off.min(avail) as usize;
             let take = if limit < 0 { avail as usize } else { (limit as u64).min(avail) as usize };
             if rev {
                 let e = hi - off;

@@ -929,13 +929,14 @@ impl ZSet {
     }
 
     /// The rank interval `[lo, hi)` of members within `min..max`, for a walk forwards (or
-    /// backwards with `rev`). With all scores equal, as lex ranges expect, members are in order
-    /// and `rev` changes nothing. With mixed scores the answer is unspecified, but a small set
-    /// gives Redis's: the run of members in range from the first one at or above `min` (from
-    /// the last one at or below `max` with `rev`), once the first member is at most `max` and
+    /// backwards with `rev`), past the first `skip` of them (LIMIT's offset). With all scores
+    /// equal, as lex ranges expect, members are in order and `rev` changes nothing. With mixed
+    /// scores the answer is unspecified, but a small set gives Redis's: from the first member
+    /// at or above `min` (the last at or below `max` with `rev`), `skip` members on whatever
+    /// they are, then the run of members in range, once the first member is at most `max` and
     /// the last at least `min` (a big one only that test: Redis's walk then depends on its
     /// skiplist's random levels).
-    pub fn lex_range(&self, min: &Lex, max: &Lex, rev: bool) -> (usize, usize) {
+    pub fn lex_range(&self, min: &Lex, max: &Lex, rev: bool, skip: usize) -> (usize, usize) {
         let len = self.len();
         if len == 0 || Lex::empty_range(min, max) {
             return (0, 0);
@@ -950,16 +951,25 @@ impl ZSet {
         }
         let Ref::Small(lp) = self.enc.get() else {
             let lo = self.count_prefix(|m, _| min.below_min(m));
-            let hi = self.count_prefix(|m, _| max.within_max(m));
-            return (lo, hi.max(lo));
+            let hi = self.count_prefix(|m, _| max.within_max(m)).max(lo);
+            let skip = skip.min(hi - lo);
+            return if rev { (lo, hi - skip) } else { (lo + skip, hi) };
         };
         let members: Vec<&[u8]> = lp.iter().map(|e| e.member).collect();
         if rev {
             let Some(end) = members.iter().rposition(|m| max.within_max(m)) else { return (0, 0) };
+            if min.below_min(members[end]) || skip > end {
+                return (0, 0);
+            }
+            let end = end - skip;
             let run = members[..=end].iter().rev().take_while(|m| !min.below_min(m)).count();
             (end + 1 - run, end + 1)
         } else {
             let Some(lo) = members.iter().position(|m| !min.below_min(m)) else { return (0, 0) };
+            if !max.within_max(members[lo]) || lo + skip >= members.len() {
+                return (0, 0);
+            }
+            let lo = lo + skip;
             (lo, lo + members[lo..].iter().take_while(|m| max.within_max(m)).count())
         }
     }
@@ -1362,7 +1372,7 @@ mod tests {
         );
         assert_eq!((a, b), (11, 21));
         let (a, b) =
-            z.lex_range(&Lex::Incl(b"000100".to_vec()), &Lex::Excl(b"000200".to_vec()), false);
+            z.lex_range(&Lex::Incl(b"000100".to_vec()), &Lex::Excl(b"000200".to_vec()), false, 0);
         assert_eq!((a, b), (100, 200));
     }
 }
