@@ -276,9 +276,19 @@ fn debug_reload_keeps_everything() {
     run(&mut c, "SET after 1");
     assert_eq!(run(&mut c, "DEBUG RELOAD NOSAVE"), Value::Okay);
     assert_eq!(run(&mut c, "EXISTS after"), Value::Int(0));
-    // MERGE keeps keys that are not in the file.
+    // MERGE alone still empties the dataset first (as Redis); NOFLUSH MERGE keeps keys that
+    // are not in the file.
     run(&mut c, "SET after 1");
     assert_eq!(run(&mut c, "DEBUG RELOAD MERGE NOSAVE"), Value::Okay);
+    assert_eq!(run(&mut c, "EXISTS after str"), Value::Int(1));
+    run(&mut c, "SET after 1");
+    assert_eq!(run(&mut c, "DEBUG RELOAD NOFLUSH MERGE NOSAVE"), Value::Okay);
+    assert_eq!(run(&mut c, "EXISTS after str"), Value::Int(2));
+    // NOFLUSH without MERGE refuses a file whose keys exist (Redis exits), keeping the data.
+    assert!(matches!(
+        redis::cmd("DEBUG").arg("RELOAD").arg("NOFLUSH").arg("NOSAVE").query::<Value>(&mut c),
+        Err(e) if e.to_string().contains("Error trying to load the RDB dump")
+    ));
     assert_eq!(run(&mut c, "EXISTS after str"), Value::Int(2));
     p.stop();
     let _ = std::fs::remove_dir_all(&dir);

@@ -606,13 +606,27 @@ fn empty_dbs(dbs: &mut [Db], lazy: bool) -> u64 {
     n
 }
 
+/// What emptying database `db` (all with None) tells others before it happens: modules get
+/// the flush's start event, WATCHes of existing keys fail, tracking clients are told to drop
+/// everything. The caller fires the end event once the databases are empty.
+pub(crate) fn signal_flush(ctx: &mut Ctx, db: Option<usize>) {
+    let id = db.map_or(-1, |d| d as i64);
+    crate::module_host::events::flush(ctx.server, ctx.core, SE::START, id);
+    let dbs = match db {
+        Some(d) => &ctx.core.dbs[d..=d],
+        None => &ctx.core.dbs[..],
+    };
+    for d in dbs {
+        ctx.core.watches.touch_db(d, None, ctx.now);
+    }
+    crate::tracking::flush(ctx.core);
+}
+
 /// FLUSHDB [ASYNC | SYNC]
 fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(ctx, argv)?;
     let id = ctx.client.db;
-    crate::module_host::events::flush(ctx.server, ctx.core, SE::START, id as i64);
-    ctx.core.watches.touch_db(&ctx.core.dbs[id], None, ctx.now);
-    crate::tracking::flush(ctx.core);
+    signal_flush(ctx, Some(id));
     let n = empty_dbs(&mut ctx.core.dbs[id..=id], lazy);
     crate::module_host::events::flush(ctx.server, ctx.core, SE::END, id as i64);
     // Propagated even when the database was empty already, as Redis does.
@@ -624,11 +638,7 @@ fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// FLUSHALL [ASYNC | SYNC]
 fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let lazy = flush_mode(ctx, argv)?;
-    crate::module_host::events::flush(ctx.server, ctx.core, SE::START, -1);
-    for db in &ctx.core.dbs {
-        ctx.core.watches.touch_db(db, None, ctx.now);
-    }
-    crate::tracking::flush(ctx.core);
+    signal_flush(ctx, None);
     // A BGSAVE in progress stops, as Redis kills its child.
     crate::persist::background::abandon_all(ctx.core);
     let n = empty_dbs(&mut ctx.core.dbs, lazy);

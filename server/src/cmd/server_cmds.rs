@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use bytes::Bytes;
+use vireo_module_api::abi::server_event as SE;
 
 use super::command::reply_help;
 use super::{Ctx, Handler};
@@ -301,8 +302,11 @@ fn debug_reload(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
     if !nosave && crate::persist::snapshot::save(ctx.core).is_err() {
         return Err(Error::msg("ERR"));
     }
-    for db in &ctx.core.dbs {
-        ctx.core.watches.touch_db(db, None, ctx.now);
+    // Unless NOFLUSH, Redis empties the databases first, with what a FLUSHALL tells others;
+    // Vireo loads the file before it replaces them, so that a file that fails to load loses
+    // nothing.
+    if !noflush {
+        super::keys::signal_flush(ctx, None);
     }
     let res = if noflush && !merge {
         // Keys of the file must not exist already: load, then refuse on any clash.
@@ -321,17 +325,25 @@ fn debug_reload(ctx: &mut Ctx, opts: &[Bytes]) -> CmdResult {
                 Ok(true)
             })
     } else {
-        crate::persist::snapshot::load_into(ctx.core, merge || noflush)
+        crate::persist::snapshot::load_into(ctx.core, noflush)
     };
+    if !noflush {
+        crate::module_host::events::flush(ctx.server, ctx.core, SE::END, -1);
+    }
     match res {
-        Ok(_) => {
+        Ok(false) => {
+            // (NOSAVE and no file: Redis has emptied the dataset by now; Vireo keeps it.)
+            tracing::warn!("DEBUG RELOAD: no RDB file at {}", ctx.core.cfg.dbfilename);
+            Err(Error::msg("ERR Error trying to load the RDB dump"))
+        }
+        Ok(true) => {
             tracing::warn!("DB reloaded by DEBUG RELOAD");
             ctx.out.ok();
             Ok(())
         }
         Err(e) => {
             tracing::warn!("Error trying to load the RDB dump: {e}");
-            Err(Error::msg("ERR Error trying to load the RDB dump, check server logs."))
+            Err(Error::msg("ERR Error trying to load the RDB dump"))
         }
     }
 }
