@@ -677,3 +677,79 @@ fn net_output_counts_pushed_messages_and_served_replies() {
         None => eprintln!("SKIPPED the Redis side: no reference Redis (VIREO_REFERENCE_REDIS)"),
     }
 }
+
+/// LOLWUT: the version line, Schotter in Braille (VERSION 5) and the skyline (VERSION 6). The
+/// drawings are random, so only their shape is checked; the same checks pass on Redis 7.0.
+#[test]
+fn lolwut_shapes_and_captions() {
+    fn run(srv: &Server) {
+        let mut r = srv.raw();
+        let version = r.info_field("server", "redis_version");
+        let plain = format!("Redis ver. {version}\n");
+        for line in ["LOLWUT", "LOLWUT foo", "LOLWUT VERSION", "LOLWUT 5 6", "LOLWUT VERSION 7 x"] {
+            assert_eq!(bulk_body(&r.line(line)), plain, "{line}");
+        }
+        for line in
+            ["LOLWUT VERSION x", "LOLWUT VERSION 05", "LOLWUT VERSION 5 x", "LOLWUT VERSION 6 1 y"]
+        {
+            r.expect(line, b"-ERR value is not an integer or out of range\r\n");
+        }
+
+        // VERSION 5: lines of `columns` Braille characters, an empty line, the caption.
+        let caption =
+            format!("Georg Nees - schotter, plotter on paper, 1968. Redis ver. {version}\n");
+        assert_eq!(bulk_body(&r.line("LOLWUT VERSION 5 1 1 1")), format!("\u{280b}\n\n{caption}"));
+        for (args, cols, lines) in [("10 2 2", 10, 5), ("20 3 4", 20, 13), ("", 66, 49)] {
+            let text = bulk_body(&r.line(&format!("LOLWUT VERSION 5 {args}")));
+            let drawing = text.strip_suffix(&format!("\n\n{caption}")).expect(&text);
+            let rows: Vec<&str> = drawing.split('\n').collect();
+            assert_eq!(rows.len(), lines, "{args}: {text}");
+            for row in rows {
+                assert_eq!(row.chars().count(), cols, "{args}: {row}");
+                assert!(row.chars().all(|c| ('\u{2800}'..='\u{28ff}').contains(&c)), "{row}");
+            }
+        }
+        // The first row of squares is drawn straight: `10 2 2` starts as Redis's does.
+        let text = bulk_body(&r.line("LOLWUT VERSION 5 10 2 2"));
+        assert!(text.starts_with("\u{2800}\u{2864}\u{2824}\u{2824}\u{2824}\u{2864}"), "{text}");
+        // Huge and negative sizes are clamped.
+        let text = bulk_body(&r.line("LOLWUT VERSION 5 99999 -3 0"));
+        assert_eq!(text.split('\n').next().unwrap().chars().count(), 1000);
+
+        // VERSION 6: `rows` lines of `columns` colored cells, then two caption lines.
+        const CELLS: [&str; 4] = [
+            "\x1b[0;97;107m \x1b[0m",
+            "\x1b[0;37;47m \x1b[0m",
+            "\x1b[0;90;100m \x1b[0m",
+            "\x1b[0;30;40m \x1b[0m",
+        ];
+        let caption = format!(
+            "Dedicated to the 8 bit game developers of past and present.\n\
+             Original 8 bit image from Plaguemon by hikikomori. Redis ver. {version}\n"
+        );
+        for (args, cols, rows) in [("7 3", 7, 3), ("30 12", 30, 12), ("", 80, 20), ("-4 0", 1, 1)] {
+            let text = bulk_body(&r.line(&format!("LOLWUT VERSION 6 {args}")));
+            let drawing = text.strip_suffix(&format!("\n{caption}")).expect(&text);
+            let lines: Vec<&str> = drawing.split('\n').collect();
+            assert_eq!(lines.len(), rows, "{args}: {text:?}");
+            for mut line in lines {
+                let mut n = 0;
+                while !line.is_empty() {
+                    let cell = CELLS.iter().find(|c| line.starts_with(**c)).expect(line);
+                    line = &line[cell.len()..];
+                    n += 1;
+                }
+                assert_eq!(n, cols, "{args}");
+            }
+        }
+
+        // RESP3: a verbatim string.
+        hello3(&mut r);
+        r.expect("LOLWUT", format!("={}\r\ntxt:{plain}\r\n", plain.len() + 4).as_bytes());
+    }
+    run(&Server::start());
+    match Server::start_reference("redis") {
+        Some(redis) => run(&redis),
+        None => eprintln!("SKIPPED the Redis side: no reference Redis (VIREO_REFERENCE_REDIS)"),
+    }
+}

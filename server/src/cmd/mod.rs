@@ -22,6 +22,7 @@ pub mod hll;
 pub mod keys;
 pub(crate) mod legacy_range;
 pub mod list;
+pub mod lolwut;
 pub mod module;
 pub mod multi;
 pub mod ops;
@@ -137,6 +138,7 @@ fn handler_tables() -> &'static [&'static [(&'static str, Handler)]] {
         hll::HANDLERS,
         keys::HANDLERS,
         list::HANDLERS,
+        lolwut::HANDLERS,
         module::HANDLERS,
         multi::HANDLERS,
         ops::HANDLERS,
