@@ -44,6 +44,7 @@ mod ops;
 mod persistence;
 mod propagation;
 mod pubsub;
+mod redis_py;
 mod replication;
 mod scripting;
 mod scripting_busy;
