@@ -17,6 +17,7 @@ mod aof;
 mod bgsave;
 mod bitmaps;
 mod blocking;
+mod bullmq;
 mod clients;
 mod config;
 mod connection;
