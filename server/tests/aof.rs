@@ -434,6 +434,38 @@ fn writes_survive_restart_and_rewrite() {
     assert_eq!(dump(&mut c), before2);
 }
 
+/// A save resets the count of changes since the last save; SAVE, a SHUTDOWN that saves and
+/// DEBUG RELOAD change nothing and must not reach the AOF (replayed, a SHUTDOWN stopped the
+/// server again at every start), while a FLUSHALL that saves still does.
+#[test]
+fn saving_commands_stay_out_of_the_aof() {
+    let tmp = TempDir::new("aof-save");
+    let args = ["--appendonly", "yes", "--save", "3600 1", "--enable-debug-command", "yes"];
+    let mut node = Node::new(vireo_bin(), &tmp.0, &args);
+    node.start();
+    let mut c = node.conn();
+    q(&mut c, &["SET", "a", "1"]);
+    assert_eq!(text(&q(&mut c, &["SAVE"])), "OK");
+    q(&mut c, &["SET", "b", "1"]);
+    assert_eq!(text(&q(&mut c, &["DEBUG", "RELOAD"])), "OK");
+    q(&mut c, &["SET", "c", "1"]);
+    assert_eq!(text(&q(&mut c, &["FLUSHALL"])), "OK");
+    q(&mut c, &["SET", "d", "1"]);
+    // A plain SHUTDOWN, which saves (save points are set).
+    let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").query(&mut c);
+    node.child.take().unwrap().wait().unwrap();
+    let aof = std::fs::read(last_incr(&tmp.0)).unwrap();
+    let aof = String::from_utf8_lossy(&aof).to_lowercase();
+    for word in ["save", "shutdown", "debug"] {
+        assert!(!aof.contains(&format!("\r\n{word}\r\n")), "{word} in the AOF: {aof:?}");
+    }
+    assert!(aof.contains("\r\nflushall\r\n"), "{aof:?}");
+    node.start();
+    let mut c = node.conn();
+    assert_eq!(items(&q(&mut c, &["KEYS", "*"])), ["d"]);
+    node.shutdown();
+}
+
 #[test]
 fn info_persistence_fields_in_redis_order() {
     let tmp = TempDir::new("aof-info");

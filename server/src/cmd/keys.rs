@@ -648,6 +648,8 @@ fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         let _ = crate::persist::snapshot::save(ctx.core);
     }
     ctx.dirty(n + 1);
+    // (Even when the save above left the count below where it was.)
+    ctx.force_propagation = true;
     ctx.out.ok();
     Ok(())
 }

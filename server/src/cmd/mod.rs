@@ -344,6 +344,9 @@ pub struct Ctx<'a> {
     /// The command told [`Ctx::key_modified`] which of its keys it changed, so the dispatcher
     /// does not take every key it writes by its key specs as changed.
     pub touched_own: bool,
+    /// Propagate the command even though the dataset's change count did not grow (FLUSHALL,
+    /// whose save resets the count, as Redis's forceCommandPropagation).
+    pub force_propagation: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -1023,9 +1026,11 @@ fn run_inner(
         cmd,
         blocked: None,
         touched_own: false,
+        force_propagation: false,
     };
     let result = handler(&mut ctx, argv);
     let touched_own = ctx.touched_own;
+    let forced = ctx.force_propagation;
     let propagate_as = ctx.propagate_as.take();
     let blocked = ctx.blocked.take();
     let duration_us = start.elapsed().as_micros() as u64;
@@ -1049,8 +1054,9 @@ fn run_inner(
         core.stats.cmd[cmd.id].failed_calls += 1;
     }
     // Keys expired lazily while the command ran are deleted everywhere first, then the command
-    // itself if it changed anything (its own dirty count excludes those deletions).
-    let cmd_dirtied = core.dirty != dirty_before;
+    // itself if it changed anything (its own dirty count excludes those deletions). A count
+    // that fell was reset by a save (SAVE, SHUTDOWN, DEBUG RELOAD): not a change.
+    let cmd_dirtied = core.dirty > dirty_before || forced;
     propagate_lazy_expired(core, db_before);
     // After those deletions: a key the command found expired is tracked from now on, not
     // invalidated by its own read.

@@ -352,6 +352,7 @@ fn detached<R>(
         cmd,
         blocked: None,
         touched_own: false,
+        force_propagation: false,
     };
     // A callback replies to no command of its own: nothing to replicate verbatim, and what it
     // chooses to replicate is dropped (its calls propagate).
@@ -611,6 +612,7 @@ impl Locked {
             cmd: self.cmd,
             blocked: None,
             touched_own: false,
+            force_propagation: false,
         };
         let mut host = Host {
             ctx: &mut ctx,

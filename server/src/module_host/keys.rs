@@ -221,7 +221,7 @@ fn run_builtin(host: &mut Host, argv: Vec<Bytes>) -> Result<CallReply, String> {
     let db = ctx.client.db;
     let dirty_before = ctx.core.dirty;
     let mut buf = Vec::new();
-    let (result, propagate_as, touched_own) = {
+    let (result, propagate_as, touched_own, forced) = {
         let mut sub = Ctx {
             core: &mut *ctx.core,
             server: ctx.server,
@@ -232,13 +232,15 @@ fn run_builtin(host: &mut Host, argv: Vec<Bytes>) -> Result<CallReply, String> {
             cmd,
             blocked: None,
             touched_own: false,
+            force_propagation: false,
         };
         let r = handler(&mut sub, &argv);
-        (r, sub.propagate_as.take(), sub.touched_own)
+        (r, sub.propagate_as.take(), sub.touched_own, sub.force_propagation)
     };
     let core = &mut *ctx.core;
     cmd::propagate_lazy_expired(core, db);
-    if core.dirty != dirty_before {
+    // (As the dispatcher: a count that fell was reset by a save.)
+    if core.dirty > dirty_before || forced {
         // A handler that signalled the keys it changed itself has done so already.
         if !touched_own {
             cmd::touch_written_keys(core, cmd, &argv, db);
