@@ -1057,7 +1057,28 @@ fn run_inner(
     // itself if it changed anything (its own dirty count excludes those deletions). A count
     // that fell was reset by a save (SAVE, SHUTDOWN, DEBUG RELOAD): not a change.
     let cmd_dirtied = core.dirty > dirty_before || forced;
+    // On the stream they are one unit, wrapped in MULTI/EXEC when it holds several commands
+    // (several deletions, or a deletion and the command), as Redis 7.0 propagates a call.
+    let lazy = core.dbs[db_before].lazy_expired.len();
+    let own = match (&propagate_as, cmd_dirtied) {
+        (_, false) => 0,
+        (Some(cmds), true) => cmds.len(),
+        (None, true) => 1,
+    };
+    let unit = lazy > 0 && lazy + own > 1 && !core.prop.in_transaction();
+    if unit {
+        core.prop.begin_transaction();
+    }
     propagate_lazy_expired(core, db_before);
+    if cmd_dirtied {
+        match propagate_as {
+            Some(cmds) => core.prop.feed_all(db_before, &cmds),
+            None => core.prop.feed(db_before, argv),
+        }
+    }
+    if unit {
+        core.prop.end_transaction();
+    }
     // After those deletions: a key the command found expired is tracked from now on, not
     // invalidated by its own read.
     if core.tracking.has_trackers() {
@@ -1090,12 +1111,6 @@ fn run_inner(
     core.stats.total_commands_processed += 1;
     if cmd_dirtied && !touched_own && (!core.watches.is_empty() || core.tracking.watching()) {
         touch_written_keys(core, cmd, argv, db_before);
-    }
-    if cmd_dirtied {
-        match propagate_as {
-            Some(cmds) => core.prop.feed_all(db_before, &cmds),
-            None => core.prop.feed(db_before, argv),
-        }
     }
 
     // A script's commands are not logged on their own: the EVAL is, as in Redis.
