@@ -1006,6 +1006,60 @@ class Trackers:
         return got
 
 
+MS_TIME = re.compile(rb"\b1[0-9]{12}\b")
+
+
+class ReplicaStream:
+    """A connection to one server that says it is a replica (REPLCONF, PSYNC) and reads the
+    replication stream: what each command propagated to replicas and the AOF is compared
+    between the servers. After each command a marker write (INCR in database 9, from another
+    connection) shows where that command's share of the stream ends."""
+
+    def __init__(self, port):
+        self.c = Conn(port)
+        self.c.raw(["REPLCONF", "listening-port", "1"])
+        self.c.send(["PSYNC", "?", "-1"])
+        while b"\r\n" not in self.c.buf:
+            self.c._fill()
+        line, _, self.c.buf = self.c.buf.partition(b"\r\n")
+        if not line.startswith(b"+FULLRESYNC"):
+            raise SystemExit(f"port {port}: PSYNC answered {line!r}")
+        # The RDB, as `$<len>\r\n<bytes>` (no capa eof): a replica's full sync.
+        while b"\r\n" not in self.c.buf:
+            self.c._fill()
+        head, _, self.c.buf = self.c.buf.partition(b"\r\n")
+        n = int(head[1:])
+        while len(self.c.buf) < n:
+            self.c._fill()
+        self.c.buf = self.c.buf[n:]
+        self.received = 0
+        self.marker = Conn(port)
+        self.marker.call(["SELECT", "9"])
+
+    def propagated(self):
+        """The commands propagated since last asked (ms timestamps blanked), up to the marker."""
+        self.marker.call(["INCR", "__marker"])
+        got = []
+        while True:
+            r = self.c.take()
+            self.received += len(r)
+            head, _, rest = r.partition(b"\r\n")
+            args = [MS_TIME.sub(b"<ms>", a.split(b"\r\n")[1])
+                    for a in split_items(rest, int(head[1:]))[0]]
+            if args == [b"INCR", b"__marker"]:
+                break
+            if args[0].upper() == b"RESTORE" and len(args) > 3:
+                # (--persist restores each server's payload on the other.)
+                args[3] = b"<payload>"
+            if args[0].upper() != b"PING":
+                got.append(args)
+        if got[-1:] == [[b"SELECT", b"9"]]:
+            got.pop()
+        # (Redis drops a replica that has not acknowledged for repl-timeout.)
+        self.c.send(["REPLCONF", "ACK", str(self.received)])
+        return got
+
+
 def blocking_cmd(g):
     """A blocking command that waits for ever on the fuzz keys (--blocking)."""
     r = g.r
@@ -1079,6 +1133,8 @@ def main():
                     help="also compare the keyspace notifications each command publishes")
     ap.add_argument("--tracking", action="store_true",
                     help="also compare the invalidations tracking clients receive")
+    ap.add_argument("--propagation", action="store_true",
+                    help="compare what each command propagates to replicas and the AOF")
     ap.add_argument("--persist", action="store_true",
                     help="now and then DEBUG RELOAD both, or DUMP a key on each server and "
                          "RESTORE it on the other (@XRESTORE src dst)")
@@ -1134,9 +1190,10 @@ def main():
                 sub.raw(["PSUBSCRIBE", "__key*__:*"])
                 events.append(sub)
         trackers = None
-        if a.tracking:
+        if a.tracking or a.propagation:
             for port in (vport, rport):
                 Conn(port).call(["DEBUG", "SET-ACTIVE-EXPIRE", "0"])
+        streams = [ReplicaStream(port) for port in (vport, rport)] if a.propagation else []
         rnd = random.Random(seed)
         g = G(rnd)
         deadline = time.time() + a.seconds
@@ -1180,6 +1237,8 @@ def main():
                     side.append(("events", [published(c) for c in events]))
                 if trackers and rv == rr:
                     side.append(("invalidations", [t.invalidated() for t in trackers]))
+                if streams and rv == rr:
+                    side.append(("propagation", [s.propagated() for s in streams]))
                 differ = [(what, sv, sr) for what, (sv, sr) in side if sv != sr]
                 if differ:
                     what, sv, sr = differ[0]
