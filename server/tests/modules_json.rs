@@ -199,7 +199,8 @@ fn invalidations_match_redis_stack() {
 
 /// What the AOF holds replays to the same documents after a restart: updates, and deletions of
 /// whole documents (with and without a path) too. Writes that fail or change nothing are not in
-/// it (nor counted as changes), as RedisJSON replicates only what changed.
+/// it (nor counted as changes), as RedisJSON replicates only what changed; except JSON.MSET,
+/// which RedisJSON replicates whole whenever it succeeds.
 #[test]
 fn the_aof_replays_writes_and_deletions() {
     let dir = common::TempDir::new("json-aof");
@@ -224,7 +225,11 @@ fn the_aof_replays_writes_and_deletions() {
         .find(|p| p.to_string_lossy().ends_with(".incr.aof"))
         .expect("an incr file");
     let text = String::from_utf8_lossy(&std::fs::read(aof).unwrap()).into_owned();
-    assert!(!text.contains("nope") && !text.contains("nosuch"), "{text}");
+    assert!(!text.contains("nope") && !text.contains("\r\n$.nosuch\r\n"), "{text}");
+    assert!(text.contains("\r\nJSON.MSET\r\n$1\r\nc\r\n$10\r\n$.x.nosuch\r\n"), "{text}");
+    // Deletions of whole documents go as the commands themselves, as RedisJSON's.
+    assert!(text.contains("\r\nJSON.DEL\r\n$1\r\na\r\n"), "{text}");
+    assert!(text.contains("\r\nJSON.FORGET\r\n$1\r\nb\r\n$1\r\n$\r\n"), "{text}");
     drop(c);
     drop(srv);
     let srv = Server::start_with(&args);

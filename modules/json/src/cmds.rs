@@ -17,6 +17,9 @@ pub enum Reply {
     /// A double: `,` on RESP3; on RESP2 a bulk string as Redis Stack formats it.
     Double(f64),
     Arr(Vec<Reply>),
+    /// The command failed after it changed the document (an error at a later match of a
+    /// JSONPath, earlier ones changed, as RedisJSON leaves them): an error reply, and a write.
+    Failed(String),
 }
 
 /// What to do with the key after a command.
@@ -559,7 +562,8 @@ fn del(doc: &mut Option<Value>, args: &[&[u8]]) -> Outcome {
             n += 1;
         }
     }
-    Ok((Reply::Int(n), Write::Update))
+    let w = if n > 0 { Write::Update } else { Write::None };
+    Ok((Reply::Int(n), w))
 }
 
 fn step_text(s: &Step) -> std::borrow::Cow<'_, str> {
@@ -614,7 +618,10 @@ fn num_op(name: &str, doc: &mut Option<Value>, args: &[&[u8]], resp3: bool) -> O
     for l in &locs {
         match get_mut(root, l) {
             Some(Value::Num(n)) => {
-                let r = arith(name, *n, operand)?;
+                let r = match arith(name, *n, operand) {
+                    Ok(r) => r,
+                    Err(e) => return failed(results.iter().any(Option::is_some), e),
+                };
                 *n = r;
                 results.push(Some(r));
             }
@@ -863,13 +870,20 @@ fn on_arrays(
     for (l, &was_array) in locs.iter().zip(&arrays.at) {
         match get_mut(root, l) {
             _ if !was_array => out.push(None),
-            Some(Value::Arr(a)) => out.push(Some(f(a)?)),
+            Some(Value::Arr(a)) => match f(a) {
+                Ok(r) => out.push(Some(r)),
+                Err(e) => return failed(out.iter().any(Option::is_some), e),
+            },
             Some(v) => return Err(wrongtype("array", v)),
             None if name == "json.arrtrim" => return Err("ERR Path does not exist".into()),
             None => out.push(None),
         }
     }
-    let changed = out.iter().any(Option::is_some);
+    // (A JSONPath ARRPOP that found only empty arrays changed nothing.)
+    let changed = match name {
+        "json.arrpop" if !path.legacy => out.iter().flatten().any(|r| *r != Reply::Null),
+        _ => out.iter().any(Option::is_some),
+    };
     let w = if changed { Write::Update } else { Write::None };
     if path.legacy {
         return match out.into_iter().flatten().last() {
@@ -879,6 +893,14 @@ fn on_arrays(
         };
     }
     Ok((nulls_or(out), w))
+}
+
+/// An error at a match: the command's error, or [`Reply::Failed`] if earlier matches changed.
+fn failed(changed: bool, e: String) -> Outcome {
+    match changed {
+        true => Ok((Reply::Failed(e), Write::Update)),
+        false => Err(e),
+    }
 }
 
 fn not_array(p: &str) -> String {

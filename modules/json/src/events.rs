@@ -27,21 +27,8 @@ pub fn event(name: &str, write: Write, reply: &Reply) -> Option<&'static str> {
         return None;
     }
     Some(match name {
-        "json.del" | "json.forget" => {
-            if *reply == Reply::Int(0) {
-                return None;
-            }
-            "json.del"
-        }
-        "json.arrpop" => {
-            // A JSONPath reply is an array: an event only when something was popped.
-            if let Reply::Arr(a) = reply {
-                if a.iter().all(|r| *r == Reply::Null) {
-                    return None;
-                }
-            }
-            "json.arrpop"
-        }
+        "json.del" | "json.forget" => "json.del",
+        "json.arrpop" => "json.arrpop",
         // Null: a missing parent, or NX / XX refused.
         "json.set" | "json.merge" if *reply == Reply::Null => return None,
         "json.set" => "json.set",
@@ -72,9 +59,10 @@ mod tests {
         assert_eq!(event("json.set", Write::None, &Reply::Null), None);
         assert_eq!(event("json.merge", Write::Update, &Reply::Null), None);
         assert_eq!(event("json.forget", Write::Delete, &Reply::Int(1)), Some("json.del"));
-        assert_eq!(event("json.del", Write::Update, &Reply::Int(0)), None);
-        let none_popped = Reply::Arr(vec![Reply::Null]);
-        assert_eq!(event("json.arrpop", Write::Update, &none_popped), None);
+        // Deleting nothing, or popping only from empty arrays, changes nothing (no event); a
+        // legacy path's pop from an empty array counts as a write in RedisJSON.
+        assert_eq!(event("json.del", Write::None, &Reply::Int(0)), None);
+        assert_eq!(event("json.arrpop", Write::None, &Reply::Arr(vec![Reply::Null])), None);
         assert_eq!(event("json.arrpop", Write::Update, &Reply::Null), Some("json.arrpop"));
         assert_eq!(event("json.get", Write::None, &Reply::Null), None);
     }

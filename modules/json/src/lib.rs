@@ -182,6 +182,8 @@ fn emit(ctx: &mut Context, r: &Reply) {
                 emit(ctx, x);
             }
         }
+        // (Written as an error by the caller; never inside another reply.)
+        Reply::Failed(e) => ctx.reply_error(e),
     }
 }
 
@@ -225,13 +227,22 @@ fn single_key(store: &dyn Store, ctx: &mut Context, args: &Args, min: usize) -> 
     }
     // But it replicates (and counts) only what changed the document. An error leaves it as it
     // was, except one at a later match of a JSONPath (see `write_one`): that propagates.
-    let midway = matches!(name.as_str(), "json.arrinsert" | "json.numincrby" | "json.nummultby");
-    match r {
-        Ok(Write::None) => ctx.mark_unchanged(),
-        Err(_) if !midway || !args_ok => ctx.mark_unchanged(),
-        _ => {}
+    if matches!(r, Ok(Write::None) | Err(Failure { changed: false, .. })) {
+        ctx.mark_unchanged();
     }
-    r.map(drop)
+    r.map(drop).map_err(|f| f.error)
+}
+
+/// A write command's error, and whether it changed the document before it failed.
+struct Failure {
+    error: Error,
+    changed: bool,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        Failure { error, changed: false }
+    }
 }
 
 /// A key of another type answers the error of an argument read before the key, if one is bad.
@@ -294,8 +305,13 @@ fn write_one(store: &dyn Store, ctx: &mut Context, name: &str, argv: &[&[u8]]) -
             r
         }
     };
+    if let Reply::Failed(e) = reply {
+        return Err(Failure { error: raw_error(e), changed: true });
+    }
     if write == Write::Delete {
         store.delete(ctx, key)?;
+        // The command itself goes to replicas and the AOF, as RedisJSON's does, not the DEL.
+        ctx.replicate_verbatim();
     }
     written(ctx, name, key, reply, write)
 }
@@ -310,7 +326,7 @@ fn written(ctx: &mut Context, name: &str, key: &[u8], reply: Reply, write: Write
 }
 
 /// What a write command did to its document, or its error.
-type WriteResult = Result<Write, Error>;
+type WriteResult = Result<Write, Failure>;
 
 /// JSON.MGET key [key ...] path
 fn mget(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
@@ -415,6 +431,8 @@ fn mset(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
     for key in wrote {
         ctx.notify_keyspace_event(notify_class::MODULE, events::MSET, key);
     }
+    // Replicated whole, even when no triple changed anything, as RedisJSON does.
+    ctx.replicate_verbatim();
     ctx.reply_ok();
     Ok(())
 }

@@ -27,6 +27,7 @@ fn encode(r: &Reply, resp3: bool, out: &mut String) {
                 encode(x, resp3, out);
             }
         }
+        Reply::Failed(e) => out.push_str(&format!("-{e}\r\n")),
     }
 }
 
