@@ -140,7 +140,9 @@ fn restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let Some(value) = rdb::load::payload_value(payload, &opts) else {
         return Err(Error::msg("ERR Bad data format"));
     };
-    let deleted = replace && ctx.db().delete(key, now).is_some();
+    // REPLACE removes what is there even if its time has passed, as Redis's dbDelete: no
+    // `expired` event or DEL for it, only the `restore`.
+    let deleted = replace && ctx.db().delete_stored(key);
     let at = match ttl {
         0 => None,
         t if absttl => Some(t),
