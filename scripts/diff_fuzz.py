@@ -915,12 +915,16 @@ def call_both(v, rd, cmd):
 
 
 def persist_step(g):
-    """A save-and-load of the whole dataset, or a key moved across servers by DUMP/RESTORE."""
+    """A save, a save-and-load of the whole dataset, or a key moved across servers by
+    DUMP/RESTORE."""
     # A few thousand DEBUG RELOADs take Redis 7.4 down ("Failed creating the lua jemalloc
     # tcache": each reload makes a new one), so there are at most a thousand.
-    if g.r.random() < 0.1 and g.reloads < 1000:
+    x = g.r.random()
+    if x < 0.1 and g.reloads < 1000:
         g.reloads += 1
         return ["DEBUG", "RELOAD"]
+    if x < 0.2:
+        return ["SAVE"]
     return ["@XRESTORE", g.key(), g.key()]
 
 
