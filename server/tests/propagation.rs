@@ -177,7 +177,7 @@ fn key_commands() {
 #[test]
 fn lazy_expiry_propagates_del() {
     let mut h = Harness::new();
-    for k in ["k", "k2", "k3", "k4"] {
+    for k in ["k", "k2", "k3", "k4", "s"] {
         h.run(&format!("set {k} v px 1"));
     }
     h.take();
@@ -189,4 +189,6 @@ fn lazy_expiry_propagates_del() {
     let del = |k| [Is("DEL"), Is(k)];
     h.check("mget k2 k3", &[&[Is("MULTI")], &del("k2"), &del("k3"), &[Is("EXEC")]]);
     h.check("incr k4", &[&[Is("MULTI")], &del("k4"), &[Is("incr"), Is("k4")], &[Is("EXEC")]]);
+    // XAUTOCLAIM looks its key up before it reads its arguments, as Redis's.
+    h.check("xautoclaim s g c abc 0", &[&del("s")]);
 }

@@ -1317,6 +1317,10 @@ fn has_consumer(s: &Stream, group: &[u8], consumer: &[u8]) -> bool {
 /// XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
 fn xautoclaim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (key, group, consumer) = (&argv[1], &argv[2], &argv[3]);
+    // Redis looks the key up before it reads the arguments (its type is checked after them):
+    // a key whose time has passed goes (and its DEL propagates) even when they are bad.
+    let now = ctx.now;
+    ctx.db().peek(key, now);
     let min_idle = parse_i64(&argv[4])
         .ok_or_else(|| Error::err("Invalid min-idle-time argument for XAUTOCLAIM"))?
         .max(0);
