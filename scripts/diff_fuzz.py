@@ -1064,6 +1064,34 @@ class ReplicaStream:
         return got
 
 
+def info_field(conn, section, field):
+    text = conn.call(["INFO", section]).decode(errors="replace")
+    for line in text.split("\r\n"):
+        if line.startswith(field + ":"):
+            return line.split(":", 1)[1]
+    return None
+
+
+def replica_differs(master, replica):
+    """Why the replica on port `replica` does not hold what its master holds, or None: it is
+    given until its offset reaches the master's (5 s), then the digests are compared."""
+    m, r = Conn(master), Conn(replica)
+    # (The first full sync waits for Redis's repl-diskless-sync-delay, 5 s.)
+    deadline = time.time() + 15
+    while True:
+        want = info_field(m, "replication", "master_repl_offset")
+        got = info_field(r, "replication", "slave_repl_offset")
+        if info_field(r, "replication", "master_link_status") == "up" and want == got:
+            break
+        if time.time() > deadline:
+            return f"replica on {replica} at offset {got}, master on {master} at {want}"
+        time.sleep(0.01)
+    dm, dr = m.call(["DEBUG", "DIGEST"]), r.call(["DEBUG", "DIGEST"])
+    if dm[:1] != b"+" or dm != dr:
+        return f"master {master} digest {dm!r}, replica {replica} digest {dr!r}"
+    return None
+
+
 def blocking_cmd(g):
     """A blocking command that waits for ever on the fuzz keys (--blocking)."""
     r = g.r
@@ -1139,6 +1167,9 @@ def main():
                     help="also compare the invalidations tracking clients receive")
     ap.add_argument("--propagation", action="store_true",
                     help="compare what each command propagates to replicas and the AOF")
+    ap.add_argument("--replicas", action="store_true",
+                    help="a Redis replica of Vireo and a Vireo replica of Redis: after each "
+                         "sequence, each replica's DEBUG DIGEST must be its master's")
     ap.add_argument("--persist", action="store_true",
                     help="now and then DEBUG RELOAD both, or DUMP a key on each server and "
                          "RESTORE it on the other (@XRESTORE src dst)")
@@ -1174,7 +1205,14 @@ def main():
     tmp = tempfile.mkdtemp(prefix="vireo-dfuzz-")
     vport, rport = free_port(), free_port()
     procs = [start(vcmd, vport, tmp, "vireo"), start([ref], rport, tmp, "redis")]
-    found = 0
+    # --replicas: a Redis replica of the Vireo server and a Vireo replica of the Redis one.
+    replicas = []
+    if a.replicas:
+        for cmd, master, name in (([ref], vport, "redis-replica"), (vcmd, rport, "vireo-replica")):
+            port = free_port()
+            procs.append(start(cmd + ["--replicaof", "127.0.0.1", str(master)], port, tmp, name))
+            replicas.append((master, port))
+    found = checked = 0
     try:
         names = Conn(rport).call(["COMMAND", "LIST"])
         _, _, rest = names.partition(b"\r\n")
@@ -1215,6 +1253,19 @@ def main():
                 for t in trackers:
                     t.invalidated()
             blockers = [Blocker(port, resp) for port in (vport, rport)] if a.blocking else []
+            if replicas:
+                checked += 1
+                for master, replica in replicas:
+                    why = replica_differs(master, replica)
+                    if why:
+                        found += 1
+                        print(f"# replica differs (seed {seed}) after:")
+                        for c in seq:
+                            print(" ".join(quote(x) for x in c))
+                        print(f"#   {why}")
+                        sys.stdout.flush()
+                        if not a.keep_going:
+                            return 1
             seq = []
             g.sorted.clear()
             for _ in range(a.flush_every):
@@ -1283,6 +1334,8 @@ def main():
                     if not a.keep_going:
                         return 1
                     break
+        if replicas:
+            print(f"replicas compared with their masters {checked} times")
         print(f"{n} commands, {found} mismatches (seed {seed}, families {','.join(fams)})")
         return 1 if found else 0
     finally:
