@@ -1139,6 +1139,17 @@ class Blocker:
         return unblocked + r
 
 
+def report(header, seq, *lines):
+    """Prints a finding: its header, the commands (one per line, as the differential scripts
+    take them), then what each side did."""
+    print(f"# {header}")
+    for c in seq:
+        print(" ".join(quote(x) for x in c))
+    for line in lines:
+        print(f"#   {line}")
+    sys.stdout.flush()
+
+
 def quote(a):
     if a and all(32 < ord(ch) < 127 and ch not in "\"'\\" for ch in a):
         return a
@@ -1259,11 +1270,7 @@ def main():
                     why = replica_differs(master, replica)
                     if why:
                         found += 1
-                        print(f"# replica differs (seed {seed}) after:")
-                        for c in seq:
-                            print(" ".join(quote(x) for x in c))
-                        print(f"#   {why}")
-                        sys.stdout.flush()
+                        report(f"replica differs (seed {seed}) after:", seq, why)
                         if not a.keep_going:
                             return 1
             seq = []
@@ -1280,9 +1287,7 @@ def main():
                 try:
                     rv, rr = call_both(v, rd, cmd)
                 except SystemExit as e:
-                    print(f"# {e} (vireo on {vport}, redis on {rport}) after:")
-                    for c in seq:
-                        print(" ".join(quote(x) for x in c))
+                    report(f"{e} (vireo on {vport}, redis on {rport}) after:", seq)
                     return 2
                 # What else each server did (notifications, invalidations), once the replies agree.
                 side = []
@@ -1298,11 +1303,8 @@ def main():
                 if differ:
                     what, sv, sr = differ[0]
                     found += 1
-                    print(f"# {what} differ (seed {seed}, RESP{resp}) after:")
-                    for c in seq:
-                        print(" ".join(quote(x) for x in c))
-                    print(f"#   vireo: {sv!r}\n#   redis: {sr!r}")
-                    sys.stdout.flush()
+                    report(f"{what} differ (seed {seed}, RESP{resp}) after:", seq,
+                           f"vireo: {sv!r}", f"redis: {sr!r}")
                     if not a.keep_going:
                         return 1
                     break
@@ -1312,14 +1314,9 @@ def main():
                     if small is None:
                         # (Timing: a TTL ran out between the two servers' moments; or the
                         # commands of a blocked client, which a replay leaves out.)
-                        print(f"# mismatch that did not replay (seed {seed}, RESP{resp}), after:")
-                        for c in seq:
-                            print(" ".join(quote(x) for x in c))
-                        print(f"#   vireo: {rv!r}\n#   redis: {rr!r}")
+                        report(f"mismatch that did not replay (seed {seed}, RESP{resp}), after:",
+                               seq, f"vireo: {rv!r}", f"redis: {rr!r}")
                         break
-                    print(f"# mismatch (seed {seed}, RESP{resp}), shortest replay:")
-                    for c in small:
-                        print(" ".join(quote(x) for x in c))
                     w, r_ = Conn(vport), Conn(rport)
                     for c in (w, r_):
                         c.call(["FLUSHALL"])
@@ -1328,9 +1325,8 @@ def main():
                     for c in small[:-1]:
                         call_both(w, r_, c)
                     lv, lr = call_both(w, r_, small[-1])
-                    print(f"#   vireo: {lv!r}")
-                    print(f"#   redis: {lr!r}")
-                    sys.stdout.flush()
+                    report(f"mismatch (seed {seed}, RESP{resp}), shortest replay:", small,
+                           f"vireo: {lv!r}", f"redis: {lr!r}")
                     if not a.keep_going:
                         return 1
                     break
