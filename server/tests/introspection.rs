@@ -631,6 +631,7 @@ fn keyspace_hits_and_misses_count_read_lookups() {
         ("getex q", 1, 0),
         ("getdel nope", 0, 1),
         ("getdel q", 1, 0),
+        ("watch a nokey", 0, 0),
     ];
     for (line, hits, misses) in cases {
         r.expect("config resetstat", b"+OK\r\n");

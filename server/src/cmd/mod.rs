@@ -761,7 +761,8 @@ fn count_keyspace_hits(
             core.stats.keyspace_hits += d.lookup_hits.saturating_sub(before.0);
             core.stats.keyspace_misses += d.lookup_misses.saturating_sub(before.1);
         }
-    } else if cmd.has_ro_keys {
+    } else if cmd.has_ro_keys && cmd.flags.contains(CmdFlags::WRITE) {
+        // (WATCH reads no key: it is neither.)
         for (i, f) in cmd.keys_after_call(argv) {
             if f.contains(spec::KeyFlags::RO) {
                 match core.dbs[db].table.contains(&argv[i]) {
