@@ -1072,6 +1072,27 @@ def info_field(conn, section, field):
     return None
 
 
+STAT_FIELDS = ("keyspace_hits", "keyspace_misses", "expired_keys", "total_error_replies")
+
+
+class Stats:
+    """What each command added to the INFO stats counters monitoring reads (hit ratio,
+    expiries, errors), compared between the servers."""
+
+    def __init__(self, port):
+        self.c = Conn(port)
+        self.last = self.read()
+
+    def read(self):
+        return {f: int(info_field(self.c, "stats", f) or 0) for f in STAT_FIELDS}
+
+    def delta(self):
+        now = self.read()
+        d = {f: now[f] - self.last[f] for f in STAT_FIELDS}
+        self.last = now
+        return d
+
+
 def replica_differs(master, replica):
     """Why the replica on port `replica` does not hold what its master holds, or None: it is
     given until its offset reaches the master's (5 s), then the digests are compared."""
@@ -1181,6 +1202,9 @@ def main():
     ap.add_argument("--replicas", action="store_true",
                     help="a Redis replica of Vireo and a Vireo replica of Redis: after each "
                          "sequence, each replica's DEBUG DIGEST must be its master's")
+    ap.add_argument("--stats", action="store_true",
+                    help="compare what each command adds to INFO's keyspace_hits/misses, "
+                         "expired_keys and total_error_replies")
     ap.add_argument("--persist", action="store_true",
                     help="now and then DEBUG RELOAD both, or DUMP a key on each server and "
                          "RESTORE it on the other (@XRESTORE src dst)")
@@ -1243,10 +1267,11 @@ def main():
                 sub.raw(["PSUBSCRIBE", "__key*__:*"])
                 events.append(sub)
         trackers = None
-        if a.tracking or a.propagation:
+        if a.tracking or a.propagation or a.stats:
             for port in (vport, rport):
                 Conn(port).call(["DEBUG", "SET-ACTIVE-EXPIRE", "0"])
         streams = [ReplicaStream(port) for port in (vport, rport)] if a.propagation else []
+        stats = [Stats(port) for port in (vport, rport)] if a.stats else []
         rnd = random.Random(seed)
         g = G(rnd)
         deadline = time.time() + a.seconds
@@ -1299,6 +1324,8 @@ def main():
                     side.append(("invalidations", [t.invalidated() for t in trackers]))
                 if streams and rv == rr:
                     side.append(("propagation", [s.propagated() for s in streams]))
+                if stats and rv == rr:
+                    side.append(("stats", [s.delta() for s in stats]))
                 differ = [(what, sv, sr) for what, (sv, sr) in side if sv != sr]
                 if differ:
                     what, sv, sr = differ[0]
