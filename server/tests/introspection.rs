@@ -632,6 +632,8 @@ fn keyspace_hits_and_misses_count_read_lookups() {
         ("getdel nope", 0, 1),
         ("getdel q", 1, 0),
         ("watch a nokey", 0, 0),
+        ("eval_ro \"return redis.call('get', KEYS[1])\" 1 nokey", 0, 1),
+        ("eval_ro \"return redis.call('mget', KEYS[1], 'a')\" 1 nokey", 1, 1),
     ];
     for (line, hits, misses) in cases {
         r.expect("config resetstat", b"+OK\r\n");

@@ -756,7 +756,9 @@ fn count_keyspace_hits(
             false => {}
         }
     } else if cmd.flags.contains(CmdFlags::READONLY) {
-        if cmd.fullname != "memory|usage" {
+        // (A read-only script's commands count their own lookups.)
+        let counted_inside = matches!(cmd.fullname, "eval_ro" | "evalsha_ro" | "fcall_ro");
+        if cmd.fullname != "memory|usage" && !counted_inside {
             let d = &core.dbs[db];
             core.stats.keyspace_hits += d.lookup_hits.saturating_sub(before.0);
             core.stats.keyspace_misses += d.lookup_misses.saturating_sub(before.1);
