@@ -614,6 +614,38 @@ pub(crate) fn signal_modified(core: &mut Core, db: usize, key: &[u8]) {
     }
 }
 
+/// What a command that ran against `db` sends to the AOF and replicas, and whether it changed
+/// the dataset: the DELs of keys it found expired, then itself (or what it propagates instead)
+/// if the dirty count grew past `dirty_before` or it `forced` it (a count that fell was reset
+/// by a save: SAVE, SHUTDOWN, DEBUG RELOAD). As Redis 7.0 propagates a call, that is one unit,
+/// wrapped in MULTI/EXEC when it holds several commands (the transaction wraps only then).
+pub(crate) fn propagate_call(
+    core: &mut Core,
+    db: usize,
+    argv: &[Bytes],
+    propagate_as: Option<Vec<Vec<Bytes>>>,
+    dirty_before: u64,
+    forced: bool,
+) -> bool {
+    // (Its own count excludes the deletions, counted below.)
+    let dirtied = core.dirty > dirty_before || forced;
+    let unit = !core.dbs[db].lazy_expired.is_empty() && !core.prop.in_transaction();
+    if unit {
+        core.prop.begin_transaction();
+    }
+    propagate_lazy_expired(core, db);
+    if dirtied {
+        match propagate_as {
+            Some(cmds) => core.prop.feed_all(db, &cmds),
+            None => core.prop.feed(db, argv),
+        }
+    }
+    if unit {
+        core.prop.end_transaction();
+    }
+    dirtied
+}
+
 /// Propagates a DEL (or UNLINK) for each key of `db` that expired lazily since the last call, and
 /// counts them.
 pub(crate) fn propagate_lazy_expired(core: &mut Core, db: usize) {
@@ -1056,32 +1088,7 @@ fn run_inner(
         count_error(core, e);
         core.stats.cmd[cmd.id].failed_calls += 1;
     }
-    // Keys expired lazily while the command ran are deleted everywhere first, then the command
-    // itself if it changed anything (its own dirty count excludes those deletions). A count
-    // that fell was reset by a save (SAVE, SHUTDOWN, DEBUG RELOAD): not a change.
-    let cmd_dirtied = core.dirty > dirty_before || forced;
-    // On the stream they are one unit, wrapped in MULTI/EXEC when it holds several commands
-    // (several deletions, or a deletion and the command), as Redis 7.0 propagates a call.
-    let lazy = core.dbs[db_before].lazy_expired.len();
-    let own = match (&propagate_as, cmd_dirtied) {
-        (_, false) => 0,
-        (Some(cmds), true) => cmds.len(),
-        (None, true) => 1,
-    };
-    let unit = lazy > 0 && lazy + own > 1 && !core.prop.in_transaction();
-    if unit {
-        core.prop.begin_transaction();
-    }
-    propagate_lazy_expired(core, db_before);
-    if cmd_dirtied {
-        match propagate_as {
-            Some(cmds) => core.prop.feed_all(db_before, &cmds),
-            None => core.prop.feed(db_before, argv),
-        }
-    }
-    if unit {
-        core.prop.end_transaction();
-    }
+    let cmd_dirtied = propagate_call(core, db_before, argv, propagate_as, dirty_before, forced);
     // After those deletions: a key the command found expired is tracked from now on, not
     // invalidated by its own read.
     if core.tracking.has_trackers() {

@@ -238,17 +238,9 @@ fn run_builtin(host: &mut Host, argv: Vec<Bytes>) -> Result<CallReply, String> {
         (r, sub.propagate_as.take(), sub.touched_own, sub.force_propagation)
     };
     let core = &mut *ctx.core;
-    cmd::propagate_lazy_expired(core, db);
-    // (As the dispatcher: a count that fell was reset by a save.)
-    if core.dirty > dirty_before || forced {
-        // A handler that signalled the keys it changed itself has done so already.
-        if !touched_own {
-            cmd::touch_written_keys(core, cmd, &argv, db);
-        }
-        match propagate_as {
-            Some(cmds) => core.prop.feed_all(db, &cmds),
-            None => core.prop.feed(db, &argv),
-        }
+    // A handler that signalled the keys it changed itself has done so already.
+    if cmd::propagate_call(core, db, &argv, propagate_as, dirty_before, forced) && !touched_own {
+        cmd::touch_written_keys(core, cmd, &argv, db);
     }
     if let Err(e) = result {
         return Err(e.0.into_owned());
