@@ -10,14 +10,8 @@ use crate::common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 
-use common::{build_module, free_port, show, wait_ready, Server};
-
-fn json_module() -> &'static str {
-    static P: OnceLock<String> = OnceLock::new();
-    P.get_or_init(|| build_module("vireo-json", "vireo_json").display().to_string())
-}
+use common::{free_port, json_module, show, wait_ready, Server};
 
 fn start() -> Server {
     Server::start_with(&["--loadmodule", json_module()])

@@ -7,12 +7,7 @@ use crate::common;
 
 use std::sync::OnceLock;
 
-use common::{build_module, show, Server};
-
-fn json_module() -> &'static str {
-    static P: OnceLock<String> = OnceLock::new();
-    P.get_or_init(|| build_module("vireo-json", "vireo_json").display().to_string())
-}
+use common::{build_module, json_module, show, Server};
 
 fn reader() -> &'static str {
     static P: OnceLock<String> = OnceLock::new();

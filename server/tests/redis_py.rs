@@ -12,9 +12,8 @@ use crate::common;
 
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
-use common::{build_module, Server};
+use common::{json_module, Server};
 
 /// The suite's files this test runs: commands, pipelines, transactions, pub/sub, scripts,
 /// functions, locks, connections and pools, encodings, RESP3 caching, JSON; sync and asyncio.
@@ -52,11 +51,6 @@ const FILES: &[&str] = &[
     "tests/test_asyncio/test_retry.py",
     "tests/test_asyncio/test_json.py",
 ];
-
-fn json_module() -> &'static str {
-    static P: OnceLock<String> = OnceLock::new();
-    P.get_or_init(|| build_module("vireo-json", "vireo_json").display().to_string())
-}
 
 /// The suite's tests known to fail here, from `clients/redis-py-failures.txt` (a test id per
 /// line, then `#` and why).

@@ -1028,6 +1028,12 @@ impl Conn {
     }
 }
 
+/// The JSON module's library, built once for the whole test binary.
+pub fn json_module() -> &'static str {
+    static P: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    P.get_or_init(|| build_module("vireo-json", "vireo_json").display().to_string())
+}
+
 /// Builds a workspace package's cdylib with cargo (wherever its target directory is: cargo
 /// says where it put the library) and returns the library's path.
 pub fn build_module(package: &str, lib: &str) -> PathBuf {
