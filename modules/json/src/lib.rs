@@ -422,7 +422,7 @@ fn mset(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
         wrote.push(key);
     }
     // Only documents a triple changed are stored back: the others are not written (nor
-    // propagated, nor counted as changes).
+    // counted as changes).
     for (key, doc) in docs {
         if let (Some(d), true) = (doc, wrote.contains(&key)) {
             store.put(ctx, key, d)?;
