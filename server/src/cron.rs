@@ -57,6 +57,7 @@ pub async fn run(server: Arc<Server>) {
         crate::persist::aof::cron(&server, &mut core);
         crate::persist::snapshot::cron(&server, &mut core);
         crate::repl::cron(&server, &mut core);
+        crate::cmd::migrate::cron(&mut core.migrate, crate::clock::unix_secs());
         // What the tick freed counts in the memory meter before the lock goes (see the meter).
         crate::keyspace::evict::publish();
     }

@@ -408,7 +408,7 @@ fn stats_section(out: &mut String, core: &Core) {
     field!(out, "pubsubshard_channels", "{}", core.pubsub.len(crate::pubsub::Kind::Shard));
     field!(out, "latest_fork_usec", "0");
     field!(out, "total_forks", "0");
-    field!(out, "migrate_cached_sockets", "0");
+    field!(out, "migrate_cached_sockets", "{}", core.migrate.len());
     field!(out, "slave_expires_tracked_keys", "0");
     field!(out, "active_defrag_hits", "0");
     field!(out, "active_defrag_misses", "0");

@@ -67,6 +67,8 @@ pub struct Core {
     pub acl: crate::acl::Acl,
     /// Replication: this server's master and replicas (see `repl`).
     pub repl: crate::repl::Repl,
+    /// Connections MIGRATE keeps open to its targets.
+    pub migrate: crate::cmd::migrate::Sockets,
 }
 
 impl Core {
@@ -100,6 +102,7 @@ impl Core {
             modules: Default::default(),
             acl: Default::default(),
             repl: Default::default(),
+            migrate: Default::default(),
             cfg,
         };
         let pass = core.cfg.requirepass.clone();

@@ -32,6 +32,7 @@ mod introspection;
 mod keys;
 mod lists;
 mod loading;
+mod migrate;
 mod modules;
 mod modules_blocking;
 mod modules_config;

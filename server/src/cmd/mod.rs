@@ -23,6 +23,7 @@ pub mod keys;
 pub(crate) mod legacy_range;
 pub mod list;
 pub mod lolwut;
+pub mod migrate;
 pub mod module;
 pub mod multi;
 pub mod ops;
@@ -139,6 +140,7 @@ fn handler_tables() -> &'static [&'static [(&'static str, Handler)]] {
         keys::HANDLERS,
         list::HANDLERS,
         lolwut::HANDLERS,
+        migrate::HANDLERS,
         module::HANDLERS,
         multi::HANDLERS,
         ops::HANDLERS,
