@@ -4,7 +4,7 @@
     scripts/record_notifications.py PORT [FILE]
 
 Reads the command lines of FILE (default server/tests/notifications/events.txt), runs them on the
-server at 127.0.0.1:PORT (whose data it flushes) with notify-keyspace-events KEAn, and rewrites
+server at 127.0.0.1:PORT (whose data it flushes) with notify-keyspace-events KEAnm, and rewrites
 FILE with the events each command emitted, indented under it as `db event key`. It checks that
 every `__keyspace@<db>__:<key>` message is followed by its `__keyevent@<db>__:<event>` twin.
 Lines starting with `#` are kept, `!sleep MS` pauses. No dependencies beyond Python 3.
@@ -83,7 +83,7 @@ def main():
     lines = [l.rstrip("\n") for l in open(path) if not l.startswith("  ")]
     c, sub = Conn(port), Conn(port)
     c.call([b"FLUSHALL"])
-    c.call([b"CONFIG", b"SET", b"notify-keyspace-events", b"KEAn"])
+    c.call([b"CONFIG", b"SET", b"notify-keyspace-events", b"KEAnm"])
     sub.call([b"PSUBSCRIBE", b"__key*__:*"])
     sub.call([b"SUBSCRIBE", b"sync"])
     out = []

@@ -634,6 +634,22 @@ fn keyspace_hits_and_misses_count_read_lookups() {
         ("watch a nokey", 0, 0),
         ("eval_ro \"return redis.call('get', KEYS[1])\" 1 nokey", 0, 1),
         ("eval_ro \"return redis.call('mget', KEYS[1], 'a')\" 1 nokey", 1, 1),
+        // What a write reads, up to where it stops (as Redis 7.0, measured side by side).
+        ("pfmerge newhll nohll", 0, 2),
+        ("pfmerge newhll nohll", 1, 1),
+        ("sinterstore d s1 a nos", 2, 0),
+        ("bitop and d a s1 nos", 2, 0),
+        ("copy a a", 0, 0),
+        ("copy a a2 db 99", 0, 0),
+        ("copy nokey a2", 0, 1),
+        ("bitfield a get u8 0", 1, 0),
+        ("bitfield a set u8 0 1", 0, 0),
+        ("xack nostream g 1-1", 0, 1),
+        ("xclaim nostream g c 0 1-1", 0, 1),
+        ("rpush l 1 2", 0, 0),
+        ("sort l by w_* get h_*", 1, 4),
+        ("zunionstore d 2 s1 nozset", 1, 1),
+        ("lmove l l2 left left", 0, 0),
     ];
     for (line, hits, misses) in cases {
         r.expect("config resetstat", b"+OK\r\n");

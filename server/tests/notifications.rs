@@ -78,7 +78,7 @@ fn recorded_event_sequences() {
     let srv = Server::start_with(&["--enable-debug-command", "local"]);
     let mut c = Conn::new(&srv);
     let mut sub = Conn::subscriber(&srv);
-    c.ok("CONFIG SET notify-keyspace-events KEAn");
+    c.ok("CONFIG SET notify-keyspace-events KEAnm");
     // The recorded keys expire lazily, on the command that touches them; the active cycle
     // would race the script's sleeps (`active_expiry` covers it on its own).
     c.ok("DEBUG SET-ACTIVE-EXPIRE 0");

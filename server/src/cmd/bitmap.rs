@@ -198,7 +198,7 @@ fn bitop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let db = ctx.db();
     let mut srcs: Vec<Vec<u8>> = Vec::with_capacity(argv.len() - 3);
     for k in &argv[3..] {
-        match db.lookup(k, now, acc) {
+        match db.lookup_read(k, now, acc) {
             None => srcs.push(Vec::new()),
             Some(e) => {
                 let mut buf = itoa::Buffer::new();
@@ -292,7 +292,8 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[Bytes], ro: bool) -> CmdResult {
     if readonly {
         let (db, out) = ctx.db_out();
         let mut buf = itoa::Buffer::new();
-        let s: &[u8] = match db.lookup(&argv[1], now, acc) {
+        // Only GETs: it reads the key (BITFIELD_RO and BITFIELD alike).
+        let s: &[u8] = match db.lookup_read(&argv[1], now, acc) {
             None => &[],
             Some(e) => str_bytes(e.value(), &mut buf).ok_or(Error::WRONG_TYPE)?,
         };

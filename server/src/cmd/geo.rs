@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 use bytes::Bytes;
 
 use super::string::access;
-use super::zset::{get_zset, store};
+use super::zset::{as_zset, get_zset, store};
 use super::{Ctx, Handler};
 use crate::error::{CmdResult, Error};
 use crate::resp::Reply;
@@ -409,7 +409,7 @@ fn search_generic(
 ) -> CmdResult {
     let (now, acc) = (ctx.now, access(ctx));
     let db = ctx.db();
-    let z = get_zset(db, &argv[src_idx], now, acc)?.map(|z| &*z);
+    let z = as_zset(db.lookup_read(&argv[src_idx], now, acc))?.map(|z| &*z);
     let s = parse_search(argv, variant, nostore, searchstore, z)?;
     let event = if searchstore { "geosearchstore" } else { "georadiusstore" };
     let Some(z) = z else {

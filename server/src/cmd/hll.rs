@@ -138,8 +138,9 @@ fn pfmerge(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut max = vec![0u8; hll::REGISTERS];
     let mut use_dense = false;
     let db = ctx.db();
+    // Every key is read, the destination included.
     for k in &argv[1..] {
-        let Some(e) = db.lookup(k, now, acc) else { continue };
+        let Some(e) = db.lookup_read(k, now, acc) else { continue };
         let v = hll_of(e)?;
         use_dense |= v[4] == hll::DENSE;
         hll::merge_into(&mut max, v).map_err(|_| CORRUPT)?;

@@ -413,7 +413,7 @@ fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(SAME_OBJECT);
     }
     let (now, acc) = (ctx.now, access(ctx));
-    let Some(e) = ctx.core.dbs[src_id].lookup(key, now, acc) else {
+    let Some(e) = ctx.core.dbs[src_id].lookup_read(key, now, acc) else {
         ctx.out.int(0);
         return Ok(());
     };

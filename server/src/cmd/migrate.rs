@@ -144,20 +144,17 @@ fn migrate(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let dbid = parse_i64(&argv[4]).ok_or(Error::NOT_INT)?;
     let timeout = Duration::from_millis(if timeout <= 0 { 1000 } else { timeout as u64 });
 
-    // The keys to send, with their payloads and remaining TTLs, read as a read-only command
-    // reads them (hits and misses counted, expired ones removed).
+    // The keys to send, with their payloads and remaining TTLs.
     let (now, acc) = (ctx.now, Access::of(ctx.core, ctx.client));
     let opts = rdb::save::SaveOpts { compress: ctx.core.cfg.rdbcompression, ..Default::default() };
     let mut found = Vec::new();
     for key in &o.keys {
-        let Some(e) = ctx.core.dbs[ctx.client.db].lookup(key, now, acc) else {
-            ctx.core.stats.keyspace_misses += 1;
+        let Some(e) = ctx.core.dbs[ctx.client.db].lookup_read(key, now, acc) else {
             continue;
         };
         // A live key has at least 1 ms left (0 would mean "no expiry" to RESTORE).
         let ttl = e.expire_at().map_or(0, |at| (at - now).max(1));
         found.push((key.clone(), ttl, rdb::save::dump_payload(e, &opts)));
-        ctx.core.stats.keyspace_hits += 1;
     }
     if found.is_empty() {
         ctx.out.simple("NOKEY");

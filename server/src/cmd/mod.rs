@@ -46,7 +46,7 @@ use bytes::Bytes;
 use crate::blocking::{BlockRequest, Waiter, Wants};
 use crate::client::{Client, ReplyMode};
 use crate::error::{CmdResult, Error};
-use crate::keyspace::Db;
+use crate::keyspace::{Db, Lookups, MissEvents};
 use crate::resp::Reply;
 use crate::server::{Core, Server};
 use spec::{CmdFlags, CommandSpec};
@@ -766,68 +766,37 @@ fn serve_key(server: &Arc<Server>, core: &mut Core, dbi: usize, key: &[u8]) {
 }
 
 /// INFO's keyspace_hits / keyspace_misses, as Redis counts its read lookups: every key lookup
-/// of a read-only command (MEMORY USAGE looks without counting), and the read-only keys of a
-/// write (SINTERSTORE's sources), found or not after it ran, and the one key of the writes that
-/// read it first as GET does (GETDEL, GETEX, GETSET, SET ... GET).
-fn count_keyspace_hits(
-    core: &mut Core,
-    cmd: &Command,
-    argv: &[Bytes],
-    db: usize,
-    before: (u64, u64),
-) {
-    let reads_first = match cmd.fullname {
-        "getdel" | "getex" | "getset" => true,
-        "set" => argv.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"GET")),
-        _ => false,
-    };
-    if reads_first {
-        // Its first lookup is the read: a hit or a miss, whatever the write did after it.
-        let d = &core.dbs[db];
-        match d.lookup_hits > before.0 {
-            true => core.stats.keyspace_hits += 1,
-            false if d.lookup_misses > before.1 => core.stats.keyspace_misses += 1,
-            false => {}
-        }
-    } else if cmd.flags.contains(CmdFlags::READONLY) {
+/// of a read-only command (MEMORY USAGE looks without counting), and what a write command read
+/// with [`crate::keyspace::Db::lookup_read`] (SINTERSTORE's sources, GETDEL's key).
+fn count_keyspace_hits(core: &mut Core, cmd: &Command, db: usize, before: Lookups) {
+    let now = core.dbs[db].lookups;
+    let (hits, misses) = if cmd.flags.contains(CmdFlags::READONLY) {
         // (A read-only script's commands count their own lookups.)
         let counted_inside = matches!(cmd.fullname, "eval_ro" | "evalsha_ro" | "fcall_ro");
-        if cmd.fullname != "memory|usage" && !counted_inside {
-            let d = &core.dbs[db];
-            core.stats.keyspace_hits += d.lookup_hits.saturating_sub(before.0);
-            core.stats.keyspace_misses += d.lookup_misses.saturating_sub(before.1);
+        if cmd.fullname == "memory|usage" || counted_inside {
+            return;
         }
-    } else if cmd.has_ro_keys && cmd.flags.contains(CmdFlags::WRITE) {
-        // (WATCH reads no key: it is neither.)
-        for (i, f) in cmd.keys_after_call(argv) {
-            if f.contains(spec::KeyFlags::RO) {
-                match core.dbs[db].table.contains(&argv[i]) {
-                    true => core.stats.keyspace_hits += 1,
-                    false => core.stats.keyspace_misses += 1,
-                }
-            }
-        }
-    }
+        (now.hits - before.hits, now.misses - before.misses)
+    } else if cmd.flags.contains(CmdFlags::WRITE) && cmd.module.is_none() {
+        // (WATCH reads no key: it is neither. A module's write counts in the commands it calls.)
+        (now.read_hits - before.read_hits, now.read_misses - before.read_misses)
+    } else {
+        return;
+    };
+    core.stats.keyspace_hits += hits;
+    core.stats.keyspace_misses += misses;
 }
 
-/// `keymiss` for each key a command only reads (every key of a read-only command, the RO keys of
-/// a write such as SINTERSTORE's sources) and did not find. Nothing creates a key it only reads,
-/// so one absent after the command was a miss (an expired one included, after its `expired`
-/// event, as in Redis). Writes that read their own key first (GETDEL, GETEX, GETSET) say so
-/// themselves.
-fn notify_key_misses(core: &mut Core, cmd: &Command, argv: &[Bytes], db: usize) {
-    let readonly = cmd.flags.contains(CmdFlags::READONLY);
-    // OBJECT and MEMORY USAGE look keys up without notifying, as in Redis.
-    let silent = cmd.fullname.starts_with("object|") || cmd.fullname == "memory|usage";
-    if silent || (!readonly && !cmd.flags.contains(CmdFlags::WRITE)) {
-        return;
-    }
-    for (i, f) in cmd.keys_after_call(argv) {
-        let read_only_key = readonly || f.contains(spec::KeyFlags::RO);
-        if read_only_key && !core.dbs[db].table.contains(&argv[i]) {
-            let miss = crate::config::notify::KEY_MISS;
-            crate::keyspace::notify::notify(core, miss, "keymiss", &argv[i], db, None);
-        }
+/// Which of a command's lookups are reads that fire `keymiss` when they find nothing: all of a
+/// read-only command's (OBJECT and MEMORY USAGE look without notifying, as in Redis), a write's
+/// [`Db::lookup_read`]s.
+fn miss_events(cmd: &Command) -> MissEvents {
+    if cmd.fullname.starts_with("object|") || cmd.fullname == "memory|usage" {
+        MissEvents::Off
+    } else if cmd.flags.contains(CmdFlags::READONLY) {
+        MissEvents::All
+    } else {
+        MissEvents::Reads
     }
 }
 
@@ -1050,7 +1019,11 @@ fn run_inner(
     client.last_cmd = Some(cmd.fullname);
     let dirty_before = core.dirty;
     let db_before = client.db;
-    let lookups_before = (core.dbs[db_before].lookup_hits, core.dbs[db_before].lookup_misses);
+    let lookups_before = core.dbs[db_before].lookups;
+    // (Saved and put back: a script's commands run inside its call.)
+    let wants_misses = crate::keyspace::notify::wanted(core) & crate::config::notify::KEY_MISS != 0;
+    let misses_before = wants_misses
+        .then(|| std::mem::replace(&mut core.dbs[db_before].miss_events, miss_events(cmd)));
     let reply_start = out.len();
     let start = quanta::Instant::now();
     let mut ctx = Ctx {
@@ -1073,7 +1046,10 @@ fn run_inner(
     let duration_us = start.elapsed().as_micros() as u64;
     let Ctx { core, client, out, .. } = ctx;
     let out = out.buf;
-    count_keyspace_hits(core, cmd, argv, db_before, lookups_before);
+    count_keyspace_hits(core, cmd, db_before, lookups_before);
+    if let Some(m) = misses_before {
+        core.dbs[db_before].miss_events = m;
+    }
 
     // Keyspace events no notify call published yet (a lazy expiry on a read, a key created by a
     // command with no event of its own) come before the reply, as in Redis.
@@ -1081,9 +1057,6 @@ fn run_inner(
         crate::pubsub::local_at(client, out, reply_start, |l| {
             crate::keyspace::notify::flush(core, Some(l))
         });
-        if crate::keyspace::notify::wanted(core) & crate::config::notify::KEY_MISS != 0 {
-            notify_key_misses(core, cmd, argv, db_before);
-        }
     }
     if let Err(e) = &result {
         Reply::new(out, resp3).error(&e.0);

@@ -392,8 +392,8 @@ fn srandmember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Looks up every key as a set (an access each; missing keys are None). Fails with WRONGTYPE
-/// when any key holds another type, after looking all of them up, as Redis does.
+/// Reads every key as a set (an access each; missing keys are None). Fails with WRONGTYPE at
+/// the first key that holds another type, as Redis does.
 fn sets_of<'d>(
     db: &'d mut Db,
     keys: &[Bytes],
@@ -401,7 +401,7 @@ fn sets_of<'d>(
     acc: Access,
 ) -> Result<Vec<Option<&'d Set>>, Error> {
     for k in keys {
-        if let Some(e) = db.lookup(k, now, acc) {
+        if let Some(e) = db.lookup_read(k, now, acc) {
             as_set(e)?;
         }
     }

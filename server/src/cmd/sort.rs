@@ -129,7 +129,7 @@ fn lookup<'d>(
         return Some(Cow::Borrowed(elem));
     }
     let key = pat.key(elem)?;
-    let e = db.lookup(&key, now, acc)?;
+    let e = db.lookup_read(&key, now, acc)?;
     match pat.field() {
         Some(f) => match e.obj() {
             Some(Object::Hash(h)) => h.get(f).map(Cow::Borrowed),
@@ -152,7 +152,7 @@ fn load(
     now: i64,
     acc: Access,
 ) -> Result<(Vec<Item>, usize, usize), Error> {
-    let Some(e) = db.lookup(key, now, acc) else { return Ok((Vec::new(), 0, 0)) };
+    let Some(e) = db.lookup_read(key, now, acc) else { return Ok((Vec::new(), 0, 0)) };
     let len = match e.obj() {
         Some(v @ (Object::List(_) | Object::Set(_) | Object::ZSet(_))) => v.len(),
         _ => return Err(Error::WRONG_TYPE),

@@ -109,7 +109,21 @@ fn get_stream<'d>(
     now: i64,
     acc: Access,
 ) -> Result<Option<&'d mut Stream>, Error> {
-    match db.lookup(key, now, acc) {
+    as_stream(db.lookup(key, now, acc))
+}
+
+/// [`get_stream`] of a key the command reads (Redis's lookupKeyRead: counted as a hit or miss).
+fn read_stream<'d>(
+    db: &'d mut Db,
+    key: &[u8],
+    now: i64,
+    acc: Access,
+) -> Result<Option<&'d mut Stream>, Error> {
+    as_stream(db.lookup_read(key, now, acc))
+}
+
+fn as_stream(e: Option<&mut crate::keyspace::Entry>) -> Result<Option<&mut Stream>, Error> {
+    match e {
         None => Ok(None),
         Some(e) => match e.obj_mut() {
             Some(Object::Stream(s)) => Ok(Some(s)),
@@ -563,7 +577,7 @@ pub fn parse_read(ctx: &mut Ctx, argv: &[Bytes], group_cmd: bool) -> Result<Read
     for k in 0..n {
         let key = &argv[streams_at + k];
         let arg = &argv[streams_at + n + k][..];
-        let s = get_stream(db, key, now, acc)?;
+        let s = read_stream(db, key, now, acc)?;
         if let Some((group, _)) = &req.group {
             if !s.as_ref().is_some_and(|s| s.groups.contains_key(&group[..])) {
                 return Err(Error::msg(format!(
@@ -624,7 +638,7 @@ pub fn serve_read(ctx: &mut Ctx, req: &ReadRequest) -> bool {
             if ready.is_some_and(|k| k != key) {
                 continue;
             }
-            let Ok(Some(s)) = get_stream(db, key, now, acc) else { continue };
+            let Ok(Some(s)) = read_stream(db, key, now, acc) else { continue };
             match &req.group {
                 None => {
                     let Some(last) = s.log.edge_id(false) else { continue };
@@ -1062,7 +1076,7 @@ fn xsetid(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// XACK key group id [id ...]
 fn xack(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (now, acc) = (ctx.now, access(ctx));
-    let g = get_stream(ctx.db(), &argv[1], now, acc)?.and_then(|s| s.groups.get_mut(&argv[2][..]));
+    let g = read_stream(ctx.db(), &argv[1], now, acc)?.and_then(|s| s.groups.get_mut(&argv[2][..]));
     let Some(g) = g else {
         ctx.out.int(0);
         return Ok(());
@@ -1216,7 +1230,7 @@ fn xclaim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (now, acc) = (ctx.now, access(ctx));
     let (key, group, consumer) = (&argv[1], &argv[2], &argv[3]);
     let (db, out) = ctx.db_out();
-    let s = get_stream(db, key, now, acc)?;
+    let s = read_stream(db, key, now, acc)?;
     let Some(s) = s.filter(|s| s.groups.contains_key(&group[..])) else {
         return Err(no_key_or_group(key, group));
     };
@@ -1319,8 +1333,8 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (key, group, consumer) = (&argv[1], &argv[2], &argv[3]);
     // Redis looks the key up before it reads the arguments (its type is checked after them):
     // a key whose time has passed goes (and its DEL propagates) even when they are bad.
-    let now = ctx.now;
-    ctx.db().peek(key, now);
+    let (now, acc) = (ctx.now, access(ctx));
+    ctx.db().lookup_read(key, now, acc);
     let min_idle = parse_i64(&argv[4])
         .ok_or_else(|| Error::err("Invalid min-idle-time argument for XAUTOCLAIM"))?
         .max(0);
@@ -1345,7 +1359,6 @@ fn xautoclaim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         j += 1;
     }
-    let (now, acc) = (ctx.now, access(ctx));
     let (db, out) = ctx.db_out();
     let s = get_stream(db, key, now, acc)?;
     let Some(s) = s.filter(|s| s.groups.contains_key(&group[..])) else {

@@ -171,7 +171,9 @@ fn set_generic(
     let mut write_acc = acc;
     if o.get || o.nx || o.xx {
         let (db, out) = ctx.db_out();
-        let found = match db.lookup(key, now, acc) {
+        // SET ... GET reads the key as GET does.
+        let e = if o.get { db.lookup_read(key, now, acc) } else { db.lookup(key, now, acc) };
+        let found = match e {
             Some(e) => {
                 if o.get {
                     reply_value(out, e.value())?;
@@ -187,9 +189,6 @@ fn set_generic(
                 false
             }
         };
-        if o.get && !found {
-            ctx.notify(ev::KEY_MISS, "keymiss", key);
-        }
         let out = &mut ctx.out;
         write_acc = Access { touch: false, ..acc };
         if (o.nx && found) || (o.xx && !found) {
@@ -266,10 +265,9 @@ fn get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (now, acc) = (ctx.now, access(ctx));
     let (db, out) = ctx.db_out();
-    match db.lookup(&argv[1], now, acc) {
+    match db.lookup_read(&argv[1], now, acc) {
         None => {
             out.null();
-            ctx.notify(ev::KEY_MISS, "keymiss", &argv[1]);
             return Ok(());
         }
         Some(e) => reply_value(out, e.value())?,
@@ -289,9 +287,8 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let key = &argv[1];
     let had_ttl = {
         let (db, out) = ctx.db_out();
-        let Some(e) = db.lookup(key, now, acc) else {
+        let Some(e) = db.lookup_read(key, now, acc) else {
             out.null();
-            ctx.notify(ev::KEY_MISS, "keymiss", key);
             return Ok(());
         };
         if !e.is_string() {
@@ -334,20 +331,10 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 fn getset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (now, acc, tag) = (ctx.now, access(ctx), new_value_tag(&ctx.core.cfg));
     let (db, out) = ctx.db_out();
-    let miss = match db.lookup(&argv[1], now, acc) {
-        None => {
-            out.null();
-            true
-        }
-        Some(e) => {
-            reply_value(out, e.value())?;
-            false
-        }
-    };
-    if miss {
-        ctx.notify(ev::KEY_MISS, "keymiss", &argv[1]);
+    match db.lookup_read(&argv[1], now, acc) {
+        None => out.null(),
+        Some(e) => reply_value(out, e.value())?,
     }
-    let (db, _) = ctx.db_out();
     db.write(&argv[1], Value::string(&argv[2]), Ttl::Set(None), tag, now, acc);
     ctx.dirty(1);
     ctx.notify(ev::STRING, "set", &argv[1]);

@@ -14,7 +14,7 @@ use super::{Ctx, Handler};
 use crate::blocking::{parse_timeout, Wants};
 use crate::config::notify as ev;
 use crate::error::{CmdResult, Error};
-use crate::keyspace::{Access, Db, Ttl, Value};
+use crate::keyspace::{Access, Db, Entry, Ttl, Value};
 use crate::resp::Reply;
 use crate::types::zset::{Lex, Limits, ScoreBound, ZSet};
 use crate::types::Object;
@@ -84,7 +84,12 @@ pub(crate) fn get_zset<'a>(
     now: i64,
     acc: Access,
 ) -> Result<Option<&'a mut ZSet>, Error> {
-    match db.lookup(key, now, acc) {
+    as_zset(db.lookup(key, now, acc))
+}
+
+/// The sorted set of a looked-up entry, WRONGTYPE for another type.
+pub(crate) fn as_zset(e: Option<&mut Entry>) -> Result<Option<&mut ZSet>, Error> {
+    match e {
         None => Ok(None),
         Some(e) => match e.obj_mut() {
             Some(Object::ZSet(z)) => Ok(Some(z)),
@@ -578,7 +583,8 @@ fn zrange_generic(
     }
     let (now, acc) = (ctx.now, access(ctx));
     let (db, out) = ctx.db_out();
-    let z = get_zset(db, &argv[key_idx], now, acc)?;
+    // (ZRANGESTORE reads its source.)
+    let z = as_zset(db.lookup_read(&argv[key_idx], now, acc))?;
     let Some(dst) = dst else {
         let Some(z) = z else {
             out.array(0);
@@ -1040,7 +1046,7 @@ fn setop_generic(
         let db = ctx.db();
         for k in &argv[numkeys_idx + 1..numkeys_idx + 1 + setnum] {
             // Plain sets count too, every member with score 1, as in Redis.
-            srcs.push(match db.lookup(k, now, acc) {
+            srcs.push(match db.lookup_read(k, now, acc) {
                 None => None,
                 Some(e) => match e.obj() {
                     Some(Object::ZSet(z)) => Some(z.to_vec()),

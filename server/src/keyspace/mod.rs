@@ -310,10 +310,35 @@ pub struct Db {
     /// `events` also records keys overwritten by a whole new value (a module listens to KEY
     /// server events).
     pub record_overwrites: bool,
-    /// Lookups that found a live key / found none, ever (the dispatcher turns the deltas of
-    /// read-only commands into INFO's keyspace_hits and keyspace_misses).
-    pub lookup_hits: u64,
-    pub lookup_misses: u64,
+    /// Key lookups so far (the dispatcher turns a command's deltas into INFO's keyspace_hits and
+    /// keyspace_misses).
+    pub lookups: Lookups,
+    /// Which lookups that find nothing record a `keymiss` event in `events`: set by the
+    /// dispatcher around each command while someone listens for them.
+    pub miss_events: MissEvents,
+}
+
+/// See [`Db::miss_events`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MissEvents {
+    #[default]
+    Off,
+    /// Reads only ([`Db::lookup_read`]): a write command's.
+    Reads,
+    /// Every lookup: a read-only command's.
+    All,
+}
+
+/// Counts of a database's key lookups, ever.
+#[derive(Clone, Copy, Default)]
+pub struct Lookups {
+    /// Lookups that found a live key / found none: a read-only command's hits and misses.
+    pub hits: u64,
+    pub misses: u64,
+    /// The subset made through [`Db::lookup_read`]: what a write command read (Redis's
+    /// lookupKeyRead, SINTERSTORE's sources), which is what it counts as hits and misses.
+    pub read_hits: u64,
+    pub read_misses: u64,
 }
 
 impl Db {
@@ -328,8 +353,8 @@ impl Db {
             ready: Vec::new(),
             events: None,
             record_overwrites: false,
-            lookup_hits: 0,
-            lookup_misses: 0,
+            lookups: Lookups::default(),
+            miss_events: MissEvents::Off,
         }
     }
 
@@ -367,25 +392,20 @@ impl Db {
 
     /// The live entry for `key`, without touching its LRU field (Redis's LOOKUP_NOTOUCH).
     /// One hash lookup; an expired key is deleted.
+    #[inline]
     pub fn peek(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
+        self.probe(key, now, false)
+    }
+
+    fn probe(&mut self, key: &[u8], now: i64, read: bool) -> Option<&mut Entry> {
         let mode = mode();
         let replica = mode & REPLICA != 0;
-        match self.table.probe_mut(key, |e| !replica && expired_in(e, now, mode)) {
-            table::Probe::Missing => {
-                self.lookup_misses += 1;
-                None
-            }
+        let found = match self.table.probe_mut(key, |e| !replica && expired_in(e, now, mode)) {
+            table::Probe::Missing => None,
             // A replica keeps it for the master's DEL (see `set_replica`).
-            table::Probe::Live(e) if replica && expired_in(e, now, mode) => {
-                self.lookup_misses += 1;
-                None
-            }
-            table::Probe::Live(e) => {
-                self.lookup_hits += 1;
-                Some(e)
-            }
+            table::Probe::Live(e) if replica && expired_in(e, now, mode) => None,
+            table::Probe::Live(e) => Some(e),
             table::Probe::Removed(e) => {
-                self.lookup_misses += 1;
                 if e.expire_at().is_some() {
                     self.expires -= 1;
                 }
@@ -396,12 +416,39 @@ impl Db {
                 }
                 None
             }
+        };
+        let miss_event = match self.miss_events {
+            MissEvents::Off => false,
+            MissEvents::Reads => read,
+            MissEvents::All => true,
+        };
+        if found.is_none() && miss_event {
+            if let Some(ev) = &mut self.events {
+                ev.push((notify::DbEvent::Miss, key.into()));
+            }
         }
+        let n = &mut self.lookups;
+        if found.is_some() {
+            n.hits += 1;
+            n.read_hits += u64::from(read);
+        } else {
+            n.misses += 1;
+            n.read_misses += u64::from(read);
+        }
+        found
     }
 
     /// The live entry for `key`, recording the access (Redis's lookupKeyRead/Write).
     pub fn lookup(&mut self, key: &[u8], now: i64, access: Access) -> Option<&mut Entry> {
         let e = self.peek(key, now)?;
+        access.apply(e);
+        Some(e)
+    }
+
+    /// [`Db::lookup`] of a key a command reads, as Redis's lookupKeyRead: a write command
+    /// counts these (and only these) in INFO's keyspace_hits and keyspace_misses.
+    pub fn lookup_read(&mut self, key: &[u8], now: i64, access: Access) -> Option<&mut Entry> {
+        let e = self.probe(key, now, true)?;
         access.apply(e);
         Some(e)
     }

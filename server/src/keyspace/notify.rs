@@ -6,12 +6,12 @@
 //! With notifications off (the default) an event costs one branch.
 //!
 //! Handlers call [`crate::cmd::Ctx::notify`] after their change; the server calls [`notify`]
-//! itself for what no command does (active expiry, eviction). Two events happen inside the
-//! keyspace, where no `Core` is at hand: a key expiring lazily on lookup (`expired`) and a key
-//! coming to exist (`new`). While some class wants them, each [`Db`] records them in order in
-//! `Db::events`, and they are published before the next event or at the end of the command
-//! ([`flush`]), so that they come in Redis's order: `expired` and `new` before the event of the
-//! command that caused them.
+//! itself for what no command does (active expiry, eviction). Three events happen inside the
+//! keyspace, where no `Core` is at hand: a key expiring lazily on lookup (`expired`), a key
+//! coming to exist (`new`) and a read finding no key (`keymiss`). While some class wants them,
+//! each [`Db`] records them in order in `Db::events`, and they are published before the next
+//! event or at the end of the command ([`flush`]), so that they come in Redis's order: before
+//! the event of the command that caused them.
 
 use crate::config::notify as class;
 use crate::pubsub::{publish, Local};
@@ -26,6 +26,8 @@ pub enum DbEvent {
     New,
     /// A key given a whole new value (recorded only for module KEY server events).
     Overwritten,
+    /// A read found no key (`keymiss`: see `Db::miss_events`).
+    Miss,
 }
 
 /// Publishes event `event` of class `class` (a [`crate::config::notify`] bit) on `key` of
@@ -53,7 +55,9 @@ pub fn notify(
 /// Publishes the `expired` and `new` events the databases recorded (see the module docs).
 #[inline]
 pub fn flush(core: &mut Core, local: Option<Local>) {
-    if wanted(core) & (class::EXPIRED | class::NEW) != 0 || core.modules.events.overwrites {
+    if wanted(core) & (class::EXPIRED | class::NEW | class::KEY_MISS) != 0
+        || core.modules.events.overwrites
+    {
         flush_recorded(core, local);
     }
 }
@@ -70,6 +74,7 @@ fn flush_recorded(core: &mut Core, mut local: Option<Local>) {
             let (c, name) = match ev {
                 DbEvent::Expired => (class::EXPIRED, "expired"),
                 DbEvent::New => (class::NEW, "new"),
+                DbEvent::Miss => (class::KEY_MISS, "keymiss"),
                 DbEvent::Overwritten => {
                     crate::module_host::events::queue_overwritten(core, &key, db);
                     continue;
@@ -94,9 +99,9 @@ fn flush_recorded(core: &mut Core, mut local: Option<Local>) {
 /// when modules load or unload.
 pub fn sync(core: &mut Core) {
     let flags = core.cfg.notify_keyspace_events;
-    let on = flags & (class::KEYSPACE | class::KEYEVENT) != 0
-        && flags & (class::EXPIRED | class::NEW) != 0
-        || core.modules.events.mask & (class::EXPIRED | class::NEW) != 0
+    let recorded = class::EXPIRED | class::NEW | class::KEY_MISS;
+    let on = flags & (class::KEYSPACE | class::KEYEVENT) != 0 && flags & recorded != 0
+        || core.modules.events.mask & recorded != 0
         || core.modules.events.overwrites;
     let overwrites = core.modules.events.overwrites;
     for db in &mut core.dbs {
