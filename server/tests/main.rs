@@ -24,6 +24,7 @@ mod connection;
 mod differential;
 mod docs;
 mod eviction;
+mod failover;
 mod functions;
 mod geo;
 mod hashes;

@@ -969,11 +969,19 @@ fn execute_inner(
         reject(core, client, out, Some(cmd), &e);
         return Flow::Continue;
     }
-    if let Some(p) = core.pause.filter(|_| !from_master) {
-        if p.until_ms <= crate::clock::mstime() {
-            core.pause = None;
-        } else if !p.writes_only || flags.intersects(CmdFlags::WRITE.union(CmdFlags::MAY_REPLICATE))
-        {
+    if !from_master {
+        // CLIENT PAUSE, and a FAILOVER's pause of writes.
+        let mut writes_paused = crate::repl::failover::pauses_writes(core);
+        if let Some(p) = core.pause {
+            if p.until_ms <= crate::clock::mstime() {
+                core.pause = None;
+            } else if !p.writes_only {
+                return Flow::Paused;
+            } else {
+                writes_paused = true;
+            }
+        }
+        if writes_paused && flags.intersects(CmdFlags::WRITE.union(CmdFlags::MAY_REPLICATE)) {
             return Flow::Paused;
         }
     }

@@ -16,6 +16,7 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("sync", sync),
     ("replconf", replconf),
     ("wait", wait),
+    ("failover", failover),
 ];
 
 /// WAIT numreplicas timeout
@@ -51,6 +52,9 @@ fn wait(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// REPLICAOF <host port | NO ONE>
 fn replicaof(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if ctx.core.repl.failover.is_some() {
+        return Err(Error::msg("ERR REPLICAOF not allowed while failing over."));
+    }
     if Ctx::is(&argv[1], "no") && Ctx::is(&argv[2], "one") {
         repl::set_master(ctx.server, ctx.core, None);
         ctx.out.ok();
@@ -107,10 +111,14 @@ fn role(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Refuses a sync from a replica of a replica whose own link is down, as Redis does.
+/// Refuses a sync from a replica of a replica whose own link is down, or during a failover,
+/// as Redis does.
 fn check_can_sync(ctx: &Ctx) -> CmdResult {
     if ctx.client.flags.replica {
         return Err(Error::msg("ERR Replica already synchronized"));
+    }
+    if ctx.core.repl.failover.is_some() {
+        return Err(Error::msg("NOMASTERLINK Can't SYNC while failing over"));
     }
     match &ctx.core.repl.master {
         Some(m) if m.state != repl::LinkState::Connected => {
@@ -120,8 +128,17 @@ fn check_can_sync(ctx: &Ctx) -> CmdResult {
     }
 }
 
-/// PSYNC replicationid offset
+/// PSYNC replicationid offset [FAILOVER]
 fn psync(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    // A master failing over to this replica (see `repl::failover`): it takes over, then lets
+    // the old master continue the shared history as its replica.
+    if argv.len() > 3 && Ctx::is(&argv[3], "failover") && !ctx.client.flags.replica {
+        if argv[1] != ctx.core.replid.as_bytes() {
+            return Err(Error::msg("ERR PSYNC FAILOVER replid must match my replid."));
+        }
+        tracing::info!("Failover request received for replid {}.", ctx.core.replid);
+        repl::set_master(ctx.server, ctx.core, None);
+    }
     if &argv[1][..] != b"?" {
         check_can_sync(ctx)?;
         if let Some(from) = parse_i64(&argv[2]).and_then(|o| u64::try_from(o).ok()) {
@@ -205,6 +222,86 @@ fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             )));
         }
     }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]
+fn failover(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let (mut target, mut timeout, mut force, mut abort) = (None, None, false, false);
+    let mut j = 1;
+    while j < argv.len() {
+        let more = argv.len() - 1 - j;
+        if Ctx::is(&argv[j], "to") && more >= 2 && target.is_none() {
+            let port = parse_i64(&argv[j + 2]).ok_or(Error::NOT_INT)?;
+            target = Some((String::from_utf8_lossy(&argv[j + 1]).into_owned(), port));
+            j += 2;
+        } else if Ctx::is(&argv[j], "timeout") && more >= 1 && timeout.is_none() {
+            let t = parse_i64(&argv[j + 1]).ok_or(Error::NOT_INT)?;
+            if t <= 0 {
+                return Err(Error::msg("ERR FAILOVER timeout must be greater than 0"));
+            }
+            timeout = Some(t);
+            j += 1;
+        } else if Ctx::is(&argv[j], "force") && !force {
+            force = true;
+        } else if Ctx::is(&argv[j], "abort") && !abort {
+            abort = true;
+        } else {
+            return Err(Error::SYNTAX);
+        }
+        j += 1;
+    }
+    if abort {
+        if target.is_some() || timeout.is_some() || force {
+            return Err(Error::SYNTAX);
+        }
+        if ctx.core.repl.failover.is_none() {
+            return Err(Error::msg("ERR No failover in progress."));
+        }
+        repl::failover::abort(ctx.server, ctx.core, "Failover manually aborted");
+        ctx.out.ok();
+        return Ok(());
+    }
+    if ctx.core.repl.is_replica() {
+        return Err(Error::msg("ERR FAILOVER is not valid when server is a replica."));
+    }
+    let replicas: Vec<(String, u16, bool)> = {
+        let s = ctx.core.repl.stream.lock();
+        s.replicas
+            .iter()
+            .map(|r| (r.ip.clone(), r.port, r.state == repl::ReplicaState::Online))
+            .collect()
+    };
+    if replicas.is_empty() && ctx.core.repl.waiting_syncs() == 0 {
+        return Err(Error::msg("ERR FAILOVER requires connected replicas."));
+    }
+    if ctx.core.repl.failover.is_some() {
+        return Err(Error::msg("ERR FAILOVER already in progress."));
+    }
+    if force && (timeout.is_none() || target.is_none()) {
+        return Err(Error::msg(
+            "ERR FAILOVER with force option requires both a timeout and target HOST and IP.",
+        ));
+    }
+    let target = match target {
+        None => None,
+        Some((host, port)) => {
+            let found = u16::try_from(port)
+                .ok()
+                .and_then(|p| replicas.iter().find(|r| r.0 == host && r.1 == p));
+            match found {
+                None => {
+                    return Err(Error::msg("ERR FAILOVER target HOST and PORT is not a replica."))
+                }
+                Some((_, _, false)) => {
+                    return Err(Error::msg("ERR FAILOVER target replica is not online."))
+                }
+                Some((h, p, true)) => Some((h.clone(), *p)),
+            }
+        }
+    };
+    repl::failover::start(ctx.core, target, timeout, force);
     ctx.out.ok();
     Ok(())
 }

@@ -196,6 +196,9 @@ async fn full_resync<R: AsyncRead + Unpin>(
     }
     crate::persist::snapshot::install(&mut core, loaded, false);
     core.replid = replid;
+    // A new history: nothing older is this server's.
+    core.replid2 = "0".repeat(40);
+    core.repl.second_offset = None;
     let m = core.repl.master.as_mut().expect("current");
     m.state = LinkState::Connected;
     m.offset = offset;
@@ -247,19 +250,35 @@ async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Res
     let port_s = my_port.to_string();
     ask(&mut rd, &mut wr, &[b"REPLCONF", b"listening-port", port_s.as_bytes()], timeout).await?;
     ask(&mut rd, &mut wr, &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"], timeout).await?;
-    // Continue where the last link stopped, if the data set is the master's up to there.
-    let resume = {
+    // Continue where the last link stopped, if the data set is the master's up to there. A
+    // master failing over to this one asks it to take over (see `failover`).
+    let (resume, failover) = {
         let core = server.core.lock();
         let m = core.repl.master.as_ref().filter(|m| m.epoch == epoch && m.synced);
-        m.map(|m| (core.replid.clone(), m.offset))
+        (m.map(|m| (core.replid.clone(), m.offset)), super::failover::in_progress(&core))
     };
     let reply = match &resume {
         Some((replid, at)) => {
             let from = (at + 1).to_string();
-            ask(&mut rd, &mut wr, &[b"PSYNC", replid.as_bytes(), from.as_bytes()], timeout).await?
+            let mut psync: Vec<&[u8]> = vec![b"PSYNC", replid.as_bytes(), from.as_bytes()];
+            if failover {
+                psync.push(b"FAILOVER");
+            }
+            ask(&mut rd, &mut wr, &psync, timeout).await?
         }
         None => ask(&mut rd, &mut wr, &[b"PSYNC", b"?", b"-1"], timeout).await?,
     };
+    if failover {
+        let mut core = server.core.lock();
+        if !current(&core, epoch) {
+            return Ok(());
+        }
+        let accepted = reply.starts_with("+CONTINUE") || reply.starts_with("+FULLRESYNC");
+        super::failover::answered(server, &mut core, accepted);
+        if !accepted {
+            return Ok(());
+        }
+    }
     let mut db = 0;
     let offset = if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let Some((_, at)) = resume else {
@@ -273,6 +292,7 @@ async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Res
         let new_id = rest.trim();
         if new_id.len() == 40 && new_id != core.replid {
             core.replid2 = std::mem::replace(&mut core.replid, new_id.to_string());
+            core.repl.second_offset = Some(at + 1);
         }
         let m = core.repl.master.as_mut().expect("current");
         m.state = LinkState::Connected;

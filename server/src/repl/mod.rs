@@ -34,6 +34,7 @@ use crate::client::ClientShared;
 use crate::cmd::spec::CmdFlags;
 use crate::server::{Core, Server};
 
+pub mod failover;
 pub mod link;
 
 /// A replica connected to this server.
@@ -222,6 +223,11 @@ pub struct Repl {
     /// Replicas whose full synchronization waits for the running snapshot (a BGSAVE, an AOF
     /// rewrite, another replica's) to end: `wait_bgsave` in INFO.
     waiting: Vec<WaitingSync>,
+    /// Up to which offset (`second_repl_offset`) `replid2`'s history is this server's: a
+    /// replica of the old history can continue up to there (the old master after a FAILOVER).
+    pub second_offset: Option<u64>,
+    /// A FAILOVER under way (see [`failover`]).
+    pub failover: Option<failover::Failover>,
 }
 
 /// A full synchronization not started yet.
@@ -269,6 +275,11 @@ impl std::io::Write for PieceWriter {
 impl Repl {
     pub fn is_replica(&self) -> bool {
         self.master.is_some()
+    }
+
+    /// Replicas whose full synchronization has not started yet.
+    pub fn waiting_syncs(&self) -> usize {
+        self.waiting.len()
     }
 
     /// `master_repl_offset`: the stream produced (a master) or applied (a replica).
@@ -330,13 +341,18 @@ pub fn full_sync(
 /// The stream flows from here for a newcomer: the sink is in the propagator, the next command
 /// selects its database. Returns the stream's offset.
 fn start_stream(core: &mut Core) -> u64 {
+    open_stream(core);
+    core.repl.sync_full += 1;
+    core.repl.stream.offset.load(Ordering::Relaxed)
+}
+
+/// The stream (and its backlog) is kept from here on; the next command selects its database.
+fn open_stream(core: &mut Core) {
     if !core.repl.sink_added {
         core.prop.add_sink(Box::new(StreamSink(core.repl.stream.clone())));
         core.repl.sink_added = true;
     }
     core.prop.force_select();
-    core.repl.sync_full += 1;
-    core.repl.stream.offset.load(Ordering::Relaxed)
 }
 
 /// What precedes the RDB payload: `+FULLRESYNC <replid> <offset>` (PSYNC, not SYNC), then
@@ -403,7 +419,10 @@ pub fn partial_sync(
     replid: &[u8],
     from: u64,
 ) -> Option<Vec<u8>> {
-    if !core.repl.sink_added || replid != core.replid.as_bytes() {
+    // Its history is this one, or the one this server continued (up to where it did).
+    let ours = replid == core.replid.as_bytes()
+        || replid == core.replid2.as_bytes() && core.repl.second_offset.is_some_and(|s| from <= s);
+    if !core.repl.sink_added || !ours {
         return None;
     }
     let end = core.repl.stream.offset.load(Ordering::Relaxed);
@@ -493,8 +512,13 @@ pub fn wait(core: &mut Core, client_id: u64, wanted: usize) -> Option<usize> {
         return Some(have);
     }
     core.repl.waits.push((client_id, target, wanted));
-    core.repl.stream.broadcast(b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n");
+    request_acks(core);
     None
+}
+
+/// Asks every replica to acknowledge its offset now (`REPLCONF GETACK *` down the stream).
+fn request_acks(core: &Core) {
+    core.repl.stream.broadcast(b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n");
 }
 
 /// A WAIT that timed out: its reply, the replicas that acknowledged meanwhile. `None` when
@@ -589,6 +613,7 @@ pub fn cron(server: &Arc<Server>, core: &mut Core) {
     if !core.repl.waiting.is_empty() {
         start_syncs(server, core);
     }
+    failover::cron(server, core);
     if core.repl.is_replica() || !core.repl.sink_added {
         return;
     }
@@ -615,11 +640,16 @@ pub fn set_master(server: &Arc<Server>, core: &mut Core, target: Option<(String,
                     m.host,
                     m.port
                 );
-                // A new history starts here: the old id stays as replid2, as in Redis.
+                // A new history starts here: the old id stays as replid2, valid up to here,
+                // so that replicas of the old master (the old master itself, after a FAILOVER)
+                // can continue, as in Redis.
                 core.replid2 = std::mem::replace(&mut core.replid, crate::server::random_hex40());
+                core.repl.second_offset = Some(m.offset + 1);
                 core.repl.stream.offset.store(m.offset, Ordering::Relaxed);
-                // What the backlog held belongs to the old history.
+                // What the backlog held belongs to the old history; the stream counts from here
+                // so that such a replica misses nothing written meanwhile.
                 core.repl.stream.lock().backlog.bytes.clear();
+                open_stream(core);
                 core.repl.epoch += 1;
             }
         }
@@ -632,16 +662,26 @@ pub fn set_master(server: &Arc<Server>, core: &mut Core, target: Option<(String,
             core.repl.epoch += 1;
             let epoch = core.repl.epoch;
             tracing::info!("REPLICAOF {host}:{port} enabled");
+            // It asks the new master to continue the history it has (as Redis caches its
+            // master, or itself): the new master may be its old replica, or a sibling promoted.
+            // (In the database its stream had selected.)
+            let own = match &core.repl.master {
+                Some(m) => m.synced.then_some((m.offset, m.db)),
+                None => core
+                    .repl
+                    .sink_added
+                    .then(|| (core.repl.stream.offset.load(Ordering::Relaxed), 0)),
+            };
             core.repl.master = Some(Master {
                 host: host.clone(),
                 port,
                 state: LinkState::Connect,
-                offset: 0,
+                offset: own.map_or(0, |o| o.0),
                 last_io_ms: 0,
                 epoch,
-                synced: false,
+                synced: own.is_some(),
                 down_since_ms: 0,
-                db: 0,
+                db: own.map_or(0, |o| o.1),
                 transfer: Arc::default(),
             });
             // Replicas of ours resynchronize from the new history.
@@ -748,12 +788,14 @@ pub fn info(core: &Core, out: &mut String) {
     };
     let _ = write!(
         out,
-        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\n\
-         master_repl_offset:{offset}\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:{}\r\n\
+        "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\n\
+         master_repl_offset:{offset}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\n\
          repl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{first}\r\n\
          repl_backlog_histlen:{histlen}\r\n",
+        failover::state_name(core),
         core.replid,
         core.replid2,
+        core.repl.second_offset.map_or(-1, |o| o as i64),
         i32::from(core.repl.sink_added),
         core.cfg.repl_backlog_size,
     );
