@@ -1280,7 +1280,7 @@ def main():
                 sub.raw(["PSUBSCRIBE", "__key*__:*"])
                 events.append(sub)
         trackers = None
-        if a.tracking or a.propagation or a.stats:
+        if a.tracking or a.propagation or a.stats or a.replicas:
             for port in (vport, rport):
                 Conn(port).call(["DEBUG", "SET-ACTIVE-EXPIRE", "0"])
         streams = [ReplicaStream(port) for port in (vport, rport)] if a.propagation else []

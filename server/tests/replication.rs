@@ -561,3 +561,74 @@ fn replication_traffic_is_counted() {
         _ => eprintln!("SKIPPED the Redis pair: no reference Redis (VIREO_REFERENCE_REDIS)"),
     }
 }
+
+/// Through a replica (`middle`), `bottom` gets the top master's stream as it is: the same
+/// replication id and offsets, the database selected before it came (the payload says which),
+/// and when `middle` is promoted, `bottom` continues with it without a full resynchronization.
+fn chain(top: &mut Raw, top_port: u16, middle: &mut Raw, middle_port: u16, bottom: &mut Raw) {
+    top.expect("SET a 1", b"+OK\r\n");
+    middle.expect(&format!("REPLICAOF 127.0.0.1 {top_port}"), b"+OK\r\n");
+    eventually(20, "the first link", || link_up(middle));
+    // The top's stream has db 5 selected when the bottom arrives.
+    top.expect("SELECT 5", b"+OK\r\n");
+    top.expect("SET five 5", b"+OK\r\n");
+    eventually(10, "the write in db 5", || offset_of(middle) == offset_of(top));
+    bottom.expect(&format!("REPLICAOF 127.0.0.1 {middle_port}"), b"+OK\r\n");
+    eventually(20, "the second link", || link_up(bottom));
+    top.expect("SET later 1", b"+OK\r\n");
+    top.expect("SELECT 0", b"+OK\r\n");
+    top.expect("SET zero 0", b"+OK\r\n");
+    // (The top's PINGs move the offset on meanwhile.)
+    eventually(10, "the stream down the chain", || {
+        let offset = offset_of(top);
+        offset_of(middle) == offset && offset_of(bottom) == offset
+    });
+    let id = top.info_field("replication", "master_replid");
+    assert_eq!(bottom.info_field("replication", "master_replid"), id);
+    bottom.expect("GET zero", b"$1\r\n0\r\n");
+    bottom.expect("SELECT 5", b"+OK\r\n");
+    bottom.expect("GET later", b"$1\r\n1\r\n");
+    bottom.expect("SELECT 0", b"+OK\r\n");
+
+    // The middle takes over; the bottom follows it on, from where it was.
+    let full = middle.info_field("stats", "sync_full");
+    middle.expect("REPLICAOF NO ONE", b"+OK\r\n");
+    middle.expect("SET promoted 1", b"+OK\r\n");
+    eventually(10, "the new master's write", || bottom.line("GET promoted") == b"$1\r\n1\r\n");
+    assert_eq!(middle.info_field("stats", "sync_full"), full, "no full resync");
+    assert_eq!(bottom.info_field("replication", "master_replid2"), id);
+}
+
+#[test]
+fn a_chain_of_vireo_replicas_passes_the_stream_on() {
+    let (top, middle, bottom) = (Server::start(), Server::start(), Server::start());
+    let (mut t, mut m, mut b) = (top.raw(), middle.raw(), bottom.raw());
+    chain(&mut t, top.port, &mut m, middle.port, &mut b);
+}
+
+#[test]
+fn redis_replicates_through_a_vireo_replica() {
+    let Some(top) = Server::start_reference_with(
+        "a chain from Redis through Vireo to Redis",
+        &["--repl-diskless-sync-delay", "0"],
+    ) else {
+        return;
+    };
+    let Some(bottom) = Server::start_reference("a chain to Redis") else { return };
+    let middle = Server::start();
+    let (mut t, mut m, mut b) = (top.raw(), middle.raw(), bottom.raw());
+    chain(&mut t, top.port, &mut m, middle.port, &mut b);
+}
+
+#[test]
+fn vireo_replicates_through_a_redis_replica() {
+    let Some(middle) = Server::start_reference_with(
+        "a chain from Vireo through Redis",
+        &["--repl-diskless-sync-delay", "0"],
+    ) else {
+        return;
+    };
+    let (top, bottom) = (Server::start(), Server::start());
+    let (mut t, mut m, mut b) = (top.raw(), middle.raw(), bottom.raw());
+    chain(&mut t, top.port, &mut m, middle.port, &mut b);
+}

@@ -83,6 +83,11 @@ impl RdbDump {
         })
     }
 
+    /// Makes it a replica's payload (see [`rdb::save::add_repl_aux`]).
+    pub fn for_replica(&mut self, stream_db: usize, replid: &str, offset: u64) {
+        rdb::save::add_repl_aux(&mut self.aux, stream_db, replid, offset);
+    }
+
     /// Writes the whole RDB to `w` (on the caller's thread, taking the core lock a slice at a
     /// time). On an error the walk is still brought to its end.
     pub fn write<W: io::Write>(self, server: &Server, w: W) -> io::Result<W> {
@@ -250,21 +255,26 @@ pub fn module_aux(core: &Core, compress: bool) -> (Vec<u8>, Vec<u8>) {
 /// Writes the whole keyspace as an RDB image to `w`.
 /// `aof_base` marks it as an AOF base (the `aof-base` aux field).
 pub fn write_core<W: io::Write>(core: &Core, w: W, aof_base: bool) -> io::Result<W> {
-    write_image(core, w, aof_base, None)
+    write_image(core, w, aof_base, None, None)
 }
 
 /// [`write_core`], or with `only_functions` (`REPLCONF rdb-filter-only`, `redis-cli
 /// --functions-rdb`) an image without keys or module data: `Some(true)` keeps the function
-/// libraries, `Some(false)` leaves nothing.
+/// libraries, `Some(false)` leaves nothing. `replica`: a replica's payload, with the stream's
+/// database, replication id and offset (see [`rdb::save::add_repl_aux`]).
 pub fn write_image<W: io::Write>(
     core: &Core,
     w: W,
     aof_base: bool,
     only_functions: Option<bool>,
+    replica: Option<(usize, &str, u64)>,
 ) -> io::Result<W> {
     let opts = save_opts(&core.cfg, core.lru_clock);
     let mut fw = FileWriter::new(w, opts, core.cfg.rdbchecksum);
-    let aux = rdb::save::standard_aux(crate::info::used_memory(), aof_base);
+    let mut aux = rdb::save::standard_aux(crate::info::used_memory(), aof_base);
+    if let Some((db, replid, offset)) = replica {
+        rdb::save::add_repl_aux(&mut aux, db, replid, offset);
+    }
     let codes = match only_functions {
         Some(false) => Vec::new(),
         _ => crate::cmd::function::library_codes(core),

@@ -190,11 +190,21 @@ async fn full_resync<R: AsyncRead + Unpin>(
     let loaded = crate::persist::rdb::load::load(&data, ndbs, &opts)
         .map_err(|e| format!("loading the RDB from master: {e}"))?;
     drop(data);
+    // The database the stream that follows has selected (a replica master passes its own
+    // master's stream on without a SELECT of its own).
+    let stream_db = loaded
+        .aux
+        .iter()
+        .find(|(k, _)| k == b"repl-stream-db")
+        .and_then(|(_, v)| std::str::from_utf8(v).ok()?.parse::<usize>().ok())
+        .filter(|&db| db < ndbs)
+        .unwrap_or(0);
     let mut core = server.core.lock();
     if !current(&core, epoch) {
         return Ok(None);
     }
     crate::persist::snapshot::install(&mut core, loaded, false);
+    super::restart_stream(&mut core, offset);
     core.replid = replid;
     // A new history: nothing older is this server's.
     core.replid2 = "0".repeat(40);
@@ -203,6 +213,7 @@ async fn full_resync<R: AsyncRead + Unpin>(
     m.state = LinkState::Connected;
     m.offset = offset;
     m.synced = true;
+    m.db = stream_db;
     m.last_io_ms = crate::clock::mstime();
     core.dirty += 1;
     tracing::info!("MASTER <-> REPLICA sync: finished with success");
@@ -279,7 +290,6 @@ async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Res
             return Ok(());
         }
     }
-    let mut db = 0;
     let offset = if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let Some((_, at)) = resume else {
             return Err("the master answered +CONTINUE to a full resync request".into());
@@ -293,11 +303,12 @@ async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Res
         if new_id.len() == 40 && new_id != core.replid {
             core.replid2 = std::mem::replace(&mut core.replid, new_id.to_string());
             core.repl.second_offset = Some(at + 1);
+            // Ours ask again, and continue through replid2.
+            super::drop_replicas(&mut core);
         }
         let m = core.repl.master.as_mut().expect("current");
         m.state = LinkState::Connected;
         m.last_io_ms = crate::clock::mstime();
-        db = m.db;
         tracing::info!("Successful partial resynchronization with master.");
         at
     } else {
@@ -305,6 +316,11 @@ async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Res
             Some(o) => o,
             None => return Ok(()),
         }
+    };
+    // Where the stream goes on: the database it had selected.
+    let db = match server.core.lock().repl.master.as_ref() {
+        Some(m) if m.epoch == epoch => m.db,
+        _ => return Ok(()),
     };
 
     // The stream, applied by a client flagged `master` (CLIENT LIST shows it with `M`; CLIENT
@@ -403,8 +419,11 @@ where
                     }
                     offset += *len as u64;
                 }
+                // Passed on as it came, to this server's own replicas and backlog.
+                core.repl.stream.proxy(&frame);
                 let m = core.repl.master.as_mut().expect("current");
                 m.offset = offset;
+                m.db = client.db;
                 m.last_io_ms = crate::clock::mstime();
             }
             if getack {

@@ -19,10 +19,13 @@
 //! applied as Redis applies it: by a client flagged `master` that skips ACL and read-only checks
 //! and whose replies are dropped. The link acknowledges its offset every second and reconnects
 //! after an error. Writes from other clients get `READONLY` while `replica-read-only` is on.
-//! `REPLICAOF NO ONE` makes it a master again, with a new replication id.
+//! `REPLICAOF NO ONE` makes it a master again, with a new replication id; the old one stays as
+//! `replid2`, valid up to `second_repl_offset`, so that replicas of the old history continue.
 //!
-//! Not there yet: chained replicas that forward the master's stream verbatim (so a promoted
-//! replica's replicas cannot continue through `replid2`).
+//! **Chains.** A replica passes its master's stream on byte for byte to its own replicas and
+//! its backlog ([`Stream::proxy`]), never its own writes: the whole chain shares the top
+//! master's id and offsets, and any server of it can be promoted without the others resyncing
+//! fully. `FAILOVER` (see [`failover`]) builds on that.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -72,8 +75,12 @@ impl ReplicaState {
 /// What the stream sink shares with the commands: the stream's offset, and behind one lock
 /// (taken once per command fed), the replicas, their output limits and the backlog.
 pub struct Stream {
-    /// Bytes of replication stream produced since this server became a master.
+    /// Bytes of replication stream produced (a master) or passed on (a replica) so far.
     pub offset: AtomicU64,
+    /// A replica passes its master's stream on byte for byte ([`Stream::proxy`]) and none of
+    /// its own writes, as Redis: its replicas, and its backlog, then have the master's offsets
+    /// and history, so they can continue with whichever server is promoted.
+    proxying: std::sync::atomic::AtomicBool,
     state: Mutex<StreamState>,
 }
 
@@ -107,6 +114,7 @@ impl Default for Stream {
     fn default() -> Self {
         Stream {
             offset: AtomicU64::new(0),
+            proxying: std::sync::atomic::AtomicBool::new(false),
             state: Mutex::new(StreamState {
                 replicas: Vec::new(),
                 limits: crate::config::defaults().client_output_buffer_limit,
@@ -119,6 +127,11 @@ impl Default for Stream {
 impl Stream {
     pub fn lock(&self) -> parking_lot::MutexGuard<'_, StreamState> {
         self.state.lock()
+    }
+
+    /// Passes on bytes of a replica's master's stream, as they came.
+    pub fn proxy(&self, bytes: &[u8]) {
+        self.broadcast(bytes);
     }
 
     /// Sends bytes of stream to every replica, counting them in the offset.
@@ -139,7 +152,9 @@ impl Stream {
 
 impl crate::propagate::Sink for StreamSink {
     fn write(&mut self, bytes: &[u8]) {
-        self.0.broadcast(bytes);
+        if !self.0.proxying.load(Ordering::Relaxed) {
+            self.0.broadcast(bytes);
+        }
     }
 
     fn name(&self) -> &'static str {
@@ -321,8 +336,15 @@ pub fn full_sync(
         return Ok(None);
     }
     let only_functions = client.repl_only_functions;
-    let rdb = crate::persist::snapshot::write_image(core, Vec::new(), false, only_functions)?;
     let offset = start_stream(core);
+    let (db, replid) = (stream_db(core), core.replid.clone());
+    let rdb = crate::persist::snapshot::write_image(
+        core,
+        Vec::new(),
+        false,
+        only_functions,
+        Some((db, &replid, offset)),
+    )?;
     let mut out = payload_head(core, psync, offset, &rdb.len().to_string()).into_bytes();
     out.extend_from_slice(&rdb);
     tracing::info!(
@@ -344,6 +366,31 @@ fn start_stream(core: &mut Core) -> u64 {
     open_stream(core);
     core.repl.sync_full += 1;
     core.repl.stream.offset.load(Ordering::Relaxed)
+}
+
+/// The database the stream has selected where a new replica's payload leaves it: a replica's
+/// master's, as it applies it (a master selects anew for the newcomer, see [`open_stream`]).
+fn stream_db(core: &Core) -> usize {
+    core.repl.master.as_ref().map_or(0, |m| m.db)
+}
+
+/// This replica's history changed (a full resynchronization, or a new master's id): its own
+/// replicas must resynchronize, and are dropped.
+pub(crate) fn drop_replicas(core: &mut Core) {
+    for r in core.repl.stream.lock().replicas.drain(..) {
+        r.client.kill();
+    }
+    for w in core.repl.waiting.drain(..) {
+        w.replica.client.kill();
+    }
+}
+
+/// A replica's full resynchronization installed its master's data set as of `offset`: the
+/// stream it passes on starts there.
+pub(crate) fn restart_stream(core: &mut Core, offset: u64) {
+    drop_replicas(core);
+    core.repl.stream.lock().backlog.bytes.clear();
+    core.repl.stream.offset.store(offset, Ordering::Relaxed);
 }
 
 /// The stream (and its backlog) is kept from here on; the next command selects its database.
@@ -371,12 +418,13 @@ fn start_syncs(server: &Arc<Server>, core: &mut Core) {
     if core.repl.waiting.is_empty() {
         return;
     }
-    let Some(dump) = crate::persist::snapshot::RdbDump::begin(core) else {
+    let Some(mut dump) = crate::persist::snapshot::RdbDump::begin(core) else {
         return;
     };
     let WaitingSync { mut replica, to, psync, rdb_only } = core.repl.waiting.remove(0);
     let client = replica.client.clone();
     let offset = start_stream(core);
+    dump.for_replica(stream_db(core), &core.replid, offset);
     let mark = crate::server::random_hex40();
     let head = payload_head(core, psync, offset, &format!("EOF:{mark}"));
     // The channel is new and empty: the first piece fits.
@@ -645,11 +693,17 @@ pub fn set_master(server: &Arc<Server>, core: &mut Core, target: Option<(String,
                 // can continue, as in Redis.
                 core.replid2 = std::mem::replace(&mut core.replid, crate::server::random_hex40());
                 core.repl.second_offset = Some(m.offset + 1);
-                core.repl.stream.offset.store(m.offset, Ordering::Relaxed);
-                // What the backlog held belongs to the old history; the stream counts from here
-                // so that such a replica misses nothing written meanwhile.
-                core.repl.stream.lock().backlog.bytes.clear();
+                // The backlog holds the old master's stream up to here, which such a replica
+                // may still need (unless the link never got that far); this server's own
+                // writes follow it.
+                let passed_on = core.repl.stream.offset.swap(m.offset, Ordering::Relaxed);
+                if passed_on != m.offset {
+                    core.repl.stream.lock().backlog.bytes.clear();
+                }
+                core.repl.stream.proxying.store(false, Ordering::Relaxed);
                 open_stream(core);
+                // Our replicas learn the new id by asking again (and continue through replid2).
+                drop_replicas(core);
                 core.repl.epoch += 1;
             }
         }
@@ -684,13 +738,10 @@ pub fn set_master(server: &Arc<Server>, core: &mut Core, target: Option<(String,
                 db: own.map_or(0, |o| o.1),
                 transfer: Arc::default(),
             });
-            // Replicas of ours resynchronize from the new history.
-            for r in core.repl.stream.lock().replicas.drain(..) {
-                r.client.kill();
-            }
-            for w in core.repl.waiting.drain(..) {
-                w.replica.client.kill();
-            }
+            // Our replicas stay: from now on they get the new master's stream through this
+            // server, which keeps a backlog of it (they are dropped if the history changes).
+            open_stream(core);
+            core.repl.stream.proxying.store(true, Ordering::Relaxed);
             tokio::spawn(link::run(server.clone(), host, port, epoch));
         }
     }

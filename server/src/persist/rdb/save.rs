@@ -384,6 +384,23 @@ pub fn standard_aux(used_mem: u64, aof_base: bool) -> Vec<(&'static str, Aux)> {
     ]
 }
 
+/// Adds the fields Redis writes in a payload for a replica (before `aof-base`): the database the
+/// stream that follows has selected, and the history and offset it continues.
+pub fn add_repl_aux(
+    aux: &mut Vec<(&'static str, Aux)>,
+    stream_db: usize,
+    replid: &str,
+    offset: u64,
+) {
+    let at = aux.iter().position(|(k, _)| *k == "aof-base").unwrap_or(aux.len());
+    let fields = [
+        ("repl-stream-db", Aux::Int(stream_db as i64)),
+        ("repl-id", Aux::Str(replid.as_bytes().to_vec())),
+        ("repl-offset", Aux::Int(offset as i64)),
+    ];
+    aux.splice(at..at, fields);
+}
+
 /// The SELECTDB opcode: the entries that follow belong to database `db`.
 pub fn write_select_db(out: &mut Vec<u8>, db: usize) {
     out.push(OP_SELECTDB);
