@@ -127,15 +127,6 @@ fn parse_options(argv: &[Bytes]) -> Result<Options, Error> {
     Ok(o)
 }
 
-fn push_command(buf: &mut Vec<u8>, args: &[&[u8]]) {
-    buf.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-    for a in args {
-        buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        buf.extend_from_slice(a);
-        buf.extend_from_slice(b"\r\n");
-    }
-}
-
 /// MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH password |
 /// AUTH2 username password] [KEYS key [key ...]]
 fn migrate(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -201,12 +192,12 @@ fn transfer(
     let mut buf = Vec::new();
     if let Some((user, pass)) = &o.auth {
         match user {
-            Some(u) => push_command(&mut buf, &[b"AUTH", u, pass]),
-            None => push_command(&mut buf, &[b"AUTH", pass]),
+            Some(u) => crate::propagate::encode(&mut buf, &[&b"AUTH"[..], u, pass]),
+            None => crate::propagate::encode(&mut buf, &[&b"AUTH"[..], pass]),
         }
     }
     if select {
-        push_command(&mut buf, &[b"SELECT", dbid.to_string().as_bytes()]);
+        crate::propagate::encode(&mut buf, &[b"SELECT", dbid.to_string().as_bytes()]);
     }
     for (key, ttl, payload) in found {
         let ttl = ttl.to_string();
@@ -214,7 +205,7 @@ fn transfer(
         if o.replace {
             args.push(b"REPLACE");
         }
-        push_command(&mut buf, &args);
+        crate::propagate::encode(&mut buf, &args);
     }
     let stream = link.conn.get_mut();
     let sent = stream.set_write_timeout(Some(timeout)).and_then(|_| stream.write_all(&buf));
