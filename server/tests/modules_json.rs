@@ -245,13 +245,13 @@ fn bulk_strings(reply: &[u8]) -> Vec<String> {
     out
 }
 
-/// Runs `lines` on the server at `port` with `notify-keyspace-events KEA` and returns, for each,
+/// Runs `lines` on the server at `port` with `notify-keyspace-events KEAm` and returns, for each,
 /// the keyevent notifications it raised as `event:key`, space separated. A `PUBLISH` on a
 /// channel of its own after each command marks where its events end.
 fn events_of(port: u16, lines: &[&str]) -> Vec<String> {
     let mut c = common::Raw::connect(port);
     c.expect("FLUSHALL", b"+OK\r\n");
-    c.expect("CONFIG SET notify-keyspace-events KEA", b"+OK\r\n");
+    c.expect("CONFIG SET notify-keyspace-events KEAm", b"+OK\r\n");
     let mut sub = common::Raw::connect(port);
     sub.send_cmd(&["PSUBSCRIBE", "__keyevent@*__:*"]);
     sub.read_reply();
@@ -334,6 +334,11 @@ fn keyspace_events_are_redisjson_s() {
         ("JSON.DEL d", "json.del:d"),
         ("JSON.SET d $ 1", "json.set:d"),
         ("JSON.FORGET d $", "json.del:d"),
+        // Reads of missing keys: keymiss, whatever the path.
+        ("JSON.GET nokey", "keymiss:nokey"),
+        ("JSON.MGET nokey d $", "keymiss:nokey keymiss:d"),
+        ("JSON.MGET nokey d $[", "keymiss:nokey keymiss:d"),
+        ("JSON.TYPE nokey", "keymiss:nokey"),
     ];
     let lines: Vec<&str> = table.iter().map(|t| t.0).collect();
     let want: Vec<&str> = table.iter().map(|t| t.1).collect();

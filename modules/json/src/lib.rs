@@ -334,14 +334,17 @@ fn mget(store: &dyn Store, ctx: &mut Context, args: &Args) -> CommandResult {
     if argv.len() < 3 {
         return Err(Error::wrong_arity("json.mget"));
     }
-    // A path that does not parse reads as missing, as does a key of another type.
+    // A path that does not parse reads as missing, as does a key of another type; every key is
+    // read all the same, as RedisJSON reads them (a missing one is a keymiss).
     let path = Path::parse(&String::from_utf8_lossy(argv[argv.len() - 1])).ok();
     let mut out = Vec::new();
     for key in &argv[1..argv.len() - 1] {
         let mut r = Reply::Null;
-        if let Some(path) = &path {
-            let _ = store.with_doc(ctx, key, &mut |doc| r = cmds::mget_one(doc, path));
-        }
+        let _ = store.with_doc(ctx, key, &mut |doc| {
+            if let Some(path) = &path {
+                r = cmds::mget_one(doc, path);
+            }
+        });
         out.push(r);
     }
     emit(ctx, &Reply::Arr(out));
