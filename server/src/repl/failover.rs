@@ -71,7 +71,7 @@ pub fn abort(server: &Arc<Server>, core: &mut Core, why: &str) {
     }
 }
 
-/// The target answered the `PSYNC ... FAILOVER` of link `epoch`: it took over (`+CONTINUE`,
+/// The target answered this server's `PSYNC ... FAILOVER`: it took over (`+CONTINUE`,
 /// `+FULLRESYNC`), or refused (an error).
 pub fn answered(server: &Arc<Server>, core: &mut Core, accepted: bool) {
     if !core.repl.failover.as_ref().is_some_and(|f| f.state == State::InProgress) {
