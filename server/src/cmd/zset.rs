@@ -664,7 +664,13 @@ fn zremrange_generic(ctx: &mut Ctx, argv: &[Bytes], rt: RangeType) -> CmdResult 
         ctx.out.int(0);
         return Ok(());
     };
-    let (s, e) = select(z, rt, false, &argv[2], &argv[3], 0, -1);
+    let (s, e) = match rt {
+        RangeType::Lex => {
+            let (min, max) = parse_lex_range(&argv[2], &argv[3]).expect("checked");
+            z.lex_range_to_remove(&min, &max)
+        }
+        _ => select(z, rt, false, &argv[2], &argv[3], 0, -1),
+    };
     let n = z.remove_range(s, e);
     let deleted = drop_if_empty(db, &argv[1], now);
     ctx.dirty(n as u64);

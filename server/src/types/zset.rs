@@ -950,8 +950,7 @@ impl ZSet {
             return (0, 0);
         }
         let Ref::Small(lp) = self.enc.get() else {
-            let lo = self.count_prefix(|m, _| min.below_min(m));
-            let hi = self.count_prefix(|m, _| max.within_max(m)).max(lo);
+            let (lo, hi) = self.walked_lex_range(min, max);
             let skip = skip.min(hi - lo);
             return if rev { (lo, hi - skip) } else { (lo + skip, hi) };
         };
@@ -972,6 +971,40 @@ impl ZSet {
             let lo = lo + skip;
             (lo, lo + members[lo..].iter().take_while(|m| max.within_max(m)).count())
         }
+    }
+
+    /// [`ZSet::lex_range`] for ZREMRANGEBYLEX: Redis removes from a big set (a skiplist) by
+    /// walking to the first member at or above `min`, then on while members are at most `max`,
+    /// without the test of the set's ends (mixed scores can tell the difference).
+    pub fn lex_range_to_remove(&self, min: &Lex, max: &Lex) -> (usize, usize) {
+        if matches!(self.enc.get(), Ref::Small(_)) {
+            return self.lex_range(min, max, false, 0);
+        }
+        let (lo, hi) = self.walked_lex_range(min, max);
+        // In order (equal scores) that is the run; otherwise the walk from `lo` decides, in
+        // chunks, so that the usual case costs only the members removed.
+        let mut end = lo;
+        let mut step = (hi - lo).max(16);
+        loop {
+            let upto = (end + step + 1).min(self.len());
+            let mut run = 0;
+            let mut going = true;
+            self.for_range(end, upto, false, |m, _| {
+                going &= max.within_max(m);
+                run += usize::from(going);
+            });
+            end += run;
+            if !going || upto == self.len() {
+                return (lo, end);
+            }
+            step *= 2;
+        }
+    }
+
+    /// A big set's members from the first at or above `min` to the last at most `max`.
+    fn walked_lex_range(&self, min: &Lex, max: &Lex) -> (usize, usize) {
+        let lo = self.count_prefix(|m, _| min.below_min(m));
+        (lo, self.count_prefix(|m, _| max.within_max(m)).max(lo))
     }
 
     /// Calls `f(member, score)` for ranks `lo..hi`, ascending, or descending with `rev`.
@@ -1355,6 +1388,26 @@ mod tests {
                  update {update:.0} remove {remove:.0} ({x})"
             );
         }
+    }
+
+    #[test]
+    fn lex_removal_walks_from_the_first_member_in_range() {
+        let lim = Limits { entries: 0, value: 64 };
+        let mut z = ZSet::new();
+        for i in 0..1000 {
+            z.insert(format!("{i:04}").as_bytes(), 0.0, lim);
+        }
+        // Equal scores: the same members a range query finds.
+        let (min, max) = (Lex::Incl(b"0100".to_vec()), Lex::Excl(b"0350".to_vec()));
+        assert_eq!(z.lex_range_to_remove(&min, &max), (100, 350));
+        assert_eq!(z.lex_range_to_remove(&min, &max), z.lex_range(&min, &max, false, 0));
+        assert_eq!(z.lex_range_to_remove(&Lex::Incl(b"0990".to_vec()), &Lex::PosInf), (990, 1000));
+        // A member out of lex order at the end: a range query sees no overlap, the removal
+        // walk (as Redis's skiplist walk) takes everything from the first member on.
+        z.insert(b"!", 100.0, lim);
+        let (min, max) = (Lex::Incl(b"0".to_vec()), Lex::PosInf);
+        assert_eq!(z.lex_range(&min, &max, false, 0), (0, 0));
+        assert_eq!(z.lex_range_to_remove(&min, &max), (0, 1001));
     }
 
     #[test]
