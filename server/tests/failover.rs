@@ -51,10 +51,19 @@ fn hands_over(master: &mut Raw, replica: &mut Raw, replica_port: u16) {
 
 #[test]
 fn a_vireo_replica_takes_over() {
-    let (m, r) = (Server::start(), Server::start());
-    let (mut mr, mut rr) = (m.raw(), r.raw());
+    let (m, r, other) = (Server::start(), Server::start(), Server::start());
+    let (mut mr, mut rr, mut or) = (m.raw(), r.raw(), other.raw());
     replicating(&mut mr, &mut rr, m.port);
+    // Another replica of the old master follows the new one through it (a chain).
+    or.expect(&format!("REPLICAOF 127.0.0.1 {}", m.port), b"+OK\r\n");
+    eventually(20, "the other link", || or.info_field("replication", "master_link_status") == "up");
     hands_over(&mut mr, &mut rr, r.port);
+    eventually(10, "the write through the chain", || or.line("GET after") == b"$1\r\n2\r\n");
+    assert_eq!(or.info_field("replication", "master_port"), m.port.to_string());
+    assert_eq!(
+        or.info_field("replication", "master_replid"),
+        rr.info_field("replication", "master_replid")
+    );
 }
 
 #[test]
