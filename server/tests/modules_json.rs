@@ -167,6 +167,7 @@ fn documents_are_a_persistent_module_type() {
     drop(c);
     drop(srv);
     let srv = Server::start_with(&args);
+    assert!(common::wait_loaded(srv.port, None), "the RDB never loaded");
     let mut c = srv.raw();
     c.expect("JSON.GET doc", want);
     c.expect("DBSIZE", b":2\r\n");
@@ -227,6 +228,8 @@ fn the_aof_replays_writes_and_deletions() {
     drop(c);
     drop(srv);
     let srv = Server::start_with(&args);
+    // (It takes connections while it loads the AOF.)
+    assert!(common::wait_loaded(srv.port, None), "the AOF never loaded");
     let mut c = srv.raw();
     c.expect("EXISTS a b", b":0\r\n");
     c.expect("JSON.GET c", b"$11\r\n{\"x\":[1,2]}\r\n");

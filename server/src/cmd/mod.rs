@@ -776,10 +776,14 @@ fn count_keyspace_hits(core: &mut Core, cmd: &Command, db: usize, before: Lookup
         if cmd.fullname == "memory|usage" || counted_inside {
             return;
         }
-        (now.hits - before.hits, now.misses - before.misses)
+        (now.hits.saturating_sub(before.hits), now.misses.saturating_sub(before.misses))
     } else if cmd.flags.contains(CmdFlags::WRITE) && cmd.module.is_none() {
         // (WATCH reads no key: it is neither. A module's write counts in the commands it calls.)
-        (now.read_hits - before.read_hits, now.read_misses - before.read_misses)
+        // (Saturating: SWAPDB or a reload may have put another database there.)
+        (
+            now.read_hits.saturating_sub(before.read_hits),
+            now.read_misses.saturating_sub(before.read_misses),
+        )
     } else {
         return;
     };
