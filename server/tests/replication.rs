@@ -590,6 +590,14 @@ fn chain(top: &mut Raw, top_port: u16, middle: &mut Raw, middle_port: u16, botto
     bottom.expect("GET later", b"$1\r\n1\r\n");
     bottom.expect("SELECT 0", b"+OK\r\n");
 
+    // The bottom's link breaks while the top writes: it continues from the middle's backlog.
+    let partial: u64 = middle.info_field("stats", "sync_partial_ok").parse().unwrap();
+    middle.expect("CLIENT KILL TYPE replica", b":1\r\n");
+    top.expect("SET missed 1", b"+OK\r\n");
+    eventually(10, "the missed write", || bottom.line("GET missed") == b"$1\r\n1\r\n");
+    let now: u64 = middle.info_field("stats", "sync_partial_ok").parse().unwrap();
+    assert_eq!(now, partial + 1, "a partial resync from the middle");
+
     // The middle takes over; the bottom follows it on, from where it was.
     let full = middle.info_field("stats", "sync_full");
     middle.expect("REPLICAOF NO ONE", b"+OK\r\n");
@@ -631,4 +639,27 @@ fn vireo_replicates_through_a_redis_replica() {
     let (top, bottom) = (Server::start(), Server::start());
     let (mut t, mut m, mut b) = (top.raw(), middle.raw(), bottom.raw());
     chain(&mut t, top.port, &mut m, middle.port, &mut b);
+}
+
+/// A replica keeps a backlog of its master's stream even with no replica of its own: promoted,
+/// it lets a sibling that missed the last writes continue from it.
+#[test]
+fn a_sibling_continues_from_the_promoted_replicas_backlog() {
+    let (top, first, second) = (Server::start(), Server::start(), Server::start());
+    let (mut t, mut a, mut b) = (top.raw(), first.raw(), second.raw());
+    t.expect("SET base 1", b"+OK\r\n");
+    for r in [&mut a, &mut b] {
+        r.expect(&format!("REPLICAOF 127.0.0.1 {}", top.port), b"+OK\r\n");
+        eventually(20, "the link", || link_up(r));
+    }
+    eventually(10, "both caught up", || offset_of(&mut a) == offset_of(&mut b));
+    // The second misses a write (it reconnects a second after its link is cut).
+    b.expect("CLIENT KILL TYPE master", b":1\r\n");
+    t.expect("SET missed 1", b"+OK\r\n");
+    eventually(5, "the first to have it", || a.line("GET missed") == b"$1\r\n1\r\n");
+    a.expect("REPLICAOF NO ONE", b"+OK\r\n");
+    b.expect(&format!("REPLICAOF 127.0.0.1 {}", first.port), b"+OK\r\n");
+    eventually(10, "the missed write", || b.line("GET missed") == b"$1\r\n1\r\n");
+    assert_eq!(a.info_field("stats", "sync_full"), "0", "no full resync");
+    assert_eq!(a.info_field("stats", "sync_partial_ok"), "1");
 }

@@ -398,6 +398,9 @@ fn open_stream(core: &mut Core) {
     if !core.repl.sink_added {
         core.prop.add_sink(Box::new(StreamSink(core.repl.stream.clone())));
         core.repl.sink_added = true;
+        // The backlog keeps `repl-backlog-size` from now on (a replica's, before any replica
+        // of its own comes).
+        config_changed(core);
     }
     core.prop.force_select();
 }
