@@ -46,7 +46,7 @@ use bytes::Bytes;
 use crate::blocking::{BlockRequest, Waiter, Wants};
 use crate::client::{Client, ReplyMode};
 use crate::error::{CmdResult, Error};
-use crate::keyspace::{Db, Lookups, MissEvents};
+use crate::keyspace::{Db, Lookups, ReadLookups};
 use crate::resp::Reply;
 use crate::server::{Core, Server};
 use spec::{CmdFlags, CommandSpec};
@@ -166,9 +166,10 @@ pub struct Command {
     pub fullname: &'static str,
     /// The spec's `command_flags` as bits (`CmdFlags::WRITE`...).
     pub flags: CmdFlags,
-    /// Whether a key spec is read-only (SINTERSTORE's sources): computed once, since every
-    /// write command asks (INFO keyspace hits).
-    pub has_ro_keys: bool,
+    /// Which of its lookups count in INFO's keyspace hits and misses, and which fire
+    /// `keymiss` (see [`read_lookups`]): decided once, every call asks.
+    pub counted_reads: ReadLookups,
+    pub notified_reads: ReadLookups,
     pub subcommands: NameMap<Command>,
     /// The module that implements it, for a module command (see `module_host`).
     pub module: Option<Box<crate::module_host::ModuleCommand>>,
@@ -194,7 +195,7 @@ impl Command {
     }
 
     /// The keys of a call that ran, for the per-key work that follows it: WATCH, client
-    /// tracking, `keymiss` events (see [`spec::keys_after_call`]).
+    /// tracking (see [`spec::keys_after_call`]).
     pub fn keys_after_call(&self, argv: &[Bytes]) -> Vec<spec::KeyRef> {
         let args: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
         spec::keys_after_call(self.spec, &args)
@@ -244,12 +245,14 @@ impl Commands {
         for s in spec.subcommands {
             subcommands.insert(s.name.as_bytes(), Self::make(s, Some(fullname), handlers, names));
         }
+        let (counted_reads, notified_reads) = read_lookups(fullname, spec.flag_bits, false);
         Command {
             spec,
             handler: handlers.get(fullname).copied(),
             id,
             flags: spec.flag_bits,
-            has_ro_keys: spec.key_specs.iter().any(|k| k.flags.contains(spec::KeyFlags::RO)),
+            counted_reads,
+            notified_reads,
             fullname,
             subcommands,
             module: None,
@@ -765,43 +768,50 @@ fn serve_key(server: &Arc<Server>, core: &mut Core, dbi: usize, key: &[u8]) {
     }
 }
 
-/// INFO's keyspace_hits / keyspace_misses, as Redis counts its read lookups: every key lookup
-/// of a read-only command (MEMORY USAGE looks without counting), and what a write command read
-/// with [`crate::keyspace::Db::lookup_read`] (SINTERSTORE's sources, GETDEL's key).
+/// Which of a command's lookups are reads, as Redis 7.0 counts them in INFO's keyspace_hits
+/// and keyspace_misses, and as it fires `keymiss` for those that find nothing: every lookup of
+/// a read-only command, what a write reads with [`Db::lookup_read`] (SINTERSTORE's sources,
+/// GETDEL's key). Apart: MEMORY USAGE looks without either, OBJECT without notifying, a
+/// read-only script's (or a module's write's) own count adds nothing to that of the commands it
+/// runs.
+pub(crate) fn read_lookups(
+    fullname: &str,
+    flags: CmdFlags,
+    module: bool,
+) -> (ReadLookups, ReadLookups) {
+    let readonly = flags.contains(CmdFlags::READONLY);
+    let counted = match fullname {
+        "memory|usage" | "eval_ro" | "evalsha_ro" | "fcall_ro" => ReadLookups::None,
+        _ if readonly => ReadLookups::All,
+        // (WATCH reads no key: it is neither.)
+        _ if flags.contains(CmdFlags::WRITE) && !module => ReadLookups::Marked,
+        _ => ReadLookups::None,
+    };
+    let notified = match fullname {
+        "memory|usage" => ReadLookups::None,
+        _ if fullname.starts_with("object|") => ReadLookups::None,
+        _ if readonly => ReadLookups::All,
+        _ => ReadLookups::Marked,
+    };
+    (counted, notified)
+}
+
+/// Adds a call's reads (see [`read_lookups`]) to INFO's keyspace_hits / keyspace_misses.
 fn count_keyspace_hits(core: &mut Core, cmd: &Command, db: usize, before: Lookups) {
     let now = core.dbs[db].lookups;
-    let (hits, misses) = if cmd.flags.contains(CmdFlags::READONLY) {
-        // (A read-only script's commands count their own lookups.)
-        let counted_inside = matches!(cmd.fullname, "eval_ro" | "evalsha_ro" | "fcall_ro");
-        if cmd.fullname == "memory|usage" || counted_inside {
-            return;
+    // (Saturating: SWAPDB or a reload may have put another database there.)
+    let (hits, misses) = match cmd.counted_reads {
+        ReadLookups::None => return,
+        ReadLookups::All => {
+            (now.hits.saturating_sub(before.hits), now.misses.saturating_sub(before.misses))
         }
-        (now.hits.saturating_sub(before.hits), now.misses.saturating_sub(before.misses))
-    } else if cmd.flags.contains(CmdFlags::WRITE) && cmd.module.is_none() {
-        // (WATCH reads no key: it is neither. A module's write counts in the commands it calls.)
-        // (Saturating: SWAPDB or a reload may have put another database there.)
-        (
+        ReadLookups::Marked => (
             now.read_hits.saturating_sub(before.read_hits),
             now.read_misses.saturating_sub(before.read_misses),
-        )
-    } else {
-        return;
+        ),
     };
     core.stats.keyspace_hits += hits;
     core.stats.keyspace_misses += misses;
-}
-
-/// Which of a command's lookups are reads that fire `keymiss` when they find nothing: all of a
-/// read-only command's (OBJECT and MEMORY USAGE look without notifying, as in Redis), a write's
-/// [`Db::lookup_read`]s.
-fn miss_events(cmd: &Command) -> MissEvents {
-    if cmd.fullname.starts_with("object|") || cmd.fullname == "memory|usage" {
-        MissEvents::Off
-    } else if cmd.flags.contains(CmdFlags::READONLY) {
-        MissEvents::All
-    } else {
-        MissEvents::Reads
-    }
 }
 
 /// Invalidates WATCHes (and client-side caches) on the keys a write command wrote: those its
@@ -1035,7 +1045,7 @@ fn run_inner(
     // (Saved and put back: a script's commands run inside its call.)
     let wants_misses = crate::keyspace::notify::wanted(core) & crate::config::notify::KEY_MISS != 0;
     let misses_before = wants_misses
-        .then(|| std::mem::replace(&mut core.dbs[db_before].miss_events, miss_events(cmd)));
+        .then(|| std::mem::replace(&mut core.dbs[db_before].miss_events, cmd.notified_reads));
     let reply_start = out.len();
     let start = quanta::Instant::now();
     let mut ctx = Ctx {

@@ -112,16 +112,8 @@ fn get_stream<'d>(
     as_stream(db.lookup(key, now, acc))
 }
 
-/// [`get_stream`] of a key the command reads (Redis's lookupKeyRead: counted as a hit or miss).
-fn read_stream<'d>(
-    db: &'d mut Db,
-    key: &[u8],
-    now: i64,
-    acc: Access,
-) -> Result<Option<&'d mut Stream>, Error> {
-    as_stream(db.lookup_read(key, now, acc))
-}
-
+/// The stream of a looked-up entry (`db.lookup_read` for a key the command reads, counted as
+/// a hit or miss): None if missing, WRONGTYPE for another type.
 fn as_stream(e: Option<&mut crate::keyspace::Entry>) -> Result<Option<&mut Stream>, Error> {
     match e {
         None => Ok(None),
@@ -577,7 +569,7 @@ pub fn parse_read(ctx: &mut Ctx, argv: &[Bytes], group_cmd: bool) -> Result<Read
     for k in 0..n {
         let key = &argv[streams_at + k];
         let arg = &argv[streams_at + n + k][..];
-        let s = read_stream(db, key, now, acc)?;
+        let s = as_stream(db.lookup_read(key, now, acc))?;
         if let Some((group, _)) = &req.group {
             if !s.as_ref().is_some_and(|s| s.groups.contains_key(&group[..])) {
                 return Err(Error::msg(format!(
@@ -638,7 +630,7 @@ pub fn serve_read(ctx: &mut Ctx, req: &ReadRequest) -> bool {
             if ready.is_some_and(|k| k != key) {
                 continue;
             }
-            let Ok(Some(s)) = read_stream(db, key, now, acc) else { continue };
+            let Ok(Some(s)) = as_stream(db.lookup_read(key, now, acc)) else { continue };
             match &req.group {
                 None => {
                     let Some(last) = s.log.edge_id(false) else { continue };
@@ -1076,7 +1068,8 @@ fn xsetid(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// XACK key group id [id ...]
 fn xack(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (now, acc) = (ctx.now, access(ctx));
-    let g = read_stream(ctx.db(), &argv[1], now, acc)?.and_then(|s| s.groups.get_mut(&argv[2][..]));
+    let g = as_stream(ctx.db().lookup_read(&argv[1], now, acc))?
+        .and_then(|s| s.groups.get_mut(&argv[2][..]));
     let Some(g) = g else {
         ctx.out.int(0);
         return Ok(());
@@ -1230,7 +1223,7 @@ fn xclaim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (now, acc) = (ctx.now, access(ctx));
     let (key, group, consumer) = (&argv[1], &argv[2], &argv[3]);
     let (db, out) = ctx.db_out();
-    let s = read_stream(db, key, now, acc)?;
+    let s = as_stream(db.lookup_read(key, now, acc))?;
     let Some(s) = s.filter(|s| s.groups.contains_key(&group[..])) else {
         return Err(no_key_or_group(key, group));
     };

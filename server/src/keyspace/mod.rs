@@ -315,16 +315,19 @@ pub struct Db {
     pub lookups: Lookups,
     /// Which lookups that find nothing record a `keymiss` event in `events`: set by the
     /// dispatcher around each command while someone listens for them.
-    pub miss_events: MissEvents,
+    pub miss_events: ReadLookups,
 }
 
-/// See [`Db::miss_events`].
+/// Which of a command's key lookups are reads, as Redis counts them (INFO keyspace_hits and
+/// keyspace_misses) and notifies them (`keymiss`): each command's, decided once per command
+/// (`cmd::Command`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum MissEvents {
+pub enum ReadLookups {
+    /// None of its own (MEMORY USAGE; EVAL_RO, whose commands count theirs).
     #[default]
-    Off,
-    /// Reads only ([`Db::lookup_read`]): a write command's.
-    Reads,
+    None,
+    /// Only [`Db::lookup_read`]s: a write command's.
+    Marked,
     /// Every lookup: a read-only command's.
     All,
 }
@@ -354,7 +357,7 @@ impl Db {
             events: None,
             record_overwrites: false,
             lookups: Lookups::default(),
-            miss_events: MissEvents::Off,
+            miss_events: ReadLookups::None,
         }
     }
 
@@ -417,25 +420,23 @@ impl Db {
                 None
             }
         };
-        let miss_event = match self.miss_events {
-            MissEvents::Off => false,
-            MissEvents::Reads => read,
-            MissEvents::All => true,
-        };
-        if found.is_none() && miss_event {
-            if let Some(ev) = &mut self.events {
-                ev.push((notify::DbEvent::Miss, key.into()));
-            }
-        }
         let n = &mut self.lookups;
         if found.is_some() {
             n.hits += 1;
             n.read_hits += u64::from(read);
-        } else {
-            n.misses += 1;
-            n.read_misses += u64::from(read);
+            return found;
         }
-        found
+        n.misses += 1;
+        n.read_misses += u64::from(read);
+        let miss_event = match self.miss_events {
+            ReadLookups::None => false,
+            ReadLookups::Marked => read,
+            ReadLookups::All => true,
+        };
+        if let (true, Some(ev)) = (miss_event, &mut self.events) {
+            ev.push((notify::DbEvent::Miss, key.into()));
+        }
+        None
     }
 
     /// The live entry for `key`, recording the access (Redis's lookupKeyRead/Write).

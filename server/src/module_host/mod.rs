@@ -213,13 +213,16 @@ pub fn load_ex(
     for (spec, handler) in staged {
         let id = base + core.modules.next_id;
         core.modules.next_id += 1;
+        let (counted_reads, notified_reads) =
+            cmd::read_lookups(spec.full_name, spec.flag_bits, true);
         let c = Command {
             spec,
             handler: Some(dispatch),
             id,
             fullname: spec.full_name,
             flags: spec.flag_bits,
-            has_ro_keys: spec.key_specs.iter().any(|k| k.flags.contains(cmd::spec::KeyFlags::RO)),
+            counted_reads,
+            notified_reads,
             subcommands: NameMap::default(),
             module: Some(Box::new(ModuleCommand { module: name.clone(), handler })),
         };

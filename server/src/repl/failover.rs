@@ -74,7 +74,7 @@ pub fn abort(server: &Arc<Server>, core: &mut Core, why: &str) {
 /// The target answered this server's `PSYNC ... FAILOVER`: it took over (`+CONTINUE`,
 /// `+FULLRESYNC`), or refused (an error).
 pub fn answered(server: &Arc<Server>, core: &mut Core, accepted: bool) {
-    if !core.repl.failover.as_ref().is_some_and(|f| f.state == State::InProgress) {
+    if !in_progress(core) {
         return;
     }
     if accepted {
