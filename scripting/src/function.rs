@@ -130,7 +130,7 @@ impl Functions {
     }
 
     pub fn new() -> mlua::Result<Functions> {
-        let engine = Engine::with_globals(false)?;
+        let engine = Engine::with_globals(false, false)?;
         let (env, mode, load_redis, loading) = engine
             .lua
             .load(FN_PRELUDE)

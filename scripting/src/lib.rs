@@ -7,6 +7,7 @@
 mod bit;
 mod cjson;
 mod cmsgpack;
+mod ldb;
 mod reply;
 mod run;
 mod structlib;
@@ -18,6 +19,7 @@ use either::Either;
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 
 pub use function::{flag_names, FunctionInfo, Functions, Library, RestorePolicy};
+pub use ldb::{DebugInput, DebugIo};
 pub use reply::{format_double, format_g, format_g17, parse as parse_reply, Reply};
 
 /// What scripts reach the server through.
@@ -226,6 +228,8 @@ pub struct Engine {
     memory_limit: usize,
     /// Asked while a script runs (see [`Engine::set_watchdog`]).
     watchdog: Option<std::sync::Arc<dyn Watchdog>>,
+    /// A debugger's engine ([`Engine::debugger`]): lists a frame's locals.
+    locals: Option<Function>,
 }
 
 /// Set up once per Lua state, with the full globals: builds the sandbox the scripts see.
@@ -294,14 +298,32 @@ const REDIS_VERSION_NUM: i64 = 0x07000f;
 impl Engine {
     /// An engine for EVAL's scripts.
     pub fn new() -> mlua::Result<Engine> {
-        Engine::with_globals(true)
+        Engine::with_globals(true, false)
+    }
+
+    /// An engine for one debugging session (`SCRIPT DEBUG`): its Lua state also keeps what
+    /// the debugger needs of Lua's debug library (the scripts still do not see it).
+    pub fn debugger() -> mlua::Result<Engine> {
+        Engine::with_globals(true, true)
     }
 
     /// With `script_args`, the globals have KEYS and ARGV (EVAL's scripts; a library's
     /// functions get their keys and arguments as parameters).
-    pub(crate) fn with_globals(script_args: bool) -> mlua::Result<Engine> {
+    pub(crate) fn with_globals(script_args: bool, debugger: bool) -> mlua::Result<Engine> {
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH;
-        let lua = Lua::new_with(libs, LuaOptions::default())?;
+        let lua = if debugger {
+            // SAFETY: mlua calls the debug library unsafe because Lua code holding it can break
+            // mlua's invariants (upvalues and metatables of mlua's own functions). No Lua code
+            // here ever holds it: the prelude removes it from the globals before any other code
+            // runs, the scripts' globals never had it, and only `debug.getlocal` and
+            // `debug.getinfo` are kept, as upvalues of the debugger's helper, which only reads
+            // the locals of the script's own frame.
+            unsafe { Lua::unsafe_new_with(libs | StdLib::DEBUG, LuaOptions::default()) }
+        } else {
+            Lua::new_with(libs, LuaOptions::default())?
+        };
+        // Taken before the prelude removes the debug library from the globals.
+        let locals = if debugger { Some(ldb::make_locals(&lua)?) } else { None };
         install_random(&lua)?;
         let backing = lua.create_table()?;
         let redis = lua.create_table()?;
@@ -366,6 +388,7 @@ impl Engine {
             counted,
             memory_limit: 0,
             watchdog: None,
+            locals,
         })
     }
 
@@ -422,8 +445,18 @@ impl Engine {
         )?;
         // Redis 7.0 always replicates effects: these remain for old scripts.
         redis.set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
-        redis.set("breakpoint", lua.create_function(|_, _: MultiValue| Ok(false))?)?;
-        redis.set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+        // The debugger's: they do nothing outside a debugging session.
+        redis.set(
+            "breakpoint",
+            lua.create_function(|_, _: MultiValue| Ok(ldb::breakpoint_call()))?,
+        )?;
+        redis.set(
+            "debug",
+            lua.create_function(|lua, args: MultiValue| {
+                ldb::debug_call(lua, &args);
+                Ok(())
+            })?,
+        )?;
         Ok(())
     }
 
@@ -562,6 +595,40 @@ impl Engine {
             reply: Reply::Error(format!("ERR Error running script: {e}").into_bytes()),
             error_counted: false,
         })
+    }
+
+    /// Runs `body` (an EVAL's script) under the debugger, which talks to its client through
+    /// `io`; `timeout_ms` (0: 5 s) is how long the script may run without stopping before the
+    /// debugger stops it as an infinite loop. Returns the script's outcome and what was logged
+    /// since the client's last command. Only for an engine made by [`Engine::debugger`].
+    pub fn debug_script(
+        &mut self,
+        body: &[u8],
+        keys: &[&[u8]],
+        args: &[&[u8]],
+        host: &mut dyn ScriptHost,
+        io: Box<dyn DebugIo>,
+        timeout_ms: u64,
+    ) -> (Outcome, Vec<Vec<u8>>) {
+        let failed =
+            |msg: String| Outcome { reply: Reply::Error(msg.into_bytes()), error_counted: false };
+        let Some(locals) = self.locals.clone() else {
+            return (failed("ERR not a debugger engine".into()), Vec::new());
+        };
+        let sha = match self.load(body) {
+            Ok(sha) => sha,
+            Err(e) => return (failed(e), Vec::new()),
+        };
+        let script = self.find(sha.as_bytes()).expect("loaded above");
+        let session = ldb::Session::start(io, body, timeout_ms, locals, self.backing.clone());
+        let triggers =
+            mlua::HookTriggers::new().every_line().every_nth_instruction(WATCHDOG_INSTRUCTIONS);
+        if let Err(e) = self.lua.set_hook(triggers, ldb::hook) {
+            return (failed(format!("ERR Lua engine: {e}")), Vec::new());
+        }
+        let outcome = self.run_script(&script, keys, args, host);
+        self.lua.remove_hook();
+        (outcome, session.finish())
     }
 
     fn run_function(
@@ -726,8 +793,14 @@ impl Drop for RunningGuard {
 fn host_call(args: CallArgs) -> (Reply, bool, bool) {
     match args.0 {
         Ok(argv) => Running::with(|h, resp3| {
+            // A debugging session that steps logs the command and its reply.
+            let traced = ldb::tracing_calls().then(|| argv.clone());
             let r = h.call(argv);
-            (r, h.error_counted(), *resp3)
+            let ran = h.error_counted();
+            if let Some(argv) = traced {
+                ldb::trace_call(&argv, &r, ran, *resp3);
+            }
+            (r, ran, *resp3)
         })
         .unwrap_or_else(|| (Reply::error("ERR no script is running"), false, false)),
         Err(msg) => (Reply::Error(msg.as_bytes().to_vec()), false, false),

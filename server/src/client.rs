@@ -298,6 +298,10 @@ pub struct Client {
     pub aof_loader: bool,
     /// Channels, patterns and shard channels this client subscribes to.
     pub pubsub: crate::pubsub::ClientSubs,
+    /// SCRIPT DEBUG YES|SYNC: the next EVAL starts a debugging session.
+    pub lua_debug: Option<crate::cmd::ldb::DebugMode>,
+    /// The debugging session an EVAL started: the connection relays it, then closes.
+    pub debug_session: Option<crate::cmd::ldb::DebugLink>,
 }
 
 /// A transaction being queued.
@@ -377,6 +381,8 @@ impl Client {
             time_snapshot: None,
             aof_loader: false,
             pubsub: Default::default(),
+            lua_debug: None,
+            debug_session: None,
         }
     }
 

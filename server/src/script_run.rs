@@ -37,6 +37,9 @@ pub struct ScriptRun {
     kill: AtomicBool,
     /// `requirepass` is set (for connections that arrive while a script is busy).
     auth_required: AtomicBool,
+    /// A SYNC debugging session holds the core lock: other connections wait for it without
+    /// trying to take the lock (see `Server::try_lock_core`).
+    debugging: AtomicBool,
 }
 
 impl ScriptRun {
@@ -49,6 +52,14 @@ impl ScriptRun {
         self.wrote.store(false, Ordering::Relaxed);
         self.kill.store(false, Ordering::Relaxed);
         self.kind.store(kind as u8, Ordering::Release);
+    }
+
+    pub fn set_debugging(&self, on: bool) {
+        self.debugging.store(on, Ordering::Release);
+    }
+
+    pub fn debugging(&self) -> bool {
+        self.debugging.load(Ordering::Acquire)
     }
 
     /// Whether new connections start unauthenticated (noted when a script starts).

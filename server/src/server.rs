@@ -179,14 +179,14 @@ impl Server {
         }
     }
 
-    /// The core lock, or None while a busy script holds it (after waiting a little for a
-    /// holder that is not one).
+    /// The core lock, or None while a busy script or a SYNC debugging session holds it (after
+    /// waiting a little for a holder that is not one).
     pub fn try_lock_core(&self) -> Option<parking_lot::MutexGuard<'_, Core>> {
         loop {
             if let Some(g) = self.core.try_lock() {
                 return Some(g);
             }
-            if self.script.busy().is_some() {
+            if self.script.busy().is_some() || self.script.debugging() {
                 return None;
             }
             if let Some(g) = self.core.try_lock_for(std::time::Duration::from_millis(2)) {

@@ -49,6 +49,7 @@ mod propagation;
 mod pubsub;
 mod redis_py;
 mod replication;
+mod script_debug;
 mod scripting;
 mod scripting_busy;
 mod sets;

@@ -806,6 +806,7 @@ pub struct LogEntry {
 const LOG_GROUPING_MS: i64 = 60_000;
 
 /// The users and the ACL log.
+#[derive(Clone)]
 pub struct Acl {
     users: BTreeMap<Vec<u8>, User>,
     /// Bumped by every change of any user, so that a client can cache what it knows of its own.

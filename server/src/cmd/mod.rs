@@ -20,6 +20,7 @@ pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod keys;
+pub mod ldb;
 pub(crate) mod legacy_range;
 pub mod list;
 pub mod lolwut;

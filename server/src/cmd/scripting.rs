@@ -29,6 +29,7 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("script|exists", script_exists),
     ("script|flush", script_flush),
     ("script|kill", script_kill),
+    ("script|debug", super::ldb::script_debug),
     ("script|help", script_help),
 ];
 
@@ -74,6 +75,13 @@ fn evalsha_ro(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 fn run_script(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdResult {
     let numkeys = numkeys(argv, Error::NOT_INT)?;
+    // A debugging session (SCRIPT DEBUG); not inside MULTI/EXEC, where the script just runs.
+    if let Some(mode) = ctx.client.lua_debug.filter(|_| !ctx.client.in_exec) {
+        if by_sha {
+            return Err(Error::msg("ERR Please use EVAL instead of EVALSHA for debugging"));
+        }
+        return super::ldb::start(ctx, argv, numkeys, ro, mode);
+    }
     let eng = engine(ctx.server, ctx.core)?;
     let loaded;
     let sha: &[u8] = if by_sha {
@@ -145,15 +153,7 @@ pub(super) fn with_host<R>(
         ctx.core.prop.begin_transaction();
     }
     let mut lua_client = Client::for_script(ctx.client, ctx.now);
-    let mut host = Host {
-        server: ctx.server,
-        core: ctx.core,
-        client: &mut lua_client,
-        read_only,
-        oom,
-        out: Vec::new(),
-        ran: false,
-    };
+    let mut host = Host::new(ctx.server, ctx.core, &mut lua_client, read_only, oom);
     let threshold = host.core.cfg.busy_reply_threshold;
     ctx.server.script.set_auth_required(!host.core.acl.default_needs_no_auth());
     ctx.server.script.begin(kind, threshold, ctx.now);
@@ -220,6 +220,18 @@ pub(super) struct Host<'a> {
     out: Vec<u8>,
     /// The last call ran through the dispatcher (its error, if any, is counted).
     ran: bool,
+}
+
+impl<'a> Host<'a> {
+    pub(super) fn new(
+        server: &'a Arc<Server>,
+        core: &'a mut Core,
+        client: &'a mut Client,
+        read_only: bool,
+        oom: bool,
+    ) -> Host<'a> {
+        Host { server, core, client, read_only, oom, out: Vec::new(), ran: false }
+    }
 }
 
 impl ScriptHost for Host<'_> {

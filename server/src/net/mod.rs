@@ -557,8 +557,11 @@ where
                             match cmd::execute(server, &mut core, client, argv, &mut out) {
                                 Flow::Continue => {
                                     idx += 1;
-                                    // A full synchronization's snapshot goes out next.
-                                    if client.rdb_transfer.is_some() {
+                                    // A full synchronization's snapshot goes out next, or
+                                    // a debugging session takes the connection over.
+                                    if client.rdb_transfer.is_some()
+                                        || client.debug_session.is_some()
+                                    {
                                         break;
                                     }
                                 }
@@ -651,6 +654,12 @@ where
             if client.close_after_reply {
                 return Ok(());
             }
+            if let Some(link) = client.debug_session.take() {
+                // What the client sent after the EVAL is for the debugger.
+                let pending = batch.cmds[idx..].iter().map(|r| batch.argv[r.clone()].to_vec());
+                let pending = pending.collect();
+                return debug_session(stream, &shared, link, pending, &mut rbuf, max_bulk).await;
+            }
             if let Some(mut from) = client.rdb_transfer.take() {
                 let timeout = server.lock_core().await.cfg.repl_timeout;
                 // An `rdb-only` client (redis-cli --rdb) wants nothing after the payload.
@@ -702,6 +711,79 @@ where
             );
             server.lock_core().await.stats.client_query_buffer_limit_disconnections += 1;
             return Ok(());
+        }
+    }
+}
+
+/// Relays a Lua debugging session (see `cmd::ldb`): the session's log replies to the client,
+/// the client's commands to the session, until the session ends; the connection then closes,
+/// as Redis's does. Something that is not a command array ends the session (as in Redis); so
+/// does the client leaving, or being killed.
+async fn debug_session<S>(
+    stream: &mut S,
+    shared: &ClientShared,
+    mut link: crate::cmd::ldb::DebugLink,
+    mut pending: std::collections::VecDeque<Vec<Bytes>>,
+    rbuf: &mut BytesMut,
+    max_bulk: i64,
+) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    use crate::cmd::ldb::ToClient;
+    use vireo_scripting::DebugInput;
+    loop {
+        let msg = tokio::select! {
+            m = link.from_session.recv() => m,
+            _ = shared.out.killed.notified() => None,
+        };
+        let log = match msg {
+            Some(ToClient::Log(log)) => log,
+            Some(ToClient::End(end)) => return stream.write_all(&end).await,
+            // Dropping the link stops the session's script.
+            None => return Ok(()),
+        };
+        stream.write_all(&log).await?;
+        let input = match pending.pop_front() {
+            Some(argv) => DebugInput::Command(argv),
+            None => read_debug_command(stream, rbuf, max_bulk).await?,
+        };
+        if link.to_session.send(input).is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// The debugging client's next command.
+async fn read_debug_command<S>(
+    stream: &mut S,
+    rbuf: &mut BytesMut,
+    max_bulk: i64,
+) -> io::Result<vireo_scripting::DebugInput>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    use vireo_scripting::DebugInput;
+    let limits = Limits { max_bulk_len: max_bulk, authenticated: true };
+    let mut ranges = Vec::new();
+    loop {
+        if !rbuf.is_empty() {
+            if rbuf[0] != b'*' {
+                return Ok(DebugInput::ProtocolError);
+            }
+            ranges.clear();
+            match parse_command(rbuf, limits, &mut ranges) {
+                Ok(Parsed::Incomplete) => {}
+                Ok(Parsed::Command { consumed, argc }) if argc > 0 => {
+                    let frame = rbuf.split_to(consumed).freeze();
+                    let argv = ranges[..argc].iter().map(|r| frame.slice(r.clone())).collect();
+                    return Ok(DebugInput::Command(argv));
+                }
+                _ => return Ok(DebugInput::ProtocolError),
+            }
+        }
+        if stream.read_buf(rbuf).await? == 0 {
+            return Ok(DebugInput::Gone);
         }
     }
 }
