@@ -250,6 +250,36 @@ fn sync_mode_blocks_the_server_until_the_session_ends() {
 }
 
 #[test]
+fn a_sync_session_wakes_blocked_clients_and_reaches_the_aof() {
+    let dir = common::TempDir::new("ldb-aof");
+    let d = dir.0.to_str().unwrap();
+    let s = Server::start_with(&["--dir", d, "--appendonly", "yes", "--appendfsync", "always"]);
+    let mut blocked = s.raw();
+    blocked.send_cmd(&["BLPOP", "q", "10"]);
+    common::eventually(5, "BLPOP to block", || {
+        s.raw().info_field("clients", "blocked_clients") == "1"
+    });
+    let mut c = s.raw();
+    start(&mut c, "SYNC", "redis.call('lpush', 'q', 'x')\nredis.call('set', 'k', 'v')\nreturn 1");
+    c.send_cmd(&["c"]);
+    let (_, reply) = read_end(&mut c);
+    assert_eq!(text(&reply), ":1\r\n");
+    assert_eq!(text(&blocked.read_reply()), "*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
+    // The script's effects are in the AOF as a transaction, as an EVAL's.
+    let mut other = s.raw();
+    other.expect("SET after 1", b"+OK\r\n");
+    let aof = std::fs::read_dir(dir.0.join("appendonlydir"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".incr."))
+        .map(|e| text(&std::fs::read(e.path()).unwrap()))
+        .collect::<String>();
+    let set = aof.find("$3\r\nset\r\n$1\r\nk\r\n").expect("SET k in the AOF");
+    let multi = aof.find("MULTI").or_else(|| aof.find("multi")).expect("MULTI in the AOF");
+    assert!(multi < set, "{aof}");
+}
+
+#[test]
 fn a_client_that_leaves_ends_its_session() {
     let s = Server::start();
     for mode in ["SYNC", "YES"] {

@@ -190,6 +190,7 @@ impl Session {
     fn run(self, io: ChannelIo) {
         let Session { server, mut private, mut client, script } = self;
         let to_client = io.to_client.clone();
+        let sync = private.is_none();
         let end = {
             let mut guard = None;
             let core: &mut Core = match private.as_deref_mut() {
@@ -197,12 +198,14 @@ impl Session {
                 None => &mut *guard.insert(server.core.lock()),
             };
             let end = run_script(&server, core, &mut client, &script, io);
-            if guard.is_some() {
+            if sync {
+                // What follows a top-level command (the EVAL's ran before the script did).
+                super::after_command(&server, core);
                 crate::keyspace::evict::publish();
             }
             end
         };
-        if private.is_none() {
+        if sync {
             server.script.set_debugging(false);
         }
         // The copy goes with the session, off the server's threads.

@@ -670,6 +670,17 @@ pub(crate) fn propagate_lazy_expired(core: &mut Core, db: usize) {
     }
 }
 
+/// What the dispatcher does after a top-level command, for work that ran outside one (a SYNC
+/// debugging session): module listeners get the keyspace events, blocked clients the keys that
+/// received values.
+pub(crate) fn after_command(server: &Arc<Server>, core: &mut Core) {
+    crate::module_host::events::deliver(server, core);
+    if !core.blocking.is_empty() && !core.blocking.serving {
+        serve_blocked(server, core);
+    }
+    crate::module_host::events::deliver(server, core);
+}
+
 /// Serves clients blocked on keys that received values, oldest waiter first, until no ready key
 /// can serve anyone (a served BLMOVE can make its destination ready in turn).
 fn serve_blocked(server: &Arc<Server>, core: &mut Core) {
