@@ -227,6 +227,25 @@ fn yes_mode_runs_on_a_copy_while_others_are_served() {
 }
 
 #[test]
+fn a_yes_session_never_writes_the_servers_files() {
+    let dir = common::TempDir::new("ldb-files");
+    let s = Server::start_with(&["--dir", dir.0.to_str().unwrap(), "--save", "900 1"]);
+    let mut other = s.raw();
+    other.expect("SET k v", b"+OK\r\n");
+    other.expect("SAVE", b"+OK\r\n");
+    let dump = dir.0.join("dump.rdb");
+    let before = std::fs::read(&dump).unwrap();
+    let mut c = s.raw();
+    start(&mut c, "YES", "redis.call('flushall')\nreturn redis.call('dbsize')");
+    c.send_cmd(&["c"]);
+    let (_, reply) = read_end(&mut c);
+    assert_eq!(text(&reply), ":0\r\n");
+    // FLUSHALL saves when save points are set: not the copy over the server's file.
+    assert_eq!(std::fs::read(&dump).unwrap(), before);
+    other.expect("GET k", b"$1\r\nv\r\n");
+}
+
+#[test]
 fn sync_mode_blocks_the_server_until_the_session_ends() {
     let s = Server::start();
     let mut c = s.raw();

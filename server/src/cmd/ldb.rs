@@ -150,7 +150,11 @@ fn private_copy(core: &Core) -> Result<Box<Core>, Error> {
             "ERR not enough room below maxmemory for a copy of the dataset: use SCRIPT DEBUG SYNC",
         ));
     }
-    let mut copy = Box::new(Core::new(core.cfg.clone()));
+    let mut cfg = core.cfg.clone();
+    // The copy must never reach the server's files (FLUSHALL saves when save points are set).
+    cfg.save.clear();
+    cfg.appendonly = false;
+    let mut copy = Box::new(Core::new(cfg));
     copy.acl = core.acl.clone();
     copy.lru_clock = core.lru_clock;
     copy.active_expire_enabled = false;

@@ -658,7 +658,18 @@ where
                 // What the client sent after the EVAL is for the debugger.
                 let pending = batch.cmds[idx..].iter().map(|r| batch.argv[r.clone()].to_vec());
                 let pending = pending.collect();
-                return debug_session(stream, &shared, link, pending, &mut rbuf, max_bulk).await;
+                let relay = debug_session(stream, link, pending, &mut rbuf, max_bulk);
+                // Leaving (on CLIENT KILL or shutdown) drops the link: the session stops.
+                let shutdown = server.shutdown.notified();
+                tokio::pin!(shutdown);
+                if server.is_shutting_down() {
+                    return Ok(());
+                }
+                return tokio::select! {
+                    r = relay => r,
+                    _ = shared.out.killed.notified() => Ok(()),
+                    _ = &mut shutdown => Ok(()),
+                };
             }
             if let Some(mut from) = client.rdb_transfer.take() {
                 let timeout = server.lock_core().await.cfg.repl_timeout;
@@ -718,10 +729,9 @@ where
 /// Relays a Lua debugging session (see `cmd::ldb`): the session's log replies to the client,
 /// the client's commands to the session, until the session ends; the connection then closes,
 /// as Redis's does. Something that is not a command array ends the session (as in Redis); so
-/// does the client leaving, or being killed.
+/// does the client leaving.
 async fn debug_session<S>(
     stream: &mut S,
-    shared: &ClientShared,
     mut link: crate::cmd::ldb::DebugLink,
     mut pending: std::collections::VecDeque<Vec<Bytes>>,
     rbuf: &mut BytesMut,
@@ -733,11 +743,7 @@ where
     use crate::cmd::ldb::ToClient;
     use vireo_scripting::DebugInput;
     loop {
-        let msg = tokio::select! {
-            m = link.from_session.recv() => m,
-            _ = shared.out.killed.notified() => None,
-        };
-        let log = match msg {
+        let log = match link.from_session.recv().await {
             Some(ToClient::Log(log)) => log,
             Some(ToClient::End(end)) => return stream.write_all(&end).await,
             // Dropping the link stops the session's script.
