@@ -1080,7 +1080,11 @@ fn run_inner(
     let duration_us = start.elapsed().as_micros() as u64;
     let Ctx { core, client, out, .. } = ctx;
     let out = out.buf;
-    count_keyspace_hits(core, cmd, db_before, lookups_before);
+    // A blocked command run again to serve it counts nothing: Redis 7.0 serves it from the
+    // key that woke it without a counted lookup (a module's callback opens keys itself).
+    if client.serving_blocked.is_none() || cmd.module.is_some() {
+        count_keyspace_hits(core, cmd, db_before, lookups_before);
+    }
     if let Some(m) = misses_before {
         core.dbs[db_before].miss_events = m;
     }
