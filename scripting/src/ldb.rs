@@ -205,7 +205,8 @@ fn repl(lua: &Lua, ldb: &mut Ldb) -> mlua::Result<()> {
             DebugInput::ProtocolError => return Err(killed("ERR protocol error")),
             DebugInput::Gone => return Err(killed("ERR client gone")),
         };
-        let name = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
+        let Some(first) = argv.first() else { return Err(killed("ERR protocol error")) };
+        let name = String::from_utf8_lossy(first).to_ascii_lowercase();
         let arg = |i: usize| argv.get(i).map(|a| String::from_utf8_lossy(a).into_owned());
         match name.as_str() {
             "h" | "help" => {

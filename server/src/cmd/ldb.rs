@@ -195,6 +195,8 @@ impl Session {
         let Session { server, mut private, mut client, script } = self;
         let to_client = io.to_client.clone();
         let sync = private.is_none();
+        // Whatever happens on this thread, a SYNC session's end lets the others in again.
+        let _flag = sync.then(|| DebuggingFlag(&server.script));
         let end = {
             let mut guard = None;
             let core: &mut Core = match private.as_deref_mut() {
@@ -209,12 +211,19 @@ impl Session {
             }
             end
         };
-        if sync {
-            server.script.set_debugging(false);
-        }
+        drop(_flag);
         // The copy goes with the session, off the server's threads.
         drop(private);
         let _ = to_client.send(ToClient::End(end));
+    }
+}
+
+/// Set while a SYNC session runs (see `start`); cleared when dropped, on unwinding too.
+struct DebuggingFlag<'a>(&'a crate::script_run::ScriptRun);
+
+impl Drop for DebuggingFlag<'_> {
+    fn drop(&mut self) {
+        self.0.set_debugging(false);
     }
 }
 
