@@ -146,9 +146,10 @@ pub struct Server {
 impl Server {
     pub fn new(cfg: Config, config_file: Option<std::path::PathBuf>) -> Arc<Server> {
         let port = cfg.port as u64;
+        let commands = Commands::build_renamed(&cfg.rename_commands);
         Arc::new(Server {
             core: Mutex::new(Core::new(cfg)),
-            commands: Commands::build(),
+            commands,
             next_client_id: AtomicU64::new(1),
             shutdown: Notify::new(),
             shutdown_requested: AtomicBool::new(false),

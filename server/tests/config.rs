@@ -697,3 +697,51 @@ fn maxclients_fits_the_open_files_limit() {
     assert!(time.len() == 4 && time[..3].iter().all(|t| digits(t, 2)), "{line}");
     assert!(digits(time[3], 3) && head[5] == "#" && head[6].is_empty(), "{line}");
 }
+
+/// `rename-command` as in a hardened redis.conf: a command under a new name (its replies,
+/// errors and stats keep its own name, as Redis's), a command removed, scripts and COMMAND
+/// seeing the same table, CONFIG REWRITE keeping the lines, and Redis's start-up errors.
+#[test]
+fn rename_command_lines() {
+    let dir = common::TempDir::new("rename");
+    let conf = dir.0.join("vireo.conf");
+    std::fs::write(
+        &conf,
+        "rename-command FLUSHALL \"\"\nrename-command config my-config\nrename-command get FETCH\n",
+    )
+    .unwrap();
+    let srv = common::ConfServer::start(&dir.0, &conf, &[]);
+    let mut r = srv.raw();
+    r.expect("SET a 1", b"+OK\r\n");
+    r.expect("fetch a", b"$1\r\n1\r\n");
+    r.expect("GET a", b"-ERR unknown command 'GET', with args beginning with: 'a' \r\n");
+    r.expect("FLUSHALL", b"-ERR unknown command 'FLUSHALL', with args beginning with: \r\n");
+    r.expect("FETCH", b"-ERR wrong number of arguments for 'get' command\r\n");
+    r.expect("EVAL \"return redis.call('fetch', 'a')\" 0", b"$1\r\n1\r\n");
+    let e = r.line("EVAL \"return redis.call('get', 'a')\" 0");
+    assert!(e.starts_with(b"-ERR Unknown Redis command called from script"));
+    assert!(r.line("COMMAND INFO fetch").starts_with(b"*1\r\n*10\r\n$3\r\nget\r\n"));
+    r.expect("COMMAND INFO get", b"*1\r\n$-1\r\n");
+    let count = r.int("COMMAND COUNT");
+    let stats = r.info_field("commandstats", "cmdstat_get");
+    assert!(stats.starts_with("calls=2,") && stats.contains("rejected_calls=1,"), "{stats}");
+    r.expect("my-config SET maxmemory-policy allkeys-lru", b"+OK\r\n");
+    r.expect("my-config REWRITE", b"+OK\r\n");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(text.starts_with("rename-command FLUSHALL \"\"\nrename-command config my-config\n"));
+    drop(srv);
+    // Without the lines, one command more.
+    let srv = common::Server::start();
+    assert_eq!(srv.raw().int("COMMAND COUNT"), count + 1);
+
+    for (line, err) in [
+        ("rename-command nosuch x", "No such command in rename-command"),
+        ("rename-command get set", "Target command name already exists"),
+        ("rename-command get", "Bad directive or wrong number of arguments"),
+    ] {
+        std::fs::write(&conf, format!("{line}\n")).unwrap();
+        let (code, out) = start_failing(&dir.0, &[conf.to_str().unwrap()]);
+        assert_eq!(code, 1);
+        assert!(out.ends_with(&format!("{err}\n")), "{line}: {out}");
+    }
+}

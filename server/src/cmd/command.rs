@@ -30,7 +30,8 @@ pub const HANDLERS: &[(&str, Handler)] = &[
 
 /// Every top-level command: the built-ins, then the modules' commands by name.
 fn all_commands(ctx: &Ctx) -> Vec<&'static CommandSpec> {
-    let mut all: Vec<&'static CommandSpec> = spec::all().iter().collect();
+    let removed = |s: &&CommandSpec| ctx.server.commands.removed(s.name);
+    let mut all: Vec<&'static CommandSpec> = spec::all().iter().filter(|s| !removed(s)).collect();
     let mut modules: Vec<&'static CommandSpec> =
         ctx.core.modules.commands().map(|c| c.spec).collect();
     modules.sort_unstable_by_key(|s| s.name);
@@ -57,7 +58,12 @@ fn count(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 
 /// A top-level command by name, built-in or a module's.
 fn lookup_top(ctx: &Ctx, name: &[u8]) -> Option<&'static CommandSpec> {
-    spec::lookup_bytes(name).or_else(|| ctx.core.modules.command(name).map(|c| c.spec))
+    // By the name clients use (`rename-command` may have changed it).
+    ctx.server
+        .commands
+        .get(name)
+        .map(|c| c.spec)
+        .or_else(|| ctx.core.modules.command(name).map(|c| c.spec))
 }
 
 /// A command or subcommand by the name a client gives: `get`, `client|list`.

@@ -208,12 +208,45 @@ pub struct Commands {
     map: NameMap<Command>,
     /// Full names by id, for stats.
     pub names: Vec<&'static str>,
+    /// Top-level commands `rename-command` removed (renamed ones are under their new name; a
+    /// command keeps its own name in replies, errors and stats, as in Redis).
+    removed: Vec<&'static str>,
+}
+
+/// Checks a `rename-command old new` line against the lines before it (`renames`), as Redis
+/// applies them one after the other: only top-level commands, the new name free.
+pub fn check_rename(renames: &[(Vec<u8>, Vec<u8>)], old: &[u8], new: &[u8]) -> Result<(), String> {
+    let exists = |name: &[u8]| {
+        let mut present = spec::lookup_bytes(name).is_some();
+        for (o, n) in renames {
+            if o == name {
+                present = false;
+            }
+            if n == name {
+                present = true;
+            }
+        }
+        present
+    };
+    if !exists(old) {
+        return Err("No such command in rename-command".into());
+    }
+    if !new.is_empty() && exists(new) {
+        return Err("Target command name already exists".into());
+    }
+    Ok(())
 }
 
 impl Commands {
     /// Builds the table once; it lives as long as the process (handlers and stats refer to its
     /// names by `&'static str`).
     pub fn build() -> &'static Commands {
+        Self::build_renamed(&[])
+    }
+
+    /// The table with the `rename-command` lines applied, in order (checked by
+    /// [`check_rename`] when the configuration was read).
+    pub fn build_renamed(renames: &[(Vec<u8>, Vec<u8>)]) -> &'static Commands {
         let mut handlers: HashMap<&'static str, Handler> = HashMap::new();
         for table in handler_tables() {
             for (name, h) in table.iter() {
@@ -227,7 +260,21 @@ impl Commands {
             let cmd = Self::make(spec, None, &handlers, &mut names);
             map.insert(spec.name.as_bytes(), cmd);
         }
-        Box::leak(Box::new(Commands { map, names }))
+        let mut removed = Vec::new();
+        for (old, new) in renames {
+            let Some(cmd) = map.remove(old) else { continue };
+            if new.is_empty() {
+                removed.push(cmd.fullname);
+            } else {
+                map.insert(new, cmd);
+            }
+        }
+        Box::leak(Box::new(Commands { map, names, removed }))
+    }
+
+    /// Whether `rename-command` removed this top-level command.
+    pub fn removed(&self, fullname: &str) -> bool {
+        self.removed.contains(&fullname)
     }
 
     fn make(

@@ -57,8 +57,13 @@ Memory values take units: `1k` = 1000, `1kb` = 1024, `m`/`mb`, `g`/`gb` (case-in
 `include /path/file.conf` reads another file at that point; a pattern in the file name\n\
 (`include /etc/redis/conf.d/*.conf`) reads every match in name order. `save` may be repeated (the\n\
 points add up). `loadmodule` lines load modules; `user` lines declare ACL users (see `acl.md`); module\n\
-directives (`name.option value`) are kept for their module. `rename-command` is refused: Vireo does\n\
-not rename commands.\n\n\
+directives (`name.option value`) are kept for their module. `rename-command <name> <new-name>`\n\
+renames a command (`\"\"` as the new name removes it), as Redis does: clients and scripts reach it by\n\
+its new name only, while replies, errors, COMMAND INFO and INFO commandstats still give its own\n\
+name; only top-level commands (no subcommands, no module commands), checked line by line with\n\
+Redis's errors (`No such command in rename-command`, `Target command name already exists`).\n\
+Replicas and AOF files see the commands under the names clients used, so give a replica, and a\n\
+server loading the AOF, the same lines (as with Redis).\n\n\
 An unknown directive or a bad value stops start-up with Redis's message on standard error and exit\n\
 code 1:\n\n\
 ```\n\

@@ -462,6 +462,9 @@ pub struct Config {
     pub loadmodule: Vec<Vec<Vec<u8>>>,
     /// `user <name> [rules...]` lines, in order (for the ACL subsystem).
     pub users: Vec<Vec<Vec<u8>>>,
+    /// `rename-command <name> <new-name>` lines, in order, checked (an empty new name removes
+    /// the command); applied to the command table when the server starts.
+    pub rename_commands: Vec<(Vec<u8>, Vec<u8>)>,
     /// Module configuration directives (`module.name value...`), joined values.
     pub module_configs: Vec<(String, Vec<u8>)>,
 }
@@ -658,6 +661,7 @@ impl Default for Config {
             watchdog_period: 0,
             loadmodule: Vec::new(),
             users: Vec::new(),
+            rename_commands: Vec::new(),
             module_configs: Vec::new(),
         }
     }

@@ -276,9 +276,13 @@ impl Loader {
         }
         match name.as_str() {
             "include" if argc == 2 => self.include(&String::from_utf8_lossy(&argv[1])),
-            "rename-command" if argc == 3 => Err(
-                "rename-command is not supported by Vireo (ACL rules can restrict commands instead)".into(),
-            ),
+            "rename-command" if argc == 3 => {
+                let (old, new) = (argv[1].to_ascii_lowercase(), argv[2].to_ascii_lowercase());
+                crate::cmd::check_rename(&self.cfg.rename_commands, &old, &new)
+                    .map_err(|e| LineError::Msg(e.into()))?;
+                self.cfg.rename_commands.push((old, new));
+                Ok(())
+            }
             "user" if argc >= 2 => {
                 self.cfg.users.push(argv[1..].to_vec());
                 Ok(())
@@ -660,7 +664,21 @@ mod tests {
             err_of("cluster-enabled yes\nreplicaof 1.2.3.4 5\n"),
             "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nreplicaof directive not allowed in cluster mode"
         );
-        assert!(last("rename-command GET FOO").starts_with("rename-command is not supported"));
+        assert_eq!(last("rename-command nosuch x"), "No such command in rename-command");
+        assert_eq!(last("rename-command get set"), "Target command name already exists");
+        assert_eq!(
+            last("rename-command get x\nrename-command get y"),
+            "No such command in rename-command"
+        );
+        assert_eq!(last("rename-command config|get x"), "No such command in rename-command");
+        let cfg = load("rename-command GET Fetch\nrename-command flushall \"\"\n").unwrap();
+        assert_eq!(
+            cfg.rename_commands,
+            vec![args(&["get", "fetch"]), args(&["flushall", ""])]
+                .into_iter()
+                .map(|v| (v[0].clone(), v[1].clone()))
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]
