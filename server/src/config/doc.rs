@@ -62,8 +62,10 @@ renames a command (`\"\"` as the new name removes it), as Redis does: clients an
 its new name only, while replies, errors, COMMAND INFO and INFO commandstats still give its own\n\
 name; only top-level commands (no subcommands, no module commands), checked line by line with\n\
 Redis's errors (`No such command in rename-command`, `Target command name already exists`).\n\
-Replicas and AOF files see the commands under the names clients used, so give a replica, and a\n\
-server loading the AOF, the same lines (as with Redis).\n\n\
+Replicas and AOF files get a command under the name its client used, but what the server writes\n\
+itself under the command's own name (`SET ... PXAT` for `SET ... EX`, `DEL` for an expired key,\n\
+`MULTI`/`EXEC` around a script's effects): renaming those breaks loading the AOF and replication,\n\
+exactly as with Redis 7.0 (`Unknown command 'SET' reading the append only file`).\n\n\
 An unknown directive or a bad value stops start-up with Redis's message on standard error and exit\n\
 code 1:\n\n\
 ```\n\
