@@ -52,6 +52,7 @@ mod replication;
 mod script_debug;
 mod scripting;
 mod scripting_busy;
+mod sentinel;
 mod sets;
 mod sort;
 mod streams;
