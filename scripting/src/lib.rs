@@ -623,11 +623,12 @@ impl Engine {
         let session = ldb::Session::start(io, body, timeout_ms, locals, self.backing.clone());
         let triggers =
             mlua::HookTriggers::new().every_line().every_nth_instruction(WATCHDOG_INSTRUCTIONS);
-        if let Err(e) = self.lua.set_hook(triggers, ldb::hook) {
+        // Global: coroutines the script makes get it too, so that stepping enters them.
+        if let Err(e) = self.lua.set_global_hook(triggers, ldb::hook) {
             return (failed(format!("ERR Lua engine: {e}")), Vec::new());
         }
         let outcome = self.run_script(&script, keys, args, host);
-        self.lua.remove_hook();
+        self.lua.remove_global_hook();
         (outcome, session.finish())
     }
 

@@ -174,6 +174,16 @@ fn sessions_match_redis() {
         "l -1",
         "l 1 2 3",
     ];
+    compare_sessions(&r, &v, script, &steps);
+    // Stepping enters a coroutine the script made; print and trace show its frame.
+    let script = "local outer = 1\nlocal co = coroutine.create(function(a)\n  local inner = a + 1\n  return inner\nend)\nlocal ok, v = coroutine.resume(co, 5)\nreturn v\n";
+    let steps = ["s", "s", "s", "s", "s", "p", "trace", "p a", "e a", "s"];
+    compare_sessions(&r, &v, script, &steps);
+}
+
+/// Runs the same session (`steps`, then `c`) on the reference and on Vireo and compares each
+/// reply.
+fn compare_sessions(r: &Server, v: &Server, script: &str, steps: &[&str]) {
     let mut transcripts = Vec::new();
     for port in [r.port, v.port] {
         let mut c = Raw::connect(port);
@@ -186,7 +196,7 @@ fn sessions_match_redis() {
         c.send_cmd(&["c"]);
         let (log, reply) = read_end(&mut c);
         t.push(show(&log));
-        // The error names the script's SHA1, the same on both.
+        // An error names the script's SHA1, the same on both.
         t.push(show(&reply));
         transcripts.push(t);
     }
