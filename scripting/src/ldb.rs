@@ -80,8 +80,8 @@ impl Session {
         globals: Table,
     ) -> Session {
         let mut source: Vec<Vec<u8>> = body.split(|&c| c == b'\n').map(<[u8]>::to_vec).collect();
-        // A script file's last newline ends its last line; it starts none.
-        if source.len() > 1 && source.last().is_some_and(Vec::is_empty) {
+        // Trailing empty lines are not listed (as Redis: an empty script has no line at all).
+        while source.last().is_some_and(Vec::is_empty) {
             source.pop();
         }
         let timeout_ms = if timeout_ms == 0 { DEFAULT_TIMEOUT_MS } else { timeout_ms };

@@ -179,6 +179,9 @@ fn sessions_match_redis() {
     let script = "local outer = 1\nlocal co = coroutine.create(function(a)\n  local inner = a + 1\n  return inner\nend)\nlocal ok, v = coroutine.resume(co, 5)\nreturn v\n";
     let steps = ["s", "s", "s", "s", "s", "p", "trace", "p a", "e a", "s"];
     compare_sessions(&r, &v, script, &steps);
+    // Trailing empty lines are not listed; an empty script has no line.
+    compare_sessions(&r, &v, "\n", &["w", "l"]);
+    compare_sessions(&r, &v, "\nreturn 1\n\n", &["w"]);
 }
 
 /// Runs the same session (`steps`, then `c`) on the reference and on Vireo and compares each
