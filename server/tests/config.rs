@@ -725,6 +725,15 @@ fn rename_command_lines() {
     let count = r.int("COMMAND COUNT");
     let stats = r.info_field("commandstats", "cmdstat_get");
     assert!(stats.starts_with("calls=2,") && stats.contains("rejected_calls=1,"), "{stats}");
+    // ACL rules name commands by their own names, as Redis's.
+    r.expect("ACL SETUSER u1 on nopass ~* +get", b"+OK\r\n");
+    r.expect(
+        "ACL SETUSER u2 on nopass ~* +fetch",
+        b"-ERR Error in ACL SETUSER modifier '+fetch': Unknown command or category name in ACL\r\n",
+    );
+    r.expect("ACL DRYRUN u1 fetch a", b"+OK\r\n");
+    let acl = text_of(&r.line("ACL LIST"));
+    assert!(acl.contains("user u1 on nopass ~* resetchannels -@all +get\r\n"), "{acl}");
     r.expect("my-config SET maxmemory-policy allkeys-lru", b"+OK\r\n");
     r.expect("my-config REWRITE", b"+OK\r\n");
     let text = std::fs::read_to_string(&conf).unwrap();
@@ -744,4 +753,8 @@ fn rename_command_lines() {
         assert_eq!(code, 1);
         assert!(out.ends_with(&format!("{err}\n")), "{line}: {out}");
     }
+}
+
+fn text_of(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
 }

@@ -85,10 +85,11 @@ pub struct Universe<'a> {
 }
 
 impl Universe<'_> {
-    /// Top-level commands: built-ins in name order, then module commands.
+    /// Top-level commands: built-ins in name order (by their own names, renamed or not, as
+    /// Redis's ACL sees them), then module commands.
     fn each(&self, mut f: impl FnMut(&Command)) {
         for s in spec::all() {
-            if let Some(c) = self.builtins.get(s.name.as_bytes()) {
+            if let Some(c) = self.builtins.get_original(s.name.as_bytes()) {
                 f(c);
             }
         }
@@ -118,7 +119,7 @@ impl Universe<'_> {
             None => (name, None),
         };
         let module;
-        let cmd = match self.builtins.get(top) {
+        let cmd = match self.builtins.get_original(top) {
             Some(c) => Some(c),
             None => {
                 module = self.modules.command(top);

@@ -208,9 +208,12 @@ pub struct Commands {
     map: NameMap<Command>,
     /// Full names by id, for stats.
     pub names: Vec<&'static str>,
-    /// Top-level commands `rename-command` removed (renamed ones are under their new name; a
-    /// command keeps its own name in replies, errors and stats, as in Redis).
-    removed: Vec<&'static str>,
+    /// Top-level commands `rename-command` removed, by their own names (renamed ones are in
+    /// `map` under their new names; a command keeps its own name in replies, errors and stats,
+    /// as in Redis).
+    removed: NameMap<Command>,
+    /// Renamed top-level commands: (own name, new name).
+    renamed: Vec<(&'static str, Box<[u8]>)>,
 }
 
 /// Checks a `rename-command old new` line against the lines before it (`renames`), as Redis
@@ -260,21 +263,39 @@ impl Commands {
             let cmd = Self::make(spec, None, &handlers, &mut names);
             map.insert(spec.name.as_bytes(), cmd);
         }
-        let mut removed = Vec::new();
+        let (mut removed, mut renamed) = (NameMap::default(), Vec::new());
         for (old, new) in renames {
             let Some(cmd) = map.remove(old) else { continue };
+            renamed.retain(|(own, _)| *own != cmd.fullname);
             if new.is_empty() {
-                removed.push(cmd.fullname);
+                removed.insert(cmd.fullname.as_bytes(), cmd);
             } else {
+                renamed.push((cmd.fullname, new.clone().into_boxed_slice()));
                 map.insert(new, cmd);
             }
         }
-        Box::leak(Box::new(Commands { map, names, removed }))
+        Box::leak(Box::new(Commands { map, names, removed, renamed }))
     }
 
     /// Whether `rename-command` removed this top-level command.
     pub fn removed(&self, fullname: &str) -> bool {
-        self.removed.contains(&fullname)
+        self.removed.get(fullname.as_bytes()).is_some()
+    }
+
+    /// A top-level command by its own name, whatever `rename-command` did to it: ACL rules
+    /// name commands so, as in Redis.
+    pub fn get_original(&self, name: &[u8]) -> Option<&Command> {
+        if self.renamed.is_empty() && self.removed.is_empty() {
+            return self.map.get(name);
+        }
+        let own = spec::lookup_bytes(name)?.name;
+        if let Some(c) = self.removed.get(own.as_bytes()) {
+            return Some(c);
+        }
+        match self.renamed.iter().find(|(o, _)| *o == own) {
+            Some((_, new)) => self.map.get(new),
+            None => self.map.get(own.as_bytes()),
+        }
     }
 
     fn make(

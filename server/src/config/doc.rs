@@ -59,8 +59,8 @@ Memory values take units: `1k` = 1000, `1kb` = 1024, `m`/`mb`, `g`/`gb` (case-in
 points add up). `loadmodule` lines load modules; `user` lines declare ACL users (see `acl.md`); module\n\
 directives (`name.option value`) are kept for their module. `rename-command <name> <new-name>`\n\
 renames a command (`\"\"` as the new name removes it), as Redis does: clients and scripts reach it by\n\
-its new name only, while replies, errors, COMMAND INFO and INFO commandstats still give its own\n\
-name; only top-level commands (no subcommands, no module commands), checked line by line with\n\
+its new name only, while replies, errors, COMMAND INFO, INFO commandstats and ACL rules\n\
+(`+get`, not `+fetch`) still use its own name; only top-level commands (no subcommands, no module commands), checked line by line with\n\
 Redis's errors (`No such command in rename-command`, `Target command name already exists`).\n\
 Replicas and AOF files get a command under the name its client used, but what the server writes\n\
 itself under the command's own name (`SET ... PXAT` for `SET ... EX`, `DEL` for an expired key,\n\
