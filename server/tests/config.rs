@@ -758,3 +758,32 @@ fn rename_command_lines() {
 fn text_of(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
+
+/// A Redis 7.2+ redis.conf sets `set-max-listpack-entries/value`: it loads, CONFIG GET/SET
+/// answer them by name, and patterns still list Redis 7.0's directives only.
+#[test]
+fn redis_7_2_set_listpack_lines_load() {
+    let dir = common::TempDir::new("conf72");
+    let conf = dir.0.join("redis.conf");
+    std::fs::write(&conf, "set-max-listpack-entries 100\nset-max-listpack-value 32\n").unwrap();
+    let srv = common::ConfServer::start(&dir.0, &conf, &[]);
+    let mut r = srv.raw();
+    r.expect(
+        "CONFIG GET set-max-listpack-entries",
+        b"*2\r\n$24\r\nset-max-listpack-entries\r\n$3\r\n100\r\n",
+    );
+    r.expect("CONFIG SET set-max-listpack-value 64", b"+OK\r\n");
+    r.expect(
+        "CONFIG GET set-max-listpack-value",
+        b"*2\r\n$22\r\nset-max-listpack-value\r\n$2\r\n64\r\n",
+    );
+    let all = text_of(&r.line("CONFIG GET *"));
+    assert!(!all.contains("\nset-max-listpack"), "listed by a pattern");
+    // Sets keep Redis 7.0's encodings.
+    r.expect("SADD s a b", b":2\r\n");
+    r.expect("OBJECT ENCODING s", b"$9\r\nhashtable\r\n");
+    r.expect("CONFIG REWRITE", b"+OK\r\n");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(text.contains("set-max-listpack-entries 100\n"), "{text}");
+    assert!(text.contains("set-max-listpack-value 64\n"), "{text}");
+}

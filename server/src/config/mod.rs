@@ -456,6 +456,8 @@ pub struct Config {
     pub rdb_key_save_delay: i32,
     pub loading_process_events_interval_bytes: u64,
     pub watchdog_period: u32,
+    pub set_max_listpack_entries: usize,
+    pub set_max_listpack_value: usize,
 
     // ---- lines that are not table directives, kept for the subsystems that own them
     /// `loadmodule <path> [args...]` lines, in order.
@@ -659,6 +661,8 @@ impl Default for Config {
             rdb_key_save_delay: 0,
             loading_process_events_interval_bytes: 2 * MB,
             watchdog_period: 0,
+            set_max_listpack_entries: 128,
+            set_max_listpack_value: 64,
             loadmodule: Vec::new(),
             users: Vec::new(),
             rename_commands: Vec::new(),

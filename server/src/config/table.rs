@@ -597,6 +597,12 @@ pub static DIRECTIVES: &[Directive] = &[
         "Serve events every this many bytes while loading."),
     d!(Hidden "watchdog-period" int watchdog_period: u32, Plain 0, INT_MAX; HIDDEN, Stored,
         "Debugging: software watchdog period, ms."),
+    // Redis 7.2's (its stock redis.conf sets them): hidden, so that CONFIG GET patterns list
+    // Redis 7.0's directives only.
+    d!(Hidden "set-max-listpack-entries" int set_max_listpack_entries: usize, Plain 0, LONG_MAX; HIDDEN, Stored,
+        "Redis 7.2+: largest set of strings kept as a listpack. Accepted so that a Redis 7.2+ redis.conf loads; Vireo's sets have Redis 7.0's encodings (intset, hashtable)."),
+    d!(Hidden "set-max-listpack-value" int set_max_listpack_value: usize, Memory 0, LONG_MAX; HIDDEN, Stored,
+        "Redis 7.2+: longest member of a set kept as a listpack (see set-max-listpack-entries)."),
 ];
 
 /// `loglevel` keeps its `String` field (several places read it as text).
