@@ -115,3 +115,21 @@ fn a_busy_script_on_one_core_leaves_connections_served() {
     other.expect("PING", b"+PONG\r\n");
     c.expect("EVAL \"return 1\" 0", b":1\r\n");
 }
+
+/// With SCRIPT renamed, the busy script is killed by the new name, as Redis finds the command
+/// by its table.
+#[test]
+fn script_kill_under_a_renamed_script_command() {
+    let s = Server::start_with(&[
+        "--busy-reply-threshold",
+        "100",
+        "--rename-command",
+        "script",
+        "myscript",
+    ]);
+    let mut c = s.raw();
+    let mut other = start_busy(&s, &mut c, "EVAL \"while true do end\" 0");
+    other.expect("SCRIPT KILL", BUSY);
+    other.expect("MYSCRIPT KILL", b"+OK\r\n");
+    assert!(c.read_reply().starts_with(b"-ERR Script killed by user with SCRIPT KILL..."));
+}

@@ -823,29 +823,37 @@ fn busy_batch(
     };
     for (n, r) in cmds.iter().enumerate() {
         let a = &argv[r.clone()];
-        let is = |i: usize, w: &str| a.get(i).is_some_and(|x| x.eq_ignore_ascii_case(w.as_bytes()));
         let Some(kind) = run.kind() else { return BusyBatch::Wait(n) };
-        if a.len() == 2 && (is(0, "script") || is(0, "function")) && is(1, "kill") {
-            let by = if is(0, "script") { Kind::Eval } else { Kind::Function };
-            match run.kill(by) {
-                Ok(()) => out.extend_from_slice(b"+OK\r\n"),
-                Err(e) => err(out, e),
+        // By the command it names (`rename-command` may have renamed SCRIPT or SHUTDOWN).
+        let found = match server.commands.resolve(a) {
+            cmd::Lookup::Found(c) => Some(c),
+            _ => None,
+        };
+        match found.map(|c| c.fullname) {
+            Some(kill @ ("script|kill" | "function|kill")) if a.len() == 2 => {
+                let by = if kill == "script|kill" { Kind::Eval } else { Kind::Function };
+                match run.kill(by) {
+                    Ok(()) => out.extend_from_slice(b"+OK\r\n"),
+                    Err(e) => err(out, e),
+                }
             }
-        } else if is(0, "shutdown") && a[1..].iter().any(|x| x.eq_ignore_ascii_case(b"nosave")) {
-            tracing::warn!("User requested shutdown...");
-            run.kill_for_shutdown();
-            server.request_shutdown();
-            return BusyBatch::Close(n + 1);
-        } else if is(0, "quit") && a.len() == 1 {
-            out.extend_from_slice(b"+OK\r\n");
-            return BusyBatch::Close(n + 1);
-        } else if !is(0, "shutdown")
-            && matches!(server.commands.resolve(a),
-                cmd::Lookup::Found(c) if c.flags.contains(cmd::spec::CmdFlags::ALLOW_BUSY))
-        {
-            return BusyBatch::Wait(n);
-        } else {
-            err(out, ScriptRun::busy_error(kind));
+            Some("shutdown") if a[1..].iter().any(|x| x.eq_ignore_ascii_case(b"nosave")) => {
+                tracing::warn!("User requested shutdown...");
+                run.kill_for_shutdown();
+                server.request_shutdown();
+                return BusyBatch::Close(n + 1);
+            }
+            Some("quit") if a.len() == 1 => {
+                out.extend_from_slice(b"+OK\r\n");
+                return BusyBatch::Close(n + 1);
+            }
+            Some(name)
+                if name != "shutdown"
+                    && found.is_some_and(|c| c.flags.contains(cmd::spec::CmdFlags::ALLOW_BUSY)) =>
+            {
+                return BusyBatch::Wait(n);
+            }
+            _ => err(out, ScriptRun::busy_error(kind)),
         }
     }
     BusyBatch::Done(cmds.len())
