@@ -592,6 +592,15 @@ pub fn total_system_memory() -> u64 {
     i.totalram as u64 * i.mem_unit as u64
 }
 
+/// Memory the system can still give (`MemAvailable` of `/proc/meminfo`: free memory and what
+/// caches would give back), if it says.
+pub fn available_system_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb.saturating_mul(1024))
+}
+
 /// `jemalloc-5.3.0`, as Redis names its allocator.
 pub fn mem_allocator() -> String {
     match tikv_jemalloc_ctl::version::read() {

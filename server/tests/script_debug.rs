@@ -381,3 +381,26 @@ fn errors_and_the_ways_out() {
     assert!(reply.starts_with(b"-ERR script aborted for user request"));
     s.raw().expect("PING", b"+PONG\r\n");
 }
+
+/// A YES session's copy must not push the server past maxmemory (it would evict real keys):
+/// refused there, SYNC still possible.
+#[test]
+fn a_yes_session_that_would_not_fit_is_refused() {
+    let s = Server::start();
+    let mut c = s.raw();
+    let big = vec![b'x'; 5 << 20];
+    assert_eq!(text(&c.call(&[&b"SET"[..], b"big", &big])), "+OK\r\n");
+    // Room for the dataset, not for a second one.
+    let used: u64 = c.info_field("memory", "used_memory").parse().unwrap();
+    c.expect(&format!("CONFIG SET maxmemory {}", used + used / 2), b"+OK\r\n");
+    c.expect("SCRIPT DEBUG YES", b"+OK\r\n");
+    c.expect(
+        "EVAL \"return 1\" 0",
+        b"-ERR not enough room below maxmemory for a copy of the dataset: use SCRIPT DEBUG SYNC\r\n",
+    );
+    c.expect("EXISTS big", b":1\r\n");
+    start(&mut c, "SYNC", "return redis.call('strlen', 'big')");
+    c.send_cmd(&["c"]);
+    let (_, reply) = read_end(&mut c);
+    assert_eq!(text(&reply), format!(":{}\r\n", 5 << 20));
+}

@@ -142,12 +142,18 @@ pub(super) fn start(
 }
 
 /// A copy of the dataset for a YES session (Redis gets it from fork). Refused when the copy
-/// would take the server past `maxmemory`, where it would evict the real keys.
+/// would take the server past `maxmemory` (where it would evict the real keys), or, without
+/// one, when it would take more than half of what the system has left.
 fn private_copy(core: &Core) -> Result<Box<Core>, Error> {
-    let max = core.cfg.maxmemory;
-    if max > 0 && crate::keyspace::evict::used_memory().saturating_mul(2) > max {
+    let (max, used) = (core.cfg.maxmemory, crate::keyspace::evict::used_memory());
+    if max > 0 && used.saturating_mul(2) > max {
         return Err(Error::msg(
             "ERR not enough room below maxmemory for a copy of the dataset: use SCRIPT DEBUG SYNC",
+        ));
+    }
+    if max == 0 && crate::info::available_system_memory().is_some_and(|a| used > a / 2) {
+        return Err(Error::msg(
+            "ERR not enough free memory for a copy of the dataset: use SCRIPT DEBUG SYNC",
         ));
     }
     let mut cfg = core.cfg.clone();
