@@ -404,3 +404,23 @@ fn a_yes_session_that_would_not_fit_is_refused() {
     let (_, reply) = read_end(&mut c);
     assert_eq!(text(&reply), format!(":{}\r\n", 5 << 20));
 }
+
+/// At a YES session's start the server lets go of the client, as Redis's parent closes it at
+/// the fork: its subscriptions end, so nothing piles up for it meanwhile.
+#[test]
+fn a_yes_session_lets_go_of_the_clients_subscriptions() {
+    let s = Server::start();
+    let mut c = s.raw();
+    assert!(c.line("HELLO 3").starts_with(b"%"));
+    assert!(text(&c.line("SUBSCRIBE ch")).starts_with(">3\r\n"));
+    let mut other = s.raw();
+    other.expect("PUBLISH ch before", b":1\r\n");
+    assert!(text(&c.read_reply()).contains("before"));
+    let stop = start(&mut c, "YES", "return 1");
+    assert!(text(&stop).contains("Stopped at 1"), "{}", show(&stop));
+    other.expect("PUBLISH ch during", b":0\r\n");
+    c.send_cmd(&["c"]);
+    let (log, reply) = read_end(&mut c);
+    assert_eq!(text(&log), "*1\r\n+<endsession>\r\n");
+    assert_eq!(text(&reply), ":1\r\n");
+}

@@ -104,6 +104,12 @@ pub(super) fn start(
         DebugMode::Yes => Some(private_copy(ctx.core)?),
         DebugMode::Sync => None,
     };
+    if mode == DebugMode::Yes {
+        // The server is done with this client, as Redis's parent closes it at the fork: no
+        // messages or invalidations pile up for it while its session runs.
+        crate::pubsub::unsubscribe_all(ctx.core, ctx.client);
+        ctx.core.tracking.disable(ctx.client.id);
+    }
     let oom = ctx.core.cfg.maxmemory > 0
         && crate::keyspace::evict::perform(ctx.server, ctx.core)
             == crate::keyspace::evict::Outcome::Fail;
