@@ -182,6 +182,8 @@ fn sessions_match_redis() {
     // Trailing empty lines are not listed; an empty script has no line.
     compare_sessions(&r, &v, "\n", &["w", "l"]);
     compare_sessions(&r, &v, "\nreturn 1\n\n", &["w"]);
+    // The shebang's flags hold under the debugger too.
+    compare_sessions(&r, &v, "#!lua flags=no-writes\nredis.call('set','a','1')\nreturn 1\n", &[]);
 }
 
 /// Runs the same session (`steps`, then `c`) on the reference and on Vireo and compares each
@@ -356,6 +358,19 @@ fn errors_and_the_ways_out() {
     let (log, reply) = read_end(&mut c);
     assert_eq!(text(&log), "*1\r\n+<endsession>\r\n");
     assert!(reply.starts_with(b"-ERR Error compiling script"), "{}", show(&reply));
+
+    // A `no-writes` script cannot write under the debugger either.
+    let mut c = s.raw();
+    start(&mut c, "SYNC", "#!lua flags=no-writes\nredis.call('set', 'a', '1')\nreturn 1");
+    c.send_cmd(&["s"]);
+    let (log, reply) = read_end(&mut c);
+    assert_eq!(
+        text(&log),
+        "*3\r\n+<redis> set a 1\r\n+<error> Write commands are not allowed from read-only \
+         scripts.\r\n+<endsession>\r\n"
+    );
+    assert!(text(&reply).starts_with("-ERR Write commands are not allowed from read-only scripts."));
+    s.raw().expect("EXISTS a", b":0\r\n");
 
     // abort, and an inline command (a protocol error), stop the script with Redis's errors.
     for (how, err) in [

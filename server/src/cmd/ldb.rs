@@ -91,13 +91,14 @@ pub(super) fn script_debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Starts a session for EVAL/EVAL_RO `argv` (numkeys checked): the connection relays it once
-/// this command's batch is written.
+/// Starts a session for EVAL/EVAL_RO `argv` (numkeys checked; `read_only` and `oom` as the
+/// script's flags make them): the connection relays it once this command's batch is written.
 pub(super) fn start(
     ctx: &mut Ctx,
     argv: &[Bytes],
     numkeys: usize,
     read_only: bool,
+    oom: bool,
     mode: DebugMode,
 ) -> CmdResult {
     let private = match mode {
@@ -110,9 +111,6 @@ pub(super) fn start(
         crate::pubsub::unsubscribe_all(ctx.core, ctx.client);
         ctx.core.tracking.disable(ctx.client.id);
     }
-    let oom = ctx.core.cfg.maxmemory > 0
-        && crate::keyspace::evict::perform(ctx.server, ctx.core)
-            == crate::keyspace::evict::Outcome::Fail;
     // The EVAL itself never propagates: in SYNC mode the commands its script runs do.
     ctx.propagate_as = Some(Vec::new());
     ctx.touched_own = true;

@@ -80,7 +80,10 @@ fn run_script(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdResul
         if by_sha {
             return Err(Error::msg("ERR Please use EVAL instead of EVALSHA for debugging"));
         }
-        return super::ldb::start(ctx, argv, numkeys, ro, mode);
+        // A shebang the engine refuses is its compile error, reported when the session ends.
+        let flags = vireo_scripting::parse_shebang(&argv[1]).map(|(f, _)| f).unwrap_or_default();
+        let (read_only, oom) = script_limits(ctx, &flags, ro)?;
+        return super::ldb::start(ctx, argv, numkeys, read_only, oom, mode);
     }
     let eng = engine(ctx.server, ctx.core)?;
     let loaded;
@@ -91,21 +94,30 @@ fn run_script(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro: bool) -> CmdResul
         loaded.as_bytes()
     };
     let Some(script) = eng.find(sha) else { return Err(Error::msg(NOSCRIPT)) };
-    let flags = script.flags;
-    // Over maxmemory, as Redis: a script with a shebang and without allow-oom does not run;
-    // one without a shebang runs, and its commands that may grow memory are refused.
-    let oom = over_maxmemory(ctx, &flags);
-    if oom && flags.shebang && !flags.no_writes && !ro {
-        return Err(Error::msg(crate::keyspace::evict::OOM_ERROR));
-    }
+    let (read_only, oom) = script_limits(ctx, &script.flags, ro)?;
     let keys: Vec<&[u8]> = argv[3..3 + numkeys].iter().map(|a| &a[..]).collect();
     let args: Vec<&[u8]> = argv[3 + numkeys..].iter().map(|a| &a[..]).collect();
     let mut eng = ctx.core.scripts.take().expect("created above");
-    let outcome = with_host(ctx, Kind::Eval, argv, ro || flags.no_writes, oom, |h| {
+    let outcome = with_host(ctx, Kind::Eval, argv, read_only, oom, |h| {
         eng.run_script(&script, &keys, &args, h)
     });
     ctx.core.scripts = Some(eng);
     finish(ctx, outcome)
+}
+
+/// What an EVAL's script (`ro`: EVAL_RO) may do, from its shebang flags: (read-only, over
+/// maxmemory). Over maxmemory, as Redis: a script with a shebang and without allow-oom does not
+/// run; one without a shebang runs, and its commands that may grow memory are refused.
+fn script_limits(
+    ctx: &mut Ctx,
+    flags: &vireo_scripting::ScriptFlags,
+    ro: bool,
+) -> Result<(bool, bool), Error> {
+    let oom = over_maxmemory(ctx, flags);
+    if oom && flags.shebang && !flags.no_writes && !ro {
+        return Err(Error::msg(crate::keyspace::evict::OOM_ERROR));
+    }
+    Ok((ro || flags.no_writes, oom))
 }
 
 /// The `numkeys` argument of EVAL and FCALL (`bad` when it is not an integer).
