@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use mlua::{Function, HookTriggers, MultiValue, Table, Value, VmState};
 
 use crate::{
-    error_handler, log_args, lua_number_string, raise, Engine, Outcome, Reply, ScriptFlags,
-    ScriptHost, Target, REDIS_VERSION, REDIS_VERSION_NUM,
+    error_handler, log_args, lua_number_string, raise, Engine, Outcome, ScriptFlags, ScriptHost,
+    Target, REDIS_VERSION, REDIS_VERSION_NUM,
 };
 
 /// How long a library's top-level code may run while loading.
@@ -335,10 +335,11 @@ impl Functions {
         let f = self.find(name)?;
         let (fname, callback) = (f.info.name.clone(), f.callback.clone());
         let target = Target::Function { name: &fname, func: &callback };
-        Some(self.engine.run_function(target, keys, args, host).unwrap_or_else(|e| Outcome {
-            reply: Reply::Error(format!("ERR Error running script: {e}").into_bytes()),
-            error_counted: false,
-        }))
+        Some(
+            self.engine
+                .run_function(target, keys, args, host)
+                .unwrap_or_else(|e| Outcome::error(format!("ERR Error running script: {e}"))),
+        )
     }
 
     /// The libraries, by name.

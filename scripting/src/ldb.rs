@@ -246,7 +246,7 @@ fn repl(lua: &Lua, ldb: &mut Ldb) -> mlua::Result<()> {
             }
             "w" | "whole" => ldb.list(1, 1_000_000),
             "p" | "print" if argv.len() == 2 => ldb.print_var(lua, &argv[1])?,
-            "p" | "print" => ldb.print_all(lua)?,
+            "p" | "print" => ldb.print_all()?,
             "r" | "redis" if argv.len() > 1 => {
                 let argv = argv[1..].to_vec();
                 ldb.log.push(redis_line(&argv));
@@ -461,7 +461,7 @@ impl Ldb {
         Ok(out)
     }
 
-    fn print_all(&mut self, _lua: &Lua) -> mlua::Result<()> {
+    fn print_all(&mut self) -> mlua::Result<()> {
         let locals = self.locals()?;
         if locals.is_empty() {
             self.log.push(b"No local variables in the current context.".to_vec());
@@ -555,7 +555,8 @@ fn redis_line(argv: &[Bytes]) -> Vec<u8> {
 
 /// Whether `redis.call` should log the commands it runs (the session is stepping).
 pub(crate) fn tracing_calls() -> bool {
-    with_ldb(|l| l.step).unwrap_or(false)
+    // Asked by every `redis.call`: a shared borrow, nothing written.
+    LDB.with(|l| l.try_borrow().is_ok_and(|l| l.as_ref().is_some_and(|l| l.step)))
 }
 
 /// Logs a command the script ran while stepping, and its reply.

@@ -206,6 +206,13 @@ pub struct Outcome {
     pub error_counted: bool,
 }
 
+impl Outcome {
+    /// An error of the engine's own (not one a command gave, so not counted yet).
+    pub(crate) fn error(msg: String) -> Outcome {
+        Outcome { reply: Reply::Error(msg.into_bytes()), error_counted: false }
+    }
+}
+
 /// The Lua state and the script cache.
 pub struct Engine {
     lua: Lua,
@@ -591,10 +598,8 @@ impl Engine {
     ) -> Outcome {
         let sha = std::str::from_utf8(&script.key).expect("hex digits");
         let target = Target::Script { sha, slot: script.slot };
-        self.run_function(target, keys, args, host).unwrap_or_else(|e| Outcome {
-            reply: Reply::Error(format!("ERR Error running script: {e}").into_bytes()),
-            error_counted: false,
-        })
+        self.run_function(target, keys, args, host)
+            .unwrap_or_else(|e| Outcome::error(format!("ERR Error running script: {e}")))
     }
 
     /// Runs `body` (an EVAL's script) under the debugger, which talks to its client through
@@ -610,14 +615,12 @@ impl Engine {
         io: Box<dyn DebugIo>,
         timeout_ms: u64,
     ) -> (Outcome, Vec<Vec<u8>>) {
-        let failed =
-            |msg: String| Outcome { reply: Reply::Error(msg.into_bytes()), error_counted: false };
         let Some(locals) = self.locals.clone() else {
-            return (failed("ERR not a debugger engine".into()), Vec::new());
+            return (Outcome::error("ERR not a debugger engine".into()), Vec::new());
         };
         let sha = match self.load(body) {
             Ok(sha) => sha,
-            Err(e) => return (failed(e), Vec::new()),
+            Err(e) => return (Outcome::error(e), Vec::new()),
         };
         let script = self.find(sha.as_bytes()).expect("loaded above");
         let session = ldb::Session::start(io, body, timeout_ms, locals, self.backing.clone());
@@ -625,7 +628,7 @@ impl Engine {
             mlua::HookTriggers::new().every_line().every_nth_instruction(WATCHDOG_INSTRUCTIONS);
         // Global: coroutines the script makes get it too, so that stepping enters them.
         if let Err(e) = self.lua.set_global_hook(triggers, ldb::hook) {
-            return (failed(format!("ERR Lua engine: {e}")), Vec::new());
+            return (Outcome::error(format!("ERR Lua engine: {e}")), Vec::new());
         }
         let outcome = self.run_script(&script, keys, args, host);
         self.lua.remove_global_hook();

@@ -55,7 +55,7 @@ struct ChannelIo {
 
 impl DebugIo for ChannelIo {
     fn exchange(&mut self, log: Vec<Vec<u8>>) -> DebugInput {
-        if self.to_client.send(ToClient::Log(encode_log(&log, false))).is_err() {
+        if self.to_client.send(ToClient::Log(encode_log(log, false))).is_err() {
             return DebugInput::Gone;
         }
         self.from_client.recv().unwrap_or(DebugInput::Gone)
@@ -63,15 +63,11 @@ impl DebugIo for ChannelIo {
 }
 
 /// Log lines as the array of status replies Redis sends, `<endsession>` last when `end`.
-fn encode_log(lines: &[Vec<u8>], end: bool) -> Vec<u8> {
-    let n = lines.len() + end as usize;
-    let mut out = format!("*{n}\r\n").into_bytes();
-    let end_line: &[u8] = b"<endsession>";
-    for l in lines.iter().map(Vec::as_slice).chain(end.then_some(end_line)) {
-        out.push(b'+');
-        out.extend(l.iter().map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }));
-        out.extend_from_slice(b"\r\n");
-    }
+fn encode_log(lines: Vec<Vec<u8>>, end: bool) -> Vec<u8> {
+    let end_line = end.then(|| b"<endsession>".to_vec());
+    let statuses = lines.into_iter().chain(end_line).map(Reply::Status).collect();
+    let mut out = Vec::new();
+    Reply::Array(statuses).encode(&mut out, false);
     out
 }
 
@@ -247,7 +243,9 @@ fn run_script(
 ) -> Vec<u8> {
     let mut engine = match Engine::debugger() {
         Ok(e) => e,
-        Err(e) => return end_bytes(&[], &Reply::error(format!("ERR Lua engine: {e}")), s.resp3),
+        Err(e) => {
+            return end_bytes(Vec::new(), &Reply::error(format!("ERR Lua engine: {e}")), s.resp3)
+        }
     };
     let _ = engine.set_memory_limit(LUA_HEAP_LIMIT);
     let wrap = !core.prop.in_transaction();
@@ -265,18 +263,11 @@ fn run_script(
     if wrap {
         core.prop.end_transaction();
     }
-    end_bytes(&log, &outcome.reply, s.resp3)
+    end_bytes(log, &outcome.reply, s.resp3)
 }
 
-fn end_bytes(log: &[Vec<u8>], reply: &Reply, resp3: bool) -> Vec<u8> {
+fn end_bytes(log: Vec<Vec<u8>>, reply: &Reply, resp3: bool) -> Vec<u8> {
     let mut out = encode_log(log, true);
-    match reply {
-        Reply::Error(e) => {
-            out.push(b'-');
-            out.extend(e.iter().map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }));
-            out.extend_from_slice(b"\r\n");
-        }
-        r => r.encode(&mut out, resp3),
-    }
+    reply.encode(&mut out, resp3);
     out
 }
