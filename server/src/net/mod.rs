@@ -814,6 +814,7 @@ fn busy_batch(
     cmds: &[Range<usize>],
     out: &mut Vec<u8>,
 ) -> BusyBatch {
+    use crate::cmd::spec::CmdFlags;
     use crate::script_run::{Kind, ScriptRun};
     let run = &server.script;
     let err = |out: &mut Vec<u8>, e: &str| {
@@ -826,31 +827,28 @@ fn busy_batch(
         let Some(kind) = run.kind() else { return BusyBatch::Wait(n) };
         // By the command it names (`rename-command` may have renamed SCRIPT or SHUTDOWN).
         let found = match server.commands.resolve(a) {
-            cmd::Lookup::Found(c) => Some(c),
+            cmd::Lookup::Found(c) => Some((c.fullname, c.flags)),
             _ => None,
         };
-        match found.map(|c| c.fullname) {
-            Some(kill @ ("script|kill" | "function|kill")) if a.len() == 2 => {
+        match found {
+            Some((kill @ ("script|kill" | "function|kill"), _)) if a.len() == 2 => {
                 let by = if kill == "script|kill" { Kind::Eval } else { Kind::Function };
                 match run.kill(by) {
                     Ok(()) => out.extend_from_slice(b"+OK\r\n"),
                     Err(e) => err(out, e),
                 }
             }
-            Some("shutdown") if a[1..].iter().any(|x| x.eq_ignore_ascii_case(b"nosave")) => {
+            Some(("shutdown", _)) if a[1..].iter().any(|x| x.eq_ignore_ascii_case(b"nosave")) => {
                 tracing::warn!("User requested shutdown...");
                 run.kill_for_shutdown();
                 server.request_shutdown();
                 return BusyBatch::Close(n + 1);
             }
-            Some("quit") if a.len() == 1 => {
+            Some(("quit", _)) if a.len() == 1 => {
                 out.extend_from_slice(b"+OK\r\n");
                 return BusyBatch::Close(n + 1);
             }
-            Some(name)
-                if name != "shutdown"
-                    && found.is_some_and(|c| c.flags.contains(cmd::spec::CmdFlags::ALLOW_BUSY)) =>
-            {
+            Some((name, flags)) if name != "shutdown" && flags.contains(CmdFlags::ALLOW_BUSY) => {
                 return BusyBatch::Wait(n);
             }
             _ => err(out, ScriptRun::busy_error(kind)),
