@@ -86,6 +86,20 @@ fn replica_ok(s: &Proc, port: u16) -> bool {
     })
 }
 
+/// Waits for what the sentinel does on its own timers (its INFO refresh is every 10 s, longer
+/// under a loaded CI machine): up to 120 s, then fails with the sentinel's log.
+fn paced(dir: &Path, sentinel_port: u16, what: &str, mut f: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(120) {
+        if f() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let log = std::fs::read_to_string(dir.join(format!("{sentinel_port}.log"))).unwrap_or_default();
+    panic!("timed out waiting for {what}; sentinel log:\n{log}");
+}
+
 #[test]
 fn sentinel_fails_over_between_vireo_servers() {
     let Some(redis) = common::reference_redis() else {
@@ -108,7 +122,7 @@ fn sentinel_fails_over_between_vireo_servers() {
     )
     .unwrap();
     let sentinel = spawn(&redis, &[conf.to_str().unwrap(), "--sentinel"], &dir.0, sp);
-    eventually(30, "the sentinel to find the replica", || replica_ok(&sentinel, rp));
+    paced(&dir.0, sp, "the sentinel to find the replica", || replica_ok(&sentinel, rp));
     master.raw().expect("SET k v", b"+OK\r\n");
     eventually(10, "the write to reach the replica", || {
         Raw::connect(rp).line("GET k") == b"$1\r\nv\r\n"
@@ -116,23 +130,23 @@ fn sentinel_fails_over_between_vireo_servers() {
 
     // The master dies: the sentinel promotes the replica.
     drop(master);
-    eventually(30, "the failover", || master_port(&sentinel) == rp.to_string());
+    paced(&dir.0, sp, "the failover", || master_port(&sentinel) == rp.to_string());
     assert_eq!(role_of(rp), "master");
     Raw::connect(rp).expect("GET k", b"$1\r\nv\r\n");
     Raw::connect(rp).expect("SET k2 v2", b"+OK\r\n");
 
     // The old master comes back as a master: the sentinel makes it a replica of the new one.
     let _old = vireo(&dir.0.join("m"), mp, &[]);
-    eventually(40, "the old master to follow the new one", || {
+    paced(&dir.0, sp, "the old master to follow the new one", || {
         role_of(mp) == format!("slave of {rp}")
     });
     eventually(10, "the old master to sync", || Raw::connect(mp).line("GET k2") == b"$2\r\nv2\r\n");
 
     // SENTINEL FAILOVER hands the role back, gracefully.
-    eventually(40, "the sentinel to see the old master in sync", || replica_ok(&sentinel, mp));
+    paced(&dir.0, sp, "the sentinel to see the old master in sync", || replica_ok(&sentinel, mp));
     sentinel.raw().expect("SENTINEL FAILOVER mymaster", b"+OK\r\n");
-    eventually(30, "the manual failover", || master_port(&sentinel) == mp.to_string());
-    eventually(30, "the roles to swap", || {
+    paced(&dir.0, sp, "the manual failover", || master_port(&sentinel) == mp.to_string());
+    paced(&dir.0, sp, "the roles to swap", || {
         role_of(mp) == "master" && role_of(rp) == format!("slave of {mp}")
     });
     Raw::connect(mp).expect("GET k2", b"$2\r\nv2\r\n");
