@@ -16,6 +16,11 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // The collation locale is set while this is the only thread (see util::collate).
+    if let Err(e) = vireo_server::util::collate::init(cfg.locale_collate.as_bytes()) {
+        eprintln!("Failed to set locale-collate: {e}");
+        std::process::exit(1);
+    }
     // Fork before any thread exists (the logger and the runtime start threads).
     let background = config::process::should_daemonize(&cfg);
     if background {

@@ -359,3 +359,46 @@ fn cluster_mode_refuses_patterns() {
     assert_eq!(h.run("SORT l BY nosort"), b"*2\r\n$1\r\n2\r\n$1\r\n1\r\n");
     assert_eq!(h.run("SORT l LIMIT 0 1"), b"*1\r\n$1\r\n1\r\n");
 }
+
+/// SORT ... ALPHA and Lua's `<` on strings collate in the process's locale, taken from the
+/// environment as Redis does (en_US.UTF-8 here: case and accents are secondary), and in bytes
+/// when `locale-collate` (Redis 7.2+) names the C locale. STORE compares bytes whatever the
+/// locale, as Redis.
+#[test]
+fn alpha_order_follows_the_locale_as_redis() {
+    let what = "alpha_order_follows_the_locale_as_redis";
+    let locale = "en_US.UTF-8";
+    let Some(reference) = Server::start_in_locale(what, locale, true, &[]) else { return };
+    let vireo = Server::start_in_locale(what, locale, false, &[]).unwrap();
+    let words = ["b", "A", "a", "B", "_x", "Zeta", "zeta", "é", "e", "10", "9", "a-b", "ab"];
+    let script = "return {tostring('a' < 'B'), tostring('Z' < 'a'), tostring('e' < 'é')}";
+    let mut seen = Vec::new();
+    for srv in [&reference, &vireo] {
+        let mut c = srv.conn();
+        let mut push = vec!["RPUSH", "l"];
+        push.extend(words);
+        let _: i64 = cmd(push[0]).arg(&push[1..]).query(&mut c).unwrap();
+        let sorted = strs(&mut c, &["SORT", "l", "ALPHA"]);
+        let desc = strs(&mut c, &["SORT", "l", "ALPHA", "DESC", "LIMIT", "0", "5"]);
+        let _: i64 = cmd("SORT").arg(&["l", "ALPHA", "STORE", "d"]).query(&mut c).unwrap();
+        let stored = strs(&mut c, &["LRANGE", "d", "0", "-1"]);
+        let lua = strs(&mut c, &["EVAL", script, "0"]);
+        seen.push((sorted, desc, stored, lua));
+    }
+    assert_eq!(seen[0], seen[1], "Redis, then Vireo");
+    // The locale's order, not the bytes'.
+    assert_eq!(&seen[1].0[2..6], ["a", "A", "a-b", "ab"], "{:?}", seen[1].0);
+    let mut bytes: Vec<&str> = words.to_vec();
+    bytes.sort();
+    assert_eq!(seen[1].2, bytes, "STORE compares bytes");
+
+    // locale-collate C: bytes, whatever the environment says.
+    let c_locale = Server::start_in_locale(what, locale, false, &["--locale-collate", "C"]);
+    let c_locale = c_locale.unwrap();
+    let mut c = c_locale.conn();
+    let mut push = vec!["l"];
+    push.extend(words);
+    let _: i64 = cmd("RPUSH").arg(&push).query(&mut c).unwrap();
+    assert_eq!(strs(&mut c, &["SORT", "l", "ALPHA"]), bytes);
+    assert_eq!(strs(&mut c, &["EVAL", script, "0"]), ["false", "true", "true"]);
+}

@@ -48,7 +48,8 @@ pub fn render() -> String {
     out.push_str(
         "# Configuration\n\n\
 Vireo reads Redis's configuration format: `vireo-server [/path/to/redis.conf] [--directive value ...] [-]`.\n\
-A stock Redis 7.0 `redis.conf` loads as it is. Options given as `--name value` apply after the file\n\
+A stock Redis 7.0 `redis.conf` loads as it is, and so does a 7.2 or 7.4 one (their `locale-collate`\n\
+and `set-max-listpack-*` lines are accepted). Options given as `--name value` apply after the file\n\
 (a lone `-` also reads directives from standard input, after the file); `--save` with no value means\n\
 `save \"\"`.\n\n\
 File syntax, as Redis's: one directive per line, `#` starts a comment line, arguments are separated\n\

@@ -456,6 +456,7 @@ pub struct Config {
     pub rdb_key_save_delay: i32,
     pub loading_process_events_interval_bytes: u64,
     pub watchdog_period: u32,
+    pub locale_collate: String,
     pub set_max_listpack_entries: usize,
     pub set_max_listpack_value: usize,
 
@@ -661,6 +662,7 @@ impl Default for Config {
             rdb_key_save_delay: 0,
             loading_process_events_interval_bytes: 2 * MB,
             watchdog_period: 0,
+            locale_collate: String::new(),
             set_max_listpack_entries: 128,
             set_max_listpack_value: 64,
             loadmodule: Vec::new(),

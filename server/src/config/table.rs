@@ -603,6 +603,8 @@ pub static DIRECTIVES: &[Directive] = &[
         "Redis 7.2+: largest set of strings kept as a listpack. Accepted so that a Redis 7.2+ redis.conf loads; Vireo's sets have Redis 7.0's encodings (intset, hashtable)."),
     d!(Hidden "set-max-listpack-value" int set_max_listpack_value: usize, Memory 0, LONG_MAX; HIDDEN, Stored,
         "Redis 7.2+: longest member of a set kept as a listpack (see set-max-listpack-entries)."),
+    d!(Hidden "locale-collate" str locale_collate, check crate::util::collate::check; HIDDEN | VIREO_IMMUTABLE, Startup,
+        "Redis 7.2+: the locale whose collation SORT ... ALPHA and Lua's string comparisons use (\"\": the environment's, as Redis 7.0 always does). Set at start-up only."),
 ];
 
 /// `loglevel` keeps its `String` field (several places read it as text).

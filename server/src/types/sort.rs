@@ -1,8 +1,8 @@
 //! The pure parts of SORT: BY/GET patterns, the LIMIT window and the order of elements.
 //!
 //! Redis reads patterns as C strings where it searches them (`#`, `*`, `->`) but copies their
-//! bytes by length, and compares ALPHA keys with `strcoll`, which in the C locale (and in glibc's
-//! C.UTF-8) is `strcmp`: both stop at the first NUL byte. Both quirks are reproduced here.
+//! bytes by length, and compares ALPHA keys with `strcoll` (see util::collate), which stops at
+//! the first NUL byte. Both quirks are reproduced here.
 
 use std::cmp::Ordering;
 
@@ -88,9 +88,9 @@ pub fn window(len: usize, offset: i64, count: i64) -> (usize, usize) {
     (start as usize, (end - start + 1) as usize)
 }
 
-/// C `strcmp`: unsigned bytes, each string ending at its first NUL byte.
+/// C `strcoll` (`strcmp` in the C locale): each string ends at its first NUL byte.
 pub fn cmp_c_str(a: &[u8], b: &[u8]) -> Ordering {
-    c_str(a).cmp(c_str(b))
+    crate::util::collate::cmp(c_str(a), c_str(b))
 }
 
 /// How elements are ordered.

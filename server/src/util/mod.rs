@@ -1,3 +1,4 @@
+pub mod collate;
 pub mod glob;
 pub mod num;
 pub mod repr;

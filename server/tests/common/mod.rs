@@ -207,6 +207,39 @@ impl Server {
         Some(Server::start_command(Path::new("taskset"), &["-c", "0", bin], extra))
     }
 
+    /// Vireo (`reference`: the reference Redis) started with `LC_ALL=<locale>` in its
+    /// environment and `extra` arguments, or `None` after saying on stderr that `what` is
+    /// skipped, when the system lacks the locale (`locale -a`; .ci/run generates en_US.UTF-8) or
+    /// the reference.
+    #[allow(dead_code)]
+    pub fn start_in_locale(
+        what: &str,
+        locale: &str,
+        reference: bool,
+        extra: &[&str],
+    ) -> Option<Server> {
+        let listed =
+            Command::new("locale").arg("-a").output().map(|o| o.stdout).unwrap_or_default();
+        // `locale -a` writes "en_US.utf8" for "en_US.UTF-8".
+        let norm = |s: &str| s.to_ascii_lowercase().replace('-', "");
+        if !String::from_utf8_lossy(&listed).lines().any(|l| norm(l) == norm(locale)) {
+            eprintln!("SKIPPED {what}: the system has no {locale} locale (locale-gen makes it)");
+            return None;
+        }
+        let bin = if reference {
+            let Some(bin) = reference_redis() else {
+                eprintln!("SKIPPED {what}: no reference Redis (set VIREO_REFERENCE_REDIS)");
+                return None;
+            };
+            bin
+        } else {
+            PathBuf::from(env!("CARGO_BIN_EXE_vireo-server"))
+        };
+        let env = format!("LC_ALL={locale}");
+        let bin = bin.to_string_lossy().into_owned();
+        Some(Server::start_command(Path::new("env"), &[&env, &bin], extra))
+    }
+
     /// Starts `bin` (Vireo or Redis) on a free port in its own directory, without persistence.
     fn start_binary(bin: &Path, extra: &[&str]) -> Server {
         Server::start_command(bin, &[], extra)
@@ -221,6 +254,8 @@ impl Server {
             std::fs::create_dir_all(&dir).unwrap();
             let log = std::fs::File::create(dir.join("server.log")).unwrap();
             let child = Command::new(bin)
+                // Collation in bytes whatever the developer's locale (see `start_in_locale`).
+                .env("LC_ALL", "C")
                 .args(leading)
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
                 .args(extra)
@@ -490,6 +525,8 @@ fn spawn_on_free_port(
     for _ in 0..5 {
         let port = free_port();
         let mut child = Command::new(bin)
+            // Collation in bytes whatever the developer's locale (see `start_in_locale`).
+            .env("LC_ALL", "C")
             .args(before)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(after)
