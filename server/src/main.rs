@@ -124,6 +124,13 @@ async fn run(server: Arc<Server>) -> std::io::Result<()> {
         std::process::id(),
         port
     );
+    if server.core.lock().cfg.cluster_enabled {
+        tracing::warn!(
+            "WARNING cluster-enabled is yes, but Vireo has no cluster mode yet: it runs as a \
+             standalone server (database 0 only) whose CLUSTER commands answer that they are \
+             not implemented."
+        );
+    }
     for l in listeners {
         tokio::spawn(net::accept_tcp(server.clone(), l));
     }

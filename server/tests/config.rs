@@ -611,6 +611,9 @@ fn cluster_enabled_select() {
         ("CLUSTER INFO", b"-ERR command 'cluster|info' is not implemented in Vireo yet\r\n"),
         ("READONLY", b"-ERR command 'readonly' is not implemented in Vireo yet\r\n"),
     ]);
+    // And the log says so at start-up.
+    let log = std::fs::read_to_string(srv.dir.join("server.log")).unwrap();
+    assert!(log.contains("cluster-enabled is yes, but Vireo has no cluster mode yet"), "{log}");
 }
 
 /// Starts the server under `ulimit -n <nofile>` (soft and hard) on `port`, its log in `log`.

@@ -492,7 +492,8 @@ pub static DIRECTIVES: &[Directive] = &[
     d!(Scripting "busy-reply-threshold" / "lua-time-limit" int busy_reply_threshold: u64, Plain 0, LONG_MAX; NONE, Stored,
         "Milliseconds a script may run before other clients get BUSY."),
     // ---------------------------------------------------------------- cluster
-    d!(Cluster "cluster-enabled" bool cluster_enabled; IMMUTABLE, Stored, "Run as a cluster node."),
+    d!(Cluster "cluster-enabled" bool cluster_enabled; IMMUTABLE, Stored,
+        "Run as a cluster node. Vireo has no cluster mode yet: with `yes` it warns at start-up and runs standalone (database 0 only), its CLUSTER commands answering that they are not implemented."),
     d!(Cluster "cluster-config-file" str cluster_config_file; IMMUTABLE, Stored, "Cluster state file."),
     d!(Cluster "cluster-node-timeout" int cluster_node_timeout: u64, Plain 0, LLONG_MAX; NONE, Stored,
         "Milliseconds before a node is considered failing."),
