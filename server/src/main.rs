@@ -106,6 +106,44 @@ async fn stop_requested(server: &Server) {
     }
 }
 
+/// SIGTERM and SIGINT shut the server down as `shutdown-on-sigterm` / `shutdown-on-sigint`
+/// say (`default`: save when save points are configured). A save that fails without `force`
+/// keeps the server running, as Redis does: it does not exit losing what it was to save.
+async fn on_signals(server: Arc<Server>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    use vireo_server::cmd::server_cmds::{prepare_shutdown, ShutdownMode};
+    let mut term = signal(SignalKind::terminate()).expect("signal handler");
+    let mut int = signal(SignalKind::interrupt()).expect("signal handler");
+    loop {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::warn!("Received {name} scheduling shutdown...");
+        if server.loading.active() {
+            // Nothing whole to save: the loader stops (see `run`).
+            server.request_shutdown();
+            return;
+        }
+        let done = {
+            let mut core = server.core.lock();
+            let cfg = &core.cfg;
+            let flags =
+                if name == "SIGTERM" { cfg.shutdown_on_sigterm } else { cfg.shutdown_on_sigint };
+            prepare_shutdown(&server, &mut core, ShutdownMode::from_flags(flags))
+        };
+        if done {
+            tracing::warn!("User requested shutdown...");
+            server.request_shutdown();
+            return;
+        }
+        tracing::warn!(
+            "{name} received but errors trying to shut down the server, check the logs for more \
+             information"
+        );
+    }
+}
+
 async fn run(server: Arc<Server>) -> std::io::Result<()> {
     // The server listens while it loads, answering -LOADING to what may not run yet (see
     // persist::loading): the state is entered before the first connection is accepted. With
@@ -138,17 +176,7 @@ async fn run(server: Arc<Server>) -> std::io::Result<()> {
         let path = server.core.lock().cfg.unixsocket.clone().unwrap_or_default();
         tokio::spawn(net::accept_unix(server.clone(), u, path));
     }
-    let srv = server.clone();
-    tokio::spawn(async move {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("signal handler");
-        let mut int = signal(SignalKind::interrupt()).expect("signal handler");
-        tokio::select! {
-            _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-            _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
-        }
-        srv.request_shutdown();
-    });
+    tokio::spawn(on_signals(server.clone()));
     if files.is_some() {
         let srv = server.clone();
         let load = tokio::task::spawn_blocking(move || load_data(&srv));
@@ -178,23 +206,16 @@ async fn run(server: Arc<Server>) -> std::io::Result<()> {
     tokio::spawn(cron::run(server.clone()));
     stop_requested(&server).await;
     {
-        // A signal (not SHUTDOWN, which saved already) saves when save points are configured.
+        // SHUTDOWN and signals saved as they were asked to and told the modules; SHUTDOWN
+        // NOSAVE during a busy script could not, and saves nothing.
         let mut core = server.core.lock();
-        if !core.shutting_down && !core.cfg.save.is_empty() {
-            tracing::warn!("Saving the final RDB snapshot before exiting.");
-            if let Err(e) = vireo_server::persist::snapshot::save(&mut core) {
-                tracing::warn!("Error trying to save the DB: {e}");
-            }
-        }
-        // (SHUTDOWN told the modules already.)
         if !core.shutting_down {
             use vireo_server::module_host::events;
             let shutdown = vireo_module_api::abi::server_event::SHUTDOWN;
             events::fire(&server, &mut core, events::data(shutdown, 0, 0));
         }
+        vireo_server::persist::aof::shutdown(&mut core);
     }
-    tracing::warn!("User requested shutdown...");
-    vireo_server::persist::aof::shutdown(&mut server.core.lock());
     tracing::warn!("Vireo is now ready to exit, bye bye...");
     Ok(())
 }

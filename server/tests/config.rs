@@ -91,6 +91,46 @@ fn signal_term(pid: u32) {
     let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
 }
 
+/// Sends SIGTERM and says whether the server exited by itself within five seconds.
+fn exits_on_sigterm(s: &mut FileServer) -> bool {
+    signal_term(s.child.id());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = s.child.try_wait() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// `shutdown-on-sigterm`, as Redis: `nosave` skips the final save that save points ask for,
+/// `save` saves without them, and a save that fails keeps the server running (it does not exit
+/// losing what it was to save) unless `force`.
+#[test]
+fn shutdown_on_sigterm_flags() {
+    let mut s =
+        FileServer::start("sigterm-nosave", "save 3600 1\nshutdown-on-sigterm nosave\n", &[]);
+    s.raw().expect("SET k v", b"+OK\r\n");
+    assert!(exits_on_sigterm(&mut s));
+    assert!(!s.dir.join("dump.rdb").exists(), "nosave saved");
+
+    let mut s = FileServer::start("sigterm-save", "save \"\"\nshutdown-on-sigterm save\n", &[]);
+    s.raw().expect("SET k v", b"+OK\r\n");
+    assert!(exits_on_sigterm(&mut s));
+    assert!(s.dir.join("dump.rdb").exists(), "save did not save");
+
+    // The default with save points, and a save that cannot be written (its directory is gone).
+    let mut s = FileServer::start("sigterm-fails", "save 3600 1\n", &[]);
+    let mut r = s.raw();
+    r.expect("SET k v", b"+OK\r\n");
+    std::fs::remove_dir_all(&s.dir).unwrap();
+    assert!(!exits_on_sigterm(&mut s), "exited without its save");
+    r.expect("GET k", b"$1\r\nv\r\n");
+    r.expect("CONFIG SET shutdown-on-sigterm force", b"+OK\r\n");
+    assert!(exits_on_sigterm(&mut s), "force did not exit");
+}
+
 /// Runs the server expecting it to fail at start-up; returns (exit code, stderr).
 fn start_failing(dir: &Path, args: &[&str]) -> (i32, String) {
     let out = Command::new(BIN)

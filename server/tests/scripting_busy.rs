@@ -61,7 +61,8 @@ fn script_kill_stops_a_busy_script() {
 
 #[test]
 fn a_script_that_wrote_is_unkillable_and_shutdown_nosave_ends_it() {
-    let s = Server::start_with(&["--busy-reply-threshold", "100"]);
+    // Save points set: NOSAVE still saves nothing (the script's half-done writes included).
+    let s = Server::start_with(&["--busy-reply-threshold", "100", "--save", "3600 1"]);
     let mut c = s.raw();
     let mut other =
         start_busy(&s, &mut c, "EVAL \"redis.call('SET', 'k', 'v') while true do end\" 0");
@@ -72,6 +73,7 @@ fn a_script_that_wrote_is_unkillable_and_shutdown_nosave_ends_it() {
     other.send(&common::encode(&["SHUTDOWN", "NOSAVE"]));
     std::thread::sleep(Duration::from_millis(500));
     assert!(std::net::TcpStream::connect(("127.0.0.1", s.port)).is_err());
+    assert!(!s.dir.join("dump.rdb").exists(), "SHUTDOWN NOSAVE saved");
 }
 
 /// A busy FCALL: BUSY names FUNCTION KILL, SCRIPT KILL is refused with that BUSY, FUNCTION

@@ -1,6 +1,7 @@
 //! Server commands: INFO TIME LASTSAVE SHUTDOWN DEBUG MEMORY.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,6 +12,7 @@ use super::{Ctx, Handler};
 use crate::error::{CmdResult, Error};
 use crate::info::{self, MemoryReport, Sections};
 use crate::keyspace::{self, Value, ValueRef};
+use crate::server::{Core, Server};
 use crate::util::num::parse_i64;
 
 pub const HANDLERS: &[(&str, Handler)] = &[
@@ -58,10 +60,46 @@ fn lastsave(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Saves the dataset before a shutdown.
-fn save_for_shutdown(ctx: &mut Ctx) -> Result<(), String> {
-    tracing::warn!("Saving the final RDB snapshot before exiting.");
-    crate::persist::snapshot::save(ctx.core)
+/// What a shutdown asks for: SHUTDOWN's arguments, or `shutdown-on-sigterm/sigint`'s flags.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ShutdownMode {
+    pub save: bool,
+    pub nosave: bool,
+    pub force: bool,
+}
+
+impl ShutdownMode {
+    /// From `shutdown-on-sigint` / `shutdown-on-sigterm` flags (`default` is none of them).
+    pub fn from_flags(flags: u32) -> ShutdownMode {
+        use crate::config::shutdown_flags::{FORCE, NOSAVE, SAVE};
+        ShutdownMode {
+            save: flags & SAVE != 0,
+            nosave: flags & NOSAVE != 0,
+            force: flags & FORCE != 0,
+        }
+    }
+}
+
+/// What the server does before it exits (SHUTDOWN, or a signal): saves when asked to or when
+/// save points are configured (not NOSAVE, nor while loading: the data set is not whole), then
+/// tells the modules. A failed save stops the shutdown unless FORCE, as in Redis: false then,
+/// and the server keeps running.
+pub fn prepare_shutdown(server: &Arc<Server>, core: &mut Core, mode: ShutdownMode) -> bool {
+    let wants_save = (mode.save || !core.cfg.save.is_empty()) && !mode.nosave;
+    if wants_save && !server.loading.active() {
+        tracing::warn!("Saving the final RDB snapshot before exiting.");
+        if let Err(e) = crate::persist::snapshot::save(core) {
+            tracing::warn!("Error trying to save the DB, can't exit: {e}");
+            if !mode.force {
+                return false;
+            }
+            tracing::warn!("FORCE: exiting without saving");
+        }
+    }
+    let d = crate::module_host::events::data(vireo_module_api::abi::server_event::SHUTDOWN, 0, 0);
+    crate::module_host::events::fire(server, core, d);
+    core.shutting_down = true;
+    true
 }
 
 /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
@@ -94,24 +132,11 @@ fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     // NOW and FORCE skip waiting for replicas to catch up; there are none to wait for yet.
     let _ = now;
-    // A data set still loading is not saved over the file it comes from, as in Redis.
-    if ctx.server.loading.active() {
-        (save, nosave) = (false, true);
-    }
     // Plain SHUTDOWN saves when save points are configured, as Redis does.
-    if (save || !ctx.core.cfg.save.is_empty()) && !nosave {
-        if let Err(e) = save_for_shutdown(ctx) {
-            tracing::warn!("Error trying to save the DB, can't exit: {e}");
-            if !force {
-                return Err(Error::msg("ERR Errors trying to SHUTDOWN. Check logs."));
-            }
-            tracing::warn!("FORCE: exiting without saving");
-        }
+    if !prepare_shutdown(ctx.server, ctx.core, ShutdownMode { save, nosave, force }) {
+        return Err(Error::msg("ERR Errors trying to SHUTDOWN. Check logs."));
     }
     tracing::warn!("User requested shutdown...");
-    let d = crate::module_host::events::data(vireo_module_api::abi::server_event::SHUTDOWN, 0, 0);
-    crate::module_host::events::fire(ctx.server, ctx.core, d);
-    ctx.core.shutting_down = true;
     ctx.client.close_after_reply = true;
     ctx.server.request_shutdown();
     Ok(())

@@ -484,10 +484,10 @@ pub static DIRECTIVES: &[Directive] = &[
     // ---------------------------------------------------------------- shutdown
     d!(Shutdown "shutdown-timeout" int shutdown_timeout: u32, Plain 0, INT_MAX; NONE, Stored,
         "Seconds to wait for replicas to catch up at shutdown."),
-    d!(Shutdown "shutdown-on-sigint" flags shutdown_on_sigint: shutdown_flags::NAMES; NONE, Stored,
-        "SHUTDOWN flags applied on SIGINT."),
-    d!(Shutdown "shutdown-on-sigterm" flags shutdown_on_sigterm: shutdown_flags::NAMES; NONE, Stored,
-        "SHUTDOWN flags applied on SIGTERM."),
+    d!(Shutdown "shutdown-on-sigint" flags shutdown_on_sigint: shutdown_flags::NAMES; NONE, Live,
+        "SHUTDOWN flags applied on SIGINT: `default` (save if save points are set), `save`, `nosave`, `now`, `force` (exit even if the save fails; without it the server keeps running). `now` changes nothing: Vireo does not wait for replicas at shutdown."),
+    d!(Shutdown "shutdown-on-sigterm" flags shutdown_on_sigterm: shutdown_flags::NAMES; NONE, Live,
+        "SHUTDOWN flags applied on SIGTERM (see shutdown-on-sigint)."),
     // ---------------------------------------------------------------- scripting
     d!(Scripting "busy-reply-threshold" / "lua-time-limit" int busy_reply_threshold: u64, Plain 0, LONG_MAX; NONE, Live,
         "Milliseconds a script may run before other clients get BUSY."),
