@@ -522,6 +522,51 @@ fn a_redis_replica_leaves_expiry_to_its_master_too() {
     leaves_expiry_to_the_master(&mut master.raw(), &mut r);
 }
 
+/// A replica with `maxmemory` below its data set leaves eviction to its master
+/// (`replica-ignore-maxmemory`, on by default): its clients' commands evict nothing, so it
+/// keeps every key the master has. With the setting off it evicts on its own.
+fn leaves_eviction_to_the_master(m: &mut Raw, r: &mut Raw) {
+    let fill = "for i = 1, 20000 do redis.call('SET', 'k' .. i, string.rep('x', 100)) end";
+    m.expect(&format!("EVAL \"{fill}\" 0"), b"$-1\r\n");
+    eventually(10, "the writes", || r.line("DBSIZE") == b":20000\r\n");
+    for _ in 0..3 {
+        r.expect("GET k1", b"$100\r\nxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n");
+    }
+    r.expect("DBSIZE", b":20000\r\n");
+    assert_eq!(r.info_field("stats", "evicted_keys"), "0");
+    r.expect("CONFIG SET replica-ignore-maxmemory no", b"+OK\r\n");
+    r.line("PING");
+    let left = r.int("DBSIZE");
+    assert!(left < 20000, "no eviction with replica-ignore-maxmemory no");
+}
+
+const SMALL_REPLICA: [&str; 4] = ["--maxmemory", "2mb", "--maxmemory-policy", "allkeys-random"];
+
+#[test]
+fn a_replica_leaves_eviction_to_its_master() {
+    let master = Server::start();
+    let port = master.port.to_string();
+    let mut args = vec!["--replicaof", "127.0.0.1", &port];
+    args.extend(SMALL_REPLICA);
+    let replica = Server::start_with(&args);
+    let mut r = replica.raw();
+    eventually(10, "the link", || link_up(&mut r));
+    leaves_eviction_to_the_master(&mut master.raw(), &mut r);
+}
+
+#[test]
+fn a_redis_replica_leaves_eviction_to_its_master_too() {
+    let what = "replica eviction on Redis";
+    let Some(master) = Server::start_reference(what) else { return };
+    let port = master.port.to_string();
+    let mut args = vec!["--replicaof", "127.0.0.1", &port];
+    args.extend(SMALL_REPLICA);
+    let Some(replica) = Server::start_reference_with(what, &args) else { return };
+    let mut r = replica.raw();
+    eventually(20, "the link", || link_up(&mut r));
+    leaves_eviction_to_the_master(&mut master.raw(), &mut r);
+}
+
 /// Replication's share of the network totals shows in INFO, as Redis 7.0 counts it: the
 /// master's `total_net_repl_output_bytes` holds what it sends its replica (the full sync's
 /// payload, then the stream), the replica's `total_net_repl_input_bytes` what it reads; both

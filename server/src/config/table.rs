@@ -403,8 +403,8 @@ pub static DIRECTIVES: &[Directive] = &[
         "Address this replica reports to its master."),
     d!(Replication "replica-announce-port" / "slave-announce-port" int replica_announce_port: u16, Plain 0, 65535; NONE, Live,
         "Port this replica reports to its master."),
-    d!(Replication "replica-ignore-maxmemory" / "slave-ignore-maxmemory" bool replica_ignore_maxmemory; NONE, Stored,
-        "Replicas do not evict on their own."),
+    d!(Replication "replica-ignore-maxmemory" / "slave-ignore-maxmemory" bool replica_ignore_maxmemory; NONE, Live,
+        "A replica does not evict on its own (nor refuse writes as out of memory): its master's evictions reach it as deletions."),
     d!(Replication "replica-lazy-flush" / "slave-lazy-flush" bool replica_lazy_flush; NONE, Stored,
         "Free the old dataset in the background on full sync."),
     // ---------------------------------------------------------------- tracking

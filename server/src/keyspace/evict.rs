@@ -179,6 +179,11 @@ pub fn perform(server: &Arc<Server>, core: &mut Core) -> Outcome {
     if server.loading.active() {
         return Outcome::Ok;
     }
+    // A replica leaves eviction to its master, whose deletions it receives: evicting on its own
+    // would make it differ from the master (`replica-ignore-maxmemory`, on by default, as Redis).
+    if core.repl.is_replica() && core.cfg.replica_ignore_maxmemory {
+        return Outcome::Ok;
+    }
     // While clients are paused the dataset stays still: no eviction, and no OOM either.
     if let Some(p) = core.pause {
         if p.until_ms > crate::clock::mstime() {
