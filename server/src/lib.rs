@@ -21,6 +21,7 @@ pub mod resp;
 pub mod script_run;
 pub mod server;
 pub mod stats;
+pub mod supervise;
 pub mod tracking;
 pub mod types;
 pub mod util;

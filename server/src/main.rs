@@ -34,6 +34,7 @@ fn main() {
         tracing::warn!("{e}");
         std::process::exit(1);
     }
+    vireo_server::supervise::init(cfg.supervised);
     let pidfile = config::process::write_pidfile(&mut cfg, background);
     // Commands time themselves with the TSC (a fraction of clock_gettime's cost); its clock
     // calibrates once, for up to 200 ms, off the start-up path.
@@ -195,6 +196,8 @@ async fn run(server: Arc<Server>) -> std::io::Result<()> {
         server.loading.stop();
     }
     tracing::info!("Ready to accept connections");
+    vireo_server::supervise::notify("STATUS=Ready to accept connections\n");
+    vireo_server::supervise::notify("READY=1\n");
     // `replicaof` in the configuration: the link starts on the loaded data set, as in Redis.
     {
         let mut core = server.core.lock();
@@ -205,6 +208,7 @@ async fn run(server: Arc<Server>) -> std::io::Result<()> {
     // The cron (expiry, save points, rewrites) starts on the whole data set.
     tokio::spawn(cron::run(server.clone()));
     stop_requested(&server).await;
+    vireo_server::supervise::notify("STOPPING=1\n");
     {
         // SHUTDOWN and signals saved as they were asked to and told the modules; SHUTDOWN
         // NOSAVE during a busy script could not, and saves nothing.

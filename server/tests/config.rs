@@ -131,6 +131,53 @@ fn shutdown_on_sigterm_flags() {
     assert!(exits_on_sigterm(&mut s), "force did not exit");
 }
 
+/// `supervised systemd` (and `auto` under systemd), as Debian's `Type=notify` unit runs
+/// Redis: the server says on `NOTIFY_SOCKET` (a path or an `@abstract` name) that it is ready
+/// once it accepts connections, and that it stops.
+#[test]
+fn supervised_systemd_notifies_readiness() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let dir = temp_dir("supervised");
+    let path = dir.join("notify.sock");
+    let abstract_name = format!("vireo-test-notify-{}", std::process::id());
+    let sockets = [
+        (UnixDatagram::bind(&path).unwrap(), path.to_string_lossy().into_owned(), "systemd"),
+        (
+            UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(&abstract_name).unwrap())
+                .unwrap(),
+            format!("@{abstract_name}"),
+            "auto",
+        ),
+    ];
+    for (sock, env, mode) in sockets {
+        sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let port = free_port();
+        let mut child = Command::new(BIN)
+            .args(["--port", &port.to_string(), "--save", "", "--supervised", mode])
+            .env("NOTIFY_SOCKET", &env)
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let recv = || {
+            let mut buf = [0u8; 256];
+            let n = sock.recv(&mut buf).expect("a notification");
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        };
+        assert_eq!(recv(), "STATUS=Ready to accept connections\n", "{mode}");
+        assert_eq!(recv(), "READY=1\n", "{mode}");
+        // Ready means ready: it answers.
+        let mut r = Raw::connect(port);
+        r.expect("PING", b"+PONG\r\n");
+        r.send_cmd(&["SHUTDOWN", "NOSAVE"]);
+        assert_eq!(recv(), "STOPPING=1\n", "{mode}");
+        child.wait().unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Runs the server expecting it to fail at start-up; returns (exit code, stderr).
 fn start_failing(dir: &Path, args: &[&str]) -> (i32, String) {
     let out = Command::new(BIN)

@@ -325,8 +325,8 @@ pub static DIRECTIVES: &[Directive] = &[
     // ---------------------------------------------------------------- general
     d!(General "daemonize" bool daemonize; IMMUTABLE, Startup,
         "Run in the background (fork, detach, write the pid file)."),
-    d!(General "supervised" enum supervised: Supervised; IMMUTABLE, Stored,
-        "Supervision protocol (upstart/systemd readiness notification)."),
+    d!(General "supervised" enum supervised: Supervised; IMMUTABLE, Startup,
+        "Supervision protocol: `systemd` (or `auto` when `NOTIFY_SOCKET` is set) tells a `Type=notify` unit when the server is ready and when it stops; `upstart` is not supported (a warning, then unsupervised)."),
     d!(General "pidfile" nstr pidfile; IMMUTABLE, Startup,
         "Write the process id here at start-up and remove it at exit (`/var/run/redis.pid` when daemonized without one)."),
     DIRECTIVE_LOGLEVEL,
