@@ -522,6 +522,31 @@ fn a_redis_replica_leaves_expiry_to_its_master_too() {
     leaves_expiry_to_the_master(&mut master.raw(), &mut r);
 }
 
+/// `replica-announce-ip` and `-port`: the master lists the replica at the announced address
+/// (what Sentinel reads there), a Vireo master and a Redis 7.0 one alike.
+#[test]
+fn a_replica_announces_the_address_it_is_given() {
+    let vireo = Server::start();
+    let redis = Server::start_reference("replica-announce-ip to a Redis master");
+    for master in std::iter::once(&vireo).chain(redis.as_ref()) {
+        let port = master.port.to_string();
+        let replica = Server::start_with(&[
+            "--replicaof",
+            "127.0.0.1",
+            &port,
+            "--replica-announce-ip",
+            "10.1.2.3",
+            "--replica-announce-port",
+            "7777",
+        ]);
+        let mut r = replica.raw();
+        eventually(20, "the link", || link_up(&mut r));
+        let mut m = master.raw();
+        let slave0 = m.info_field("replication", "slave0");
+        assert!(slave0.starts_with("ip=10.1.2.3,port=7777,"), "{slave0}");
+    }
+}
+
 /// A replica with `maxmemory` below its data set leaves eviction to its master
 /// (`replica-ignore-maxmemory`, on by default): its clients' commands evict nothing, so it
 /// keeps every key the master has. With the setting off it evicts on its own.

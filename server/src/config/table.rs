@@ -399,7 +399,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "Refuse writes with fewer connected good replicas than this."),
     d!(Replication "min-replicas-max-lag" / "min-slaves-max-lag" int min_replicas_max_lag: u32, Plain 0, INT_MAX; NONE, Live,
         "Lag, seconds, below which a replica counts as good."),
-    d!(Replication "replica-announce-ip" / "slave-announce-ip" nstr replica_announce_ip; NONE, Stored,
+    d!(Replication "replica-announce-ip" / "slave-announce-ip" nstr replica_announce_ip; NONE, Live,
         "Address this replica reports to its master."),
     d!(Replication "replica-announce-port" / "slave-announce-port" int replica_announce_port: u16, Plain 0, 65535; NONE, Live,
         "Port this replica reports to its master."),

@@ -222,7 +222,7 @@ async fn full_resync<R: AsyncRead + Unpin>(
 
 /// One connection to the master. `Ok` when the link is no longer wanted.
 async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Result<(), String> {
-    let (auth, user, my_port, timeout) = {
+    let (auth, user, my_port, my_ip, timeout) = {
         let core = server.core.lock();
         let c = &core.cfg;
         let announce = if c.replica_announce_port > 0 { c.replica_announce_port } else { c.port };
@@ -230,6 +230,7 @@ async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Res
             c.masterauth.clone(),
             c.masteruser.clone(),
             announce,
+            c.replica_announce_ip.clone(),
             Duration::from_secs(c.repl_timeout.max(1) as u64),
         )
     };
@@ -260,6 +261,16 @@ async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Res
     }
     let port_s = my_port.to_string();
     ask(&mut rd, &mut wr, &[b"REPLCONF", b"listening-port", port_s.as_bytes()], timeout).await?;
+    // The address the master (and Sentinel, through it) is to give for this replica, behind
+    // NAT or a container's port mapping. A master that does not know the option refuses it;
+    // the link goes on.
+    if let Some(ip) = my_ip.filter(|ip| !ip.is_empty()) {
+        let r =
+            ask(&mut rd, &mut wr, &[b"REPLCONF", b"ip-address", ip.as_bytes()], timeout).await?;
+        if r.starts_with('-') {
+            tracing::info!("(Non critical) Master does not understand REPLCONF ip-address: {r}");
+        }
+    }
     ask(&mut rd, &mut wr, &[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"], timeout).await?;
     // Continue where the last link stopped, if the data set is the master's up to there. A
     // master failing over to this one asks it to take over (see `failover`).
