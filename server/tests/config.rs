@@ -178,6 +178,16 @@ fn supervised_systemd_notifies_readiness() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// TLS is not built: a `tls-port` stops start-up saying so, rather than leaving the port
+/// silently unserved.
+#[test]
+fn a_tls_port_stops_start_up() {
+    let out = Command::new(BIN).args(["--port", "0", "--tls-port", "6380"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Vireo does not support TLS (tls-port 6380)"), "{err}");
+}
+
 /// Runs the server expecting it to fail at start-up; returns (exit code, stderr).
 fn start_failing(dir: &Path, args: &[&str]) -> (i32, String) {
     let out = Command::new(BIN)

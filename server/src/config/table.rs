@@ -293,8 +293,8 @@ pub static DIRECTIVES: &[Directive] = &[
     d!(Network "socket-mark-id" int socket_mark_id: u32, Plain 0, UINT_MAX; IMMUTABLE, Stored,
         "Socket mark (SO_MARK) for listening sockets."),
     // ---------------------------------------------------------------- tls
-    d!(Tls "tls-port" int tls_port: u16, Plain 0, 65535; NONE, Stored,
-        "TLS port; 0 disables TLS."),
+    d!(Tls "tls-port" int tls_port: u16, Plain 0, 65535; VIREO_IMMUTABLE, Stored,
+        "TLS port; 0 disables TLS. Vireo has no TLS yet: any other value stops start-up with a message saying so (put a TLS terminator in front of a plain port)."),
     d!(Tls "tls-cert-file" nstr tls_cert_file; NONE, Stored, "Server certificate (PEM)."),
     d!(Tls "tls-key-file" nstr tls_key_file; NONE, Stored, "Server private key (PEM)."),
     d!(Tls "tls-key-file-pass" nstr tls_key_file_pass; SENSITIVE, Stored,
