@@ -178,6 +178,47 @@ fn supervised_systemd_notifies_readiness() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `syslog-enabled`: log lines also reach the system logger's socket with the facility and
+/// ident configured, at the level's priority.
+#[test]
+fn syslog_enabled_sends_log_lines() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = temp_dir("syslog");
+    let path = dir.join("log.sock");
+    let sock = UnixDatagram::bind(&path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args(["--port", &port.to_string(), "--save", "", "--enable-debug-command", "yes"])
+        .args(["--syslog-enabled", "yes", "--syslog-ident", "vtest", "--syslog-facility", "local3"])
+        .env("VIREO_SYSLOG_SOCKET", &path)
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut recv = || {
+        let mut buf = [0u8; 512];
+        let n = sock.recv(&mut buf).expect("a syslog line");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    // local3 is facility 19: notice 19*8+5, warning 19*8+4.
+    let ready = format!("<157>vtest[{pid}]: Ready to accept connections");
+    while recv() != ready {}
+    assert!(wait_ready(port, Some(&mut child)));
+    Raw::connect(port).expect("DEBUG LOG hello-syslog", b"+OK\r\n");
+    loop {
+        let line = recv();
+        if line.contains("hello-syslog") {
+            assert!(line.starts_with(&format!("<156>vtest[{pid}]: ")), "{line}");
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// TLS is not built: a `tls-port` stops start-up saying so, rather than leaving the port
 /// silently unserved.
 #[test]

@@ -66,9 +66,81 @@ pub fn init_logging(cfg: &Config) -> Result<(), String> {
         BoxMakeWriter::new(std::sync::Mutex::new(f))
     };
     let fmt = tracing_subscriber::fmt::layer().event_format(RedisLine).with_writer(writer);
-    tracing_subscriber::registry().with(filter).with(fmt).try_init().map_err(|e| e.to_string())?;
+    let syslog = cfg.syslog_enabled.then(|| Syslog::new(cfg));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(syslog)
+        .try_init()
+        .map_err(|e| e.to_string())?;
     let _ = LOG_FILTER.set(handle);
     Ok(())
+}
+
+/// `syslog-enabled yes`: every log line also goes to the system logger, as Redis's `syslog()`
+/// calls send it: `<priority>ident[pid]: message` on the `/dev/log` datagram socket
+/// (`VIREO_SYSLOG_SOCKET` names another), with `syslog-facility` and `syslog-ident`. Lines
+/// are dropped when no logger listens, as the C library's are.
+struct Syslog {
+    sock: Option<std::os::unix::net::UnixDatagram>,
+    path: PathBuf,
+    facility: u8,
+    ident: String,
+}
+
+impl Syslog {
+    fn new(cfg: &Config) -> Syslog {
+        use super::SyslogFacility as F;
+        let facility = match cfg.syslog_facility {
+            F::User => 1,
+            F::Local0 => 16,
+            F::Local1 => 17,
+            F::Local2 => 18,
+            F::Local3 => 19,
+            F::Local4 => 20,
+            F::Local5 => 21,
+            F::Local6 => 22,
+            F::Local7 => 23,
+        };
+        let path = std::env::var_os("VIREO_SYSLOG_SOCKET").unwrap_or_else(|| "/dev/log".into());
+        Syslog {
+            sock: std::os::unix::net::UnixDatagram::unbound().ok(),
+            path: path.into(),
+            facility,
+            ident: cfg.syslog_ident.clone(),
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Syslog {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        use tracing::Level;
+        let Some(sock) = &self.sock else { return };
+        // Redis's map: warning, notice (Vireo's info), debug.
+        let severity = match *event.metadata().level() {
+            Level::ERROR | Level::WARN => 4,
+            Level::INFO => 5,
+            Level::DEBUG | Level::TRACE => 7,
+        };
+        struct Text(String);
+        impl tracing::field::Visit for Text {
+            fn record_debug(&mut self, field: &tracing::field::Field, v: &dyn std::fmt::Debug) {
+                use std::fmt::Write as _;
+                if !self.0.is_empty() {
+                    self.0.push(' ');
+                }
+                let _ = match field.name() {
+                    "message" => write!(self.0, "{v:?}"),
+                    name => write!(self.0, "{name}={v:?}"),
+                };
+            }
+        }
+        let mut text = Text(String::new());
+        event.record(&mut text);
+        let pri = u32::from(self.facility) * 8 + severity;
+        let line = format!("<{pri}>{}[{}]: {}", self.ident, std::process::id(), text.0);
+        let _ = sock.send_to(line.as_bytes(), &self.path);
+    }
 }
 
 /// A log line as Redis writes it, so that what reads Redis's logs reads Vireo's:
