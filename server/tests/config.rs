@@ -197,7 +197,7 @@ fn syslog_enabled_sends_log_lines() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    let mut recv = || {
+    let recv = || {
         let mut buf = [0u8; 512];
         let n = sock.recv(&mut buf).expect("a syslog line");
         String::from_utf8_lossy(&buf[..n]).into_owned()
