@@ -900,22 +900,24 @@ fn text_of(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Every line a stock Redis 7.4 redis.conf leaves uncommented (7.2's are the same): such a file
-/// loads unchanged, `locale-collate ""` (7.2+) included.
+/// A stock Redis 7.2 or 7.4 redis.conf: 7.0's with `locale-collate ""` and
+/// `set-max-listpack-*` set. It loads unchanged.
 #[test]
 fn redis_7_4_stock_conf_loads() {
-    let dir = common::TempDir::new("conf74");
-    let conf = dir.0.join("redis.conf");
-    let text = REDIS_7_4_STOCK.replace("@DIR@", &dir.0.to_string_lossy());
+    let dir = temp_dir("stock74");
+    let conf = dir.join("redis.conf");
+    let text = stock_conf(&dir)
+        .replace("set-proc-title yes\n", "set-proc-title yes\nlocale-collate \"\"\n")
+        .replace(
+            "set-max-intset-entries 512\n",
+            "set-max-intset-entries 512\nset-max-listpack-entries 128\nset-max-listpack-value 64\n",
+        );
+    assert!(text.contains("locale-collate") && text.contains("set-max-listpack-value"));
     std::fs::write(&conf, text).unwrap();
-    let srv = common::ConfServer::start(&dir.0, &conf, &[]);
+    let srv = FileServer::start_at(dir, conf, &[]);
     let mut r = srv.raw();
     r.expect("SET k v", b"+OK\r\n");
     r.expect("CONFIG GET locale-collate", b"*2\r\n$14\r\nlocale-collate\r\n$0\r\n\r\n");
-    r.expect(
-        "CONFIG GET proc-title-template",
-        b"*2\r\n$19\r\nproc-title-template\r\n$35\r\n{title} {listen-addr} {server-mode}\r\n",
-    );
     // Set once at start-up (the process locale cannot change under running threads).
     r.expect(
         "CONFIG SET locale-collate C",
@@ -939,82 +941,6 @@ fn an_unknown_locale_collate_stops_start_up() {
         "{err}"
     );
 }
-
-const REDIS_7_4_STOCK: &str = "\
-protected-mode yes
-port 6379
-tcp-backlog 511
-timeout 0
-tcp-keepalive 300
-daemonize no
-pidfile @DIR@/redis_6379.pid
-loglevel notice
-logfile \"\"
-databases 16
-always-show-logo no
-set-proc-title yes
-proc-title-template \"{title} {listen-addr} {server-mode}\"
-locale-collate \"\"
-stop-writes-on-bgsave-error yes
-rdbcompression yes
-rdbchecksum yes
-dbfilename dump.rdb
-rdb-del-sync-files no
-dir @DIR@
-replica-serve-stale-data yes
-replica-read-only yes
-repl-diskless-sync yes
-repl-diskless-sync-delay 5
-repl-diskless-sync-max-replicas 0
-repl-diskless-load disabled
-repl-disable-tcp-nodelay no
-replica-priority 100
-acllog-max-len 128
-lazyfree-lazy-eviction no
-lazyfree-lazy-expire no
-lazyfree-lazy-server-del no
-replica-lazy-flush no
-lazyfree-lazy-user-del no
-lazyfree-lazy-user-flush no
-oom-score-adj no
-oom-score-adj-values 0 200 800
-disable-thp yes
-appendonly no
-appendfilename \"appendonly.aof\"
-appenddirname \"appendonlydir\"
-appendfsync everysec
-no-appendfsync-on-rewrite no
-auto-aof-rewrite-percentage 100
-auto-aof-rewrite-min-size 64mb
-aof-load-truncated yes
-aof-use-rdb-preamble yes
-aof-timestamp-enabled no
-slowlog-log-slower-than 10000
-slowlog-max-len 128
-latency-monitor-threshold 0
-notify-keyspace-events \"\"
-hash-max-listpack-entries 512
-hash-max-listpack-value 64
-list-max-listpack-size -2
-list-compress-depth 0
-set-max-intset-entries 512
-set-max-listpack-entries 128
-set-max-listpack-value 64
-zset-max-listpack-entries 128
-zset-max-listpack-value 64
-hll-sparse-max-bytes 3000
-stream-node-max-bytes 4096
-stream-node-max-entries 100
-activerehashing yes
-client-output-buffer-limit normal 0 0 0
-client-output-buffer-limit replica 256mb 64mb 60
-client-output-buffer-limit pubsub 32mb 8mb 60
-hz 10
-dynamic-hz yes
-aof-rewrite-incremental-fsync yes
-rdb-save-incremental-fsync yes
-jemalloc-bg-thread yes
-";
 
 /// A Redis 7.2+ redis.conf sets `set-max-listpack-entries/value`: it loads, CONFIG GET/SET
 /// answer them by name, and patterns still list Redis 7.0's directives only.
