@@ -205,7 +205,12 @@ async fn run(server: Arc<Server>) -> std::io::Result<()> {
         server.loading.stop();
     }
     tracing::info!("Ready to accept connections");
-    vireo_server::supervise::notify("STATUS=Ready to accept connections\n");
+    // A replica is ready too (systemd is not kept waiting on the master); its status says so.
+    vireo_server::supervise::notify(if server.core.lock().cfg.replicaof.is_some() {
+        "STATUS=Ready to accept connections in read-only mode. Waiting for MASTER <-> REPLICA sync\n"
+    } else {
+        "STATUS=Ready to accept connections\n"
+    });
     vireo_server::supervise::notify("READY=1\n");
     // `replicaof` in the configuration: the link starts on the loaded data set, as in Redis.
     {

@@ -175,6 +175,31 @@ fn supervised_systemd_notifies_readiness() {
         assert_eq!(recv(), "STOPPING=1\n", "{mode}");
         child.wait().unwrap();
     }
+    // A replica is ready at once, and says it waits for its master until it has synchronized.
+    let master = common::Server::start();
+    let sock = UnixDatagram::bind(dir.join("replica.sock")).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut replica = Command::new(BIN)
+        .args(["--port", &free_port().to_string(), "--save", "", "--supervised", "systemd"])
+        .args(["--replicaof", "127.0.0.1", &master.port.to_string()])
+        .env("NOTIFY_SOCKET", dir.join("replica.sock"))
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let recv = || {
+        let mut buf = [0u8; 256];
+        let n = sock.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert_eq!(
+        recv(),
+        "STATUS=Ready to accept connections in read-only mode. Waiting for MASTER <-> REPLICA sync\n"
+    );
+    assert_eq!(recv(), "READY=1\n");
+    assert!(recv().starts_with("STATUS=MASTER <-> REPLICA sync: Finished with success."));
+    let _ = replica.kill();
+    let _ = replica.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -217,6 +217,10 @@ async fn full_resync<R: AsyncRead + Unpin>(
     m.last_io_ms = crate::clock::mstime();
     core.dirty += 1;
     tracing::info!("MASTER <-> REPLICA sync: finished with success");
+    crate::supervise::notify(
+        "STATUS=MASTER <-> REPLICA sync: Finished with success. Ready to accept connections in \
+         read-write mode.\n",
+    );
     Ok(Some(offset))
 }
 
@@ -321,6 +325,10 @@ async fn session(server: &Arc<Server>, host: &str, port: u16, epoch: u64) -> Res
         m.state = LinkState::Connected;
         m.last_io_ms = crate::clock::mstime();
         tracing::info!("Successful partial resynchronization with master.");
+        crate::supervise::notify(
+            "STATUS=MASTER <-> REPLICA sync: Partial Resynchronization accepted. Ready to accept \
+             connections in read-write mode.\n",
+        );
         at
     } else {
         match full_resync(server, &mut rd, &reply, epoch, timeout).await? {
