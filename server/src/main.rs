@@ -136,7 +136,9 @@ async fn on_signals(server: Arc<Server>) {
             return;
         }
         let done = {
-            let mut core = server.core.lock();
+            // Asynchronously: a busy script holds the lock, and this worker must stay free to
+            // answer BUSY (and SHUTDOWN NOSAVE) meanwhile.
+            let mut core = server.lock_core().await;
             let cfg = &core.cfg;
             let flags =
                 if name == "SIGTERM" { cfg.shutdown_on_sigterm } else { cfg.shutdown_on_sigint };

@@ -135,3 +135,24 @@ fn script_kill_under_a_renamed_script_command() {
     other.expect("MYSCRIPT KILL", b"+OK\r\n");
     assert!(c.read_reply().starts_with(b"-ERR Script killed by user with SCRIPT KILL..."));
 }
+
+/// SIGTERM while a script that wrote is busy, on one core: the shutdown waits for the script
+/// (there is nothing consistent to save before it ends), and meanwhile the server still answers
+/// BUSY and obeys SHUTDOWN NOSAVE.
+#[test]
+fn sigterm_during_a_busy_script_leaves_the_server_answering() {
+    let what = "sigterm_during_a_busy_script_leaves_the_server_answering";
+    let Some(s) = Server::start_on_one_core(what, &["--busy-reply-threshold", "100"]) else {
+        return;
+    };
+    let mut c = s.raw();
+    let mut other =
+        start_busy(&s, &mut c, "EVAL \"redis.call('SET', 'k', 'v') while true do end\" 0");
+    let term = std::process::Command::new("kill").args(["-TERM", &s.pid().to_string()]).status();
+    assert!(term.unwrap().success());
+    std::thread::sleep(Duration::from_millis(300));
+    Raw::connect(s.port).expect("GET k", BUSY);
+    other.send(&common::encode(&["SHUTDOWN", "NOSAVE"]));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(std::net::TcpStream::connect(("127.0.0.1", s.port)).is_err());
+}
