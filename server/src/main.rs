@@ -139,6 +139,10 @@ async fn on_signals(server: Arc<Server>) {
             // Asynchronously: a busy script holds the lock, and this worker must stay free to
             // answer BUSY (and SHUTDOWN NOSAVE) meanwhile.
             let mut core = server.lock_core().await;
+            // Meanwhile a SHUTDOWN NOSAVE may have ended the script and the server.
+            if server.is_shutting_down() {
+                return;
+            }
             let cfg = &core.cfg;
             let flags =
                 if name == "SIGTERM" { cfg.shutdown_on_sigterm } else { cfg.shutdown_on_sigint };
