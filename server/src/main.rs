@@ -16,15 +16,6 @@ fn main() {
             std::process::exit(1);
         }
     };
-    // Refused rather than ignored: a client expecting TLS there would find nothing listening.
-    if cfg.tls_port != 0 {
-        eprintln!(
-            "Vireo does not support TLS (tls-port {}): remove tls-port, or put a TLS terminator \
-             (stunnel, HAProxy) in front of a plain port.",
-            cfg.tls_port
-        );
-        std::process::exit(1);
-    }
     // The collation locale is set while this is the only thread (see util::collate).
     if let Err(e) = vireo_server::util::collate::init(cfg.locale_collate.as_bytes()) {
         eprintln!("Failed to set locale-collate: {e}");

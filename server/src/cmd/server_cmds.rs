@@ -61,7 +61,7 @@ fn lastsave(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 }
 
 /// What a shutdown asks for: SHUTDOWN's arguments, or `shutdown-on-sigterm/sigint`'s flags.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct ShutdownMode {
     pub save: bool,
     pub nosave: bool,

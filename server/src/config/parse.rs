@@ -344,6 +344,14 @@ impl Loader {
         if cfg.cluster_enabled && cfg.replicaof.is_some() {
             return Err(fatal("replicaof directive not allowed in cluster mode"));
         }
+        // Refused rather than ignored: a client expecting TLS there would find nothing listening.
+        if cfg.tls_port != 0 {
+            return Err(fatal(&format!(
+                "Vireo does not support TLS (tls-port {}): remove tls-port, or put a TLS \
+                 terminator (stunnel, HAProxy) in front of a plain port.",
+                cfg.tls_port
+            )));
+        }
         Ok(cfg)
     }
 }
