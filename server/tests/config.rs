@@ -64,18 +64,25 @@ impl FileServer {
         Raw::connect(self.port)
     }
 
-    /// Stops the server with SIGTERM and waits for it.
+    /// Stops the server with SIGTERM and waits for it (killed after ten seconds).
     fn terminate(&mut self) {
+        if !self.exits_on_sigterm(Duration::from_secs(10)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    /// Sends SIGTERM and says whether the server exited by itself within `limit`.
+    fn exits_on_sigterm(&mut self, limit: Duration) -> bool {
         signal_term(self.child.id());
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                return true;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        false
     }
 }
 
@@ -91,17 +98,13 @@ fn signal_term(pid: u32) {
     let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
 }
 
-/// Sends SIGTERM and says whether the server exited by itself within five seconds.
-fn exits_on_sigterm(s: &mut FileServer) -> bool {
-    signal_term(s.child.id());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = s.child.try_wait() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
+/// The next datagram on `sock` (a systemd notification, a syslog line) as text; ten seconds
+/// at most.
+fn next_datagram(sock: &std::os::unix::net::UnixDatagram) -> String {
+    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = [0u8; 512];
+    let n = sock.recv(&mut buf).expect("a datagram");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
 /// `shutdown-on-sigterm`, as Redis: `nosave` skips the final save that save points ask for,
@@ -112,12 +115,12 @@ fn shutdown_on_sigterm_flags() {
     let mut s =
         FileServer::start("sigterm-nosave", "save 3600 1\nshutdown-on-sigterm nosave\n", &[]);
     s.raw().expect("SET k v", b"+OK\r\n");
-    assert!(exits_on_sigterm(&mut s));
+    assert!(s.exits_on_sigterm(Duration::from_secs(5)));
     assert!(!s.dir.join("dump.rdb").exists(), "nosave saved");
 
     let mut s = FileServer::start("sigterm-save", "save \"\"\nshutdown-on-sigterm save\n", &[]);
     s.raw().expect("SET k v", b"+OK\r\n");
-    assert!(exits_on_sigterm(&mut s));
+    assert!(s.exits_on_sigterm(Duration::from_secs(5)));
     assert!(s.dir.join("dump.rdb").exists(), "save did not save");
 
     // The default with save points, and a save that cannot be written (its directory is gone).
@@ -125,10 +128,10 @@ fn shutdown_on_sigterm_flags() {
     let mut r = s.raw();
     r.expect("SET k v", b"+OK\r\n");
     std::fs::remove_dir_all(&s.dir).unwrap();
-    assert!(!exits_on_sigterm(&mut s), "exited without its save");
+    assert!(!s.exits_on_sigterm(Duration::from_secs(5)), "exited without its save");
     r.expect("GET k", b"$1\r\nv\r\n");
     r.expect("CONFIG SET shutdown-on-sigterm force", b"+OK\r\n");
-    assert!(exits_on_sigterm(&mut s), "force did not exit");
+    assert!(s.exits_on_sigterm(Duration::from_secs(5)), "force did not exit");
 }
 
 /// `supervised systemd` (and `auto` under systemd), as Debian's `Type=notify` unit runs
@@ -151,7 +154,6 @@ fn supervised_systemd_notifies_readiness() {
         ),
     ];
     for (sock, env, mode) in sockets {
-        sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let port = free_port();
         let mut child = Command::new(BIN)
             .args(["--port", &port.to_string(), "--save", "", "--supervised", mode])
@@ -161,11 +163,7 @@ fn supervised_systemd_notifies_readiness() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let recv = || {
-            let mut buf = [0u8; 256];
-            let n = sock.recv(&mut buf).expect("a notification");
-            String::from_utf8_lossy(&buf[..n]).into_owned()
-        };
+        let recv = || next_datagram(&sock);
         assert_eq!(recv(), "STATUS=Ready to accept connections\n", "{mode}");
         assert_eq!(recv(), "READY=1\n", "{mode}");
         // Ready means ready: it answers.
@@ -178,7 +176,6 @@ fn supervised_systemd_notifies_readiness() {
     // A replica is ready at once, and says it waits for its master until it has synchronized.
     let master = common::Server::start();
     let sock = UnixDatagram::bind(dir.join("replica.sock")).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut replica = Command::new(BIN)
         .args(["--port", &free_port().to_string(), "--save", "", "--supervised", "systemd"])
         .args(["--replicaof", "127.0.0.1", &master.port.to_string()])
@@ -187,11 +184,7 @@ fn supervised_systemd_notifies_readiness() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let recv = || {
-        let mut buf = [0u8; 256];
-        let n = sock.recv(&mut buf).expect("a notification");
-        String::from_utf8_lossy(&buf[..n]).into_owned()
-    };
+    let recv = || next_datagram(&sock);
     assert_eq!(
         recv(),
         "STATUS=Ready to accept connections in read-only mode. Waiting for MASTER <-> REPLICA sync\n"
@@ -211,7 +204,6 @@ fn syslog_enabled_sends_log_lines() {
     let dir = temp_dir("syslog");
     let path = dir.join("log.sock");
     let sock = UnixDatagram::bind(&path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let port = free_port();
     let mut child = Command::new(BIN)
         .args(["--port", &port.to_string(), "--save", "", "--enable-debug-command", "yes"])
@@ -222,11 +214,7 @@ fn syslog_enabled_sends_log_lines() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    let recv = || {
-        let mut buf = [0u8; 512];
-        let n = sock.recv(&mut buf).expect("a syslog line");
-        String::from_utf8_lossy(&buf[..n]).into_owned()
-    };
+    let recv = || next_datagram(&sock);
     // local3 is facility 19: notice 19*8+5, warning 19*8+4.
     let ready = format!("<157>vtest[{pid}]: Ready to accept connections");
     while recv() != ready {}
@@ -248,9 +236,8 @@ fn syslog_enabled_sends_log_lines() {
 /// silently unserved.
 #[test]
 fn a_tls_port_stops_start_up() {
-    let out = Command::new(BIN).args(["--port", "0", "--tls-port", "6380"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (code, err) = start_failing(Path::new("."), &["--port", "0", "--tls-port", "6380"]);
+    assert_eq!(code, 1);
     assert!(err.contains("Vireo does not support TLS (tls-port 6380)"), "{err}");
 }
 
@@ -955,12 +942,9 @@ fn redis_7_4_stock_conf_loads() {
 /// A locale the system does not have stops start-up with Redis 7.2's reason.
 #[test]
 fn an_unknown_locale_collate_stops_start_up() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vireo-server"))
-        .args(["--port", "0", "--locale-collate", "xx_NOWHERE.UTF-8"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let args = ["--port", "0", "--locale-collate", "xx_NOWHERE.UTF-8"];
+    let (code, err) = start_failing(Path::new("."), &args);
+    assert_ne!(code, 0);
     assert!(
         err.contains(">>> 'locale-collate \"xx_NOWHERE.UTF-8\"'\nInvalid locale name"),
         "{err}"
