@@ -11,6 +11,9 @@ use std::cmp::Ordering;
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering as MemOrder};
 
+/// Redis 7.2's reason for a locale it cannot set.
+const INVALID: &str = "Invalid locale name";
+
 /// Whether `strcoll` is known to be `strcmp` (the C locale, the state before [`init`]).
 static BYTES: AtomicBool = AtomicBool::new(true);
 
@@ -18,7 +21,6 @@ static BYTES: AtomicBool = AtomicBool::new(true);
 /// environment's) always passes: an environment naming a locale the system lacks leaves the C
 /// locale, as Redis 7.0 does.
 pub fn check(name: &[u8]) -> Result<(), &'static str> {
-    const INVALID: &str = "Invalid locale name";
     if name.is_empty() {
         return Ok(());
     }
@@ -37,12 +39,12 @@ pub fn check(name: &[u8]) -> Result<(), &'static str> {
 /// Sets the process's `LC_COLLATE` to `name` ("": the environment's; see [`check`]). Called
 /// from `main` before any thread exists.
 pub fn init(name: &[u8]) -> Result<(), &'static str> {
-    let c = CString::new(name).map_err(|_| "Invalid locale name")?;
+    let c = CString::new(name).map_err(|_| INVALID)?;
     // SAFETY: no other thread exists yet (the caller's contract), so nothing reads the locale
     // while it changes; `c` is NUL-terminated and outlives the call.
     let set = unsafe { libc::setlocale(libc::LC_COLLATE, c.as_ptr()) };
     if set.is_null() {
-        return if name.is_empty() { Ok(()) } else { Err("Invalid locale name") };
+        return if name.is_empty() { Ok(()) } else { Err(INVALID) };
     }
     // SAFETY: setlocale returned a NUL-terminated name it owns; it is copied before any other
     // locale call could overwrite it.
